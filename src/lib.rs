@@ -1,0 +1,2 @@
+//! griddispatch — incident dispatch for grid-management networks.
+pub mod mqtt;

@@ -1,0 +1,1 @@
+//! Embedded MQTT broker (to be written).

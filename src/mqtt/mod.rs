@@ -1,0 +1,2 @@
+//! MQTT adapters: the embedded broker and the dispatcher's client.
+pub mod broker;
