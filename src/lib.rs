@@ -1,2 +1,4 @@
 //! griddispatch — incident dispatch for grid-management networks.
+pub mod config;
+pub mod domain;
 pub mod mqtt;

@@ -1,0 +1,327 @@
+//! Layered configuration: the shipped defaults (`config/default.toml`, embedded in the
+//! binary so it runs from any folder), then an optional file given with `--config`, then
+//! environment variables `GRIDDISPATCH__SECTION__KEY`.
+//!
+//! Every value is checked once here, so the rest of the program can trust it; a bad value
+//! becomes one error line that names the setting.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::domain::{ResponderKind, TravelMode};
+
+/// The defaults, identical to `config/default.toml`.
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// The HTTP API.
+    pub http: HttpSettings,
+    /// Where everything is stored.
+    pub database: DatabaseSettings,
+    /// The embedded broker and the dispatcher's MQTT connection.
+    pub mqtt: MqttSettings,
+    /// Offer, ranking and escalation rules.
+    pub dispatch: DispatchSettings,
+    /// When alerts join an existing incident.
+    pub correlation: CorrelationSettings,
+    /// The store of messages that could not be understood.
+    pub dead_letters: DeadLetterSettings,
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    /// Address the API listens on.
+    pub listen: String,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// sqlx URL, e.g. `sqlite://data/griddispatch.db`.
+    pub url: String,
+    /// Upper bound on pooled connections.
+    pub max_connections: u32,
+}
+
+/// `[mqtt]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct MqttSettings {
+    /// Embedded broker address; empty = none.
+    pub listen: String,
+    /// Broker the dispatcher uses; empty = the embedded one.
+    pub url: String,
+    /// Username for an external broker.
+    pub username: String,
+    /// Password for an external broker.
+    pub password: String,
+    /// The dispatcher's MQTT client id.
+    pub client_id: String,
+    /// Largest packet the embedded broker accepts, bytes.
+    pub max_packet_size: usize,
+}
+
+/// `[dispatch]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct DispatchSettings {
+    /// Seconds to accept an offer.
+    pub ack_timeout_secs: u64,
+    /// Offers per incident before escalation.
+    pub max_offers: u32,
+    /// Oldest usable location fix, seconds.
+    pub location_max_age_secs: u64,
+    /// Advantage an outsider needs over a zone's own worker, seconds.
+    pub zone_preference_secs: f64,
+    /// Road distance / great-circle distance.
+    pub detour_factor: f64,
+    /// Incidents of this severity or more urgent get two offers at once.
+    pub double_offer_max_severity: u8,
+    /// Speed of each travel mode, km/h.
+    pub speed_kmh: SpeedSettings,
+    /// Responder kinds allowed per incident kind; key `default` for the rest.
+    pub allowed_kinds: BTreeMap<String, Vec<ResponderKind>>,
+}
+
+/// `[dispatch.speed_kmh]`
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct SpeedSettings {
+    /// Walking speed, km/h.
+    pub foot: f64,
+    /// Cycling speed, km/h.
+    pub bike: f64,
+    /// Driving speed, km/h.
+    pub car: f64,
+}
+
+impl SpeedSettings {
+    /// Speed of a travel mode in metres per second.
+    pub fn metres_per_sec(&self, mode: TravelMode) -> f64 {
+        let kmh = match mode {
+            TravelMode::Foot => self.foot,
+            TravelMode::Bike => self.bike,
+            TravelMode::Car => self.car,
+        };
+        kmh / 3.6
+    }
+}
+
+impl DispatchSettings {
+    /// Responder kinds that may take an incident of `incident_kind`.
+    pub fn allowed_for(&self, incident_kind: &str) -> &[ResponderKind] {
+        self.allowed_kinds
+            .get(incident_kind)
+            .or_else(|| self.allowed_kinds.get("default"))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+}
+
+/// `[correlation]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct CorrelationSettings {
+    /// Metres.
+    pub radius_m: f64,
+    /// Seconds.
+    pub window_secs: u64,
+}
+
+/// `[dead_letters]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeadLetterSettings {
+    /// Bytes of a payload kept.
+    pub max_payload_bytes: usize,
+}
+
+/// A configuration that could not be loaded; the message names the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Settings {
+    /// Defaults, then `file` (if given), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment given explicitly (for tests).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULTS,
+            config::FileFormat::Toml,
+        ));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!(
+                    "--config {}: no such file",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+        }
+        let env: std::collections::HashMap<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("GRIDDISPATCH__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("GRIDDISPATCH")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        let raw = builder
+            .build()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        let settings: Settings = raw
+            .try_deserialize()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("{key}: {why}")));
+        if self.http.listen.parse::<SocketAddr>().is_err() {
+            return bad("http.listen", "expected host:port, e.g. 127.0.0.1:8080");
+        }
+        if !self.mqtt.listen.is_empty() && self.mqtt.listen.parse::<SocketAddr>().is_err() {
+            return bad(
+                "mqtt.listen",
+                "expected host:port, e.g. 0.0.0.0:1883, or \"\" for no embedded broker",
+            );
+        }
+        if self.mqtt.listen.is_empty() && self.mqtt.url.is_empty() {
+            return bad(
+                "mqtt.url",
+                "no embedded broker (mqtt.listen is empty), so mqtt.url must name a broker",
+            );
+        }
+        if !self.mqtt.url.is_empty() {
+            if let Err(e) = crate::mqtt::parse_broker_url(&self.mqtt.url) {
+                return bad("mqtt.url", &e.to_string());
+            }
+        }
+        if self.mqtt.client_id.is_empty() {
+            return bad("mqtt.client_id", "must not be empty");
+        }
+        if !(self.database.url.starts_with("sqlite:")) {
+            return bad("database.url", "only sqlite: URLs are supported in this version");
+        }
+        if self.database.max_connections == 0 {
+            return bad("database.max_connections", "must be at least 1");
+        }
+        let d = &self.dispatch;
+        if d.ack_timeout_secs == 0 {
+            return bad("dispatch.ack_timeout_secs", "must be at least 1");
+        }
+        if d.max_offers == 0 {
+            return bad("dispatch.max_offers", "must be at least 1");
+        }
+        if !(d.detour_factor.is_finite() && d.detour_factor >= 1.0) {
+            return bad("dispatch.detour_factor", "must be a number >= 1.0");
+        }
+        if !(d.zone_preference_secs.is_finite() && d.zone_preference_secs >= 0.0) {
+            return bad("dispatch.zone_preference_secs", "must be >= 0");
+        }
+        for (key, v) in [
+            ("dispatch.speed_kmh.foot", d.speed_kmh.foot),
+            ("dispatch.speed_kmh.bike", d.speed_kmh.bike),
+            ("dispatch.speed_kmh.car", d.speed_kmh.car),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(key, "must be a speed > 0 (km/h)");
+            }
+        }
+        if !d.allowed_kinds.contains_key("default") {
+            return bad("dispatch.allowed_kinds.default", "must be present");
+        }
+        if !(self.correlation.radius_m.is_finite() && self.correlation.radius_m >= 0.0) {
+            return bad("correlation.radius_m", "must be >= 0 (metres)");
+        }
+        Ok(())
+    }
+
+    /// The folder holding the SQLite file, for data that sits beside it.
+    pub fn data_dir(&self) -> Option<&Path> {
+        let path = self
+            .database
+            .url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        let path = path.split('?').next().unwrap_or(path);
+        Path::new(path).parent()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_documented_values() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(s.http.listen, "127.0.0.1:8080");
+        assert_eq!(s.mqtt.listen, "0.0.0.0:1883");
+        assert_eq!(s.dispatch.ack_timeout_secs, 60);
+        assert_eq!(s.dispatch.max_offers, 3);
+        assert_eq!(s.dispatch.location_max_age_secs, 300);
+        assert_eq!(s.dispatch.zone_preference_secs, 120.0);
+        assert_eq!(s.dispatch.detour_factor, 1.3);
+        assert_eq!(s.dispatch.speed_kmh.bike, 15.0);
+        assert_eq!(s.correlation.radius_m, 150.0);
+        assert_eq!(s.correlation.window_secs, 300);
+        assert_eq!(s.dispatch.allowed_for("fight"), &[ResponderKind::Patrol]);
+        assert_eq!(s.dispatch.allowed_for("medical").len(), 3);
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("GRIDDISPATCH__HTTP__LISTEN", "127.0.0.1:18080"),
+                ("GRIDDISPATCH__DISPATCH__SPEED_KMH__CAR", "40"),
+                ("GRIDDISPATCH__MQTT__LISTEN", ""),
+                ("GRIDDISPATCH__MQTT__URL", "mqtt://127.0.0.1:1883"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.http.listen, "127.0.0.1:18080");
+        assert_eq!(s.dispatch.speed_kmh.car, 40.0);
+        assert_eq!(s.mqtt.listen, "");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_setting() {
+        let err = Settings::load_with_env(
+            None,
+            env(&[("GRIDDISPATCH__DISPATCH__DETOUR_FACTOR", "0.5")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("dispatch.detour_factor"), "{err}");
+        let err = Settings::load_with_env(None, env(&[("GRIDDISPATCH__HTTP__LISTEN", "nope")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("http.listen"), "{err}");
+        let err = Settings::load_with_env(
+            None,
+            env(&[("GRIDDISPATCH__DISPATCH__MAX_OFFERS", "many")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("max_offers"), "{err}");
+    }
+}

@@ -1,0 +1,210 @@
+//! The alert schema shared by every way in (MQTT `alerts/<source>`, HTTP, Frigate), and its
+//! validation.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Ident, Invalid, LatLon, Severity};
+
+/// An alert as a source sends it (JSON). Unknown fields are ignored so that sources can
+/// send more than we read.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlertPayload {
+    /// Unique per source; the same id twice is one alert.
+    pub id: String,
+    /// Incident kind: medical, fire, fall, intrusion, fight, flood, traffic, guidance, …
+    pub kind: String,
+    /// 1 (most urgent) to 4.
+    pub severity: i64,
+    /// WGS-84 latitude; with `lon`, or give `camera_id`.
+    pub lat: Option<f64>,
+    /// WGS-84 longitude.
+    pub lon: Option<f64>,
+    /// A registered camera whose position is the alert's position.
+    pub camera_id: Option<String>,
+    /// When it happened; defaults to the time of receipt.
+    pub time: Option<DateTime<Utc>>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Address text (kept as given).
+    pub address: Option<String>,
+    /// Where the responder should meet someone (e.g. guide an ambulance from the gate).
+    pub rendezvous: Option<RendezvousPayload>,
+}
+
+/// The `rendezvous` object of an alert.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RendezvousPayload {
+    /// Latitude, degrees.
+    pub lat: f64,
+    /// Longitude, degrees.
+    pub lon: f64,
+    /// What to do there, e.g. "meet the ambulance at the north gate".
+    pub note: Option<String>,
+}
+
+/// A meeting point for a guidance task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rendezvous {
+    /// Latitude, degrees.
+    pub lat: f64,
+    /// Longitude, degrees.
+    pub lon: f64,
+    /// What to do there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Rendezvous {
+    /// The meeting point.
+    pub fn point(&self) -> LatLon {
+        LatLon {
+            lat: self.lat,
+            lon: self.lon,
+        }
+    }
+}
+
+/// Where an alert happened: a point, or a camera to be looked up.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlertPlace {
+    /// Given coordinates.
+    Point(LatLon),
+    /// A registered camera's position.
+    Camera(Ident),
+}
+
+/// A validated alert.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    /// Who raised it.
+    pub source_id: Ident,
+    /// The source's own id for it.
+    pub external_id: String,
+    /// Incident kind.
+    pub kind: String,
+    /// Urgency.
+    pub severity: Severity,
+    /// Position, or the camera that has one.
+    pub place: AlertPlace,
+    /// The camera, when named (also when coordinates are given).
+    pub camera_id: Option<Ident>,
+    /// When it happened, Unix ms.
+    pub time_ms: i64,
+    /// Free text.
+    pub description: Option<String>,
+    /// Address text.
+    pub address: Option<String>,
+    /// Meeting point.
+    pub rendezvous: Option<Rendezvous>,
+}
+
+/// Longest accepted description, in characters.
+const MAX_TEXT: usize = 2000;
+
+fn text(field: &str, v: Option<String>) -> Result<Option<String>, Invalid> {
+    match v {
+        Some(s) if s.chars().count() > MAX_TEXT => Err(Invalid::new(
+            field,
+            format!("longer than {MAX_TEXT} characters"),
+        )),
+        Some(s) if s.trim().is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+/// Checks an incident kind: 1–32 of `a-z 0-9 _`.
+pub fn parse_kind(kind: &str) -> Result<String, Invalid> {
+    if kind.is_empty()
+        || kind.len() > 32
+        || !kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(Invalid::new(
+            "kind",
+            "must be 1 to 32 characters of a-z, 0-9 and '_' (e.g. medical, fire)",
+        ));
+    }
+    Ok(kind.to_owned())
+}
+
+impl NewAlert {
+    /// Validates a payload from `source_id`, received at `now_ms`.
+    pub fn from_payload(source_id: Ident, p: AlertPayload, now_ms: i64) -> Result<NewAlert, Invalid> {
+        let external_id = p.id.trim().to_owned();
+        if external_id.is_empty() || external_id.len() > 128 || external_id.chars().any(char::is_control) {
+            return Err(Invalid::new("id", "must be 1 to 128 printable characters"));
+        }
+        let kind = parse_kind(&p.kind)?;
+        let severity = Severity::new(p.severity)?;
+        let camera_id = p.camera_id.as_deref().map(Ident::parse).transpose().map_err(|e| Invalid::new("camera_id", e.reason))?;
+        let place = match (p.lat, p.lon, &camera_id) {
+            (Some(lat), Some(lon), _) => AlertPlace::Point(LatLon::new(lat, lon)?),
+            (None, None, Some(cam)) => AlertPlace::Camera(cam.clone()),
+            (Some(_), None, _) | (None, Some(_), _) => {
+                return Err(Invalid::new("lat/lon", "give both lat and lon, or neither"))
+            }
+            (None, None, None) => {
+                return Err(Invalid::new("lat/lon", "give lat and lon, or a camera_id"))
+            }
+        };
+        let rendezvous = match p.rendezvous {
+            Some(r) => {
+                let point = LatLon::new(r.lat, r.lon).map_err(|e| Invalid::new(format!("rendezvous.{}", e.field), e.reason))?;
+                Some(Rendezvous {
+                    lat: point.lat,
+                    lon: point.lon,
+                    note: text("rendezvous.note", r.note)?,
+                })
+            }
+            None => None,
+        };
+        Ok(NewAlert {
+            source_id,
+            external_id,
+            kind,
+            severity,
+            place,
+            camera_id,
+            time_ms: p.time.map_or(now_ms, |t| t.timestamp_millis()),
+            description: text("description", p.description)?,
+            address: text("address", p.address)?,
+            rendezvous,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<NewAlert, Invalid> {
+        let p: AlertPayload = serde_json::from_str(json).unwrap();
+        NewAlert::from_payload(Ident::parse("s1").unwrap(), p, 0)
+    }
+
+    #[test]
+    fn accepts_point_or_camera() {
+        let a = parse(r#"{"id":"a1","kind":"medical","severity":1,"lat":39.5,"lon":106.7,"extra":1}"#).unwrap();
+        assert_eq!(a.place, AlertPlace::Point(LatLon { lat: 39.5, lon: 106.7 }));
+        let a = parse(r#"{"id":"a2","kind":"intrusion","severity":2,"camera_id":"cam-01"}"#).unwrap();
+        assert_eq!(a.place, AlertPlace::Camera(Ident::parse("cam-01").unwrap()));
+    }
+
+    #[test]
+    fn refuses_bad_fields_with_their_names() {
+        let cases = [
+            (r#"{"id":"a","kind":"medical","severity":0,"lat":1,"lon":1}"#, "severity"),
+            (r#"{"id":"a","kind":"Medical!","severity":1,"lat":1,"lon":1}"#, "kind"),
+            (r#"{"id":"a","kind":"medical","severity":1,"lat":91,"lon":1}"#, "lat"),
+            (r#"{"id":"a","kind":"medical","severity":1,"lat":1}"#, "lat/lon"),
+            (r#"{"id":"a","kind":"medical","severity":1}"#, "lat/lon"),
+            (r#"{"id":"","kind":"medical","severity":1,"lat":1,"lon":1}"#, "id"),
+            (r#"{"id":"a","kind":"medical","severity":1,"lat":1,"lon":1,"rendezvous":{"lat":99,"lon":1}}"#, "rendezvous.lat"),
+        ];
+        for (json, field) in cases {
+            assert_eq!(parse(json).unwrap_err().field, field, "{json}");
+        }
+    }
+}

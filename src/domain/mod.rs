@@ -1,0 +1,244 @@
+//! Pure domain rules: identifiers, geometry, the zone and responder indexes, candidate
+//! ranking and the incident and task state machines. Nothing here does I/O, so all of it
+//! is tested directly and runs the same in the dispatcher and in benchmarks.
+
+pub mod alert;
+pub mod geometry;
+pub mod ranking;
+pub mod state;
+pub mod zones;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use geometry::LatLon;
+pub use state::{IncidentState, TaskStatus};
+
+/// Why a value from outside was refused. The message is safe to show to the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct Invalid {
+    /// The field that was wrong, as the caller named it.
+    pub field: String,
+    /// What was wrong with it.
+    pub reason: String,
+}
+
+impl Invalid {
+    /// An error about `field`.
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Invalid {
+        Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// An identifier chosen by an administrator or an integrator (zone, responder, source,
+/// camera, alert id). It ends up inside MQTT topics, so it may not contain `/`, `+`, `#`
+/// or white space.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Ident(String);
+
+impl Ident {
+    /// Longest identifier accepted.
+    pub const MAX_LEN: usize = 64;
+
+    /// Checks `s`: 1–64 characters of `A-Z a-z 0-9 _ . - :`.
+    pub fn parse(s: &str) -> Result<Ident, Invalid> {
+        if s.is_empty() || s.len() > Self::MAX_LEN {
+            return Err(Invalid::new("id", "must be 1 to 64 characters"));
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b':'))
+        {
+            return Err(Invalid::new(
+                "id",
+                "may contain only letters, digits, '_', '.', '-' and ':'",
+            ));
+        }
+        Ok(Ident(s.to_owned()))
+    }
+
+    /// The identifier as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Ident {
+    type Error = Invalid;
+    fn try_from(s: String) -> Result<Ident, Invalid> {
+        Ident::parse(&s)
+    }
+}
+
+impl From<Ident> for String {
+    fn from(id: Ident) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for Ident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Declares a closed set of names that travel as lower-case strings in JSON, config and SQL.
+macro_rules! name_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vdoc])* $variant),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name used in JSON, config and the database.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = Invalid;
+            fn from_str(s: &str) -> Result<Self, Invalid> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(Invalid::new(
+                        stringify!($name),
+                        format!("unknown value {s:?}; expected one of: {}",
+                            [$($text),+].join(", ")),
+                    )),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use name_enum;
+
+name_enum! {
+    /// What kind of field responder someone is.
+    ResponderKind {
+        /// 网格员: responsible for one grid zone of a community.
+        GridWorker = "grid_worker",
+        /// A police or security patrol, usually in a car, covering a beat.
+        Patrol = "patrol",
+        /// A registered volunteer.
+        Volunteer = "volunteer",
+    }
+}
+
+name_enum! {
+    /// How a responder moves, which sets the assumed speed.
+    TravelMode {
+        /// Walking.
+        Foot = "foot",
+        /// Bicycle or e-bike.
+        Bike = "bike",
+        /// Car or motorbike.
+        Car = "car",
+    }
+}
+
+name_enum! {
+    /// What a coverage zone is.
+    ZoneKind {
+        /// A community grid (网格), the finest responsibility unit.
+        Grid = "grid",
+        /// A patrol beat, usually spanning several grids.
+        Beat = "beat",
+    }
+}
+
+name_enum! {
+    /// API roles, in increasing power.
+    Role {
+        /// Reads everything.
+        Viewer = "viewer",
+        /// Reads, and acts on incidents.
+        Operator = "operator",
+        /// Everything, including configuration.
+        Admin = "admin",
+    }
+}
+
+/// Incident severity, 1 (most urgent) to 4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "u8")]
+pub struct Severity(u8);
+
+impl Severity {
+    /// Checks that `n` is 1..=4.
+    pub fn new(n: i64) -> Result<Severity, Invalid> {
+        if (1..=4).contains(&n) {
+            Ok(Severity(n as u8))
+        } else {
+            Err(Invalid::new(
+                "severity",
+                "must be 1 (most urgent) to 4 (least urgent)",
+            ))
+        }
+    }
+
+    /// 1..=4.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for Severity {
+    type Error = Invalid;
+    fn try_from(n: i64) -> Result<Severity, Invalid> {
+        Severity::new(n)
+    }
+}
+
+impl From<Severity> for u8 {
+    fn from(s: Severity) -> u8 {
+        s.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ident_refuses_topic_characters() {
+        for bad in ["", "a/b", "a+b", "#", "a b", &"x".repeat(65)] {
+            assert!(Ident::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in ["w1", "grid-03", "cam_01.a", "src:frigate"] {
+            assert!(Ident::parse(good).is_ok(), "{good:?} refused");
+        }
+    }
+
+    #[test]
+    fn enums_round_trip_their_names() {
+        for k in ResponderKind::ALL {
+            assert_eq!(k.as_str().parse::<ResponderKind>().unwrap(), *k);
+        }
+        assert!("cyclist".parse::<TravelMode>().is_err());
+        assert!(Role::Admin > Role::Operator && Role::Operator > Role::Viewer);
+    }
+
+    #[test]
+    fn severity_is_one_to_four() {
+        assert!(Severity::new(0).is_err());
+        assert!(Severity::new(5).is_err());
+        assert_eq!(Severity::new(1).unwrap().get(), 1);
+    }
+}

@@ -1,0 +1,197 @@
+//! The incident and task state machines. Every change goes through these checks, so an
+//! illegal transition is refused in one place whoever asks for it.
+
+use serde::{Deserialize, Serialize};
+
+use super::{name_enum, Invalid};
+
+name_enum! {
+    /// Where an incident stands.
+    IncidentState {
+        /// Just opened; no offer yet.
+        New = "new",
+        /// Offers are out; nobody has accepted yet.
+        Dispatching = "dispatching",
+        /// A responder accepted.
+        Assigned = "assigned",
+        /// The responder is on the way.
+        EnRoute = "en_route",
+        /// The responder arrived.
+        OnScene = "on_scene",
+        /// The responder reports it handled; waits for an operator to close.
+        Resolved = "resolved",
+        /// Finished.
+        Closed = "closed",
+        /// Automatic dispatch gave up; operators must act.
+        Escalated = "escalated",
+        /// Called off.
+        Cancelled = "cancelled",
+    }
+}
+
+impl IncidentState {
+    /// Closed and cancelled incidents never change again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, IncidentState::Closed | IncidentState::Cancelled)
+    }
+
+    /// Open incidents are the ones alerts can still join and operators still watch.
+    pub fn is_open(self) -> bool {
+        !self.is_terminal()
+    }
+
+    /// Whether `self → to` is allowed.
+    pub fn can_become(self, to: IncidentState) -> bool {
+        use IncidentState::*;
+        if self.is_terminal() || self == to {
+            return false;
+        }
+        match to {
+            New => false,
+            // Offers start from a new incident, again after an escalation (an operator
+            // assigns), or after a reassignment takes the task away.
+            Dispatching => matches!(self, New | Escalated | Assigned | EnRoute | OnScene),
+            Assigned => matches!(self, Dispatching),
+            EnRoute => matches!(self, Assigned),
+            OnScene => matches!(self, Assigned | EnRoute),
+            Resolved => matches!(self, Assigned | EnRoute | OnScene),
+            Escalated => matches!(self, New | Dispatching | Assigned | EnRoute | OnScene),
+            Closed | Cancelled => true,
+        }
+    }
+
+    /// `Ok(to)` when allowed, else an error naming both states.
+    pub fn transition(self, to: IncidentState) -> Result<IncidentState, Invalid> {
+        if self.can_become(to) {
+            Ok(to)
+        } else {
+            Err(Invalid::new(
+                "state",
+                format!("an incident cannot go from {self} to {to}"),
+            ))
+        }
+    }
+}
+
+name_enum! {
+    /// Where one task (one offer to one responder) stands.
+    TaskStatus {
+        /// Sent to the responder; waiting for an answer.
+        Offered = "offered",
+        /// The responder took it.
+        Accepted = "accepted",
+        /// On the way.
+        EnRoute = "en_route",
+        /// Arrived.
+        OnScene = "on_scene",
+        /// Done, by the responder's word.
+        Resolved = "resolved",
+        /// The responder declined.
+        Rejected = "rejected",
+        /// Nobody answered in time.
+        Expired = "expired",
+        /// Taken back by the dispatcher or an operator (another responder won, reassigned,
+        /// incident cancelled or closed).
+        Withdrawn = "withdrawn",
+    }
+}
+
+impl TaskStatus {
+    /// The task still sits in the responder's inbox.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Offered | TaskStatus::Accepted | TaskStatus::EnRoute | TaskStatus::OnScene
+        )
+    }
+
+    /// The responder is committed to this task (it makes them busy, like an offer does).
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Accepted | TaskStatus::EnRoute | TaskStatus::OnScene
+        )
+    }
+
+    /// Whether a responder may move the task from `self` to `to`.
+    pub fn worker_may_set(self, to: TaskStatus) -> bool {
+        use TaskStatus::*;
+        match (self, to) {
+            (Offered, Accepted | Rejected) => true,
+            (Accepted, EnRoute | OnScene | Resolved) => true,
+            (EnRoute, OnScene | Resolved) => true,
+            (OnScene, Resolved) => true,
+            _ => false,
+        }
+    }
+
+    /// The incident state a task status carries over to, for the statuses that move it.
+    pub fn incident_state(self) -> Option<IncidentState> {
+        match self {
+            TaskStatus::Accepted => Some(IncidentState::Assigned),
+            TaskStatus::EnRoute => Some(IncidentState::EnRoute),
+            TaskStatus::OnScene => Some(IncidentState::OnScene),
+            TaskStatus::Resolved => Some(IncidentState::Resolved),
+            _ => None,
+        }
+    }
+}
+
+/// A status a worker may send in a task update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerStatus {
+    /// Takes the offer.
+    Accepted,
+    /// Declines the offer.
+    Rejected,
+    /// On the way.
+    EnRoute,
+    /// Arrived.
+    OnScene,
+    /// Done.
+    Resolved,
+}
+
+impl From<WorkerStatus> for TaskStatus {
+    fn from(s: WorkerStatus) -> TaskStatus {
+        match s {
+            WorkerStatus::Accepted => TaskStatus::Accepted,
+            WorkerStatus::Rejected => TaskStatus::Rejected,
+            WorkerStatus::EnRoute => TaskStatus::EnRoute,
+            WorkerStatus::OnScene => TaskStatus::OnScene,
+            WorkerStatus::Resolved => TaskStatus::Resolved,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incident_happy_path_and_terminal_states() {
+        use IncidentState::*;
+        let path = [New, Dispatching, Assigned, EnRoute, OnScene, Resolved, Closed];
+        for w in path.windows(2) {
+            assert!(w[0].can_become(w[1]), "{} -> {}", w[0], w[1]);
+        }
+        assert!(!Closed.can_become(Dispatching));
+        assert!(!Cancelled.can_become(Closed));
+        assert!(!New.can_become(Resolved));
+        assert!(Escalated.can_become(Dispatching));
+        assert!(Dispatching.transition(Resolved).is_err());
+    }
+
+    #[test]
+    fn worker_transitions_only_go_forward() {
+        use TaskStatus::*;
+        assert!(Offered.worker_may_set(Accepted));
+        assert!(Offered.worker_may_set(Rejected));
+        assert!(!Offered.worker_may_set(Resolved));
+        assert!(!Accepted.worker_may_set(Rejected));
+        assert!(!Resolved.worker_may_set(EnRoute));
+        assert!(!Withdrawn.worker_may_set(Accepted));
+        assert!(!Expired.worker_may_set(Accepted));
+    }
+}
