@@ -1,0 +1,461 @@
+//! What administrators configure: zones, responders, sources, cameras, MQTT accounts and
+//! API tokens.
+
+use serde::Serialize;
+use sqlx::FromRow;
+
+use super::secrets::{hash_secret, new_secret, verify_secret};
+use super::{now_ms, Store, StoreError};
+use crate::domain::Role;
+
+/// A stored zone.
+#[derive(Debug, Clone, FromRow)]
+pub struct ZoneRow {
+    /// Zone id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// `grid` or `beat`.
+    pub kind: String,
+    /// GeoJSON geometry, as text.
+    pub geometry: String,
+    /// Other Feature properties, JSON object text.
+    pub properties: String,
+}
+
+/// A stored responder.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct ResponderRow {
+    /// Responder id (also the MQTT username).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// grid_worker, patrol or volunteer.
+    pub kind: String,
+    /// foot, bike or car.
+    pub travel: String,
+    /// Zone of responsibility.
+    pub zone_id: Option<String>,
+    /// JSON array of skill names.
+    #[serde(skip)]
+    pub skills: String,
+    /// Working now.
+    pub on_duty: bool,
+    /// Last latitude.
+    pub lat: Option<f64>,
+    /// Last longitude.
+    pub lon: Option<f64>,
+    /// Time of the last fix, Unix ms.
+    pub fix_at: Option<i64>,
+    /// Accuracy of the last fix, metres.
+    pub accuracy_m: Option<f64>,
+    /// Battery percent reported with the last fix.
+    pub battery: Option<i64>,
+}
+
+/// A stored alert source.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct SourceRow {
+    /// Source id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// A stored camera.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct CameraRow {
+    /// Camera id (Frigate's camera name for Frigate cameras).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+    /// Zone containing it.
+    pub zone_id: Option<String>,
+    /// Stream address.
+    pub stream_uri: Option<String>,
+}
+
+/// Who an MQTT login belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountOwner {
+    /// A responder with this id.
+    Responder(String),
+    /// A source with this id.
+    Source(String),
+}
+
+/// New MQTT credentials, shown once.
+#[derive(Debug, Clone, Serialize)]
+pub struct MqttCredentials {
+    /// MQTT username.
+    pub username: String,
+    /// MQTT password; only its hash is stored.
+    pub password: String,
+}
+
+/// The MQTT username of a source (responders use their id, as OwnTracks expects).
+pub fn source_username(source_id: &str) -> String {
+    format!("source-{source_id}")
+}
+
+/// Fields of a new responder.
+#[derive(Debug, Clone)]
+pub struct NewResponder {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: String,
+    /// Travel mode.
+    pub travel: String,
+    /// Zone.
+    pub zone_id: Option<String>,
+    /// Skills, JSON array.
+    pub skills: String,
+    /// On duty.
+    pub on_duty: bool,
+}
+
+const RESPONDER_COLUMNS: &str =
+    "id, name, kind, travel, zone_id, skills, on_duty, lat, lon, fix_at, accuracy_m, battery";
+
+impl Store {
+    // ---- zones ---------------------------------------------------------------------------
+
+    /// All zones, by id.
+    pub async fn zones(&self) -> Result<Vec<ZoneRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT id, name, kind, geometry, properties FROM zones ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Inserts zones in one transaction (all or nothing); `replace` overwrites existing ids.
+    pub async fn put_zones(&self, zones: &[ZoneRow], replace: bool) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        for z in zones {
+            let sql = if replace {
+                "INSERT INTO zones (id, name, kind, geometry, properties, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind,
+                 geometry = excluded.geometry, properties = excluded.properties, updated_at = excluded.updated_at"
+            } else {
+                "INSERT INTO zones (id, name, kind, geometry, properties, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+            };
+            sqlx::query(sql)
+                .bind(&z.id)
+                .bind(&z.name)
+                .bind(&z.kind)
+                .bind(&z.geometry)
+                .bind(&z.properties)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::on_unique(e, || format!("zone {} already exists", z.id)))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces an existing zone.
+    pub async fn update_zone(&self, z: &ZoneRow) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE zones SET name = ?, kind = ?, geometry = ?, properties = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(&z.name)
+        .bind(&z.kind)
+        .bind(&z.geometry)
+        .bind(&z.properties)
+        .bind(now_ms())
+        .bind(&z.id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("zone {}", z.id)));
+        }
+        Ok(())
+    }
+
+    /// Deletes a zone; responders and cameras in it keep working without a zone.
+    pub async fn delete_zone(&self, id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM zones WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("zone {id}")));
+        }
+        Ok(())
+    }
+
+    // ---- responders ----------------------------------------------------------------------
+
+    /// Creates a responder and its MQTT login in one transaction.
+    pub async fn create_responder(&self, r: &NewResponder) -> Result<MqttCredentials, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO responders (id, name, kind, travel, zone_id, skills, on_duty, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&r.id)
+        .bind(&r.name)
+        .bind(&r.kind)
+        .bind(&r.travel)
+        .bind(&r.zone_id)
+        .bind(&r.skills)
+        .bind(r.on_duty)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::on_unique(e, || format!("responder {} already exists", r.id)))?;
+        let creds = put_account(&mut tx, &r.id, "responder", &r.id).await?;
+        tx.commit().await?;
+        Ok(creds)
+    }
+
+    /// One responder.
+    pub async fn responder(&self, id: &str) -> Result<ResponderRow, StoreError> {
+        sqlx::query_as(&format!("SELECT {RESPONDER_COLUMNS} FROM responders WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("responder {id}")))
+    }
+
+    /// All responders, by id.
+    pub async fn responders(&self) -> Result<Vec<ResponderRow>, StoreError> {
+        Ok(sqlx::query_as(&format!("SELECT {RESPONDER_COLUMNS} FROM responders ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Overwrites the editable fields of a responder.
+    pub async fn update_responder(&self, r: &NewResponder) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE responders SET name = ?, kind = ?, travel = ?, zone_id = ?, skills = ?, on_duty = ?, updated_at = ?
+             WHERE id = ?",
+        )
+        .bind(&r.name)
+        .bind(&r.kind)
+        .bind(&r.travel)
+        .bind(&r.zone_id)
+        .bind(&r.skills)
+        .bind(r.on_duty)
+        .bind(now_ms())
+        .bind(&r.id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("responder {}", r.id)));
+        }
+        Ok(())
+    }
+
+    /// Deletes a responder and its MQTT login.
+    pub async fn delete_responder(&self, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("DELETE FROM responders WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("responder {id}")));
+        }
+        sqlx::query("DELETE FROM mqtt_accounts WHERE principal = 'responder' AND subject_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores a location fix.
+    pub async fn save_location(
+        &self,
+        id: &str,
+        lat: f64,
+        lon: f64,
+        at_ms: i64,
+        accuracy_m: Option<f64>,
+        battery: Option<i64>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE responders SET lat = ?, lon = ?, fix_at = ?, accuracy_m = ?, battery = COALESCE(?, battery)
+             WHERE id = ? AND (fix_at IS NULL OR fix_at <= ?)",
+        )
+        .bind(lat)
+        .bind(lon)
+        .bind(at_ms)
+        .bind(accuracy_m)
+        .bind(battery)
+        .bind(id)
+        .bind(at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    // ---- sources -------------------------------------------------------------------------
+
+    /// Creates a source and its MQTT login.
+    pub async fn create_source(&self, id: &str, name: &str) -> Result<MqttCredentials, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO sources (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(name)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::on_unique(e, || format!("source {id} already exists")))?;
+        let creds = put_account(&mut tx, &source_username(id), "source", id).await?;
+        tx.commit().await?;
+        Ok(creds)
+    }
+
+    /// All sources.
+    pub async fn sources(&self) -> Result<Vec<SourceRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT id, name FROM sources ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Whether a source exists.
+    pub async fn source_exists(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query("SELECT 1 FROM sources WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    // ---- MQTT accounts -------------------------------------------------------------------
+
+    /// Issues a new password for a responder's or source's login.
+    pub async fn reset_password(&self, owner: &AccountOwner) -> Result<MqttCredentials, StoreError> {
+        let (principal, subject, username) = match owner {
+            AccountOwner::Responder(id) => ("responder", id.as_str(), id.clone()),
+            AccountOwner::Source(id) => ("source", id.as_str(), source_username(id)),
+        };
+        let table = if principal == "responder" { "responders" } else { "sources" };
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query(&format!("SELECT 1 FROM {table} WHERE id = ?"))
+            .bind(subject)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !exists {
+            return Err(StoreError::NotFound(format!("{principal} {subject}")));
+        }
+        sqlx::query("DELETE FROM mqtt_accounts WHERE principal = ? AND subject_id = ?")
+            .bind(principal)
+            .bind(subject)
+            .execute(&mut *tx)
+            .await?;
+        let creds = put_account(&mut tx, &username, principal, subject).await?;
+        tx.commit().await?;
+        Ok(creds)
+    }
+
+    /// Checks an MQTT login.
+    pub async fn check_mqtt_login(&self, username: &str, password: &str) -> Result<Option<AccountOwner>, StoreError> {
+        let row: Option<(String, String, String)> =
+            sqlx::query_as("SELECT password_hash, principal, subject_id FROM mqtt_accounts WHERE username = ?")
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.and_then(|(hash, principal, subject)| {
+            if !verify_secret(password, &hash) {
+                return None;
+            }
+            match principal.as_str() {
+                "responder" => Some(AccountOwner::Responder(subject)),
+                "source" => Some(AccountOwner::Source(subject)),
+                _ => None,
+            }
+        }))
+    }
+
+    // ---- cameras -------------------------------------------------------------------------
+
+    /// Creates a camera.
+    pub async fn create_camera(&self, c: &CameraRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO cameras (id, name, lat, lon, zone_id, stream_uri, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(c.lat)
+        .bind(c.lon)
+        .bind(&c.zone_id)
+        .bind(&c.stream_uri)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                StoreError::NotFound(format!("zone {}", c.zone_id.as_deref().unwrap_or("")))
+            }
+            _ => StoreError::on_unique(e, || format!("camera {} already exists", c.id)),
+        })?;
+        Ok(())
+    }
+
+    /// All cameras.
+    pub async fn cameras(&self) -> Result<Vec<CameraRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT id, name, lat, lon, zone_id, stream_uri FROM cameras ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    // ---- API tokens ----------------------------------------------------------------------
+
+    /// Creates an API token; returns the token, which is not stored.
+    pub async fn create_token(&self, name: &str, role: Role) -> Result<String, StoreError> {
+        let token = format!("gd_{}", new_secret());
+        sqlx::query("INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(name)
+            .bind(role.as_str())
+            .bind(hash_secret(&token))
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(token)
+    }
+
+    /// The name and role behind a token.
+    pub async fn token_role(&self, token: &str) -> Result<Option<(String, Role)>, StoreError> {
+        let row: Option<(String, String)> = sqlx::query_as("SELECT name, role FROM api_tokens WHERE token_hash = ?")
+            .bind(hash_secret(token))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|(name, role)| role.parse().ok().map(|r| (name, r))))
+    }
+}
+
+async fn put_account(
+    tx: &mut sqlx::SqliteConnection,
+    username: &str,
+    principal: &str,
+    subject: &str,
+) -> Result<MqttCredentials, StoreError> {
+    let password = new_secret();
+    sqlx::query("INSERT INTO mqtt_accounts (username, password_hash, principal, subject_id) VALUES (?, ?, ?, ?)")
+        .bind(username)
+        .bind(hash_secret(&password))
+        .bind(principal)
+        .bind(subject)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::on_unique(e, || format!("MQTT username {username} is taken")))?;
+    Ok(MqttCredentials {
+        username: username.to_owned(),
+        password,
+    })
+}
