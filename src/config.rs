@@ -153,10 +153,8 @@ impl Settings {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Settings, ConfigError> {
-        let mut builder = config::Config::builder().add_source(config::File::from_str(
-            DEFAULTS,
-            config::FileFormat::Toml,
-        ));
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(path) = file {
             if !path.exists() {
                 return Err(ConfigError(format!(
@@ -177,9 +175,7 @@ impl Settings {
                 .try_parsing(true)
                 .source(Some(env)),
         );
-        let raw = builder
-            .build()
-            .map_err(|e| ConfigError(e.to_string()))?;
+        let raw = builder.build().map_err(|e| ConfigError(e.to_string()))?;
         let settings: Settings = raw
             .try_deserialize()
             .map_err(|e| ConfigError(e.to_string()))?;
@@ -213,7 +209,10 @@ impl Settings {
             return bad("mqtt.client_id", "must not be empty");
         }
         if !(self.database.url.starts_with("sqlite:")) {
-            return bad("database.url", "only sqlite: URLs are supported in this version");
+            return bad(
+                "database.url",
+                "only sqlite: URLs are supported in this version",
+            );
         }
         if self.database.max_connections == 0 {
             return bad("database.max_connections", "must be at least 1");
@@ -317,11 +316,9 @@ mod tests {
         let err = Settings::load_with_env(None, env(&[("GRIDDISPATCH__HTTP__LISTEN", "nope")]))
             .unwrap_err();
         assert!(err.to_string().contains("http.listen"), "{err}");
-        let err = Settings::load_with_env(
-            None,
-            env(&[("GRIDDISPATCH__DISPATCH__MAX_OFFERS", "many")]),
-        )
-        .unwrap_err();
+        let err =
+            Settings::load_with_env(None, env(&[("GRIDDISPATCH__DISPATCH__MAX_OFFERS", "many")]))
+                .unwrap_err();
         assert!(err.to_string().contains("max_offers"), "{err}");
     }
 }

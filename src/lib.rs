@@ -1,5 +1,31 @@
-//! griddispatch — incident dispatch for grid-management networks.
+//! griddispatch — incident dispatch for a county's grid-management network (网格化管理).
+//!
+//! Alerts arrive over MQTT or HTTP (sensors, camera analytics such as Frigate, call takers).
+//! The dispatcher turns them into incidents, picks the responsible and nearest available
+//! grid worker (网格员) or patrol, pushes the task to that person's phone over MQTT and
+//! follows it until it is closed.
+//!
+//! # Layout
+//! - [`domain`]: pure rules — identifiers, geometry, zone index, candidate ranking, the
+//!   incident and task state machines, the alert schema. No I/O.
+//! - [`dispatch`]: the engine, one task owning every dispatch decision; it writes each
+//!   decision to the store before telling anyone.
+//! - [`store`]: all SQL (SQLite through sqlx).
+//! - [`mqtt`]: the embedded broker (with per-worker topic ACLs), its login check, and the
+//!   dispatcher's own MQTT client.
+//! - [`ingest`]: one adapter per incoming format (our alert JSON, Frigate, OwnTracks).
+//! - [`http`]: the JSON API, one router per area.
+//! - [`app`]: start-up, supervision and shutdown; [`cli`] the command line.
+//! - [`config`]: layered settings; [`metrics`]: Prometheus counters; [`clock`]: time.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod dispatch;
 pub mod domain;
+pub mod http;
+pub mod ingest;
+pub mod metrics;
 pub mod mqtt;
 pub mod store;

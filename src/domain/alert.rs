@@ -131,14 +131,26 @@ pub fn parse_kind(kind: &str) -> Result<String, Invalid> {
 
 impl NewAlert {
     /// Validates a payload from `source_id`, received at `now_ms`.
-    pub fn from_payload(source_id: Ident, p: AlertPayload, now_ms: i64) -> Result<NewAlert, Invalid> {
+    pub fn from_payload(
+        source_id: Ident,
+        p: AlertPayload,
+        now_ms: i64,
+    ) -> Result<NewAlert, Invalid> {
         let external_id = p.id.trim().to_owned();
-        if external_id.is_empty() || external_id.len() > 128 || external_id.chars().any(char::is_control) {
+        if external_id.is_empty()
+            || external_id.len() > 128
+            || external_id.chars().any(char::is_control)
+        {
             return Err(Invalid::new("id", "must be 1 to 128 printable characters"));
         }
         let kind = parse_kind(&p.kind)?;
         let severity = Severity::new(p.severity)?;
-        let camera_id = p.camera_id.as_deref().map(Ident::parse).transpose().map_err(|e| Invalid::new("camera_id", e.reason))?;
+        let camera_id = p
+            .camera_id
+            .as_deref()
+            .map(Ident::parse)
+            .transpose()
+            .map_err(|e| Invalid::new("camera_id", e.reason))?;
         let place = match (p.lat, p.lon, &camera_id) {
             (Some(lat), Some(lon), _) => AlertPlace::Point(LatLon::new(lat, lon)?),
             (None, None, Some(cam)) => AlertPlace::Camera(cam.clone()),
@@ -151,7 +163,8 @@ impl NewAlert {
         };
         let rendezvous = match p.rendezvous {
             Some(r) => {
-                let point = LatLon::new(r.lat, r.lon).map_err(|e| Invalid::new(format!("rendezvous.{}", e.field), e.reason))?;
+                let point = LatLon::new(r.lat, r.lon)
+                    .map_err(|e| Invalid::new(format!("rendezvous.{}", e.field), e.reason))?;
                 Some(Rendezvous {
                     lat: point.lat,
                     lon: point.lon,
@@ -186,22 +199,49 @@ mod tests {
 
     #[test]
     fn accepts_point_or_camera() {
-        let a = parse(r#"{"id":"a1","kind":"medical","severity":1,"lat":39.5,"lon":106.7,"extra":1}"#).unwrap();
-        assert_eq!(a.place, AlertPlace::Point(LatLon { lat: 39.5, lon: 106.7 }));
-        let a = parse(r#"{"id":"a2","kind":"intrusion","severity":2,"camera_id":"cam-01"}"#).unwrap();
+        let a =
+            parse(r#"{"id":"a1","kind":"medical","severity":1,"lat":39.5,"lon":106.7,"extra":1}"#)
+                .unwrap();
+        assert_eq!(
+            a.place,
+            AlertPlace::Point(LatLon {
+                lat: 39.5,
+                lon: 106.7
+            })
+        );
+        let a =
+            parse(r#"{"id":"a2","kind":"intrusion","severity":2,"camera_id":"cam-01"}"#).unwrap();
         assert_eq!(a.place, AlertPlace::Camera(Ident::parse("cam-01").unwrap()));
     }
 
     #[test]
     fn refuses_bad_fields_with_their_names() {
         let cases = [
-            (r#"{"id":"a","kind":"medical","severity":0,"lat":1,"lon":1}"#, "severity"),
-            (r#"{"id":"a","kind":"Medical!","severity":1,"lat":1,"lon":1}"#, "kind"),
-            (r#"{"id":"a","kind":"medical","severity":1,"lat":91,"lon":1}"#, "lat"),
-            (r#"{"id":"a","kind":"medical","severity":1,"lat":1}"#, "lat/lon"),
+            (
+                r#"{"id":"a","kind":"medical","severity":0,"lat":1,"lon":1}"#,
+                "severity",
+            ),
+            (
+                r#"{"id":"a","kind":"Medical!","severity":1,"lat":1,"lon":1}"#,
+                "kind",
+            ),
+            (
+                r#"{"id":"a","kind":"medical","severity":1,"lat":91,"lon":1}"#,
+                "lat",
+            ),
+            (
+                r#"{"id":"a","kind":"medical","severity":1,"lat":1}"#,
+                "lat/lon",
+            ),
             (r#"{"id":"a","kind":"medical","severity":1}"#, "lat/lon"),
-            (r#"{"id":"","kind":"medical","severity":1,"lat":1,"lon":1}"#, "id"),
-            (r#"{"id":"a","kind":"medical","severity":1,"lat":1,"lon":1,"rendezvous":{"lat":99,"lon":1}}"#, "rendezvous.lat"),
+            (
+                r#"{"id":"","kind":"medical","severity":1,"lat":1,"lon":1}"#,
+                "id",
+            ),
+            (
+                r#"{"id":"a","kind":"medical","severity":1,"lat":1,"lon":1,"rendezvous":{"lat":99,"lon":1}}"#,
+                "rendezvous.lat",
+            ),
         ];
         for (json, field) in cases {
             assert_eq!(parse(json).unwrap_err().field, field, "{json}");

@@ -67,7 +67,10 @@ impl RankParams {
     }
 
     fn max_speed(&self) -> f64 {
-        self.speed_mps.iter().copied().fold(f64::MIN_POSITIVE, f64::max)
+        self.speed_mps
+            .iter()
+            .copied()
+            .fold(f64::MIN_POSITIVE, f64::max)
     }
 }
 
@@ -184,8 +187,7 @@ impl ResponderIndex {
         r.on_duty
             && !r.busy
             && r.position.is_some()
-            && r
-                .fix_at_ms
+            && r.fix_at_ms
                 .is_some_and(|t| params.now_ms - t <= params.location_max_age_ms)
             && req.allowed.contains(&r.kind)
             && !req.exclude.contains(&r.id)
@@ -238,7 +240,10 @@ impl ResponderIndex {
         for (entry, dist2) in self.tree.nearest_neighbor_iter_with_distance_2(&origin) {
             if found.len() >= req.limit {
                 let best_possible = dist2.sqrt() * lower_bound_factor - params.zone_preference_secs;
-                if found.last().is_some_and(|worst| best_possible > worst.score) {
+                if found
+                    .last()
+                    .is_some_and(|worst| best_possible > worst.score)
+                {
                     break;
                 }
             }
@@ -291,7 +296,13 @@ mod tests {
         }
     }
 
-    fn resp(id: &str, kind: ResponderKind, travel: TravelMode, zone: Option<&str>, at: (f64, f64)) -> Responder {
+    fn resp(
+        id: &str,
+        kind: ResponderKind,
+        travel: TravelMode,
+        zone: Option<&str>,
+        at: (f64, f64),
+    ) -> Responder {
         Responder {
             id: Ident::parse(id).unwrap(),
             kind,
@@ -311,14 +322,24 @@ mod tests {
         ])
     }
 
-    const ALL: &[ResponderKind] = &[ResponderKind::GridWorker, ResponderKind::Patrol, ResponderKind::Volunteer];
+    const ALL: &[ResponderKind] = &[
+        ResponderKind::GridWorker,
+        ResponderKind::Patrol,
+        ResponderKind::Volunteer,
+    ];
 
     fn ids(r: &[Ranked]) -> Vec<&str> {
         r.iter().map(|x| x.responder_id.as_str()).collect()
     }
 
     fn request<'a>(target: LatLon, exclude: &'a HashSet<Ident>) -> RankRequest<'a> {
-        RankRequest { target, incident: target, allowed: ALL, exclude, limit: 5 }
+        RankRequest {
+            target,
+            incident: target,
+            allowed: ALL,
+            exclude,
+            limit: 5,
+        }
     }
 
     #[test]
@@ -326,13 +347,28 @@ mod tests {
         let mut idx = ResponderIndex::new(39.5);
         // Incident in g1 near its northern edge; the g2 worker is just across, closer.
         let incident = LatLon::new(39.4990, 106.695).unwrap();
-        idx.upsert(resp("in", ResponderKind::GridWorker, TravelMode::Foot, Some("g1"), (39.4970, 106.695)));
-        idx.upsert(resp("out", ResponderKind::GridWorker, TravelMode::Foot, Some("g2"), (39.5005, 106.695)));
+        idx.upsert(resp(
+            "in",
+            ResponderKind::GridWorker,
+            TravelMode::Foot,
+            Some("g1"),
+            (39.4970, 106.695),
+        ));
+        idx.upsert(resp(
+            "out",
+            ResponderKind::GridWorker,
+            TravelMode::Foot,
+            Some("g2"),
+            (39.5005, 106.695),
+        ));
         let none = HashSet::new();
         let r = idx.rank(&request(incident, &none), &zones(), &params());
         assert_eq!(ids(&r), ["in", "out"]);
         assert!(r[0].in_zone && !r[1].in_zone);
-        assert!(r[0].eta_secs > r[1].eta_secs, "the insider is slower, and still wins");
+        assert!(
+            r[0].eta_secs > r[1].eta_secs,
+            "the insider is slower, and still wins"
+        );
     }
 
     #[test]
@@ -340,8 +376,20 @@ mod tests {
         let mut idx = ResponderIndex::new(39.5);
         let incident = LatLon::new(39.4950, 106.695).unwrap();
         // Insider on foot 1.5 km away (~23 min), patrol car 300 m away (~47 s): gains > 120 s.
-        idx.upsert(resp("in", ResponderKind::GridWorker, TravelMode::Foot, Some("g1"), (39.4950, 106.6775)));
-        idx.upsert(resp("car", ResponderKind::Patrol, TravelMode::Car, None, (39.4977, 106.695)));
+        idx.upsert(resp(
+            "in",
+            ResponderKind::GridWorker,
+            TravelMode::Foot,
+            Some("g1"),
+            (39.4950, 106.6775),
+        ));
+        idx.upsert(resp(
+            "car",
+            ResponderKind::Patrol,
+            TravelMode::Car,
+            None,
+            (39.4977, 106.695),
+        ));
         let none = HashSet::new();
         let r = idx.rank(&request(incident, &none), &zones(), &params());
         assert_eq!(ids(&r), ["car", "in"]);
@@ -351,36 +399,87 @@ mod tests {
     fn stale_off_duty_busy_excluded_and_disallowed_are_skipped() {
         let mut idx = ResponderIndex::new(39.5);
         let at = (39.495, 106.695);
-        let mut stale = resp("stale", ResponderKind::GridWorker, TravelMode::Foot, None, at);
+        let mut stale = resp(
+            "stale",
+            ResponderKind::GridWorker,
+            TravelMode::Foot,
+            None,
+            at,
+        );
         stale.fix_at_ms = Some(NOW - 301_000);
         let mut off = resp("off", ResponderKind::GridWorker, TravelMode::Foot, None, at);
         off.on_duty = false;
-        let mut busy = resp("busy", ResponderKind::GridWorker, TravelMode::Foot, None, at);
+        let mut busy = resp(
+            "busy",
+            ResponderKind::GridWorker,
+            TravelMode::Foot,
+            None,
+            at,
+        );
         busy.busy = true;
-        let mut nofix = resp("nofix", ResponderKind::GridWorker, TravelMode::Foot, None, at);
+        let mut nofix = resp(
+            "nofix",
+            ResponderKind::GridWorker,
+            TravelMode::Foot,
+            None,
+            at,
+        );
         nofix.position = None;
         for r in [stale, off, busy, nofix] {
             idx.upsert(r);
         }
-        idx.upsert(resp("rejected", ResponderKind::GridWorker, TravelMode::Foot, None, at));
-        idx.upsert(resp("patrol", ResponderKind::Patrol, TravelMode::Car, None, (39.40, 106.60)));
-        idx.upsert(resp("ok", ResponderKind::GridWorker, TravelMode::Foot, None, (39.497, 106.695)));
+        idx.upsert(resp(
+            "rejected",
+            ResponderKind::GridWorker,
+            TravelMode::Foot,
+            None,
+            at,
+        ));
+        idx.upsert(resp(
+            "patrol",
+            ResponderKind::Patrol,
+            TravelMode::Car,
+            None,
+            (39.40, 106.60),
+        ));
+        idx.upsert(resp(
+            "ok",
+            ResponderKind::GridWorker,
+            TravelMode::Foot,
+            None,
+            (39.497, 106.695),
+        ));
         let exclude: HashSet<Ident> = [Ident::parse("rejected").unwrap()].into();
         let target = LatLon::new(at.0, at.1).unwrap();
         let r = idx.rank(&request(target, &exclude), &zones(), &params());
         assert_eq!(ids(&r), ["ok", "patrol"]);
-        let patrol_only = RankRequest { allowed: &[ResponderKind::Patrol], ..request(target, &exclude) };
-        assert_eq!(ids(&idx.rank(&patrol_only, &zones(), &params())), ["patrol"]);
+        let patrol_only = RankRequest {
+            allowed: &[ResponderKind::Patrol],
+            ..request(target, &exclude)
+        };
+        assert_eq!(
+            ids(&idx.rank(&patrol_only, &zones(), &params())),
+            ["patrol"]
+        );
     }
 
     #[test]
     fn ties_break_by_id_and_limit_holds() {
         let mut idx = ResponderIndex::new(39.5);
         for id in ["c", "a", "b"] {
-            idx.upsert(resp(id, ResponderKind::GridWorker, TravelMode::Bike, None, (39.52, 106.72)));
+            idx.upsert(resp(
+                id,
+                ResponderKind::GridWorker,
+                TravelMode::Bike,
+                None,
+                (39.52, 106.72),
+            ));
         }
         let none = HashSet::new();
-        let req = RankRequest { limit: 2, ..request(LatLon::new(39.521, 106.72).unwrap(), &none) };
+        let req = RankRequest {
+            limit: 2,
+            ..request(LatLon::new(39.521, 106.72).unwrap(), &none)
+        };
         assert_eq!(ids(&idx.rank(&req, &zones(), &params())), ["a", "b"]);
     }
 
@@ -397,7 +496,10 @@ mod tests {
                 ResponderKind::GridWorker,
                 modes[i % 3],
                 zone_ids[i % 3],
-                (39.45 + rng.gen::<f64>() * 0.1, 106.65 + rng.gen::<f64>() * 0.1),
+                (
+                    39.45 + rng.gen::<f64>() * 0.1,
+                    106.65 + rng.gen::<f64>() * 0.1,
+                ),
             );
             r.busy = rng.gen_bool(0.2);
             idx.upsert(r);
@@ -406,15 +508,28 @@ mod tests {
         let z = zones();
         let p = params();
         for _ in 0..50 {
-            let target = LatLon::new(39.45 + rng.gen::<f64>() * 0.1, 106.65 + rng.gen::<f64>() * 0.1).unwrap();
-            let req = RankRequest { limit: 3, ..request(target, &none) };
+            let target = LatLon::new(
+                39.45 + rng.gen::<f64>() * 0.1,
+                106.65 + rng.gen::<f64>() * 0.1,
+            )
+            .unwrap();
+            let req = RankRequest {
+                limit: 3,
+                ..request(target, &none)
+            };
             let fast = idx.rank(&req, &z, &p);
             let mut all: Vec<Ranked> = idx
                 .iter()
                 .filter(|r| ResponderIndex::eligible(r, &req, &p))
                 .filter_map(|r| idx.measure(r, &req, &z, &p))
                 .collect();
-            all.sort_by(|a, b| if better(a, b) { std::cmp::Ordering::Less } else { std::cmp::Ordering::Greater });
+            all.sort_by(|a, b| {
+                if better(a, b) {
+                    std::cmp::Ordering::Less
+                } else {
+                    std::cmp::Ordering::Greater
+                }
+            });
             all.truncate(3);
             assert_eq!(fast, all);
         }

@@ -172,7 +172,15 @@ mod tests {
     #[test]
     fn incident_happy_path_and_terminal_states() {
         use IncidentState::*;
-        let path = [New, Dispatching, Assigned, EnRoute, OnScene, Resolved, Closed];
+        let path = [
+            New,
+            Dispatching,
+            Assigned,
+            EnRoute,
+            OnScene,
+            Resolved,
+            Closed,
+        ];
         for w in path.windows(2) {
             assert!(w[0].can_become(w[1]), "{} -> {}", w[0], w[1]);
         }

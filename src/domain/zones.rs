@@ -142,12 +142,21 @@ pub(crate) mod tests {
             rect("g1", ZoneKind::Grid, (39.49, 106.69), (39.50, 106.70)),
             rect("g2", ZoneKind::Grid, (39.50, 106.69), (39.51, 106.70)),
         ]);
-        let at = |lat, lon| idx.locate(LatLon::new(lat, lon).unwrap()).map(|z| z.id.as_str());
+        let at = |lat, lon| {
+            idx.locate(LatLon::new(lat, lon).unwrap())
+                .map(|z| z.id.as_str())
+        };
         assert_eq!(at(39.495, 106.695), Some("g1"));
         assert_eq!(at(39.505, 106.695), Some("g2"));
         assert_eq!(at(39.45, 106.65), Some("beat"));
         assert_eq!(at(10.0, 10.0), None);
-        assert!(idx.contains(&Ident::parse("beat").unwrap(), LatLon::new(39.495, 106.695).unwrap()));
-        assert!(!idx.contains(&Ident::parse("g2").unwrap(), LatLon::new(39.495, 106.695).unwrap()));
+        assert!(idx.contains(
+            &Ident::parse("beat").unwrap(),
+            LatLon::new(39.495, 106.695).unwrap()
+        ));
+        assert!(!idx.contains(
+            &Ident::parse("g2").unwrap(),
+            LatLon::new(39.495, 106.695).unwrap()
+        ));
     }
 }

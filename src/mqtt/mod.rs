@@ -1,5 +1,7 @@
 //! MQTT adapters: the embedded broker and the dispatcher's client.
+pub mod auth;
 pub mod broker;
+pub mod client;
 
 /// Splits `mqtt://host:port` (or `tcp://`) into host and port; the port defaults to 1883.
 pub fn parse_broker_url(url: &str) -> anyhow::Result<(String, u16)> {

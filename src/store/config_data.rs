@@ -129,9 +129,11 @@ impl Store {
 
     /// All zones, by id.
     pub async fn zones(&self) -> Result<Vec<ZoneRow>, StoreError> {
-        Ok(sqlx::query_as("SELECT id, name, kind, geometry, properties FROM zones ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT id, name, kind, geometry, properties FROM zones ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Inserts zones in one transaction (all or nothing); `replace` overwrites existing ids.
@@ -155,7 +157,9 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| StoreError::on_unique(e, || format!("zone {} already exists", z.id)))?;
+                .map_err(|e| {
+                    StoreError::on_unique(e, || format!("zone {} already exists", z.id))
+                })?;
         }
         tx.commit().await?;
         Ok(())
@@ -221,18 +225,22 @@ impl Store {
 
     /// One responder.
     pub async fn responder(&self, id: &str) -> Result<ResponderRow, StoreError> {
-        sqlx::query_as(&format!("SELECT {RESPONDER_COLUMNS} FROM responders WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("responder {id}")))
+        sqlx::query_as(&format!(
+            "SELECT {RESPONDER_COLUMNS} FROM responders WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("responder {id}")))
     }
 
     /// All responders, by id.
     pub async fn responders(&self) -> Result<Vec<ResponderRow>, StoreError> {
-        Ok(sqlx::query_as(&format!("SELECT {RESPONDER_COLUMNS} FROM responders ORDER BY id"))
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(&format!(
+            "SELECT {RESPONDER_COLUMNS} FROM responders ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Overwrites the editable fields of a responder.
@@ -337,12 +345,19 @@ impl Store {
     // ---- MQTT accounts -------------------------------------------------------------------
 
     /// Issues a new password for a responder's or source's login.
-    pub async fn reset_password(&self, owner: &AccountOwner) -> Result<MqttCredentials, StoreError> {
+    pub async fn reset_password(
+        &self,
+        owner: &AccountOwner,
+    ) -> Result<MqttCredentials, StoreError> {
         let (principal, subject, username) = match owner {
             AccountOwner::Responder(id) => ("responder", id.as_str(), id.clone()),
             AccountOwner::Source(id) => ("source", id.as_str(), source_username(id)),
         };
-        let table = if principal == "responder" { "responders" } else { "sources" };
+        let table = if principal == "responder" {
+            "responders"
+        } else {
+            "sources"
+        };
         let mut tx = self.pool.begin().await?;
         let exists = sqlx::query(&format!("SELECT 1 FROM {table} WHERE id = ?"))
             .bind(subject)
@@ -363,12 +378,17 @@ impl Store {
     }
 
     /// Checks an MQTT login.
-    pub async fn check_mqtt_login(&self, username: &str, password: &str) -> Result<Option<AccountOwner>, StoreError> {
-        let row: Option<(String, String, String)> =
-            sqlx::query_as("SELECT password_hash, principal, subject_id FROM mqtt_accounts WHERE username = ?")
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await?;
+    pub async fn check_mqtt_login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<AccountOwner>, StoreError> {
+        let row: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT password_hash, principal, subject_id FROM mqtt_accounts WHERE username = ?",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.and_then(|(hash, principal, subject)| {
             if !verify_secret(password, &hash) {
                 return None;
@@ -408,9 +428,11 @@ impl Store {
 
     /// All cameras.
     pub async fn cameras(&self) -> Result<Vec<CameraRow>, StoreError> {
-        Ok(sqlx::query_as("SELECT id, name, lat, lon, zone_id, stream_uri FROM cameras ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT id, name, lat, lon, zone_id, stream_uri FROM cameras ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     // ---- API tokens ----------------------------------------------------------------------
@@ -431,10 +453,11 @@ impl Store {
 
     /// The name and role behind a token.
     pub async fn token_role(&self, token: &str) -> Result<Option<(String, Role)>, StoreError> {
-        let row: Option<(String, String)> = sqlx::query_as("SELECT name, role FROM api_tokens WHERE token_hash = ?")
-            .bind(hash_secret(token))
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT name, role FROM api_tokens WHERE token_hash = ?")
+                .bind(hash_secret(token))
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.and_then(|(name, role)| role.parse().ok().map(|r| (name, r))))
     }
 }

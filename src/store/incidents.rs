@@ -275,7 +275,11 @@ impl Store {
     }
 
     /// The alert a source already sent under this id, if any.
-    pub async fn find_alert(&self, source_id: &str, external_id: &str) -> Result<Option<AlertRow>, StoreError> {
+    pub async fn find_alert(
+        &self,
+        source_id: &str,
+        external_id: &str,
+    ) -> Result<Option<AlertRow>, StoreError> {
         Ok(sqlx::query_as(&format!(
             "SELECT {ALERT_COLUMNS} FROM alerts WHERE source_id = ? AND external_id = ?"
         ))
@@ -287,15 +291,21 @@ impl Store {
 
     /// One incident.
     pub async fn incident(&self, id: &str) -> Result<IncidentRow, StoreError> {
-        sqlx::query_as(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("incident {id}")))
+        sqlx::query_as(&format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("incident {id}")))
     }
 
     /// Incidents, newest first; `states` empty = all. At most `limit`.
-    pub async fn incidents(&self, states: &[String], limit: i64) -> Result<Vec<IncidentRow>, StoreError> {
+    pub async fn incidents(
+        &self,
+        states: &[String],
+        limit: i64,
+    ) -> Result<Vec<IncidentRow>, StoreError> {
         let filter = if states.is_empty() {
             String::new()
         } else {
@@ -359,7 +369,13 @@ impl Store {
     }
 
     /// Keeps a message that could not be understood.
-    pub async fn dead_letter(&self, topic: &str, payload: &[u8], max_bytes: usize, reason: &str) -> Result<(), StoreError> {
+    pub async fn dead_letter(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        max_bytes: usize,
+        reason: &str,
+    ) -> Result<(), StoreError> {
         let cut = payload.len() > max_bytes;
         sqlx::query("INSERT INTO dead_letters (at, topic, payload, truncated, reason) VALUES (?, ?, ?, ?, ?)")
             .bind(super::now_ms())

@@ -13,7 +13,7 @@ use sqlx::SqlitePool;
 
 pub use config_data::*;
 pub use incidents::*;
-pub use secrets::{hash_secret, new_secret};
+pub use secrets::{hash_secret, new_secret, verify_secret};
 
 /// A storage failure, sorted by what the caller should do about it.
 #[derive(Debug, thiserror::Error)]
@@ -46,10 +46,7 @@ pub struct Store {
     pool: SqlitePool,
 }
 
-/// The current time, Unix milliseconds.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+pub use crate::clock::now_ms;
 
 impl Store {
     /// Opens (creating the file and its folder when missing) and migrates the database.

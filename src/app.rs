@@ -1,0 +1,265 @@
+//! Start-up, supervision and shutdown of `griddispatch serve`.
+//!
+//! Every long-running part (HTTP server, embedded broker, MQTT client, ingest, dispatcher,
+//! demo) runs as a task on one [`TaskTracker`] and watches one [`CancellationToken`]. When
+//! any task ends, for whatever reason, the token fires and everything stops: a dispatcher
+//! that silently lost its MQTT client would be worse than one that exits and is restarted.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Settings;
+use crate::dispatch::Dispatcher;
+use crate::http::AppState;
+use crate::ingest::Ingest;
+use crate::metrics::Metrics;
+use crate::mqtt::auth::StoreAuthenticator;
+use crate::mqtt::broker::{Broker, BrokerConfig};
+use crate::mqtt::client::ClientConfig;
+use crate::store::Store;
+
+/// The dispatcher's username on the embedded broker.
+pub const DISPATCHER_MQTT_USER: &str = "griddispatch";
+
+/// A started instance.
+#[derive(Debug)]
+pub struct Running {
+    /// Where the HTTP API listens.
+    pub http_addr: SocketAddr,
+    /// Where the embedded broker listens, if it runs.
+    pub mqtt_addr: Option<SocketAddr>,
+    /// The broker the dispatcher uses, as `mqtt://host:port`.
+    pub mqtt_url: String,
+    /// The database.
+    pub store: Store,
+    /// Fires to stop everything.
+    pub cancel: CancellationToken,
+    /// Every task.
+    tracker: TaskTracker,
+}
+
+impl Running {
+    /// Waits until something stops the instance (a signal, a failed task, `cancel`), then
+    /// waits for every task to finish (at most 10 s).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.cancel.cancelled().await;
+        self.tracker.close();
+        if tokio::time::timeout(Duration::from_secs(10), self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some tasks did not stop within 10 s");
+        }
+        self.store.close().await;
+        Ok(())
+    }
+
+    /// Stops the instance and waits for it.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.cancel.cancel();
+        self.wait().await
+    }
+}
+
+/// Runs `fut` on the tracker; when it ends, everything is told to stop.
+fn supervise<F>(tracker: &TaskTracker, cancel: &CancellationToken, name: &'static str, fut: F)
+where
+    F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let cancel = cancel.clone();
+    tracker.spawn(async move {
+        match fut.await {
+            Ok(()) if cancel.is_cancelled() => tracing::debug!(task = name, "stopped"),
+            Ok(()) => tracing::error!(task = name, "task ended unexpectedly; shutting down"),
+            Err(e) => tracing::error!(task = name, error = %format!("{e:#}"), "task failed; shutting down"),
+        }
+        cancel.cancel();
+    });
+}
+
+/// Starts everything. Errors name the setting at fault.
+pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let metrics = Arc::new(Metrics::default());
+    let store = Store::connect(&settings.database.url, settings.database.max_connections).await?;
+
+    let superuser_password = crate::store::new_secret();
+    let (broker, mqtt_addr) = if settings.mqtt.listen.is_empty() {
+        (None, None)
+    } else {
+        let config = BrokerConfig {
+            max_packet_size: settings.mqtt.max_packet_size,
+            ..BrokerConfig::default()
+        };
+        let broker = Broker::bind(&settings.mqtt.listen, config)
+            .await
+            .with_context(|| format!("mqtt.listen {}: cannot listen", settings.mqtt.listen))?;
+        let addr = broker.local_addr();
+        (Some(broker), Some(addr))
+    };
+    let client_cfg = if settings.mqtt.url.is_empty() {
+        let addr = mqtt_addr.context("mqtt.url: empty, and there is no embedded broker")?;
+        let host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            addr.ip().to_string()
+        };
+        ClientConfig {
+            host,
+            port: addr.port(),
+            client_id: settings.mqtt.client_id.clone(),
+            username: DISPATCHER_MQTT_USER.to_owned(),
+            password: superuser_password.clone(),
+        }
+    } else {
+        let (host, port) = crate::mqtt::parse_broker_url(&settings.mqtt.url).context("mqtt.url")?;
+        ClientConfig {
+            host,
+            port,
+            client_id: settings.mqtt.client_id.clone(),
+            username: settings.mqtt.username.clone(),
+            password: settings.mqtt.password.clone(),
+        }
+    };
+    let mqtt_url = format!("mqtt://{}:{}", client_cfg.host, client_cfg.port);
+
+    let listener = tokio::net::TcpListener::bind(&settings.http.listen)
+        .await
+        .with_context(|| format!("http.listen {}: cannot listen", settings.http.listen))?;
+    let http_addr = listener.local_addr()?;
+
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let (dispatcher, engine) = Dispatcher::start(
+        store.clone(),
+        settings,
+        out_tx,
+        metrics.clone(),
+        cancel.clone(),
+    )
+    .await?;
+    supervise(&tracker, &cancel, "dispatcher", engine);
+
+    let broker_stats = broker.as_ref().map(|b| b.stats());
+    if let Some(broker) = broker {
+        let auth = Arc::new(StoreAuthenticator {
+            store: store.clone(),
+            superuser: DISPATCHER_MQTT_USER.to_owned(),
+            superuser_password,
+        });
+        supervise(
+            &tracker,
+            &cancel,
+            "mqtt broker",
+            broker.run(auth, cancel.clone()),
+        );
+    }
+
+    let (in_tx, in_rx) = mpsc::channel(10_000);
+    let ingest = Ingest {
+        dispatcher: dispatcher.clone(),
+        store: store.clone(),
+        metrics: metrics.clone(),
+        max_dead_letter_bytes: settings.dead_letters.max_payload_bytes,
+    };
+    supervise(
+        &tracker,
+        &cancel,
+        "ingest",
+        ingest.run(in_rx, cancel.clone()),
+    );
+
+    let mqtt_connected = Arc::new(AtomicBool::new(false));
+    supervise(
+        &tracker,
+        &cancel,
+        "mqtt client",
+        crate::mqtt::client::run(
+            client_cfg,
+            dispatcher.clone(),
+            in_tx,
+            out_rx,
+            mqtt_connected.clone(),
+            cancel.clone(),
+        ),
+    );
+
+    let state = AppState {
+        store: store.clone(),
+        dispatcher,
+        metrics,
+        mqtt_connected,
+        broker_stats,
+    };
+    let app = crate::http::router(state);
+    let http_cancel = cancel.clone();
+    supervise(&tracker, &cancel, "http", async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { http_cancel.cancelled().await })
+            .await
+            .context("http server")
+    });
+
+    tracing::info!(http = %http_addr, mqtt = ?mqtt_addr, broker = %mqtt_url, "griddispatch running");
+    Ok(Running {
+        http_addr,
+        mqtt_addr,
+        mqtt_url,
+        store,
+        cancel,
+        tracker,
+    })
+}
+
+/// Fires `cancel` on Ctrl-C or SIGTERM.
+pub fn stop_on_signals(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        cancel.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("stopping");
+        cancel.cancel();
+    });
+}
+
+/// Loads the demo county into a running instance and drives it (until the instance stops).
+pub async fn start_demo(running: &Running) -> anyhow::Result<()> {
+    let _ = running;
+    anyhow::bail!("demo not merged yet")
+}
+
+/// `griddispatch simulate`.
+pub async fn simulate(
+    url: String,
+    token: String,
+    mqtt_url: Option<String>,
+    workers: usize,
+    rate: f64,
+    duration: u64,
+) -> anyhow::Result<()> {
+    let _ = (url, token, mqtt_url, workers, rate, duration);
+    anyhow::bail!("simulator not merged yet")
+}

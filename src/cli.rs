@@ -1,0 +1,120 @@
+//! The command line: `serve`, `token create`, `simulate`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::domain::Role;
+
+/// griddispatch: incident dispatch for grid-management networks.
+#[derive(Debug, Parser)]
+#[command(name = "griddispatch", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+/// Sub-commands.
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Run the dispatcher: HTTP API, embedded MQTT broker, dispatcher.
+    Serve {
+        /// A TOML file layered over the defaults (env vars override both).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Load the demo county (Wuda district, Wuhai) and drive it with simulated workers.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage API tokens.
+    Token {
+        /// Token action.
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Drive virtual workers and alert sources against a running instance.
+    Simulate {
+        /// Base URL of the instance, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        url: String,
+        /// Admin API token (to create the simulated responders and source).
+        #[arg(long, env = "GRIDDISPATCH_TOKEN")]
+        token: String,
+        /// Broker to connect the virtual workers to (default: the URL's host, port 1883).
+        #[arg(long)]
+        mqtt_url: Option<String>,
+        /// Number of virtual workers.
+        #[arg(long, default_value_t = 50)]
+        workers: usize,
+        /// Alerts per second.
+        #[arg(long, default_value_t = 1.0)]
+        rate: f64,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+    },
+}
+
+/// `token` actions.
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token and print it alone on stdout.
+    Create {
+        /// admin, operator or viewer.
+        #[arg(long)]
+        role: Role,
+        /// A name for the token (shown in incident timelines).
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Config file (for database.url).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+impl clap::ValueEnum for Role {
+    fn value_variants<'a>() -> &'a [Self] {
+        Role::ALL
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Commands::Serve { config, demo } => {
+            let settings = Settings::load(config.as_deref())?;
+            let running = crate::app::start(&settings).await?;
+            crate::app::stop_on_signals(running.cancel.clone());
+            if demo {
+                crate::app::start_demo(&running).await?;
+            }
+            running.wait().await
+        }
+        Commands::Token {
+            action: TokenAction::Create { role, name, config },
+        } => {
+            let settings = Settings::load(config.as_deref())?;
+            let store = crate::store::Store::connect(&settings.database.url, 1).await?;
+            let token = store.create_token(&name, role).await?;
+            store.close().await;
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{token}");
+            }
+            Ok(())
+        }
+        Commands::Simulate {
+            url,
+            token,
+            mqtt_url,
+            workers,
+            rate,
+            duration,
+        } => crate::app::simulate(url, token, mqtt_url, workers, rate, duration).await,
+    }
+}

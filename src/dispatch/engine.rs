@@ -1,0 +1,1244 @@
+//! The engine behind [`super::Dispatcher`]: in-memory view of the open state plus the rules
+//! that change it. See the module docs of `dispatch` for the concurrency model.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::messages::{answer_topic, task_message, task_topic};
+use super::{
+    AlertOutcome, Command, DispatchError, OperatorAction, Outgoing, Reload, TaskUpdate,
+    UpdateAnswer,
+};
+use crate::config::{CorrelationSettings, DispatchSettings, Settings};
+use crate::domain::alert::{AlertPlace, NewAlert, Rendezvous};
+use crate::domain::ranking::{RankParams, RankRequest, Ranked, Responder, ResponderIndex};
+use crate::domain::zones::{Zone, ZoneIndex};
+use crate::domain::{
+    Ident, IncidentState, LatLon, ResponderKind, TaskStatus, TravelMode, ZoneKind,
+};
+use crate::metrics::Metrics;
+use crate::store::{
+    now_ms, AlertRow, IncidentRow, ResponderRow, Store, StoreError, TaskRow, TimelineRow, Write,
+};
+
+/// Actor name of the dispatcher itself in timelines.
+const DISPATCHER: &str = "dispatcher";
+
+pub(super) struct Engine {
+    /// Where decisions are written.
+    store: Store,
+    /// Offer and ranking rules.
+    rules: DispatchSettings,
+    /// Correlation rules.
+    correlation: CorrelationSettings,
+    /// MQTT messages to send.
+    out: mpsc::UnboundedSender<Outgoing>,
+    /// Counters.
+    metrics: Arc<Metrics>,
+    /// Coverage zones.
+    zones: ZoneIndex,
+    /// Responders with their positions.
+    responders: ResponderIndex,
+    /// Camera id → position.
+    cameras: HashMap<String, LatLon>,
+    /// Open incidents by id.
+    incidents: HashMap<String, IncidentRow>,
+    /// Open tasks by id.
+    tasks: HashMap<String, TaskRow>,
+    /// Incident id → responders who already lost an offer for it.
+    excluded: HashMap<String, HashSet<Ident>>,
+    /// (respond_by, task id) of outstanding offers.
+    deadlines: BTreeSet<(i64, String)>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("incidents", &self.incidents.len())
+            .field("tasks", &self.tasks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn new_id(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
+}
+
+/// Turns a stored zone into the domain shape; a zone whose geometry no longer parses is
+/// skipped with a warning rather than stopping the dispatcher.
+pub(crate) fn zone_from_row(row: &crate::store::ZoneRow) -> Option<Zone> {
+    let geometry: geojson::Geometry = match row.geometry.parse() {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::warn!(zone = %row.id, error = %e, "stored zone geometry unreadable; zone ignored");
+            return None;
+        }
+    };
+    let shape = crate::http::zones::to_multipolygon(&geometry).ok()?;
+    Some(Zone {
+        id: Ident::parse(&row.id).ok()?,
+        name: row.name.clone(),
+        kind: row.kind.parse().unwrap_or(ZoneKind::Grid),
+        shape,
+    })
+}
+
+fn responder_from_row(row: &ResponderRow) -> Option<Responder> {
+    Some(Responder {
+        id: Ident::parse(&row.id).ok()?,
+        kind: row.kind.parse().unwrap_or(ResponderKind::Volunteer),
+        travel: row.travel.parse().unwrap_or(TravelMode::Foot),
+        zone_id: row.zone_id.as_deref().and_then(|z| Ident::parse(z).ok()),
+        on_duty: row.on_duty,
+        position: match (row.lat, row.lon) {
+            (Some(lat), Some(lon)) => LatLon::new(lat, lon).ok(),
+            _ => None,
+        },
+        fix_at_ms: row.fix_at,
+        busy: false,
+    })
+}
+
+fn state_of(i: &IncidentRow) -> IncidentState {
+    i.state.parse().unwrap_or(IncidentState::Escalated)
+}
+
+fn status_of(t: &TaskRow) -> TaskStatus {
+    t.status.parse().unwrap_or(TaskStatus::Withdrawn)
+}
+
+/// One decision in the making: database writes and the messages to send once they commit.
+#[derive(Default)]
+struct Change {
+    /// Written in one transaction.
+    writes: Vec<Write>,
+    /// Sent after the commit.
+    publish: Vec<Outgoing>,
+}
+
+impl Engine {
+    pub(super) async fn load(
+        store: Store,
+        settings: &Settings,
+        out: mpsc::UnboundedSender<Outgoing>,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Engine> {
+        let mut engine = Engine {
+            store,
+            rules: settings.dispatch.clone(),
+            correlation: settings.correlation.clone(),
+            out,
+            metrics,
+            zones: ZoneIndex::default(),
+            responders: ResponderIndex::new(39.5),
+            cameras: HashMap::new(),
+            incidents: HashMap::new(),
+            tasks: HashMap::new(),
+            excluded: HashMap::new(),
+            deadlines: BTreeSet::new(),
+        };
+        engine.reload_all().await?;
+        Ok(engine)
+    }
+
+    /// Rebuilds the whole in-memory view from the database (start-up, and after a failed
+    /// write so memory never drifts from the truth).
+    async fn reload_all(&mut self) -> Result<(), StoreError> {
+        let zones: Vec<Zone> = self
+            .store
+            .zones()
+            .await?
+            .iter()
+            .filter_map(zone_from_row)
+            .collect();
+        self.zones = ZoneIndex::new(zones);
+        let rows = self.store.responders().await?;
+        let ref_lat = rows.iter().find_map(|r| r.lat).unwrap_or(39.5);
+        self.responders = ResponderIndex::new(ref_lat);
+        for row in &rows {
+            if let Some(r) = responder_from_row(row) {
+                self.responders.upsert(r);
+            }
+        }
+        self.cameras = self
+            .store
+            .cameras()
+            .await?
+            .into_iter()
+            .map(|c| {
+                (
+                    c.id,
+                    LatLon {
+                        lat: c.lat,
+                        lon: c.lon,
+                    },
+                )
+            })
+            .collect();
+        self.incidents = self
+            .store
+            .open_incidents()
+            .await?
+            .into_iter()
+            .map(|i| (i.id.clone(), i))
+            .collect();
+        self.tasks.clear();
+        self.excluded.clear();
+        self.deadlines.clear();
+        for t in self.store.tasks_of_open_incidents().await? {
+            let status = status_of(&t);
+            if matches!(status, TaskStatus::Rejected | TaskStatus::Expired) {
+                if let Ok(rid) = Ident::parse(&t.responder_id) {
+                    self.excluded
+                        .entry(t.incident_id.clone())
+                        .or_default()
+                        .insert(rid);
+                }
+            }
+            if status.is_open() {
+                if let Ok(rid) = Ident::parse(&t.responder_id) {
+                    self.responders.set_busy(&rid, true);
+                }
+                if status == TaskStatus::Offered {
+                    self.deadlines.insert((t.respond_by, t.id.clone()));
+                }
+                self.tasks.insert(t.id.clone(), t);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Command>,
+        cancel: CancellationToken,
+    ) -> anyhow::Result<()> {
+        tracing::info!(
+            incidents = self.incidents.len(),
+            open_tasks = self.tasks.len(),
+            responders = self.responders.len(),
+            zones = self.zones.len(),
+            "dispatcher started"
+        );
+        self.resume().await;
+        loop {
+            let next = self.deadlines.first().map(|(at, _)| *at);
+            let sleep = async {
+                match next {
+                    Some(at) => {
+                        let wait = (at - now_ms()).max(0) as u64;
+                        tokio::time::sleep(Duration::from_millis(wait)).await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.handle(cmd).await,
+                    None => break,
+                },
+                _ = sleep => self.expire_due().await,
+            }
+        }
+        tracing::info!("dispatcher stopped");
+        Ok(())
+    }
+
+    /// After a restart: incidents that were opened but never offered (or whose offers all
+    /// ended while we were down) get dispatched now; due deadlines fire on the first tick.
+    async fn resume(&mut self) {
+        let pending: Vec<String> = self
+            .incidents
+            .values()
+            .filter(|i| {
+                let s = state_of(i);
+                s == IncidentState::New
+                    || (s == IncidentState::Dispatching && !self.has_outstanding_offer(&i.id))
+            })
+            .map(|i| i.id.clone())
+            .collect();
+        for id in pending {
+            let mut change = Change::default();
+            self.offer_next(&id, &mut change, now_ms());
+            self.commit(change).await;
+        }
+        self.publish_inbox();
+    }
+
+    async fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Alert(alert, reply) => {
+                let result = self.on_alert(alert).await;
+                let _ = reply.send(result);
+            }
+            Command::TaskUpdate {
+                responder_id,
+                task_id,
+                update,
+            } => self.on_task_update(responder_id, task_id, update).await,
+            Command::Location {
+                responder_id,
+                at,
+                time_ms,
+                accuracy_m,
+                battery,
+            } => self.on_location(&responder_id, at, time_ms, accuracy_m, battery),
+            Command::Operator {
+                incident_id,
+                action,
+                actor,
+                note,
+                reply,
+            } => {
+                let result = self.on_operator(&incident_id, action, &actor, note).await;
+                let _ = reply.send(result);
+            }
+            Command::Candidates {
+                incident_id,
+                limit,
+                reply,
+            } => {
+                let result = match self.incidents.get(&incident_id) {
+                    Some(i) => Ok(self.rank_for(i, limit)),
+                    None => Err(DispatchError::NotFound(format!(
+                        "open incident {incident_id}"
+                    ))),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Reload(what) => {
+                if let Err(e) = self.reload(what).await {
+                    tracing::error!(error = %e, "reload failed");
+                }
+            }
+            Command::Republish => self.publish_inbox(),
+        }
+    }
+
+    async fn reload(&mut self, what: Reload) -> Result<(), StoreError> {
+        match what {
+            Reload::Responder(id) => {
+                let Ok(ident) = Ident::parse(&id) else {
+                    return Ok(());
+                };
+                match self.store.responder(&id).await {
+                    Ok(row) => {
+                        if let Some(mut r) = responder_from_row(&row) {
+                            let busy = self.tasks.values().any(|t| t.responder_id == id);
+                            r.busy = busy;
+                            // Keep a fresher in-memory fix than the stored one (writes are async).
+                            if let Some(old) = self.responders.get(&ident) {
+                                if old.fix_at_ms > r.fix_at_ms {
+                                    r.position = old.position;
+                                    r.fix_at_ms = old.fix_at_ms;
+                                }
+                            }
+                            self.responders.upsert(r);
+                        }
+                    }
+                    Err(StoreError::NotFound(_)) => {
+                        self.responders.remove(&ident);
+                        // Offers to a deleted responder go back to the pool.
+                        let theirs: Vec<String> = self
+                            .tasks
+                            .values()
+                            .filter(|t| t.responder_id == id)
+                            .map(|t| t.id.clone())
+                            .collect();
+                        let now = now_ms();
+                        let mut change = Change::default();
+                        let mut incidents = Vec::new();
+                        for tid in theirs {
+                            if let Some(iid) = self.end_task(
+                                &tid,
+                                TaskStatus::Withdrawn,
+                                Some("responder deleted"),
+                                &mut change,
+                                now,
+                            ) {
+                                incidents.push(iid);
+                            }
+                        }
+                        for iid in incidents {
+                            self.after_offer_failed(&iid, &mut change, now);
+                        }
+                        self.commit(change).await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Reload::Zones => {
+                let zones: Vec<Zone> = self
+                    .store
+                    .zones()
+                    .await?
+                    .iter()
+                    .filter_map(zone_from_row)
+                    .collect();
+                self.zones = ZoneIndex::new(zones);
+            }
+            Reload::Cameras => {
+                self.cameras = self
+                    .store
+                    .cameras()
+                    .await?
+                    .into_iter()
+                    .map(|c| {
+                        (
+                            c.id,
+                            LatLon {
+                                lat: c.lat,
+                                lon: c.lon,
+                            },
+                        )
+                    })
+                    .collect();
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a change; on success sends its messages, on failure reloads from the database
+    /// so memory matches what was really stored. Returns whether it was stored.
+    async fn commit(&mut self, change: Change) -> bool {
+        if !change.writes.is_empty() {
+            if let Err(e) = self.store.apply(&change.writes).await {
+                tracing::error!(error = %e, "could not store a dispatch decision; reloading state from the database");
+                if let Err(e) = self.reload_all().await {
+                    tracing::error!(error = %e, "reload after a failed write also failed");
+                }
+                return false;
+            }
+        }
+        for msg in change.publish {
+            let _ = self.out.send(msg);
+        }
+        true
+    }
+
+    // ---- alerts ------------------------------------------------------------------------
+
+    async fn on_alert(&mut self, alert: NewAlert) -> Result<AlertOutcome, DispatchError> {
+        if let Some(old) = self
+            .store
+            .find_alert(alert.source_id.as_str(), &alert.external_id)
+            .await?
+        {
+            Metrics::inc(&self.metrics.alerts_duplicate_total);
+            return Ok(AlertOutcome {
+                alert_id: old.id,
+                incident_id: old.incident_id,
+                duplicate: true,
+                correlated: false,
+            });
+        }
+        let at = match &alert.place {
+            AlertPlace::Point(p) => *p,
+            AlertPlace::Camera(cam) => *self.cameras.get(cam.as_str()).ok_or_else(|| {
+                DispatchError::Invalid(format!("camera_id: unknown camera {cam}"))
+            })?,
+        };
+        let now = now_ms();
+        let actor = format!("source:{}", alert.source_id);
+        let mut change = Change::default();
+        let alert_id = new_id("alr");
+        let (incident_id, correlated) = match self.correlate(&alert.kind, at, now) {
+            Some(id) => {
+                let Some(incident) = self.incidents.get_mut(&id) else {
+                    return Err(DispatchError::NotFound(format!("incident {id}")));
+                };
+                incident.last_alert_at = now;
+                incident.updated_at = now;
+                incident.severity = incident.severity.min(i64::from(alert.severity.get()));
+                change.writes.push(Write::UpdateIncident(incident.clone()));
+                change.writes.push(Write::Timeline(TimelineRow {
+                    seq: 0,
+                    incident_id: id.clone(),
+                    at: now,
+                    actor: actor.clone(),
+                    from_state: Some(incident.state.clone()),
+                    to_state: incident.state.clone(),
+                    note: Some(format!("alert {} linked", alert.external_id)),
+                }));
+                (id, true)
+            }
+            None => {
+                let id = new_id("inc");
+                let zone_id = self.zones.locate(at).map(|z| z.id.to_string());
+                let incident = IncidentRow {
+                    id: id.clone(),
+                    kind: alert.kind.clone(),
+                    severity: i64::from(alert.severity.get()),
+                    state: IncidentState::New.to_string(),
+                    lat: at.lat,
+                    lon: at.lon,
+                    zone_id,
+                    title: title(&alert),
+                    description: alert.description.clone(),
+                    address: alert.address.clone(),
+                    rendezvous: alert
+                        .rendezvous
+                        .as_ref()
+                        .and_then(|r| serde_json::to_string(r).ok()),
+                    offers_made: 0,
+                    manual: false,
+                    created_at: now,
+                    updated_at: now,
+                    last_alert_at: now,
+                };
+                change.writes.push(Write::InsertIncident(incident.clone()));
+                change.writes.push(Write::Timeline(TimelineRow {
+                    seq: 0,
+                    incident_id: id.clone(),
+                    at: now,
+                    actor: actor.clone(),
+                    from_state: None,
+                    to_state: IncidentState::New.to_string(),
+                    note: Some(format!("alert {}", alert.external_id)),
+                }));
+                self.incidents.insert(id.clone(), incident);
+                (id, false)
+            }
+        };
+        change.writes.push(Write::InsertAlert(AlertRow {
+            id: alert_id.clone(),
+            source_id: alert.source_id.to_string(),
+            external_id: alert.external_id.clone(),
+            incident_id: incident_id.clone(),
+            kind: alert.kind.clone(),
+            severity: i64::from(alert.severity.get()),
+            lat: at.lat,
+            lon: at.lon,
+            camera_id: alert.camera_id.as_ref().map(|c| c.to_string()),
+            time: alert.time_ms,
+            received_at: now,
+            description: alert.description.clone(),
+            address: alert.address.clone(),
+        }));
+        if !correlated {
+            self.offer_next(&incident_id, &mut change, now);
+        }
+        if !self.commit(change).await {
+            return Err(DispatchError::Store(StoreError::Conflict(
+                "the alert could not be stored; try again".into(),
+            )));
+        }
+        Metrics::inc(&self.metrics.alerts_total);
+        if correlated {
+            Metrics::inc(&self.metrics.alerts_correlated_total);
+        } else {
+            Metrics::inc(&self.metrics.incidents_opened_total);
+        }
+        tracing::info!(alert = %alert.external_id, source = %alert.source_id, incident = %incident_id, correlated, "alert received");
+        Ok(AlertOutcome {
+            alert_id,
+            incident_id,
+            duplicate: false,
+            correlated,
+        })
+    }
+
+    /// The nearest open incident of the same kind, close enough in space and time.
+    fn correlate(&self, kind: &str, at: LatLon, now: i64) -> Option<String> {
+        let window_ms = self.correlation.window_secs as i64 * 1000;
+        self.incidents
+            .values()
+            .filter(|i| i.kind == kind)
+            .filter(|i| !matches!(state_of(i), IncidentState::Resolved))
+            .filter(|i| now - i.last_alert_at <= window_ms)
+            .map(|i| {
+                (
+                    LatLon {
+                        lat: i.lat,
+                        lon: i.lon,
+                    }
+                    .distance_m(at),
+                    i,
+                )
+            })
+            .filter(|(d, _)| *d <= self.correlation.radius_m)
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.id.cmp(&b.1.id)))
+            .map(|(_, i)| i.id.clone())
+    }
+
+    // ---- offers ------------------------------------------------------------------------
+
+    fn params(&self, now: i64) -> RankParams {
+        let s = &self.rules.speed_kmh;
+        RankParams {
+            detour_factor: self.rules.detour_factor,
+            zone_preference_secs: self.rules.zone_preference_secs,
+            speed_mps: [s.foot / 3.6, s.bike / 3.6, s.car / 3.6],
+            location_max_age_ms: self.rules.location_max_age_secs as i64 * 1000,
+            now_ms: now,
+        }
+    }
+
+    fn rank_for(&self, incident: &IncidentRow, limit: usize) -> Vec<Ranked> {
+        let at = LatLon {
+            lat: incident.lat,
+            lon: incident.lon,
+        };
+        let rendezvous: Option<Rendezvous> = incident
+            .rendezvous
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok());
+        let empty = HashSet::new();
+        let req = RankRequest {
+            target: rendezvous.map_or(at, |r| r.point()),
+            incident: at,
+            allowed: self.rules.allowed_for(&incident.kind),
+            exclude: self.excluded.get(&incident.id).unwrap_or(&empty),
+            limit,
+        };
+        self.responders
+            .rank(&req, &self.zones, &self.params(now_ms()))
+    }
+
+    fn has_outstanding_offer(&self, incident_id: &str) -> bool {
+        self.tasks
+            .values()
+            .any(|t| t.incident_id == incident_id && status_of(t) == TaskStatus::Offered)
+    }
+
+    /// Moves an incident to `to`, recording it; refuses silently (with a log) if illegal.
+    fn set_state(
+        &mut self,
+        incident_id: &str,
+        to: IncidentState,
+        actor: &str,
+        note: Option<String>,
+        change: &mut Change,
+        now: i64,
+    ) -> bool {
+        let Some(incident) = self.incidents.get_mut(incident_id) else {
+            return false;
+        };
+        let from = state_of(incident);
+        if !from.can_become(to) {
+            tracing::debug!(incident = incident_id, %from, %to, "state change skipped");
+            return false;
+        }
+        incident.state = to.to_string();
+        incident.updated_at = now;
+        change.writes.push(Write::UpdateIncident(incident.clone()));
+        change.writes.push(Write::Timeline(TimelineRow {
+            seq: 0,
+            incident_id: incident_id.to_owned(),
+            at: now,
+            actor: actor.to_owned(),
+            from_state: Some(from.to_string()),
+            to_state: to.to_string(),
+            note,
+        }));
+        if to.is_terminal() {
+            self.incidents.remove(incident_id);
+            self.excluded.remove(incident_id);
+        }
+        true
+    }
+
+    /// Offers the incident to the next best candidates, or escalates.
+    fn offer_next(&mut self, incident_id: &str, change: &mut Change, now: i64) {
+        let Some(incident) = self.incidents.get(incident_id).cloned() else {
+            return;
+        };
+        let max = i64::from(self.rules.max_offers);
+        if incident.offers_made >= max {
+            self.escalate(
+                incident_id,
+                format!("no acceptance after {max} offers"),
+                change,
+                now,
+            );
+            return;
+        }
+        let wanted: i64 = if incident.severity <= i64::from(self.rules.double_offer_max_severity) {
+            2
+        } else {
+            1
+        };
+        let wanted = wanted.min(max - incident.offers_made) as usize;
+        let picks = self.rank_for(&incident, wanted);
+        if picks.is_empty() {
+            self.escalate(incident_id, "no available responder".into(), change, now);
+            return;
+        }
+        self.set_state(
+            incident_id,
+            IncidentState::Dispatching,
+            DISPATCHER,
+            Some(format!(
+                "offered to {}",
+                picks
+                    .iter()
+                    .map(|p| p.responder_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            change,
+            now,
+        );
+        for pick in picks {
+            self.make_offer(incident_id, &pick.responder_id, Some(&pick), change, now);
+        }
+    }
+
+    fn make_offer(
+        &mut self,
+        incident_id: &str,
+        responder: &Ident,
+        ranked: Option<&Ranked>,
+        change: &mut Change,
+        now: i64,
+    ) {
+        let Some(incident) = self.incidents.get_mut(incident_id) else {
+            return;
+        };
+        incident.offers_made += 1;
+        incident.updated_at = now;
+        change.writes.push(Write::UpdateIncident(incident.clone()));
+        let task = TaskRow {
+            id: new_id("tsk"),
+            incident_id: incident_id.to_owned(),
+            responder_id: responder.to_string(),
+            status: TaskStatus::Offered.to_string(),
+            version: 1,
+            offered_at: now,
+            respond_by: now + self.rules.ack_timeout_secs as i64 * 1000,
+            eta_secs: ranked.map(|r| r.eta_secs),
+            distance_m: ranked.map(|r| r.distance_m),
+            note: None,
+            updated_at: now,
+        };
+        change.writes.push(Write::InsertTask(task.clone()));
+        change.publish.push(Outgoing {
+            topic: task_topic(&task.responder_id, &task.id),
+            payload: task_message(&task, incident).to_string().into_bytes(),
+            retain: true,
+        });
+        Metrics::inc(&self.metrics.offers_total);
+        tracing::info!(incident = incident_id, responder = %responder, task = %task.id, "offer sent");
+        self.responders.set_busy(responder, true);
+        self.deadlines.insert((task.respond_by, task.id.clone()));
+        self.tasks.insert(task.id.clone(), task);
+    }
+
+    fn escalate(&mut self, incident_id: &str, why: String, change: &mut Change, now: i64) {
+        if self.set_state(
+            incident_id,
+            IncidentState::Escalated,
+            DISPATCHER,
+            Some(why.clone()),
+            change,
+            now,
+        ) {
+            Metrics::inc(&self.metrics.escalations_total);
+            tracing::warn!(incident = incident_id, reason = %why, "incident escalated to operators");
+        }
+    }
+
+    /// Takes a task out of the responder's inbox with a final status. Returns its incident.
+    fn end_task(
+        &mut self,
+        task_id: &str,
+        status: TaskStatus,
+        note: Option<&str>,
+        change: &mut Change,
+        now: i64,
+    ) -> Option<String> {
+        let mut task = self.tasks.remove(task_id)?;
+        self.deadlines.remove(&(task.respond_by, task.id.clone()));
+        task.status = status.to_string();
+        task.version += 1;
+        task.updated_at = now;
+        if note.is_some() {
+            task.note = note.map(str::to_owned);
+        }
+        change.writes.push(Write::UpdateTask(task.clone()));
+        change.publish.push(Outgoing {
+            topic: task_topic(&task.responder_id, &task.id),
+            payload: Vec::new(),
+            retain: true,
+        });
+        if let Ok(rid) = Ident::parse(&task.responder_id) {
+            let still_busy = self
+                .tasks
+                .values()
+                .any(|t| t.responder_id == task.responder_id);
+            self.responders.set_busy(&rid, still_busy);
+            if matches!(status, TaskStatus::Rejected | TaskStatus::Expired) {
+                self.excluded
+                    .entry(task.incident_id.clone())
+                    .or_default()
+                    .insert(rid);
+            }
+        }
+        Some(task.incident_id)
+    }
+
+    /// An offer ended without acceptance: wait for the other outstanding offer, hand back
+    /// to the operator who chose, or try the next candidate.
+    fn after_offer_failed(&mut self, incident_id: &str, change: &mut Change, now: i64) {
+        let Some(incident) = self.incidents.get(incident_id) else {
+            return;
+        };
+        if state_of(incident) != IncidentState::Dispatching
+            || self.has_outstanding_offer(incident_id)
+        {
+            return;
+        }
+        if incident.manual {
+            self.escalate(
+                incident_id,
+                "the responder chosen by an operator did not take it".into(),
+                change,
+                now,
+            );
+        } else {
+            self.offer_next(incident_id, change, now);
+        }
+    }
+
+    async fn expire_due(&mut self) {
+        let now = now_ms();
+        let due: Vec<String> = self
+            .deadlines
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, id)| id.clone())
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        let mut change = Change::default();
+        let mut incidents = Vec::new();
+        for tid in due {
+            if let Some(iid) = self.end_task(
+                &tid,
+                TaskStatus::Expired,
+                Some("no answer in time"),
+                &mut change,
+                now,
+            ) {
+                Metrics::inc(&self.metrics.offers_expired_total);
+                tracing::info!(task = %tid, incident = %iid, "offer expired");
+                incidents.push(iid);
+            }
+        }
+        for iid in incidents {
+            self.after_offer_failed(&iid, &mut change, now);
+        }
+        self.commit(change).await;
+    }
+
+    // ---- worker updates ----------------------------------------------------------------
+
+    async fn on_task_update(&mut self, responder_id: Ident, task_id: String, update: TaskUpdate) {
+        let now = now_ms();
+        if let (Some(lat), Some(lon)) = (update.lat, update.lon) {
+            if let Ok(p) = LatLon::new(lat, lon) {
+                self.on_location(&responder_id, p, now, None, None);
+            }
+        }
+        let answer = match self.apply_update(&responder_id, &task_id, &update, now) {
+            Ok((change, answer)) => {
+                if self.commit(change).await {
+                    answer
+                } else {
+                    UpdateAnswer {
+                        task_id: task_id.clone(),
+                        status: answer.status,
+                        version: answer.version - 1,
+                        reason: Some("internal error; try again".into()),
+                    }
+                }
+            }
+            Err(refusal) => {
+                Metrics::inc(&self.metrics.task_updates_refused_total);
+                tracing::info!(task = %task_id, responder = %responder_id, reason = ?refusal.reason, "task update refused");
+                refusal
+            }
+        };
+        let accepted = answer.reason.is_none();
+        let _ = self.out.send(Outgoing {
+            topic: answer_topic(responder_id.as_str(), &task_id, accepted),
+            payload: serde_json::to_vec(&answer).unwrap_or_default(),
+            retain: false,
+        });
+    }
+
+    /// Checks and applies a worker's update in memory; the change is committed by the caller.
+    fn apply_update(
+        &mut self,
+        rid: &Ident,
+        task_id: &str,
+        update: &TaskUpdate,
+        now: i64,
+    ) -> Result<(Change, UpdateAnswer), UpdateAnswer> {
+        let refuse = |status: String, version: i64, reason: String| UpdateAnswer {
+            task_id: task_id.to_owned(),
+            status,
+            version,
+            reason: Some(reason),
+        };
+        let Some(task) = self.tasks.get(task_id).cloned() else {
+            return Err(refuse(
+                "unknown".into(),
+                0,
+                "this task is no longer open (withdrawn, expired or finished)".into(),
+            ));
+        };
+        if task.responder_id != rid.as_str() {
+            return Err(refuse(
+                task.status.clone(),
+                task.version,
+                "this task belongs to another responder".into(),
+            ));
+        }
+        if let Some(v) = update.version {
+            if v != task.version {
+                return Err(refuse(
+                    task.status.clone(),
+                    task.version,
+                    format!("stale version {v}; the task is at version {}", task.version),
+                ));
+            }
+        }
+        let from = status_of(&task);
+        let to = TaskStatus::from(update.status);
+        if !from.worker_may_set(to) {
+            return Err(refuse(
+                task.status.clone(),
+                task.version,
+                format!("a task cannot go from {from} to {to}"),
+            ));
+        }
+        let actor = format!("responder:{rid}");
+        let mut change = Change::default();
+        let note = update
+            .note
+            .as_deref()
+            .map(|n| n.chars().take(2000).collect::<String>());
+        let incident_id = task.incident_id.clone();
+        match to {
+            TaskStatus::Rejected => {
+                self.end_task(
+                    task_id,
+                    TaskStatus::Rejected,
+                    note.as_deref().or(Some("rejected")),
+                    &mut change,
+                    now,
+                );
+                Metrics::inc(&self.metrics.offers_rejected_total);
+                change.writes.push(Write::Timeline(TimelineRow {
+                    seq: 0,
+                    incident_id: incident_id.clone(),
+                    at: now,
+                    actor: actor.clone(),
+                    from_state: self.incidents.get(&incident_id).map(|i| i.state.clone()),
+                    to_state: self
+                        .incidents
+                        .get(&incident_id)
+                        .map(|i| i.state.clone())
+                        .unwrap_or_default(),
+                    note: Some(format!(
+                        "{rid} rejected{}",
+                        note.as_deref()
+                            .map(|n| format!(": {n}"))
+                            .unwrap_or_default()
+                    )),
+                }));
+                self.after_offer_failed(&incident_id, &mut change, now);
+                return Ok((
+                    change,
+                    UpdateAnswer {
+                        task_id: task_id.into(),
+                        status: to.to_string(),
+                        version: task.version + 1,
+                        reason: None,
+                    },
+                ));
+            }
+            TaskStatus::Resolved => {
+                self.end_task(
+                    task_id,
+                    TaskStatus::Resolved,
+                    note.as_deref(),
+                    &mut change,
+                    now,
+                );
+                self.set_state(
+                    &incident_id,
+                    IncidentState::Resolved,
+                    &actor,
+                    note.clone(),
+                    &mut change,
+                    now,
+                );
+                return Ok((
+                    change,
+                    UpdateAnswer {
+                        task_id: task_id.into(),
+                        status: to.to_string(),
+                        version: task.version + 1,
+                        reason: None,
+                    },
+                ));
+            }
+            _ => {}
+        }
+        if to == TaskStatus::Accepted {
+            if self.incidents.get(&incident_id).map(state_of) != Some(IncidentState::Dispatching) {
+                return Err(refuse(
+                    task.status.clone(),
+                    task.version,
+                    "the incident is no longer looking for a responder".into(),
+                ));
+            }
+            Metrics::inc(&self.metrics.offers_accepted_total);
+            self.set_state(
+                &incident_id,
+                IncidentState::Assigned,
+                &actor,
+                Some(format!("{rid} accepted")),
+                &mut change,
+                now,
+            );
+            // First accept wins: other outstanding offers for this incident are withdrawn.
+            let others: Vec<String> = self
+                .tasks
+                .values()
+                .filter(|t| {
+                    t.incident_id == incident_id
+                        && t.id != task_id
+                        && status_of(t) == TaskStatus::Offered
+                })
+                .map(|t| t.id.clone())
+                .collect();
+            for other in others {
+                self.end_task(
+                    &other,
+                    TaskStatus::Withdrawn,
+                    Some("another responder accepted first"),
+                    &mut change,
+                    now,
+                );
+            }
+            self.deadlines.remove(&(task.respond_by, task.id.clone()));
+        } else if let Some(state) = to.incident_state() {
+            self.set_state(&incident_id, state, &actor, note.clone(), &mut change, now);
+        }
+        let Some(t) = self.tasks.get_mut(task_id) else {
+            return Err(refuse("unknown".into(), 0, "task vanished".into()));
+        };
+        t.status = to.to_string();
+        t.version += 1;
+        t.updated_at = now;
+        if note.is_some() {
+            t.note = note;
+        }
+        let t = t.clone();
+        change.writes.push(Write::UpdateTask(t.clone()));
+        if let Some(incident) = self.incidents.get(&incident_id) {
+            change.publish.push(Outgoing {
+                topic: task_topic(&t.responder_id, &t.id),
+                payload: task_message(&t, incident).to_string().into_bytes(),
+                retain: true,
+            });
+        }
+        Ok((
+            change,
+            UpdateAnswer {
+                task_id: t.id.clone(),
+                status: t.status.clone(),
+                version: t.version,
+                reason: None,
+            },
+        ))
+    }
+
+    fn on_location(
+        &mut self,
+        rid: &Ident,
+        at: LatLon,
+        time_ms: i64,
+        accuracy_m: Option<f64>,
+        battery: Option<i64>,
+    ) {
+        if !self.responders.set_location(rid, at, time_ms) {
+            return;
+        }
+        Metrics::inc(&self.metrics.locations_total);
+        // The fix only feeds ranking; storing it must not hold up decisions, and the
+        // store ignores a fix older than the stored one, so write order does not matter.
+        let store = self.store.clone();
+        let id = rid.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = store
+                .save_location(&id, at.lat, at.lon, time_ms, accuracy_m, battery)
+                .await
+            {
+                tracing::warn!(responder = %id, error = %e, "could not store a location fix");
+            }
+        });
+    }
+
+    // ---- operators ---------------------------------------------------------------------
+
+    async fn on_operator(
+        &mut self,
+        incident_id: &str,
+        action: OperatorAction,
+        actor: &str,
+        note: Option<String>,
+    ) -> Result<(), DispatchError> {
+        let Some(incident) = self.incidents.get(incident_id) else {
+            // Closed or cancelled incidents are not in memory; tell which.
+            return match self.store.incident(incident_id).await {
+                Ok(i) => Err(DispatchError::Conflict(format!(
+                    "incident {incident_id} is {}",
+                    i.state
+                ))),
+                Err(StoreError::NotFound(_)) => {
+                    Err(DispatchError::NotFound(format!("incident {incident_id}")))
+                }
+                Err(e) => Err(e.into()),
+            };
+        };
+        let from = state_of(incident);
+        let now = now_ms();
+        let mut change = Change::default();
+        let open_tasks: Vec<String> = self
+            .tasks
+            .values()
+            .filter(|t| t.incident_id == incident_id)
+            .map(|t| t.id.clone())
+            .collect();
+        match action {
+            OperatorAction::Assign(rid) => {
+                let Some(r) = self.responders.get(&rid) else {
+                    return Err(DispatchError::NotFound(format!("responder {rid}")));
+                };
+                if !r.on_duty {
+                    return Err(DispatchError::Conflict(format!(
+                        "responder {rid} is off duty"
+                    )));
+                }
+                if self.tasks.values().any(|t| t.responder_id == rid.as_str()) {
+                    return Err(DispatchError::Conflict(format!(
+                        "responder {rid} already holds an open task"
+                    )));
+                }
+                if !from.can_become(IncidentState::Dispatching)
+                    && from != IncidentState::Dispatching
+                {
+                    return Err(DispatchError::Conflict(format!(
+                        "incident {incident_id} is {from}; it cannot be assigned"
+                    )));
+                }
+                for tid in open_tasks {
+                    self.end_task(
+                        &tid,
+                        TaskStatus::Withdrawn,
+                        Some("reassigned by an operator"),
+                        &mut change,
+                        now,
+                    );
+                }
+                let incident = self
+                    .incidents
+                    .get_mut(incident_id)
+                    .ok_or_else(|| DispatchError::NotFound(incident_id.into()))?;
+                incident.manual = true;
+                let text = format!(
+                    "assigned to {rid}{}",
+                    note.as_deref()
+                        .map(|n| format!(": {n}"))
+                        .unwrap_or_default()
+                );
+                if from == IncidentState::Dispatching {
+                    change.writes.push(Write::Timeline(TimelineRow {
+                        seq: 0,
+                        incident_id: incident_id.into(),
+                        at: now,
+                        actor: actor.into(),
+                        from_state: Some(from.to_string()),
+                        to_state: from.to_string(),
+                        note: Some(text),
+                    }));
+                } else {
+                    self.set_state(
+                        incident_id,
+                        IncidentState::Dispatching,
+                        actor,
+                        Some(text),
+                        &mut change,
+                        now,
+                    );
+                }
+                let ranked = self.incidents.get(incident_id).and_then(|i| {
+                    let all = self.rank_for(i, usize::MAX);
+                    all.into_iter().find(|x| x.responder_id == rid)
+                });
+                self.make_offer(incident_id, &rid, ranked.as_ref(), &mut change, now);
+            }
+            OperatorAction::Cancel | OperatorAction::Close => {
+                let to = if matches!(action, OperatorAction::Cancel) {
+                    IncidentState::Cancelled
+                } else {
+                    IncidentState::Closed
+                };
+                let why = if to == IncidentState::Cancelled {
+                    "incident cancelled"
+                } else {
+                    "incident closed"
+                };
+                for tid in open_tasks {
+                    self.end_task(&tid, TaskStatus::Withdrawn, Some(why), &mut change, now);
+                }
+                if !self.set_state(incident_id, to, actor, note, &mut change, now) {
+                    return Err(DispatchError::Conflict(format!(
+                        "incident {incident_id} is {from}"
+                    )));
+                }
+            }
+        }
+        if self.commit(change).await {
+            Ok(())
+        } else {
+            Err(DispatchError::Conflict(
+                "the change could not be stored; try again".into(),
+            ))
+        }
+    }
+
+    // ---- MQTT --------------------------------------------------------------------------
+
+    /// Publishes every open task again (retained), so a broker that lost its retained
+    /// messages (restart) holds each worker's inbox again.
+    fn publish_inbox(&self) {
+        for t in self.tasks.values() {
+            if let Some(incident) = self.incidents.get(&t.incident_id) {
+                let _ = self.out.send(Outgoing {
+                    topic: task_topic(&t.responder_id, &t.id),
+                    payload: task_message(t, incident).to_string().into_bytes(),
+                    retain: true,
+                });
+            }
+        }
+    }
+}
+
+fn title(alert: &NewAlert) -> String {
+    let kind = alert.kind.replace('_', " ");
+    match &alert.address {
+        Some(a) => format!("{kind} — {a}"),
+        None => kind,
+    }
+}

@@ -1,0 +1,53 @@
+//! The JSON the dispatcher publishes to workers, and the topics it goes to.
+
+use serde_json::{json, Value};
+
+use crate::clock::rfc3339;
+use crate::store::{IncidentRow, TaskRow};
+
+/// `dispatch/<responder_id>/tasks/<task_id>`: the retained inbox entry.
+pub fn task_topic(responder_id: &str, task_id: &str) -> String {
+    format!("dispatch/{responder_id}/tasks/{task_id}")
+}
+
+/// `dispatch/<rid>/tasks/<tid>/update/accepted|rejected`.
+pub fn answer_topic(responder_id: &str, task_id: &str, accepted: bool) -> String {
+    let verdict = if accepted { "accepted" } else { "rejected" };
+    format!("dispatch/{responder_id}/tasks/{task_id}/update/{verdict}")
+}
+
+/// The task message a worker's phone shows.
+pub fn task_message(task: &TaskRow, incident: &IncidentRow) -> Value {
+    let rendezvous: Option<Value> = incident
+        .rendezvous
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok());
+    let mut msg = json!({
+        "task_id": task.id,
+        "incident_id": incident.id,
+        "version": task.version,
+        "status": task.status,
+        "kind": incident.kind,
+        "severity": incident.severity,
+        "title": incident.title,
+        "description": incident.description.clone().unwrap_or_default(),
+        "location": { "lat": incident.lat, "lon": incident.lon },
+        "offered_at": rfc3339(task.offered_at),
+        "respond_by": rfc3339(task.respond_by),
+    });
+    if let Some(obj) = msg.as_object_mut() {
+        if let Some(a) = &incident.address {
+            obj.insert("address".into(), json!(a));
+        }
+        if let Some(r) = rendezvous {
+            obj.insert("rendezvous".into(), r);
+        }
+        if let Some(z) = &incident.zone_id {
+            obj.insert("zone_id".into(), json!(z));
+        }
+        if let Some(eta) = task.eta_secs {
+            obj.insert("eta_secs".into(), json!(eta.round()));
+        }
+    }
+    msg
+}

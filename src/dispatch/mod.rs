@@ -1,0 +1,259 @@
+//! The dispatcher: one task that owns every decision about incidents and offers.
+//!
+//! All inputs (alerts, task updates, locations, operator actions, timers) arrive as
+//! [`Command`]s on one channel and are handled one at a time, so two operators clicking at
+//! once, or a worker accepting while the offer expires, are simply ordered; a responder can
+//! never be double-assigned. Each decision is written to the database in one transaction
+//! before its MQTT messages go out, so after a crash (even `kill -9`) the dispatcher
+//! reloads exactly what it had promised.
+
+mod engine;
+pub(crate) use engine::zone_from_row;
+mod messages;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::domain::alert::NewAlert;
+use crate::domain::ranking::Ranked;
+use crate::domain::state::WorkerStatus;
+use crate::domain::{Ident, LatLon};
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+
+pub use messages::{answer_topic, task_topic};
+
+/// An MQTT message the dispatcher wants sent (the MQTT adapter sends it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    /// Topic.
+    pub topic: String,
+    /// Payload; empty with `retain` clears a retained message.
+    pub payload: Vec<u8>,
+    /// Retained or not.
+    pub retain: bool,
+}
+
+/// A worker's task update, as published on `dispatch/<rid>/tasks/<tid>/update`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TaskUpdate {
+    /// The new status.
+    pub status: WorkerStatus,
+    /// The task version the worker last saw; a stale one is refused.
+    pub version: Option<i64>,
+    /// Free text (reject reason, resolution note).
+    pub note: Option<String>,
+    /// Where the worker is.
+    pub lat: Option<f64>,
+    /// Where the worker is.
+    pub lon: Option<f64>,
+}
+
+/// The dispatcher's answer to a task update.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UpdateAnswer {
+    /// Task id.
+    pub task_id: String,
+    /// The task's status after the update (unchanged when refused).
+    pub status: String,
+    /// The task's version after the update.
+    pub version: i64,
+    /// Why it was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What became of an alert.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertOutcome {
+    /// Our id of the alert.
+    pub alert_id: String,
+    /// The incident it opened or joined.
+    pub incident_id: String,
+    /// It had been received before; nothing changed.
+    pub duplicate: bool,
+    /// It joined an existing incident.
+    pub correlated: bool,
+}
+
+/// Why a request to the dispatcher failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// The request is wrong (400/422).
+    #[error("{0}")]
+    Invalid(String),
+    /// Something named does not exist (404).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request clashes with the current state (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// Storage failed (500).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The dispatcher is shutting down (503).
+    #[error("the dispatcher is stopping")]
+    Stopped,
+}
+
+/// An operator's action on an incident.
+#[derive(Debug, Clone)]
+pub enum OperatorAction {
+    /// Offer the incident to this responder (withdrawing any current task).
+    Assign(Ident),
+    /// Call it off.
+    Cancel,
+    /// Finish it.
+    Close,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, DispatchError>>;
+
+/// Inputs of the dispatcher.
+#[derive(Debug)]
+pub enum Command {
+    /// A validated alert.
+    Alert(NewAlert, Reply<AlertOutcome>),
+    /// A worker's task update.
+    TaskUpdate {
+        /// From the topic.
+        responder_id: Ident,
+        /// From the topic.
+        task_id: String,
+        /// The payload.
+        update: TaskUpdate,
+    },
+    /// A location fix.
+    Location {
+        /// From the topic.
+        responder_id: Ident,
+        /// Where.
+        at: LatLon,
+        /// When, Unix ms.
+        time_ms: i64,
+        /// Accuracy, metres.
+        accuracy_m: Option<f64>,
+        /// Battery percent.
+        battery: Option<i64>,
+    },
+    /// An operator's action.
+    Operator {
+        /// Incident.
+        incident_id: String,
+        /// What to do.
+        action: OperatorAction,
+        /// Who (for the timeline).
+        actor: String,
+        /// Why.
+        note: Option<String>,
+        /// Done or refused.
+        reply: Reply<()>,
+    },
+    /// Ranked candidates for an incident, as the engine sees them now.
+    Candidates {
+        /// Incident.
+        incident_id: String,
+        /// How many.
+        limit: usize,
+        /// The list.
+        reply: Reply<Vec<Ranked>>,
+    },
+    /// Configuration changed in the database; reload it.
+    Reload(Reload),
+    /// The MQTT connection (re)started: publish every open task again.
+    Republish,
+}
+
+/// What to reload.
+#[derive(Debug, Clone)]
+pub enum Reload {
+    /// One responder (created, edited or deleted).
+    Responder(String),
+    /// All zones.
+    Zones,
+    /// All cameras.
+    Cameras,
+}
+
+/// Handle for sending commands to the dispatcher; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    /// The command channel.
+    tx: mpsc::Sender<Command>,
+}
+
+impl Dispatcher {
+    /// Loads the open state from the store and starts the engine task. It stops when
+    /// `cancel` fires; the returned future finishes then.
+    pub async fn start(
+        store: Store,
+        settings: &Settings,
+        out: mpsc::UnboundedSender<Outgoing>,
+        metrics: Arc<Metrics>,
+        cancel: CancellationToken,
+    ) -> anyhow::Result<(
+        Dispatcher,
+        impl std::future::Future<Output = anyhow::Result<()>>,
+    )> {
+        let (tx, rx) = mpsc::channel(4096);
+        let engine = engine::Engine::load(store, settings, out, metrics).await?;
+        Ok((Dispatcher { tx }, engine.run(rx, cancel)))
+    }
+
+    /// Sends a command without waiting for its effect.
+    pub async fn send(&self, cmd: Command) -> Result<(), DispatchError> {
+        self.tx.send(cmd).await.map_err(|_| DispatchError::Stopped)
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, DispatchError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(make(reply)).await?;
+        rx.await.map_err(|_| DispatchError::Stopped)?
+    }
+
+    /// Takes in an alert; answers once it is stored and the first offer is out.
+    pub async fn alert(&self, alert: NewAlert) -> Result<AlertOutcome, DispatchError> {
+        self.ask(|r| Command::Alert(alert, r)).await
+    }
+
+    /// Applies an operator action.
+    pub async fn operator(
+        &self,
+        incident_id: String,
+        action: OperatorAction,
+        actor: String,
+        note: Option<String>,
+    ) -> Result<(), DispatchError> {
+        self.ask(|reply| Command::Operator {
+            incident_id,
+            action,
+            actor,
+            note,
+            reply,
+        })
+        .await
+    }
+
+    /// The engine's own ranking for an incident.
+    pub async fn candidates(
+        &self,
+        incident_id: String,
+        limit: usize,
+    ) -> Result<Vec<Ranked>, DispatchError> {
+        self.ask(|reply| Command::Candidates {
+            incident_id,
+            limit,
+            reply,
+        })
+        .await
+    }
+
+    /// Asks for a reload of configuration data.
+    pub async fn reload(&self, what: Reload) -> Result<(), DispatchError> {
+        self.send(Command::Reload(what)).await
+    }
+}

@@ -1,0 +1,112 @@
+//! The one error type of the HTTP API. Internal details are logged, never sent.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::dispatch::DispatchError;
+use crate::domain::Invalid;
+use crate::store::StoreError;
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401: no or unknown credentials.
+    #[error("authentication required")]
+    Unauthorized,
+    /// 403: known caller, role too low.
+    #[error("this needs the {0} role")]
+    Forbidden(&'static str),
+    /// 404.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// 422: the request is well-formed JSON but its content is wrong.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// 503: shutting down.
+    #[error("the service is stopping")]
+    Unavailable,
+    /// 500: logged with detail, answered without.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> ApiError {
+        ApiError::Unprocessable(e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::NotFound(m) => ApiError::NotFound(m),
+            StoreError::Db(e) => ApiError::Internal(e.into()),
+        }
+    }
+}
+
+impl From<DispatchError> for ApiError {
+    fn from(e: DispatchError) -> ApiError {
+        match e {
+            DispatchError::Invalid(m) => ApiError::Unprocessable(m),
+            DispatchError::NotFound(m) => ApiError::NotFound(m),
+            DispatchError::Conflict(m) => ApiError::Conflict(m),
+            DispatchError::Store(s) => s.into(),
+            DispatchError::Stopped => ApiError::Unavailable,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(e) => {
+                tracing::error!(error = ?e, "internal error answering a request");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let message = match &self {
+            ApiError::Internal(_) => "internal error; see the server log".to_owned(),
+            other => other.to_string(),
+        };
+        let mut resp = (status, Json(json!({ "error": message }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        resp
+    }
+}
+
+/// A JSON body extractor whose rejections use our error shape (422 with a clear message).
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(JsonBody(v)),
+            Err(rejection) => Err(ApiError::Unprocessable(rejection.body_text())),
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! `/api/v1/alerts` and `/api/v1/incidents`: alerts in, incidents out, operator actions.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::{Operator, Viewer};
+use super::error::{ApiError, JsonBody};
+use super::{rfc3339, AppState};
+use crate::dispatch::OperatorAction;
+use crate::domain::alert::{AlertPayload, NewAlert};
+use crate::domain::{Ident, IncidentState};
+use crate::store::{now_ms, IncidentRow};
+
+/// Routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/alerts", post(post_alert))
+        .route("/api/v1/incidents", get(list))
+        .route("/api/v1/incidents/{id}", get(one))
+        .route("/api/v1/incidents/{id}/timeline", get(timeline))
+        .route("/api/v1/incidents/{id}/candidates", get(candidates))
+        .route("/api/v1/incidents/{id}/assign", post(assign))
+        .route("/api/v1/incidents/{id}/cancel", post(cancel))
+        .route("/api/v1/incidents/{id}/close", post(close))
+}
+
+/// An alert posted over HTTP: the MQTT schema plus an optional `source_id` (default `api`).
+#[derive(Debug, Deserialize)]
+struct HttpAlert {
+    source_id: Option<String>,
+    #[serde(flatten)]
+    alert: AlertPayload,
+}
+
+async fn post_alert(
+    _: Operator,
+    State(st): State<AppState>,
+    JsonBody(body): JsonBody<HttpAlert>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let source = Ident::parse(body.source_id.as_deref().unwrap_or("api"))
+        .map_err(|e| ApiError::Unprocessable(format!("source_id: {}", e.reason)))?;
+    let alert = NewAlert::from_payload(source, body.alert, now_ms())?;
+    let outcome = st.dispatcher.alert(alert).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!(outcome))))
+}
+
+/// Public shape of an incident.
+fn view(i: &IncidentRow) -> Value {
+    json!({
+        "id": i.id,
+        "kind": i.kind,
+        "severity": i.severity,
+        "state": i.state,
+        "location": { "lat": i.lat, "lon": i.lon },
+        "zone_id": i.zone_id,
+        "title": i.title,
+        "description": i.description,
+        "address": i.address,
+        "rendezvous": i.rendezvous.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()),
+        "offers_made": i.offers_made,
+        "created_at": rfc3339(i.created_at),
+        "updated_at": rfc3339(i.updated_at),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    /// Comma-separated states; `open` = every state but closed and cancelled.
+    state: Option<String>,
+    /// At most this many (default 200, max 1000).
+    limit: Option<i64>,
+}
+
+async fn list(
+    _: Viewer,
+    State(st): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let mut states = Vec::new();
+    for s in q
+        .state
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        if s == "open" {
+            states.extend(
+                IncidentState::ALL
+                    .iter()
+                    .filter(|x| x.is_open())
+                    .map(|x| x.to_string()),
+            );
+        } else {
+            let parsed: IncidentState = s.parse().map_err(|e: crate::domain::Invalid| {
+                ApiError::Unprocessable(format!("state: {}", e.reason))
+            })?;
+            states.push(parsed.to_string());
+        }
+    }
+    let limit = q.limit.unwrap_or(200).clamp(1, 1000);
+    let rows = st.store.incidents(&states, limit).await?;
+    Ok(Json(Value::Array(rows.iter().map(view).collect())))
+}
+
+async fn one(
+    _: Viewer,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let incident = st.store.incident(&id).await?;
+    let tasks = st.store.tasks_of(&id).await?;
+    let alerts = st.store.alerts_of(&id).await?;
+    let mut v = view(&incident);
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "tasks".into(),
+            json!(tasks
+                .iter()
+                .map(|t| json!({
+                    "task_id": t.id,
+                    "responder_id": t.responder_id,
+                    "status": t.status,
+                    "version": t.version,
+                    "offered_at": rfc3339(t.offered_at),
+                    "respond_by": rfc3339(t.respond_by),
+                    "eta_secs": t.eta_secs,
+                    "distance_m": t.distance_m,
+                    "note": t.note,
+                }))
+                .collect::<Vec<_>>()),
+        );
+        o.insert(
+            "alerts".into(),
+            json!(alerts
+                .iter()
+                .map(|a| json!({
+                    "alert_id": a.id,
+                    "source_id": a.source_id,
+                    "id": a.external_id,
+                    "kind": a.kind,
+                    "severity": a.severity,
+                    "location": { "lat": a.lat, "lon": a.lon },
+                    "camera_id": a.camera_id,
+                    "time": rfc3339(a.time),
+                    "received_at": rfc3339(a.received_at),
+                    "description": a.description,
+                }))
+                .collect::<Vec<_>>()),
+        );
+    }
+    Ok(Json(v))
+}
+
+async fn timeline(
+    _: Viewer,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    st.store.incident(&id).await?;
+    let lines = st.store.timeline(&id).await?;
+    Ok(Json(json!(lines
+        .iter()
+        .map(|l| json!({
+            "at": rfc3339(l.at),
+            "actor": l.actor,
+            "from": l.from_state,
+            "to": l.to_state,
+            "note": l.note,
+        }))
+        .collect::<Vec<_>>())))
+}
+
+#[derive(Debug, Deserialize)]
+struct CandidateQuery {
+    limit: Option<usize>,
+}
+
+async fn candidates(
+    _: Viewer,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<CandidateQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let ranked = st
+        .dispatcher
+        .candidates(id, q.limit.unwrap_or(10).clamp(1, 100))
+        .await?;
+    Ok(Json(json!(ranked)))
+}
+
+/// Body of the operator actions.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionBody {
+    responder_id: Option<Ident>,
+    note: Option<String>,
+}
+
+async fn act(
+    st: AppState,
+    id: String,
+    caller: crate::http::auth::Caller,
+    action: OperatorAction,
+    note: Option<String>,
+) -> Result<Json<Value>, ApiError> {
+    if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
+        return Err(ApiError::Unprocessable(
+            "note: at most 2000 characters".into(),
+        ));
+    }
+    st.dispatcher
+        .operator(id.clone(), action, caller.actor(), note)
+        .await?;
+    Ok(Json(view(&st.store.incident(&id).await?)))
+}
+
+async fn assign(
+    Operator(c): Operator,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ActionBody>,
+) -> Result<Json<Value>, ApiError> {
+    let rid = body
+        .responder_id
+        .ok_or_else(|| ApiError::Unprocessable("responder_id: required".into()))?;
+    act(st, id, c, OperatorAction::Assign(rid), body.note).await
+}
+
+/// The body of cancel and close is optional: none, `{}` or `{"note": …}`.
+fn optional_body(bytes: &[u8]) -> Result<ActionBody, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ActionBody::default());
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::Unprocessable(format!("invalid JSON body: {e}")))
+}
+
+async fn cancel(
+    Operator(c): Operator,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let note = optional_body(&body)?.note;
+    act(st, id, c, OperatorAction::Cancel, note).await
+}
+
+async fn close(
+    Operator(c): Operator,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let note = optional_body(&body)?.note;
+    act(st, id, c, OperatorAction::Close, note).await
+}

@@ -1,0 +1,48 @@
+//! The HTTP API: one `router()` per area, merged here.
+
+pub mod auth;
+pub mod cameras;
+pub mod error;
+pub mod incidents;
+pub mod ops;
+pub mod responders;
+pub mod zones;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::dispatch::Dispatcher;
+use crate::metrics::Metrics;
+use crate::mqtt::broker::BrokerStats;
+use crate::store::Store;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// The dispatcher.
+    pub dispatcher: Dispatcher,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Whether the dispatcher's MQTT client is connected.
+    pub mqtt_connected: Arc<AtomicBool>,
+    /// Embedded broker counters, when the broker runs in this process.
+    pub broker_stats: Option<Arc<BrokerStats>>,
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(zones::router())
+        .merge(responders::router())
+        .merge(cameras::router())
+        .merge(incidents::router())
+        .merge(ops::router())
+        .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
+        .with_state(state)
+}
+
+pub use crate::clock::rfc3339;

@@ -1,0 +1,121 @@
+//! Health, metrics and the dead-letter list.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::Viewer;
+use super::error::ApiError;
+use super::{rfc3339, AppState};
+
+/// Routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/dead-letters", get(dead_letters))
+}
+
+async fn healthz(State(st): State<AppState>) -> impl IntoResponse {
+    let db = st.store.ping().await.is_ok();
+    let mqtt = st.mqtt_connected.load(Ordering::Relaxed);
+    let status = if db && mqtt {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(
+            json!({ "status": if db && mqtt { "ok" } else { "degraded" }, "database": db, "mqtt": mqtt }),
+        ),
+    )
+}
+
+async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
+    let mut out = String::new();
+    st.metrics.render(&mut out);
+    out.push_str("# TYPE griddispatch_mqtt_connected gauge\n");
+    out.push_str(&format!(
+        "griddispatch_mqtt_connected {}\n",
+        u8::from(st.mqtt_connected.load(Ordering::Relaxed))
+    ));
+    if let Some(b) = &st.broker_stats {
+        let gauges = [(
+            "broker_connections",
+            b.connections_current.load(Ordering::Relaxed),
+        )];
+        let counters = [
+            (
+                "broker_connections_total",
+                b.connections_total.load(Ordering::Relaxed),
+            ),
+            (
+                "broker_auth_failures_total",
+                b.auth_failures.load(Ordering::Relaxed),
+            ),
+            (
+                "broker_publishes_in_total",
+                b.publishes_in.load(Ordering::Relaxed),
+            ),
+            (
+                "broker_publishes_denied_total",
+                b.publishes_denied.load(Ordering::Relaxed),
+            ),
+            (
+                "broker_subscribes_denied_total",
+                b.subscribes_denied.load(Ordering::Relaxed),
+            ),
+            (
+                "broker_messages_dropped_total",
+                b.messages_dropped.load(Ordering::Relaxed),
+            ),
+        ];
+        for (name, v) in gauges {
+            out.push_str(&format!(
+                "# TYPE griddispatch_{name} gauge\ngriddispatch_{name} {v}\n"
+            ));
+        }
+        for (name, v) in counters {
+            out.push_str(&format!(
+                "# TYPE griddispatch_{name} counter\ngriddispatch_{name} {v}\n"
+            ));
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+#[derive(Debug, Deserialize)]
+struct Limit {
+    limit: Option<i64>,
+}
+
+async fn dead_letters(
+    _: Viewer,
+    State(st): State<AppState>,
+    Query(q): Query<Limit>,
+) -> Result<Json<Value>, ApiError> {
+    let rows = st
+        .store
+        .dead_letters(q.limit.unwrap_or(100).clamp(1, 1000))
+        .await?;
+    Ok(Json(json!(rows
+        .iter()
+        .map(|d| json!({
+            "seq": d.seq,
+            "at": rfc3339(d.at),
+            "topic": d.topic,
+            "reason": d.reason,
+            "truncated": d.truncated,
+            "payload_text": String::from_utf8(d.payload.clone()).ok(),
+            "payload_base64": base64::engine::general_purpose::STANDARD.encode(&d.payload),
+        }))
+        .collect::<Vec<_>>())))
+}

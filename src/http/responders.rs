@@ -1,0 +1,244 @@
+//! `/api/v1/responders` and `/api/v1/sources`: who works in the field and who raises alerts,
+//! each with an MQTT login whose password is shown once.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::{Admin, Viewer};
+use super::error::{ApiError, JsonBody};
+use super::AppState;
+use crate::dispatch::Reload;
+use crate::domain::{Ident, ResponderKind, TravelMode};
+use crate::store::{AccountOwner, NewResponder, ResponderRow};
+
+/// Routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/responders", get(list).post(create))
+        .route(
+            "/api/v1/responders/{id}",
+            get(one).patch(patch).delete(remove),
+        )
+        .route(
+            "/api/v1/responders/{id}/reset-password",
+            post(reset_responder),
+        )
+        .route("/api/v1/sources", get(list_sources).post(create_source))
+        .route("/api/v1/sources/{id}/reset-password", post(reset_source))
+}
+
+/// Body of `POST /api/v1/responders`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateResponder {
+    /// Id, also the MQTT username.
+    id: Ident,
+    /// Display name.
+    name: String,
+    /// Kind.
+    kind: ResponderKind,
+    /// Travel mode.
+    travel: TravelMode,
+    /// Zone of responsibility.
+    zone_id: Option<Ident>,
+    /// Skills.
+    skills: Option<Vec<String>>,
+    /// Working now (default true).
+    on_duty: Option<bool>,
+}
+
+/// Body of `PATCH /api/v1/responders/{id}`: only the fields given change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchResponder {
+    name: Option<String>,
+    kind: Option<ResponderKind>,
+    travel: Option<TravelMode>,
+    /// `null` clears the zone.
+    #[serde(default, with = "double_option")]
+    zone_id: Option<Option<Ident>>,
+    skills: Option<Vec<String>>,
+    on_duty: Option<bool>,
+}
+
+/// Distinguishes a missing field (no change) from `null` (clear).
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+fn view(r: &ResponderRow) -> Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "skills".into(),
+            serde_json::from_str(&r.skills).unwrap_or(json!([])),
+        );
+        if let Some(at) = r.fix_at {
+            o.insert("fix_at".into(), json!(super::rfc3339(at)));
+        }
+    }
+    v
+}
+
+fn name_of(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::Unprocessable(
+            "name: required, at most 200 characters".into(),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+async fn check_zone(st: &AppState, zone: Option<&Ident>) -> Result<(), ApiError> {
+    if let Some(z) = zone {
+        if !st
+            .store
+            .zones()
+            .await?
+            .iter()
+            .any(|row| row.id == z.as_str())
+        {
+            return Err(ApiError::Unprocessable(format!("zone_id: no zone {z}")));
+        }
+    }
+    Ok(())
+}
+
+async fn create(
+    _: Admin,
+    State(st): State<AppState>,
+    JsonBody(body): JsonBody<CreateResponder>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    check_zone(&st, body.zone_id.as_ref()).await?;
+    let new = NewResponder {
+        id: body.id.to_string(),
+        name: name_of(&body.name)?,
+        kind: body.kind.to_string(),
+        travel: body.travel.to_string(),
+        zone_id: body.zone_id.map(String::from),
+        skills: serde_json::to_string(&body.skills.unwrap_or_default())
+            .unwrap_or_else(|_| "[]".into()),
+        on_duty: body.on_duty.unwrap_or(true),
+    };
+    let creds = st.store.create_responder(&new).await?;
+    st.dispatcher
+        .reload(Reload::Responder(new.id.clone()))
+        .await?;
+    let mut v = view(&st.store.responder(&new.id).await?);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("mqtt".into(), json!(creds));
+    }
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+async fn list(_: Viewer, State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(Value::Array(
+        st.store.responders().await?.iter().map(view).collect(),
+    )))
+}
+
+async fn one(
+    _: Viewer,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(view(&st.store.responder(&id).await?)))
+}
+
+async fn patch(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<PatchResponder>,
+) -> Result<Json<Value>, ApiError> {
+    let cur = st.store.responder(&id).await?;
+    if let Some(Some(z)) = &body.zone_id {
+        check_zone(&st, Some(z)).await?;
+    }
+    let new = NewResponder {
+        id: cur.id.clone(),
+        name: match &body.name {
+            Some(n) => name_of(n)?,
+            None => cur.name.clone(),
+        },
+        kind: body.kind.map_or(cur.kind.clone(), |k| k.to_string()),
+        travel: body.travel.map_or(cur.travel.clone(), |t| t.to_string()),
+        zone_id: match body.zone_id {
+            Some(z) => z.map(String::from),
+            None => cur.zone_id.clone(),
+        },
+        skills: body.skills.map_or(cur.skills.clone(), |s| {
+            serde_json::to_string(&s).unwrap_or_else(|_| "[]".into())
+        }),
+        on_duty: body.on_duty.unwrap_or(cur.on_duty),
+    };
+    st.store.update_responder(&new).await?;
+    st.dispatcher.reload(Reload::Responder(id.clone())).await?;
+    Ok(Json(view(&st.store.responder(&id).await?)))
+}
+
+async fn remove(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    st.store.delete_responder(&id).await?;
+    st.dispatcher.reload(Reload::Responder(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn reset_responder(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let creds = st
+        .store
+        .reset_password(&AccountOwner::Responder(id))
+        .await?;
+    Ok(Json(json!({ "mqtt": creds })))
+}
+
+/// Body of `POST /api/v1/sources`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateSource {
+    id: Ident,
+    name: String,
+}
+
+async fn create_source(
+    _: Admin,
+    State(st): State<AppState>,
+    JsonBody(body): JsonBody<CreateSource>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let name = name_of(&body.name)?;
+    let creds = st.store.create_source(body.id.as_str(), &name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": body.id, "name": name, "mqtt": creds })),
+    ))
+}
+
+async fn list_sources(_: Viewer, State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(st.store.sources().await?)))
+}
+
+async fn reset_source(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let creds = st.store.reset_password(&AccountOwner::Source(id)).await?;
+    Ok(Json(json!({ "mqtt": creds })))
+}

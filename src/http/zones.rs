@@ -1,0 +1,205 @@
+//! `/api/v1/zones`: coverage zones as GeoJSON.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use geo::{BoundingRect, MultiPolygon};
+use serde_json::{json, Map, Value};
+
+use super::auth::{Admin, Viewer};
+use super::error::{ApiError, JsonBody};
+use super::AppState;
+use crate::dispatch::Reload;
+use crate::domain::{Ident, Invalid, ZoneKind};
+use crate::store::ZoneRow;
+
+/// Routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/zones", get(list).post(create))
+        .route("/api/v1/zones/import", post(import))
+        .route("/api/v1/zones/{id}", put(replace).delete(remove))
+}
+
+/// A Polygon or MultiPolygon with sane coordinates, as a `geo` shape.
+pub fn to_multipolygon(g: &geojson::Geometry) -> Result<MultiPolygon<f64>, Invalid> {
+    let shape: geo::Geometry<f64> = g
+        .clone()
+        .try_into()
+        .map_err(|e| Invalid::new("geometry", format!("not valid GeoJSON geometry: {e}")))?;
+    let mp = match shape {
+        geo::Geometry::Polygon(p) => MultiPolygon(vec![p]),
+        geo::Geometry::MultiPolygon(mp) => mp,
+        _ => {
+            return Err(Invalid::new(
+                "geometry",
+                "must be a Polygon or MultiPolygon",
+            ))
+        }
+    };
+    for poly in &mp.0 {
+        if poly.exterior().0.len() < 4 {
+            return Err(Invalid::new(
+                "geometry",
+                "each ring needs at least 4 positions (closed)",
+            ));
+        }
+    }
+    let rect = mp
+        .bounding_rect()
+        .ok_or_else(|| Invalid::new("geometry", "is empty"))?;
+    let ok = |x: f64, y: f64| {
+        x.is_finite()
+            && y.is_finite()
+            && (-180.0..=180.0).contains(&x)
+            && (-90.0..=90.0).contains(&y)
+    };
+    if !ok(rect.min().x, rect.min().y) || !ok(rect.max().x, rect.max().y) {
+        return Err(Invalid::new(
+            "geometry",
+            "coordinates must be [lon, lat] in WGS-84 degrees",
+        ));
+    }
+    Ok(mp)
+}
+
+/// Checks one Feature and turns it into a row. `expect_id` is the id from the URL (PUT).
+fn feature_to_row(v: Value, expect_id: Option<&str>) -> Result<ZoneRow, Invalid> {
+    let feature: geojson::Feature = serde_json::from_value(v)
+        .map_err(|e| Invalid::new("feature", format!("not a GeoJSON Feature: {e}")))?;
+    let geometry = feature
+        .geometry
+        .as_ref()
+        .ok_or_else(|| Invalid::new("geometry", "missing"))?;
+    to_multipolygon(geometry)?;
+    let mut props: Map<String, Value> = feature.properties.clone().unwrap_or_default();
+    let text = |props: &mut Map<String, Value>, key: &str| -> Result<String, Invalid> {
+        match props.remove(key) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(s),
+            _ => Err(Invalid::new(format!("properties.{key}"), "required text")),
+        }
+    };
+    let id = match (props.get("id"), expect_id) {
+        (None, Some(url_id)) => url_id.to_owned(),
+        _ => text(&mut props, "id")?,
+    };
+    props.remove("id");
+    let id = Ident::parse(&id).map_err(|e| Invalid::new("properties.id", e.reason))?;
+    if let Some(url_id) = expect_id {
+        if id.as_str() != url_id {
+            return Err(Invalid::new(
+                "properties.id",
+                "differs from the id in the URL",
+            ));
+        }
+    }
+    let name = text(&mut props, "name")?;
+    let kind: ZoneKind = text(&mut props, "kind")?
+        .parse()
+        .map_err(|e: Invalid| Invalid::new("properties.kind", e.reason))?;
+    Ok(ZoneRow {
+        id: id.to_string(),
+        name,
+        kind: kind.to_string(),
+        geometry: serde_json::to_string(geometry).unwrap_or_default(),
+        properties: Value::Object(props).to_string(),
+    })
+}
+
+fn row_to_feature(z: &ZoneRow) -> Value {
+    let mut props: Map<String, Value> = serde_json::from_str(&z.properties).unwrap_or_default();
+    props.insert("id".into(), json!(z.id));
+    props.insert("name".into(), json!(z.name));
+    props.insert("kind".into(), json!(z.kind));
+    let geometry: Value = serde_json::from_str(&z.geometry).unwrap_or(Value::Null);
+    json!({ "type": "Feature", "id": z.id, "geometry": geometry, "properties": props })
+}
+
+async fn list(_: Viewer, State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let zones = st.store.zones().await?;
+    Ok(Json(json!({
+        "type": "FeatureCollection",
+        "features": zones.iter().map(row_to_feature).collect::<Vec<_>>(),
+    })))
+}
+
+async fn create(
+    _: Admin,
+    State(st): State<AppState>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let row = feature_to_row(body, None)?;
+    st.store
+        .put_zones(std::slice::from_ref(&row), false)
+        .await?;
+    st.dispatcher.reload(Reload::Zones).await?;
+    Ok((StatusCode::CREATED, Json(row_to_feature(&row))))
+}
+
+async fn replace(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let row = feature_to_row(body, Some(&id))?;
+    st.store.update_zone(&row).await?;
+    st.dispatcher.reload(Reload::Zones).await?;
+    Ok(Json(row_to_feature(&row)))
+}
+
+async fn remove(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    st.store.delete_zone(&id).await?;
+    st.dispatcher.reload(Reload::Zones).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// All or nothing: every feature is checked first, and the first problems are reported by
+/// feature index; nothing is stored unless all are good. Existing ids are replaced.
+async fn import(
+    _: Admin,
+    State(st): State<AppState>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let features = match body {
+        Value::Object(mut o) if o.get("type") == Some(&json!("FeatureCollection")) => {
+            match o.remove("features") {
+                Some(Value::Array(f)) => f,
+                _ => return Err(ApiError::Unprocessable("features: must be an array".into())),
+            }
+        }
+        _ => {
+            return Err(ApiError::Unprocessable(
+                "expected a GeoJSON FeatureCollection".into(),
+            ))
+        }
+    };
+    let mut rows = Vec::with_capacity(features.len());
+    let mut errors = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, f) in features.into_iter().enumerate() {
+        match feature_to_row(f, None) {
+            Ok(row) if !seen.insert(row.id.clone()) => {
+                errors.push(format!("features[{i}]: duplicate id {}", row.id))
+            }
+            Ok(row) => rows.push(row),
+            Err(e) => errors.push(format!("features[{i}]: {e}")),
+        }
+    }
+    if !errors.is_empty() {
+        let shown: Vec<_> = errors.iter().take(20).cloned().collect();
+        return Err(ApiError::Unprocessable(format!(
+            "nothing imported; {} problem(s): {}",
+            errors.len(),
+            shown.join("; ")
+        )));
+    }
+    st.store.put_zones(&rows, true).await?;
+    st.dispatcher.reload(Reload::Zones).await?;
+    Ok(Json(json!({ "imported": rows.len() })))
+}

@@ -1,0 +1,176 @@
+//! Ingest adapters: turn what arrives on MQTT topics into dispatcher commands. Each format
+//! has its own module; anything that cannot be understood becomes a dead letter with its
+//! topic, its bytes (bounded) and the reason.
+
+pub mod frigate;
+pub mod owntracks;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::dispatch::{Command, Dispatcher, TaskUpdate};
+use crate::domain::alert::{AlertPayload, NewAlert};
+use crate::domain::Ident;
+use crate::metrics::Metrics;
+use crate::store::{now_ms, Store};
+
+/// The topics the dispatcher subscribes to.
+pub const SUBSCRIPTIONS: &[&str] = &[
+    "alerts/+",
+    "frigate/events",
+    "owntracks/+/+",
+    "dispatch/+/tasks/+/update",
+];
+
+/// Source id under which Frigate events are recorded.
+pub const FRIGATE_SOURCE: &str = "frigate";
+
+/// One received MQTT message.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// Topic.
+    pub topic: String,
+    /// Payload.
+    pub payload: Bytes,
+}
+
+/// Routes inbound messages to the dispatcher and dead letters.
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    /// The dispatcher.
+    pub dispatcher: Dispatcher,
+    /// For source checks and dead letters.
+    pub store: Store,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Bytes of a bad payload kept.
+    pub max_dead_letter_bytes: usize,
+}
+
+/// What a message turned out to be.
+#[derive(Debug)]
+enum Routed {
+    /// An alert to open or join an incident.
+    Alert(NewAlert),
+    /// Anything else the dispatcher takes.
+    Command(Command),
+    /// Valid but nothing to do (e.g. an OwnTracks waypoint, a Frigate false positive).
+    Ignore,
+}
+
+impl Ingest {
+    /// Handles messages until the channel closes or `cancel` fires.
+    pub async fn run(
+        self,
+        mut rx: mpsc::Receiver<Inbound>,
+        cancel: CancellationToken,
+    ) -> anyhow::Result<()> {
+        loop {
+            let msg = tokio::select! {
+                _ = cancel.cancelled() => break,
+                m = rx.recv() => match m { Some(m) => m, None => break },
+            };
+            Metrics::inc(&self.metrics.mqtt_messages_in_total);
+            self.handle(msg).await;
+        }
+        Ok(())
+    }
+
+    /// Handles one message.
+    pub async fn handle(&self, msg: Inbound) {
+        match self.route(&msg).await {
+            Ok(Routed::Alert(alert)) => {
+                // The reply is awaited off the ingest loop so location fixes and task
+                // updates never queue behind an alert being stored.
+                let this = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = this.dispatcher.alert(alert).await {
+                        match e {
+                            crate::dispatch::DispatchError::Invalid(reason) => {
+                                this.dead_letter(&msg, &reason).await
+                            }
+                            other => {
+                                tracing::error!(topic = %msg.topic, error = %other, "alert not processed")
+                            }
+                        }
+                    }
+                });
+            }
+            Ok(Routed::Command(cmd)) => {
+                if self.dispatcher.send(cmd).await.is_err() {
+                    tracing::warn!(topic = %msg.topic, "dispatcher stopped; message dropped");
+                }
+            }
+            Ok(Routed::Ignore) => {}
+            Err(reason) => self.dead_letter(&msg, &reason).await,
+        }
+    }
+
+    async fn dead_letter(&self, msg: &Inbound, reason: &str) {
+        Metrics::inc(&self.metrics.dead_letters_total);
+        tracing::warn!(topic = %msg.topic, bytes = msg.payload.len(), reason, "message dead-lettered");
+        if let Err(e) = self
+            .store
+            .dead_letter(&msg.topic, &msg.payload, self.max_dead_letter_bytes, reason)
+            .await
+        {
+            tracing::error!(error = %e, "could not store a dead letter");
+        }
+    }
+
+    async fn route(&self, msg: &Inbound) -> Result<Routed, String> {
+        let levels: Vec<&str> = msg.topic.split('/').collect();
+        match levels.as_slice() {
+            ["alerts", source] => {
+                let source =
+                    Ident::parse(source).map_err(|e| format!("source id in topic: {e}"))?;
+                match self.store.source_exists(source.as_str()).await {
+                    Ok(true) => {}
+                    Ok(false) => return Err(format!("unknown alert source {source}")),
+                    Err(e) => return Err(format!("could not check the source: {e}")),
+                }
+                let payload: AlertPayload = parse_json(&msg.payload)?;
+                let alert =
+                    NewAlert::from_payload(source, payload, now_ms()).map_err(|e| e.to_string())?;
+                Ok(Routed::Alert(alert))
+            }
+            ["frigate", "events"] => match frigate::to_alert(&msg.payload, now_ms())? {
+                Some(alert) => Ok(Routed::Alert(alert)),
+                None => Ok(Routed::Ignore),
+            },
+            ["owntracks", responder, _device] => {
+                let responder_id =
+                    Ident::parse(responder).map_err(|e| format!("responder id in topic: {e}"))?;
+                match owntracks::parse(&msg.payload)? {
+                    Some(fix) => Ok(Routed::Command(Command::Location {
+                        responder_id,
+                        at: fix.at,
+                        time_ms: fix.time_ms,
+                        accuracy_m: fix.accuracy_m,
+                        battery: fix.battery,
+                    })),
+                    None => Ok(Routed::Ignore),
+                }
+            }
+            ["dispatch", responder, "tasks", task, "update"] => {
+                let responder_id =
+                    Ident::parse(responder).map_err(|e| format!("responder id in topic: {e}"))?;
+                let update: TaskUpdate = parse_json(&msg.payload)?;
+                Ok(Routed::Command(Command::TaskUpdate {
+                    responder_id,
+                    task_id: (*task).to_owned(),
+                    update,
+                }))
+            }
+            _ => Err("no handler for this topic".into()),
+        }
+    }
+}
+
+/// Parses JSON, with an error that says where it went wrong.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))
+}

@@ -1,0 +1,121 @@
+//! The dispatcher's own MQTT connection. It is an ordinary client of whichever broker is
+//! configured (embedded or Mosquitto). The event loop only moves bytes: incoming publishes
+//! go to the ingest channel and outgoing ones come from the dispatcher's channel, so nothing
+//! slow ever runs on it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::dispatch::{Command, Dispatcher, Outgoing};
+use crate::ingest::{Inbound, SUBSCRIPTIONS};
+
+/// How to reach the broker.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Client id.
+    pub client_id: String,
+    /// Username (empty = none).
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// Runs the connection until `cancel` fires, reconnecting after errors.
+pub async fn run(
+    cfg: ClientConfig,
+    dispatcher: Dispatcher,
+    inbound: mpsc::Sender<Inbound>,
+    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
+    connected: Arc<AtomicBool>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
+    opts.set_keep_alive(Duration::from_secs(30));
+    opts.set_clean_session(true);
+    opts.set_max_packet_size(1024 * 1024, 1024 * 1024);
+    opts.set_inflight(1000);
+    if !cfg.username.is_empty() {
+        opts.set_credentials(cfg.username.clone(), cfg.password.clone());
+    }
+    let (client, mut events) = AsyncClient::new(opts, 10_000);
+
+    let sender = {
+        let client = client.clone();
+        let cancel = cancel.clone();
+        async move {
+            loop {
+                let msg = tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    m = outgoing.recv() => match m { Some(m) => m, None => break },
+                };
+                if let Err(e) = client
+                    .publish(msg.topic, QoS::AtLeastOnce, msg.retain, msg.payload)
+                    .await
+                {
+                    tracing::error!(error = %e, "MQTT publish could not be queued");
+                }
+            }
+        }
+    };
+    let sender = tokio::spawn(sender);
+
+    let mut failures: u32 = 0;
+    loop {
+        let event = tokio::select! {
+            _ = cancel.cancelled() => break,
+            e = events.poll() => e,
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                failures = 0;
+                tracing::info!(host = %cfg.host, port = cfg.port, code = ?ack.code, "MQTT connected");
+                for topic in SUBSCRIPTIONS {
+                    if let Err(e) = client.subscribe(*topic, QoS::AtLeastOnce).await {
+                        tracing::error!(topic, error = %e, "MQTT subscribe could not be queued");
+                    }
+                }
+                connected.store(true, Ordering::Relaxed);
+                // The broker may have restarted and lost retained inboxes: restore them.
+                let _ = dispatcher.send(Command::Republish).await;
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                if p.payload.is_empty() && p.retain {
+                    continue;
+                }
+                let msg = Inbound {
+                    topic: p.topic,
+                    payload: p.payload,
+                };
+                if inbound.send(msg).await.is_err() {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                connected.store(false, Ordering::Relaxed);
+                failures = failures.saturating_add(1);
+                let wait = Duration::from_millis(200 * u64::from(failures.min(25)));
+                if failures == 1 || failures % 30 == 0 {
+                    tracing::warn!(host = %cfg.host, port = cfg.port, error = %e, "MQTT connection lost; retrying");
+                }
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+    connected.store(false, Ordering::Relaxed);
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.disconnect()).await;
+    sender.abort();
+    Ok(())
+}
