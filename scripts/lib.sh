@@ -1,0 +1,47 @@
+# Shared helpers for scripts/run, scripts/test and scripts/bench. Sourced, not run.
+
+# Build output lives outside the clone so a fresh clone (CI) reuses earlier builds.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/griddispatch/target}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+apt_updated=""
+# apt_install PKG...: installs the Debian packages that are missing.
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if [ -z "$apt_updated" ]; then
+    log "apt-get update"
+    $sudo apt-get update -qq
+    apt_updated=1
+  fi
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# ensure_toolchain: a C compiler and pkg-config for -sys crates, and a Rust toolchain.
+ensure_toolchain() {
+  command -v cc >/dev/null && command -v pkg-config >/dev/null || apt_install build-essential pkg-config
+  if ! command -v cargo >/dev/null; then
+    [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  if ! command -v cargo >/dev/null; then
+    log "no Rust toolchain found; installing Debian's cargo"
+    apt_install cargo rustc
+  fi
+  local v
+  v=$(rustc --version | awk '{print $2}')
+  case "$v" in
+    1.[0-7][0-9].*|1.8[0-4].*)
+      log "rustc $v is too old (griddispatch needs 1.85 or newer); install a current toolchain with rustup"
+      exit 1 ;;
+  esac
+}
+
+# port_open HOST PORT: true when something accepts TCP connections there.
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }

@@ -1,0 +1,338 @@
+//! Test harness: spawns the real app (real SQLite file, real embedded broker or Mosquitto,
+//! ephemeral ports) and talks to it as workers, sources and operators do.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use griddispatch::app::Running;
+use griddispatch::config::Settings;
+use griddispatch::domain::Role;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeReasonCode};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+/// How long any single wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A running instance plus an admin token.
+pub struct TestApp {
+    pub base: String,
+    pub token: String,
+    pub http: reqwest::Client,
+    pub running: Option<Running>,
+    pub mqtt_host: String,
+    pub mqtt_port: u16,
+    pub db_url: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// Settings for a test instance: ephemeral ports and a fresh SQLite file.
+pub fn test_settings(dir: &tempfile::TempDir, extra: &[(&str, &str)]) -> Settings {
+    let db = format!("sqlite://{}/test.db", dir.path().display());
+    let mut env: Vec<(String, String)> = vec![
+        ("GRIDDISPATCH__HTTP__LISTEN".into(), "127.0.0.1:0".into()),
+        ("GRIDDISPATCH__MQTT__LISTEN".into(), "127.0.0.1:0".into()),
+        ("GRIDDISPATCH__DATABASE__URL".into(), db),
+    ];
+    for (k, v) in extra {
+        env.push((k.to_string(), v.to_string()));
+    }
+    Settings::load_with_env(None, env).expect("test settings")
+}
+
+impl TestApp {
+    /// Spawns with the embedded broker and the given env-style overrides.
+    pub async fn spawn(extra: &[(&str, &str)]) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let settings = test_settings(&dir, extra);
+        Self::spawn_with(dir, settings).await
+    }
+
+    pub async fn spawn_with(dir: tempfile::TempDir, settings: Settings) -> TestApp {
+        let running = griddispatch::app::start(&settings).await.expect("app starts");
+        let token = running.store.create_token("test-admin", Role::Admin).await.expect("token");
+        let (mqtt_host, mqtt_port) = griddispatch::mqtt::parse_broker_url(&running.mqtt_url).expect("url");
+        let app = TestApp {
+            base: format!("http://{}", running.http_addr),
+            token,
+            http: reqwest::Client::new(),
+            running: Some(running),
+            mqtt_host,
+            mqtt_port,
+            db_url: settings.database.url.clone(),
+            dir,
+        };
+        app.wait_healthy().await;
+        app
+    }
+
+    pub async fn wait_healthy(&self) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Ok(r) = self.http.get(format!("{}/healthz", self.base)).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "instance never became healthy");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await.expect("clean stop");
+        }
+    }
+
+    pub async fn token(&self, role: Role) -> String {
+        self.running.as_ref().expect("running").store.create_token("t", role).await.expect("token")
+    }
+
+    pub async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("http request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let (status, v) = self.call(reqwest::Method::GET, path, Some(&self.token), None).await;
+        assert_eq!(status, 200, "GET {path}: {v}");
+        v
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, Some(&self.token), Some(body)).await
+    }
+
+    /// A rectangular zone from south-west to north-east corners (lat, lon).
+    pub async fn zone(&self, id: &str, kind: &str, sw: (f64, f64), ne: (f64, f64)) {
+        let ring = json!([[sw.1, sw.0], [ne.1, sw.0], [ne.1, ne.0], [sw.1, ne.0], [sw.1, sw.0]]);
+        let (s, v) = self
+            .post("/api/v1/zones", json!({"type":"Feature","geometry":{"type":"Polygon","coordinates":[ring]},"properties":{"id":id,"name":id,"kind":kind}}))
+            .await;
+        assert_eq!(s, 201, "zone {id}: {v}");
+    }
+
+    /// Creates a responder; returns its MQTT password.
+    pub async fn responder(&self, id: &str, kind: &str, travel: &str, zone: Option<&str>) -> String {
+        let (s, v) = self
+            .post("/api/v1/responders", json!({"id": id, "name": id, "kind": kind, "travel": travel, "zone_id": zone}))
+            .await;
+        assert_eq!(s, 201, "responder {id}: {v}");
+        v["mqtt"]["password"].as_str().expect("password").to_owned()
+    }
+
+    /// Creates a source; returns its MQTT (username, password).
+    pub async fn source(&self, id: &str) -> (String, String) {
+        let (s, v) = self.post("/api/v1/sources", json!({"id": id, "name": id})).await;
+        assert_eq!(s, 201, "source {id}: {v}");
+        (v["mqtt"]["username"].as_str().expect("u").to_owned(), v["mqtt"]["password"].as_str().expect("p").to_owned())
+    }
+
+    /// Posts an alert over HTTP; returns the incident id.
+    pub async fn alert(&self, body: Value) -> String {
+        let (s, v) = self.post("/api/v1/alerts", body).await;
+        assert_eq!(s, 202, "alert: {v}");
+        v["incident_id"].as_str().expect("incident id").to_owned()
+    }
+
+    pub async fn incident(&self, id: &str) -> Value {
+        self.get(&format!("/api/v1/incidents/{id}")).await
+    }
+
+    /// Polls until the incident is in `state` (or fails after WAIT).
+    pub async fn wait_state(&self, id: &str, state: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let v = self.incident(id).await;
+            if v["state"] == state {
+                return v;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "incident {id} never reached {state}; it is {v}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits until the dispatcher has stored a fix for `id` at least as new as `tst`.
+    pub async fn wait_fix(&self, id: &str, tst: i64) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let v = self.get(&format!("/api/v1/responders/{id}")).await;
+            if let Some(at) = v["fix_at"].as_str() {
+                let at = chrono::DateTime::parse_from_rfc3339(at).expect("rfc3339").timestamp();
+                if at >= tst {
+                    return;
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "fix for {id} never stored");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.cancel.cancel();
+        }
+    }
+}
+
+/// A real MQTT client acting as a worker's phone or a source.
+pub struct Client {
+    pub id: String,
+    pub client: AsyncClient,
+    pub rx: mpsc::UnboundedReceiver<(String, Bytes)>,
+    pub suback: mpsc::UnboundedReceiver<Vec<SubscribeReasonCode>>,
+    pub connack: mpsc::UnboundedReceiver<rumqttc::ConnectReturnCode>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Client {
+    /// Connects and waits for the CONNACK; panics if refused.
+    pub async fn connect(host: &str, port: u16, client_id: &str, user: &str, pass: &str) -> Client {
+        let mut c = Self::try_connect(host, port, client_id, user, pass).await;
+        let code = tokio::time::timeout(WAIT, c.connack.recv()).await.expect("connack in time").expect("connack");
+        assert_eq!(code, rumqttc::ConnectReturnCode::Success, "{client_id} refused");
+        c
+    }
+
+    /// Connects without waiting.
+    pub async fn try_connect(host: &str, port: u16, client_id: &str, user: &str, pass: &str) -> Client {
+        let mut opts = MqttOptions::new(client_id, host, port);
+        opts.set_keep_alive(Duration::from_secs(10));
+        opts.set_credentials(user, pass);
+        opts.set_clean_session(true);
+        let (client, mut el) = AsyncClient::new(opts, 100);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (stx, suback) = mpsc::unbounded_channel();
+        let (ctx, connack) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            loop {
+                match el.poll().await {
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let _ = tx.send((p.topic, p.payload));
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(s))) => {
+                        let _ = stx.send(s.return_codes);
+                    }
+                    Ok(Event::Incoming(Packet::ConnAck(a))) => {
+                        let _ = ctx.send(a.code);
+                    }
+                    Ok(_) => {}
+                    Err(rumqttc::ConnectionError::ConnectionRefused(code)) => {
+                        let _ = ctx.send(code);
+                        return;
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        Client { id: client_id.to_owned(), client, rx, suback, connack, task }
+    }
+
+    /// Subscribes and returns the SUBACK codes.
+    pub async fn subscribe(&mut self, filter: &str) -> Vec<SubscribeReasonCode> {
+        self.client.subscribe(filter, QoS::AtLeastOnce).await.expect("subscribe");
+        tokio::time::timeout(WAIT, self.suback.recv()).await.expect("suback in time").expect("suback")
+    }
+
+    pub async fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) {
+        self.client.publish(topic, QoS::AtLeastOnce, false, payload).await.expect("publish");
+    }
+
+    /// Next message matching `pred`, skipping others; None after `within`.
+    pub async fn next_where(&mut self, within: Duration, mut pred: impl FnMut(&str, &Bytes) -> bool) -> Option<(String, Bytes)> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some((t, p))) if pred(&t, &p) => return Some((t, p)),
+                Ok(Some(_)) => continue,
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// A worker: a client logged in as a responder, subscribed to its own inbox.
+pub struct Worker {
+    pub rid: String,
+    pub c: Client,
+}
+
+impl Worker {
+    pub async fn connect(app: &TestApp, rid: &str, password: &str) -> Worker {
+        let mut c = Client::connect(&app.mqtt_host, app.mqtt_port, &format!("phone-{rid}"), rid, password).await;
+        let codes = c.subscribe(&format!("dispatch/{rid}/tasks/#")).await;
+        assert!(matches!(codes[0], SubscribeReasonCode::Success(_)), "{rid} could not subscribe: {codes:?}");
+        Worker { rid: rid.to_owned(), c }
+    }
+
+    /// Publishes an OwnTracks fix (now) and waits until the dispatcher stored it.
+    pub async fn locate(&self, app: &TestApp, lat: f64, lon: f64) {
+        let tst = chrono::Utc::now().timestamp();
+        self.locate_at(lat, lon, tst).await;
+        app.wait_fix(&self.rid, tst).await;
+    }
+
+    pub async fn locate_at(&self, lat: f64, lon: f64, tst: i64) {
+        let msg = json!({"_type":"location","lat":lat,"lon":lon,"tst":tst,"acc":8,"batt":77,"tid":"wk"});
+        self.c.publish(&format!("owntracks/{}/phone", self.rid), msg.to_string()).await;
+    }
+
+    /// The next task message (non-empty retained inbox entry).
+    pub async fn task(&mut self, within: Duration) -> Option<Value> {
+        let prefix = format!("dispatch/{}/tasks/", self.rid);
+        let (_, p) = self
+            .c
+            .next_where(within, |t, p| t.starts_with(&prefix) && !t.contains("/update") && !p.is_empty())
+            .await?;
+        Some(serde_json::from_slice(&p).expect("task JSON"))
+    }
+
+    pub async fn expect_task(&mut self) -> Value {
+        self.task(WAIT).await.unwrap_or_else(|| panic!("{} got no task", self.rid))
+    }
+
+    /// Waits for the empty retained message that clears `task_id`.
+    pub async fn expect_cleared(&mut self, task_id: &str) {
+        let topic = format!("dispatch/{}/tasks/{task_id}", self.rid);
+        self.c
+            .next_where(WAIT, |t, p| t == topic && p.is_empty())
+            .await
+            .unwrap_or_else(|| panic!("task {task_id} was never cleared for {}", self.rid));
+    }
+
+    /// Sends an update and returns (accepted?, answer).
+    pub async fn update(&mut self, task_id: &str, body: Value) -> (bool, Value) {
+        let topic = format!("dispatch/{}/tasks/{task_id}/update", self.rid);
+        self.c.publish(&topic, body.to_string()).await;
+        let (t, p) = self
+            .c
+            .next_where(WAIT, |t, _| t.starts_with(&format!("{topic}/")))
+            .await
+            .expect("an answer to the update");
+        (t.ends_with("/accepted"), serde_json::from_slice(&p).expect("answer JSON"))
+    }
+}
+
+/// A unique suffix, for ids on a shared broker.
+pub fn unique() -> String {
+    format!("{:x}", uuid::Uuid::new_v4().as_u128() & 0xffff_ffff)
+}
