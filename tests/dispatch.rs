@@ -9,13 +9,13 @@ use common::{TestApp, Worker};
 use serde_json::json;
 
 /// g1 and g2 are adjacent grids; the beat covers both.
-async fn county(app: &TestApp) {
+async fn county(app: &common::Api) {
     app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70)).await;
     app.zone("g2", "grid", (39.50, 106.69), (39.51, 106.70)).await;
     app.zone("beat", "beat", (39.48, 106.68), (39.52, 106.72)).await;
 }
 
-async fn worker(app: &TestApp, id: &str, kind: &str, travel: &str, zone: Option<&str>, at: (f64, f64)) -> Worker {
+async fn worker(app: &common::Api, id: &str, kind: &str, travel: &str, zone: Option<&str>, at: (f64, f64)) -> Worker {
     let pw = app.responder(id, kind, travel, zone).await;
     let w = Worker::connect(app, id, &pw).await;
     w.locate(app, at.0, at.1).await;

@@ -15,11 +15,18 @@ use tokio::sync::mpsc;
 /// How long any single wait in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// A running instance plus an admin token.
-pub struct TestApp {
+/// An HTTP client for one instance, with an admin token.
+pub struct Api {
     pub base: String,
     pub token: String,
     pub http: reqwest::Client,
+    pub mqtt_host: String,
+    pub mqtt_port: u16,
+}
+
+/// A running in-process instance.
+pub struct TestApp {
+    pub api: Api,
     pub running: Option<Running>,
     pub mqtt_host: String,
     pub mqtt_port: u16,
@@ -54,9 +61,13 @@ impl TestApp {
         let token = running.store.create_token("test-admin", Role::Admin).await.expect("token");
         let (mqtt_host, mqtt_port) = griddispatch::mqtt::parse_broker_url(&running.mqtt_url).expect("url");
         let app = TestApp {
-            base: format!("http://{}", running.http_addr),
-            token,
-            http: reqwest::Client::new(),
+            api: Api {
+                base: format!("http://{}", running.http_addr),
+                token,
+                http: reqwest::Client::new(),
+                mqtt_host: mqtt_host.clone(),
+                mqtt_port,
+            },
             running: Some(running),
             mqtt_host,
             mqtt_port,
@@ -67,6 +78,28 @@ impl TestApp {
         app
     }
 
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl TestApp {
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await.expect("clean stop");
+        }
+    }
+
+    pub async fn token(&self, role: Role) -> String {
+        self.running.as_ref().expect("running").store.create_token("t", role).await.expect("token")
+    }
+}
+
+impl Api {
     pub async fn wait_healthy(&self) {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
@@ -78,16 +111,6 @@ impl TestApp {
             assert!(tokio::time::Instant::now() < deadline, "instance never became healthy");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-
-    pub async fn stop(&mut self) {
-        if let Some(r) = self.running.take() {
-            r.stop().await.expect("clean stop");
-        }
-    }
-
-    pub async fn token(&self, role: Role) -> String {
-        self.running.as_ref().expect("running").store.create_token("t", role).await.expect("token")
     }
 
     pub async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
@@ -277,7 +300,7 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub async fn connect(app: &TestApp, rid: &str, password: &str) -> Worker {
+    pub async fn connect(app: &Api, rid: &str, password: &str) -> Worker {
         let mut c = Client::connect(&app.mqtt_host, app.mqtt_port, &format!("phone-{rid}"), rid, password).await;
         let codes = c.subscribe(&format!("dispatch/{rid}/tasks/#")).await;
         assert!(matches!(codes[0], SubscribeReasonCode::Success(_)), "{rid} could not subscribe: {codes:?}");
@@ -285,7 +308,7 @@ impl Worker {
     }
 
     /// Publishes an OwnTracks fix (now) and waits until the dispatcher stored it.
-    pub async fn locate(&self, app: &TestApp, lat: f64, lon: f64) {
+    pub async fn locate(&self, app: &Api, lat: f64, lon: f64) {
         let tst = chrono::Utc::now().timestamp();
         self.locate_at(lat, lon, tst).await;
         app.wait_fix(&self.rid, tst).await;
