@@ -60,6 +60,10 @@ impl Drop for TestBroker {
 }
 
 async fn start() -> TestBroker {
+    start_with(BrokerConfig::default()).await
+}
+
+async fn start_with(config: BrokerConfig) -> TestBroker {
     let users = [
         ("disp", "pw", Principal::Superuser("disp".into())),
         ("w1", "pw1", Principal::Responder("w1".into())),
@@ -72,9 +76,7 @@ async fn start() -> TestBroker {
             .map(|(u, pw, p)| (u.to_string(), (pw.to_string(), p)))
             .collect(),
     );
-    let broker = Broker::bind("127.0.0.1:0", BrokerConfig::default())
-        .await
-        .unwrap();
+    let broker = Broker::bind("127.0.0.1:0", config).await.unwrap();
     let addr = broker.local_addr();
     let stats = broker.stats();
     let cancel = CancellationToken::new();
@@ -582,4 +584,135 @@ async fn connect_edge_cases() {
     let got = expect_closed(&mut raw).await;
     assert_eq!(got, vec![0x20, 0x02, 0x00, 0x00, 0xd0, 0x00]);
     assert!(start.elapsed() >= Duration::from_millis(1200));
+}
+
+#[tokio::test]
+async fn offline_queue_is_bounded_and_drops_oldest() {
+    let b = start_with(BrokerConfig {
+        max_queued_per_session: 2,
+        ..BrokerConfig::default()
+    })
+    .await;
+    let mut o = options(b.addr, "w1-phone", "w1", "pw1");
+    o.set_clean_session(false);
+    let (mut w1, ack) = connect_opts(o.clone()).await;
+    ack.unwrap();
+    w1.sub("dispatch/w1/#", QoS::AtLeastOnce).await;
+    w1.client.disconnect().await.unwrap();
+    w1.closed().await;
+
+    let mut disp = connect(b.addr, "disp", "disp", "pw").await;
+    for i in 0..5 {
+        disp.publ(
+            &format!("dispatch/w1/tasks/t{i}"),
+            QoS::AtLeastOnce,
+            false,
+            "",
+        )
+        .await;
+        disp.puback().await;
+    }
+    assert_eq!(b.stats.messages_dropped.load(Ordering::Relaxed), 3);
+    let (mut w1, ack) = connect_opts(o).await;
+    assert!(ack.unwrap().session_present);
+    assert_eq!(w1.publish().await.topic, "dispatch/w1/tasks/t3");
+    assert_eq!(w1.publish().await.topic, "dispatch/w1/tasks/t4");
+}
+
+/// Raw client helpers for what rumqttc hides (it always acks).
+async fn raw_connect(addr: SocketAddr, id: &str, clean: bool) -> (TcpStream, BytesMut) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut c = Connect::new(id);
+    c.clean_session = clean;
+    c.keep_alive = 30;
+    c.set_login("disp", "pw");
+    let mut buf = BytesMut::new();
+    c.write(&mut buf).unwrap();
+    s.write_all(&buf).await.unwrap();
+    let mut rbuf = BytesMut::new();
+    match raw_read(&mut s, &mut rbuf).await {
+        v4::Packet::ConnAck(a) => assert_eq!(a.code, ConnectReturnCode::Success),
+        other => panic!("expected CONNACK, got {other:?}"),
+    }
+    (s, rbuf)
+}
+
+async fn raw_read(s: &mut TcpStream, rbuf: &mut BytesMut) -> v4::Packet {
+    loop {
+        match v4::read(rbuf, 1 << 20) {
+            Ok(p) => return p,
+            Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => {}
+            Err(e) => panic!("bad packet from broker: {e}"),
+        }
+        let n = timeout(WAIT, s.read_buf(rbuf)).await.unwrap().unwrap();
+        assert!(n > 0, "broker closed the connection");
+    }
+}
+
+#[tokio::test]
+async fn unacked_qos1_is_resent_with_dup_on_resume() {
+    let b = start().await;
+    let (mut s, mut rbuf) = raw_connect(b.addr, "raw-1", false).await;
+    let mut buf = BytesMut::new();
+    v4::Subscribe::new("jobs/#", QoS::AtLeastOnce)
+        .write(&mut buf)
+        .unwrap();
+    s.write_all(&buf).await.unwrap();
+    assert!(matches!(
+        raw_read(&mut s, &mut rbuf).await,
+        v4::Packet::SubAck(_)
+    ));
+
+    let disp = connect(b.addr, "disp", "disp", "pw").await;
+    disp.publ("jobs/1", QoS::AtLeastOnce, false, "j").await;
+    let first = match raw_read(&mut s, &mut rbuf).await {
+        v4::Packet::Publish(p) => p,
+        other => panic!("expected PUBLISH, got {other:?}"),
+    };
+    assert!(!first.dup);
+    drop(s); // no PUBACK, no DISCONNECT
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (mut s, mut rbuf) = raw_connect(b.addr, "raw-1", false).await;
+    let again = match raw_read(&mut s, &mut rbuf).await {
+        v4::Packet::Publish(p) => p,
+        other => panic!("expected PUBLISH, got {other:?}"),
+    };
+    assert!(again.dup, "resent message must carry DUP");
+    assert_eq!((again.pkid, again.topic.as_str()), (first.pkid, "jobs/1"));
+}
+
+#[tokio::test]
+async fn unsubscribe_stops_delivery() {
+    let b = start().await;
+    let mut sub = connect(b.addr, "sub", "disp", "pw").await;
+    let publ = connect(b.addr, "pub", "disp", "pw").await;
+    sub.sub("u/a", QoS::AtLeastOnce).await;
+    sub.sub("u/b", QoS::AtLeastOnce).await;
+    sub.client.unsubscribe("u/a").await.unwrap();
+    loop {
+        match sub.recv().await {
+            Some(Ev::In(Packet::UnsubAck(_))) => break,
+            Some(Ev::In(_)) => {}
+            other => panic!("expected UNSUBACK, got {other:?}"),
+        }
+    }
+    publ.publ("u/a", QoS::AtLeastOnce, false, "").await;
+    publ.publ("u/b", QoS::AtLeastOnce, false, "").await;
+    assert_eq!(sub.publish().await.topic, "u/b");
+}
+
+#[tokio::test]
+async fn cancel_closes_connections() {
+    let b = start().await;
+    let mut c = connect(b.addr, "c", "disp", "pw").await;
+    b.cancel.cancel();
+    c.closed().await;
+    timeout(WAIT, async {
+        while b.stats.connections_current.load(Ordering::Relaxed) != 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("connections were not cleaned up after cancel");
 }
