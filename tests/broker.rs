@@ -716,3 +716,38 @@ async fn cancel_closes_connections() {
     .await
     .expect("connections were not cleaned up after cancel");
 }
+
+#[tokio::test]
+async fn slow_consumer_does_not_block_others() {
+    let b = start_with(BrokerConfig {
+        max_queued_qos0: 50,
+        ..BrokerConfig::default()
+    })
+    .await;
+    // A subscriber that never reads its socket.
+    let (mut stuck, _rbuf) = raw_connect(b.addr, "stuck", true).await;
+    let mut buf = BytesMut::new();
+    v4::Subscribe::new("load/#", QoS::AtMostOnce)
+        .write(&mut buf)
+        .unwrap();
+    stuck.write_all(&buf).await.unwrap();
+
+    let mut fast = connect(b.addr, "fast", "disp", "pw").await;
+    fast.sub("load/#", QoS::AtLeastOnce).await;
+    let publ = connect(b.addr, "pub", "disp", "pw").await;
+    let payload = "x".repeat(8 * 1024);
+    // 16 MiB of QoS 0 (more than the stuck socket's kernel buffers take),
+    // then a QoS 1 marker that must still reach the healthy subscriber.
+    for i in 0..2000 {
+        publ.publ(&format!("load/{i}"), QoS::AtMostOnce, false, &payload)
+            .await;
+    }
+    publ.publ("load/end", QoS::AtLeastOnce, false, "end").await;
+    timeout(Duration::from_secs(10), async {
+        while fast.publish().await.topic != "load/end" {}
+    })
+    .await
+    .expect("fast subscriber was held up by the stuck one");
+    assert!(b.stats.messages_dropped.load(Ordering::Relaxed) > 0);
+    drop(stuck);
+}
