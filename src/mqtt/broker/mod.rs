@@ -32,6 +32,10 @@
 //! - Only protocol level 4 (3.1.1) is accepted; level 3 (3.1, `MQIsdp`) is
 //!   rejected by the codec and gets CONNACK "unacceptable protocol version".
 //! - Sessions, retained messages and queued messages live in memory only.
+//!   Pending inbound QoS 2 exchanges (PUBREC sent, PUBREL not yet seen) are
+//!   per connection and not carried over a reconnect.
+//! - QoS 0 messages are not queued for offline persistent sessions (like
+//!   Mosquitto's default) and are not counted as dropped.
 //! - Wills are not published when the broker itself shuts down.
 
 pub mod acl;
