@@ -1,65 +1,281 @@
-//! STUB — replaced by the broker branch.
-use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+//! Embedded MQTT 3.1.1 broker with authentication and per-topic ACLs.
+//!
+//! # Why our own broker
+//! Field workers' phones and alert sources talk MQTT, and a responder must
+//! only ever see (and write) its own tasks. rumqttd has no topic ACLs, so
+//! this is a small broker built on the MQTT v4 packet codec that `rumqttc`
+//! exports (`rumqttc::mqttbytes::v4`).
+//!
+//! # Design
+//! - **One tokio task per connection** ([`connection`]), generic over any
+//!   `AsyncRead + AsyncWrite` stream so a WebSocket listener can reuse it.
+//!   It owns the socket, the outgoing packet ids and the QoS 1 in-flight
+//!   window; nothing else ever writes to the socket.
+//! - **A central router** ([`session::Router`]) behind a `std::sync::Mutex`
+//!   holds the subscription trie, retained messages and the session
+//!   registry. The lock is held only for short synchronous sections, never
+//!   across `.await`.
+//! - **A bounded outbox per session.** Publishing pushes into each matching
+//!   session's outbox and wakes its connection task; a slow consumer only
+//!   fills its own outbox, where QoS 0 is dropped first and QoS 1 is kept up
+//!   to `max_queued_per_session`, then the oldest is dropped (counted in
+//!   [`BrokerStats::messages_dropped`]). Publishers never wait on
+//!   subscribers.
+//! - **Authentication** is delegated to an [`Authenticator`] that maps
+//!   credentials to a [`Principal`]; the [`acl`] module decides, from the
+//!   principal alone, what it may publish and subscribe to.
+//!
+//! # Deliberate simplifications
+//! - Granted QoS is at most 1: QoS 2 subscriptions are downgraded to 1, so
+//!   outbound QoS 2 never happens. Inbound QoS 2 is fully supported
+//!   (PUBREC / deliver once on PUBREL / PUBCOMP).
+//! - Only protocol level 4 (3.1.1) is accepted; level 3 (3.1, `MQIsdp`) is
+//!   rejected by the codec and gets CONNACK "unacceptable protocol version".
+//! - Sessions, retained messages and queued messages live in memory only.
+//!   Pending inbound QoS 2 exchanges (PUBREC sent, PUBREL not yet seen) are
+//!   per connection and not carried over a reconnect.
+//! - QoS 0 messages are not queued for offline persistent sessions (like
+//!   Mosquitto's default) and are not counted as dropped.
+//! - Wills are not published when the broker itself shuts down.
+
+pub mod acl;
+mod connection;
+mod session;
+pub mod topic;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use rumqttc::mqttbytes::v4::Publish;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use session::{lock, Router};
+use topic::min_qos;
+
+/// Who a connected client is, decided by the [`Authenticator`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
+    /// The dispatcher itself and other trusted services: may publish and subscribe anywhere.
     Superuser(String),
+    /// A field worker (responder) with this responder id.
     Responder(String),
+    /// An alert source with this source id.
     Source(String),
 }
+
+/// Decides whether a CONNECT is allowed and who the client is.
 pub trait Authenticator: Send + Sync + 'static {
+    /// None = refuse (CONNACK "bad username or password"). Called once per CONNECT.
+    ///
+    /// Clients that send no credentials are passed empty strings, so the
+    /// authenticator alone decides about anonymous access.
     fn authenticate(
         &self,
         client_id: &str,
         username: &str,
         password: &str,
-    ) -> futures::future::BoxFuture<'static, Option<Principal>>;
+    ) -> BoxFuture<'static, Option<Principal>>;
 }
-#[derive(Debug, Default)]
-pub struct BrokerStats {
-    pub connections_current: AtomicU64,
-    pub connections_total: AtomicU64,
-    pub auth_failures: AtomicU64,
-    pub publishes_in: AtomicU64,
-    pub publishes_denied: AtomicU64,
-    pub subscribes_denied: AtomicU64,
-    pub messages_dropped: AtomicU64,
-}
+
+/// Tunables of the broker. All limits are per connection or session so one
+/// misbehaving client cannot exhaust the broker.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
+    /// Largest accepted packet (remaining length, bytes); bigger packets
+    /// close the connection before their body is buffered.
     pub max_packet_size: usize,
+    /// QoS 1 messages kept per session (online backlog or offline queue)
+    /// before the oldest are dropped.
+    pub max_queued_per_session: usize,
+    /// QoS 0 messages allowed to pile up for a connected client before new
+    /// QoS 0 messages to it are dropped; keeps a slow reader from buffering
+    /// unbounded fire-and-forget traffic.
+    pub max_queued_qos0: usize,
+    /// Unacknowledged QoS 1 messages per connection; further messages wait
+    /// in the session queue. Also bounds pending inbound QoS 2 exchanges.
+    pub max_inflight: usize,
+    /// Time a new connection has to send CONNECT (and be authenticated).
+    pub connect_timeout: Duration,
+    /// How long `run` waits for connection tasks to finish after cancel.
+    pub shutdown_timeout: Duration,
 }
+
 impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
             max_packet_size: 256 * 1024,
+            max_queued_per_session: 1000,
+            max_queued_qos0: 1000,
+            max_inflight: 100,
+            connect_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(5),
         }
     }
 }
-#[derive(Debug)]
-pub struct Broker {
-    l: tokio::net::TcpListener,
-    stats: Arc<BrokerStats>,
+
+/// Live counters, readable at any time (e.g. for metrics export).
+#[derive(Debug, Default)]
+pub struct BrokerStats {
+    /// Clients currently connected (after a successful CONNACK).
+    pub connections_current: AtomicU64,
+    /// Successful connections since start.
+    pub connections_total: AtomicU64,
+    /// CONNECTs refused by the authenticator.
+    pub auth_failures: AtomicU64,
+    /// PUBLISH packets received from clients (allowed or not).
+    pub publishes_in: AtomicU64,
+    /// PUBLISH packets (and wills) dropped by the ACL or topic validation.
+    pub publishes_denied: AtomicU64,
+    /// Subscription filters refused (ACL or invalid filter).
+    pub subscribes_denied: AtomicU64,
+    /// Messages lost to a full per-session queue.
+    pub messages_dropped: AtomicU64,
 }
+
+/// State shared by the accept loop and all connection tasks.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// Configuration, fixed at bind time.
+    pub config: BrokerConfig,
+    /// Counters.
+    pub stats: Arc<BrokerStats>,
+    /// Subscriptions, retained messages, sessions.
+    pub router: Mutex<Router>,
+    /// Source of session and connection ids.
+    pub next_id: AtomicU64,
+}
+
+impl Shared {
+    /// Returns a fresh id for a session or connection.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Stores/clears the retained message if asked and fans `msg` out to
+    /// every matching subscription. Access control has already happened.
+    pub fn route(&self, msg: Publish) {
+        let mut targets = HashMap::new();
+        {
+            let mut router = lock(&self.router);
+            if msg.retain {
+                if msg.payload.is_empty() {
+                    router.retained.remove(&msg.topic);
+                } else {
+                    let mut stored = msg.clone();
+                    stored.pkid = 0;
+                    stored.dup = false;
+                    router.retained.insert(msg.topic.clone(), stored);
+                }
+            }
+            router.trie.collect(&msg.topic, &mut targets);
+        }
+        for (qos, session) in targets.into_values() {
+            let out = Publish {
+                dup: false,
+                qos: min_qos(msg.qos, qos),
+                retain: false,
+                topic: msg.topic.clone(),
+                pkid: 0,
+                payload: msg.payload.clone(),
+            };
+            session.push(out, &self.config, &self.stats);
+        }
+    }
+}
+
+/// The broker: a bound listener plus shared state. Call [`Broker::run`].
+pub struct Broker {
+    /// Listener bound in [`Broker::bind`].
+    listener: TcpListener,
+    /// Address actually bound (resolves port 0).
+    local_addr: SocketAddr,
+    /// State shared with connection tasks.
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("local_addr", &self.local_addr)
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Broker {
-    pub async fn bind(addr: &str, _c: BrokerConfig) -> std::io::Result<Broker> {
+    /// Binds the listener now so "address in use" surfaces at start-up.
+    pub async fn bind(addr: &str, config: BrokerConfig) -> std::io::Result<Broker> {
+        let listener = TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
         Ok(Broker {
-            l: tokio::net::TcpListener::bind(addr).await?,
-            stats: Default::default(),
+            listener,
+            local_addr,
+            shared: Arc::new(Shared {
+                config,
+                stats: Arc::new(BrokerStats::default()),
+                router: Mutex::new(Router::default()),
+                next_id: AtomicU64::new(1),
+            }),
         })
     }
-    pub fn local_addr(&self) -> std::net::SocketAddr {
-        self.l.local_addr().expect("addr")
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
     }
+
+    /// Counters, shared with the running broker.
     pub fn stats(&self) -> Arc<BrokerStats> {
-        self.stats.clone()
+        Arc::clone(&self.shared.stats)
     }
+
+    /// Runs until cancelled; then closes all connections.
     pub async fn run(
         self,
-        _a: Arc<dyn Authenticator>,
-        c: tokio_util::sync::CancellationToken,
+        auth: Arc<dyn Authenticator>,
+        cancel: CancellationToken,
     ) -> anyhow::Result<()> {
-        c.cancelled().await;
+        let tracker = TaskTracker::new();
+        tracing::info!(addr = %self.local_addr, "MQTT broker listening");
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        if let Err(e) = stream.set_nodelay(true) {
+                            tracing::debug!(%peer, error = %e, "set_nodelay failed");
+                        }
+                        tracker.spawn(connection::serve(
+                            stream,
+                            peer.to_string(),
+                            Arc::clone(&self.shared),
+                            Arc::clone(&auth),
+                            cancel.clone(),
+                        ));
+                    }
+                    Err(e) => {
+                        // Typically EMFILE: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+            }
+        }
+        drop(self.listener);
+        tracker.close();
+        if tokio::time::timeout(self.shared.config.shutdown_timeout, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("MQTT broker: some connections did not close in time");
+        }
+        tracing::info!("MQTT broker stopped");
         Ok(())
     }
 }
