@@ -10,12 +10,22 @@ use serde_json::json;
 
 /// g1 and g2 are adjacent grids; the beat covers both.
 async fn county(app: &common::Api) {
-    app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70)).await;
-    app.zone("g2", "grid", (39.50, 106.69), (39.51, 106.70)).await;
-    app.zone("beat", "beat", (39.48, 106.68), (39.52, 106.72)).await;
+    app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70))
+        .await;
+    app.zone("g2", "grid", (39.50, 106.69), (39.51, 106.70))
+        .await;
+    app.zone("beat", "beat", (39.48, 106.68), (39.52, 106.72))
+        .await;
 }
 
-async fn worker(app: &common::Api, id: &str, kind: &str, travel: &str, zone: Option<&str>, at: (f64, f64)) -> Worker {
+async fn worker(
+    app: &common::Api,
+    id: &str,
+    kind: &str,
+    travel: &str,
+    zone: Option<&str>,
+    at: (f64, f64),
+) -> Worker {
     let pw = app.responder(id, kind, travel, zone).await;
     let w = Worker::connect(app, id, &pw).await;
     w.locate(app, at.0, at.1).await;
@@ -28,10 +38,34 @@ const QUIET: Duration = Duration::from_millis(400);
 async fn nearest_worker_of_the_incidents_zone_gets_the_task() {
     let app = TestApp::spawn(&[]).await;
     county(&app).await;
-    let mut near_in = worker(&app, "in-near", "grid_worker", "foot", Some("g1"), (39.4970, 106.695)).await;
-    let mut far_in = worker(&app, "in-far", "grid_worker", "foot", Some("g1"), (39.4910, 106.695)).await;
+    let mut near_in = worker(
+        &app,
+        "in-near",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4970, 106.695),
+    )
+    .await;
+    let mut far_in = worker(
+        &app,
+        "in-far",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4910, 106.695),
+    )
+    .await;
     // Closer to the incident, but from the neighbouring grid and not faster by > 120 s.
-    let mut outsider = worker(&app, "out", "grid_worker", "foot", Some("g2"), (39.5005, 106.695)).await;
+    let mut outsider = worker(
+        &app,
+        "out",
+        "grid_worker",
+        "foot",
+        Some("g2"),
+        (39.5005, 106.695),
+    )
+    .await;
 
     let id = app.alert(json!({"id":"a1","kind":"medical","severity":2,"lat":39.4990,"lon":106.695,"address":"新华小区 3-2-501"})).await;
     let task = near_in.expect_task().await;
@@ -56,9 +90,18 @@ async fn a_much_faster_outsider_beats_zone_preference() {
     let app = TestApp::spawn(&[]).await;
     county(&app).await;
     // The grid's own worker walks 1.5 km (~23 min); a patrol car is 300 m away (~47 s).
-    let mut insider = worker(&app, "insider", "grid_worker", "foot", Some("g1"), (39.4950, 106.6775)).await;
+    let mut insider = worker(
+        &app,
+        "insider",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4950, 106.6775),
+    )
+    .await;
     let mut car = worker(&app, "car", "patrol", "car", None, (39.4977, 106.695)).await;
-    app.alert(json!({"id":"a1","kind":"medical","severity":2,"lat":39.4950,"lon":106.695})).await;
+    app.alert(json!({"id":"a1","kind":"medical","severity":2,"lat":39.4950,"lon":106.695}))
+        .await;
     assert_eq!(car.expect_task().await["status"], "offered");
     assert!(insider.task(QUIET).await.is_none());
 }
@@ -67,17 +110,43 @@ async fn a_much_faster_outsider_beats_zone_preference() {
 async fn stale_and_off_duty_workers_are_skipped() {
     let app = TestApp::spawn(&[]).await;
     county(&app).await;
-    let pw = app.responder("stale", "grid_worker", "foot", Some("g1")).await;
+    let pw = app
+        .responder("stale", "grid_worker", "foot", Some("g1"))
+        .await;
     let mut stale = Worker::connect(&app, "stale", &pw).await;
     let old = chrono::Utc::now().timestamp() - 400; // older than location_max_age_secs = 300
     stale.locate_at(39.4951, 106.6951, old).await;
     app.wait_fix("stale", old).await;
-    let mut off = worker(&app, "off", "grid_worker", "foot", Some("g1"), (39.4952, 106.6952)).await;
-    let (s, _) = app.call(reqwest::Method::PATCH, "/api/v1/responders/off", Some(&app.token), Some(json!({"on_duty": false}))).await;
+    let mut off = worker(
+        &app,
+        "off",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4952, 106.6952),
+    )
+    .await;
+    let (s, _) = app
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/responders/off",
+            Some(&app.token),
+            Some(json!({"on_duty": false})),
+        )
+        .await;
     assert_eq!(s, 200);
-    let mut fresh = worker(&app, "fresh", "grid_worker", "foot", Some("g1"), (39.4930, 106.6930)).await;
+    let mut fresh = worker(
+        &app,
+        "fresh",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4930, 106.6930),
+    )
+    .await;
 
-    app.alert(json!({"id":"a1","kind":"fall","severity":2,"lat":39.4950,"lon":106.695})).await;
+    app.alert(json!({"id":"a1","kind":"fall","severity":2,"lat":39.4950,"lon":106.695}))
+        .await;
     assert!(fresh.task(Duration::from_secs(5)).await.is_some());
     assert!(stale.task(QUIET).await.is_none());
     assert!(off.task(QUIET).await.is_none());
@@ -87,9 +156,27 @@ async fn stale_and_off_duty_workers_are_skipped() {
 async fn no_answer_in_time_goes_to_the_next_candidate() {
     let app = TestApp::spawn(&[("GRIDDISPATCH__DISPATCH__ACK_TIMEOUT_SECS", "1")]).await;
     county(&app).await;
-    let mut first = worker(&app, "first", "grid_worker", "foot", Some("g1"), (39.4950, 106.6950)).await;
-    let mut second = worker(&app, "second", "grid_worker", "foot", Some("g1"), (39.4920, 106.6920)).await;
-    let id = app.alert(json!({"id":"a1","kind":"medical","severity":2,"lat":39.4951,"lon":106.6951})).await;
+    let mut first = worker(
+        &app,
+        "first",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4950, 106.6950),
+    )
+    .await;
+    let mut second = worker(
+        &app,
+        "second",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4920, 106.6920),
+    )
+    .await;
+    let id = app
+        .alert(json!({"id":"a1","kind":"medical","severity":2,"lat":39.4951,"lon":106.6951}))
+        .await;
     let t1 = first.expect_task().await;
     // Nobody answers: after 1 s the offer is taken back and the next worker gets one.
     first.expect_cleared(t1["task_id"].as_str().unwrap()).await;
@@ -99,7 +186,12 @@ async fn no_answer_in_time_goes_to_the_next_candidate() {
     assert_eq!(inc["tasks"][0]["status"], "expired");
     assert_eq!(inc["tasks"][1]["status"], "offered");
     // A late accept of the expired offer is refused.
-    let (ok, answer) = first.update(t1["task_id"].as_str().unwrap(), json!({"status":"accepted"})).await;
+    let (ok, answer) = first
+        .update(
+            t1["task_id"].as_str().unwrap(),
+            json!({"status":"accepted"}),
+        )
+        .await;
     assert!(!ok, "{answer}");
 }
 
@@ -107,12 +199,35 @@ async fn no_answer_in_time_goes_to_the_next_candidate() {
 async fn a_rejection_goes_to_the_next_candidate() {
     let app = TestApp::spawn(&[]).await;
     county(&app).await;
-    let mut first = worker(&app, "first", "grid_worker", "foot", Some("g1"), (39.4950, 106.6950)).await;
-    let mut second = worker(&app, "second", "grid_worker", "foot", Some("g1"), (39.4920, 106.6920)).await;
-    let id = app.alert(json!({"id":"a1","kind":"medical","severity":3,"lat":39.4951,"lon":106.6951})).await;
+    let mut first = worker(
+        &app,
+        "first",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4950, 106.6950),
+    )
+    .await;
+    let mut second = worker(
+        &app,
+        "second",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4920, 106.6920),
+    )
+    .await;
+    let id = app
+        .alert(json!({"id":"a1","kind":"medical","severity":3,"lat":39.4951,"lon":106.6951}))
+        .await;
     let t1 = first.expect_task().await;
     let tid = t1["task_id"].as_str().unwrap();
-    let (ok, answer) = first.update(tid, json!({"status":"rejected","version":1,"note":"在处理另一件事"})).await;
+    let (ok, answer) = first
+        .update(
+            tid,
+            json!({"status":"rejected","version":1,"note":"在处理另一件事"}),
+        )
+        .await;
     assert!(ok, "{answer}");
     assert_eq!(answer["status"], "rejected");
     first.expect_cleared(tid).await;
@@ -128,24 +243,43 @@ async fn max_offers_then_escalated_and_no_candidate_escalates_at_once() {
     county(&app).await;
     let mut ws = Vec::new();
     for (i, lat) in [39.4950, 39.4940, 39.4930].iter().enumerate() {
-        ws.push(worker(&app, &format!("w{i}"), "grid_worker", "foot", Some("g1"), (*lat, 106.6950)).await);
+        ws.push(
+            worker(
+                &app,
+                &format!("w{i}"),
+                "grid_worker",
+                "foot",
+                Some("g1"),
+                (*lat, 106.6950),
+            )
+            .await,
+        );
     }
-    let id = app.alert(json!({"id":"a1","kind":"medical","severity":3,"lat":39.4951,"lon":106.6950})).await;
+    let id = app
+        .alert(json!({"id":"a1","kind":"medical","severity":3,"lat":39.4951,"lon":106.6950}))
+        .await;
     for w in ws.iter_mut().take(2) {
         let t = w.expect_task().await;
-        let (ok, _) = w.update(t["task_id"].as_str().unwrap(), json!({"status":"rejected"})).await;
+        let (ok, _) = w
+            .update(t["task_id"].as_str().unwrap(), json!({"status":"rejected"}))
+            .await;
         assert!(ok);
     }
     let inc = app.wait_state(&id, "escalated").await;
     assert_eq!(inc["offers_made"], 2);
-    assert!(ws[2].task(QUIET).await.is_none(), "a third offer was made past max_offers");
+    assert!(
+        ws[2].task(QUIET).await.is_none(),
+        "a third offer was made past max_offers"
+    );
     let timeline = app.get(&format!("/api/v1/incidents/{id}/timeline")).await;
     let last = &timeline.as_array().unwrap().last().unwrap();
     assert_eq!(last["to"], "escalated");
     assert!(last["note"].as_str().unwrap().contains("2 offers"));
 
     // Patrols only for a fight, and there are none: escalated straight away.
-    let fight = app.alert(json!({"id":"a2","kind":"fight","severity":2,"lat":39.4951,"lon":106.6950})).await;
+    let fight = app
+        .alert(json!({"id":"a2","kind":"fight","severity":2,"lat":39.4951,"lon":106.6950}))
+        .await;
     app.wait_state(&fight, "escalated").await;
 }
 
@@ -153,36 +287,91 @@ async fn max_offers_then_escalated_and_no_candidate_escalates_at_once() {
 async fn severity_one_goes_to_the_best_two_and_the_first_accept_wins() {
     let app = TestApp::spawn(&[]).await;
     county(&app).await;
-    let mut a = worker(&app, "a", "grid_worker", "foot", Some("g1"), (39.4950, 106.6950)).await;
-    let mut b = worker(&app, "b", "grid_worker", "foot", Some("g1"), (39.4940, 106.6950)).await;
-    let mut c = worker(&app, "c", "grid_worker", "foot", Some("g1"), (39.4910, 106.6950)).await;
-    let id = app.alert(json!({"id":"a1","kind":"medical","severity":1,"lat":39.4951,"lon":106.6950})).await;
+    let mut a = worker(
+        &app,
+        "a",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4950, 106.6950),
+    )
+    .await;
+    let mut b = worker(
+        &app,
+        "b",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4940, 106.6950),
+    )
+    .await;
+    let mut c = worker(
+        &app,
+        "c",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4910, 106.6950),
+    )
+    .await;
+    let id = app
+        .alert(json!({"id":"a1","kind":"medical","severity":1,"lat":39.4951,"lon":106.6950}))
+        .await;
     let ta = a.expect_task().await;
     let tb = b.expect_task().await;
     assert!(c.task(QUIET).await.is_none());
-    let (ok, answer) = b.update(tb["task_id"].as_str().unwrap(), json!({"status":"accepted","version":1})).await;
+    let (ok, answer) = b
+        .update(
+            tb["task_id"].as_str().unwrap(),
+            json!({"status":"accepted","version":1}),
+        )
+        .await;
     assert!(ok, "{answer}");
     assert_eq!(answer["version"], 2);
     a.expect_cleared(ta["task_id"].as_str().unwrap()).await;
-    let (ok, answer) = a.update(ta["task_id"].as_str().unwrap(), json!({"status":"accepted","version":1})).await;
+    let (ok, answer) = a
+        .update(
+            ta["task_id"].as_str().unwrap(),
+            json!({"status":"accepted","version":1}),
+        )
+        .await;
     assert!(!ok, "the second accept must lose: {answer}");
     let inc = app.wait_state(&id, "assigned").await;
-    let statuses: Vec<_> = inc["tasks"].as_array().unwrap().iter().map(|t| (t["responder_id"].clone(), t["status"].clone())).collect();
-    assert!(statuses.contains(&(json!("b"), json!("accepted"))), "{statuses:?}");
-    assert!(statuses.contains(&(json!("a"), json!("withdrawn"))), "{statuses:?}");
+    let statuses: Vec<_> = inc["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["responder_id"].clone(), t["status"].clone()))
+        .collect();
+    assert!(
+        statuses.contains(&(json!("b"), json!("accepted"))),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&(json!("a"), json!("withdrawn"))),
+        "{statuses:?}"
+    );
 }
 
 #[tokio::test]
 async fn nearby_alerts_of_the_same_kind_join_one_incident() {
     let app = TestApp::spawn(&[]).await;
     county(&app).await;
-    let first = app.alert(json!({"id":"a1","kind":"fire","severity":2,"lat":39.4950,"lon":106.6950})).await;
+    let first = app
+        .alert(json!({"id":"a1","kind":"fire","severity":2,"lat":39.4950,"lon":106.6950}))
+        .await;
     // ~90 m away, same kind: same incident, and the more urgent severity wins.
-    let second = app.alert(json!({"id":"a2","kind":"fire","severity":1,"lat":39.4958,"lon":106.6950})).await;
+    let second = app
+        .alert(json!({"id":"a2","kind":"fire","severity":1,"lat":39.4958,"lon":106.6950}))
+        .await;
     assert_eq!(first, second);
     // Same place, other kind: a new incident. Same kind 1 km away: new incident.
-    let flood = app.alert(json!({"id":"a3","kind":"flood","severity":3,"lat":39.4950,"lon":106.6950})).await;
-    let far = app.alert(json!({"id":"a4","kind":"fire","severity":2,"lat":39.5050,"lon":106.6950})).await;
+    let flood = app
+        .alert(json!({"id":"a3","kind":"flood","severity":3,"lat":39.4950,"lon":106.6950}))
+        .await;
+    let far = app
+        .alert(json!({"id":"a4","kind":"fire","severity":2,"lat":39.5050,"lon":106.6950}))
+        .await;
     assert_ne!(flood, first);
     assert_ne!(far, first);
     let inc = app.incident(&first).await;
@@ -203,23 +392,44 @@ async fn the_same_alert_id_twice_is_one_alert() {
 
     // Over MQTT from a source, also twice.
     let (user, pass) = app.source("sensor-1").await;
-    let src = common::Client::connect(&app.mqtt_host, app.mqtt_port, "sensor-1", &user, &pass).await;
-    let alert = json!({"id":"m-1","kind":"flood","severity":3,"lat":39.5050,"lon":106.6950}).to_string();
+    let src =
+        common::Client::connect(&app.mqtt_host, app.mqtt_port, "sensor-1", &user, &pass).await;
+    let alert =
+        json!({"id":"m-1","kind":"flood","severity":3,"lat":39.5050,"lon":106.6950}).to_string();
     src.publish("alerts/sensor-1", alert.clone()).await;
     src.publish("alerts/sensor-1", alert).await;
     let deadline = tokio::time::Instant::now() + common::WAIT;
     let inc = loop {
         let list = app.get("/api/v1/incidents?state=open").await;
-        if let Some(i) = list.as_array().unwrap().iter().find(|i| i["kind"] == "flood") {
+        if let Some(i) = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["kind"] == "flood")
+        {
             break i["id"].as_str().unwrap().to_owned();
         }
         assert!(tokio::time::Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(25)).await;
     };
     tokio::time::sleep(QUIET).await;
-    assert_eq!(app.incident(&inc).await["alerts"].as_array().unwrap().len(), 1);
-    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("griddispatch_alerts_duplicate_total 2"), "{metrics}");
+    assert_eq!(
+        app.incident(&inc).await["alerts"].as_array().unwrap().len(),
+        1
+    );
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("griddispatch_alerts_duplicate_total 2"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -230,9 +440,25 @@ async fn guidance_the_nearest_grid_worker_meets_the_ambulance_at_the_gate() {
     county(&app).await;
     let gate = (39.4998, 106.6950);
     let flat = (39.4920, 106.6980);
-    let mut near_gate = worker(&app, "wang-li", "grid_worker", "foot", Some("g1"), (39.4990, 106.6952)).await;
+    let mut near_gate = worker(
+        &app,
+        "wang-li",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4990, 106.6952),
+    )
+    .await;
     // Nearer the flat, but the job is at the gate.
-    let mut near_flat = worker(&app, "zhao-min", "grid_worker", "foot", Some("g1"), (39.4921, 106.6979)).await;
+    let mut near_flat = worker(
+        &app,
+        "zhao-min",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4921, 106.6979),
+    )
+    .await;
     let id = app
         .alert(json!({
             "id": "call-0042", "kind": "guidance", "severity": 2,
@@ -247,41 +473,94 @@ async fn guidance_the_nearest_grid_worker_meets_the_ambulance_at_the_gate() {
     assert_eq!(task["location"], json!({"lat": flat.0, "lon": flat.1}));
     assert_eq!(task["rendezvous"]["lat"], gate.0);
     assert_eq!(task["rendezvous"]["lon"], gate.1);
-    assert!(task["rendezvous"]["note"].as_str().unwrap().contains("北门"));
+    assert!(task["rendezvous"]["note"]
+        .as_str()
+        .unwrap()
+        .contains("北门"));
     assert!(near_flat.task(QUIET).await.is_none());
     let tid = task["task_id"].as_str().unwrap();
     let mut v = 1;
     for status in ["accepted", "en_route", "on_scene", "resolved"] {
-        let (ok, answer) = near_gate.update(tid, json!({"status": status, "version": v, "note": "已带救护车到楼下"})).await;
+        let (ok, answer) = near_gate
+            .update(
+                tid,
+                json!({"status": status, "version": v, "note": "已带救护车到楼下"}),
+            )
+            .await;
         assert!(ok, "{status}: {answer}");
         v = answer["version"].as_i64().unwrap();
     }
     near_gate.expect_cleared(tid).await;
     app.wait_state(&id, "resolved").await;
-    let (s, closed) = app.post(&format!("/api/v1/incidents/{id}/close"), json!({"note":"患者已送医"})).await;
+    let (s, closed) = app
+        .post(
+            &format!("/api/v1/incidents/{id}/close"),
+            json!({"note":"患者已送医"}),
+        )
+        .await;
     assert_eq!(s, 200, "{closed}");
     assert_eq!(closed["state"], "closed");
-    let states: Vec<String> = app.get(&format!("/api/v1/incidents/{id}/timeline")).await.as_array().unwrap().iter().map(|l| l["to"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(states, ["new", "dispatching", "assigned", "en_route", "on_scene", "resolved", "closed"]);
+    let states: Vec<String> = app
+        .get(&format!("/api/v1/incidents/{id}/timeline"))
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["to"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "new",
+            "dispatching",
+            "assigned",
+            "en_route",
+            "on_scene",
+            "resolved",
+            "closed"
+        ]
+    );
 }
 
 #[tokio::test]
 async fn illegal_transitions_and_stale_versions_are_refused() {
     let app = TestApp::spawn(&[]).await;
     county(&app).await;
-    let mut w = worker(&app, "w", "grid_worker", "foot", Some("g1"), (39.4950, 106.6950)).await;
-    let id = app.alert(json!({"id":"a1","kind":"medical","severity":3,"lat":39.4951,"lon":106.6950})).await;
+    let mut w = worker(
+        &app,
+        "w",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4950, 106.6950),
+    )
+    .await;
+    let id = app
+        .alert(json!({"id":"a1","kind":"medical","severity":3,"lat":39.4951,"lon":106.6950}))
+        .await;
     let t = w.expect_task().await;
     let tid = t["task_id"].as_str().unwrap();
     let (ok, a) = w.update(tid, json!({"status":"resolved"})).await;
     assert!(!ok);
-    assert!(a["reason"].as_str().unwrap().contains("offered to resolved"), "{a}");
-    let (ok, a) = w.update(tid, json!({"status":"accepted","version":7})).await;
+    assert!(
+        a["reason"]
+            .as_str()
+            .unwrap()
+            .contains("offered to resolved"),
+        "{a}"
+    );
+    let (ok, a) = w
+        .update(tid, json!({"status":"accepted","version":7}))
+        .await;
     assert!(!ok);
     assert!(a["reason"].as_str().unwrap().contains("stale"), "{a}");
-    let (ok, _) = w.update(tid, json!({"status":"accepted","version":1})).await;
+    let (ok, _) = w
+        .update(tid, json!({"status":"accepted","version":1}))
+        .await;
     assert!(ok);
-    let (ok, a) = w.update(tid, json!({"status":"rejected","version":2})).await;
+    let (ok, a) = w
+        .update(tid, json!({"status":"rejected","version":2}))
+        .await;
     assert!(!ok, "{a}");
     let (ok, _) = w.update("no-such-task", json!({"status":"accepted"})).await;
     assert!(!ok);
@@ -295,7 +574,8 @@ async fn a_reconnecting_phone_sees_exactly_its_open_tasks() {
     let pw = app.responder("w", "grid_worker", "foot", Some("g1")).await;
     let mut w = Worker::connect(&app, "w", &pw).await;
     w.locate(&app, 39.4950, 106.6950).await;
-    app.alert(json!({"id":"a1","kind":"medical","severity":3,"lat":39.4951,"lon":106.6950})).await;
+    app.alert(json!({"id":"a1","kind":"medical","severity":3,"lat":39.4951,"lon":106.6950}))
+        .await;
     let t = w.expect_task().await;
     drop(w);
     // The phone comes back: the retained inbox holds the task.
@@ -310,34 +590,101 @@ async fn a_reconnecting_phone_sees_exactly_its_open_tasks() {
     w.expect_cleared(tid).await;
     drop(w);
     let mut w = Worker::connect(&app, "w", &pw).await;
-    assert!(w.task(QUIET).await.is_none(), "a finished task is still in the inbox");
+    assert!(
+        w.task(QUIET).await.is_none(),
+        "a finished task is still in the inbox"
+    );
 }
 
 #[tokio::test]
 async fn operators_assign_cancel_and_close() {
     let app = TestApp::spawn(&[]).await;
     county(&app).await;
-    let mut a = worker(&app, "a", "grid_worker", "foot", Some("g1"), (39.4950, 106.6950)).await;
-    let mut b = worker(&app, "b", "grid_worker", "bike", Some("g2"), (39.5050, 106.6950)).await;
-    let id = app.alert(json!({"id":"a1","kind":"medical","severity":3,"lat":39.4951,"lon":106.6950})).await;
+    let mut a = worker(
+        &app,
+        "a",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4950, 106.6950),
+    )
+    .await;
+    let mut b = worker(
+        &app,
+        "b",
+        "grid_worker",
+        "bike",
+        Some("g2"),
+        (39.5050, 106.6950),
+    )
+    .await;
+    let id = app
+        .alert(json!({"id":"a1","kind":"medical","severity":3,"lat":39.4951,"lon":106.6950}))
+        .await;
     let ta = a.expect_task().await;
     let op = app.token(griddispatch::domain::Role::Operator).await;
-    let cands = app.call(reqwest::Method::GET, &format!("/api/v1/incidents/{id}/candidates"), Some(&op), None).await.1;
-    assert_eq!(cands[0]["responder_id"], "b", "a holds the offer, so b is the only candidate: {cands}");
-    let (s, v) = app.call(reqwest::Method::POST, &format!("/api/v1/incidents/{id}/assign"), Some(&op), Some(json!({"responder_id":"b","note":"b knows the building"}))).await;
+    let cands = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/incidents/{id}/candidates"),
+            Some(&op),
+            None,
+        )
+        .await
+        .1;
+    assert_eq!(
+        cands[0]["responder_id"], "b",
+        "a holds the offer, so b is the only candidate: {cands}"
+    );
+    let (s, v) = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/incidents/{id}/assign"),
+            Some(&op),
+            Some(json!({"responder_id":"b","note":"b knows the building"})),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     a.expect_cleared(ta["task_id"].as_str().unwrap()).await;
     let tb = b.expect_task().await;
     assert_eq!(tb["incident_id"], id);
     // Two operators at once: the second assign of a busy responder is refused.
-    let (s, _) = app.call(reqwest::Method::POST, &format!("/api/v1/incidents/{id}/assign"), Some(&op), Some(json!({"responder_id":"b"}))).await;
+    let (s, _) = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/incidents/{id}/assign"),
+            Some(&op),
+            Some(json!({"responder_id":"b"})),
+        )
+        .await;
     assert_eq!(s, 409);
-    let (s, v) = app.call(reqwest::Method::POST, &format!("/api/v1/incidents/{id}/cancel"), Some(&op), None).await;
+    let (s, v) = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/incidents/{id}/cancel"),
+            Some(&op),
+            None,
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["state"], "cancelled");
     b.expect_cleared(tb["task_id"].as_str().unwrap()).await;
-    let (s, _) = app.call(reqwest::Method::POST, &format!("/api/v1/incidents/{id}/close"), Some(&op), None).await;
+    let (s, _) = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/incidents/{id}/close"),
+            Some(&op),
+            None,
+        )
+        .await;
     assert_eq!(s, 409);
-    let (s, _) = app.call(reqwest::Method::POST, "/api/v1/incidents/nope/close", Some(&op), None).await;
+    let (s, _) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/incidents/nope/close",
+            Some(&op),
+            None,
+        )
+        .await;
     assert_eq!(s, 404);
 }

@@ -579,7 +579,14 @@ impl Engine {
         }
     }
 
-    fn rank_for(&self, incident: &IncidentRow, limit: usize) -> Vec<Ranked> {
+    /// Builds the ranking request for an incident (target = rendezvous when there is one)
+    /// and hands it to `f`.
+    fn with_request<T>(
+        &self,
+        incident: &IncidentRow,
+        limit: usize,
+        f: impl FnOnce(&RankRequest<'_>, &RankParams) -> T,
+    ) -> T {
         let at = LatLon {
             lat: incident.lat,
             lon: incident.lon,
@@ -596,8 +603,13 @@ impl Engine {
             exclude: self.excluded.get(&incident.id).unwrap_or(&empty),
             limit,
         };
-        self.responders
-            .rank(&req, &self.zones, &self.params(now_ms()))
+        f(&req, &self.params(now_ms()))
+    }
+
+    fn rank_for(&self, incident: &IncidentRow, limit: usize) -> Vec<Ranked> {
+        self.with_request(incident, limit, |req, params| {
+            self.responders.rank(req, &self.zones, params)
+        })
     }
 
     fn has_outstanding_offer(&self, incident_id: &str) -> bool {
@@ -1183,8 +1195,9 @@ impl Engine {
                     );
                 }
                 let ranked = self.incidents.get(incident_id).and_then(|i| {
-                    let all = self.rank_for(i, usize::MAX);
-                    all.into_iter().find(|x| x.responder_id == rid)
+                    self.with_request(i, 1, |req, params| {
+                        self.responders.estimate(&rid, req, &self.zones, params)
+                    })
                 });
                 self.make_offer(incident_id, &rid, ranked.as_ref(), &mut change, now);
             }

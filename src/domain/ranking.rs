@@ -222,6 +222,17 @@ impl ResponderIndex {
         })
     }
 
+    /// The estimate for one responder, eligible or not (an operator's own choice).
+    pub fn estimate(
+        &self,
+        id: &Ident,
+        req: &RankRequest<'_>,
+        zones: &ZoneIndex,
+        params: &RankParams,
+    ) -> Option<Ranked> {
+        self.measure(self.by_id.get(id)?, req, zones, params)
+    }
+
     /// The best `req.limit` candidates, best first.
     pub fn rank(
         &self,
@@ -236,7 +247,7 @@ impl ResponderIndex {
         // The projected distance can undershoot the great-circle one by a fraction of a
         // percent; shrink it a little more so the bound stays a true lower bound.
         let lower_bound_factor = 0.98 * params.detour_factor / params.max_speed();
-        let mut found: Vec<Ranked> = Vec::with_capacity(req.limit + 1);
+        let mut found: Vec<Ranked> = Vec::with_capacity(req.limit.min(64) + 1);
         for (entry, dist2) in self.tree.nearest_neighbor_iter_with_distance_2(&origin) {
             if found.len() >= req.limit {
                 let best_possible = dist2.sqrt() * lower_bound_factor - params.zone_preference_secs;

@@ -57,9 +57,16 @@ impl TestApp {
     }
 
     pub async fn spawn_with(dir: tempfile::TempDir, settings: Settings) -> TestApp {
-        let running = griddispatch::app::start(&settings).await.expect("app starts");
-        let token = running.store.create_token("test-admin", Role::Admin).await.expect("token");
-        let (mqtt_host, mqtt_port) = griddispatch::mqtt::parse_broker_url(&running.mqtt_url).expect("url");
+        let running = griddispatch::app::start(&settings)
+            .await
+            .expect("app starts");
+        let token = running
+            .store
+            .create_token("test-admin", Role::Admin)
+            .await
+            .expect("token");
+        let (mqtt_host, mqtt_port) =
+            griddispatch::mqtt::parse_broker_url(&running.mqtt_url).expect("url");
         let app = TestApp {
             api: Api {
                 base: format!("http://{}", running.http_addr),
@@ -77,7 +84,6 @@ impl TestApp {
         app.wait_healthy().await;
         app
     }
-
 }
 
 impl std::ops::Deref for TestApp {
@@ -95,7 +101,13 @@ impl TestApp {
     }
 
     pub async fn token(&self, role: Role) -> String {
-        self.running.as_ref().expect("running").store.create_token("t", role).await.expect("token")
+        self.running
+            .as_ref()
+            .expect("running")
+            .store
+            .create_token("t", role)
+            .await
+            .expect("token")
     }
 }
 
@@ -108,12 +120,21 @@ impl Api {
                     return;
                 }
             }
-            assert!(tokio::time::Instant::now() < deadline, "instance never became healthy");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "instance never became healthy"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    pub async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -124,22 +145,34 @@ impl Api {
         let resp = req.send().await.expect("http request");
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get(&self, path: &str) -> Value {
-        let (status, v) = self.call(reqwest::Method::GET, path, Some(&self.token), None).await;
+        let (status, v) = self
+            .call(reqwest::Method::GET, path, Some(&self.token), None)
+            .await;
         assert_eq!(status, 200, "GET {path}: {v}");
         v
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, Some(&self.token), Some(body)).await
+        self.call(reqwest::Method::POST, path, Some(&self.token), Some(body))
+            .await
     }
 
     /// A rectangular zone from south-west to north-east corners (lat, lon).
     pub async fn zone(&self, id: &str, kind: &str, sw: (f64, f64), ne: (f64, f64)) {
-        let ring = json!([[sw.1, sw.0], [ne.1, sw.0], [ne.1, ne.0], [sw.1, ne.0], [sw.1, sw.0]]);
+        let ring = json!([
+            [sw.1, sw.0],
+            [ne.1, sw.0],
+            [ne.1, ne.0],
+            [sw.1, ne.0],
+            [sw.1, sw.0]
+        ]);
         let (s, v) = self
             .post("/api/v1/zones", json!({"type":"Feature","geometry":{"type":"Polygon","coordinates":[ring]},"properties":{"id":id,"name":id,"kind":kind}}))
             .await;
@@ -147,9 +180,18 @@ impl Api {
     }
 
     /// Creates a responder; returns its MQTT password.
-    pub async fn responder(&self, id: &str, kind: &str, travel: &str, zone: Option<&str>) -> String {
+    pub async fn responder(
+        &self,
+        id: &str,
+        kind: &str,
+        travel: &str,
+        zone: Option<&str>,
+    ) -> String {
         let (s, v) = self
-            .post("/api/v1/responders", json!({"id": id, "name": id, "kind": kind, "travel": travel, "zone_id": zone}))
+            .post(
+                "/api/v1/responders",
+                json!({"id": id, "name": id, "kind": kind, "travel": travel, "zone_id": zone}),
+            )
             .await;
         assert_eq!(s, 201, "responder {id}: {v}");
         v["mqtt"]["password"].as_str().expect("password").to_owned()
@@ -157,9 +199,14 @@ impl Api {
 
     /// Creates a source; returns its MQTT (username, password).
     pub async fn source(&self, id: &str) -> (String, String) {
-        let (s, v) = self.post("/api/v1/sources", json!({"id": id, "name": id})).await;
+        let (s, v) = self
+            .post("/api/v1/sources", json!({"id": id, "name": id}))
+            .await;
         assert_eq!(s, 201, "source {id}: {v}");
-        (v["mqtt"]["username"].as_str().expect("u").to_owned(), v["mqtt"]["password"].as_str().expect("p").to_owned())
+        (
+            v["mqtt"]["username"].as_str().expect("u").to_owned(),
+            v["mqtt"]["password"].as_str().expect("p").to_owned(),
+        )
     }
 
     /// Posts an alert over HTTP; returns the incident id.
@@ -181,7 +228,10 @@ impl Api {
             if v["state"] == state {
                 return v;
             }
-            assert!(tokio::time::Instant::now() < deadline, "incident {id} never reached {state}; it is {v}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "incident {id} never reached {state}; it is {v}"
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -192,12 +242,17 @@ impl Api {
         loop {
             let v = self.get(&format!("/api/v1/responders/{id}")).await;
             if let Some(at) = v["fix_at"].as_str() {
-                let at = chrono::DateTime::parse_from_rfc3339(at).expect("rfc3339").timestamp();
+                let at = chrono::DateTime::parse_from_rfc3339(at)
+                    .expect("rfc3339")
+                    .timestamp();
                 if at >= tst {
                     return;
                 }
             }
-            assert!(tokio::time::Instant::now() < deadline, "fix for {id} never stored");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "fix for {id} never stored"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -218,6 +273,8 @@ pub struct Client {
     pub rx: mpsc::UnboundedReceiver<(String, Bytes)>,
     pub suback: mpsc::UnboundedReceiver<Vec<SubscribeReasonCode>>,
     pub connack: mpsc::UnboundedReceiver<rumqttc::ConnectReturnCode>,
+    /// Messages seen but not yet asked for; later waits look here first.
+    backlog: std::collections::VecDeque<(String, Bytes)>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -231,13 +288,26 @@ impl Client {
     /// Connects and waits for the CONNACK; panics if refused.
     pub async fn connect(host: &str, port: u16, client_id: &str, user: &str, pass: &str) -> Client {
         let mut c = Self::try_connect(host, port, client_id, user, pass).await;
-        let code = tokio::time::timeout(WAIT, c.connack.recv()).await.expect("connack in time").expect("connack");
-        assert_eq!(code, rumqttc::ConnectReturnCode::Success, "{client_id} refused");
+        let code = tokio::time::timeout(WAIT, c.connack.recv())
+            .await
+            .expect("connack in time")
+            .expect("connack");
+        assert_eq!(
+            code,
+            rumqttc::ConnectReturnCode::Success,
+            "{client_id} refused"
+        );
         c
     }
 
     /// Connects without waiting.
-    pub async fn try_connect(host: &str, port: u16, client_id: &str, user: &str, pass: &str) -> Client {
+    pub async fn try_connect(
+        host: &str,
+        port: u16,
+        client_id: &str,
+        user: &str,
+        pass: &str,
+    ) -> Client {
         let mut opts = MqttOptions::new(client_id, host, port);
         opts.set_keep_alive(Duration::from_secs(10));
         opts.set_credentials(user, pass);
@@ -267,26 +337,50 @@ impl Client {
                 }
             }
         });
-        Client { id: client_id.to_owned(), client, rx, suback, connack, task }
+        Client {
+            id: client_id.to_owned(),
+            client,
+            rx,
+            suback,
+            connack,
+            backlog: Default::default(),
+            task,
+        }
     }
 
     /// Subscribes and returns the SUBACK codes.
     pub async fn subscribe(&mut self, filter: &str) -> Vec<SubscribeReasonCode> {
-        self.client.subscribe(filter, QoS::AtLeastOnce).await.expect("subscribe");
-        tokio::time::timeout(WAIT, self.suback.recv()).await.expect("suback in time").expect("suback")
+        self.client
+            .subscribe(filter, QoS::AtLeastOnce)
+            .await
+            .expect("subscribe");
+        tokio::time::timeout(WAIT, self.suback.recv())
+            .await
+            .expect("suback in time")
+            .expect("suback")
     }
 
     pub async fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) {
-        self.client.publish(topic, QoS::AtLeastOnce, false, payload).await.expect("publish");
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+            .expect("publish");
     }
 
-    /// Next message matching `pred`, skipping others; None after `within`.
-    pub async fn next_where(&mut self, within: Duration, mut pred: impl FnMut(&str, &Bytes) -> bool) -> Option<(String, Bytes)> {
+    /// Next message matching `pred`; others are kept for later calls. None after `within`.
+    pub async fn next_where(
+        &mut self,
+        within: Duration,
+        mut pred: impl FnMut(&str, &Bytes) -> bool,
+    ) -> Option<(String, Bytes)> {
+        if let Some(i) = self.backlog.iter().position(|(t, p)| pred(t, p)) {
+            return self.backlog.remove(i);
+        }
         let deadline = tokio::time::Instant::now() + within;
         loop {
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
                 Ok(Some((t, p))) if pred(&t, &p) => return Some((t, p)),
-                Ok(Some(_)) => continue,
+                Ok(Some(other)) => self.backlog.push_back(other),
                 _ => return None,
             }
         }
@@ -301,10 +395,23 @@ pub struct Worker {
 
 impl Worker {
     pub async fn connect(app: &Api, rid: &str, password: &str) -> Worker {
-        let mut c = Client::connect(&app.mqtt_host, app.mqtt_port, &format!("phone-{rid}"), rid, password).await;
+        let mut c = Client::connect(
+            &app.mqtt_host,
+            app.mqtt_port,
+            &format!("phone-{rid}"),
+            rid,
+            password,
+        )
+        .await;
         let codes = c.subscribe(&format!("dispatch/{rid}/tasks/#")).await;
-        assert!(matches!(codes[0], SubscribeReasonCode::Success(_)), "{rid} could not subscribe: {codes:?}");
-        Worker { rid: rid.to_owned(), c }
+        assert!(
+            matches!(codes[0], SubscribeReasonCode::Success(_)),
+            "{rid} could not subscribe: {codes:?}"
+        );
+        Worker {
+            rid: rid.to_owned(),
+            c,
+        }
     }
 
     /// Publishes an OwnTracks fix (now) and waits until the dispatcher stored it.
@@ -315,8 +422,11 @@ impl Worker {
     }
 
     pub async fn locate_at(&self, lat: f64, lon: f64, tst: i64) {
-        let msg = json!({"_type":"location","lat":lat,"lon":lon,"tst":tst,"acc":8,"batt":77,"tid":"wk"});
-        self.c.publish(&format!("owntracks/{}/phone", self.rid), msg.to_string()).await;
+        let msg =
+            json!({"_type":"location","lat":lat,"lon":lon,"tst":tst,"acc":8,"batt":77,"tid":"wk"});
+        self.c
+            .publish(&format!("owntracks/{}/phone", self.rid), msg.to_string())
+            .await;
     }
 
     /// The next task message (non-empty retained inbox entry).
@@ -324,13 +434,17 @@ impl Worker {
         let prefix = format!("dispatch/{}/tasks/", self.rid);
         let (_, p) = self
             .c
-            .next_where(within, |t, p| t.starts_with(&prefix) && !t.contains("/update") && !p.is_empty())
+            .next_where(within, |t, p| {
+                t.starts_with(&prefix) && !t.contains("/update") && !p.is_empty()
+            })
             .await?;
         Some(serde_json::from_slice(&p).expect("task JSON"))
     }
 
     pub async fn expect_task(&mut self) -> Value {
-        self.task(WAIT).await.unwrap_or_else(|| panic!("{} got no task", self.rid))
+        self.task(WAIT)
+            .await
+            .unwrap_or_else(|| panic!("{} got no task", self.rid))
     }
 
     /// Waits for the empty retained message that clears `task_id`.
@@ -351,7 +465,10 @@ impl Worker {
             .next_where(WAIT, |t, _| t.starts_with(&format!("{topic}/")))
             .await
             .expect("an answer to the update");
-        (t.ends_with("/accepted"), serde_json::from_slice(&p).expect("answer JSON"))
+        (
+            t.ends_with("/accepted"),
+            serde_json::from_slice(&p).expect("answer JSON"),
+        )
     }
 }
 
