@@ -1,2 +1,4 @@
 //! griddispatch — incident dispatch for grid-management networks.
+pub mod demo;
 pub mod mqtt;
+pub mod sim;
