@@ -485,7 +485,7 @@ impl WorkerState {
         let mut out = Vec::new();
         let busy = self.tasks.values().any(|t| is_active(&t.status));
         let pace = self.behaviour.pace.max(0.01);
-        let max_travel = Duration::from_secs_f64(300.0 / pace);
+        let max_travel = Duration::from_secs_f64(180.0 / pace);
         let ids: Vec<String> = self.tasks.keys().cloned().collect();
         for id in ids {
             let pos = self.pos;
@@ -499,6 +499,10 @@ impl WorkerState {
                 tracing::warn!(worker = %self.profile.id, task = %id, "no answer to update");
                 task.awaiting = None;
                 task.retries += 1;
+            }
+            // A trip already under way when we (re)connected counts from now.
+            if task.status == "en_route" && task.en_route_since.is_none() {
+                task.en_route_since = Some(now);
             }
             // Long trips are cut short so a run always progresses.
             let mut arrived = task
@@ -555,13 +559,15 @@ impl WorkerState {
             if due {
                 if let Some(p) = task.plan.take() {
                     let pos = self.pos;
-                    let body = serde_json::json!({
+                    let mut body = serde_json::json!({
                         "status": p.status,
                         "version": task.version,
-                        "note": p.note,
                         "lat": pos.0,
                         "lon": pos.1,
                     });
+                    if let Some(note) = p.note {
+                        body["note"] = note.into();
+                    }
                     task.awaiting = Some(now);
                     if p.status == "en_route" {
                         task.en_route_since = Some(now);
