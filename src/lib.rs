@@ -16,16 +16,20 @@
 //! - [`ingest`]: one adapter per incoming format (our alert JSON, Frigate, OwnTracks).
 //! - [`http`]: the JSON API, one router per area.
 //! - [`app`]: start-up, supervision and shutdown; [`cli`] the command line.
+//! - [`sim`]: the simulator (virtual workers and alert sources driving a running instance
+//!   over its public HTTP and MQTT contract); [`demo`]: the Wuda demo county built on it.
 //! - [`config`]: layered settings; [`metrics`]: Prometheus counters; [`clock`]: time.
 
 pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod dispatch;
 pub mod domain;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod mqtt;
+pub mod sim;
 pub mod store;

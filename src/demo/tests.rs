@@ -1,0 +1,222 @@
+use super::*;
+use crate::sim::area::distance_m;
+use crate::sim::source::AlertMaker;
+use geo::{Area as _, BooleanOps, BoundingRect, Contains, Intersects, Point, Validation, Winding};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use std::collections::HashSet;
+
+fn grids(c: &DemoCounty) -> Vec<&DemoZone> {
+    c.zones.iter().filter(|z| z.kind == "grid").collect()
+}
+
+fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-'))
+}
+
+#[test]
+fn counts_and_ids() {
+    let c = county();
+    let g = grids(&c);
+    assert!((5..=6).contains(&g.len()));
+    assert_eq!(c.zones.iter().filter(|z| z.kind == "beat").count(), 1);
+    let gw = c
+        .responders
+        .iter()
+        .filter(|r| r.kind == "grid_worker")
+        .count();
+    let pt = c.responders.iter().filter(|r| r.kind == "patrol").count();
+    assert_eq!((gw, pt), (20, 5));
+    assert_eq!(c.cameras.len(), 10);
+    assert_eq!(c.cameras[0].id, "cam-01");
+    assert_eq!(c.source_id, "demo-source");
+    let mut ids = HashSet::new();
+    for id in c
+        .zones
+        .iter()
+        .map(|z| &z.id)
+        .chain(c.responders.iter().map(|r| &r.id))
+        .chain(c.cameras.iter().map(|c| &c.id))
+    {
+        assert!(valid_id(id), "bad id {id}");
+        assert!(ids.insert(id.clone()), "duplicate id {id}");
+    }
+    for z in &c.zones {
+        assert!(!z.name.is_empty() && !z.name_en.is_empty());
+    }
+}
+
+#[test]
+fn polygons_are_valid_and_sized() {
+    let c = county();
+    for z in &c.zones {
+        assert!(z.polygon.is_valid(), "{} invalid", z.id);
+        assert!(z.polygon.exterior().is_closed());
+        assert!(
+            z.polygon.exterior().is_ccw(),
+            "{} should be counter-clockwise",
+            z.id
+        );
+        let bb = z.polygon.bounding_rect().unwrap();
+        let w = distance_m((bb.min().y, bb.min().x), (bb.min().y, bb.max().x));
+        let h = distance_m((bb.min().y, bb.min().x), (bb.max().y, bb.min().x));
+        if z.kind == "grid" {
+            for d in [w, h] {
+                assert!((300.0..=1500.0).contains(&d), "{} is {d:.0} m across", z.id);
+            }
+        }
+        // Somewhere around Wuda.
+        let p = z.area().center();
+        assert!(distance_m(p, (39.50, 106.70)) < 5000.0);
+    }
+}
+
+#[test]
+fn grids_do_not_overlap_and_are_adjacent() {
+    let c = county();
+    let g = grids(&c);
+    for (i, a) in g.iter().enumerate() {
+        let mut neighbours = 0;
+        for (j, b) in g.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            let overlap = a.polygon.intersection(&b.polygon).unsigned_area();
+            // Shared borders have zero area; allow only float noise (≪ 1 m²).
+            assert!(overlap < 1e-12, "{} overlaps {}", a.id, b.id);
+            if a.polygon.intersects(&b.polygon) {
+                neighbours += 1;
+            }
+        }
+        assert!(neighbours >= 2, "{} has {neighbours} neighbours", a.id);
+    }
+}
+
+#[test]
+fn beat_covers_all_grids() {
+    let c = county();
+    let beat = c.zone(BEAT_ID).unwrap();
+    assert_eq!(beat.kind, "beat");
+    for z in grids(&c) {
+        assert!(beat.polygon.contains(&z.polygon), "beat misses {}", z.id);
+    }
+}
+
+#[test]
+fn everyone_is_inside_their_zone() {
+    let c = county();
+    for r in &c.responders {
+        let z = c.zone(&r.zone_id).unwrap();
+        if r.kind == "patrol" {
+            assert_eq!(z.kind, "beat");
+            assert_eq!(r.travel, Travel::Car);
+        } else {
+            assert_eq!(z.kind, "grid");
+            assert!(matches!(r.travel, Travel::Foot | Travel::Bike));
+        }
+        assert!(z.area().contains(r.home), "{} outside {}", r.id, z.id);
+        assert!(!r.name.is_empty());
+    }
+    for cam in &c.cameras {
+        let z = c.zone(&cam.zone_id).unwrap();
+        assert!(
+            z.polygon.contains(&Point::new(cam.lon, cam.lat)),
+            "{} outside {}",
+            cam.id,
+            z.id
+        );
+    }
+    for l in &c.landmarks {
+        assert!(c.zone(&l.zone_id).unwrap().area().contains(l.position));
+    }
+    // Every grid has workers.
+    for z in grids(&c) {
+        assert!(c.responders.iter().any(|r| r.zone_id == z.id));
+    }
+}
+
+#[test]
+fn features_match_the_contract() {
+    let c = county();
+    for z in &c.zones {
+        let v = serde_json::to_value(z.feature()).unwrap();
+        assert_eq!(v["type"], "Feature");
+        assert_eq!(v["geometry"]["type"], "Polygon");
+        assert_eq!(v["properties"]["id"], z.id.as_str());
+        assert_eq!(v["properties"]["kind"], z.kind.as_str());
+        assert_eq!(v["properties"]["name"], z.name.as_str());
+        let ring = v["geometry"]["coordinates"][0].as_array().unwrap();
+        assert!(ring.len() >= 4);
+        assert_eq!(ring.first(), ring.last());
+        // GeoJSON order is [lon, lat].
+        assert!(ring[0][0].as_f64().unwrap() > 100.0);
+    }
+}
+
+#[test]
+fn demo_alerts_are_plausible() {
+    let c = county();
+    let beat = c.zone(BEAT_ID).unwrap().area();
+    let cams: HashSet<&str> = c.cameras.iter().map(|c| c.id.as_str()).collect();
+    let mut maker = DemoAlerts::new(&c.zones, &c.landmarks, &c.cameras);
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut kinds = HashSet::new();
+    let mut with_rendezvous = 0;
+    for i in 0..400 {
+        let a = maker.make(&mut rng, format!("demo-{i}"));
+        kinds.insert(a.kind.clone());
+        assert!((1..=4).contains(&a.severity));
+        match (a.location(), &a.camera_id) {
+            (Some(p), None) => assert!(beat.contains(p), "{a:?} outside county"),
+            (None, Some(cam)) => assert!(cams.contains(cam.as_str())),
+            other => panic!("alert needs exactly one of location/camera: {other:?}"),
+        }
+        let d = a.description.as_deref().unwrap();
+        assert!(d.contains(" / "), "bilingual description expected: {d}");
+        if let Some(r) = &a.rendezvous {
+            with_rendezvous += 1;
+            assert!(beat.contains((r.lat, r.lon)));
+            assert!(!r.note.is_empty());
+        }
+    }
+    for k in [
+        "fall",
+        "guidance",
+        "fire",
+        "flood",
+        "fight",
+        "intrusion",
+        "medical",
+        "traffic",
+    ] {
+        assert!(kinds.contains(k), "never produced {k}");
+    }
+    assert!(with_rendezvous > 0);
+}
+
+/// Drives the demo against a live server for `GD_SIM_SECS` (default 30) s:
+/// set `GD_SIM_URL`, `GD_SIM_TOKEN`, `GD_SIM_MQTT`, then
+/// `cargo test --lib -- --ignored live_demo`.
+#[tokio::test]
+#[ignore = "needs a running griddispatch server"]
+async fn live_demo() {
+    let env = |k: &str| std::env::var(k).unwrap_or_default();
+    let secs = env("GD_SIM_SECS").parse().unwrap_or(30);
+    let cancel = CancellationToken::new();
+    let stopper = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        stopper.cancel();
+    });
+    run(
+        &env("GD_SIM_URL"),
+        &env("GD_SIM_TOKEN"),
+        &env("GD_SIM_MQTT"),
+        cancel,
+    )
+    .await
+    .unwrap();
+}

@@ -1,0 +1,242 @@
+//! MQTT session plumbing shared by simulated workers and alert sources.
+//!
+//! Each session splits into the caller's task (which decides what to publish)
+//! and a poller task that drives the rumqttc event loop. Keeping the event
+//! loop in its own task means the caller never has to worry about whether
+//! `EventLoop::poll` is safe to drop inside a `select!`, and reconnects
+//! happen without the caller noticing.
+
+use anyhow::{bail, Context};
+use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::api::MqttCredentials;
+
+/// Broker address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttEndpoint {
+    /// Host name or IP.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+/// Parses `mqtt://host:port` or `tcp://host:port` (port defaults to 1883).
+pub fn parse_mqtt_url(url: &str) -> anyhow::Result<(String, u16)> {
+    let url = url.trim();
+    let rest = url
+        .strip_prefix("mqtt://")
+        .or_else(|| url.strip_prefix("tcp://"))
+        .with_context(|| format!("MQTT URL {url:?} must start with mqtt:// or tcp://"))?;
+    // Tolerate a trailing slash; anything else after the authority is a mistake.
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.contains('/') || rest.contains('@') {
+        bail!("MQTT URL {url:?}: only host[:port] is supported after the scheme");
+    }
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        // Bracketed IPv6 literal: [::1]:1883
+        let (h, after) = v6
+            .split_once(']')
+            .with_context(|| format!("MQTT URL {url:?}: unclosed '['"))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => bail!("MQTT URL {url:?}: unexpected text after ']'"),
+        };
+        (h.to_string(), port)
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (rest.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        bail!("MQTT URL {url:?}: missing host");
+    }
+    let port = match port {
+        None => 1883,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .with_context(|| format!("MQTT URL {url:?}: invalid port {p:?}"))?,
+    };
+    Ok((host, port))
+}
+
+impl MqttEndpoint {
+    /// Builds an endpoint from an `mqtt://` / `tcp://` URL.
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        let (host, port) = parse_mqtt_url(url)?;
+        Ok(Self { host, port })
+    }
+}
+
+/// An incoming application message.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// Topic it arrived on.
+    pub topic: String,
+    /// Raw payload (empty for a cleared retained message).
+    pub payload: Vec<u8>,
+}
+
+/// A connected (or connecting) MQTT session.
+#[derive(Debug)]
+pub struct Session {
+    /// Client handle for publishing.
+    pub client: AsyncClient,
+    /// Application messages from subscribed topics.
+    pub incoming: mpsc::Receiver<Incoming>,
+    stopping: Arc<AtomicBool>,
+    poller: JoinHandle<()>,
+}
+
+/// Opens a session as `creds` and (re)subscribes to `subscriptions` on every
+/// connect, so a broker restart does not silently leave the client deaf.
+pub fn connect(
+    endpoint: &MqttEndpoint,
+    client_id: &str,
+    creds: &MqttCredentials,
+    subscriptions: Vec<String>,
+) -> Session {
+    let mut opts = MqttOptions::new(client_id, endpoint.host.clone(), endpoint.port);
+    opts.set_credentials(creds.username.clone(), creds.password.clone());
+    opts.set_keep_alive(Duration::from_secs(30));
+    // Retained tasks are re-delivered on subscribe, so a clean session loses nothing.
+    opts.set_clean_session(true);
+    opts.set_max_packet_size(256 * 1024, 256 * 1024);
+    let (client, mut eventloop) = AsyncClient::new(opts, 256);
+    let (tx, rx) = mpsc::channel(256);
+    let stopping = Arc::new(AtomicBool::new(false));
+    let stop = stopping.clone();
+    let sub_client = client.clone();
+    let id = client_id.to_string();
+    let poller = tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    backoff = Duration::from_millis(500);
+                    tracing::debug!(client = %id, "MQTT connected");
+                    for t in &subscriptions {
+                        if let Err(e) = sub_client.try_subscribe(t.clone(), QoS::AtLeastOnce) {
+                            tracing::warn!(client = %id, topic = %t, error = %e, "subscribe failed");
+                        }
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let msg = Incoming {
+                        topic: p.topic.clone(),
+                        payload: p.payload.to_vec(),
+                    };
+                    // Receiver gone means the owner finished; keep draining until disconnect.
+                    let _ = tx.send(msg).await;
+                }
+                Ok(Event::Outgoing(Outgoing::Disconnect)) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    tracing::warn!(client = %id, error = %e, "MQTT connection error; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+    });
+    Session {
+        client,
+        incoming: rx,
+        stopping,
+        poller,
+    }
+}
+
+impl Session {
+    /// Publishes JSON without waiting; a full request queue is logged and the
+    /// message dropped, because a simulator must never stall its own loop.
+    pub fn publish(&self, topic: String, payload: Vec<u8>, retain: bool) -> bool {
+        match self
+            .client
+            .try_publish(topic.clone(), QoS::AtLeastOnce, retain, payload)
+        {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(topic = %topic, error = %e, "MQTT publish dropped");
+                false
+            }
+        }
+    }
+
+    /// Disconnects cleanly, waiting briefly for queued messages to flush.
+    pub async fn close(self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        let Session {
+            client,
+            incoming,
+            poller,
+            ..
+        } = self;
+        // Dropping the receiver first lets the poller drop messages instead of blocking.
+        drop(incoming);
+        let _ = client.try_disconnect();
+        let abort = poller.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(3), poller)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        assert_eq!(
+            parse_mqtt_url("mqtt://127.0.0.1:1883").unwrap(),
+            ("127.0.0.1".to_string(), 1883)
+        );
+        assert_eq!(
+            parse_mqtt_url("tcp://broker.local:11883").unwrap(),
+            ("broker.local".to_string(), 11883)
+        );
+        assert_eq!(
+            parse_mqtt_url("mqtt://localhost").unwrap(),
+            ("localhost".to_string(), 1883)
+        );
+        assert_eq!(
+            parse_mqtt_url("mqtt://localhost/").unwrap(),
+            ("localhost".to_string(), 1883)
+        );
+        assert_eq!(
+            parse_mqtt_url("mqtt://[::1]:1884").unwrap(),
+            ("::1".to_string(), 1884)
+        );
+    }
+
+    #[test]
+    fn rejects_bad_urls() {
+        for bad in [
+            "http://x:1883",
+            "127.0.0.1:1883",
+            "mqtt://",
+            "mqtt://:1883",
+            "mqtt://h:0",
+            "mqtt://h:99999",
+            "mqtt://h:abc",
+            "mqtt://h:1883/topic",
+        ] {
+            assert!(parse_mqtt_url(bad).is_err(), "{bad} should fail");
+        }
+    }
+}
