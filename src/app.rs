@@ -245,13 +245,42 @@ pub fn stop_on_signals(cancel: CancellationToken) {
     });
 }
 
-/// Loads the demo county into a running instance and drives it (until the instance stops).
-pub async fn start_demo(running: &Running) -> anyhow::Result<()> {
-    let _ = running;
-    anyhow::bail!("demo not merged yet")
+impl Running {
+    /// Runs a helper task (demo, simulator) on this instance's tracker. Unlike the core
+    /// tasks, its failure is logged but does not stop the dispatcher.
+    pub fn spawn_side_task<F>(&self, name: &'static str, fut: F)
+    where
+        F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.tracker.spawn(async move {
+            if let Err(e) = fut.await {
+                tracing::error!(task = name, error = %format!("{e:#}"), "side task failed");
+            }
+        });
+    }
 }
 
-/// `griddispatch simulate`.
+/// Loads the demo county into a running instance and drives it until the instance stops.
+pub async fn start_demo(running: &Running) -> anyhow::Result<()> {
+    let token = running
+        .store
+        .create_token("demo", crate::domain::Role::Admin)
+        .await?;
+    let url = format!("http://{}", running.http_addr);
+    tracing::info!(
+        api = %url,
+        mqtt = %running.mqtt_url,
+        "demo: loading the Wuda county (乌达区) and starting simulated workers; try `curl -H 'Authorization: Bearer {token}' {url}/api/v1/incidents`"
+    );
+    let mqtt_url = running.mqtt_url.clone();
+    let cancel = running.cancel.clone();
+    running.spawn_side_task("demo", async move {
+        crate::demo::run(&url, &token, &mqtt_url, cancel).await
+    });
+    Ok(())
+}
+
+/// `griddispatch simulate`: drives virtual workers and an alert source against `url`.
 pub async fn simulate(
     url: String,
     token: String,
@@ -260,6 +289,33 @@ pub async fn simulate(
     rate: f64,
     duration: u64,
 ) -> anyhow::Result<()> {
-    let _ = (url, token, mqtt_url, workers, rate, duration);
-    anyhow::bail!("simulator not merged yet")
+    if !(rate.is_finite() && rate > 0.0) {
+        anyhow::bail!("--rate must be a number of alerts per second > 0");
+    }
+    let mqtt_url = match mqtt_url {
+        Some(u) => u,
+        None => {
+            let parsed = reqwest::Url::parse(&url).map_err(|e| anyhow::anyhow!("--url {url:?}: {e}"))?;
+            let host = parsed.host_str().ok_or_else(|| anyhow::anyhow!("--url {url:?}: no host"))?;
+            format!("mqtt://{host}:1883")
+        }
+    };
+    let cfg = crate::sim::SimConfig {
+        url,
+        token,
+        mqtt_url,
+        workers,
+        rate,
+        duration: Duration::from_secs(duration),
+        close_resolved: true,
+        ..crate::sim::SimConfig::default()
+    };
+    let cancel = CancellationToken::new();
+    stop_on_signals(cancel.clone());
+    let report = crate::sim::run(cfg, cancel).await?;
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{report}");
+    }
+    Ok(())
 }

@@ -260,6 +260,15 @@ pub async fn run(
     let stop = cancel.child_token();
     let mut tasks = JoinSet::new();
 
+    // The demo also plays the operator who closes what workers resolved, so a newcomer
+    // sees incidents go all the way to `closed`.
+    let (closer, resolved) = tokio::sync::mpsc::unbounded_channel();
+    tasks.spawn(crate::sim::run_operator(
+        api.clone(),
+        resolved,
+        stats.clone(),
+        stop.clone(),
+    ));
     let ctx = WorkerContext {
         endpoint: endpoint.clone(),
         behaviour: Behaviour {
@@ -267,7 +276,7 @@ pub async fn run(
             ..Behaviour::default()
         },
         stats: stats.clone(),
-        on_resolved: None,
+        on_resolved: Some(closer),
     };
     for (i, r) in county.responders.iter().enumerate() {
         let zone = county

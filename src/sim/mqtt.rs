@@ -6,7 +6,6 @@
 //! `EventLoop::poll` is safe to drop inside a `select!`, and reconnects
 //! happen without the caller noticing.
 
-use anyhow::{bail, Context};
 use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -25,48 +24,7 @@ pub struct MqttEndpoint {
     pub port: u16,
 }
 
-/// Parses `mqtt://host:port` or `tcp://host:port` (port defaults to 1883).
-pub fn parse_mqtt_url(url: &str) -> anyhow::Result<(String, u16)> {
-    let url = url.trim();
-    let rest = url
-        .strip_prefix("mqtt://")
-        .or_else(|| url.strip_prefix("tcp://"))
-        .with_context(|| format!("MQTT URL {url:?} must start with mqtt:// or tcp://"))?;
-    // Tolerate a trailing slash; anything else after the authority is a mistake.
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    if rest.contains('/') || rest.contains('@') {
-        bail!("MQTT URL {url:?}: only host[:port] is supported after the scheme");
-    }
-    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-        // Bracketed IPv6 literal: [::1]:1883
-        let (h, after) = v6
-            .split_once(']')
-            .with_context(|| format!("MQTT URL {url:?}: unclosed '['"))?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p),
-            None if after.is_empty() => None,
-            None => bail!("MQTT URL {url:?}: unexpected text after ']'"),
-        };
-        (h.to_string(), port)
-    } else {
-        match rest.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), Some(p)),
-            None => (rest.to_string(), None),
-        }
-    };
-    if host.is_empty() {
-        bail!("MQTT URL {url:?}: missing host");
-    }
-    let port = match port {
-        None => 1883,
-        Some(p) => p
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p != 0)
-            .with_context(|| format!("MQTT URL {url:?}: invalid port {p:?}"))?,
-    };
-    Ok((host, port))
-}
+pub use crate::mqtt::parse_broker_url as parse_mqtt_url;
 
 impl MqttEndpoint {
     /// Builds an endpoint from an `mqtt://` / `tcp://` URL.
