@@ -31,7 +31,7 @@ pub const DEMO_SOURCE_ID: &str = "demo-source";
 
 /// Demo timings run three times faster than life, so a task goes from offer
 /// to resolved in a couple of minutes and the map stays lively.
-pub const DEMO_PACE: f64 = 3.0;
+pub const DEMO_PACE: f64 = 6.0;
 
 /// A zone (grid or patrol beat).
 #[derive(Debug, Clone)]

@@ -638,6 +638,7 @@ impl Engine {
         }
         incident.state = to.to_string();
         incident.updated_at = now;
+        tracing::info!(incident = incident_id, %from, %to, actor, "incident state");
         change.writes.push(Write::UpdateIncident(incident.clone()));
         change.writes.push(Write::Timeline(TimelineRow {
             seq: 0,

@@ -1,0 +1,111 @@
+//! The dispatcher process is killed with SIGKILL while an offer is outstanding; the
+//! restarted process republishes the worker's inbox from the database and keeps the
+//! offer's original deadline.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{Api, Worker, WAIT};
+use serde_json::json;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Proc {
+    child: Child,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn env(dir: &std::path::Path, http: u16, mqtt: u16) -> Vec<(String, String)> {
+    vec![
+        ("GRIDDISPATCH__HTTP__LISTEN".into(), format!("127.0.0.1:{http}")),
+        ("GRIDDISPATCH__MQTT__LISTEN".into(), format!("127.0.0.1:{mqtt}")),
+        ("GRIDDISPATCH__DATABASE__URL".into(), format!("sqlite://{}/gd.db", dir.display())),
+        ("GRIDDISPATCH__DISPATCH__ACK_TIMEOUT_SECS".into(), "6".into()),
+        ("RUST_LOG".into(), "warn".into()),
+    ]
+}
+
+fn serve(env: &[(String, String)]) -> Proc {
+    let child = Command::new(env!("CARGO_BIN_EXE_griddispatch"))
+        .arg("serve")
+        .envs(env.iter().cloned())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn griddispatch");
+    Proc { child }
+}
+
+#[tokio::test]
+async fn kill_9_with_a_pending_offer_resumes_where_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let (http, mqtt) = (free_port(), free_port());
+    let env = env(dir.path(), http, mqtt);
+    let out = Command::new(env!("CARGO_BIN_EXE_griddispatch"))
+        .args(["token", "create", "--role", "admin", "--name", "restart-test"])
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("gd_") && !token.contains('\n'));
+
+    let api = Api {
+        base: format!("http://127.0.0.1:{http}"),
+        token,
+        http: reqwest::Client::new(),
+        mqtt_host: "127.0.0.1".into(),
+        mqtt_port: mqtt,
+    };
+    let mut proc = serve(&env);
+    api.wait_healthy().await;
+    api.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70)).await;
+    let pa = api.responder("a", "grid_worker", "foot", Some("g1")).await;
+    let pb = api.responder("b", "grid_worker", "foot", Some("g1")).await;
+    let mut a = Worker::connect(&api, "a", &pa).await;
+    a.locate(&api, 39.4950, 106.6950).await;
+    let b = Worker::connect(&api, "b", &pb).await;
+    b.locate(&api, 39.4920, 106.6920).await;
+    drop(b);
+    let id = api.alert(json!({"id":"a1","kind":"medical","severity":2,"lat":39.4951,"lon":106.6951})).await;
+    let offered = a.expect_task().await;
+    drop(a);
+
+    // SIGKILL: no shutdown code runs.
+    proc.child.kill().unwrap();
+    proc.child.wait().unwrap();
+    let mut proc = serve(&env);
+    api.wait_healthy().await;
+
+    // The embedded broker lost everything; the inbox comes back from the database.
+    let mut a = Worker::connect(&api, "a", &pa).await;
+    let again = a.expect_task().await;
+    assert_eq!(again["task_id"], offered["task_id"]);
+    assert_eq!(again["respond_by"], offered["respond_by"], "the deadline must survive the restart");
+    assert_eq!(api.incident(&id).await["state"], "dispatching");
+
+    // Nobody answers: the original deadline passes and b gets the next offer.
+    let mut b = Worker::connect(&api, "b", &pb).await;
+    a.expect_cleared(offered["task_id"].as_str().unwrap()).await;
+    let next = b.task(WAIT + Duration::from_secs(6)).await.expect("b gets the offer after a's deadline");
+    assert_eq!(next["incident_id"], id);
+    let (ok, answer) = b.update(next["task_id"].as_str().unwrap(), json!({"status":"accepted","version":1})).await;
+    assert!(ok, "{answer}");
+    api.wait_state(&id, "assigned").await;
+
+    // A graceful stop (SIGTERM) exits cleanly.
+    let pid = proc.child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = proc.child.wait().unwrap();
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+}
