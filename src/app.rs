@@ -295,8 +295,11 @@ pub async fn simulate(
     let mqtt_url = match mqtt_url {
         Some(u) => u,
         None => {
-            let parsed = reqwest::Url::parse(&url).map_err(|e| anyhow::anyhow!("--url {url:?}: {e}"))?;
-            let host = parsed.host_str().ok_or_else(|| anyhow::anyhow!("--url {url:?}: no host"))?;
+            let parsed =
+                reqwest::Url::parse(&url).map_err(|e| anyhow::anyhow!("--url {url:?}: {e}"))?;
+            let host = parsed
+                .host_str()
+                .ok_or_else(|| anyhow::anyhow!("--url {url:?}: no host"))?;
             format!("mqtt://{host}:1883")
         }
     };

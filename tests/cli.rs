@@ -1,5 +1,7 @@
 //! Start-up failures: one clear line naming the setting, a non-zero exit, never a panic.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
+
 use std::process::Command;
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
@@ -14,24 +16,47 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn assert_one_clear_line(stderr: &str, setting: &str) {
-    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
     let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(lines[0].contains(setting), "{setting} not named in {:?}", lines[0]);
+    assert!(
+        lines[0].contains(setting),
+        "{setting} not named in {:?}",
+        lines[0]
+    );
 }
 
 #[test]
 fn bad_config_values_name_the_setting() {
     for (key, value, setting) in [
-        ("GRIDDISPATCH__DISPATCH__ACK_TIMEOUT_SECS", "soon", "ack_timeout_secs"),
-        ("GRIDDISPATCH__DISPATCH__DETOUR_FACTOR", "0.2", "dispatch.detour_factor"),
+        (
+            "GRIDDISPATCH__DISPATCH__ACK_TIMEOUT_SECS",
+            "soon",
+            "ack_timeout_secs",
+        ),
+        (
+            "GRIDDISPATCH__DISPATCH__DETOUR_FACTOR",
+            "0.2",
+            "dispatch.detour_factor",
+        ),
         ("GRIDDISPATCH__HTTP__LISTEN", "localhost", "http.listen"),
         ("GRIDDISPATCH__MQTT__URL", "amqp://x", "mqtt.url"),
-        ("GRIDDISPATCH__DISPATCH__SPEED_KMH__FOOT", "-1", "dispatch.speed_kmh.foot"),
+        (
+            "GRIDDISPATCH__DISPATCH__SPEED_KMH__FOOT",
+            "-1",
+            "dispatch.speed_kmh.foot",
+        ),
     ] {
         let (ok, _, err) = run(&["serve"], &[(key, value)]);
         assert!(!ok, "{key}={value} was accepted");
@@ -53,17 +78,36 @@ fn a_taken_port_names_the_setting() {
 
 #[test]
 fn an_unusable_database_names_the_setting() {
-    let (ok, _, err) = run(&["serve"], &[("GRIDDISPATCH__DATABASE__URL", "sqlite:///proc/no/such/dir/x.db")]);
+    let (ok, _, err) = run(
+        &["serve"],
+        &[(
+            "GRIDDISPATCH__DATABASE__URL",
+            "sqlite:///proc/no/such/dir/x.db",
+        )],
+    );
     assert!(!ok);
     assert_one_clear_line(&err, "database.url");
-    let (ok, _, err) = run(&["serve"], &[("GRIDDISPATCH__DATABASE__URL", "postgres://nowhere/db")]);
+    let (ok, _, err) = run(
+        &["serve"],
+        &[("GRIDDISPATCH__DATABASE__URL", "postgres://nowhere/db")],
+    );
     assert!(!ok);
     assert_one_clear_line(&err, "database.url");
 }
 
 #[test]
 fn token_create_prints_the_token_alone() {
-    let (ok, out, err) = run(&["token", "create", "--role", "viewer", "--name", "wall screen"], &[]);
+    let (ok, out, err) = run(
+        &[
+            "token",
+            "create",
+            "--role",
+            "viewer",
+            "--name",
+            "wall screen",
+        ],
+        &[],
+    );
     assert!(ok, "{err}");
     assert_eq!(out.lines().count(), 1);
     assert!(out.trim().starts_with("gd_"));

@@ -1,6 +1,8 @@
 //! Dispatch rules, end to end: real app, real embedded broker, real SQLite, workers as
 //! real MQTT clients.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
+
 mod common;
 
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! What arrives on MQTT from cameras, phones and sensors, and what the broker lets through.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
+
 mod common;
 
 use std::time::Duration;
@@ -18,7 +20,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -26,8 +31,14 @@ where
 #[tokio::test]
 async fn frigate_new_update_end_make_one_incident_at_the_camera() {
     let app = TestApp::spawn(&[]).await;
-    app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70)).await;
-    let (s, v) = app.post("/api/v1/cameras", json!({"id":"gate_cam","name":"北门摄像头","lat":39.4955,"lon":106.6955})).await;
+    app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70))
+        .await;
+    let (s, v) = app
+        .post(
+            "/api/v1/cameras",
+            json!({"id":"gate_cam","name":"北门摄像头","lat":39.4955,"lon":106.6955}),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["zone_id"], "g1", "zone derived from the position");
     let (user, pass) = app.source("frigate-nvr").await;
@@ -71,12 +82,19 @@ async fn owntracks_fixes_update_the_worker_and_old_ones_are_ignored() {
     w.locate_at(39.501, 106.701, now).await;
     app.wait_fix("w1", now).await;
     let r = app.get("/api/v1/responders/w1").await;
-    assert_eq!((r["lat"].as_f64(), r["lon"].as_f64()), (Some(39.501), Some(106.701)));
+    assert_eq!(
+        (r["lat"].as_f64(), r["lon"].as_f64()),
+        (Some(39.501), Some(106.701))
+    );
     assert_eq!(r["battery"], 77);
     // A fix from before arrives late (phone reconnected): it must not move the worker back.
     w.locate_at(39.6, 106.8, now - 60).await;
     // Non-location OwnTracks messages are valid and ignored.
-    w.c.publish("owntracks/w1/phone", json!({"_type":"transition","event":"enter","desc":"home"}).to_string()).await;
+    w.c.publish(
+        "owntracks/w1/phone",
+        json!({"_type":"transition","event":"enter","desc":"home"}).to_string(),
+    )
+    .await;
     w.locate_at(39.502, 106.702, now + 1).await;
     app.wait_fix("w1", now + 1).await;
     let r = app.get("/api/v1/responders/w1").await;
@@ -94,62 +112,138 @@ async fn malformed_payloads_are_dead_lettered_and_nothing_breaks() {
     let src = Client::connect(&app.mqtt_host, app.mqtt_port, "s1", &user, &pass).await;
     let huge = vec![b'x'; 8_000];
     src.publish("alerts/s1", "{not json").await;
-    src.publish("alerts/s1", json!({"id":"a","kind":"medical","severity":9,"lat":39.5,"lon":106.7}).to_string()).await;
+    src.publish(
+        "alerts/s1",
+        json!({"id":"a","kind":"medical","severity":9,"lat":39.5,"lon":106.7}).to_string(),
+    )
+    .await;
     src.publish("alerts/s1", huge).await;
     src.publish("frigate/events", "[]").await;
-    w.c.publish("owntracks/w1/phone", json!({"_type":"location","lat":"north"}).to_string()).await;
-    w.c.publish("dispatch/w1/tasks/t1/update", json!({"status":"teleported"}).to_string()).await;
-    src.publish("alerts/s1", json!({"id":"cam","kind":"fire","severity":2,"camera_id":"no-such-cam"}).to_string()).await;
+    w.c.publish(
+        "owntracks/w1/phone",
+        json!({"_type":"location","lat":"north"}).to_string(),
+    )
+    .await;
+    w.c.publish(
+        "dispatch/w1/tasks/t1/update",
+        json!({"status":"teleported"}).to_string(),
+    )
+    .await;
+    src.publish(
+        "alerts/s1",
+        json!({"id":"cam","kind":"fire","severity":2,"camera_id":"no-such-cam"}).to_string(),
+    )
+    .await;
     let dead = wait_for("seven dead letters", || async {
         let d = app.get("/api/v1/dead-letters").await;
         (d.as_array()?.len() >= 7).then_some(d)
     })
     .await;
-    let reasons: Vec<String> = dead.as_array().unwrap().iter().map(|d| format!("{} {}", d["topic"], d["reason"])).collect();
+    let reasons: Vec<String> = dead
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| format!("{} {}", d["topic"], d["reason"]))
+        .collect();
     let text = reasons.join("\n");
     assert!(text.contains("severity"), "{text}");
     assert!(text.contains("unknown camera"), "{text}");
     assert!(text.contains("owntracks/w1/phone"), "{text}");
     assert!(text.contains("dispatch/w1/tasks/t1/update"), "{text}");
     assert!(text.contains("frigate/events"), "{text}");
-    let big = dead.as_array().unwrap().iter().find(|d| d["truncated"] == true).expect("the 8 kB payload is kept truncated");
+    let big = dead
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["truncated"] == true)
+        .expect("the 8 kB payload is kept truncated");
     assert_eq!(big["payload_text"].as_str().unwrap().len(), 4096);
     // Still working: a good alert after all that goes through.
-    src.publish("alerts/s1", json!({"id":"ok","kind":"medical","severity":2,"lat":39.5,"lon":106.7}).to_string()).await;
+    src.publish(
+        "alerts/s1",
+        json!({"id":"ok","kind":"medical","severity":2,"lat":39.5,"lon":106.7}).to_string(),
+    )
+    .await;
     wait_for("the good alert", || async {
         let l = app.get("/api/v1/incidents").await;
         (l.as_array()?.len() == 1).then_some(l)
     })
     .await;
-    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("griddispatch_dead_letters_total 7"), "{metrics}");
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("griddispatch_dead_letters_total 7"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
 async fn a_worker_cannot_read_or_act_on_another_workers_tasks() {
     let app = TestApp::spawn(&[]).await;
-    app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70)).await;
+    app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70))
+        .await;
     let pw1 = app.responder("w1", "grid_worker", "foot", Some("g1")).await;
-    let pw10 = app.responder("w10", "grid_worker", "foot", Some("g1")).await;
+    let pw10 = app
+        .responder("w10", "grid_worker", "foot", Some("g1"))
+        .await;
     let mut victim = Worker::connect(&app, "w10", &pw10).await;
     victim.locate(&app, 39.495, 106.695).await;
     let mut snoop = Client::connect(&app.mqtt_host, app.mqtt_port, "snoop", "w1", &pw1).await;
-    for filter in ["dispatch/w10/tasks/+", "dispatch/+/tasks/#", "#", "owntracks/+/+"] {
+    for filter in [
+        "dispatch/w10/tasks/+",
+        "dispatch/+/tasks/#",
+        "#",
+        "owntracks/+/+",
+    ] {
         let codes = snoop.subscribe(filter).await;
-        assert_eq!(codes, vec![SubscribeReasonCode::Failure], "{filter} was granted");
+        assert_eq!(
+            codes,
+            vec![SubscribeReasonCode::Failure],
+            "{filter} was granted"
+        );
     }
     // w1's password does not open w10's account either.
-    let mut wrong = Client::try_connect(&app.mqtt_host, app.mqtt_port, "imposter", "w10", &pw1).await;
-    let code = tokio::time::timeout(WAIT, wrong.connack.recv()).await.unwrap().unwrap();
+    let mut wrong =
+        Client::try_connect(&app.mqtt_host, app.mqtt_port, "imposter", "w10", &pw1).await;
+    let code = tokio::time::timeout(WAIT, wrong.connack.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_ne!(code, rumqttc::ConnectReturnCode::Success);
 
-    let id = app.alert(json!({"id":"a1","kind":"medical","severity":2,"lat":39.4951,"lon":106.6951})).await;
+    let id = app
+        .alert(json!({"id":"a1","kind":"medical","severity":2,"lat":39.4951,"lon":106.6951}))
+        .await;
     let task = victim.expect_task().await;
     let tid = task["task_id"].as_str().unwrap();
     // Forged accept and forged location, published by w1 on w10's topics: dropped by the broker.
-    snoop.publish(&format!("dispatch/w10/tasks/{tid}/update"), json!({"status":"accepted"}).to_string()).await;
-    snoop.publish("owntracks/w10/phone", json!({"_type":"location","lat":39.0,"lon":106.0,"tst":chrono::Utc::now().timestamp()}).to_string()).await;
-    assert!(snoop.next_where(Duration::from_millis(500), |_, _| true).await.is_none(), "w1 received something");
+    snoop
+        .publish(
+            &format!("dispatch/w10/tasks/{tid}/update"),
+            json!({"status":"accepted"}).to_string(),
+        )
+        .await;
+    snoop
+        .publish(
+            "owntracks/w10/phone",
+            json!({"_type":"location","lat":39.0,"lon":106.0,"tst":chrono::Utc::now().timestamp()})
+                .to_string(),
+        )
+        .await;
+    assert!(
+        snoop
+            .next_where(Duration::from_millis(500), |_, _| true)
+            .await
+            .is_none(),
+        "w1 received something"
+    );
     assert_eq!(app.incident(&id).await["state"], "dispatching");
     let r = app.get("/api/v1/responders/w10").await;
     assert_eq!(r["lat"].as_f64(), Some(39.495));

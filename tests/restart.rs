@@ -2,6 +2,8 @@
 //! restarted process republishes the worker's inbox from the database and keeps the
 //! offer's original deadline.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
+
 mod common;
 
 use std::process::{Child, Command, Stdio};
@@ -11,7 +13,11 @@ use common::{Api, Worker, WAIT};
 use serde_json::json;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Proc {
@@ -27,10 +33,22 @@ impl Drop for Proc {
 
 fn env(dir: &std::path::Path, http: u16, mqtt: u16) -> Vec<(String, String)> {
     vec![
-        ("GRIDDISPATCH__HTTP__LISTEN".into(), format!("127.0.0.1:{http}")),
-        ("GRIDDISPATCH__MQTT__LISTEN".into(), format!("127.0.0.1:{mqtt}")),
-        ("GRIDDISPATCH__DATABASE__URL".into(), format!("sqlite://{}/gd.db", dir.display())),
-        ("GRIDDISPATCH__DISPATCH__ACK_TIMEOUT_SECS".into(), "6".into()),
+        (
+            "GRIDDISPATCH__HTTP__LISTEN".into(),
+            format!("127.0.0.1:{http}"),
+        ),
+        (
+            "GRIDDISPATCH__MQTT__LISTEN".into(),
+            format!("127.0.0.1:{mqtt}"),
+        ),
+        (
+            "GRIDDISPATCH__DATABASE__URL".into(),
+            format!("sqlite://{}/gd.db", dir.display()),
+        ),
+        (
+            "GRIDDISPATCH__DISPATCH__ACK_TIMEOUT_SECS".into(),
+            "6".into(),
+        ),
         ("RUST_LOG".into(), "warn".into()),
     ]
 }
@@ -52,11 +70,22 @@ async fn kill_9_with_a_pending_offer_resumes_where_it_was() {
     let (http, mqtt) = (free_port(), free_port());
     let env = env(dir.path(), http, mqtt);
     let out = Command::new(env!("CARGO_BIN_EXE_griddispatch"))
-        .args(["token", "create", "--role", "admin", "--name", "restart-test"])
+        .args([
+            "token",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            "restart-test",
+        ])
         .envs(env.iter().cloned())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(token.starts_with("gd_") && !token.contains('\n'));
 
@@ -69,7 +98,8 @@ async fn kill_9_with_a_pending_offer_resumes_where_it_was() {
     };
     let mut proc = serve(&env);
     api.wait_healthy().await;
-    api.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70)).await;
+    api.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70))
+        .await;
     let pa = api.responder("a", "grid_worker", "foot", Some("g1")).await;
     let pb = api.responder("b", "grid_worker", "foot", Some("g1")).await;
     let mut a = Worker::connect(&api, "a", &pa).await;
@@ -77,7 +107,9 @@ async fn kill_9_with_a_pending_offer_resumes_where_it_was() {
     let b = Worker::connect(&api, "b", &pb).await;
     b.locate(&api, 39.4920, 106.6920).await;
     drop(b);
-    let id = api.alert(json!({"id":"a1","kind":"medical","severity":2,"lat":39.4951,"lon":106.6951})).await;
+    let id = api
+        .alert(json!({"id":"a1","kind":"medical","severity":2,"lat":39.4951,"lon":106.6951}))
+        .await;
     let offered = a.expect_task().await;
     drop(a);
 
@@ -91,15 +123,26 @@ async fn kill_9_with_a_pending_offer_resumes_where_it_was() {
     let mut a = Worker::connect(&api, "a", &pa).await;
     let again = a.expect_task().await;
     assert_eq!(again["task_id"], offered["task_id"]);
-    assert_eq!(again["respond_by"], offered["respond_by"], "the deadline must survive the restart");
+    assert_eq!(
+        again["respond_by"], offered["respond_by"],
+        "the deadline must survive the restart"
+    );
     assert_eq!(api.incident(&id).await["state"], "dispatching");
 
     // Nobody answers: the original deadline passes and b gets the next offer.
     let mut b = Worker::connect(&api, "b", &pb).await;
     a.expect_cleared(offered["task_id"].as_str().unwrap()).await;
-    let next = b.task(WAIT + Duration::from_secs(6)).await.expect("b gets the offer after a's deadline");
+    let next = b
+        .task(WAIT + Duration::from_secs(6))
+        .await
+        .expect("b gets the offer after a's deadline");
     assert_eq!(next["incident_id"], id);
-    let (ok, answer) = b.update(next["task_id"].as_str().unwrap(), json!({"status":"accepted","version":1})).await;
+    let (ok, answer) = b
+        .update(
+            next["task_id"].as_str().unwrap(),
+            json!({"status":"accepted","version":1}),
+        )
+        .await;
     assert!(ok, "{answer}");
     api.wait_state(&id, "assigned").await;
 

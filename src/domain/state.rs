@@ -116,13 +116,13 @@ impl TaskStatus {
     /// Whether a responder may move the task from `self` to `to`.
     pub fn worker_may_set(self, to: TaskStatus) -> bool {
         use TaskStatus::*;
-        match (self, to) {
-            (Offered, Accepted | Rejected) => true,
-            (Accepted, EnRoute | OnScene | Resolved) => true,
-            (EnRoute, OnScene | Resolved) => true,
-            (OnScene, Resolved) => true,
-            _ => false,
-        }
+        matches!(
+            (self, to),
+            (Offered, Accepted | Rejected)
+                | (Accepted, EnRoute | OnScene | Resolved)
+                | (EnRoute, OnScene | Resolved)
+                | (OnScene, Resolved)
+        )
     }
 
     /// The incident state a task status carries over to, for the statuses that move it.

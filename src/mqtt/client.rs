@@ -104,7 +104,7 @@ pub async fn run(
                 connected.store(false, Ordering::Relaxed);
                 failures = failures.saturating_add(1);
                 let wait = Duration::from_millis(200 * u64::from(failures.min(25)));
-                if failures == 1 || failures % 30 == 0 {
+                if failures == 1 || failures.is_multiple_of(30) {
                     tracing::warn!(host = %cfg.host, port = cfg.port, error = %e, "MQTT connection lost; retrying");
                 }
                 tokio::select! {
