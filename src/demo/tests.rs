@@ -196,27 +196,3 @@ fn demo_alerts_are_plausible() {
     }
     assert!(with_rendezvous > 0);
 }
-
-/// Drives the demo against a live server for `GD_SIM_SECS` (default 30) s:
-/// set `GD_SIM_URL`, `GD_SIM_TOKEN`, `GD_SIM_MQTT`, then
-/// `cargo test --lib -- --ignored live_demo`.
-#[tokio::test]
-#[ignore = "needs a running griddispatch server"]
-async fn live_demo() {
-    let env = |k: &str| std::env::var(k).unwrap_or_default();
-    let secs = env("GD_SIM_SECS").parse().unwrap_or(30);
-    let cancel = CancellationToken::new();
-    let stopper = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(secs)).await;
-        stopper.cancel();
-    });
-    run(
-        &env("GD_SIM_URL"),
-        &env("GD_SIM_TOKEN"),
-        &env("GD_SIM_MQTT"),
-        cancel,
-    )
-    .await
-    .unwrap();
-}

@@ -859,31 +859,33 @@ impl Engine {
                 self.on_location(&responder_id, p, now, None, None);
             }
         }
-        let answer = match self.apply_update(&responder_id, &task_id, &update, now) {
-            Ok((change, answer)) => {
-                if self.commit(change).await {
-                    answer
-                } else {
-                    UpdateAnswer {
+        let answer_msg = |answer: &UpdateAnswer| Outgoing {
+            topic: answer_topic(responder_id.as_str(), &task_id, answer.reason.is_none()),
+            payload: serde_json::to_vec(answer).unwrap_or_default(),
+            retain: false,
+        };
+        match self.apply_update(&responder_id, &task_id, &update, now) {
+            Ok((mut change, answer)) => {
+                tracing::info!(task = %task_id, responder = %responder_id, status = %answer.status, "task update");
+                // The worker hears the verdict on its own update before the inbox changes
+                // it causes (e.g. the task being cleared after `resolved`).
+                change.publish.insert(0, answer_msg(&answer));
+                if !self.commit(change).await {
+                    let failed = UpdateAnswer {
                         task_id: task_id.clone(),
                         status: answer.status,
                         version: answer.version - 1,
                         reason: Some("internal error; try again".into()),
-                    }
+                    };
+                    let _ = self.out.send(answer_msg(&failed));
                 }
             }
             Err(refusal) => {
                 Metrics::inc(&self.metrics.task_updates_refused_total);
                 tracing::info!(task = %task_id, responder = %responder_id, reason = ?refusal.reason, "task update refused");
-                refusal
+                let _ = self.out.send(answer_msg(&refusal));
             }
-        };
-        let accepted = answer.reason.is_none();
-        let _ = self.out.send(Outgoing {
-            topic: answer_topic(responder_id.as_str(), &task_id, accepted),
-            payload: serde_json::to_vec(&answer).unwrap_or_default(),
-            retain: false,
-        });
+        }
     }
 
     /// Checks and applies a worker's update in memory; the change is committed by the caller.

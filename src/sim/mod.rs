@@ -331,28 +331,6 @@ mod tests {
         }
     }
 
-    /// Smoke run against a live server: set `GD_SIM_URL`, `GD_SIM_TOKEN` and
-    /// `GD_SIM_MQTT`, then `cargo test --lib -- --ignored live_sim`.
-    #[tokio::test]
-    #[ignore = "needs a running griddispatch server"]
-    async fn live_sim() {
-        let env = |k: &str| std::env::var(k).unwrap_or_default();
-        let cfg = SimConfig {
-            url: env("GD_SIM_URL"),
-            token: env("GD_SIM_TOKEN"),
-            mqtt_url: env("GD_SIM_MQTT"),
-            workers: 20,
-            rate: 2.0,
-            duration: Duration::from_secs(env("GD_SIM_SECS").parse().unwrap_or(20)),
-            close_resolved: true,
-            ..SimConfig::default()
-        };
-        let report = run(cfg, CancellationToken::new()).await.unwrap();
-        println!("{report}");
-        assert!(report.alerts_sent > 0);
-        assert!(report.tasks_received > 0);
-    }
-
     #[test]
     fn config_validation() {
         assert!(SimConfig::default().validate().is_ok());

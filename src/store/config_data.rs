@@ -353,28 +353,21 @@ impl Store {
             AccountOwner::Responder(id) => ("responder", id.as_str(), id.clone()),
             AccountOwner::Source(id) => ("source", id.as_str(), source_username(id)),
         };
-        let table = if principal == "responder" {
-            "responders"
-        } else {
-            "sources"
-        };
-        let mut tx = self.pool.begin().await?;
-        let exists = sqlx::query(&format!("SELECT 1 FROM {table} WHERE id = ?"))
-            .bind(subject)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if !exists {
+        // One statement, no read-then-write transaction: under SQLite WAL a read
+        // transaction that later writes fails at once when another writer got in between.
+        let password = new_secret();
+        let done = sqlx::query(
+            "UPDATE mqtt_accounts SET password_hash = ? WHERE principal = ? AND subject_id = ?",
+        )
+        .bind(hash_secret(&password))
+        .bind(principal)
+        .bind(subject)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("{principal} {subject}")));
         }
-        sqlx::query("DELETE FROM mqtt_accounts WHERE principal = ? AND subject_id = ?")
-            .bind(principal)
-            .bind(subject)
-            .execute(&mut *tx)
-            .await?;
-        let creds = put_account(&mut tx, &username, principal, subject).await?;
-        tx.commit().await?;
-        Ok(creds)
+        Ok(MqttCredentials { username, password })
     }
 
     /// Checks an MQTT login.
