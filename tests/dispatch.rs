@@ -400,34 +400,23 @@ async fn the_same_alert_id_twice_is_one_alert() {
         json!({"id":"m-1","kind":"flood","severity":3,"lat":39.5050,"lon":106.6950}).to_string();
     src.publish("alerts/sensor-1", alert.clone()).await;
     src.publish("alerts/sensor-1", alert).await;
-    let deadline = tokio::time::Instant::now() + common::WAIT;
-    let inc = loop {
+    let inc = common::wait_for("the flood incident", || async {
         let list = app.get("/api/v1/incidents?state=open").await;
-        if let Some(i) = list
-            .as_array()
-            .unwrap()
+        let found = list
+            .as_array()?
             .iter()
-            .find(|i| i["kind"] == "flood")
-        {
-            break i["id"].as_str().unwrap().to_owned();
-        }
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
+            .find(|i| i["kind"] == "flood")?
+            .clone();
+        Some(found["id"].clone())
+    })
+    .await;
+    let inc = inc.as_str().unwrap().to_owned();
     tokio::time::sleep(QUIET).await;
     assert_eq!(
         app.incident(&inc).await["alerts"].as_array().unwrap().len(),
         1
     );
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("griddispatch_alerts_duplicate_total 2"),
         "{metrics}"

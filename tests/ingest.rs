@@ -6,27 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, TestApp, Worker, WAIT};
+use common::{wait_for, Client, TestApp, Worker, WAIT};
 use rumqttc::SubscribeReasonCode;
 use serde_json::json;
-
-async fn wait_for<F, Fut>(what: &str, mut f: F) -> serde_json::Value
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<serde_json::Value>>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
 
 #[tokio::test]
 async fn frigate_new_update_end_make_one_incident_at_the_camera() {
@@ -169,15 +151,7 @@ async fn malformed_payloads_are_dead_lettered_and_nothing_breaks() {
         (l.as_array()?.len() == 1).then_some(l)
     })
     .await;
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("griddispatch_dead_letters_total 7"),
         "{metrics}"

@@ -87,6 +87,11 @@ pub(crate) fn zone_from_row(row: &crate::store::ZoneRow) -> Option<Zone> {
     })
 }
 
+/// The zone index for stored zones.
+pub(crate) fn zone_index(rows: &[crate::store::ZoneRow]) -> ZoneIndex {
+    ZoneIndex::new(rows.iter().filter_map(zone_from_row).collect())
+}
+
 fn responder_from_row(row: &ResponderRow) -> Option<Responder> {
     Some(Responder {
         id: Ident::parse(&row.id).ok()?,
@@ -148,14 +153,7 @@ impl Engine {
     /// Rebuilds the whole in-memory view from the database (start-up, and after a failed
     /// write so memory never drifts from the truth).
     async fn reload_all(&mut self) -> Result<(), StoreError> {
-        let zones: Vec<Zone> = self
-            .store
-            .zones()
-            .await?
-            .iter()
-            .filter_map(zone_from_row)
-            .collect();
-        self.zones = ZoneIndex::new(zones);
+        self.load_zones().await?;
         let rows = self.store.responders().await?;
         let ref_lat = rows.iter().find_map(|r| r.lat).unwrap_or(39.5);
         self.responders = ResponderIndex::new(ref_lat);
@@ -164,21 +162,7 @@ impl Engine {
                 self.responders.upsert(r);
             }
         }
-        self.cameras = self
-            .store
-            .cameras()
-            .await?
-            .into_iter()
-            .map(|c| {
-                (
-                    c.id,
-                    LatLon {
-                        lat: c.lat,
-                        lon: c.lon,
-                    },
-                )
-            })
-            .collect();
+        self.load_cameras().await?;
         self.incidents = self
             .store
             .open_incidents()
@@ -209,6 +193,30 @@ impl Engine {
                 self.tasks.insert(t.id.clone(), t);
             }
         }
+        Ok(())
+    }
+
+    async fn load_zones(&mut self) -> Result<(), StoreError> {
+        self.zones = zone_index(&self.store.zones().await?);
+        Ok(())
+    }
+
+    async fn load_cameras(&mut self) -> Result<(), StoreError> {
+        self.cameras = self
+            .store
+            .cameras()
+            .await?
+            .into_iter()
+            .map(|c| {
+                (
+                    c.id,
+                    LatLon {
+                        lat: c.lat,
+                        lon: c.lon,
+                    },
+                )
+            })
+            .collect();
         Ok(())
     }
 
@@ -372,33 +380,8 @@ impl Engine {
                     Err(e) => return Err(e),
                 }
             }
-            Reload::Zones => {
-                let zones: Vec<Zone> = self
-                    .store
-                    .zones()
-                    .await?
-                    .iter()
-                    .filter_map(zone_from_row)
-                    .collect();
-                self.zones = ZoneIndex::new(zones);
-            }
-            Reload::Cameras => {
-                self.cameras = self
-                    .store
-                    .cameras()
-                    .await?
-                    .into_iter()
-                    .map(|c| {
-                        (
-                            c.id,
-                            LatLon {
-                                lat: c.lat,
-                                lon: c.lon,
-                            },
-                        )
-                    })
-                    .collect();
-            }
+            Reload::Zones => self.load_zones().await?,
+            Reload::Cameras => self.load_cameras().await?,
         }
         Ok(())
     }

@@ -8,7 +8,7 @@
 //! reloads exactly what it had promised.
 
 mod engine;
-pub(crate) use engine::zone_from_row;
+pub(crate) use engine::zone_index;
 mod messages;
 
 use std::sync::Arc;

@@ -40,18 +40,9 @@ async fn create(
     let zone_id = match body.zone_id {
         Some(z) => Some(z.to_string()),
         // Derived from the position when not given, with the dispatcher's own zone rules.
-        None => {
-            let zones: Vec<_> = st
-                .store
-                .zones()
-                .await?
-                .iter()
-                .filter_map(crate::dispatch::zone_from_row)
-                .collect();
-            crate::domain::zones::ZoneIndex::new(zones)
-                .locate(at)
-                .map(|z| z.id.to_string())
-        }
+        None => crate::dispatch::zone_index(&st.store.zones().await?)
+            .locate(at)
+            .map(|z| z.id.to_string()),
     };
     let name = body.name.trim().to_owned();
     if name.is_empty() {

@@ -216,6 +216,17 @@ impl Api {
         v["incident_id"].as_str().expect("incident id").to_owned()
     }
 
+    /// The Prometheus text of /metrics.
+    pub async fn metrics(&self) -> String {
+        let resp = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics");
+        resp.text().await.expect("metrics text")
+    }
+
     pub async fn incident(&self, id: &str) -> Value {
         self.get(&format!("/api/v1/incidents/{id}")).await
     }
@@ -475,4 +486,23 @@ impl Worker {
 /// A unique suffix, for ids on a shared broker.
 pub fn unique() -> String {
     format!("{:x}", uuid::Uuid::new_v4().as_u128() & 0xffff_ffff)
+}
+
+/// Polls `f` until it gives a value (or fails the test after WAIT).
+pub async fn wait_for<F, Fut>(what: &str, mut f: F) -> serde_json::Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<serde_json::Value>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
