@@ -118,6 +118,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             client_id: settings.mqtt.client_id.clone(),
             username: DISPATCHER_MQTT_USER.to_owned(),
             password: superuser_password.clone(),
+            persistent_session: settings.mqtt.persistent_session,
         }
     } else {
         let (host, port) = crate::mqtt::parse_broker_url(&settings.mqtt.url).context("mqtt.url")?;
@@ -127,6 +128,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             client_id: settings.mqtt.client_id.clone(),
             username: settings.mqtt.username.clone(),
             password: settings.mqtt.password.clone(),
+            persistent_session: settings.mqtt.persistent_session,
         }
     };
     let mqtt_url = format!("mqtt://{}:{}", client_cfg.host, client_cfg.port);

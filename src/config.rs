@@ -62,6 +62,8 @@ pub struct MqttSettings {
     pub password: String,
     /// The dispatcher's MQTT client id.
     pub client_id: String,
+    /// Keep the dispatcher's session (and what the broker queued for it) across reconnects.
+    pub persistent_session: bool,
     /// Largest packet the embedded broker accepts, bytes.
     pub max_packet_size: usize,
 }

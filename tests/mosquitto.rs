@@ -26,6 +26,8 @@ async fn dispatches_through_mosquitto() {
             ("GRIDDISPATCH__MQTT__LISTEN", ""),
             ("GRIDDISPATCH__MQTT__URL", "mqtt://127.0.0.1:1883"),
             ("GRIDDISPATCH__MQTT__CLIENT_ID", &client_id),
+            // A per-run client id with a kept session would pile up queues in the shared Mosquitto.
+            ("GRIDDISPATCH__MQTT__PERSISTENT_SESSION", "false"),
         ],
     );
     let app = TestApp::spawn_with(dir, settings).await;

@@ -18,7 +18,11 @@ use crate::store::ZoneRow;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/zones", get(list).post(create))
-        .route("/api/v1/zones/import", post(import))
+        // A county's zone file can be tens of megabytes.
+        .route(
+            "/api/v1/zones/import",
+            post(import).layer(axum::extract::DefaultBodyLimit::max(128 * 1024 * 1024)),
+        )
         .route("/api/v1/zones/{id}", put(replace).delete(remove))
 }
 

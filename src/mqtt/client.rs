@@ -27,6 +27,8 @@ pub struct ClientConfig {
     pub username: String,
     /// Password.
     pub password: String,
+    /// `clean_session = false`: the broker keeps our subscriptions and queues for us.
+    pub persistent_session: bool,
 }
 
 /// Runs the connection until `cancel` fires, reconnecting after errors.
@@ -40,7 +42,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
     opts.set_keep_alive(Duration::from_secs(30));
-    opts.set_clean_session(true);
+    opts.set_clean_session(!cfg.persistent_session);
     opts.set_max_packet_size(1024 * 1024, 1024 * 1024);
     opts.set_inflight(1000);
     if !cfg.username.is_empty() {
