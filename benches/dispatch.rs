@@ -11,6 +11,9 @@
 //!   them are connected as MQTT clients (only connected ones get a location fix, so only
 //!   they are candidates).
 //! - `--search-only`, `--e2e-only`: run one half.
+//! - `--alert-qos0`: publish alerts with QoS 0 instead of 1. A diagnostic: the dispatcher
+//!   then sends no PUBACK for the alert, which shows whether its next write (the task) was
+//!   held back by Nagle's algorithm waiting for that PUBACK's delayed TCP ACK.
 //!
 //! The worker phones run in a child process (this same binary, started with `--fleet`):
 //! each TCP connection costs one descriptor on each side, and `ulimit -n` (20,000 here)
@@ -417,6 +420,8 @@ struct Options {
     workers: usize,
     search: bool,
     e2e: bool,
+    /// QoS of the alerts; 0 is a diagnostic (see the module docs).
+    alert_qos: QoS,
 }
 
 /// What one rate run measured.
@@ -715,12 +720,7 @@ async fn bench_e2e(opts: &Options) -> anyhow::Result<E2eResult> {
                 "lat": at.lat, "lon": at.lon, "description": format!("bench-{run}-{seq}")});
             sent_at.push(unix_ns());
             source
-                .publish(
-                    "alerts/bench-src",
-                    QoS::AtLeastOnce,
-                    false,
-                    alert.to_string(),
-                )
+                .publish("alerts/bench-src", opts.alert_qos, false, alert.to_string())
                 .await?;
         }
         let send_secs = start.elapsed().as_secs_f64();
@@ -1021,6 +1021,11 @@ fn main() -> anyhow::Result<()> {
             .unwrap_or(default_n),
         search: !args.iter().any(|a| a == "--e2e-only"),
         e2e: !args.iter().any(|a| a == "--search-only"),
+        alert_qos: if args.iter().any(|a| a == "--alert-qos0") {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        },
     };
     anyhow::ensure!(
         opts.rates.iter().all(|r| *r > 0.0) && opts.secs > 0.0,
