@@ -99,11 +99,24 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             max_packet_size: settings.mqtt.max_packet_size,
             ..BrokerConfig::default()
         };
-        let broker = Broker::bind(&settings.mqtt.listen, config)
+        let mut broker = Broker::bind(&settings.mqtt.listen, config)
             .await
             .with_context(|| format!("mqtt.listen {}: cannot listen", settings.mqtt.listen))?;
+        // Beside the database: one per data folder, so a restart (even after kill -9)
+        // simply replaces the old socket file.
+        let socket = settings
+            .data_dir()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."))
+            .join("dispatcher-mqtt.sock");
+        broker.listen_unix(&socket).with_context(|| {
+            format!(
+                "cannot create the broker's local socket {}",
+                socket.display()
+            )
+        })?;
         let addr = broker.local_addr();
-        (Some(broker), Some(addr))
+        (Some((broker, socket)), Some(addr))
     };
     let client_cfg = if settings.mqtt.url.is_empty() {
         let addr = mqtt_addr.context("mqtt.url: empty, and there is no embedded broker")?;
@@ -119,6 +132,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             username: DISPATCHER_MQTT_USER.to_owned(),
             password: superuser_password.clone(),
             persistent_session: settings.mqtt.persistent_session,
+            unix_socket: broker.as_ref().map(|(_, socket)| socket.clone()),
         }
     } else {
         let (host, port) = crate::mqtt::parse_broker_url(&settings.mqtt.url).context("mqtt.url")?;
@@ -129,6 +143,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             username: settings.mqtt.username.clone(),
             password: settings.mqtt.password.clone(),
             persistent_session: settings.mqtt.persistent_session,
+            unix_socket: None,
         }
     };
     let mqtt_url = format!("mqtt://{}:{}", client_cfg.host, client_cfg.port);
@@ -149,8 +164,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     .await?;
     supervise(&tracker, &cancel, "dispatcher", engine);
 
-    let broker_stats = broker.as_ref().map(|b| b.stats());
-    if let Some(broker) = broker {
+    let broker_stats = broker.as_ref().map(|(b, _)| b.stats());
+    if let Some((broker, _)) = broker {
         let auth = Arc::new(StoreAuthenticator {
             store: store.clone(),
             superuser: DISPATCHER_MQTT_USER.to_owned(),

@@ -29,6 +29,8 @@ pub struct ClientConfig {
     pub password: String,
     /// `clean_session = false`: the broker keeps our subscriptions and queues for us.
     pub persistent_session: bool,
+    /// Connect over this Unix socket instead of TCP (the embedded broker's own socket).
+    pub unix_socket: Option<std::path::PathBuf>,
 }
 
 /// Runs the connection until `cancel` fires, reconnecting after errors.
@@ -40,7 +42,14 @@ pub async fn run(
     connected: Arc<AtomicBool>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
+    let mut opts = match &cfg.unix_socket {
+        Some(path) => {
+            let mut o = MqttOptions::new(cfg.client_id.clone(), path.to_string_lossy(), 0);
+            o.set_transport(rumqttc::Transport::unix());
+            o
+        }
+        None => MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port),
+    };
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_clean_session(!cfg.persistent_session);
     opts.set_max_packet_size(1024 * 1024, 1024 * 1024);
