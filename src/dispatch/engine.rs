@@ -53,6 +53,27 @@ pub(super) struct Engine {
     excluded: HashMap<String, HashSet<Ident>>,
     /// (respond_by, task id) of outstanding offers.
     deadlines: BTreeSet<(i64, String)>,
+    /// Decisions made but not yet written (see [`Engine::flush`]).
+    batch: Batch,
+}
+
+/// Most commands handled before their decisions are written together.
+const MAX_BATCH: usize = 256;
+
+/// Decisions waiting for one shared transaction. Under load many commands are queued at
+/// once; writing them in one transaction instead of one each is what lets a single
+/// dispatcher keep up with a burst, and the answers still go out only after the write.
+#[derive(Default)]
+struct Batch {
+    /// Written in one transaction.
+    writes: Vec<Write>,
+    /// Sent after the commit, in order.
+    publish: Vec<Outgoing>,
+    /// Told whether the batch was stored (replies to callers, failure answers).
+    done: Vec<Box<dyn FnOnce(bool) + Send>>,
+    /// Alerts in this batch, (source, external id) → (alert id, incident id): the
+    /// duplicate check must see them before they reach the database.
+    alerts: HashMap<(String, String), (String, String)>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -145,6 +166,7 @@ impl Engine {
             tasks: HashMap::new(),
             excluded: HashMap::new(),
             deadlines: BTreeSet::new(),
+            batch: Batch::default(),
         };
         engine.reload_all().await?;
         Ok(engine)
@@ -247,12 +269,26 @@ impl Engine {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 cmd = rx.recv() => match cmd {
-                    Some(cmd) => self.handle(cmd).await,
+                    Some(cmd) => {
+                        self.handle(cmd).await;
+                        // Whatever else is already queued joins the same transaction.
+                        for _ in 1..MAX_BATCH {
+                            match rx.try_recv() {
+                                Ok(cmd) => self.handle(cmd).await,
+                                Err(_) => break,
+                            }
+                        }
+                        self.flush().await;
+                    }
                     None => break,
                 },
-                _ = sleep => self.expire_due().await,
+                _ = sleep => {
+                    self.expire_due();
+                    self.flush().await;
+                }
             }
         }
+        self.flush().await;
         tracing::info!("dispatcher stopped");
         Ok(())
     }
@@ -273,17 +309,40 @@ impl Engine {
         for id in pending {
             let mut change = Change::default();
             self.offer_next(&id, &mut change, now_ms());
-            self.commit(change).await;
+            self.stage(change, |_| {});
         }
         self.publish_inbox();
+        self.flush().await;
     }
 
     async fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::Alert(alert, reply) => {
-                let result = self.on_alert(alert).await;
-                let _ = reply.send(result);
-            }
+            Command::Alert(alert, reply) => match self.on_alert(alert).await {
+                Ok((None, outcome)) => {
+                    let _ = reply.send(Ok(outcome));
+                }
+                Ok((Some(change), outcome)) => {
+                    let metrics = self.metrics.clone();
+                    self.stage(change, move |stored| {
+                        let _ = reply.send(if stored {
+                            Metrics::inc(&metrics.alerts_total);
+                            if outcome.correlated {
+                                Metrics::inc(&metrics.alerts_correlated_total);
+                            } else {
+                                Metrics::inc(&metrics.incidents_opened_total);
+                            }
+                            Ok(outcome)
+                        } else {
+                            Err(DispatchError::Store(StoreError::Conflict(
+                                "the alert could not be stored; try again".into(),
+                            )))
+                        });
+                    });
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
             Command::TaskUpdate {
                 responder_id,
                 task_id,
@@ -302,10 +361,20 @@ impl Engine {
                 actor,
                 note,
                 reply,
-            } => {
-                let result = self.on_operator(&incident_id, action, &actor, note).await;
-                let _ = reply.send(result);
-            }
+            } => match self.on_operator(&incident_id, action, &actor, note).await {
+                Ok(change) => self.stage(change, move |stored| {
+                    let _ = reply.send(if stored {
+                        Ok(())
+                    } else {
+                        Err(DispatchError::Conflict(
+                            "the change could not be stored; try again".into(),
+                        ))
+                    });
+                }),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
             Command::Candidates {
                 incident_id,
                 limit,
@@ -375,7 +444,7 @@ impl Engine {
                         for iid in incidents {
                             self.after_offer_failed(&iid, &mut change, now);
                         }
-                        self.commit(change).await;
+                        self.stage(change, |_| {});
                     }
                     Err(e) => return Err(e),
                 }
@@ -386,39 +455,79 @@ impl Engine {
         Ok(())
     }
 
-    /// Writes a change; on success sends its messages, on failure reloads from the database
-    /// so memory matches what was really stored. Returns whether it was stored.
-    async fn commit(&mut self, change: Change) -> bool {
-        if !change.writes.is_empty() {
-            if let Err(e) = self.store.apply(&change.writes).await {
-                tracing::error!(error = %e, "could not store a dispatch decision; reloading state from the database");
-                if let Err(e) = self.reload_all().await {
-                    tracing::error!(error = %e, "reload after a failed write also failed");
-                }
-                return false;
+    /// Adds a decision to the batch; `done` learns whether it was stored.
+    fn stage(&mut self, change: Change, done: impl FnOnce(bool) + Send + 'static) {
+        self.batch.writes.extend(change.writes);
+        self.batch.publish.extend(change.publish);
+        self.batch.done.push(Box::new(done));
+    }
+
+    /// Queues a message to go out after the batch before it (keeps the order phones see).
+    fn send(&mut self, msg: Outgoing) {
+        self.batch.publish.push(msg);
+    }
+
+    /// Writes the batch in one transaction; on success sends its messages, on failure
+    /// reloads from the database so memory matches what was really stored. Either way
+    /// every waiting caller is told.
+    async fn flush(&mut self) {
+        let batch = std::mem::take(&mut self.batch);
+        let stored = if batch.writes.is_empty() {
+            true
+        } else if let Err(e) = self.store.apply(&batch.writes).await {
+            tracing::error!(error = %e, decisions = batch.done.len(), "could not store dispatch decisions; reloading state from the database");
+            if let Err(e) = self.reload_all().await {
+                tracing::error!(error = %e, "reload after a failed write also failed");
+            }
+            false
+        } else {
+            true
+        };
+        if stored {
+            for msg in batch.publish {
+                let _ = self.out.send(msg);
             }
         }
-        for msg in change.publish {
-            let _ = self.out.send(msg);
+        for done in batch.done {
+            done(stored);
         }
-        true
     }
 
     // ---- alerts ------------------------------------------------------------------------
 
-    async fn on_alert(&mut self, alert: NewAlert) -> Result<AlertOutcome, DispatchError> {
+    /// Opens or joins an incident. Returns the change to stage (none for a duplicate).
+    async fn on_alert(
+        &mut self,
+        alert: NewAlert,
+    ) -> Result<(Option<Change>, AlertOutcome), DispatchError> {
+        let key = (alert.source_id.to_string(), alert.external_id.clone());
+        if let Some((alert_id, incident_id)) = self.batch.alerts.get(&key) {
+            Metrics::inc(&self.metrics.alerts_duplicate_total);
+            return Ok((
+                None,
+                AlertOutcome {
+                    alert_id: alert_id.clone(),
+                    incident_id: incident_id.clone(),
+                    duplicate: true,
+                    correlated: false,
+                },
+            ));
+        }
         if let Some(old) = self
             .store
             .find_alert(alert.source_id.as_str(), &alert.external_id)
             .await?
         {
             Metrics::inc(&self.metrics.alerts_duplicate_total);
-            return Ok(AlertOutcome {
-                alert_id: old.id,
-                incident_id: old.incident_id,
-                duplicate: true,
-                correlated: false,
-            });
+            return Ok((
+                None,
+                AlertOutcome {
+                    alert_id: old.id,
+                    incident_id: old.incident_id,
+                    duplicate: true,
+                    correlated: false,
+                },
+            ));
         }
         let at = match &alert.place {
             AlertPlace::Point(p) => *p,
@@ -506,24 +615,19 @@ impl Engine {
         if !correlated {
             self.offer_next(&incident_id, &mut change, now);
         }
-        if !self.commit(change).await {
-            return Err(DispatchError::Store(StoreError::Conflict(
-                "the alert could not be stored; try again".into(),
-            )));
-        }
-        Metrics::inc(&self.metrics.alerts_total);
-        if correlated {
-            Metrics::inc(&self.metrics.alerts_correlated_total);
-        } else {
-            Metrics::inc(&self.metrics.incidents_opened_total);
-        }
+        self.batch
+            .alerts
+            .insert(key, (alert_id.clone(), incident_id.clone()));
         tracing::info!(alert = %alert.external_id, source = %alert.source_id, incident = %incident_id, correlated, "alert received");
-        Ok(AlertOutcome {
-            alert_id,
-            incident_id,
-            duplicate: false,
-            correlated,
-        })
+        Ok((
+            Some(change),
+            AlertOutcome {
+                alert_id,
+                incident_id,
+                duplicate: false,
+                correlated,
+            },
+        ))
     }
 
     /// The nearest open incident of the same kind, close enough in space and time.
@@ -801,7 +905,7 @@ impl Engine {
         }
     }
 
-    async fn expire_due(&mut self) {
+    fn expire_due(&mut self) {
         let now = now_ms();
         let due: Vec<String> = self
             .deadlines
@@ -830,7 +934,7 @@ impl Engine {
         for iid in incidents {
             self.after_offer_failed(&iid, &mut change, now);
         }
-        self.commit(change).await;
+        self.stage(change, |_| {});
     }
 
     // ---- worker updates ----------------------------------------------------------------
@@ -853,20 +957,23 @@ impl Engine {
                 // The worker hears the verdict on its own update before the inbox changes
                 // it causes (e.g. the task being cleared after `resolved`).
                 change.publish.insert(0, answer_msg(&answer));
-                if !self.commit(change).await {
-                    let failed = UpdateAnswer {
-                        task_id: task_id.clone(),
-                        status: answer.status,
-                        version: answer.version - 1,
-                        reason: Some("internal error; try again".into()),
-                    };
-                    let _ = self.out.send(answer_msg(&failed));
-                }
+                let failed = answer_msg(&UpdateAnswer {
+                    task_id: task_id.clone(),
+                    status: answer.status,
+                    version: answer.version - 1,
+                    reason: Some("internal error; try again".into()),
+                });
+                let out = self.out.clone();
+                self.stage(change, move |stored| {
+                    if !stored {
+                        let _ = out.send(failed);
+                    }
+                });
             }
             Err(refusal) => {
                 Metrics::inc(&self.metrics.task_updates_refused_total);
                 tracing::info!(task = %task_id, responder = %responder_id, reason = ?refusal.reason, "task update refused");
-                let _ = self.out.send(answer_msg(&refusal));
+                self.send(answer_msg(&refusal));
             }
         }
     }
@@ -1095,7 +1202,7 @@ impl Engine {
         action: OperatorAction,
         actor: &str,
         note: Option<String>,
-    ) -> Result<(), DispatchError> {
+    ) -> Result<Change, DispatchError> {
         let Some(incident) = self.incidents.get(incident_id) else {
             // Closed or cancelled incidents are not in memory; tell which.
             return match self.store.incident(incident_id).await {
@@ -1208,29 +1315,28 @@ impl Engine {
                 }
             }
         }
-        if self.commit(change).await {
-            Ok(())
-        } else {
-            Err(DispatchError::Conflict(
-                "the change could not be stored; try again".into(),
-            ))
-        }
+        Ok(change)
     }
 
     // ---- MQTT --------------------------------------------------------------------------
 
     /// Publishes every open task again (retained), so a broker that lost its retained
     /// messages (restart) holds each worker's inbox again.
-    fn publish_inbox(&self) {
-        for t in self.tasks.values() {
-            if let Some(incident) = self.incidents.get(&t.incident_id) {
-                let _ = self.out.send(Outgoing {
+    fn publish_inbox(&mut self) {
+        let inbox: Vec<Outgoing> = self
+            .tasks
+            .values()
+            .filter_map(|t| {
+                let incident = self.incidents.get(&t.incident_id)?;
+                Some(Outgoing {
                     topic: task_topic(&t.responder_id, &t.id),
                     payload: task_message(t, incident).to_string().into_bytes(),
                     retain: true,
-                });
-            }
-        }
+                })
+            })
+            .collect();
+        // Through the batch, so nothing staged but not yet stored reaches a phone.
+        self.batch.publish.extend(inbox);
     }
 }
 
