@@ -185,6 +185,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         store: store.clone(),
         metrics: metrics.clone(),
         max_dead_letter_bytes: settings.dead_letters.max_payload_bytes,
+        known_sources: Default::default(),
     };
     supervise(
         &tracker,

@@ -15,6 +15,7 @@ use super::{
 };
 use crate::config::{CorrelationSettings, DispatchSettings, Settings};
 use crate::domain::alert::{AlertPlace, NewAlert, Rendezvous};
+use crate::domain::nearby::PointIndex;
 use crate::domain::ranking::{RankParams, RankRequest, Ranked, Responder, ResponderIndex};
 use crate::domain::zones::{Zone, ZoneIndex};
 use crate::domain::{
@@ -47,6 +48,8 @@ pub(super) struct Engine {
     cameras: HashMap<String, LatLon>,
     /// Open incidents by id.
     incidents: HashMap<String, IncidentRow>,
+    /// Positions of the open incidents that alerts may still join (not resolved).
+    joinable: PointIndex,
     /// Open tasks by id.
     tasks: HashMap<String, TaskRow>,
     /// Incident id → responders who already lost an offer for it.
@@ -166,6 +169,7 @@ impl Engine {
             tasks: HashMap::new(),
             excluded: HashMap::new(),
             deadlines: BTreeSet::new(),
+            joinable: PointIndex::new(39.5),
             batch: Batch::default(),
         };
         engine.reload_all().await?;
@@ -192,6 +196,18 @@ impl Engine {
             .into_iter()
             .map(|i| (i.id.clone(), i))
             .collect();
+        self.joinable = PointIndex::new(ref_lat);
+        for i in self.incidents.values() {
+            if state_of(i) != IncidentState::Resolved {
+                self.joinable.insert(
+                    &i.id,
+                    LatLon {
+                        lat: i.lat,
+                        lon: i.lon,
+                    },
+                );
+            }
+        }
         self.tasks.clear();
         self.excluded.clear();
         self.deadlines.clear();
@@ -593,6 +609,7 @@ impl Engine {
                     to_state: IncidentState::New.to_string(),
                     note: Some(format!("alert {}", alert.external_id)),
                 }));
+                self.joinable.insert(&id, at);
                 self.incidents.insert(id.clone(), incident);
                 (id, false)
             }
@@ -633,22 +650,10 @@ impl Engine {
     /// The nearest open incident of the same kind, close enough in space and time.
     fn correlate(&self, kind: &str, at: LatLon, now: i64) -> Option<String> {
         let window_ms = self.correlation.window_secs as i64 * 1000;
-        self.incidents
-            .values()
-            .filter(|i| i.kind == kind)
-            .filter(|i| !matches!(state_of(i), IncidentState::Resolved))
-            .filter(|i| now - i.last_alert_at <= window_ms)
-            .map(|i| {
-                (
-                    LatLon {
-                        lat: i.lat,
-                        lon: i.lon,
-                    }
-                    .distance_m(at),
-                    i,
-                )
-            })
-            .filter(|(d, _)| *d <= self.correlation.radius_m)
+        self.joinable
+            .within(at, self.correlation.radius_m)
+            .filter_map(|(id, d)| Some((d, self.incidents.get(id)?)))
+            .filter(|(_, i)| i.kind == kind && now - i.last_alert_at <= window_ms)
             .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.id.cmp(&b.1.id)))
             .map(|(_, i)| i.id.clone())
     }
@@ -736,6 +741,9 @@ impl Engine {
             to_state: to.to_string(),
             note,
         }));
+        if to.is_terminal() || to == IncidentState::Resolved {
+            self.joinable.remove(incident_id);
+        }
         if to.is_terminal() {
             self.incidents.remove(incident_id);
             self.excluded.remove(incident_id);

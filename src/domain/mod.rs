@@ -4,6 +4,7 @@
 
 pub mod alert;
 pub mod geometry;
+pub mod nearby;
 pub mod ranking;
 pub mod state;
 pub mod zones;

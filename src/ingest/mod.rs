@@ -48,6 +48,9 @@ pub struct Ingest {
     pub metrics: Arc<Metrics>,
     /// Bytes of a bad payload kept.
     pub max_dead_letter_bytes: usize,
+    /// Sources already seen in the database. Sources are never deleted, so a hit never
+    /// goes stale, and the busy path skips a query per alert.
+    pub known_sources: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// What a message turned out to be.
@@ -121,17 +124,34 @@ impl Ingest {
         }
     }
 
+    async fn check_source(&self, source: &Ident) -> Result<(), String> {
+        let known = |set: &std::sync::Mutex<std::collections::HashSet<String>>| {
+            set.lock()
+                .map(|s| s.contains(source.as_str()))
+                .unwrap_or(false)
+        };
+        if known(&self.known_sources) {
+            return Ok(());
+        }
+        match self.store.source_exists(source.as_str()).await {
+            Ok(true) => {
+                if let Ok(mut set) = self.known_sources.lock() {
+                    set.insert(source.to_string());
+                }
+                Ok(())
+            }
+            Ok(false) => Err(format!("unknown alert source {source}")),
+            Err(e) => Err(format!("could not check the source: {e}")),
+        }
+    }
+
     async fn route(&self, msg: &Inbound) -> Result<Routed, String> {
         let levels: Vec<&str> = msg.topic.split('/').collect();
         match levels.as_slice() {
             ["alerts", source] => {
                 let source =
                     Ident::parse(source).map_err(|e| format!("source id in topic: {e}"))?;
-                match self.store.source_exists(source.as_str()).await {
-                    Ok(true) => {}
-                    Ok(false) => return Err(format!("unknown alert source {source}")),
-                    Err(e) => return Err(format!("could not check the source: {e}")),
-                }
+                self.check_source(&source).await?;
                 let payload: AlertPayload = parse_json(&msg.payload)?;
                 let alert =
                     NewAlert::from_payload(source, payload, now_ms()).map_err(|e| e.to_string())?;
