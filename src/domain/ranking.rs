@@ -7,8 +7,11 @@
 //! preferred: an outsider only wins when it arrives more than `zone_preference_secs`
 //! sooner. Equal scores break by id, so the same inputs always give the same order.
 //!
-//! The search walks an R-tree outward from the target and stops as soon as no responder
-//! further out could beat the ones already found, so it touches a handful of entries even
+//! The search walks R-trees outward from the target and stops each walk as soon as no
+//! responder further out in that tree could beat the ones already found. There is one tree
+//! per travel mode (a tree of walkers can stop much nearer than a tree of cars), and one
+//! per zone and mode: the zone preference is only searched for in the trees of the zones
+//! that contain the incident, so it never widens the search among outsiders. //! further out could beat the ones already found, so it touches a handful of entries even
 //! with 100,000 responders.
 
 use std::collections::{HashMap, HashSet};
@@ -65,13 +68,6 @@ impl RankParams {
             TravelMode::Car => self.speed_mps[2],
         }
     }
-
-    fn max_speed(&self) -> f64 {
-        self.speed_mps
-            .iter()
-            .copied()
-            .fold(f64::MIN_POSITIVE, f64::max)
-    }
 }
 
 /// What to rank for.
@@ -111,8 +107,10 @@ pub struct ResponderIndex {
     plane: LocalPlane,
     /// Responder id → state.
     by_id: HashMap<Ident, Responder>,
-    /// Located responders, in plane metres.
-    tree: RTree<GeomWithData<[f64; 2], Ident>>,
+    /// Located responders in plane metres, one tree per travel mode (foot, bike, car).
+    trees: [ModeTree; 3],
+    /// The same responders again, by their own zone, one tree per travel mode.
+    zone_trees: HashMap<Ident, [ModeTree; 3]>,
 }
 
 impl ResponderIndex {
@@ -121,7 +119,8 @@ impl ResponderIndex {
         ResponderIndex {
             plane: LocalPlane::new(ref_lat),
             by_id: HashMap::new(),
-            tree: RTree::new(),
+            trees: Default::default(),
+            zone_trees: HashMap::new(),
         }
     }
 
@@ -144,8 +143,12 @@ impl ResponderIndex {
     pub fn upsert(&mut self, r: Responder) {
         self.remove(&r.id);
         if let Some(p) = r.position {
-            self.tree
-                .insert(GeomWithData::new(self.plane.project(p), r.id.clone()));
+            let entry = GeomWithData::new(self.plane.project(p), r.id.clone());
+            if let Some(z) = &r.zone_id {
+                self.zone_trees.entry(z.clone()).or_default()[mode_slot(r.travel)]
+                    .insert(entry.clone());
+            }
+            self.trees[mode_slot(r.travel)].insert(entry);
         }
         self.by_id.insert(r.id.clone(), r);
     }
@@ -154,8 +157,15 @@ impl ResponderIndex {
     pub fn remove(&mut self, id: &Ident) -> Option<Responder> {
         let old = self.by_id.remove(id)?;
         if let Some(p) = old.position {
-            self.tree
-                .remove(&GeomWithData::new(self.plane.project(p), id.clone()));
+            let entry = GeomWithData::new(self.plane.project(p), id.clone());
+            if let Some(trees) = old
+                .zone_id
+                .as_ref()
+                .and_then(|z| self.zone_trees.get_mut(z))
+            {
+                trees[mode_slot(old.travel)].remove(&entry);
+            }
+            self.trees[mode_slot(old.travel)].remove(&entry);
         }
         Some(old)
     }
@@ -244,24 +254,79 @@ impl ResponderIndex {
             return Vec::new();
         }
         let origin = self.plane.project(req.target);
+        let mut found: Vec<Ranked> = Vec::with_capacity(req.limit.min(64) + 1);
+        let home: Vec<&Ident> = zones.containing(req.incident).collect();
+        // Fastest mode first: its candidates tighten the bound for the slower trees.
+        const MODES: [TravelMode; 3] = [TravelMode::Car, TravelMode::Bike, TravelMode::Foot];
+        // Responders of the incident's own zones, who may earn the zone preference.
+        for z in &home {
+            if let Some(trees) = self.zone_trees.get(*z) {
+                for mode in MODES {
+                    let bonus = params.zone_preference_secs;
+                    self.walk(
+                        &trees[mode_slot(mode)],
+                        mode,
+                        bonus,
+                        origin,
+                        req,
+                        zones,
+                        params,
+                        &mut found,
+                        |_| true,
+                    );
+                }
+            }
+        }
+        // Everyone else: no preference to account for.
+        for mode in MODES {
+            self.walk(
+                &self.trees[mode_slot(mode)],
+                mode,
+                0.0,
+                origin,
+                req,
+                zones,
+                params,
+                &mut found,
+                |r| !r.zone_id.as_ref().is_some_and(|z| home.contains(&z)),
+            );
+        }
+        found
+    }
+
+    /// Walks `tree` outwards from `origin`, adding candidates to `found` (kept sorted and
+    /// at most `req.limit` long), until nobody further out can beat the worst kept one.
+    /// `bonus` is the largest score advantage anyone in this tree can have.
+    #[allow(clippy::too_many_arguments)]
+    fn walk(
+        &self,
+        tree: &ModeTree,
+        mode: TravelMode,
+        bonus: f64,
+        origin: [f64; 2],
+        req: &RankRequest<'_>,
+        zones: &ZoneIndex,
+        params: &RankParams,
+        found: &mut Vec<Ranked>,
+        admit: impl Fn(&Responder) -> bool,
+    ) {
         // The projected distance can undershoot the great-circle one by a fraction of a
         // percent; shrink it a little more so the bound stays a true lower bound.
-        let lower_bound_factor = 0.98 * params.detour_factor / params.max_speed();
-        let mut found: Vec<Ranked> = Vec::with_capacity(req.limit.min(64) + 1);
-        for (entry, dist2) in self.tree.nearest_neighbor_iter_with_distance_2(&origin) {
+        let lower_bound_factor = 0.98 * params.detour_factor / params.speed(mode);
+        for (entry, dist2) in tree.nearest_neighbor_iter_with_distance_2(&origin) {
             if found.len() >= req.limit {
-                let best_possible = dist2.sqrt() * lower_bound_factor - params.zone_preference_secs;
+                let best_possible = dist2.sqrt() * lower_bound_factor - bonus;
                 if found
                     .last()
                     .is_some_and(|worst| best_possible > worst.score)
                 {
-                    break;
+                    return;
                 }
             }
             let Some(r) = self.by_id.get(&entry.data) else {
                 continue;
             };
-            if !Self::eligible(r, req, params) {
+            if !admit(r) || !Self::eligible(r, req, params) {
                 continue;
             }
             let Some(ranked) = self.measure(r, req, zones, params) else {
@@ -271,12 +336,23 @@ impl ResponderIndex {
             found.insert(at, ranked);
             found.truncate(req.limit);
         }
-        found
     }
 
     /// Every responder, for listing.
     pub fn iter(&self) -> impl Iterator<Item = &Responder> {
         self.by_id.values()
+    }
+}
+
+/// A spatial index of responder ids in plane metres.
+type ModeTree = RTree<GeomWithData<[f64; 2], Ident>>;
+
+/// Index of a travel mode's tree.
+fn mode_slot(mode: TravelMode) -> usize {
+    match mode {
+        TravelMode::Foot => 0,
+        TravelMode::Bike => 1,
+        TravelMode::Car => 2,
     }
 }
 
@@ -330,6 +406,7 @@ mod tests {
         ZoneIndex::new(vec![
             rect("g1", ZoneKind::Grid, (39.49, 106.69), (39.50, 106.70)),
             rect("g2", ZoneKind::Grid, (39.50, 106.69), (39.51, 106.70)),
+            rect("beat", ZoneKind::Beat, (39.46, 106.66), (39.53, 106.73)),
         ])
     }
 
@@ -500,13 +577,13 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let mut idx = ResponderIndex::new(39.5);
         let modes = TravelMode::ALL;
-        let zone_ids = [Some("g1"), Some("g2"), None];
+        let zone_ids = [Some("g1"), Some("g2"), Some("beat"), None];
         for i in 0..2000 {
             let mut r = resp(
                 &format!("r{i:04}"),
                 ResponderKind::GridWorker,
                 modes[i % 3],
-                zone_ids[i % 3],
+                zone_ids[i % 4],
                 (
                     39.45 + rng.gen::<f64>() * 0.1,
                     106.65 + rng.gen::<f64>() * 0.1,

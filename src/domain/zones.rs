@@ -94,6 +94,15 @@ impl ZoneIndex {
             .map(|e| &self.zones[e.slot])
     }
 
+    /// Every zone containing `p`, in no particular order.
+    pub fn containing(&self, p: LatLon) -> impl Iterator<Item = &Ident> + '_ {
+        let pt = p.point();
+        self.tree
+            .locate_in_envelope_intersecting(&AABB::from_point([p.lon, p.lat]))
+            .filter(move |e| self.zones[e.slot].shape.contains(&pt))
+            .map(|e| &self.zones[e.slot].id)
+    }
+
     /// Whether zone `id` contains `p` (false for an unknown zone).
     pub fn contains(&self, id: &Ident, p: LatLon) -> bool {
         self.by_id
