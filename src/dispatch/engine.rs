@@ -564,15 +564,8 @@ impl Engine {
                 incident.updated_at = now;
                 incident.severity = incident.severity.min(i64::from(alert.severity.get()));
                 change.writes.push(Write::UpdateIncident(incident.clone()));
-                change.writes.push(Write::Timeline(TimelineRow {
-                    seq: 0,
-                    incident_id: id.clone(),
-                    at: now,
-                    actor: actor.clone(),
-                    from_state: Some(incident.state.clone()),
-                    to_state: incident.state.clone(),
-                    note: Some(format!("alert {} linked", alert.external_id)),
-                }));
+                let linked = format!("alert {} linked", alert.external_id);
+                self.timeline_note(&id, &actor, linked, &mut change, now);
                 (id, true)
             }
             None => {
@@ -749,6 +742,29 @@ impl Engine {
             self.excluded.remove(incident_id);
         }
         true
+    }
+
+    /// A timeline line that records an event without a state change.
+    fn timeline_note(
+        &self,
+        incident_id: &str,
+        actor: &str,
+        note: String,
+        change: &mut Change,
+        now: i64,
+    ) {
+        let Some(state) = self.incidents.get(incident_id).map(|i| i.state.clone()) else {
+            return;
+        };
+        change.writes.push(Write::Timeline(TimelineRow {
+            seq: 0,
+            incident_id: incident_id.to_owned(),
+            at: now,
+            actor: actor.to_owned(),
+            from_state: Some(state.clone()),
+            to_state: state,
+            note: Some(note),
+        }));
     }
 
     /// Offers the incident to the next best candidates, or escalates.
@@ -1049,24 +1065,17 @@ impl Engine {
                     now,
                 );
                 Metrics::inc(&self.metrics.offers_rejected_total);
-                change.writes.push(Write::Timeline(TimelineRow {
-                    seq: 0,
-                    incident_id: incident_id.clone(),
-                    at: now,
-                    actor: actor.clone(),
-                    from_state: self.incidents.get(&incident_id).map(|i| i.state.clone()),
-                    to_state: self
-                        .incidents
-                        .get(&incident_id)
-                        .map(|i| i.state.clone())
-                        .unwrap_or_default(),
-                    note: Some(format!(
-                        "{rid} rejected{}",
-                        note.as_deref()
-                            .map(|n| format!(": {n}"))
-                            .unwrap_or_default()
-                    )),
-                }));
+                let why = note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default();
+                self.timeline_note(
+                    &incident_id,
+                    &actor,
+                    format!("{rid} rejected{why}"),
+                    &mut change,
+                    now,
+                );
                 self.after_offer_failed(&incident_id, &mut change, now);
                 return Ok((
                     change,
@@ -1276,15 +1285,7 @@ impl Engine {
                         .unwrap_or_default()
                 );
                 if from == IncidentState::Dispatching {
-                    change.writes.push(Write::Timeline(TimelineRow {
-                        seq: 0,
-                        incident_id: incident_id.into(),
-                        at: now,
-                        actor: actor.into(),
-                        from_state: Some(from.to_string()),
-                        to_state: from.to_string(),
-                        note: Some(text),
-                    }));
+                    self.timeline_note(incident_id, actor, text, &mut change, now);
                 } else {
                     self.set_state(
                         incident_id,
