@@ -410,6 +410,23 @@ impl Engine {
                 }
             }
             Command::Republish => self.publish_inbox(),
+            Command::AuditRetained {
+                responder_id,
+                task_id,
+            } => {
+                let open = self
+                    .tasks
+                    .get(&task_id)
+                    .is_some_and(|t| t.responder_id == responder_id);
+                if !open {
+                    tracing::info!(responder = %responder_id, task = %task_id, "clearing a stale retained task");
+                    self.send(Outgoing {
+                        topic: task_topic(&responder_id, &task_id),
+                        payload: Vec::new(),
+                        retain: true,
+                    });
+                }
+            }
         }
     }
 

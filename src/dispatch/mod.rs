@@ -166,6 +166,15 @@ pub enum Command {
     Reload(Reload),
     /// The MQTT connection (re)started: publish every open task again.
     Republish,
+    /// The broker holds a retained task message on `dispatch/<responder>/tasks/<task>`;
+    /// clear it unless that task is open for that responder (a crash between a commit and
+    /// its publish can leave one behind on a broker that keeps retained messages).
+    AuditRetained {
+        /// From the topic.
+        responder_id: String,
+        /// From the topic.
+        task_id: String,
+    },
 }
 
 /// What to reload.

@@ -25,6 +25,13 @@ pub const SUBSCRIPTIONS: &[&str] = &[
     "dispatch/+/tasks/+/update",
 ];
 
+/// Subscribed for a short while after each connect, to find retained task messages the
+/// database no longer backs (see `Command::AuditRetained`).
+pub const INBOX_AUDIT: &str = "dispatch/+/tasks/+";
+
+/// How long the inbox audit subscription stays, seconds.
+pub const INBOX_AUDIT_SECS: u64 = 10;
+
 /// Source id under which Frigate events are recorded.
 pub const FRIGATE_SOURCE: &str = "frigate";
 

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::{Command, Dispatcher, Outgoing};
-use crate::ingest::{Inbound, SUBSCRIPTIONS};
+use crate::ingest::{Inbound, INBOX_AUDIT, INBOX_AUDIT_SECS, SUBSCRIPTIONS};
 
 /// How to reach the broker.
 #[derive(Debug, Clone)]
@@ -89,17 +89,36 @@ pub async fn run(
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 failures = 0;
                 tracing::info!(host = %cfg.host, port = cfg.port, code = ?ack.code, "MQTT connected");
-                for topic in SUBSCRIPTIONS {
+                for topic in SUBSCRIPTIONS.iter().chain([&INBOX_AUDIT]) {
                     if let Err(e) = client.subscribe(*topic, QoS::AtLeastOnce).await {
                         tracing::error!(topic, error = %e, "MQTT subscribe could not be queued");
                     }
                 }
+                // The audit only needs the retained messages sent on subscribing; after that
+                // it would just echo our own task publishes back.
+                let audit_client = client.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(INBOX_AUDIT_SECS)).await;
+                    let _ = audit_client.unsubscribe(INBOX_AUDIT).await;
+                });
                 connected.store(true, Ordering::Relaxed);
                 // The broker may have restarted and lost retained inboxes: restore them.
                 let _ = dispatcher.send(Command::Republish).await;
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 if p.payload.is_empty() && p.retain {
+                    continue;
+                }
+                if let ["dispatch", rid, "tasks", tid] = p.topic.split('/').collect::<Vec<_>>()[..]
+                {
+                    // Only retained copies matter; live ones are our own publishes echoed.
+                    if p.retain {
+                        let cmd = Command::AuditRetained {
+                            responder_id: rid.to_owned(),
+                            task_id: tid.to_owned(),
+                        };
+                        let _ = dispatcher.send(cmd).await;
+                    }
                     continue;
                 }
                 let msg = Inbound {
