@@ -3,55 +3,73 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Declares the counter struct and its exposition together so a counter cannot be added
+/// Declares the metrics struct and its exposition together so a metric cannot be added
 /// without being exported.
-macro_rules! counters {
-    ($($(#[$doc:meta])* $name:ident),+ $(,)?) => {
-        /// Process-wide counters.
+macro_rules! metrics {
+    (
+        counters { $($(#[$doc:meta])* $name:ident),+ $(,)? }
+        gauges { $($(#[$gdoc:meta])* $gauge:ident),+ $(,)? }
+    ) => {
+        /// Process-wide counters and gauges.
         #[derive(Debug, Default)]
         pub struct Metrics {
             $($(#[$doc])* pub $name: AtomicU64,)+
+            $($(#[$gdoc])* pub $gauge: AtomicU64,)+
         }
 
         impl Metrics {
-            /// Prometheus text exposition of every counter.
+            /// Prometheus text exposition of every metric.
             pub fn render(&self, out: &mut String) {
                 $(
                     let _ = writeln!(out, "# TYPE griddispatch_{} counter", stringify!($name));
                     let _ = writeln!(out, "griddispatch_{} {}", stringify!($name), self.$name.load(Ordering::Relaxed));
+                )+
+                $(
+                    let _ = writeln!(out, "# TYPE griddispatch_{} gauge", stringify!($gauge));
+                    let _ = writeln!(out, "griddispatch_{} {}", stringify!($gauge), self.$gauge.load(Ordering::Relaxed));
                 )+
             }
         }
     };
 }
 
-counters! {
-    /// Alerts accepted (new or linked), from any way in.
-    alerts_total,
-    /// Alerts ignored because the same (source, id) was already received.
-    alerts_duplicate_total,
-    /// Alerts that joined an existing incident.
-    alerts_correlated_total,
-    /// Incidents opened.
-    incidents_opened_total,
-    /// Offers made to responders.
-    offers_total,
-    /// Offers accepted.
-    offers_accepted_total,
-    /// Offers rejected by the responder.
-    offers_rejected_total,
-    /// Offers that ran past their deadline.
-    offers_expired_total,
-    /// Incidents handed to the operators.
-    escalations_total,
-    /// Task updates refused (illegal transition, stale version, unknown task).
-    task_updates_refused_total,
-    /// Location fixes applied.
-    locations_total,
-    /// Messages stored as dead letters.
-    dead_letters_total,
-    /// MQTT messages received by the dispatcher.
-    mqtt_messages_in_total,
+metrics! {
+    counters {
+        /// Alerts accepted (new or linked), from any way in.
+        alerts_total,
+        /// Alerts ignored because the same (source, id) was already received.
+        alerts_duplicate_total,
+        /// Alerts that joined an existing incident.
+        alerts_correlated_total,
+        /// Incidents opened.
+        incidents_opened_total,
+        /// Offers made to responders.
+        offers_total,
+        /// Offers accepted.
+        offers_accepted_total,
+        /// Offers rejected by the responder.
+        offers_rejected_total,
+        /// Offers that ran past their deadline.
+        offers_expired_total,
+        /// Incidents handed to the operators.
+        escalations_total,
+        /// Task updates refused (illegal transition, stale version, unknown task).
+        task_updates_refused_total,
+        /// Location fixes applied.
+        locations_total,
+        /// Messages stored as dead letters.
+        dead_letters_total,
+        /// MQTT messages received by the dispatcher.
+        mqtt_messages_in_total,
+    }
+    gauges {
+        /// Incidents not yet closed or cancelled.
+        incidents_open,
+        /// Offers waiting for an answer.
+        offers_outstanding,
+        /// Tasks accepted and not yet finished.
+        tasks_active,
+    }
 }
 
 impl Metrics {

@@ -84,6 +84,17 @@ async fn nearest_worker_of_the_incidents_zone_gets_the_task() {
     let inc = app.incident(&id).await;
     assert_eq!(inc["state"], "dispatching");
     assert_eq!(inc["zone_id"], "g1");
+    let metrics = app.metrics().await;
+    for line in [
+        "griddispatch_incidents_open 1",
+        "griddispatch_offers_outstanding 1",
+        "griddispatch_tasks_active 0",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} missing in\n{metrics}"
+        );
+    }
     assert_eq!(inc["tasks"][0]["responder_id"], "in-near");
 }
 

@@ -524,6 +524,15 @@ impl Engine {
         for done in batch.done {
             done(stored);
         }
+        let gauge = |g: &std::sync::atomic::AtomicU64, v: usize| {
+            g.store(v as u64, std::sync::atomic::Ordering::Relaxed)
+        };
+        gauge(&self.metrics.incidents_open, self.incidents.len());
+        gauge(&self.metrics.offers_outstanding, self.deadlines.len());
+        gauge(
+            &self.metrics.tasks_active,
+            self.tasks.len() - self.deadlines.len().min(self.tasks.len()),
+        );
     }
 
     // ---- alerts ------------------------------------------------------------------------
