@@ -462,21 +462,13 @@ impl Engine {
                             .collect();
                         let now = now_ms();
                         let mut change = Change::default();
-                        let mut incidents = Vec::new();
-                        for tid in theirs {
-                            if let Some(iid) = self.end_task(
-                                &tid,
-                                TaskStatus::Withdrawn,
-                                Some("responder deleted"),
-                                &mut change,
-                                now,
-                            ) {
-                                incidents.push(iid);
-                            }
-                        }
-                        for iid in incidents {
-                            self.after_offer_failed(&iid, &mut change, now);
-                        }
+                        self.end_tasks(
+                            theirs,
+                            TaskStatus::Withdrawn,
+                            "responder deleted",
+                            &mut change,
+                            now,
+                        );
                         self.stage(change, |_| {});
                     }
                     Err(e) => return Err(e),
@@ -932,6 +924,30 @@ impl Engine {
         Some(task.incident_id)
     }
 
+    /// Ends each task with `status`, then lets every incident concerned move on (the
+    /// next offer, or back to the operators). Returns how many tasks were ended.
+    fn end_tasks(
+        &mut self,
+        task_ids: Vec<String>,
+        status: TaskStatus,
+        note: &str,
+        change: &mut Change,
+        now: i64,
+    ) -> usize {
+        let mut incidents = Vec::new();
+        for tid in task_ids {
+            if let Some(iid) = self.end_task(&tid, status, Some(note), change, now) {
+                tracing::info!(task = %tid, incident = %iid, %status, note, "task ended");
+                incidents.push(iid);
+            }
+        }
+        let ended = incidents.len();
+        for iid in incidents {
+            self.after_offer_failed(&iid, change, now);
+        }
+        ended
+    }
+
     /// An offer ended without acceptance: wait for the other outstanding offer, hand back
     /// to the operator who chose, or try the next candidate.
     fn after_offer_failed(&mut self, incident_id: &str, change: &mut Change, now: i64) {
@@ -967,23 +983,16 @@ impl Engine {
             return;
         }
         let mut change = Change::default();
-        let mut incidents = Vec::new();
-        for tid in due {
-            if let Some(iid) = self.end_task(
-                &tid,
-                TaskStatus::Expired,
-                Some("no answer in time"),
-                &mut change,
-                now,
-            ) {
-                Metrics::inc(&self.metrics.offers_expired_total);
-                tracing::info!(task = %tid, incident = %iid, "offer expired");
-                incidents.push(iid);
-            }
-        }
-        for iid in incidents {
-            self.after_offer_failed(&iid, &mut change, now);
-        }
+        let expired = self.end_tasks(
+            due,
+            TaskStatus::Expired,
+            "no answer in time",
+            &mut change,
+            now,
+        );
+        self.metrics
+            .offers_expired_total
+            .fetch_add(expired as u64, std::sync::atomic::Ordering::Relaxed);
         self.stage(change, |_| {});
     }
 
