@@ -690,3 +690,45 @@ async fn operators_assign_cancel_and_close() {
         .await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test]
+async fn deleting_a_responder_with_an_offer_moves_the_incident_on() {
+    let app = TestApp::spawn(&[]).await;
+    county(&app).await;
+    let mut gone = worker(
+        &app,
+        "gone",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4950, 106.6950),
+    )
+    .await;
+    let mut next = worker(
+        &app,
+        "next",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4930, 106.6930),
+    )
+    .await;
+    let id = app
+        .alert(json!({"id":"a1","kind":"medical","severity":3,"lat":39.4951,"lon":106.6951}))
+        .await;
+    let t = gone.expect_task().await;
+    let (s, _) = app
+        .call(
+            reqwest::Method::DELETE,
+            "/api/v1/responders/gone",
+            Some(&app.token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    gone.expect_cleared(t["task_id"].as_str().unwrap()).await;
+    assert_eq!(next.expect_task().await["incident_id"], id);
+    let inc = app.incident(&id).await;
+    assert_eq!(inc["tasks"][0]["status"], "withdrawn");
+    assert_eq!(inc["tasks"][0]["note"], "responder deleted");
+}
