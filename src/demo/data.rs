@@ -11,8 +11,8 @@
 use geo::{LineString, Polygon};
 
 use super::{DemoCamera, DemoCounty, DemoLandmark, DemoResponder, DemoZone, LandmarkKind};
+use crate::domain::TravelMode;
 use crate::sim::area::LatLon;
-use crate::sim::worker::Travel;
 
 /// Longitudes of the lattice columns (west → east), ~860 m apart.
 const LON: [f64; 4] = [106.686, 106.696, 106.706, 106.716];
@@ -107,27 +107,27 @@ const GRIDS: [(usize, usize, &str, &str, &str); 6] = [
 pub const BEAT_ID: &str = "wd-beat-1";
 
 /// Grid workers: (name, grid index, travel, skills).
-const GRID_WORKERS: [(&str, usize, Travel, &[&str]); 20] = [
-    ("王丽", 0, Travel::Foot, &["elderly_care"]),
-    ("李强", 0, Travel::Bike, &["first_aid"]),
-    ("张敏", 0, Travel::Foot, &["mediation"]),
-    ("刘洋", 0, Travel::Bike, &[]),
-    ("陈静", 1, Travel::Foot, &["first_aid", "elderly_care"]),
-    ("杨帆", 1, Travel::Bike, &[]),
-    ("赵磊", 1, Travel::Bike, &["fire_extinguisher"]),
-    ("黄娟", 1, Travel::Foot, &["mediation"]),
-    ("周杰", 2, Travel::Bike, &["first_aid"]),
-    ("吴霞", 2, Travel::Foot, &["elderly_care"]),
-    ("徐刚", 2, Travel::Bike, &["fire_extinguisher"]),
-    ("孙丽娜", 3, Travel::Foot, &["mediation"]),
-    ("马文", 3, Travel::Bike, &["first_aid"]),
-    ("朱红", 3, Travel::Foot, &["elderly_care"]),
-    ("胡斌", 4, Travel::Bike, &["fire_extinguisher"]),
-    ("郭芳", 4, Travel::Foot, &["first_aid"]),
-    ("何涛", 4, Travel::Bike, &[]),
-    ("高敏", 5, Travel::Foot, &["elderly_care", "mediation"]),
-    ("林峰", 5, Travel::Bike, &["first_aid"]),
-    ("罗燕", 5, Travel::Foot, &[]),
+const GRID_WORKERS: [(&str, usize, TravelMode, &[&str]); 20] = [
+    ("王丽", 0, TravelMode::Foot, &["elderly_care"]),
+    ("李强", 0, TravelMode::Bike, &["first_aid"]),
+    ("张敏", 0, TravelMode::Foot, &["mediation"]),
+    ("刘洋", 0, TravelMode::Bike, &[]),
+    ("陈静", 1, TravelMode::Foot, &["first_aid", "elderly_care"]),
+    ("杨帆", 1, TravelMode::Bike, &[]),
+    ("赵磊", 1, TravelMode::Bike, &["fire_extinguisher"]),
+    ("黄娟", 1, TravelMode::Foot, &["mediation"]),
+    ("周杰", 2, TravelMode::Bike, &["first_aid"]),
+    ("吴霞", 2, TravelMode::Foot, &["elderly_care"]),
+    ("徐刚", 2, TravelMode::Bike, &["fire_extinguisher"]),
+    ("孙丽娜", 3, TravelMode::Foot, &["mediation"]),
+    ("马文", 3, TravelMode::Bike, &["first_aid"]),
+    ("朱红", 3, TravelMode::Foot, &["elderly_care"]),
+    ("胡斌", 4, TravelMode::Bike, &["fire_extinguisher"]),
+    ("郭芳", 4, TravelMode::Foot, &["first_aid"]),
+    ("何涛", 4, TravelMode::Bike, &[]),
+    ("高敏", 5, TravelMode::Foot, &["elderly_care", "mediation"]),
+    ("林峰", 5, TravelMode::Bike, &["first_aid"]),
+    ("罗燕", 5, TravelMode::Foot, &[]),
 ];
 
 /// Patrol officers in cars: (name, grid index they start in).
@@ -331,7 +331,7 @@ pub(super) fn build() -> DemoCounty {
             id: format!("wd-pt-{:02}", i + 1),
             name: name.to_string(),
             kind: "patrol".to_string(),
-            travel: Travel::Car,
+            travel: TravelMode::Car,
             zone_id: BEAT_ID.to_string(),
             skills: vec!["police".to_string(), "first_aid".to_string()],
             home: at(c, r, 0.5, 0.5),

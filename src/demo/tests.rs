@@ -112,10 +112,10 @@ fn everyone_is_inside_their_zone() {
         let z = c.zone(&r.zone_id).unwrap();
         if r.kind == "patrol" {
             assert_eq!(z.kind, "beat");
-            assert_eq!(r.travel, Travel::Car);
+            assert_eq!(r.travel, TravelMode::Car);
         } else {
             assert_eq!(z.kind, "grid");
-            assert!(matches!(r.travel, Travel::Foot | Travel::Bike));
+            assert!(matches!(r.travel, TravelMode::Foot | TravelMode::Bike));
         }
         assert!(z.area().contains(r.home), "{} outside {}", r.id, z.id);
         assert!(!r.name.is_empty());

@@ -30,7 +30,8 @@ use self::api::{ApiClient, MqttCredentials, NewResponder};
 use self::area::{random_in_disk, Area};
 use self::source::{Cadence, RandomAlerts, SourceProfile};
 use self::stats::Stats;
-use self::worker::{Behaviour, Travel, WorkerContext, WorkerProfile};
+use self::worker::{Behaviour, WorkerContext, WorkerProfile};
+use crate::domain::TravelMode;
 
 /// Id of the simulator's alert source.
 pub const SIM_SOURCE_ID: &str = "sim-source";
@@ -124,15 +125,15 @@ fn sim_workers(cfg: &SimConfig, rng: &mut StdRng) -> Vec<(NewResponder, WorkerPr
             // Mostly grid workers, some patrols, a few volunteers — like a real county.
             let (kind, travel, label) = if roll < 0.75 {
                 let t = if rng.gen_bool(0.5) {
-                    Travel::Foot
+                    TravelMode::Foot
                 } else {
-                    Travel::Bike
+                    TravelMode::Bike
                 };
                 ("grid_worker", t, "模拟网格员 / Sim grid worker")
             } else if roll < 0.95 {
-                ("patrol", Travel::Car, "模拟巡逻 / Sim patrol")
+                ("patrol", TravelMode::Car, "模拟巡逻 / Sim patrol")
             } else {
-                ("volunteer", Travel::Foot, "模拟志愿者 / Sim volunteer")
+                ("volunteer", TravelMode::Foot, "模拟志愿者 / Sim volunteer")
             };
             let start = random_in_disk(rng, cfg.center, cfg.radius_m);
             let body = NewResponder {

@@ -21,35 +21,26 @@ use super::api::MqttCredentials;
 use super::area::{distance_m, step_towards, Area, LatLon};
 use super::mqtt::{self, MqttEndpoint};
 use super::stats::Stats;
+use crate::domain::TravelMode;
 
-/// How a responder gets around.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Travel {
-    /// On foot.
-    Foot,
-    /// Bicycle or e-bike.
-    Bike,
-    /// Car.
-    Car,
+/// How fast a simulated responder actually moves towards a task, in m/s.
+///
+/// This drives the simulation; it is deliberately separate from the
+/// dispatcher's configured speeds, which are only its estimates.
+pub fn speed_mps(travel: TravelMode) -> f64 {
+    match travel {
+        TravelMode::Foot => 1.4,
+        TravelMode::Bike => 4.0,
+        TravelMode::Car => 9.0,
+    }
 }
 
-impl Travel {
-    /// The contract's spelling (`foot`, `bike`, `car`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Travel::Foot => "foot",
-            Travel::Bike => "bike",
-            Travel::Car => "car",
-        }
-    }
-
-    /// Typical urban speed in m/s when heading to a task.
-    pub fn speed_mps(self) -> f64 {
-        match self {
-            Travel::Foot => 1.4,
-            Travel::Bike => 4.0,
-            Travel::Car => 9.0,
-        }
+/// The relaxed speed in m/s of an idle patrol or stroll between random points.
+fn idle_speed_mps(travel: TravelMode) -> f64 {
+    match travel {
+        TravelMode::Car => 4.0,
+        TravelMode::Bike => 1.5,
+        TravelMode::Foot => 0.7,
     }
 }
 
@@ -92,7 +83,7 @@ pub struct WorkerProfile {
     /// Two-letter OwnTracks tracker id.
     pub tid: String,
     /// How the responder travels.
-    pub travel: Travel,
+    pub travel: TravelMode,
     /// Where the responder wanders while idle.
     pub area: Area,
     /// Starting position.
@@ -451,17 +442,13 @@ impl WorkerState {
         let pace = self.behaviour.pace.max(0.01);
         match self.target() {
             Some((loc, true)) => {
-                let step = self.profile.travel.speed_mps() * pace * dt;
+                let step = speed_mps(self.profile.travel) * pace * dt;
                 self.pos = step_towards(self.pos, loc, step).0;
             }
             Some((_, false)) => {} // on scene: stay put
             None => {
                 // Idle patrol/stroll at a relaxed speed between random points.
-                let speed = match self.profile.travel {
-                    Travel::Car => 4.0,
-                    Travel::Bike => 1.5,
-                    Travel::Foot => 0.7,
-                };
+                let speed = idle_speed_mps(self.profile.travel);
                 let wp = match self.waypoint {
                     Some(w) => w,
                     None => {
@@ -701,7 +688,7 @@ mod tests {
         let profile = WorkerProfile {
             id: "w1".into(),
             tid: "w1".into(),
-            travel: Travel::Bike,
+            travel: TravelMode::Bike,
             area: Area::Circle {
                 center: (39.5, 106.7),
                 radius_m: 500.0,
