@@ -11,8 +11,7 @@
 use geo::{LineString, Polygon};
 
 use super::{DemoCamera, DemoCounty, DemoLandmark, DemoResponder, DemoZone, LandmarkKind};
-use crate::domain::TravelMode;
-use crate::sim::area::LatLon;
+use crate::domain::{LatLon, TravelMode};
 
 /// Longitudes of the lattice columns (west → east), ~860 m apart.
 const LON: [f64; 4] = [106.686, 106.696, 106.706, 106.716];
@@ -39,14 +38,14 @@ fn cell(col: usize, row: usize) -> [(f64, f64); 4] {
     ]
 }
 
-/// Point at bilinear coordinates (u east, v north, both 0..1) in a cell, as (lat, lon).
+/// Point at bilinear coordinates (u east, v north, both 0..1) in a cell.
 fn at(col: usize, row: usize, u: f64, v: f64) -> LatLon {
     let [sw, se, ne, nw] = cell(col, row);
     let lon =
         (1.0 - u) * (1.0 - v) * sw.0 + u * (1.0 - v) * se.0 + u * v * ne.0 + (1.0 - u) * v * nw.0;
     let lat =
         (1.0 - u) * (1.0 - v) * sw.1 + u * (1.0 - v) * se.1 + u * v * ne.1 + (1.0 - u) * v * nw.1;
-    (lat, lon)
+    LatLon { lat, lon }
 }
 
 fn polygon(corners: &[(f64, f64)]) -> Polygon<f64> {
@@ -358,7 +357,7 @@ pub(super) fn build() -> DemoCounty {
         .enumerate()
         .map(|(i, &(g, u, v, name, name_en))| {
             let (c, r, zone, _, _) = GRIDS[g];
-            let (lat, lon) = at(c, r, u, v);
+            let LatLon { lat, lon } = at(c, r, u, v);
             DemoCamera {
                 id: format!("cam-{:02}", i + 1),
                 name: name.to_string(),

@@ -19,9 +19,9 @@ use tokio_util::sync::CancellationToken;
 pub use self::alerts::DemoAlerts;
 pub use self::data::BEAT_ID;
 
-use crate::domain::TravelMode;
+use crate::domain::{LatLon, TravelMode};
 use crate::sim::api::{ApiClient, Created, MqttCredentials, NewCamera, NewResponder};
-use crate::sim::area::{Area, LatLon};
+use crate::sim::area::Area;
 use crate::sim::source::{self, Cadence, SourceProfile};
 use crate::sim::stats::Stats;
 use crate::sim::worker::{self, Behaviour, WorkerContext, WorkerProfile};

@@ -18,10 +18,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::api::MqttCredentials;
-use super::area::{distance_m, step_towards, Area, LatLon};
+use super::area::{step_towards, Area};
 use super::mqtt::{self, MqttEndpoint};
 use super::stats::Stats;
-use crate::domain::TravelMode;
+use crate::domain::{LatLon, TravelMode};
 
 /// How fast a simulated responder actually moves towards a task, in m/s.
 ///
@@ -159,12 +159,6 @@ fn is_finished(status: &str) -> bool {
 }
 
 #[derive(Debug, Deserialize)]
-struct Loc {
-    lat: f64,
-    lon: f64,
-}
-
-#[derive(Debug, Deserialize)]
 struct TaskMsg {
     #[serde(default)]
     incident_id: String,
@@ -174,7 +168,7 @@ struct TaskMsg {
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
-    location: Option<Loc>,
+    location: Option<LatLon>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -337,7 +331,7 @@ impl WorkerState {
                 return;
             }
         };
-        let location = msg.location.as_ref().map(|l| (l.lat, l.lon));
+        let location = msg.location;
         let task = match self.tasks.entry(id.clone()) {
             std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::btree_map::Entry::Vacant(v) => {
@@ -494,7 +488,7 @@ impl WorkerState {
             // Long trips are cut short so a run always progresses.
             let mut arrived = task
                 .location
-                .map(|l| distance_m(pos, l) <= ARRIVED_M)
+                .map(|l| pos.distance_m(l) <= ARRIVED_M)
                 .unwrap_or(true);
             if let Some(since) = task.en_route_since {
                 if task.status == "en_route" && now.saturating_duration_since(since) >= max_travel {
@@ -549,8 +543,8 @@ impl WorkerState {
                     let mut body = serde_json::json!({
                         "status": p.status,
                         "version": task.version,
-                        "lat": pos.0,
-                        "lon": pos.1,
+                        "lat": pos.lat,
+                        "lon": pos.lon,
                     });
                     if let Some(note) = p.note {
                         body["note"] = note.into();
@@ -577,8 +571,8 @@ impl WorkerState {
             }
             let body = serde_json::json!({
                 "_type": "location",
-                "lat": self.pos.0,
-                "lon": self.pos.1,
+                "lat": self.pos.lat,
+                "lon": self.pos.lon,
                 "tst": chrono::Utc::now().timestamp(),
                 "acc": 10,
                 "batt": self.battery.round() as i64,
@@ -682,6 +676,11 @@ mod tests {
         );
     }
 
+    const HOME: LatLon = LatLon {
+        lat: 39.5,
+        lon: 106.7,
+    };
+
     fn worker(accept_probability: f64) -> (WorkerState, Arc<Stats>, Instant) {
         let stats = Arc::new(Stats::default());
         let now = Instant::now();
@@ -690,10 +689,10 @@ mod tests {
             tid: "w1".into(),
             travel: TravelMode::Bike,
             area: Area::Circle {
-                center: (39.5, 106.7),
+                center: HOME,
                 radius_m: 500.0,
             },
-            start: (39.5, 106.7),
+            start: HOME,
         };
         let behaviour = Behaviour {
             pace: 100.0,
@@ -763,7 +762,11 @@ mod tests {
         let u = run_until_update(&mut w, &mut now);
         assert_eq!(u["status"], "on_scene");
         assert_eq!(u["version"], 3);
-        assert!(distance_m(w.position(), (39.501, 106.701)) <= ARRIVED_M);
+        let scene = LatLon {
+            lat: 39.501,
+            lon: 106.701,
+        };
+        assert!(w.position().distance_m(scene) <= ARRIVED_M);
         w.handle_message(
             "dispatch/w1/tasks/t1/update/accepted",
             br#"{"task_id":"t1","status":"on_scene","version":4}"#,
