@@ -5,7 +5,8 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 
 use super::{DemoCamera, DemoLandmark, DemoZone, LandmarkKind};
-use crate::sim::area::{offset, Area, LatLon};
+use crate::domain::LatLon;
+use crate::sim::area::{offset, Area};
 use crate::sim::source::{Alert, AlertMaker, Rendezvous};
 
 /// Alert generator drawing on the county's zones, landmarks and cameras.
@@ -70,8 +71,8 @@ impl AlertMaker for DemoAlerts {
             id,
             kind: scene.kind.to_string(),
             severity: scene.severity,
-            lat: scene.location.map(|l| l.0),
-            lon: scene.location.map(|l| l.1),
+            lat: scene.location.map(|l| l.lat),
+            lon: scene.location.map(|l| l.lon),
             camera_id: scene.camera_id,
             time: None,
             description: Some(scene.description),
@@ -88,7 +89,10 @@ impl DemoAlerts {
             return Scene {
                 kind: "guidance",
                 severity: 4,
-                location: Some((39.5, 106.7)),
+                location: Some(LatLon {
+                    lat: 39.5,
+                    lon: 106.7,
+                }),
                 camera_id: None,
                 description: "群众求助 / citizen asks for help".to_string(),
                 address: None,
@@ -106,8 +110,8 @@ impl DemoAlerts {
         let gate = self.landmark(rng, &zone.id, LandmarkKind::Gate);
         let meet_at_gate = |note_zh: &str, note_en: &str| {
             gate.map(|g| Rendezvous {
-                lat: g.position.0,
-                lon: g.position.1,
+                lat: g.position.lat,
+                lon: g.position.lon,
                 note: format!("{}{note_zh} / {note_en} {}", g.name, g.name_en),
             })
         };

@@ -11,8 +11,7 @@
 use geo::{LineString, Polygon};
 
 use super::{DemoCamera, DemoCounty, DemoLandmark, DemoResponder, DemoZone, LandmarkKind};
-use crate::sim::area::LatLon;
-use crate::sim::worker::Travel;
+use crate::domain::{LatLon, TravelMode};
 
 /// Longitudes of the lattice columns (west → east), ~860 m apart.
 const LON: [f64; 4] = [106.686, 106.696, 106.706, 106.716];
@@ -39,14 +38,14 @@ fn cell(col: usize, row: usize) -> [(f64, f64); 4] {
     ]
 }
 
-/// Point at bilinear coordinates (u east, v north, both 0..1) in a cell, as (lat, lon).
+/// Point at bilinear coordinates (u east, v north, both 0..1) in a cell.
 fn at(col: usize, row: usize, u: f64, v: f64) -> LatLon {
     let [sw, se, ne, nw] = cell(col, row);
     let lon =
         (1.0 - u) * (1.0 - v) * sw.0 + u * (1.0 - v) * se.0 + u * v * ne.0 + (1.0 - u) * v * nw.0;
     let lat =
         (1.0 - u) * (1.0 - v) * sw.1 + u * (1.0 - v) * se.1 + u * v * ne.1 + (1.0 - u) * v * nw.1;
-    (lat, lon)
+    LatLon { lat, lon }
 }
 
 fn polygon(corners: &[(f64, f64)]) -> Polygon<f64> {
@@ -107,27 +106,27 @@ const GRIDS: [(usize, usize, &str, &str, &str); 6] = [
 pub const BEAT_ID: &str = "wd-beat-1";
 
 /// Grid workers: (name, grid index, travel, skills).
-const GRID_WORKERS: [(&str, usize, Travel, &[&str]); 20] = [
-    ("王丽", 0, Travel::Foot, &["elderly_care"]),
-    ("李强", 0, Travel::Bike, &["first_aid"]),
-    ("张敏", 0, Travel::Foot, &["mediation"]),
-    ("刘洋", 0, Travel::Bike, &[]),
-    ("陈静", 1, Travel::Foot, &["first_aid", "elderly_care"]),
-    ("杨帆", 1, Travel::Bike, &[]),
-    ("赵磊", 1, Travel::Bike, &["fire_extinguisher"]),
-    ("黄娟", 1, Travel::Foot, &["mediation"]),
-    ("周杰", 2, Travel::Bike, &["first_aid"]),
-    ("吴霞", 2, Travel::Foot, &["elderly_care"]),
-    ("徐刚", 2, Travel::Bike, &["fire_extinguisher"]),
-    ("孙丽娜", 3, Travel::Foot, &["mediation"]),
-    ("马文", 3, Travel::Bike, &["first_aid"]),
-    ("朱红", 3, Travel::Foot, &["elderly_care"]),
-    ("胡斌", 4, Travel::Bike, &["fire_extinguisher"]),
-    ("郭芳", 4, Travel::Foot, &["first_aid"]),
-    ("何涛", 4, Travel::Bike, &[]),
-    ("高敏", 5, Travel::Foot, &["elderly_care", "mediation"]),
-    ("林峰", 5, Travel::Bike, &["first_aid"]),
-    ("罗燕", 5, Travel::Foot, &[]),
+const GRID_WORKERS: [(&str, usize, TravelMode, &[&str]); 20] = [
+    ("王丽", 0, TravelMode::Foot, &["elderly_care"]),
+    ("李强", 0, TravelMode::Bike, &["first_aid"]),
+    ("张敏", 0, TravelMode::Foot, &["mediation"]),
+    ("刘洋", 0, TravelMode::Bike, &[]),
+    ("陈静", 1, TravelMode::Foot, &["first_aid", "elderly_care"]),
+    ("杨帆", 1, TravelMode::Bike, &[]),
+    ("赵磊", 1, TravelMode::Bike, &["fire_extinguisher"]),
+    ("黄娟", 1, TravelMode::Foot, &["mediation"]),
+    ("周杰", 2, TravelMode::Bike, &["first_aid"]),
+    ("吴霞", 2, TravelMode::Foot, &["elderly_care"]),
+    ("徐刚", 2, TravelMode::Bike, &["fire_extinguisher"]),
+    ("孙丽娜", 3, TravelMode::Foot, &["mediation"]),
+    ("马文", 3, TravelMode::Bike, &["first_aid"]),
+    ("朱红", 3, TravelMode::Foot, &["elderly_care"]),
+    ("胡斌", 4, TravelMode::Bike, &["fire_extinguisher"]),
+    ("郭芳", 4, TravelMode::Foot, &["first_aid"]),
+    ("何涛", 4, TravelMode::Bike, &[]),
+    ("高敏", 5, TravelMode::Foot, &["elderly_care", "mediation"]),
+    ("林峰", 5, TravelMode::Bike, &["first_aid"]),
+    ("罗燕", 5, TravelMode::Foot, &[]),
 ];
 
 /// Patrol officers in cars: (name, grid index they start in).
@@ -331,7 +330,7 @@ pub(super) fn build() -> DemoCounty {
             id: format!("wd-pt-{:02}", i + 1),
             name: name.to_string(),
             kind: "patrol".to_string(),
-            travel: Travel::Car,
+            travel: TravelMode::Car,
             zone_id: BEAT_ID.to_string(),
             skills: vec!["police".to_string(), "first_aid".to_string()],
             home: at(c, r, 0.5, 0.5),
@@ -358,7 +357,7 @@ pub(super) fn build() -> DemoCounty {
         .enumerate()
         .map(|(i, &(g, u, v, name, name_en))| {
             let (c, r, zone, _, _) = GRIDS[g];
-            let (lat, lon) = at(c, r, u, v);
+            let LatLon { lat, lon } = at(c, r, u, v);
             DemoCamera {
                 id: format!("cam-{:02}", i + 1),
                 name: name.to_string(),

@@ -19,11 +19,12 @@ use tokio_util::sync::CancellationToken;
 pub use self::alerts::DemoAlerts;
 pub use self::data::BEAT_ID;
 
+use crate::domain::{LatLon, TravelMode};
 use crate::sim::api::{ApiClient, Created, MqttCredentials, NewCamera, NewResponder};
-use crate::sim::area::{Area, LatLon};
+use crate::sim::area::Area;
 use crate::sim::source::{self, Cadence, SourceProfile};
 use crate::sim::stats::Stats;
-use crate::sim::worker::{self, Behaviour, Travel, WorkerContext, WorkerProfile};
+use crate::sim::worker::{self, Behaviour, WorkerContext, WorkerProfile};
 use crate::sim::MqttEndpoint;
 
 /// Id of the demo county's alert source.
@@ -81,7 +82,7 @@ pub struct DemoResponder {
     /// `grid_worker` or `patrol`.
     pub kind: String,
     /// How they travel.
-    pub travel: Travel,
+    pub travel: TravelMode,
     /// Zone they belong to (a grid, or the beat for patrols).
     pub zone_id: String,
     /// Skill tags.

@@ -1,5 +1,4 @@
 use super::*;
-use crate::sim::area::distance_m;
 use crate::sim::source::AlertMaker;
 use geo::{Area as _, BooleanOps, BoundingRect, Contains, Intersects, Point, Validation, Winding};
 use rand::rngs::StdRng;
@@ -61,8 +60,10 @@ fn polygons_are_valid_and_sized() {
             z.id
         );
         let bb = z.polygon.bounding_rect().unwrap();
-        let w = distance_m((bb.min().y, bb.min().x), (bb.min().y, bb.max().x));
-        let h = distance_m((bb.min().y, bb.min().x), (bb.max().y, bb.min().x));
+        let pos = |lat: f64, lon: f64| LatLon { lat, lon };
+        let sw = pos(bb.min().y, bb.min().x);
+        let w = sw.distance_m(pos(bb.min().y, bb.max().x));
+        let h = sw.distance_m(pos(bb.max().y, bb.min().x));
         if z.kind == "grid" {
             for d in [w, h] {
                 assert!((300.0..=1500.0).contains(&d), "{} is {d:.0} m across", z.id);
@@ -70,7 +71,7 @@ fn polygons_are_valid_and_sized() {
         }
         // Somewhere around Wuda.
         let p = z.area().center();
-        assert!(distance_m(p, (39.50, 106.70)) < 5000.0);
+        assert!(p.distance_m(pos(39.50, 106.70)) < 5000.0);
     }
 }
 
@@ -112,10 +113,10 @@ fn everyone_is_inside_their_zone() {
         let z = c.zone(&r.zone_id).unwrap();
         if r.kind == "patrol" {
             assert_eq!(z.kind, "beat");
-            assert_eq!(r.travel, Travel::Car);
+            assert_eq!(r.travel, TravelMode::Car);
         } else {
             assert_eq!(z.kind, "grid");
-            assert!(matches!(r.travel, Travel::Foot | Travel::Bike));
+            assert!(matches!(r.travel, TravelMode::Foot | TravelMode::Bike));
         }
         assert!(z.area().contains(r.home), "{} outside {}", r.id, z.id);
         assert!(!r.name.is_empty());
@@ -178,7 +179,10 @@ fn demo_alerts_are_plausible() {
         assert!(d.contains(" / "), "bilingual description expected: {d}");
         if let Some(r) = &a.rendezvous {
             with_rendezvous += 1;
-            assert!(beat.contains((r.lat, r.lon)));
+            assert!(beat.contains(LatLon {
+                lat: r.lat,
+                lon: r.lon
+            }));
             assert!(!r.note.is_empty());
         }
     }

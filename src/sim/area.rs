@@ -1,49 +1,44 @@
-//! Small planar-geometry helpers for simulated movement.
+//! Small helpers for simulated movement, on the domain's [`LatLon`].
 //!
-//! Distances here are a few kilometres at most, so an equirectangular
-//! approximation around the point of interest is accurate to well under a
-//! metre and keeps the code free of heavier geodesic machinery.
+//! Distances come from [`LatLon::distance_m`]. Moving by a number of metres
+//! uses an equirectangular approximation around the starting point: the
+//! steps are a few kilometres at most, so it stays within a fraction of a
+//! percent of the great-circle figure and keeps the code simple.
 
-use geo::{BoundingRect, Centroid, Contains, MultiPolygon, Point, Polygon};
+use geo::{BoundingRect, Centroid, Contains, MultiPolygon, Polygon};
 use rand::Rng;
+
+use crate::domain::LatLon;
 
 /// Metres per degree of latitude (mean value; good enough for a county).
 const M_PER_DEG_LAT: f64 = 111_320.0;
-
-/// A WGS-84 position as (lat, lon) in degrees.
-pub type LatLon = (f64, f64);
 
 /// Metres per degree of longitude at the given latitude.
 fn m_per_deg_lon(lat: f64) -> f64 {
     M_PER_DEG_LAT * lat.to_radians().cos()
 }
 
-/// Approximate distance in metres between two nearby positions.
-pub fn distance_m(a: LatLon, b: LatLon) -> f64 {
-    let mid = (a.0 + b.0) / 2.0;
-    let dy = (b.0 - a.0) * M_PER_DEG_LAT;
-    let dx = (b.1 - a.1) * m_per_deg_lon(mid);
-    (dx * dx + dy * dy).sqrt()
-}
-
 /// Moves `from` by `north_m` metres north and `east_m` metres east.
 pub fn offset(from: LatLon, north_m: f64, east_m: f64) -> LatLon {
-    (
-        from.0 + north_m / M_PER_DEG_LAT,
-        from.1 + east_m / m_per_deg_lon(from.0),
-    )
+    LatLon {
+        lat: from.lat + north_m / M_PER_DEG_LAT,
+        lon: from.lon + east_m / m_per_deg_lon(from.lat),
+    }
 }
 
 /// Moves from `from` towards `to` by at most `step_m` metres; returns the new
 /// position and whether `to` was reached.
 pub fn step_towards(from: LatLon, to: LatLon, step_m: f64) -> (LatLon, bool) {
-    let d = distance_m(from, to);
+    let d = from.distance_m(to);
     if d <= step_m || d < 0.01 {
         return (to, true);
     }
     let f = step_m / d;
     (
-        (from.0 + (to.0 - from.0) * f, from.1 + (to.1 - from.1) * f),
+        LatLon {
+            lat: from.lat + (to.lat - from.lat) * f,
+            lon: from.lon + (to.lon - from.lon) * f,
+        },
         false,
     )
 }
@@ -61,7 +56,7 @@ pub fn random_in_disk<R: Rng + ?Sized>(rng: &mut R, center: LatLon, radius_m: f6
 pub enum Area {
     /// A disk around a centre.
     Circle {
-        /// Centre (lat, lon).
+        /// Centre.
         center: LatLon,
         /// Radius in metres.
         radius_m: f64,
@@ -79,8 +74,8 @@ impl Area {
     /// Whether the position lies inside the area.
     pub fn contains(&self, p: LatLon) -> bool {
         match self {
-            Area::Circle { center, radius_m } => distance_m(*center, p) <= *radius_m,
-            Area::Polygon(mp) => mp.contains(&Point::new(p.1, p.0)),
+            Area::Circle { center, radius_m } => center.distance_m(p) <= *radius_m,
+            Area::Polygon(mp) => mp.contains(&p.point()),
         }
     }
 
@@ -88,7 +83,13 @@ impl Area {
     pub fn center(&self) -> LatLon {
         match self {
             Area::Circle { center, .. } => *center,
-            Area::Polygon(mp) => mp.centroid().map(|c| (c.y(), c.x())).unwrap_or((0.0, 0.0)),
+            Area::Polygon(mp) => mp
+                .centroid()
+                .map(|c| LatLon {
+                    lat: c.y(),
+                    lon: c.x(),
+                })
+                .unwrap_or(LatLon { lat: 0.0, lon: 0.0 }),
         }
     }
 
@@ -103,8 +104,9 @@ impl Area {
                     for _ in 0..200 {
                         let x = rng.gen_range(bb.min().x..=bb.max().x);
                         let y = rng.gen_range(bb.min().y..=bb.max().y);
-                        if mp.contains(&Point::new(x, y)) {
-                            return (y, x);
+                        let p = LatLon { lat: y, lon: x };
+                        if mp.contains(&p.point()) {
+                            return p;
                         }
                     }
                 }
@@ -119,20 +121,24 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    const C: LatLon = LatLon {
+        lat: 39.5,
+        lon: 106.7,
+    };
+
     #[test]
     fn offset_and_distance_agree() {
-        let c = (39.5, 106.7);
-        let p = offset(c, 300.0, 400.0);
-        assert!((distance_m(c, p) - 500.0).abs() < 1.0);
+        let p = offset(C, 300.0, 400.0);
+        assert!((C.distance_m(p) - 500.0).abs() < 1.0);
     }
 
     #[test]
     fn step_towards_reaches_target() {
-        let a = (39.5, 106.7);
+        let a = C;
         let b = offset(a, 100.0, 0.0);
         let (p, done) = step_towards(a, b, 40.0);
         assert!(!done);
-        assert!((distance_m(p, b) - 60.0).abs() < 0.5);
+        assert!((p.distance_m(b) - 60.0).abs() < 0.5);
         let (p, done) = step_towards(p, b, 100.0);
         assert!(done);
         assert_eq!(p, b);
@@ -142,7 +148,7 @@ mod tests {
     fn random_points_stay_inside() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let circle = Area::Circle {
-            center: (39.5, 106.7),
+            center: C,
             radius_m: 3000.0,
         };
         for _ in 0..500 {

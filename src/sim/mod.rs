@@ -30,7 +30,8 @@ use self::api::{ApiClient, MqttCredentials, NewResponder};
 use self::area::{random_in_disk, Area};
 use self::source::{Cadence, RandomAlerts, SourceProfile};
 use self::stats::Stats;
-use self::worker::{Behaviour, Travel, WorkerContext, WorkerProfile};
+use self::worker::{Behaviour, WorkerContext, WorkerProfile};
+use crate::domain::{LatLon, TravelMode};
 
 /// Id of the simulator's alert source.
 pub const SIM_SOURCE_ID: &str = "sim-source";
@@ -54,8 +55,8 @@ pub struct SimConfig {
     pub rate: f64,
     /// How long to run.
     pub duration: Duration,
-    /// Centre of the simulated area (lat, lon).
-    pub center: (f64, f64),
+    /// Centre of the simulated area.
+    pub center: LatLon,
     /// Seed for all random choices (positions, decisions, alerts).
     pub seed: u64,
     /// Radius of the simulated area in metres.
@@ -79,7 +80,10 @@ impl Default for SimConfig {
             workers: 50,
             rate: 1.0,
             duration: Duration::from_secs(60),
-            center: (39.50, 106.70),
+            center: LatLon {
+                lat: 39.50,
+                lon: 106.70,
+            },
             seed: 1,
             radius_m: 3000.0,
             pace: 10.0,
@@ -124,15 +128,15 @@ fn sim_workers(cfg: &SimConfig, rng: &mut StdRng) -> Vec<(NewResponder, WorkerPr
             // Mostly grid workers, some patrols, a few volunteers — like a real county.
             let (kind, travel, label) = if roll < 0.75 {
                 let t = if rng.gen_bool(0.5) {
-                    Travel::Foot
+                    TravelMode::Foot
                 } else {
-                    Travel::Bike
+                    TravelMode::Bike
                 };
                 ("grid_worker", t, "模拟网格员 / Sim grid worker")
             } else if roll < 0.95 {
-                ("patrol", Travel::Car, "模拟巡逻 / Sim patrol")
+                ("patrol", TravelMode::Car, "模拟巡逻 / Sim patrol")
             } else {
-                ("volunteer", Travel::Foot, "模拟志愿者 / Sim volunteer")
+                ("volunteer", TravelMode::Foot, "模拟志愿者 / Sim volunteer")
             };
             let start = random_in_disk(rng, cfg.center, cfg.radius_m);
             let body = NewResponder {
@@ -308,7 +312,6 @@ pub async fn run(cfg: SimConfig, cancel: CancellationToken) -> anyhow::Result<Si
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::area::distance_m;
 
     #[test]
     fn sim_workers_are_deterministic_and_in_range() {
@@ -326,7 +329,7 @@ mod tests {
         assert!(a.iter().any(|(r, _)| r.kind == "patrol"));
         for ((ra, pa), (_, pb)) in a.iter().zip(&b) {
             assert_eq!(pa.start, pb.start);
-            assert!(distance_m(pa.start, cfg.center) <= cfg.radius_m + 1.0);
+            assert!(pa.start.distance_m(cfg.center) <= cfg.radius_m + 1.0);
             assert_eq!(ra.travel, pa.travel.as_str());
         }
     }

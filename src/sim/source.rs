@@ -11,9 +11,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::api::MqttCredentials;
-use super::area::{offset, random_in_disk, LatLon};
+use super::area::{offset, random_in_disk};
 use super::mqtt::{self, MqttEndpoint};
 use super::stats::{Stats, ALERT_TAG};
+use crate::domain::LatLon;
 
 /// A meeting point for responders (e.g. where an ambulance waits).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,7 +62,10 @@ pub struct Alert {
 impl Alert {
     /// The alert's coordinates, if given directly.
     pub fn location(&self) -> Option<LatLon> {
-        Some((self.lat?, self.lon?))
+        Some(LatLon {
+            lat: self.lat?,
+            lon: self.lon?,
+        })
     }
 }
 
@@ -215,7 +219,8 @@ impl AlertMaker for RandomAlerts {
                 .unwrap_or(&("medical", 2, 2, "求助 / help request"));
         let p = random_in_disk(rng, self.center, self.radius_m);
         let rendezvous = (kind == "guidance" || rng.gen_bool(0.15)).then(|| {
-            let (lat, lon) = offset(p, rng.gen_range(-80.0..80.0), rng.gen_range(-80.0..80.0));
+            let LatLon { lat, lon } =
+                offset(p, rng.gen_range(-80.0..80.0), rng.gen_range(-80.0..80.0));
             Rendezvous {
                 lat,
                 lon,
@@ -226,8 +231,8 @@ impl AlertMaker for RandomAlerts {
             description: Some(format!("{text} {ALERT_TAG}{id}]")),
             kind: kind.to_string(),
             severity: rng.gen_range(lo..=hi),
-            lat: Some(p.0),
-            lon: Some(p.1),
+            lat: Some(p.lat),
+            lon: Some(p.lon),
             camera_id: None,
             time: None,
             address: None,
@@ -240,13 +245,16 @@ impl AlertMaker for RandomAlerts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::area::distance_m;
     use crate::sim::stats::alert_tag;
 
     #[test]
     fn random_alerts_are_valid() {
+        let center = LatLon {
+            lat: 39.5,
+            lon: 106.7,
+        };
         let mut m = RandomAlerts {
-            center: (39.5, 106.7),
+            center,
             radius_m: 3000.0,
         };
         let mut rng = StdRng::seed_from_u64(1);
@@ -254,7 +262,7 @@ mod tests {
             let a = m.make(&mut rng, format!("r-{i}"));
             assert!((1..=4).contains(&a.severity));
             let loc = a.location().unwrap();
-            assert!(distance_m(loc, (39.5, 106.7)) <= 3001.0);
+            assert!(loc.distance_m(center) <= 3001.0);
             assert_eq!(
                 alert_tag(a.description.as_deref().unwrap()),
                 Some(a.id.as_str())

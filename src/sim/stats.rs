@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::area::LatLon;
+use crate::domain::LatLon;
 
 /// Shared counters; one instance per run, behind an `Arc`.
 #[derive(Debug, Default)]
@@ -54,7 +54,7 @@ struct Latency {
 /// Rounds a position to ~1 m so an alert and its task's location compare equal
 /// even after a float round-trip through JSON and a database.
 fn loc_key(p: LatLon) -> (i64, i64) {
-    ((p.0 * 1e5).round() as i64, (p.1 * 1e5).round() as i64)
+    ((p.lat * 1e5).round() as i64, (p.lon * 1e5).round() as i64)
 }
 
 /// Marker embedded in simulated alert descriptions to match tasks to alerts.
@@ -237,13 +237,15 @@ mod tests {
     fn latency_matching_counts_first_task_once() {
         let s = Stats::default();
         let t0 = Instant::now();
-        s.alert_sent("a1", Some((39.5, 106.7)), t0);
-        s.alert_sent("a2", Some((39.51, 106.71)), t0);
+        let p1 = LatLon::new(39.5, 106.7).unwrap();
+        let p2 = LatLon::new(39.51, 106.71).unwrap();
+        s.alert_sent("a1", Some(p1), t0);
+        s.alert_sent("a2", Some(p2), t0);
         let t1 = t0 + Duration::from_millis(40);
         s.task_seen("inc-1", "x [sim:a1]", None, t1);
         s.task_seen("inc-1", "x [sim:a1]", None, t1 + Duration::from_secs(5));
         // Matched by location when the description was rewritten.
-        s.task_seen("inc-2", "rewritten", Some((39.51, 106.71)), t1);
+        s.task_seen("inc-2", "rewritten", Some(p2), t1);
         let r = s.report();
         assert_eq!(r.latency_samples, 2);
         assert_eq!(r.latency_max, Some(Duration::from_millis(40)));

@@ -18,38 +18,29 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::api::MqttCredentials;
-use super::area::{distance_m, step_towards, Area, LatLon};
+use super::area::{step_towards, Area};
 use super::mqtt::{self, MqttEndpoint};
 use super::stats::Stats;
+use crate::domain::{LatLon, TravelMode};
 
-/// How a responder gets around.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Travel {
-    /// On foot.
-    Foot,
-    /// Bicycle or e-bike.
-    Bike,
-    /// Car.
-    Car,
+/// How fast a simulated responder actually moves towards a task, in m/s.
+///
+/// This drives the simulation; it is deliberately separate from the
+/// dispatcher's configured speeds, which are only its estimates.
+pub fn speed_mps(travel: TravelMode) -> f64 {
+    match travel {
+        TravelMode::Foot => 1.4,
+        TravelMode::Bike => 4.0,
+        TravelMode::Car => 9.0,
+    }
 }
 
-impl Travel {
-    /// The contract's spelling (`foot`, `bike`, `car`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Travel::Foot => "foot",
-            Travel::Bike => "bike",
-            Travel::Car => "car",
-        }
-    }
-
-    /// Typical urban speed in m/s when heading to a task.
-    pub fn speed_mps(self) -> f64 {
-        match self {
-            Travel::Foot => 1.4,
-            Travel::Bike => 4.0,
-            Travel::Car => 9.0,
-        }
+/// The relaxed speed in m/s of an idle patrol or stroll between random points.
+fn idle_speed_mps(travel: TravelMode) -> f64 {
+    match travel {
+        TravelMode::Car => 4.0,
+        TravelMode::Bike => 1.5,
+        TravelMode::Foot => 0.7,
     }
 }
 
@@ -92,7 +83,7 @@ pub struct WorkerProfile {
     /// Two-letter OwnTracks tracker id.
     pub tid: String,
     /// How the responder travels.
-    pub travel: Travel,
+    pub travel: TravelMode,
     /// Where the responder wanders while idle.
     pub area: Area,
     /// Starting position.
@@ -168,12 +159,6 @@ fn is_finished(status: &str) -> bool {
 }
 
 #[derive(Debug, Deserialize)]
-struct Loc {
-    lat: f64,
-    lon: f64,
-}
-
-#[derive(Debug, Deserialize)]
 struct TaskMsg {
     #[serde(default)]
     incident_id: String,
@@ -183,7 +168,7 @@ struct TaskMsg {
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
-    location: Option<Loc>,
+    location: Option<LatLon>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -346,7 +331,7 @@ impl WorkerState {
                 return;
             }
         };
-        let location = msg.location.as_ref().map(|l| (l.lat, l.lon));
+        let location = msg.location;
         let task = match self.tasks.entry(id.clone()) {
             std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::btree_map::Entry::Vacant(v) => {
@@ -451,17 +436,13 @@ impl WorkerState {
         let pace = self.behaviour.pace.max(0.01);
         match self.target() {
             Some((loc, true)) => {
-                let step = self.profile.travel.speed_mps() * pace * dt;
+                let step = speed_mps(self.profile.travel) * pace * dt;
                 self.pos = step_towards(self.pos, loc, step).0;
             }
             Some((_, false)) => {} // on scene: stay put
             None => {
                 // Idle patrol/stroll at a relaxed speed between random points.
-                let speed = match self.profile.travel {
-                    Travel::Car => 4.0,
-                    Travel::Bike => 1.5,
-                    Travel::Foot => 0.7,
-                };
+                let speed = idle_speed_mps(self.profile.travel);
                 let wp = match self.waypoint {
                     Some(w) => w,
                     None => {
@@ -507,7 +488,7 @@ impl WorkerState {
             // Long trips are cut short so a run always progresses.
             let mut arrived = task
                 .location
-                .map(|l| distance_m(pos, l) <= ARRIVED_M)
+                .map(|l| pos.distance_m(l) <= ARRIVED_M)
                 .unwrap_or(true);
             if let Some(since) = task.en_route_since {
                 if task.status == "en_route" && now.saturating_duration_since(since) >= max_travel {
@@ -562,8 +543,8 @@ impl WorkerState {
                     let mut body = serde_json::json!({
                         "status": p.status,
                         "version": task.version,
-                        "lat": pos.0,
-                        "lon": pos.1,
+                        "lat": pos.lat,
+                        "lon": pos.lon,
                     });
                     if let Some(note) = p.note {
                         body["note"] = note.into();
@@ -590,8 +571,8 @@ impl WorkerState {
             }
             let body = serde_json::json!({
                 "_type": "location",
-                "lat": self.pos.0,
-                "lon": self.pos.1,
+                "lat": self.pos.lat,
+                "lon": self.pos.lon,
                 "tst": chrono::Utc::now().timestamp(),
                 "acc": 10,
                 "batt": self.battery.round() as i64,
@@ -695,18 +676,23 @@ mod tests {
         );
     }
 
+    const HOME: LatLon = LatLon {
+        lat: 39.5,
+        lon: 106.7,
+    };
+
     fn worker(accept_probability: f64) -> (WorkerState, Arc<Stats>, Instant) {
         let stats = Arc::new(Stats::default());
         let now = Instant::now();
         let profile = WorkerProfile {
             id: "w1".into(),
             tid: "w1".into(),
-            travel: Travel::Bike,
+            travel: TravelMode::Bike,
             area: Area::Circle {
-                center: (39.5, 106.7),
+                center: HOME,
                 radius_m: 500.0,
             },
-            start: (39.5, 106.7),
+            start: HOME,
         };
         let behaviour = Behaviour {
             pace: 100.0,
@@ -776,7 +762,11 @@ mod tests {
         let u = run_until_update(&mut w, &mut now);
         assert_eq!(u["status"], "on_scene");
         assert_eq!(u["version"], 3);
-        assert!(distance_m(w.position(), (39.501, 106.701)) <= ARRIVED_M);
+        let scene = LatLon {
+            lat: 39.501,
+            lon: 106.701,
+        };
+        assert!(w.position().distance_m(scene) <= ARRIVED_M);
         w.handle_message(
             "dispatch/w1/tasks/t1/update/accepted",
             br#"{"task_id":"t1","status":"on_scene","version":4}"#,
