@@ -1,6 +1,6 @@
-//! Ingest adapters: turn what arrives on MQTT topics into dispatcher commands. Each format
-//! has its own module; anything that cannot be understood becomes a dead letter with its
-//! topic, its bytes (bounded) and the reason.
+//! Ingest adapters: turn what arrives on MQTT topics (and, for GB/T 28181 alarms, over
+//! HTTP) into dispatcher commands. Each format has its own module; anything that cannot be
+//! understood becomes a dead letter with its topic, its bytes (bounded) and the reason.
 
 pub mod frigate;
 pub mod gb28181;
