@@ -186,12 +186,13 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         metrics: metrics.clone(),
         max_dead_letter_bytes: settings.dead_letters.max_payload_bytes,
         known_sources: Default::default(),
+        gb28181_tz: settings.video.gb28181_tz()?,
     };
     supervise(
         &tracker,
         &cancel,
         "ingest",
-        ingest.run(in_rx, cancel.clone()),
+        ingest.clone().run(in_rx, cancel.clone()),
     );
 
     let mqtt_connected = Arc::new(AtomicBool::new(false));
@@ -215,6 +216,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         metrics,
         mqtt_connected,
         broker_stats,
+        ingest,
     };
     let app = crate::http::router(state);
     let http_cancel = cancel.clone();

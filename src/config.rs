@@ -31,6 +31,8 @@ pub struct Settings {
     pub correlation: CorrelationSettings,
     /// The store of messages that could not be understood.
     pub dead_letters: DeadLetterSettings,
+    /// Video platforms and cameras.
+    pub video: VideoSettings,
 }
 
 /// `[http]`
@@ -137,6 +139,26 @@ pub struct CorrelationSettings {
 pub struct DeadLetterSettings {
     /// Bytes of a payload kept.
     pub max_payload_bytes: usize,
+}
+
+/// `[video]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct VideoSettings {
+    /// IANA time zone in which GB/T 28181 `AlarmTime` values (local time without a zone)
+    /// are read, e.g. `Asia/Shanghai`.
+    pub gb28181_timezone: String,
+}
+
+impl VideoSettings {
+    /// The zone of `gb28181_timezone`.
+    pub fn gb28181_tz(&self) -> Result<chrono_tz::Tz, ConfigError> {
+        self.gb28181_timezone.parse().map_err(|_| {
+            ConfigError(format!(
+                "video.gb28181_timezone: {:?} is not an IANA time zone name, e.g. Asia/Shanghai",
+                self.gb28181_timezone
+            ))
+        })
+    }
 }
 
 /// A configuration that could not be loaded; the message names the setting.
@@ -247,6 +269,7 @@ impl Settings {
         if !(self.correlation.radius_m.is_finite() && self.correlation.radius_m >= 0.0) {
             return bad("correlation.radius_m", "must be >= 0 (metres)");
         }
+        self.video.gb28181_tz()?;
         Ok(())
     }
 
@@ -288,6 +311,7 @@ mod tests {
         assert_eq!(s.correlation.window_secs, 300);
         assert_eq!(s.dispatch.allowed_for("fight"), &[ResponderKind::Patrol]);
         assert_eq!(s.dispatch.allowed_for("medical").len(), 3);
+        assert_eq!(s.video.gb28181_tz().unwrap(), chrono_tz::Asia::Shanghai);
     }
 
     #[test]
@@ -322,5 +346,11 @@ mod tests {
             Settings::load_with_env(None, env(&[("GRIDDISPATCH__DISPATCH__MAX_OFFERS", "many")]))
                 .unwrap_err();
         assert!(err.to_string().contains("max_offers"), "{err}");
+        let err = Settings::load_with_env(
+            None,
+            env(&[("GRIDDISPATCH__VIDEO__GB28181_TIMEZONE", "Mars/Olympus")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("video.gb28181_timezone"), "{err}");
     }
 }

@@ -13,7 +13,8 @@
 //! - [`store`]: all SQL (SQLite through sqlx).
 //! - [`mqtt`]: the embedded broker (with per-worker topic ACLs), its login check, and the
 //!   dispatcher's own MQTT client.
-//! - [`ingest`]: one adapter per incoming format (our alert JSON, Frigate, OwnTracks).
+//! - [`ingest`]: one adapter per incoming format (our alert JSON, Frigate, GB/T 28181
+//!   alarms, OwnTracks).
 //! - [`http`]: the JSON API, one router per area.
 //! - [`app`]: start-up, supervision and shutdown; [`cli`] the command line.
 //! - [`sim`]: the simulator (virtual workers and alert sources driving a running instance

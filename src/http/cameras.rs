@@ -12,6 +12,7 @@ use super::error::{ApiError, JsonBody};
 use super::AppState;
 use crate::dispatch::Reload;
 use crate::domain::{Ident, LatLon};
+use crate::ingest::gb28181::is_device_id;
 use crate::store::CameraRow;
 
 /// Routes of this area.
@@ -29,6 +30,8 @@ struct CreateCamera {
     lon: f64,
     zone_id: Option<Ident>,
     stream_uri: Option<String>,
+    /// GB/T 28181 device id: exactly 20 digits, unique among cameras.
+    gb28181_id: Option<String>,
 }
 
 async fn create(
@@ -48,6 +51,15 @@ async fn create(
     if name.is_empty() {
         return Err(ApiError::Unprocessable("name: required".into()));
     }
+    let gb28181_id = match body.gb28181_id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(id) if is_device_id(id) => Some(id.to_owned()),
+        Some(_) => {
+            return Err(ApiError::Unprocessable(
+                "gb28181_id: must be exactly 20 digits".into(),
+            ))
+        }
+    };
     let row = CameraRow {
         id: body.id.to_string(),
         name,
@@ -55,6 +67,7 @@ async fn create(
         lon: at.lon,
         zone_id,
         stream_uri: body.stream_uri.filter(|s| !s.trim().is_empty()),
+        gb28181_id,
     };
     st.store.create_camera(&row).await?;
     st.dispatcher.reload(Reload::Cameras).await?;

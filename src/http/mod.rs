@@ -4,6 +4,7 @@ pub mod auth;
 pub mod cameras;
 pub mod error;
 pub mod incidents;
+pub mod ingest;
 pub mod ops;
 pub mod responders;
 pub mod zones;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use axum::Router;
 
 use crate::dispatch::Dispatcher;
+use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::mqtt::broker::BrokerStats;
 use crate::store::Store;
@@ -31,6 +33,8 @@ pub struct AppState {
     pub mqtt_connected: Arc<AtomicBool>,
     /// Embedded broker counters, when the broker runs in this process.
     pub broker_stats: Option<Arc<BrokerStats>>,
+    /// The ingest adapters, for formats that also come in over HTTP.
+    pub ingest: Ingest,
 }
 
 /// The whole API.
@@ -40,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(responders::router())
         .merge(cameras::router())
         .merge(incidents::router())
+        .merge(ingest::router())
         .merge(ops::router())
         .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
         .with_state(state)

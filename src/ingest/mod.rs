@@ -1,8 +1,9 @@
-//! Ingest adapters: turn what arrives on MQTT topics into dispatcher commands. Each format
-//! has its own module; anything that cannot be understood becomes a dead letter with its
-//! topic, its bytes (bounded) and the reason.
+//! Ingest adapters: turn what arrives on MQTT topics (and, for GB/T 28181 alarms, over
+//! HTTP) into dispatcher commands. Each format has its own module; anything that cannot be
+//! understood becomes a dead letter with its topic, its bytes (bounded) and the reason.
 
 pub mod frigate;
+pub mod gb28181;
 pub mod owntracks;
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::dispatch::{Command, Dispatcher, TaskUpdate};
+use crate::dispatch::{Command, DispatchError, Dispatcher, TaskUpdate};
 use crate::domain::alert::{AlertPayload, NewAlert};
 use crate::domain::Ident;
 use crate::metrics::Metrics;
@@ -21,6 +22,7 @@ use crate::store::{now_ms, Store};
 pub const SUBSCRIPTIONS: &[&str] = &[
     "alerts/+",
     "frigate/events",
+    gb28181::TOPIC,
     "owntracks/+/+",
     "dispatch/+/tasks/+/update",
 ];
@@ -58,6 +60,8 @@ pub struct Ingest {
     /// Sources already seen in the database. Sources are never deleted, so a hit never
     /// goes stale, and the busy path skips a query per alert.
     pub known_sources: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Zone in which GB/T 28181 AlarmTime values are read.
+    pub gb28181_tz: chrono_tz::Tz,
 }
 
 /// What a message turned out to be.
@@ -120,15 +124,40 @@ impl Ingest {
     }
 
     async fn dead_letter(&self, msg: &Inbound, reason: &str) {
+        self.record_dead_letter(&msg.topic, &msg.payload, reason)
+            .await;
+    }
+
+    /// Stores (bounded) and counts a payload that could not be understood; `topic` says
+    /// where it came from (an MQTT topic, or e.g. `POST /api/v1/ingest/gb28181`).
+    pub async fn record_dead_letter(&self, topic: &str, payload: &[u8], reason: &str) {
         Metrics::inc(&self.metrics.dead_letters_total);
-        tracing::warn!(topic = %msg.topic, bytes = msg.payload.len(), reason, "message dead-lettered");
+        tracing::warn!(
+            topic,
+            bytes = payload.len(),
+            reason,
+            "message dead-lettered"
+        );
         if let Err(e) = self
             .store
-            .dead_letter(&msg.topic, &msg.payload, self.max_dead_letter_bytes, reason)
+            .dead_letter(topic, payload, self.max_dead_letter_bytes, reason)
             .await
         {
             tracing::error!(error = %e, "could not store a dead letter");
         }
+    }
+
+    /// The alert for a GB/T 28181 alarm body, placed at its coordinates or at the camera
+    /// registered with its DeviceID. `Invalid` carries the reason for the dead letter.
+    pub async fn gb28181_alert(&self, payload: &[u8]) -> Result<NewAlert, DispatchError> {
+        let alarm = gb28181::parse(payload, self.gb28181_tz).map_err(DispatchError::Invalid)?;
+        let camera = match self.store.camera_by_gb28181_id(&alarm.device_id).await? {
+            Some(row) => Some(Ident::parse(&row.id).map_err(|e| {
+                DispatchError::Invalid(format!("camera id {}: {}", row.id, e.reason))
+            })?),
+            None => None,
+        };
+        gb28181::to_alert(&alarm, camera, now_ms()).map_err(DispatchError::Invalid)
     }
 
     async fn check_source(&self, source: &Ident) -> Result<(), String> {
@@ -167,6 +196,11 @@ impl Ingest {
             ["frigate", "events"] => match frigate::to_alert(&msg.payload, now_ms())? {
                 Some(alert) => Ok(Routed::Alert(alert)),
                 None => Ok(Routed::Ignore),
+            },
+            ["gb28181", "alarm"] => match self.gb28181_alert(&msg.payload).await {
+                Ok(alert) => Ok(Routed::Alert(alert)),
+                Err(DispatchError::Invalid(reason)) => Err(reason),
+                Err(e) => Err(format!("could not look up the GB/T 28181 device: {e}")),
             },
             ["owntracks", responder, _device] => {
                 let responder_id =

@@ -77,6 +77,9 @@ pub struct CameraRow {
     pub zone_id: Option<String>,
     /// Stream address.
     pub stream_uri: Option<String>,
+    /// GB/T 28181 device id (20 digits), unique among cameras; GB/T 28181 alarms naming
+    /// it are placed at this camera.
+    pub gb28181_id: Option<String>,
 }
 
 /// Who an MQTT login belongs to.
@@ -120,6 +123,8 @@ pub struct NewResponder {
     /// On duty.
     pub on_duty: bool,
 }
+
+const CAMERA_COLUMNS: &str = "id, name, lat, lon, zone_id, stream_uri, gb28181_id";
 
 const RESPONDER_COLUMNS: &str =
     "id, name, kind, travel, zone_id, skills, on_duty, lat, lon, fix_at, accuracy_m, battery";
@@ -399,7 +404,8 @@ impl Store {
     /// Creates a camera.
     pub async fn create_camera(&self, c: &CameraRow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO cameras (id, name, lat, lon, zone_id, stream_uri, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO cameras (id, name, lat, lon, zone_id, stream_uri, gb28181_id, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&c.id)
         .bind(&c.name)
@@ -407,12 +413,22 @@ impl Store {
         .bind(c.lon)
         .bind(&c.zone_id)
         .bind(&c.stream_uri)
+        .bind(&c.gb28181_id)
         .bind(now_ms())
         .execute(&self.pool)
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
                 StoreError::NotFound(format!("zone {}", c.zone_id.as_deref().unwrap_or("")))
+            }
+            // Two unique keys: SQLite names the column that clashed in its message.
+            sqlx::Error::Database(db) if db.message().contains("gb28181_id") => {
+                StoreError::on_unique(e, || {
+                    format!(
+                        "a camera with gb28181_id {} already exists",
+                        c.gb28181_id.as_deref().unwrap_or("")
+                    )
+                })
             }
             _ => StoreError::on_unique(e, || format!("camera {} already exists", c.id)),
         })?;
@@ -421,10 +437,23 @@ impl Store {
 
     /// All cameras.
     pub async fn cameras(&self) -> Result<Vec<CameraRow>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT id, name, lat, lon, zone_id, stream_uri FROM cameras ORDER BY id",
+        Ok(
+            sqlx::query_as(&format!("SELECT {CAMERA_COLUMNS} FROM cameras ORDER BY id"))
+                .fetch_all(&self.pool)
+                .await?,
         )
-        .fetch_all(&self.pool)
+    }
+
+    /// The camera with this GB/T 28181 device id, if one is registered.
+    pub async fn camera_by_gb28181_id(
+        &self,
+        gb28181_id: &str,
+    ) -> Result<Option<CameraRow>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {CAMERA_COLUMNS} FROM cameras WHERE gb28181_id = ?"
+        ))
+        .bind(gb28181_id)
+        .fetch_optional(&self.pool)
         .await?)
     }
 
