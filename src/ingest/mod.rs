@@ -3,6 +3,7 @@
 //! topic, its bytes (bounded) and the reason.
 
 pub mod frigate;
+pub mod onvif;
 pub mod owntracks;
 
 use std::sync::Arc;
