@@ -4,6 +4,7 @@
 
 pub mod frigate;
 pub mod gb28181;
+pub mod onvif;
 pub mod owntracks;
 
 use std::sync::Arc;
