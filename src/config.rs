@@ -311,6 +311,10 @@ mod tests {
         assert_eq!(s.correlation.window_secs, 300);
         assert_eq!(s.dispatch.allowed_for("fight"), &[ResponderKind::Patrol]);
         assert_eq!(s.dispatch.allowed_for("medical").len(), 3);
+        assert_eq!(
+            s.dispatch.allowed_for("camera_fault"),
+            &[ResponderKind::GridWorker]
+        );
         assert_eq!(s.video.gb28181_tz().unwrap(), chrono_tz::Asia::Shanghai);
     }
 
