@@ -86,8 +86,10 @@ pub enum CameraAction {
     /// Import cameras from a CSV or GeoJSON file into a running instance, all or nothing:
     /// existing ids are updated, new ones created; any bad row and nothing is stored.
     Import {
-        /// CSV with a header row (id,name,lat,lon[,zone_id,stream_uri,gb28181_id,heading,fov,
-        /// onvif_metadata]) or a GeoJSON FeatureCollection of Points with those properties.
+        /// CSV with a header row naming its columns, of
+        /// id,name,lat,lon,zone_id,stream_uri,gb28181_id,heading,fov,onvif_metadata (the
+        /// first four required), or a GeoJSON FeatureCollection of Points with those
+        /// properties.
         file: PathBuf,
         /// Config file; the instance is found at its http.listen unless --url is given.
         #[arg(long)]

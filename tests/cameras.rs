@@ -345,10 +345,16 @@ async fn fifty_thousand_rows_import_in_one_request() {
 
 /// Runs the real binary; returns (success, stdout, stderr).
 async fn cli(args: &[&str]) -> (bool, String, String) {
+    cli_env(args, &[]).await
+}
+
+/// Runs the real binary with extra environment variables.
+async fn cli_env(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_griddispatch"))
         .args(args)
         .env_remove("GRIDDISPATCH_TOKEN")
         .env("RUST_LOG", "error")
+        .envs(env.iter().copied())
         .output()
         .await
         .unwrap();
@@ -379,6 +385,20 @@ async fn the_cli_imports_a_file_and_reports_bad_rows() {
     assert!(out.contains("imported 2"), "{out}");
     let cams = cameras(&app).await;
     assert_eq!(by_id(&cams, "cli-2")["zone_id"], "g2");
+
+    // Without --url the instance is found at the configured http.listen; the token may
+    // come from the environment.
+    let listen = app.base.trim_start_matches("http://").to_owned();
+    let (ok, out, err) = cli_env(
+        &["cameras", "import", path],
+        &[
+            ("GRIDDISPATCH__HTTP__LISTEN", &listen),
+            ("GRIDDISPATCH_TOKEN", &app.token),
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("2 updated"), "{out}");
 
     let bad = dir.path().join("bad.txt");
     std::fs::write(
