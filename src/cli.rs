@@ -1,4 +1,4 @@
-//! The command line: `serve`, `token create`, `simulate`.
+//! The command line: `serve`, `token create`, `cameras import`, `simulate`.
 
 use std::path::PathBuf;
 
@@ -33,6 +33,12 @@ pub enum Commands {
         /// Token action.
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Manage the cameras of a running instance.
+    Cameras {
+        /// Camera action.
+        #[command(subcommand)]
+        action: CameraAction,
     },
     /// Drive virtual workers and alert sources against a running instance.
     Simulate {
@@ -74,6 +80,29 @@ pub enum TokenAction {
     },
 }
 
+/// `cameras` actions.
+#[derive(Debug, Subcommand)]
+pub enum CameraAction {
+    /// Import cameras from a CSV or GeoJSON file into a running instance, all or nothing:
+    /// existing ids are updated, new ones created; any bad row and nothing is stored.
+    Import {
+        /// CSV with a header row naming its columns, of
+        /// id,name,lat,lon,zone_id,stream_uri,gb28181_id,heading,fov,onvif_metadata (the
+        /// first four required), or a GeoJSON FeatureCollection of Points with those
+        /// properties.
+        file: PathBuf,
+        /// Config file; the instance is found at its http.listen unless --url is given.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Base URL of the instance, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        url: Option<String>,
+        /// Admin API token.
+        #[arg(long, env = "GRIDDISPATCH_TOKEN", hide_env_values = true)]
+        token: String,
+    },
+}
+
 impl clap::ValueEnum for Role {
     fn value_variants<'a>() -> &'a [Self] {
         Role::ALL
@@ -107,6 +136,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{token}");
             }
             Ok(())
+        }
+        Commands::Cameras {
+            action:
+                CameraAction::Import {
+                    file,
+                    config,
+                    url,
+                    token,
+                },
+        } => {
+            let url = match url {
+                Some(u) => u,
+                None => crate::admin::local_url(&Settings::load(config.as_deref())?)?,
+            };
+            crate::admin::import_cameras(&file, &url, &token).await
         }
         Commands::Simulate {
             url,

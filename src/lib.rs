@@ -16,11 +16,13 @@
 //! - [`ingest`]: one adapter per incoming format (our alert JSON, Frigate, GB/T 28181
 //!   alarms, OwnTracks).
 //! - [`http`]: the JSON API, one router per area.
-//! - [`app`]: start-up, supervision and shutdown; [`cli`] the command line.
+//! - [`app`]: start-up, supervision and shutdown; [`cli`] the command line; [`admin`]:
+//!   command-line administration of a running instance over its HTTP API (camera import).
 //! - [`sim`]: the simulator (virtual workers and alert sources driving a running instance
 //!   over its public HTTP and MQTT contract); [`demo`]: the Wuda demo county built on it.
 //! - [`config`]: layered settings; [`metrics`]: Prometheus counters; [`clock`]: time.
 
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod clock;

@@ -1,8 +1,15 @@
-//! `/api/v1/cameras`.
+//! `/api/v1/cameras`: cameras one by one, and in bulk from CSV or GeoJSON (`import`).
+//!
+//! Every way in (create, patch, import) turns its body into a [`CameraInput`] and checks it
+//! with the same [`check`], so the rules and the messages are the same everywhere.
 
-use axum::extract::State;
+mod import;
+
+use std::collections::HashSet;
+
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -11,13 +18,157 @@ use super::auth::{Admin, Viewer};
 use super::error::{ApiError, JsonBody};
 use super::AppState;
 use crate::dispatch::Reload;
-use crate::domain::{Ident, LatLon};
+use crate::domain::zones::ZoneIndex;
+use crate::domain::{Ident, Invalid, LatLon};
 use crate::ingest::gb28181::is_device_id;
 use crate::store::CameraRow;
 
+/// Largest import body. A CSV line is about 150 bytes and a GeoJSON feature about 300, so
+/// this leaves room for 50,000 cameras either way, with generous names and stream URIs.
+pub const IMPORT_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Longest camera name accepted, in characters.
+const NAME_MAX_CHARS: usize = 200;
+
 /// Routes of this area.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/cameras", get(list).post(create))
+    Router::new()
+        .route("/api/v1/cameras", get(list).post(create))
+        .route(
+            "/api/v1/cameras/import",
+            post(import::import).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
+        .route("/api/v1/cameras/{id}", get(one).patch(patch).delete(remove))
+}
+
+/// A camera's fields as some body gave them, not yet checked; `None` = not given.
+#[derive(Debug, Default, Clone)]
+struct CameraInput {
+    id: Option<String>,
+    name: Option<String>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    /// Not given: derived from the position.
+    zone_id: Option<String>,
+    stream_uri: Option<String>,
+    gb28181_id: Option<String>,
+    heading: Option<f64>,
+    fov: Option<f64>,
+    /// Not given: false.
+    onvif_metadata: Option<bool>,
+}
+
+/// The stored zones, as needed to check and derive a camera's zone. Loaded once per
+/// request, so an import of many rows reads the zones once.
+struct Zones {
+    index: ZoneIndex,
+    ids: HashSet<String>,
+}
+
+impl Zones {
+    async fn load(st: &AppState) -> Result<Zones, ApiError> {
+        let rows = st.store.zones().await?;
+        Ok(Zones {
+            ids: rows.iter().map(|z| z.id.clone()).collect(),
+            // The dispatcher's own rules, so a camera lands in the zone its alerts would.
+            index: crate::dispatch::zone_index(&rows),
+        })
+    }
+}
+
+/// Checks every field and returns the row to store, or every problem found (each naming
+/// its field).
+fn check(input: CameraInput, zones: &Zones) -> Result<CameraRow, Vec<Invalid>> {
+    let mut errors = Vec::new();
+    let id = match input.id.as_deref().map(str::trim) {
+        None | Some("") => {
+            errors.push(Invalid::new("id", "required"));
+            None
+        }
+        Some(id) => Ident::parse(id).map_err(|e| errors.push(e)).ok(),
+    };
+    let name = match input.name.as_deref().map(str::trim) {
+        None | Some("") => {
+            errors.push(Invalid::new("name", "required"));
+            None
+        }
+        Some(n) if n.chars().count() > NAME_MAX_CHARS => {
+            errors.push(Invalid::new(
+                "name",
+                format!("at most {NAME_MAX_CHARS} characters"),
+            ));
+            None
+        }
+        Some(n) => Some(n.to_owned()),
+    };
+    let at = match (input.lat, input.lon) {
+        (Some(lat), Some(lon)) => LatLon::new(lat, lon).map_err(|e| errors.push(e)).ok(),
+        (lat, lon) => {
+            if lat.is_none() {
+                errors.push(Invalid::new("lat", "required"));
+            }
+            if lon.is_none() {
+                errors.push(Invalid::new("lon", "required"));
+            }
+            None
+        }
+    };
+    let zone_id = match input.zone_id.as_deref().map(str::trim) {
+        None | Some("") => at.and_then(|p| zones.index.locate(p).map(|z| z.id.to_string())),
+        Some(z) if zones.ids.contains(z) => Some(z.to_owned()),
+        Some(z) => {
+            errors.push(Invalid::new("zone_id", format!("no zone {z}")));
+            None
+        }
+    };
+    let gb28181_id = match input.gb28181_id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(g) if is_device_id(g) => Some(g.to_owned()),
+        Some(_) => {
+            errors.push(Invalid::new("gb28181_id", "must be exactly 20 digits"));
+            None
+        }
+    };
+    if let Some(h) = input.heading {
+        if !(h.is_finite() && (0.0..=360.0).contains(&h)) {
+            errors.push(Invalid::new(
+                "heading",
+                "must be degrees clockwise from north, 0 to 360",
+            ));
+        }
+    }
+    if let Some(f) = input.fov {
+        if !(f.is_finite() && (1.0..=360.0).contains(&f)) {
+            errors.push(Invalid::new("fov", "must be degrees, 1 to 360"));
+        }
+    }
+    match (id, name, at) {
+        (Some(id), Some(name), Some(at)) if errors.is_empty() => Ok(CameraRow {
+            id: id.to_string(),
+            name,
+            lat: at.lat,
+            lon: at.lon,
+            zone_id,
+            stream_uri: input
+                .stream_uri
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty()),
+            gb28181_id,
+            heading: input.heading,
+            fov: input.fov,
+            onvif_metadata: input.onvif_metadata.unwrap_or(false),
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// All problems of one camera as one message, e.g. `lat: …; fov: …`.
+fn joined(errors: &[Invalid]) -> String {
+    errors
+        .iter()
+        .map(Invalid::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Body of `POST /api/v1/cameras`.
@@ -32,6 +183,12 @@ struct CreateCamera {
     stream_uri: Option<String>,
     /// GB/T 28181 device id: exactly 20 digits, unique among cameras.
     gb28181_id: Option<String>,
+    /// Degrees clockwise from north, 0–360.
+    heading: Option<f64>,
+    /// Field of view, degrees, 1–360.
+    fov: Option<f64>,
+    /// Publishes ONVIF analytics metadata (default false).
+    onvif_metadata: Option<bool>,
 }
 
 async fn create(
@@ -39,36 +196,20 @@ async fn create(
     State(st): State<AppState>,
     JsonBody(body): JsonBody<CreateCamera>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let at = LatLon::new(body.lat, body.lon)?;
-    let zone_id = match body.zone_id {
-        Some(z) => Some(z.to_string()),
-        // Derived from the position when not given, with the dispatcher's own zone rules.
-        None => crate::dispatch::zone_index(&st.store.zones().await?)
-            .locate(at)
-            .map(|z| z.id.to_string()),
+    let input = CameraInput {
+        id: Some(body.id.to_string()),
+        name: Some(body.name),
+        lat: Some(body.lat),
+        lon: Some(body.lon),
+        zone_id: body.zone_id.map(String::from),
+        stream_uri: body.stream_uri,
+        gb28181_id: body.gb28181_id,
+        heading: body.heading,
+        fov: body.fov,
+        onvif_metadata: body.onvif_metadata,
     };
-    let name = body.name.trim().to_owned();
-    if name.is_empty() {
-        return Err(ApiError::Unprocessable("name: required".into()));
-    }
-    let gb28181_id = match body.gb28181_id.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(id) if is_device_id(id) => Some(id.to_owned()),
-        Some(_) => {
-            return Err(ApiError::Unprocessable(
-                "gb28181_id: must be exactly 20 digits".into(),
-            ))
-        }
-    };
-    let row = CameraRow {
-        id: body.id.to_string(),
-        name,
-        lat: at.lat,
-        lon: at.lon,
-        zone_id,
-        stream_uri: body.stream_uri.filter(|s| !s.trim().is_empty()),
-        gb28181_id,
-    };
+    let row =
+        check(input, &Zones::load(&st).await?).map_err(|e| ApiError::Unprocessable(joined(&e)))?;
     st.store.create_camera(&row).await?;
     st.dispatcher.reload(Reload::Cameras).await?;
     Ok((StatusCode::CREATED, Json(json!(row))))
@@ -76,4 +217,74 @@ async fn create(
 
 async fn list(_: Viewer, State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!(st.store.cameras().await?)))
+}
+
+async fn one(
+    _: Viewer,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(st.store.camera(&id).await?)))
+}
+
+/// Body of `PATCH /api/v1/cameras/{id}`: only the fields given change; `null` clears an
+/// optional field, and for `zone_id` means "derive it from the position again".
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchCamera {
+    name: Option<String>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    #[serde(default, with = "super::double_option")]
+    zone_id: Option<Option<Ident>>,
+    #[serde(default, with = "super::double_option")]
+    stream_uri: Option<Option<String>>,
+    #[serde(default, with = "super::double_option")]
+    gb28181_id: Option<Option<String>>,
+    #[serde(default, with = "super::double_option")]
+    heading: Option<Option<f64>>,
+    #[serde(default, with = "super::double_option")]
+    fov: Option<Option<f64>>,
+    onvif_metadata: Option<bool>,
+}
+
+async fn patch(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<PatchCamera>,
+) -> Result<Json<Value>, ApiError> {
+    let cur = st.store.camera(&id).await?;
+    // Moving a camera without naming a zone keeps its zone: an administrator may have set
+    // it on purpose. `zone_id: null` asks for the zone of the (new) position.
+    let input = CameraInput {
+        id: Some(cur.id),
+        name: Some(body.name.unwrap_or(cur.name)),
+        lat: Some(body.lat.unwrap_or(cur.lat)),
+        lon: Some(body.lon.unwrap_or(cur.lon)),
+        zone_id: match body.zone_id {
+            Some(z) => z.map(String::from),
+            None => cur.zone_id,
+        },
+        stream_uri: body.stream_uri.unwrap_or(cur.stream_uri),
+        gb28181_id: body.gb28181_id.unwrap_or(cur.gb28181_id),
+        heading: body.heading.unwrap_or(cur.heading),
+        fov: body.fov.unwrap_or(cur.fov),
+        onvif_metadata: Some(body.onvif_metadata.unwrap_or(cur.onvif_metadata)),
+    };
+    let row =
+        check(input, &Zones::load(&st).await?).map_err(|e| ApiError::Unprocessable(joined(&e)))?;
+    st.store.update_camera(&row).await?;
+    st.dispatcher.reload(Reload::Cameras).await?;
+    Ok(Json(json!(row)))
+}
+
+async fn remove(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    st.store.delete_camera(&id).await?;
+    st.dispatcher.reload(Reload::Cameras).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

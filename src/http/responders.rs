@@ -59,20 +59,10 @@ struct PatchResponder {
     kind: Option<ResponderKind>,
     travel: Option<TravelMode>,
     /// `null` clears the zone.
-    #[serde(default, with = "double_option")]
+    #[serde(default, with = "super::double_option")]
     zone_id: Option<Option<Ident>>,
     skills: Option<Vec<String>>,
     on_duty: Option<bool>,
-}
-
-/// Distinguishes a missing field (no change) from `null` (clear).
-mod double_option {
-    use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Option<T>>, D::Error> {
-        Option::<T>::deserialize(d).map(Some)
-    }
 }
 
 fn view(r: &ResponderRow) -> Value {

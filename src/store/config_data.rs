@@ -80,6 +80,21 @@ pub struct CameraRow {
     /// GB/T 28181 device id (20 digits), unique among cameras; GB/T 28181 alarms naming
     /// it are placed at this camera.
     pub gb28181_id: Option<String>,
+    /// Direction the camera looks, degrees clockwise from north (0–360), when known.
+    pub heading: Option<f64>,
+    /// Field of view, degrees (1–360), when known.
+    pub fov: Option<f64>,
+    /// Whether the camera publishes ONVIF analytics metadata itself.
+    pub onvif_metadata: bool,
+}
+
+/// What a camera import stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ImportCounts {
+    /// Cameras that did not exist before.
+    pub created: usize,
+    /// Existing cameras overwritten.
+    pub updated: usize,
 }
 
 /// Who an MQTT login belongs to.
@@ -124,7 +139,8 @@ pub struct NewResponder {
     pub on_duty: bool,
 }
 
-const CAMERA_COLUMNS: &str = "id, name, lat, lon, zone_id, stream_uri, gb28181_id";
+const CAMERA_COLUMNS: &str =
+    "id, name, lat, lon, zone_id, stream_uri, gb28181_id, heading, fov, onvif_metadata";
 
 const RESPONDER_COLUMNS: &str =
     "id, name, kind, travel, zone_id, skills, on_duty, lat, lon, fix_at, accuracy_m, battery";
@@ -404,8 +420,9 @@ impl Store {
     /// Creates a camera.
     pub async fn create_camera(&self, c: &CameraRow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO cameras (id, name, lat, lon, zone_id, stream_uri, gb28181_id, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO cameras (id, name, lat, lon, zone_id, stream_uri, gb28181_id, heading, fov,
+             onvif_metadata, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&c.id)
         .bind(&c.name)
@@ -414,25 +431,128 @@ impl Store {
         .bind(&c.zone_id)
         .bind(&c.stream_uri)
         .bind(&c.gb28181_id)
+        .bind(c.heading)
+        .bind(c.fov)
+        .bind(c.onvif_metadata)
         .bind(now_ms())
         .execute(&self.pool)
         .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                StoreError::NotFound(format!("zone {}", c.zone_id.as_deref().unwrap_or("")))
-            }
-            // Two unique keys: SQLite names the column that clashed in its message.
-            sqlx::Error::Database(db) if db.message().contains("gb28181_id") => {
-                StoreError::on_unique(e, || {
-                    format!(
-                        "a camera with gb28181_id {} already exists",
-                        c.gb28181_id.as_deref().unwrap_or("")
-                    )
-                })
-            }
-            _ => StoreError::on_unique(e, || format!("camera {} already exists", c.id)),
-        })?;
+        .map_err(|e| camera_error(e, c))?;
         Ok(())
+    }
+
+    /// One camera.
+    pub async fn camera(&self, id: &str) -> Result<CameraRow, StoreError> {
+        sqlx::query_as(&format!(
+            "SELECT {CAMERA_COLUMNS} FROM cameras WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("camera {id}")))
+    }
+
+    /// Overwrites every field of an existing camera.
+    pub async fn update_camera(&self, c: &CameraRow) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE cameras SET name = ?, lat = ?, lon = ?, zone_id = ?, stream_uri = ?, gb28181_id = ?,
+             heading = ?, fov = ?, onvif_metadata = ? WHERE id = ?",
+        )
+        .bind(&c.name)
+        .bind(c.lat)
+        .bind(c.lon)
+        .bind(&c.zone_id)
+        .bind(&c.stream_uri)
+        .bind(&c.gb28181_id)
+        .bind(c.heading)
+        .bind(c.fov)
+        .bind(c.onvif_metadata)
+        .bind(&c.id)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| camera_error(e, c))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("camera {}", c.id)));
+        }
+        Ok(())
+    }
+
+    /// Deletes a camera. Alerts that named it keep its id and their own position.
+    pub async fn delete_camera(&self, id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM cameras WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("camera {id}")));
+        }
+        Ok(())
+    }
+
+    /// Creates or overwrites cameras in one transaction: all of them or none.
+    ///
+    /// The rows must already be checked (ids unique among them); a clash with a camera
+    /// stored meanwhile still fails the whole import as a conflict.
+    pub async fn import_cameras(&self, rows: &[CameraRow]) -> Result<ImportCounts, StoreError> {
+        // IMMEDIATE takes the write lock before the first read: a deferred transaction that
+        // reads and then writes fails at once under WAL when another writer got in between.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let existing: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT id, gb28181_id FROM cameras")
+                .fetch_all(&mut *tx)
+                .await?;
+        let existing: std::collections::HashMap<String, Option<String>> =
+            existing.into_iter().collect();
+        // Device ids may move between cameras of the same import (a swap); the unique index
+        // is checked per statement, so first take them off the cameras whose id changes.
+        for c in rows {
+            if let Some(Some(old)) = existing.get(&c.id) {
+                if c.gb28181_id.as_deref() != Some(old.as_str()) {
+                    sqlx::query("UPDATE cameras SET gb28181_id = NULL WHERE id = ?")
+                        .bind(&c.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        let now = now_ms();
+        let mut counts = ImportCounts {
+            created: 0,
+            updated: 0,
+        };
+        for c in rows {
+            // One SQL text for every row, so sqlx prepares it once and reuses the statement.
+            sqlx::query(
+                "INSERT INTO cameras (id, name, lat, lon, zone_id, stream_uri, gb28181_id, heading, fov,
+                 onvif_metadata, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, lat = excluded.lat,
+                 lon = excluded.lon, zone_id = excluded.zone_id, stream_uri = excluded.stream_uri,
+                 gb28181_id = excluded.gb28181_id, heading = excluded.heading, fov = excluded.fov,
+                 onvif_metadata = excluded.onvif_metadata",
+            )
+            .bind(&c.id)
+            .bind(&c.name)
+            .bind(c.lat)
+            .bind(c.lon)
+            .bind(&c.zone_id)
+            .bind(&c.stream_uri)
+            .bind(&c.gb28181_id)
+            .bind(c.heading)
+            .bind(c.fov)
+            .bind(c.onvif_metadata)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| camera_error(e, c))?;
+            if existing.contains_key(&c.id) {
+                counts.updated += 1;
+            } else {
+                counts.created += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(counts)
     }
 
     /// All cameras.
@@ -481,6 +601,25 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(row.and_then(|(name, role)| role.parse().ok().map(|r| (name, r))))
+    }
+}
+
+/// Names what clashed when a camera could not be written.
+fn camera_error(e: sqlx::Error, c: &CameraRow) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::NotFound(format!("zone {}", c.zone_id.as_deref().unwrap_or("")))
+        }
+        // Two unique keys: SQLite names the column that clashed in its message.
+        sqlx::Error::Database(db) if db.message().contains("gb28181_id") => {
+            StoreError::on_unique(e, || {
+                format!(
+                    "a camera with gb28181_id {} already exists",
+                    c.gb28181_id.as_deref().unwrap_or("")
+                )
+            })
+        }
+        _ => StoreError::on_unique(e, || format!("camera {} already exists", c.id)),
     }
 }
 
