@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use super::secrets::{hash_secret, new_secret, verify_secret};
-use super::{now_ms, Store, StoreError};
+use super::{now_ms, one_row, Store, StoreError};
 use crate::domain::Role;
 
 /// A stored zone.
@@ -199,10 +199,7 @@ impl Store {
         .bind(&z.id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("zone {}", z.id)));
-        }
-        Ok(())
+        one_row(&done, || format!("zone {}", z.id))
     }
 
     /// Deletes a zone; responders and cameras in it keep working without a zone.
@@ -211,10 +208,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("zone {id}")));
-        }
-        Ok(())
+        one_row(&done, || format!("zone {id}"))
     }
 
     // ---- responders ----------------------------------------------------------------------
@@ -280,10 +274,7 @@ impl Store {
         .bind(&r.id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("responder {}", r.id)));
-        }
-        Ok(())
+        one_row(&done, || format!("responder {}", r.id))
     }
 
     /// Deletes a responder and its MQTT login.
@@ -471,10 +462,7 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(|e| camera_error(e, c))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("camera {}", c.id)));
-        }
-        Ok(())
+        one_row(&done, || format!("camera {}", c.id))
     }
 
     /// Deletes a camera. Alerts that named it keep its id and their own position.
@@ -483,10 +471,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("camera {id}")));
-        }
-        Ok(())
+        one_row(&done, || format!("camera {id}"))
     }
 
     /// Creates or overwrites cameras in one transaction: all of them or none.

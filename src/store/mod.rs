@@ -39,6 +39,18 @@ impl StoreError {
     }
 }
 
+/// `Ok` when a statement touched a row, else `NotFound(what)`: for updates and deletes
+/// by id.
+pub(crate) fn one_row(
+    done: &sqlx::sqlite::SqliteQueryResult,
+    what: impl FnOnce() -> String,
+) -> Result<(), StoreError> {
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(what()));
+    }
+    Ok(())
+}
+
 /// Handle on the database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
