@@ -91,13 +91,7 @@ fn name_of(name: &str) -> Result<String, ApiError> {
 
 async fn check_zone(st: &AppState, zone: Option<&Ident>) -> Result<(), ApiError> {
     if let Some(z) = zone {
-        if !st
-            .store
-            .zones()
-            .await?
-            .iter()
-            .any(|row| row.id == z.as_str())
-        {
+        if !st.store.zone_exists(z.as_str()).await? {
             return Err(ApiError::Unprocessable(format!("zone_id: no zone {z}")));
         }
     }

@@ -157,6 +157,15 @@ impl Store {
         )
     }
 
+    /// Whether a zone with this id exists.
+    pub async fn zone_exists(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query("SELECT 1 FROM zones WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
     /// Inserts zones in one transaction (all or nothing); `replace` overwrites existing ids.
     pub async fn put_zones(&self, zones: &[ZoneRow], replace: bool) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
