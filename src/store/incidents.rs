@@ -328,7 +328,7 @@ impl Store {
         .await?)
     }
 
-    /// Tasks of the given incidents' ... all tasks of open incidents (for start-up).
+    /// Every task of the incidents that are still open (for start-up).
     pub async fn tasks_of_open_incidents(&self) -> Result<Vec<TaskRow>, StoreError> {
         Ok(sqlx::query_as(&format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE incident_id IN
