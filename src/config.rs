@@ -147,6 +147,9 @@ pub struct VideoSettings {
     /// IANA time zone in which GB/T 28181 `AlarmTime` values (local time without a zone)
     /// are read, e.g. `Asia/Shanghai`.
     pub gb28181_timezone: String,
+    /// Seconds a camera must stay offline (as Frigate reports it) before the dispatcher
+    /// opens a `camera_offline` incident for it; at least 1.
+    pub offline_incident_after_secs: u64,
 }
 
 impl VideoSettings {
@@ -270,6 +273,12 @@ impl Settings {
             return bad("correlation.radius_m", "must be >= 0 (metres)");
         }
         self.video.gb28181_tz()?;
+        if self.video.offline_incident_after_secs < 1 {
+            return bad(
+                "video.offline_incident_after_secs",
+                "must be >= 1 (seconds)",
+            );
+        }
         Ok(())
     }
 
@@ -356,5 +365,15 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("video.gb28181_timezone"), "{err}");
+        let err = Settings::load_with_env(
+            None,
+            env(&[("GRIDDISPATCH__VIDEO__OFFLINE_INCIDENT_AFTER_SECS", "0")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("video.offline_incident_after_secs"),
+            "{err}"
+        );
     }
 }

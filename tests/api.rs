@@ -42,6 +42,7 @@ async fn every_endpoint_needs_a_token_and_the_right_role() {
         (Method::POST, "/api/v1/cameras", Role::Admin),
         (Method::POST, "/api/v1/cameras/import", Role::Admin),
         (Method::GET, "/api/v1/cameras/c1", Role::Viewer),
+        (Method::GET, "/api/v1/cameras/c1/history", Role::Viewer),
         (Method::PATCH, "/api/v1/cameras/c1", Role::Admin),
         (Method::DELETE, "/api/v1/cameras/c1", Role::Admin),
         (Method::POST, "/api/v1/alerts", Role::Operator),

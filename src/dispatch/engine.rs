@@ -15,15 +15,18 @@ use super::{
 };
 use crate::config::{CorrelationSettings, DispatchSettings, Settings};
 use crate::domain::alert::{AlertPlace, NewAlert, Rendezvous};
+use crate::domain::camera_health::{self, CameraStatus, Health};
 use crate::domain::nearby::PointIndex;
 use crate::domain::ranking::{RankParams, RankRequest, Ranked, Responder, ResponderIndex};
 use crate::domain::zones::{Zone, ZoneIndex};
+use crate::domain::Severity;
 use crate::domain::{
     Ident, IncidentState, LatLon, ResponderKind, TaskStatus, TravelMode, ZoneKind,
 };
 use crate::metrics::Metrics;
 use crate::store::{
-    now_ms, AlertRow, IncidentRow, ResponderRow, Store, StoreError, TaskRow, TimelineRow, Write,
+    now_ms, AlertRow, CameraHealthRow, CameraStatusWrite, IncidentRow, ResponderRow, Store,
+    StoreError, TaskRow, TimelineRow, Write,
 };
 
 /// Actor name of the dispatcher itself in timelines.
@@ -56,6 +59,14 @@ pub(super) struct Engine {
     excluded: HashMap<String, HashSet<Ident>>,
     /// (respond_by, task id) of outstanding offers.
     deadlines: BTreeSet<(i64, String)>,
+    /// Camera id → health, as Frigate reported it.
+    health: HashMap<String, Health>,
+    /// (due time, camera id) of offline cameras that become an incident then.
+    camera_due: BTreeSet<(i64, String)>,
+    /// Camera id → its open `camera_offline` incident.
+    camera_incidents: HashMap<String, String>,
+    /// How long a camera stays offline before its incident opens, ms.
+    offline_after_ms: i64,
     /// Decisions made but not yet written (see [`Engine::flush`]).
     batch: Batch,
 }
@@ -132,6 +143,15 @@ fn responder_from_row(row: &ResponderRow) -> Option<Responder> {
     })
 }
 
+fn health_from_row(row: &CameraHealthRow) -> Health {
+    Health {
+        status: row.status.parse().unwrap_or(CameraStatus::Unknown),
+        since: row.status_since,
+        last_seen: row.last_seen,
+        last_error: row.last_error.clone(),
+    }
+}
+
 fn state_of(i: &IncidentRow) -> IncidentState {
     i.state.parse().unwrap_or(IncidentState::Escalated)
 }
@@ -169,6 +189,12 @@ impl Engine {
             tasks: HashMap::new(),
             excluded: HashMap::new(),
             deadlines: BTreeSet::new(),
+            health: HashMap::new(),
+            camera_due: BTreeSet::new(),
+            camera_incidents: HashMap::new(),
+            offline_after_ms: i64::try_from(settings.video.offline_incident_after_secs)
+                .unwrap_or(i64::MAX / 2)
+                .saturating_mul(1000),
             joinable: PointIndex::new(39.5),
             batch: Batch::default(),
         };
@@ -189,6 +215,28 @@ impl Engine {
             }
         }
         self.load_cameras().await?;
+        self.health = self
+            .store
+            .camera_healths()
+            .await?
+            .into_iter()
+            .map(|(id, row)| (id, health_from_row(&row)))
+            .collect();
+        // An offline camera's incident is due `offline_after` after it went offline, also
+        // across a restart; one already opened is found again by its alert.
+        self.camera_due = self
+            .health
+            .iter()
+            .filter_map(|(id, h)| {
+                camera_health::incident_due(h, self.offline_after_ms).map(|at| (at, id.clone()))
+            })
+            .collect();
+        self.camera_incidents = self
+            .store
+            .open_incidents_by_camera(camera_health::SOURCE)
+            .await?
+            .into_iter()
+            .collect();
         self.incidents = self
             .store
             .open_incidents()
@@ -272,7 +320,13 @@ impl Engine {
         );
         self.resume().await;
         loop {
-            let next = self.deadlines.first().map(|(at, _)| *at);
+            let next = [
+                self.deadlines.first().map(|(at, _)| *at),
+                self.camera_due.first().map(|(at, _)| *at),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let sleep = async {
                 match next {
                     Some(at) => {
@@ -300,6 +354,7 @@ impl Engine {
                 },
                 _ = sleep => {
                     self.expire_due();
+                    self.open_due_cameras().await;
                     self.flush().await;
                 }
             }
@@ -409,6 +464,37 @@ impl Engine {
                     tracing::error!(error = %e, "reload failed");
                 }
             }
+            Command::CameraStatus {
+                camera_id,
+                online,
+                reason,
+                at_ms,
+            } => {
+                let report = camera_health::Report {
+                    status: if online {
+                        CameraStatus::Online
+                    } else {
+                        CameraStatus::Offline
+                    },
+                    reason,
+                };
+                self.on_camera_status(&camera_id, &report, at_ms).await;
+            }
+            Command::FrigateUnavailable { reason, at_ms } => {
+                let reported: Vec<String> = self
+                    .health
+                    .iter()
+                    .filter(|(_, h)| h.status != CameraStatus::Unknown)
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                let report = camera_health::Report {
+                    status: CameraStatus::Unknown,
+                    reason: Some(reason),
+                };
+                for id in reported {
+                    self.on_camera_status(&id, &report, at_ms).await;
+                }
+            }
             Command::Republish => self.publish_inbox(),
             Command::AuditRetained {
                 responder_id,
@@ -475,7 +561,19 @@ impl Engine {
                 }
             }
             Reload::Zones => self.load_zones().await?,
-            Reload::Cameras => self.load_cameras().await?,
+            Reload::Cameras => {
+                self.load_cameras().await?;
+                // New cameras start with their stored health; deleted ones are forgotten.
+                // Known ones keep the in-memory health, which may be ahead of the store.
+                for (id, row) in self.store.camera_healths().await? {
+                    self.health
+                        .entry(id)
+                        .or_insert_with(|| health_from_row(&row));
+                }
+                let cameras = &self.cameras;
+                self.health.retain(|id, _| cameras.contains_key(id));
+                self.camera_due.retain(|(_, id)| cameras.contains_key(id));
+            }
         }
         Ok(())
     }
@@ -1360,6 +1458,143 @@ impl Engine {
             }
         }
         Ok(change)
+    }
+
+    // ---- camera health -------------------------------------------------------------------
+
+    /// Applies a camera health report: stores it, (re)schedules or cancels the camera's
+    /// incident, and closes its open `camera_offline` incident when it is back online.
+    async fn on_camera_status(
+        &mut self,
+        camera_id: &str,
+        report: &camera_health::Report,
+        at_ms: i64,
+    ) {
+        if !self.cameras.contains_key(camera_id) {
+            tracing::warn!(camera = %camera_id, "status of an unknown camera ignored");
+            return;
+        }
+        let current = self.health.get(camera_id).cloned().unwrap_or_default();
+        let (next, changed) = camera_health::apply(&current, report, at_ms);
+        if let Some(due) = camera_health::incident_due(&current, self.offline_after_ms) {
+            self.camera_due.remove(&(due, camera_id.to_owned()));
+        }
+        if let Some(due) = camera_health::incident_due(&next, self.offline_after_ms) {
+            self.camera_due.insert((due, camera_id.to_owned()));
+        }
+        if changed {
+            tracing::info!(camera = %camera_id, status = %next.status, reason = ?report.reason, "camera status");
+        }
+        let mut change = Change::default();
+        change.writes.push(Write::CameraStatus(CameraStatusWrite {
+            camera_id: camera_id.to_owned(),
+            health: CameraHealthRow {
+                status: next.status.to_string(),
+                status_since: next.since,
+                last_seen: next.last_seen,
+                last_error: next.last_error.clone(),
+            },
+            at: at_ms,
+            reason: report.reason.clone(),
+        }));
+        self.health.insert(camera_id.to_owned(), next);
+        if report.status == CameraStatus::Online {
+            if let Some(incident_id) = self.camera_incidents.remove(camera_id) {
+                // Correlation may have put several cameras on one incident: it closes when
+                // the last of them is back.
+                let others_down = self.camera_incidents.iter().any(|(cam, inc)| {
+                    *inc == incident_id
+                        && self
+                            .health
+                            .get(cam)
+                            .is_some_and(|h| h.status == CameraStatus::Offline)
+                });
+                if !others_down && self.incidents.contains_key(&incident_id) {
+                    match self
+                        .on_operator(
+                            &incident_id,
+                            OperatorAction::Close,
+                            DISPATCHER,
+                            Some("camera back online".into()),
+                        )
+                        .await
+                    {
+                        Ok(close) => {
+                            change.writes.extend(close.writes);
+                            change.publish.extend(close.publish);
+                        }
+                        Err(e) => {
+                            tracing::warn!(camera = %camera_id, incident = %incident_id, error = %e, "could not close the camera_offline incident")
+                        }
+                    }
+                }
+            }
+        }
+        self.stage(change, |_| {});
+    }
+
+    /// Opens the `camera_offline` incidents that are due, through the alert path.
+    async fn open_due_cameras(&mut self) {
+        let now = now_ms();
+        while let Some((at, camera_id)) = self.camera_due.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.camera_due.remove(&(at, camera_id.clone()));
+            let Some(health) = self.health.get(&camera_id).cloned() else {
+                continue;
+            };
+            let (Some(since), CameraStatus::Offline) = (health.since, health.status) else {
+                continue;
+            };
+            let (Ok(source), Ok(camera), Ok(severity)) = (
+                Ident::parse(camera_health::SOURCE),
+                Ident::parse(&camera_id),
+                Severity::new(camera_health::INCIDENT_SEVERITY),
+            ) else {
+                tracing::warn!(camera = %camera_id, "camera id unusable for an incident");
+                continue;
+            };
+            let minutes = (now - since).max(0) / 60_000;
+            let alert = NewAlert {
+                source_id: source,
+                external_id: camera_health::external_id(&camera_id, since),
+                kind: camera_health::INCIDENT_KIND.into(),
+                severity,
+                place: AlertPlace::Camera(camera.clone()),
+                camera_id: Some(camera),
+                time_ms: since,
+                description: Some(format!(
+                    "camera {camera_id} offline for {minutes} min: {}",
+                    health.last_error.as_deref().unwrap_or("no reason given")
+                )),
+                address: None,
+                rendezvous: None,
+            };
+            match self.on_alert(alert).await {
+                Ok((change, outcome)) => {
+                    tracing::info!(camera = %camera_id, incident = %outcome.incident_id, duplicate = outcome.duplicate, "camera offline incident");
+                    self.camera_incidents
+                        .insert(camera_id.clone(), outcome.incident_id.clone());
+                    if let Some(change) = change {
+                        let metrics = self.metrics.clone();
+                        self.stage(change, move |stored| {
+                            if stored {
+                                Metrics::inc(&metrics.alerts_total);
+                                if outcome.correlated {
+                                    Metrics::inc(&metrics.alerts_correlated_total);
+                                } else {
+                                    Metrics::inc(&metrics.incidents_opened_total);
+                                }
+                            }
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(camera = %camera_id, error = %e, "could not open a camera_offline incident")
+                }
+            }
+        }
     }
 
     // ---- MQTT --------------------------------------------------------------------------

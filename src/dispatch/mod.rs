@@ -162,6 +162,25 @@ pub enum Command {
         /// The list.
         reply: Reply<Vec<Ranked>>,
     },
+    /// A camera's health as Frigate reported it (`frigate/<camera>/status/detect`).
+    CameraStatus {
+        /// A registered camera.
+        camera_id: String,
+        /// Online, or offline (detection offline or disabled).
+        online: bool,
+        /// Why it is offline.
+        reason: Option<String>,
+        /// When the report arrived, Unix ms.
+        at_ms: i64,
+    },
+    /// Frigate itself went away (`frigate/available` = `offline`, its last will): every
+    /// camera it had reported becomes `unknown`.
+    FrigateUnavailable {
+        /// Why (stored as the cameras' last error).
+        reason: String,
+        /// When, Unix ms.
+        at_ms: i64,
+    },
     /// Configuration changed in the database; reload it.
     Reload(Reload),
     /// The MQTT connection (re)started: publish every open task again.

@@ -3,6 +3,7 @@
 //! is tested directly and runs the same in the dispatcher and in benchmarks.
 
 pub mod alert;
+pub mod camera_health;
 pub mod geometry;
 pub mod nearby;
 pub mod ranking;

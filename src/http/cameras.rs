@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
             post(import::import).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
         )
         .route("/api/v1/cameras/{id}", get(one).patch(patch).delete(remove))
+        .route("/api/v1/cameras/{id}/history", get(history))
 }
 
 /// A camera's fields as some body gave them, not yet checked; `None` = not given.
@@ -216,7 +217,16 @@ async fn create(
 }
 
 async fn list(_: Viewer, State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(st.store.cameras().await?)))
+    Ok(Json(json!(st.store.camera_views().await?)))
+}
+
+/// A camera's status changes, newest first.
+async fn history(
+    _: Viewer,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(st.store.camera_history(&id).await?)))
 }
 
 async fn one(
@@ -224,7 +234,7 @@ async fn one(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(st.store.camera(&id).await?)))
+    Ok(Json(json!(st.store.camera_view(&id).await?)))
 }
 
 /// Body of `PATCH /api/v1/cameras/{id}`: only the fields given change; `null` clears an

@@ -15,14 +15,17 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::{Command, DispatchError, Dispatcher, TaskUpdate};
 use crate::domain::alert::{AlertPayload, NewAlert};
+use crate::domain::camera_health;
 use crate::domain::Ident;
 use crate::metrics::Metrics;
-use crate::store::{now_ms, Store};
+use crate::store::{now_ms, Store, StoreError};
 
 /// The topics the dispatcher subscribes to.
 pub const SUBSCRIPTIONS: &[&str] = &[
     "alerts/+",
     "frigate/events",
+    "frigate/+/status/detect",
+    "frigate/available",
     gb28181::TOPIC,
     "owntracks/+/+",
     "dispatch/+/tasks/+/update",
@@ -198,6 +201,35 @@ impl Ingest {
                 Some(alert) => Ok(Routed::Alert(alert)),
                 None => Ok(Routed::Ignore),
             },
+            ["frigate", camera, "status", "detect"] => {
+                let camera =
+                    Ident::parse(camera).map_err(|e| format!("Frigate camera name: {e}"))?;
+                let report = camera_health::parse_detect(&msg.payload)?;
+                match self.store.camera(camera.as_str()).await {
+                    Ok(_) => {}
+                    Err(StoreError::NotFound(_)) => {
+                        return Err(format!("unknown camera {camera}"));
+                    }
+                    Err(e) => return Err(format!("could not look up the camera: {e}")),
+                }
+                Ok(Routed::Command(Command::CameraStatus {
+                    camera_id: camera.to_string(),
+                    online: report.status == camera_health::CameraStatus::Online,
+                    reason: report.reason,
+                    at_ms: now_ms(),
+                }))
+            }
+            ["frigate", "available"] => {
+                if camera_health::parse_available(&msg.payload)? {
+                    // Per-camera status follows; nothing to do until it does.
+                    Ok(Routed::Ignore)
+                } else {
+                    Ok(Routed::Command(Command::FrigateUnavailable {
+                        reason: camera_health::REASON_FRIGATE_UNAVAILABLE.into(),
+                        at_ms: now_ms(),
+                    }))
+                }
+            }
             ["gb28181", "alarm"] => match self.gb28181_alert(&msg.payload).await {
                 Ok(alert) => Ok(Routed::Alert(alert)),
                 Err(DispatchError::Invalid(reason)) => Err(reason),

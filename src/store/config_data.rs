@@ -637,3 +637,176 @@ async fn put_account(
         password,
     })
 }
+
+// ---- camera health -----------------------------------------------------------------------
+
+/// A camera's health as stored.
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+pub struct CameraHealthRow {
+    /// online, offline or unknown.
+    pub status: String,
+    /// When it took that status, Unix ms.
+    pub status_since: Option<i64>,
+    /// When Frigate last reported it online, Unix ms.
+    pub last_seen: Option<i64>,
+    /// Reason of the last offline or unknown.
+    pub last_error: Option<String>,
+}
+
+/// A camera with its health, as the API shows it.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct CameraView {
+    /// The configured fields.
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub camera: CameraRow,
+    /// Health.
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub health: CameraHealthRow,
+}
+
+/// One status change of a camera.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct CameraHistoryRow {
+    /// Order of the changes.
+    pub seq: i64,
+    /// Camera.
+    pub camera_id: String,
+    /// When, Unix ms.
+    pub at: i64,
+    /// The new status.
+    pub status: String,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// A camera's new health, to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CameraStatusWrite {
+    /// Camera.
+    pub camera_id: String,
+    /// The health after the report.
+    pub health: CameraHealthRow,
+    /// When the report arrived, Unix ms (the history time).
+    pub at: i64,
+    /// Why (history reason).
+    pub reason: Option<String>,
+}
+
+const HEALTH_COLUMNS: &str = "status, status_since, last_seen, last_error";
+
+/// Stores a camera's health, adding a history row only when the status differs from the
+/// stored one. A camera deleted meanwhile is skipped (not an error).
+pub(crate) async fn write_camera_status(
+    conn: &mut sqlx::SqliteConnection,
+    w: &CameraStatusWrite,
+) -> Result<(), StoreError> {
+    let old: Option<(String,)> = sqlx::query_as("SELECT status FROM cameras WHERE id = ?")
+        .bind(&w.camera_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some((old,)) = old else {
+        return Ok(());
+    };
+    sqlx::query(
+        "UPDATE cameras SET status = ?, status_since = ?, last_seen = ?, last_error = ? WHERE id = ?",
+    )
+    .bind(&w.health.status)
+    .bind(w.health.status_since)
+    .bind(w.health.last_seen)
+    .bind(&w.health.last_error)
+    .bind(&w.camera_id)
+    .execute(&mut *conn)
+    .await?;
+    let first: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM camera_history WHERE camera_id = ?")
+        .bind(&w.camera_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if old != w.health.status || first.0 == 0 {
+        sqlx::query(
+            "INSERT INTO camera_history (camera_id, at, status, reason) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&w.camera_id)
+        .bind(w.at)
+        .bind(&w.health.status)
+        .bind(&w.reason)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Sets a camera's health (history only on a change of status).
+    pub async fn set_camera_status(&self, w: &CameraStatusWrite) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        write_camera_status(&mut tx, w).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The health of every camera, by id.
+    pub async fn camera_healths(&self) -> Result<Vec<(String, CameraHealthRow)>, StoreError> {
+        #[derive(FromRow)]
+        struct IdHealth {
+            id: String,
+            #[sqlx(flatten)]
+            health: CameraHealthRow,
+        }
+        let rows: Vec<IdHealth> = sqlx::query_as(&format!(
+            "SELECT id, {HEALTH_COLUMNS} FROM cameras ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.id, r.health)).collect())
+    }
+
+    /// Every camera with its health, by id.
+    pub async fn camera_views(&self) -> Result<Vec<CameraView>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {CAMERA_COLUMNS}, {HEALTH_COLUMNS} FROM cameras ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// One camera with its health.
+    pub async fn camera_view(&self, id: &str) -> Result<CameraView, StoreError> {
+        sqlx::query_as(&format!(
+            "SELECT {CAMERA_COLUMNS}, {HEALTH_COLUMNS} FROM cameras WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("camera {id}")))
+    }
+
+    /// A camera's status changes, newest first (404 for an unknown camera).
+    pub async fn camera_history(&self, id: &str) -> Result<Vec<CameraHistoryRow>, StoreError> {
+        self.camera(id).await?;
+        Ok(sqlx::query_as(
+            "SELECT seq, camera_id, at, status, reason FROM camera_history WHERE camera_id = ?
+             ORDER BY seq DESC LIMIT 1000",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// (camera id, incident id) of the open incidents opened by alerts of `source` that
+    /// name a camera, oldest first.
+    pub async fn open_incidents_by_camera(
+        &self,
+        source: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT a.camera_id, a.incident_id FROM alerts a JOIN incidents i ON i.id = a.incident_id
+             WHERE a.source_id = ? AND a.camera_id IS NOT NULL AND i.state NOT IN ('closed', 'cancelled')
+             ORDER BY a.received_at",
+        )
+        .bind(source)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

@@ -152,6 +152,8 @@ pub enum Write {
     UpdateTask(TaskRow),
     /// A timeline line (seq is assigned by the database).
     Timeline(TimelineRow),
+    /// A camera's health (history only on a change of status).
+    CameraStatus(super::CameraStatusWrite),
 }
 
 const INCIDENT_COLUMNS: &str = "id, kind, severity, state, lat, lon, zone_id, title, description, address, rendezvous, offers_made, manual, created_at, updated_at, last_alert_at";
@@ -165,6 +167,9 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for w in batch {
             match w {
+                Write::CameraStatus(c) => {
+                    super::config_data::write_camera_status(&mut tx, c).await?
+                }
                 Write::InsertIncident(i) => {
                     sqlx::query(&format!(
                         "INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"

@@ -1,0 +1,130 @@
+//! Camera health from Frigate's status topics, and the `camera_offline` incidents it opens.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
+
+mod common;
+
+use std::time::Duration;
+
+use common::{wait_for, Client, TestApp, Worker};
+use serde_json::{json, Value};
+
+const AFTER_1S: &[(&str, &str)] = &[("GRIDDISPATCH__VIDEO__OFFLINE_INCIDENT_AFTER_SECS", "1")];
+
+/// A grid zone with camera `cam1` in it, and a Frigate source logged in.
+async fn setup(app: &TestApp) -> Client {
+    app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70))
+        .await;
+    let (s, v) = app
+        .post(
+            "/api/v1/cameras",
+            json!({"id":"cam1","name":"北门摄像头","lat":39.4955,"lon":106.6955}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["zone_id"], "g1");
+    let (user, pass) = app.source("frigate-nvr").await;
+    Client::connect(&app.mqtt_host, app.mqtt_port, "frigate", &user, &pass).await
+}
+
+async fn wait_status(app: &TestApp, status: &str) -> Value {
+    wait_for(&format!("cam1 {status}"), || async {
+        let c = app.get("/api/v1/cameras/cam1").await;
+        (c["status"] == status).then_some(c)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_camera_offline_too_long_is_dispatched_and_closed_when_back() {
+    let app = TestApp::spawn(AFTER_1S).await;
+    let nvr = setup(&app).await;
+    let cam = app.get("/api/v1/cameras/cam1").await;
+    assert_eq!(cam["status"], "unknown", "{cam}");
+    let pw = app.responder("w1", "grid_worker", "bike", Some("g1")).await;
+    let mut w = Worker::connect(&app, "w1", &pw).await;
+    w.locate(&app, 39.4951, 106.6951).await;
+
+    nvr.publish("frigate/cam1/status/detect", "offline").await;
+    let cam = wait_status(&app, "offline").await;
+    assert_eq!(cam["last_error"], "Frigate detect offline", "{cam}");
+    assert!(cam["status_since"].as_i64().is_some(), "{cam}");
+    let list = app.get("/api/v1/cameras").await;
+    assert_eq!(list[0]["status"], "offline", "{list}");
+
+    let task = w.expect_task().await;
+    let tid = task["task_id"].as_str().unwrap().to_owned();
+    let list = app.get("/api/v1/incidents").await;
+    let incidents = list.as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{list}");
+    let id = incidents[0]["id"].as_str().unwrap().to_owned();
+    let inc = app.incident(&id).await;
+    assert_eq!(inc["kind"], "camera_offline", "{inc}");
+    assert_eq!(inc["severity"], 4, "{inc}");
+    assert_eq!(inc["location"], json!({"lat": 39.4955, "lon": 106.6955}));
+    assert_eq!(inc["alerts"][0]["camera_id"], "cam1", "{inc}");
+
+    nvr.publish("frigate/cam1/status/detect", "online").await;
+    app.wait_state(&id, "closed").await;
+    w.expect_cleared(&tid).await;
+    let cam = wait_status(&app, "online").await;
+    assert!(cam["last_seen"].as_i64().is_some(), "{cam}");
+    let timeline = app.get(&format!("/api/v1/incidents/{id}/timeline")).await;
+    let last = timeline.as_array().unwrap().last().unwrap();
+    assert_eq!(last["actor"], "dispatcher", "{timeline}");
+    assert_eq!(last["note"], "camera back online", "{timeline}");
+
+    let history = app.get("/api/v1/cameras/cam1/history").await;
+    let statuses: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["online", "offline"], "{history}");
+    assert_eq!(history[1]["reason"], "Frigate detect offline");
+}
+
+#[tokio::test]
+async fn a_camera_back_before_the_delay_opens_no_incident() {
+    let app = TestApp::spawn(&[("GRIDDISPATCH__VIDEO__OFFLINE_INCIDENT_AFTER_SECS", "2")]).await;
+    let nvr = setup(&app).await;
+    nvr.publish("frigate/cam1/status/detect", "disabled").await;
+    let cam = wait_status(&app, "offline").await;
+    assert_eq!(cam["last_error"], "detection disabled in Frigate");
+    // A repeat keeps the spell (no new history row).
+    nvr.publish("frigate/cam1/status/detect", "disabled").await;
+    nvr.publish("frigate/cam1/status/detect", "online").await;
+    wait_status(&app, "online").await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(app.get("/api/v1/incidents").await, json!([]));
+    let history = app.get("/api/v1/cameras/cam1/history").await;
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
+
+    // Frigate going away makes the cameras it reported unknown.
+    nvr.publish("frigate/available", "online").await;
+    nvr.publish("frigate/available", "offline").await;
+    let cam = wait_status(&app, "unknown").await;
+    assert_eq!(cam["last_error"], "Frigate unavailable");
+}
+
+#[tokio::test]
+async fn unknown_cameras_and_bad_payloads_are_dead_letters() {
+    let app = TestApp::spawn(AFTER_1S).await;
+    let nvr = setup(&app).await;
+    nvr.publish("frigate/nosuchcam/status/detect", "offline")
+        .await;
+    nvr.publish("frigate/cam1/status/detect", "sleepy").await;
+    nvr.publish("frigate/available", "{}").await;
+    let letters = wait_for("dead letters", || async {
+        let l = app.get("/api/v1/dead-letters").await;
+        (l.as_array()?.len() >= 3).then_some(l)
+    })
+    .await;
+    let text = letters.to_string();
+    assert!(text.contains("unknown camera nosuchcam"), "{letters}");
+    assert!(text.contains("online, offline or disabled"), "{letters}");
+    assert!(text.contains("Frigate availability"), "{letters}");
+    assert_eq!(app.get("/api/v1/cameras/cam1").await["status"], "unknown");
+    assert_eq!(app.get("/api/v1/cameras/cam1/history").await, json!([]));
+}
