@@ -214,14 +214,7 @@ impl Engine {
                 self.responders.upsert(r);
             }
         }
-        self.load_cameras().await?;
-        self.health = self
-            .store
-            .camera_healths()
-            .await?
-            .into_iter()
-            .map(|(id, row)| (id, health_from_row(&row)))
-            .collect();
+        self.health = self.load_cameras().await?.into_iter().collect();
         // An offline camera's incident is due `offline_after` after it went offline, also
         // across a restart; one already opened is found again by its alert.
         self.camera_due = self
@@ -287,23 +280,24 @@ impl Engine {
         Ok(())
     }
 
-    async fn load_cameras(&mut self) -> Result<(), StoreError> {
-        self.cameras = self
-            .store
-            .cameras()
-            .await?
-            .into_iter()
-            .map(|c| {
-                (
-                    c.id,
-                    LatLon {
-                        lat: c.lat,
-                        lon: c.lon,
-                    },
-                )
+    /// Loads every camera's position (one read of the table), and returns the stored
+    /// health of each for the caller to merge as it needs.
+    async fn load_cameras(&mut self) -> Result<Vec<(String, Health)>, StoreError> {
+        let views = self.store.camera_views().await?;
+        self.cameras = views
+            .iter()
+            .map(|v| {
+                let at = LatLon {
+                    lat: v.camera.lat,
+                    lon: v.camera.lon,
+                };
+                (v.camera.id.clone(), at)
             })
             .collect();
-        Ok(())
+        Ok(views
+            .into_iter()
+            .map(|v| (v.camera.id, health_from_row(&v.health)))
+            .collect())
     }
 
     pub(super) async fn run(
@@ -562,13 +556,10 @@ impl Engine {
             }
             Reload::Zones => self.load_zones().await?,
             Reload::Cameras => {
-                self.load_cameras().await?;
                 // New cameras start with their stored health; deleted ones are forgotten.
                 // Known ones keep the in-memory health, which may be ahead of the store.
-                for (id, row) in self.store.camera_healths().await? {
-                    self.health
-                        .entry(id)
-                        .or_insert_with(|| health_from_row(&row));
+                for (id, stored) in self.load_cameras().await? {
+                    self.health.entry(id).or_insert(stored);
                 }
                 let cameras = &self.cameras;
                 self.health.retain(|id, _| cameras.contains_key(id));

@@ -746,22 +746,6 @@ impl Store {
         Ok(())
     }
 
-    /// The health of every camera, by id.
-    pub async fn camera_healths(&self) -> Result<Vec<(String, CameraHealthRow)>, StoreError> {
-        #[derive(FromRow)]
-        struct IdHealth {
-            id: String,
-            #[sqlx(flatten)]
-            health: CameraHealthRow,
-        }
-        let rows: Vec<IdHealth> = sqlx::query_as(&format!(
-            "SELECT id, {HEALTH_COLUMNS} FROM cameras ORDER BY id"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|r| (r.id, r.health)).collect())
-    }
-
     /// Every camera with its health, by id.
     pub async fn camera_views(&self) -> Result<Vec<CameraView>, StoreError> {
         Ok(sqlx::query_as(&format!(
