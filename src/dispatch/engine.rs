@@ -1179,6 +1179,13 @@ impl Engine {
             .as_deref()
             .map(|n| n.chars().take(2000).collect::<String>());
         let incident_id = task.incident_id.clone();
+        // A rejected or resolved task leaves the inbox; its answer is its last version.
+        let ended = UpdateAnswer {
+            task_id: task_id.into(),
+            status: to.to_string(),
+            version: task.version + 1,
+            reason: None,
+        };
         match to {
             TaskStatus::Rejected => {
                 self.end_task(
@@ -1201,15 +1208,7 @@ impl Engine {
                     now,
                 );
                 self.after_offer_failed(&incident_id, &mut change, now);
-                return Ok((
-                    change,
-                    UpdateAnswer {
-                        task_id: task_id.into(),
-                        status: to.to_string(),
-                        version: task.version + 1,
-                        reason: None,
-                    },
-                ));
+                return Ok((change, ended));
             }
             TaskStatus::Resolved => {
                 self.end_task(
@@ -1227,15 +1226,7 @@ impl Engine {
                     &mut change,
                     now,
                 );
-                return Ok((
-                    change,
-                    UpdateAnswer {
-                        task_id: task_id.into(),
-                        status: to.to_string(),
-                        version: task.version + 1,
-                        reason: None,
-                    },
-                ));
+                return Ok((change, ended));
             }
             _ => {}
         }
