@@ -45,3 +45,10 @@ ensure_toolchain() {
 
 # port_open HOST PORT: true when something accepts TCP connections there.
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# GStreamer, which griddispatch links against for camera probes and snapshots: the
+# development files, the plugin sets that open RTSP/HTTP/file streams, and libav for the
+# H.264/H.265 that most cameras send. Tests also serve RTSP themselves (gst-rtsp-server).
+GSTREAMER_PACKAGES=(libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
+ensure_gstreamer() { apt_install "${GSTREAMER_PACKAGES[@]}" "$@"; }

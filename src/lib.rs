@@ -20,6 +20,8 @@
 //!   command-line administration of a running instance over its HTTP API (camera import).
 //! - [`sim`]: the simulator (virtual workers and alert sources driving a running instance
 //!   over its public HTTP and MQTT contract); [`demo`]: the Wuda demo county built on it.
+//! - [`video`]: camera streams through GStreamer — health probes, snapshots on alerts,
+//!   ONVIF metadata; blocking work on blocking threads.
 //! - [`config`]: layered settings; [`metrics`]: Prometheus counters; [`clock`]: time.
 
 pub mod admin;
@@ -36,3 +38,4 @@ pub mod metrics;
 pub mod mqtt;
 pub mod sim;
 pub mod store;
+pub mod video;

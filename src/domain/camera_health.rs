@@ -108,6 +108,62 @@ pub fn parse_available(payload: &[u8]) -> Result<bool, String> {
     }
 }
 
+/// What a probe of a camera's stream learnt, each field only where the stream tells it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct StreamFacts {
+    /// Codec as GStreamer describes it, e.g. `H.264 (Main Profile)`.
+    pub codec: Option<String>,
+    /// Frame width, pixels.
+    pub width: Option<i64>,
+    /// Frame height, pixels.
+    pub height: Option<i64>,
+    /// Frames per second: as declared by the stream, else measured from frame times.
+    pub fps: Option<f64>,
+    /// Bits per second of the encoded video, measured over the probe (about a second).
+    pub bitrate: Option<i64>,
+}
+
+/// Frames per second from the timestamps of consecutive frames: `(frames - 1)` intervals
+/// over the time between the first and the last. None for fewer than two frames or no
+/// time between them.
+///
+/// # Units
+/// Timestamps in nanoseconds; frames per second out.
+///
+/// ```
+/// use griddispatch::domain::camera_health::measured_fps;
+/// // 11 frames 100 ms apart: 10 fps.
+/// assert_eq!(measured_fps(11, 0, 1_000_000_000), Some(10.0));
+/// assert_eq!(measured_fps(1, 0, 0), None);
+/// ```
+pub fn measured_fps(frames: u64, first_ns: u64, last_ns: u64) -> Option<f64> {
+    if frames < 2 || last_ns <= first_ns {
+        return None;
+    }
+    let fps = (frames - 1) as f64 * 1e9 / (last_ns - first_ns) as f64;
+    // Two decimals are all anyone reads off a camera list.
+    Some((fps * 100.0).round() / 100.0)
+}
+
+/// Bits per second from a byte count over a stretch of stream time; None when the stretch
+/// is too short (under half a second) to say anything about a stream with key frames.
+///
+/// # Units
+/// Bytes and nanoseconds in; bits per second out.
+///
+/// ```
+/// use griddispatch::domain::camera_health::measured_bitrate;
+/// assert_eq!(measured_bitrate(125_000, 0, 1_000_000_000), Some(1_000_000));
+/// assert_eq!(measured_bitrate(125_000, 0, 100_000_000), None);
+/// ```
+pub fn measured_bitrate(bytes: u64, first_ns: u64, last_ns: u64) -> Option<i64> {
+    let span = last_ns.checked_sub(first_ns)?;
+    if span < 500_000_000 {
+        return None;
+    }
+    i64::try_from((bytes as u128 * 8 * 1_000_000_000 / span as u128) as u64).ok()
+}
+
 /// A camera's health as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Health {

@@ -214,6 +214,45 @@ impl From<Severity> for u8 {
     }
 }
 
+/// Longest stream address accepted.
+pub const STREAM_URI_MAX_CHARS: usize = 2048;
+
+/// Checks a camera stream address: `scheme://rest` (rtsp, http(s), file, srt, udp … —
+/// whatever GStreamer's uridecodebin opens), no white space or control characters, at most
+/// [`STREAM_URI_MAX_CHARS`]. Returns it trimmed.
+///
+/// ```
+/// use griddispatch::domain::stream_uri;
+/// assert!(stream_uri(" rtsp://10.0.0.5:554/ch1 ").is_ok());
+/// assert!(stream_uri("file:///var/video/gate.mp4").is_ok());
+/// assert!(stream_uri("10.0.0.5:554").is_err());
+/// assert!(stream_uri("rtsp://a b").is_err());
+/// ```
+pub fn stream_uri(s: &str) -> Result<String, Invalid> {
+    let s = s.trim();
+    let bad = |why: &str| Err(Invalid::new("stream_uri", why));
+    if s.chars().count() > STREAM_URI_MAX_CHARS {
+        return bad("at most 2048 characters");
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("must not contain spaces or control characters");
+    }
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return bad("must be a URI such as rtsp://host:554/path, http://…, file:///path");
+    };
+    let scheme_ok = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok || rest.is_empty() {
+        return bad("must be a URI such as rtsp://host:554/path, http://…, file:///path");
+    }
+    Ok(s.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

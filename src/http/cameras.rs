@@ -130,6 +130,12 @@ fn check(input: CameraInput, zones: &Zones) -> Result<CameraRow, Vec<Invalid>> {
             None
         }
     };
+    let stream_uri = match input.stream_uri.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(u) => crate::domain::stream_uri(u)
+            .map_err(|e| errors.push(e))
+            .ok(),
+    };
     if let Some(h) = input.heading {
         if !(h.is_finite() && (0.0..=360.0).contains(&h)) {
             errors.push(Invalid::new(
@@ -150,10 +156,7 @@ fn check(input: CameraInput, zones: &Zones) -> Result<CameraRow, Vec<Invalid>> {
             lat: at.lat,
             lon: at.lon,
             zone_id,
-            stream_uri: input
-                .stream_uri
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty()),
+            stream_uri,
             gb28181_id,
             heading: input.heading,
             fov: input.fov,

@@ -1,0 +1,11 @@
+//! Camera video through GStreamer: stream health probes, snapshots and ONVIF metadata.
+//!
+//! Everything that touches GStreamer blocks, so it runs on blocking threads behind a
+//! bound on concurrency; the async side only schedules work and forwards results to the
+//! dispatcher, which never waits for video.
+//!
+//! - [`stream`]: opening a stream (the pipeline shape shared by probes and snapshots).
+//! - [`probe`]: one probe of one stream.
+
+pub mod probe;
+pub mod stream;

@@ -1,0 +1,54 @@
+//! Stream probes against real RTSP streams served inside the test.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
+
+#[path = "common/rtsp.rs"]
+mod rtsp;
+
+use std::time::{Duration, Instant};
+
+use griddispatch::video::probe::probe;
+use griddispatch::video::stream::StreamError;
+use rtsp::{h264_launch, RtspServer, SilentCamera};
+
+#[test]
+fn a_probe_reads_size_rate_and_codec_of_an_rtsp_stream() {
+    let server = RtspServer::start(&h264_launch(320, 240, 10), 0);
+    let facts = probe(&server.uri(), Duration::from_secs(10)).unwrap();
+    assert_eq!(facts.width, Some(320), "{facts:?}");
+    assert_eq!(facts.height, Some(240), "{facts:?}");
+    let fps = facts.fps.unwrap();
+    assert!((fps - 10.0).abs() < 1.5, "{facts:?}");
+    assert!(
+        facts.codec.as_deref().unwrap().contains("H.264"),
+        "{facts:?}"
+    );
+    eprintln!("{facts:?}");
+}
+
+#[test]
+fn a_refused_connection_is_an_error_naming_it() {
+    // A port nobody listens on: bind, read the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = probe(
+        &format!("rtsp://127.0.0.1:{port}/x"),
+        Duration::from_secs(5),
+    )
+    .unwrap_err();
+    eprintln!("{err}");
+    assert!(matches!(err, StreamError::Failed(_)), "{err:?}");
+}
+
+#[test]
+fn a_silent_camera_times_out_within_the_budget() {
+    let cam = SilentCamera::start();
+    let started = Instant::now();
+    let err = probe(&cam.uri(), Duration::from_secs(2)).unwrap_err();
+    let took = started.elapsed();
+    eprintln!("{err} after {took:?}");
+    assert!(took < Duration::from_secs(6), "probe took {took:?}");
+}
