@@ -210,6 +210,18 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         ),
     );
 
+    if settings.video.probe_interval_secs > 0 {
+        let prober = crate::video::prober::Prober {
+            store: store.clone(),
+            dispatcher: dispatcher.clone(),
+            metrics: metrics.clone(),
+            interval: Duration::from_secs(settings.video.probe_interval_secs),
+            timeout: Duration::from_secs(settings.video.probe_timeout_secs),
+            max_concurrent: settings.video.max_concurrent_probes,
+        };
+        supervise(&tracker, &cancel, "camera prober", prober.run(cancel.clone()));
+    }
+
     let state = AppState {
         store: store.clone(),
         dispatcher,

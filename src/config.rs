@@ -147,9 +147,16 @@ pub struct VideoSettings {
     /// IANA time zone in which GB/T 28181 `AlarmTime` values (local time without a zone)
     /// are read, e.g. `Asia/Shanghai`.
     pub gb28181_timezone: String,
-    /// Seconds a camera must stay offline (as Frigate reports it) before the dispatcher
-    /// opens a `camera_offline` incident for it; at least 1.
+    /// Seconds a camera must stay offline (as Frigate or a stream probe reports it) before
+    /// the dispatcher opens a `camera_offline` incident for it; at least 1.
     pub offline_incident_after_secs: u64,
+    /// Seconds from the start of one round of stream probes to the next; 0 turns probes off.
+    pub probe_interval_secs: u64,
+    /// Stream probes running at once (each holds a blocking thread); at least 1.
+    pub max_concurrent_probes: usize,
+    /// Seconds one probe may take, connecting included, before the camera counts as
+    /// offline; at least 1.
+    pub probe_timeout_secs: u64,
 }
 
 impl VideoSettings {
@@ -278,6 +285,12 @@ impl Settings {
                 "video.offline_incident_after_secs",
                 "must be >= 1 (seconds)",
             );
+        }
+        if self.video.max_concurrent_probes < 1 {
+            return bad("video.max_concurrent_probes", "must be >= 1");
+        }
+        if self.video.probe_timeout_secs < 1 {
+            return bad("video.probe_timeout_secs", "must be >= 1 (seconds)");
         }
         Ok(())
     }

@@ -61,6 +61,12 @@ metrics! {
         dead_letters_total,
         /// MQTT messages received by the dispatcher.
         mqtt_messages_in_total,
+        /// Camera stream probes run.
+        camera_probes_total,
+        /// Camera stream probes that found no working video.
+        camera_probe_failures_total,
+        /// Rounds of camera probes completed.
+        camera_probe_rounds_total,
     }
     gauges {
         /// Incidents not yet closed or cancelled.
@@ -69,6 +75,10 @@ metrics! {
         offers_outstanding,
         /// Tasks accepted and not yet finished.
         tasks_active,
+        /// Duration of the last completed round of camera probes, ms.
+        camera_probe_round_ms,
+        /// Cameras probed in the last completed round.
+        camera_probe_round_cameras,
     }
 }
 

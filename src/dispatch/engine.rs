@@ -15,7 +15,7 @@ use super::{
 };
 use crate::config::{CorrelationSettings, DispatchSettings, Settings};
 use crate::domain::alert::{AlertPlace, NewAlert, Rendezvous};
-use crate::domain::camera_health::{self, CameraStatus, Health};
+use crate::domain::camera_health::{self, CameraStatus, Health, StreamFacts};
 use crate::domain::nearby::PointIndex;
 use crate::domain::ranking::{RankParams, RankRequest, Ranked, Responder, ResponderIndex};
 use crate::domain::zones::{Zone, ZoneIndex};
@@ -25,7 +25,7 @@ use crate::domain::{
 };
 use crate::metrics::Metrics;
 use crate::store::{
-    now_ms, AlertRow, CameraHealthRow, CameraStatusWrite, IncidentRow, ResponderRow, Store,
+    now_ms, AlertRow, CameraHealthRow, CameraStatusWrite, CameraStreamRow, IncidentRow, ResponderRow, Store,
     StoreError, TaskRow, TimelineRow, Write,
 };
 
@@ -463,6 +463,7 @@ impl Engine {
                 online,
                 reason,
                 at_ms,
+                stream,
             } => {
                 let report = camera_health::Report {
                     status: if online {
@@ -472,7 +473,8 @@ impl Engine {
                     },
                     reason,
                 };
-                self.on_camera_status(&camera_id, &report, at_ms).await;
+                self.on_camera_status(&camera_id, &report, at_ms, stream.as_ref())
+                    .await;
             }
             Command::FrigateUnavailable { reason, at_ms } => {
                 let reported: Vec<String> = self
@@ -486,7 +488,7 @@ impl Engine {
                     reason: Some(reason),
                 };
                 for id in reported {
-                    self.on_camera_status(&id, &report, at_ms).await;
+                    self.on_camera_status(&id, &report, at_ms, None).await;
                 }
             }
             Command::Republish => self.publish_inbox(),
@@ -1451,6 +1453,7 @@ impl Engine {
         camera_id: &str,
         report: &camera_health::Report,
         at_ms: i64,
+        stream: Option<&StreamFacts>,
     ) {
         if !self.cameras.contains_key(camera_id) {
             tracing::warn!(camera = %camera_id, "status of an unknown camera ignored");
@@ -1478,6 +1481,7 @@ impl Engine {
             },
             at: at_ms,
             reason: report.reason.clone(),
+            stream: stream.map(|f| CameraStreamRow::probed(f, at_ms)),
         }));
         self.health.insert(camera_id.to_owned(), next);
         if report.status == CameraStatus::Online {

@@ -162,16 +162,19 @@ pub enum Command {
         /// The list.
         reply: Reply<Vec<Ranked>>,
     },
-    /// A camera's health as Frigate reported it (`frigate/<camera>/status/detect`).
+    /// A camera's health as Frigate reported it (`frigate/<camera>/status/detect`) or a
+    /// stream probe found it.
     CameraStatus {
         /// A registered camera.
         camera_id: String,
-        /// Online, or offline (detection offline or disabled).
+        /// Online, or offline (detection offline or disabled, stream unreachable).
         online: bool,
         /// Why it is offline.
         reason: Option<String>,
         /// When the report arrived, Unix ms.
         at_ms: i64,
+        /// What a successful probe learnt of the stream (None from Frigate and failed probes).
+        stream: Option<crate::domain::camera_health::StreamFacts>,
     },
     /// Frigate itself went away (`frigate/available` = `offline`, its last will): every
     /// camera it had reported becomes `unknown`.

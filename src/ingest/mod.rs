@@ -217,6 +217,7 @@ impl Ingest {
                     online: report.status == camera_health::CameraStatus::Online,
                     reason: report.reason,
                     at_ms: now_ms(),
+                    stream: None,
                 }))
             }
             ["frigate", "available"] => {

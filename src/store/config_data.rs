@@ -647,10 +647,42 @@ pub struct CameraHealthRow {
     pub status: String,
     /// When it took that status, Unix ms.
     pub status_since: Option<i64>,
-    /// When Frigate last reported it online, Unix ms.
+    /// When it was last seen working (Frigate said online, or a probe decoded video), Unix ms.
     pub last_seen: Option<i64>,
     /// Reason of the last offline or unknown.
     pub last_error: Option<String>,
+}
+
+/// What the last successful probe of a camera's stream learnt; every field NULL until one
+/// succeeds, kept while the camera is offline.
+#[derive(Debug, Clone, Default, FromRow, Serialize, PartialEq)]
+pub struct CameraStreamRow {
+    /// Codec as GStreamer describes it, e.g. `H.264 (Main Profile)`.
+    pub codec: Option<String>,
+    /// Frame width, pixels.
+    pub width: Option<i64>,
+    /// Frame height, pixels.
+    pub height: Option<i64>,
+    /// Frames per second.
+    pub fps: Option<f64>,
+    /// Encoded video, bits per second.
+    pub bitrate: Option<i64>,
+    /// When the probe that learnt this ran, Unix ms.
+    pub probed_at: Option<i64>,
+}
+
+impl CameraStreamRow {
+    /// The row for what a probe at `at_ms` learnt.
+    pub fn probed(facts: &crate::domain::camera_health::StreamFacts, at_ms: i64) -> Self {
+        CameraStreamRow {
+            codec: facts.codec.clone(),
+            width: facts.width,
+            height: facts.height,
+            fps: facts.fps,
+            bitrate: facts.bitrate,
+            probed_at: Some(at_ms),
+        }
+    }
 }
 
 /// A camera with its health, as the API shows it.
@@ -664,6 +696,10 @@ pub struct CameraView {
     #[sqlx(flatten)]
     #[serde(flatten)]
     pub health: CameraHealthRow,
+    /// What the stream is, from the last successful probe.
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub stream: CameraStreamRow,
 }
 
 /// One status change of a camera.
@@ -682,7 +718,7 @@ pub struct CameraHistoryRow {
 }
 
 /// A camera's new health, to store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CameraStatusWrite {
     /// Camera.
     pub camera_id: String,
@@ -692,9 +728,12 @@ pub struct CameraStatusWrite {
     pub at: i64,
     /// Why (history reason).
     pub reason: Option<String>,
+    /// What a successful probe learnt of the stream; None leaves the stored facts alone.
+    pub stream: Option<CameraStreamRow>,
 }
 
-const HEALTH_COLUMNS: &str = "status, status_since, last_seen, last_error";
+const HEALTH_COLUMNS: &str =
+    "status, status_since, last_seen, last_error, codec, width, height, fps, bitrate, probed_at";
 
 /// Stores a camera's health, adding a history row only when the status differs from the
 /// stored one. A camera deleted meanwhile is skipped (not an error).
@@ -719,6 +758,21 @@ pub(crate) async fn write_camera_status(
     .bind(&w.camera_id)
     .execute(&mut *conn)
     .await?;
+    if let Some(st) = &w.stream {
+        sqlx::query(
+            "UPDATE cameras SET codec = ?, width = ?, height = ?, fps = ?, bitrate = ?, probed_at = ?
+             WHERE id = ?",
+        )
+        .bind(&st.codec)
+        .bind(st.width)
+        .bind(st.height)
+        .bind(st.fps)
+        .bind(st.bitrate)
+        .bind(st.probed_at)
+        .bind(&w.camera_id)
+        .execute(&mut *conn)
+        .await?;
+    }
     let first: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM camera_history WHERE camera_id = ?")
         .bind(&w.camera_id)
         .fetch_one(&mut *conn)
@@ -744,6 +798,16 @@ impl Store {
         write_camera_status(&mut tx, w).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// (id, stream URI) of every camera with a stream, by id: what the prober probes.
+    pub async fn camera_streams(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, stream_uri FROM cameras WHERE stream_uri IS NOT NULL AND stream_uri != ''
+             ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Every camera with its health, by id.

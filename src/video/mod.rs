@@ -5,7 +5,8 @@
 //! dispatcher, which never waits for video.
 //!
 //! - [`stream`]: opening a stream (the pipeline shape shared by probes and snapshots).
-//! - [`probe`]: one probe of one stream.
+//! - [`probe`]: one probe of one stream; [`prober`]: the schedule that probes every camera.
 
 pub mod probe;
+pub mod prober;
 pub mod stream;
