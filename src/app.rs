@@ -219,7 +219,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             timeout: Duration::from_secs(settings.video.probe_timeout_secs),
             max_concurrent: settings.video.max_concurrent_probes,
         };
-        supervise(&tracker, &cancel, "camera prober", prober.run(cancel.clone()));
+        supervise(
+            &tracker,
+            &cancel,
+            "camera prober",
+            prober.run(cancel.clone()),
+        );
     }
 
     let state = AppState {

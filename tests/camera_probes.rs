@@ -56,7 +56,10 @@ async fn a_probed_camera_goes_online_offline_and_back_with_its_incident() {
     drop(server);
     let cam = wait_status(&app, "gate", "offline").await;
     assert!(
-        cam["last_error"].as_str().unwrap().starts_with("stream probe:"),
+        cam["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("stream probe:"),
         "{cam}"
     );
     // What the stream was is kept while it is down.

@@ -25,8 +25,8 @@ use crate::domain::{
 };
 use crate::metrics::Metrics;
 use crate::store::{
-    now_ms, AlertRow, CameraHealthRow, CameraStatusWrite, CameraStreamRow, IncidentRow, ResponderRow, Store,
-    StoreError, TaskRow, TimelineRow, Write,
+    now_ms, AlertRow, CameraHealthRow, CameraStatusWrite, CameraStreamRow, IncidentRow,
+    ResponderRow, Store, StoreError, TaskRow, TimelineRow, Write,
 };
 
 /// Actor name of the dispatcher itself in timelines.

@@ -104,7 +104,11 @@ impl Prober {
     }
 
     /// Hands one probe result to the dispatcher.
-    async fn report(&self, camera_id: String, result: Result<crate::domain::camera_health::StreamFacts, StreamError>) {
+    async fn report(
+        &self,
+        camera_id: String,
+        result: Result<crate::domain::camera_health::StreamFacts, StreamError>,
+    ) {
         Metrics::inc(&self.metrics.camera_probes_total);
         let cmd = match result {
             Ok(facts) => Command::CameraStatus {

@@ -489,12 +489,21 @@ pub fn unique() -> String {
 }
 
 /// Polls `f` until it gives a value (or fails the test after WAIT).
-pub async fn wait_for<F, Fut>(what: &str, mut f: F) -> serde_json::Value
+pub async fn wait_for<F, Fut>(what: &str, f: F) -> serde_json::Value
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<serde_json::Value>>,
 {
-    let deadline = tokio::time::Instant::now() + WAIT;
+    wait_up_to(WAIT, what, f).await
+}
+
+/// Polls `f` until it gives a value (or fails the test after `limit`).
+pub async fn wait_up_to<F, Fut>(limit: Duration, what: &str, mut f: F) -> serde_json::Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<serde_json::Value>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
         if let Some(v) = f().await {
             return v;
