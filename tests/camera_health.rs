@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{wait_for, Client, TestApp, Worker};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const AFTER_1S: &[(&str, &str)] = &[("GRIDDISPATCH__VIDEO__OFFLINE_INCIDENT_AFTER_SECS", "1")];
 
@@ -27,14 +27,6 @@ async fn setup(app: &TestApp) -> Client {
     Client::connect(&app.mqtt_host, app.mqtt_port, "frigate", &user, &pass).await
 }
 
-async fn wait_status(app: &TestApp, status: &str) -> Value {
-    wait_for(&format!("cam1 {status}"), || async {
-        let c = app.get("/api/v1/cameras/cam1").await;
-        (c["status"] == status).then_some(c)
-    })
-    .await
-}
-
 #[tokio::test]
 async fn a_camera_offline_too_long_is_dispatched_and_closed_when_back() {
     let app = TestApp::spawn(AFTER_1S).await;
@@ -46,7 +38,7 @@ async fn a_camera_offline_too_long_is_dispatched_and_closed_when_back() {
     w.locate(&app, 39.4951, 106.6951).await;
 
     nvr.publish("frigate/cam1/status/detect", "offline").await;
-    let cam = wait_status(&app, "offline").await;
+    let cam = app.wait_camera_status("cam1", "offline").await;
     assert_eq!(cam["last_error"], "Frigate detect offline", "{cam}");
     assert!(cam["status_since"].as_i64().is_some(), "{cam}");
     let list = app.get("/api/v1/cameras").await;
@@ -67,20 +59,14 @@ async fn a_camera_offline_too_long_is_dispatched_and_closed_when_back() {
     nvr.publish("frigate/cam1/status/detect", "online").await;
     app.wait_state(&id, "closed").await;
     w.expect_cleared(&tid).await;
-    let cam = wait_status(&app, "online").await;
+    let cam = app.wait_camera_status("cam1", "online").await;
     assert!(cam["last_seen"].as_i64().is_some(), "{cam}");
     let timeline = app.get(&format!("/api/v1/incidents/{id}/timeline")).await;
     let last = timeline.as_array().unwrap().last().unwrap();
     assert_eq!(last["actor"], "dispatcher", "{timeline}");
     assert_eq!(last["note"], "camera back online", "{timeline}");
 
-    let history = app.get("/api/v1/cameras/cam1/history").await;
-    let statuses: Vec<&str> = history
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["status"].as_str().unwrap())
-        .collect();
+    let (statuses, history) = app.camera_statuses("cam1").await;
     assert_eq!(statuses, ["online", "offline"], "{history}");
     assert_eq!(history[1]["reason"], "Frigate detect offline");
 }
@@ -90,12 +76,12 @@ async fn a_camera_back_before_the_delay_opens_no_incident() {
     let app = TestApp::spawn(&[("GRIDDISPATCH__VIDEO__OFFLINE_INCIDENT_AFTER_SECS", "2")]).await;
     let nvr = setup(&app).await;
     nvr.publish("frigate/cam1/status/detect", "disabled").await;
-    let cam = wait_status(&app, "offline").await;
+    let cam = app.wait_camera_status("cam1", "offline").await;
     assert_eq!(cam["last_error"], "detection disabled in Frigate");
     // A repeat keeps the spell (no new history row).
     nvr.publish("frigate/cam1/status/detect", "disabled").await;
     nvr.publish("frigate/cam1/status/detect", "online").await;
-    wait_status(&app, "online").await;
+    app.wait_camera_status("cam1", "online").await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(app.get("/api/v1/incidents").await, json!([]));
     let history = app.get("/api/v1/cameras/cam1/history").await;
@@ -104,7 +90,7 @@ async fn a_camera_back_before_the_delay_opens_no_incident() {
     // Frigate going away makes the cameras it reported unknown.
     nvr.publish("frigate/available", "online").await;
     nvr.publish("frigate/available", "offline").await;
-    let cam = wait_status(&app, "unknown").await;
+    let cam = app.wait_camera_status("cam1", "unknown").await;
     assert_eq!(cam["last_error"], "Frigate unavailable");
 }
 

@@ -7,23 +7,15 @@ mod common;
 #[path = "common/rtsp.rs"]
 mod rtsp;
 
-use common::{wait_for, TestApp, Worker};
+use common::{TestApp, Worker};
 use rtsp::{h264_launch, RtspServer};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const FAST: &[(&str, &str)] = &[
     ("GRIDDISPATCH__VIDEO__PROBE_INTERVAL_SECS", "1"),
     ("GRIDDISPATCH__VIDEO__PROBE_TIMEOUT_SECS", "3"),
     ("GRIDDISPATCH__VIDEO__OFFLINE_INCIDENT_AFTER_SECS", "1"),
 ];
-
-async fn wait_status(app: &TestApp, id: &str, status: &str) -> Value {
-    wait_for(&format!("{id} {status}"), || async {
-        let c = app.get(&format!("/api/v1/cameras/{id}")).await;
-        (c["status"] == status).then_some(c)
-    })
-    .await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_probed_camera_goes_online_offline_and_back_with_its_incident() {
@@ -43,7 +35,7 @@ async fn a_probed_camera_goes_online_offline_and_back_with_its_incident() {
     let mut w = Worker::connect(&app, "w1", &pw).await;
     w.locate(&app, 39.4951, 106.6951).await;
 
-    let cam = wait_status(&app, "gate", "online").await;
+    let cam = app.wait_camera_status("gate", "online").await;
     assert_eq!(cam["width"], 320, "{cam}");
     assert_eq!(cam["height"], 240, "{cam}");
     let fps = cam["fps"].as_f64().unwrap();
@@ -54,7 +46,7 @@ async fn a_probed_camera_goes_online_offline_and_back_with_its_incident() {
 
     // The camera loses power.
     drop(server);
-    let cam = wait_status(&app, "gate", "offline").await;
+    let cam = app.wait_camera_status("gate", "offline").await;
     assert!(
         cam["last_error"]
             .as_str()
@@ -76,16 +68,10 @@ async fn a_probed_camera_goes_online_offline_and_back_with_its_incident() {
 
     // Power is back: same address.
     let _server = RtspServer::start(&h264_launch(320, 240, 10), port);
-    wait_status(&app, "gate", "online").await;
+    app.wait_camera_status("gate", "online").await;
     app.wait_state(&id, "closed").await;
     w.expect_cleared(&tid).await;
 
-    let history = app.get("/api/v1/cameras/gate/history").await;
-    let statuses: Vec<&str> = history
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["status"].as_str().unwrap())
-        .collect();
+    let (statuses, history) = app.camera_statuses("gate").await;
     assert_eq!(statuses, ["online", "offline", "online"], "{history}");
 }

@@ -227,6 +227,27 @@ impl Api {
         resp.text().await.expect("metrics text")
     }
 
+    /// Waits until camera `id` has `status`; returns the camera.
+    pub async fn wait_camera_status(&self, id: &str, status: &str) -> Value {
+        wait_for(&format!("camera {id} {status}"), || async {
+            let c = self.get(&format!("/api/v1/cameras/{id}")).await;
+            (c["status"] == status).then_some(c)
+        })
+        .await
+    }
+
+    /// Camera `id`'s status changes, newest first, and the whole history.
+    pub async fn camera_statuses(&self, id: &str) -> (Vec<String>, Value) {
+        let history = self.get(&format!("/api/v1/cameras/{id}/history")).await;
+        let statuses = history
+            .as_array()
+            .expect("history is a list")
+            .iter()
+            .map(|h| h["status"].as_str().expect("status").to_owned())
+            .collect();
+        (statuses, history)
+    }
+
     pub async fn incident(&self, id: &str) -> Value {
         self.get(&format!("/api/v1/incidents/{id}")).await
     }
