@@ -6,6 +6,8 @@
 //!
 //! - [`stream`]: opening a stream (the pipeline shape shared by probes and snapshots).
 //! - [`probe`]: one probe of one stream.
+//! - [`snapshot`]: one JPEG frame of one stream.
 
 pub mod probe;
+pub mod snapshot;
 pub mod stream;
