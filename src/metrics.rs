@@ -61,6 +61,12 @@ metrics! {
         dead_letters_total,
         /// MQTT messages received by the dispatcher.
         mqtt_messages_in_total,
+        /// Snapshots stored for incidents.
+        snapshots_total,
+        /// Snapshots that could not be taken (stream or Frigate failed, timed out).
+        snapshots_failed_total,
+        /// Snapshot requests dropped because the snapshot queue was full.
+        snapshots_dropped_total,
     }
     gauges {
         /// Incidents not yet closed or cancelled.

@@ -7,7 +7,9 @@
 //! - [`stream`]: opening a stream (the pipeline shape shared by probes and snapshots).
 //! - [`probe`]: one probe of one stream.
 //! - [`snapshot`]: one JPEG frame of one stream.
+//! - [`snapshots`]: the service that takes a snapshot when an alert names a camera.
 
 pub mod probe;
 pub mod snapshot;
+pub mod snapshots;
 pub mod stream;
