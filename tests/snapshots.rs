@@ -151,6 +151,22 @@ async fn an_alert_naming_a_camera_gets_a_jpeg_of_its_stream_linked_from_the_task
         metrics.contains("griddispatch_snapshots_total 1"),
         "{metrics}"
     );
+
+    // After a restart the republished inbox still carries the link.
+    let mut app = app;
+    app.stop().await;
+    let dir = std::mem::replace(&mut app.dir, tempfile::tempdir().unwrap());
+    let settings = common::test_settings(&dir, &[]);
+    let app = TestApp::spawn_with(dir, settings).await;
+    let (s, v) = app
+        .post("/api/v1/responders/w1/reset-password", json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let mut w = Worker::connect(&app, "w1", v["mqtt"]["password"].as_str().unwrap()).await;
+    let again = w.expect_task().await;
+    assert_eq!(again["task_id"], tid.as_str(), "{again}");
+    assert_eq!(again["version"], 3, "{again}");
+    assert_eq!(again["snapshots"][0]["url"], url.as_str(), "{again}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
