@@ -24,6 +24,7 @@ use crate::mqtt::auth::StoreAuthenticator;
 use crate::mqtt::broker::{Broker, BrokerConfig};
 use crate::mqtt::client::ClientConfig;
 use crate::store::Store;
+use crate::video::snapshots::{SnapshotFiles, SnapshotRequests, SnapshotService};
 
 /// The dispatcher's username on the embedded broker.
 pub const DISPATCHER_MQTT_USER: &str = "griddispatch";
@@ -104,11 +105,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             .with_context(|| format!("mqtt.listen {}: cannot listen", settings.mqtt.listen))?;
         // Beside the database: one per data folder, so a restart (even after kill -9)
         // simply replaces the old socket file.
-        let socket = settings
-            .data_dir()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."))
-            .join("dispatcher-mqtt.sock");
+        let socket = settings.data_folder().join("dispatcher-mqtt.sock");
         broker.listen_unix(&socket).with_context(|| {
             format!(
                 "cannot create the broker's local socket {}",
@@ -154,15 +151,25 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let http_addr = listener.local_addr()?;
 
     let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let (snapshot_tx, snapshot_rx) = SnapshotRequests::channel(metrics.clone());
     let (dispatcher, engine) = Dispatcher::start(
         store.clone(),
         settings,
         out_tx,
         metrics.clone(),
+        snapshot_tx,
         cancel.clone(),
     )
     .await?;
     supervise(&tracker, &cancel, "dispatcher", engine);
+    let snapshots =
+        SnapshotService::new(settings, store.clone(), dispatcher.clone(), metrics.clone())?;
+    supervise(
+        &tracker,
+        &cancel,
+        "snapshots",
+        snapshots.run(snapshot_rx, cancel.clone()),
+    );
 
     let broker_stats = broker.as_ref().map(|(b, _)| b.stats());
     if let Some((broker, _)) = broker {
@@ -234,6 +241,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         mqtt_connected,
         broker_stats,
         ingest,
+        snapshot_files: SnapshotFiles::from_settings(settings),
     };
     let app = crate::http::router(state);
     let http_cancel = cancel.clone();

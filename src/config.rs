@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -33,6 +33,8 @@ pub struct Settings {
     pub dead_letters: DeadLetterSettings,
     /// Video platforms and cameras.
     pub video: VideoSettings,
+    /// The Frigate NVR whose events come in on `frigate/events`.
+    pub frigate: FrigateSettings,
 }
 
 /// `[http]`
@@ -40,6 +42,9 @@ pub struct Settings {
 pub struct HttpSettings {
     /// Address the API listens on.
     pub listen: String,
+    /// Address (`https://host[:port][/prefix]`) at which phones reach this API, put before
+    /// links such as snapshot URLs in task messages; empty = links are paths alone.
+    pub public_url: String,
 }
 
 /// `[database]`
@@ -157,6 +162,22 @@ pub struct VideoSettings {
     /// Seconds one probe may take, connecting included, before the camera counts as
     /// offline; at least 1.
     pub probe_timeout_secs: u64,
+    /// Seconds a snapshot (stream frame or Frigate picture) may take; at least 1.
+    pub snapshot_timeout_secs: u64,
+    /// Snapshots taken at once (each holds a blocking thread and a stream); at least 1.
+    pub max_concurrent_snapshots: usize,
+    /// Snapshots attempted per incident at most, so a busy camera cannot fill the disk.
+    pub max_snapshots_per_incident: u32,
+    /// Seconds between two snapshots of one camera for one incident, at least.
+    pub snapshot_interval_secs: u64,
+}
+
+/// `[frigate]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct FrigateSettings {
+    /// Frigate's HTTP address, e.g. `http://frigate:5000`; empty = pictures come from the
+    /// camera streams only.
+    pub url: String,
 }
 
 impl VideoSettings {
@@ -292,6 +313,28 @@ impl Settings {
         if self.video.probe_timeout_secs < 1 {
             return bad("video.probe_timeout_secs", "must be >= 1 (seconds)");
         }
+        if self.video.snapshot_timeout_secs < 1 {
+            return bad("video.snapshot_timeout_secs", "must be >= 1 (seconds)");
+        }
+        if self.video.max_concurrent_snapshots < 1 {
+            return bad("video.max_concurrent_snapshots", "must be at least 1");
+        }
+        // Frigate is fetched by our own HTTP client, which is built without TLS; the
+        // public URL is only text handed to phones.
+        for (key, url, schemes) in [
+            (
+                "http.public_url",
+                &self.http.public_url,
+                &["http", "https"][..],
+            ),
+            ("frigate.url", &self.frigate.url, &["http"][..]),
+        ] {
+            if !url.is_empty() {
+                if let Err(why) = check_base_url(url, schemes) {
+                    return bad(key, &why);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -305,6 +348,36 @@ impl Settings {
         let path = path.split('?').next().unwrap_or(path);
         Path::new(path).parent()
     }
+
+    /// [`Settings::data_dir`], or the working folder when the database file has no folder
+    /// in its URL.
+    pub fn data_folder(&self) -> PathBuf {
+        self.data_dir()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    }
+}
+
+/// Checks a base URL that paths are appended to: one of `schemes`, a host, no query or
+/// fragment.
+fn check_base_url(url: &str, schemes: &[&str]) -> Result<(), String> {
+    let expected = schemes
+        .iter()
+        .map(|s| format!("{s}://host[:port][/path]"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| format!("{url:?} is not a URL ({e}); expected {expected}"))?;
+    if !schemes.contains(&parsed.scheme()) || parsed.host_str().is_none() {
+        return Err(format!("{url:?}: expected {expected}"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!(
+            "{url:?}: expected {expected}, without query or fragment"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -338,6 +411,10 @@ mod tests {
             &[ResponderKind::GridWorker]
         );
         assert_eq!(s.video.gb28181_tz().unwrap(), chrono_tz::Asia::Shanghai);
+        assert_eq!(s.video.snapshot_timeout_secs, 5);
+        assert_eq!(s.video.max_concurrent_snapshots, 4);
+        assert_eq!(s.http.public_url, "");
+        assert_eq!(s.frigate.url, "");
     }
 
     #[test]
@@ -388,5 +465,44 @@ mod tests {
                 .contains("video.offline_incident_after_secs"),
             "{err}"
         );
+        for (key, value, named) in [
+            ("GRIDDISPATCH__FRIGATE__URL", "frigate:5000", "frigate.url"),
+            ("GRIDDISPATCH__FRIGATE__URL", "https://nvr", "frigate.url"),
+            (
+                "GRIDDISPATCH__HTTP__PUBLIC_URL",
+                "http://h/?a=1",
+                "http.public_url",
+            ),
+            (
+                "GRIDDISPATCH__HTTP__PUBLIC_URL",
+                "ftp://x",
+                "http.public_url",
+            ),
+            (
+                "GRIDDISPATCH__VIDEO__SNAPSHOT_TIMEOUT_SECS",
+                "0",
+                "video.snapshot_timeout_secs",
+            ),
+            (
+                "GRIDDISPATCH__VIDEO__MAX_CONCURRENT_SNAPSHOTS",
+                "0",
+                "video.max_concurrent_snapshots",
+            ),
+        ] {
+            let err = Settings::load_with_env(None, env(&[(key, value)])).unwrap_err();
+            assert!(err.to_string().contains(named), "{key}={value}: {err}");
+        }
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                (
+                    "GRIDDISPATCH__HTTP__PUBLIC_URL",
+                    "https://gd.example.org/x/",
+                ),
+                ("GRIDDISPATCH__FRIGATE__URL", "http://frigate:5000"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.frigate.url, "http://frigate:5000");
     }
 }

@@ -67,6 +67,12 @@ metrics! {
         camera_probe_failures_total,
         /// Rounds of camera probes completed.
         camera_probe_rounds_total,
+        /// Snapshots stored for incidents.
+        snapshots_total,
+        /// Snapshots that could not be taken (stream or Frigate failed, timed out).
+        snapshots_failed_total,
+        /// Snapshot requests dropped because the snapshot queue was full.
+        snapshots_dropped_total,
     }
     gauges {
         /// Incidents not yet closed or cancelled.

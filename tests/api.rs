@@ -51,6 +51,11 @@ async fn every_endpoint_needs_a_token_and_the_right_role() {
         (Method::GET, "/api/v1/incidents/i1", Role::Viewer),
         (Method::GET, "/api/v1/incidents/i1/timeline", Role::Viewer),
         (Method::GET, "/api/v1/incidents/i1/candidates", Role::Viewer),
+        (
+            Method::GET,
+            "/api/v1/incidents/i1/snapshots/1.jpg",
+            Role::Viewer,
+        ),
         (Method::POST, "/api/v1/incidents/i1/assign", Role::Operator),
         (Method::POST, "/api/v1/incidents/i1/cancel", Role::Operator),
         (Method::POST, "/api/v1/incidents/i1/close", Role::Operator),

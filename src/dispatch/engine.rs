@@ -14,7 +14,7 @@ use super::{
     UpdateAnswer,
 };
 use crate::config::{CorrelationSettings, DispatchSettings, Settings};
-use crate::domain::alert::{AlertPlace, NewAlert, Rendezvous};
+use crate::domain::alert::{AlertPlace, NewAlert, Rendezvous, SnapshotSource};
 use crate::domain::camera_health::{self, CameraStatus, Health, StreamFacts};
 use crate::domain::nearby::PointIndex;
 use crate::domain::ranking::{RankParams, RankRequest, Ranked, Responder, ResponderIndex};
@@ -26,8 +26,9 @@ use crate::domain::{
 use crate::metrics::Metrics;
 use crate::store::{
     now_ms, AlertRow, CameraHealthRow, CameraStatusWrite, CameraStreamRow, IncidentRow,
-    ResponderRow, Store, StoreError, TaskRow, TimelineRow, Write,
+    ResponderRow, SnapshotRow, Store, StoreError, TaskRow, TimelineRow, Write,
 };
+use crate::video::snapshots::{SnapshotFiles, SnapshotRequest, SnapshotRequests};
 
 /// Actor name of the dispatcher itself in timelines.
 const DISPATCHER: &str = "dispatcher";
@@ -69,6 +70,12 @@ pub(super) struct Engine {
     offline_after_ms: i64,
     /// Decisions made but not yet written (see [`Engine::flush`]).
     batch: Batch,
+    /// Where snapshots are asked for (never waited on).
+    snapshot_requests: SnapshotRequests,
+    /// Links of snapshot files, for task messages.
+    snapshot_files: SnapshotFiles,
+    /// Open incident id → its snapshots, which its task messages carry.
+    snapshots: HashMap<String, Vec<SnapshotRow>>,
 }
 
 /// Most commands handled before their decisions are written together.
@@ -88,6 +95,8 @@ struct Batch {
     /// Alerts in this batch, (source, external id) → (alert id, incident id): the
     /// duplicate check must see them before they reach the database.
     alerts: HashMap<(String, String), (String, String)>,
+    /// Snapshots to ask for once the batch is stored (their incident must exist first).
+    snapshots: Vec<SnapshotRequest>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -175,6 +184,7 @@ impl Engine {
         settings: &Settings,
         out: mpsc::UnboundedSender<Outgoing>,
         metrics: Arc<Metrics>,
+        snapshot_requests: SnapshotRequests,
     ) -> anyhow::Result<Engine> {
         let mut engine = Engine {
             store,
@@ -197,6 +207,9 @@ impl Engine {
                 .saturating_mul(1000),
             joinable: PointIndex::new(39.5),
             batch: Batch::default(),
+            snapshot_requests,
+            snapshot_files: SnapshotFiles::from_settings(settings),
+            snapshots: HashMap::new(),
         };
         engine.reload_all().await?;
         Ok(engine)
@@ -248,6 +261,13 @@ impl Engine {
                     },
                 );
             }
+        }
+        self.snapshots.clear();
+        for snap in self.store.snapshots_of_open_incidents().await? {
+            self.snapshots
+                .entry(snap.incident_id.clone())
+                .or_default()
+                .push(snap);
         }
         self.tasks.clear();
         self.excluded.clear();
@@ -382,32 +402,33 @@ impl Engine {
 
     async fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::Alert(alert, reply) => match self.on_alert(alert).await {
-                Ok((None, outcome)) => {
-                    let _ = reply.send(Ok(outcome));
-                }
-                Ok((Some(change), outcome)) => {
-                    let metrics = self.metrics.clone();
-                    self.stage(change, move |stored| {
-                        let _ = reply.send(if stored {
-                            Metrics::inc(&metrics.alerts_total);
-                            if outcome.correlated {
-                                Metrics::inc(&metrics.alerts_correlated_total);
-                            } else {
-                                Metrics::inc(&metrics.incidents_opened_total);
+            Command::Alert(alert, reply) => {
+                let wanted = alert
+                    .camera_id
+                    .as_ref()
+                    .map(|c| (c.to_string(), alert.snapshot.clone()));
+                match self.on_alert(alert).await {
+                    Ok((change, outcome)) => {
+                        if let Some((camera_id, source)) = wanted {
+                            // A repeated Frigate event may bring the picture the first
+                            // message did not have; any other repeat has nothing new.
+                            let fresh = !outcome.duplicate
+                                || matches!(source, SnapshotSource::Frigate { .. });
+                            if fresh && source != SnapshotSource::None {
+                                self.batch.snapshots.push(SnapshotRequest {
+                                    incident_id: outcome.incident_id.clone(),
+                                    camera_id,
+                                    source,
+                                });
                             }
-                            Ok(outcome)
-                        } else {
-                            Err(DispatchError::Store(StoreError::Conflict(
-                                "the alert could not be stored; try again".into(),
-                            )))
-                        });
-                    });
+                        }
+                        self.stage_alert(change, outcome, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
                 }
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                }
-            },
+            }
             Command::TaskUpdate {
                 responder_id,
                 task_id,
@@ -491,6 +512,11 @@ impl Engine {
                     self.on_camera_status(&id, &report, at_ms, None).await;
                 }
             }
+            Command::Snapshot {
+                incident_id,
+                camera_id,
+                result,
+            } => self.on_snapshot(&incident_id, &camera_id, result),
             Command::Republish => self.publish_inbox(),
             Command::AuditRetained {
                 responder_id,
@@ -510,6 +536,86 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Stages an alert's change (none for a duplicate, which is answered at once); the
+    /// caller hears once it is stored.
+    fn stage_alert(
+        &mut self,
+        change: Option<Change>,
+        outcome: AlertOutcome,
+        reply: super::Reply<AlertOutcome>,
+    ) {
+        let Some(change) = change else {
+            let _ = reply.send(Ok(outcome));
+            return;
+        };
+        let metrics = self.metrics.clone();
+        self.stage(change, move |stored| {
+            let _ = reply.send(if stored {
+                Metrics::inc(&metrics.alerts_total);
+                if outcome.correlated {
+                    Metrics::inc(&metrics.alerts_correlated_total);
+                } else {
+                    Metrics::inc(&metrics.incidents_opened_total);
+                }
+                Ok(outcome)
+            } else {
+                Err(DispatchError::Store(StoreError::Conflict(
+                    "the alert could not be stored; try again".into(),
+                )))
+            });
+        });
+    }
+
+    /// A snapshot was stored: its link goes into every open task of the incident (a new
+    /// version, published retained). One that failed leaves its reason on the timeline.
+    fn on_snapshot(
+        &mut self,
+        incident_id: &str,
+        camera_id: &str,
+        result: Result<SnapshotRow, String>,
+    ) {
+        if !self.incidents.contains_key(incident_id) {
+            // Closed or cancelled meanwhile: the snapshot stays listed, nobody to tell.
+            return;
+        }
+        let now = now_ms();
+        let mut change = Change::default();
+        let row = match result {
+            Ok(row) => row,
+            Err(why) => {
+                let note = format!("snapshot from {camera_id} failed: {why}");
+                self.timeline_note(incident_id, DISPATCHER, note, &mut change, now);
+                self.stage(change, |_| {});
+                return;
+            }
+        };
+        let note = format!("snapshot {} from {camera_id} ({})", row.n, row.source);
+        self.timeline_note(incident_id, DISPATCHER, note, &mut change, now);
+        let list = self.snapshots.entry(incident_id.to_owned()).or_default();
+        if !list.iter().any(|s| s.n == row.n) {
+            list.push(row);
+            list.sort_by_key(|s| s.n);
+        }
+        let Some(incident) = self.incidents.get(incident_id) else {
+            return;
+        };
+        for task in self
+            .tasks
+            .values_mut()
+            .filter(|t| t.incident_id == incident_id)
+        {
+            task.version += 1;
+            task.updated_at = now;
+            change.writes.push(Write::UpdateTask(task.clone()));
+            change.publish.push(Outgoing {
+                topic: task_topic(&task.responder_id, &task.id),
+                payload: task_payload(task, incident, &self.snapshots, &self.snapshot_files),
+                retain: true,
+            });
+        }
+        self.stage(change, |_| {});
     }
 
     async fn reload(&mut self, what: Reload) -> Result<(), StoreError> {
@@ -602,6 +708,9 @@ impl Engine {
         if stored {
             for msg in batch.publish {
                 let _ = self.out.send(msg);
+            }
+            for req in batch.snapshots {
+                self.snapshot_requests.request(req);
             }
         }
         for done in batch.done {
@@ -849,6 +958,7 @@ impl Engine {
         if to.is_terminal() {
             self.incidents.remove(incident_id);
             self.excluded.remove(incident_id);
+            self.snapshots.remove(incident_id);
         }
         true
     }
@@ -942,6 +1052,7 @@ impl Engine {
             responder_id: responder.to_string(),
             status: TaskStatus::Offered.to_string(),
             version: 1,
+            status_version: 1,
             offered_at: now,
             respond_by: now + self.rules.ack_timeout_secs as i64 * 1000,
             eta_secs: ranked.map(|r| r.eta_secs),
@@ -952,7 +1063,7 @@ impl Engine {
         change.writes.push(Write::InsertTask(task.clone()));
         change.publish.push(Outgoing {
             topic: task_topic(&task.responder_id, &task.id),
-            payload: task_message(&task, incident).to_string().into_bytes(),
+            payload: task_payload(&task, incident, &self.snapshots, &self.snapshot_files),
             retain: true,
         });
         Metrics::inc(&self.metrics.offers_total);
@@ -989,6 +1100,7 @@ impl Engine {
         self.deadlines.remove(&(task.respond_by, task.id.clone()));
         task.status = status.to_string();
         task.version += 1;
+        task.status_version = task.version;
         task.updated_at = now;
         if note.is_some() {
             task.note = note.map(str::to_owned);
@@ -1157,7 +1269,9 @@ impl Engine {
             ));
         }
         if let Some(v) = update.version {
-            if v != task.version {
+            // Versions after the last status change only added information (a snapshot
+            // link): the worker answered the status it saw, so the answer stands.
+            if !(task.status_version..=task.version).contains(&v) {
                 return Err(refuse(
                     task.status.clone(),
                     task.version,
@@ -1278,6 +1392,7 @@ impl Engine {
         };
         t.status = to.to_string();
         t.version += 1;
+        t.status_version = t.version;
         t.updated_at = now;
         if note.is_some() {
             t.note = note;
@@ -1287,7 +1402,7 @@ impl Engine {
         if let Some(incident) = self.incidents.get(&incident_id) {
             change.publish.push(Outgoing {
                 topic: task_topic(&t.responder_id, &t.id),
-                payload: task_message(&t, incident).to_string().into_bytes(),
+                payload: task_payload(&t, incident, &self.snapshots, &self.snapshot_files),
                 retain: true,
             });
         }
@@ -1556,6 +1671,8 @@ impl Engine {
                 )),
                 address: None,
                 rendezvous: None,
+                // The camera is down: there is nothing to grab.
+                snapshot: SnapshotSource::None,
             };
             match self.on_alert(alert).await {
                 Ok((change, outcome)) => {
@@ -1595,7 +1712,7 @@ impl Engine {
                 let incident = self.incidents.get(&t.incident_id)?;
                 Some(Outgoing {
                     topic: task_topic(&t.responder_id, &t.id),
-                    payload: task_message(t, incident).to_string().into_bytes(),
+                    payload: task_payload(t, incident, &self.snapshots, &self.snapshot_files),
                     retain: true,
                 })
             })
@@ -1603,6 +1720,22 @@ impl Engine {
         // Through the batch, so nothing staged but not yet stored reaches a phone.
         self.batch.publish.extend(inbox);
     }
+}
+
+/// The retained task message, with the snapshots of its incident.
+fn task_payload(
+    task: &TaskRow,
+    incident: &IncidentRow,
+    snapshots: &HashMap<String, Vec<SnapshotRow>>,
+    files: &SnapshotFiles,
+) -> Vec<u8> {
+    let snaps = snapshots
+        .get(&incident.id)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    task_message(task, incident, snaps, files)
+        .to_string()
+        .into_bytes()
 }
 
 fn title(alert: &NewAlert) -> String {

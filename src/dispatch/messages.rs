@@ -3,7 +3,8 @@
 use serde_json::{json, Value};
 
 use crate::clock::rfc3339;
-use crate::store::{IncidentRow, TaskRow};
+use crate::store::{IncidentRow, SnapshotRow, TaskRow};
+use crate::video::snapshots::SnapshotFiles;
 
 /// `dispatch/<responder_id>/tasks/<task_id>`: the retained inbox entry.
 pub fn task_topic(responder_id: &str, task_id: &str) -> String {
@@ -16,8 +17,14 @@ pub fn answer_topic(responder_id: &str, task_id: &str, accepted: bool) -> String
     format!("dispatch/{responder_id}/tasks/{task_id}/update/{verdict}")
 }
 
-/// The task message a worker's phone shows.
-pub fn task_message(task: &TaskRow, incident: &IncidentRow) -> Value {
+/// The task message a worker's phone shows, with the incident's snapshots (links under
+/// `files`).
+pub fn task_message(
+    task: &TaskRow,
+    incident: &IncidentRow,
+    snapshots: &[SnapshotRow],
+    files: &SnapshotFiles,
+) -> Value {
     let rendezvous: Option<Value> = incident
         .rendezvous
         .as_deref()
@@ -47,6 +54,12 @@ pub fn task_message(task: &TaskRow, incident: &IncidentRow) -> Value {
         }
         if let Some(eta) = task.eta_secs {
             obj.insert("eta_secs".into(), json!(eta.round()));
+        }
+        if !snapshots.is_empty() {
+            obj.insert(
+                "snapshots".into(),
+                snapshots.iter().map(|s| files.view(s)).collect(),
+            );
         }
     }
     msg

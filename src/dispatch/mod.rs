@@ -24,6 +24,7 @@ use crate::domain::state::WorkerStatus;
 use crate::domain::{Ident, LatLon};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
+use crate::video::snapshots::SnapshotRequests;
 
 pub use messages::{answer_topic, task_topic};
 
@@ -184,6 +185,16 @@ pub enum Command {
         /// When, Unix ms.
         at_ms: i64,
     },
+    /// A snapshot for an incident was stored (its link goes into the open tasks), or
+    /// could not be taken (the reason goes on the timeline).
+    Snapshot {
+        /// Incident.
+        incident_id: String,
+        /// The camera it was taken of.
+        camera_id: String,
+        /// The stored snapshot, or why there is none.
+        result: Result<crate::store::SnapshotRow, String>,
+    },
     /// Configuration changed in the database; reload it.
     Reload(Reload),
     /// The MQTT connection (re)started: publish every open task again.
@@ -219,19 +230,21 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Loads the open state from the store and starts the engine task. It stops when
-    /// `cancel` fires; the returned future finishes then.
+    /// `cancel` fires; the returned future finishes then. Snapshot requests for alerts that
+    /// name a camera go to `snapshots`, without waiting.
     pub async fn start(
         store: Store,
         settings: &Settings,
         out: mpsc::UnboundedSender<Outgoing>,
         metrics: Arc<Metrics>,
+        snapshots: SnapshotRequests,
         cancel: CancellationToken,
     ) -> anyhow::Result<(
         Dispatcher,
         impl std::future::Future<Output = anyhow::Result<()>>,
     )> {
         let (tx, rx) = mpsc::channel(4096);
-        let engine = engine::Engine::load(store, settings, out, metrics).await?;
+        let engine = engine::Engine::load(store, settings, out, metrics, snapshots).await?;
         Ok((Dispatcher { tx }, engine.run(rx, cancel)))
     }
 

@@ -74,6 +74,22 @@ pub enum AlertPlace {
     Camera(Ident),
 }
 
+/// Where a picture of an alert comes from, when it names a camera.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SnapshotSource {
+    /// A frame grabbed from the camera's stream (when it has one).
+    #[default]
+    Stream,
+    /// The picture Frigate kept of this event (`has_snapshot`), fetched from Frigate's API
+    /// instead of the stream when `frigate.url` is set.
+    Frigate {
+        /// Frigate's event id.
+        event_id: String,
+    },
+    /// No picture: e.g. a `camera_offline` incident, whose camera has nothing to show.
+    None,
+}
+
 /// A validated alert.
 #[derive(Debug, Clone)]
 pub struct NewAlert {
@@ -97,6 +113,8 @@ pub struct NewAlert {
     pub address: Option<String>,
     /// Meeting point.
     pub rendezvous: Option<Rendezvous>,
+    /// Where a snapshot of the named camera comes from.
+    pub snapshot: SnapshotSource,
 }
 
 /// Longest accepted description, in characters.
@@ -184,6 +202,7 @@ impl NewAlert {
             description: text("description", p.description)?,
             address: text("address", p.address)?,
             rendezvous,
+            snapshot: SnapshotSource::Stream,
         })
     }
 }

@@ -1,7 +1,8 @@
 //! `/api/v1/alerts` and `/api/v1/incidents`: alerts in, incidents out, operator actions.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -22,6 +23,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/incidents", get(list))
         .route("/api/v1/incidents/{id}", get(one))
         .route("/api/v1/incidents/{id}/timeline", get(timeline))
+        .route(
+            "/api/v1/incidents/{id}/snapshots/{file}",
+            get(snapshot_file),
+        )
         .route("/api/v1/incidents/{id}/candidates", get(candidates))
         .route("/api/v1/incidents/{id}/assign", post(assign))
         .route("/api/v1/incidents/{id}/cancel", post(cancel))
@@ -116,6 +121,7 @@ async fn one(
     let incident = st.store.incident(&id).await?;
     let tasks = st.store.tasks_of(&id).await?;
     let alerts = st.store.alerts_of(&id).await?;
+    let snapshots = st.store.snapshots_of(&id).await?;
     let mut v = view(&incident);
     if let Some(o) = v.as_object_mut() {
         o.insert(
@@ -153,8 +159,57 @@ async fn one(
                 }))
                 .collect::<Vec<_>>()),
         );
+        o.insert(
+            "snapshots".into(),
+            snapshots
+                .iter()
+                .map(|s| st.snapshot_files.view(s))
+                .collect(),
+        );
     }
     Ok(Json(v))
+}
+
+/// `GET /api/v1/incidents/{id}/snapshots/{n}.jpg`: the JPEG. `n` must be a number, so the
+/// path never names anything but a listed snapshot's file.
+async fn snapshot_file(
+    _: Viewer,
+    State(st): State<AppState>,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::NotFound(format!("snapshot {file} of incident {id}"));
+    let n: i64 = file
+        .strip_suffix(".jpg")
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n >= 1)
+        .ok_or_else(not_found)?;
+    let row = st.store.snapshot(&id, n).await?;
+    let path = st
+        .snapshot_files
+        .path(&row.incident_id, row.n)
+        .ok_or_else(not_found)?;
+    let jpeg = match tokio::fs::read(&path).await {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(path = %path.display(), "a listed snapshot's file is missing");
+            return Err(not_found());
+        }
+        Err(e) => {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "reading {}: {e}",
+                path.display()
+            )))
+        }
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            // A snapshot never changes once stored.
+            (header::CACHE_CONTROL, "private, max-age=86400, immutable"),
+        ],
+        jpeg,
+    )
+        .into_response())
 }
 
 async fn timeline(

@@ -35,6 +35,8 @@ pub struct AppState {
     pub broker_stats: Option<Arc<BrokerStats>>,
     /// The ingest adapters, for formats that also come in over HTTP.
     pub ingest: Ingest,
+    /// Where incident snapshots are kept, and their links.
+    pub snapshot_files: crate::video::snapshots::SnapshotFiles,
 }
 
 /// The whole API.

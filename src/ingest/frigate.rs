@@ -6,7 +6,7 @@
 use serde::Deserialize;
 
 use super::FRIGATE_SOURCE;
-use crate::domain::alert::{AlertPlace, NewAlert};
+use crate::domain::alert::{AlertPlace, NewAlert, SnapshotSource};
 use crate::domain::{Ident, Severity};
 
 /// The envelope Frigate publishes.
@@ -32,6 +32,9 @@ struct Event {
     top_score: Option<f64>,
     #[serde(default)]
     current_zones: Vec<String>,
+    /// Frigate keeps a picture of the event (`/api/events/<id>/snapshot.jpg`).
+    #[serde(default)]
+    has_snapshot: bool,
 }
 
 /// Incident kind and severity for a Frigate label.
@@ -82,9 +85,19 @@ pub fn to_alert(payload: &[u8], now_ms: i64) -> Result<Option<NewAlert>, String>
         description.push_str(&format!(", zones: {}", e.current_zones.join(", ")));
     }
     let source = Ident::parse(FRIGATE_SOURCE).map_err(|e| e.to_string())?;
+    let external_id: String = e.id.chars().take(128).collect();
+    // Frigate's own picture shows the detected object at its best moment; without one the
+    // camera's stream is the next best thing.
+    let snapshot = if e.has_snapshot {
+        SnapshotSource::Frigate {
+            event_id: external_id.clone(),
+        }
+    } else {
+        SnapshotSource::Stream
+    };
     Ok(Some(NewAlert {
         source_id: source,
-        external_id: e.id.chars().take(128).collect(),
+        external_id,
         kind,
         severity: Severity::new(severity).map_err(|e| e.to_string())?,
         place: AlertPlace::Camera(camera.clone()),
@@ -93,6 +106,7 @@ pub fn to_alert(payload: &[u8], now_ms: i64) -> Result<Option<NewAlert>, String>
         description: Some(description),
         address: None,
         rendezvous: None,
+        snapshot,
     }))
 }
 
@@ -109,6 +123,15 @@ mod tests {
         assert_eq!(a.external_id, "1607123955.475377-mxklsc");
         assert_eq!(a.place, AlertPlace::Camera(Ident::parse("cam-01").unwrap()));
         assert_eq!(a.time_ms, 1_607_123_955_475);
+        assert_eq!(
+            a.snapshot,
+            SnapshotSource::Frigate {
+                event_id: "1607123955.475377-mxklsc".into()
+            }
+        );
+        let without = NEW.replace("\"has_snapshot\":true", "\"has_snapshot\":false");
+        let a = to_alert(without.as_bytes(), 0).unwrap().unwrap();
+        assert_eq!(a.snapshot, SnapshotSource::Stream);
     }
 
     #[test]

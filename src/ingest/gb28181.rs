@@ -286,6 +286,7 @@ pub fn to_alert(alarm: &Alarm, camera: Option<Ident>, now_ms: i64) -> Result<New
         description: Some(description),
         address: None,
         rendezvous: None,
+        snapshot: Default::default(),
     })
 }
 

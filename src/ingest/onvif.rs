@@ -494,6 +494,7 @@ pub fn to_alert(camera_id: &Ident, d: &Detection, now_ms: i64) -> Result<NewAler
         description: Some(description),
         address: None,
         rendezvous: None,
+        snapshot: Default::default(),
     })
 }
 

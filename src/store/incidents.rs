@@ -86,6 +86,10 @@ pub struct TaskRow {
     pub status: String,
     /// Bumped on every change the responder sees.
     pub version: i64,
+    /// The version at which the status last changed. Later bumps only add information
+    /// (a snapshot link), so a worker's update naming any version from this one on is
+    /// current, not stale.
+    pub status_version: i64,
     /// Offered, Unix ms.
     pub offered_at: i64,
     /// Answer deadline, Unix ms.
@@ -158,7 +162,7 @@ pub enum Write {
 
 const INCIDENT_COLUMNS: &str = "id, kind, severity, state, lat, lon, zone_id, title, description, address, rendezvous, offers_made, manual, created_at, updated_at, last_alert_at";
 const TASK_COLUMNS: &str =
-    "id, incident_id, responder_id, status, version, offered_at, respond_by, eta_secs, distance_m, note, updated_at";
+    "id, incident_id, responder_id, status, version, status_version, offered_at, respond_by, eta_secs, distance_m, note, updated_at";
 const ALERT_COLUMNS: &str = "id, source_id, external_id, incident_id, kind, severity, lat, lon, camera_id, time, received_at, description, address";
 
 impl Store {
@@ -234,13 +238,14 @@ impl Store {
                 }
                 Write::InsertTask(t) => {
                     sqlx::query(&format!(
-                        "INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                        "INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     ))
                     .bind(&t.id)
                     .bind(&t.incident_id)
                     .bind(&t.responder_id)
                     .bind(&t.status)
                     .bind(t.version)
+                    .bind(t.status_version)
                     .bind(t.offered_at)
                     .bind(t.respond_by)
                     .bind(t.eta_secs)
@@ -251,9 +256,10 @@ impl Store {
                     .await?;
                 }
                 Write::UpdateTask(t) => {
-                    sqlx::query("UPDATE tasks SET status = ?, version = ?, note = ?, updated_at = ? WHERE id = ?")
+                    sqlx::query("UPDATE tasks SET status = ?, version = ?, status_version = ?, note = ?, updated_at = ? WHERE id = ?")
                         .bind(&t.status)
                         .bind(t.version)
+                        .bind(t.status_version)
                         .bind(&t.note)
                         .bind(t.updated_at)
                         .bind(&t.id)

@@ -4,6 +4,7 @@
 mod config_data;
 mod incidents;
 mod secrets;
+mod snapshots;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use sqlx::SqlitePool;
 pub use config_data::*;
 pub use incidents::*;
 pub use secrets::{hash_secret, new_secret, verify_secret};
+pub use snapshots::SnapshotRow;
 
 /// A storage failure, sorted by what the caller should do about it.
 #[derive(Debug, thiserror::Error)]

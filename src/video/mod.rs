@@ -6,7 +6,11 @@
 //!
 //! - [`stream`]: opening a stream (the pipeline shape shared by probes and snapshots).
 //! - [`probe`]: one probe of one stream; [`prober`]: the schedule that probes every camera.
+//! - [`snapshot`]: one JPEG frame of one stream.
+//! - [`snapshots`]: the service that takes a snapshot when an alert names a camera.
 
 pub mod probe;
 pub mod prober;
+pub mod snapshot;
+pub mod snapshots;
 pub mod stream;
