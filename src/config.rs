@@ -150,6 +150,14 @@ pub struct VideoSettings {
     /// Seconds a camera must stay offline (as Frigate reports it) before the dispatcher
     /// opens a `camera_offline` incident for it; at least 1.
     pub offline_incident_after_secs: u64,
+    /// Most ONVIF metadata sessions (cameras with `onvif_metadata` and a stream) held at
+    /// once; each costs a thread and an RTSP connection. 0 = none.
+    pub max_onvif_sessions: usize,
+    /// Seconds between re-reads of the cameras, to start and stop ONVIF metadata sessions
+    /// as cameras are added, changed or deleted; at least 1.
+    pub onvif_reconcile_secs: u64,
+    /// Seconds during which repeats of one ONVIF rule on one camera raise no new alert.
+    pub onvif_cooldown_secs: u64,
 }
 
 impl VideoSettings {
@@ -279,6 +287,9 @@ impl Settings {
                 "must be >= 1 (seconds)",
             );
         }
+        if self.video.onvif_reconcile_secs < 1 {
+            return bad("video.onvif_reconcile_secs", "must be >= 1 (seconds)");
+        }
         Ok(())
     }
 
@@ -325,6 +336,9 @@ mod tests {
             &[ResponderKind::GridWorker]
         );
         assert_eq!(s.video.gb28181_tz().unwrap(), chrono_tz::Asia::Shanghai);
+        assert_eq!(s.video.max_onvif_sessions, 256);
+        assert_eq!(s.video.onvif_reconcile_secs, 30);
+        assert_eq!(s.video.onvif_cooldown_secs, 60);
     }
 
     #[test]
@@ -373,6 +387,15 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("video.offline_incident_after_secs"),
+            "{err}"
+        );
+        let err = Settings::load_with_env(
+            None,
+            env(&[("GRIDDISPATCH__VIDEO__ONVIF_RECONCILE_SECS", "0")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("video.onvif_reconcile_secs"),
             "{err}"
         );
     }

@@ -6,6 +6,10 @@
 //!
 //! - [`stream`]: opening a stream (the pipeline shape shared by probes and snapshots).
 //! - [`probe`]: one probe of one stream.
+//! - [`metadata`]: the ONVIF metadata track of an RTSP stream, reassembled into documents.
+//! - [`analytics`]: one metadata session per ONVIF camera, detections turned into alerts.
 
+pub mod analytics;
+pub mod metadata;
 pub mod probe;
 pub mod stream;

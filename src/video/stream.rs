@@ -249,30 +249,34 @@ impl Session {
 
     /// The first error (or end of stream) waiting on the bus, if any.
     fn bus_error(&self) -> Option<StreamError> {
-        let msg = self
-            .bus
-            .pop_filtered(&[gst::MessageType::Error, gst::MessageType::Eos])?;
-        match msg.view() {
-            gst::MessageView::Error(err) => {
-                let origin = msg
-                    .src()
-                    .map(|s| format!("{}: ", s.name()))
-                    .unwrap_or_default();
-                let detail = err
-                    .debug()
-                    .and_then(|d| {
-                        tracing::debug!(debug = %d, "stream error");
-                        debug_reason(&d)
-                    })
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default();
-                Some(StreamError::Failed(format!(
-                    "{origin}{}{detail}",
-                    err.error()
-                )))
-            }
-            _ => Some(StreamError::Eos),
+        pop_bus_error(&self.bus)
+    }
+}
+
+/// The first error (or end of stream) waiting on `bus`, if any, as an operator-readable
+/// [`StreamError`].
+pub(crate) fn pop_bus_error(bus: &gst::Bus) -> Option<StreamError> {
+    let msg = bus.pop_filtered(&[gst::MessageType::Error, gst::MessageType::Eos])?;
+    match msg.view() {
+        gst::MessageView::Error(err) => {
+            let origin = msg
+                .src()
+                .map(|s| format!("{}: ", s.name()))
+                .unwrap_or_default();
+            let detail = err
+                .debug()
+                .and_then(|d| {
+                    tracing::debug!(debug = %d, "stream error");
+                    debug_reason(&d)
+                })
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            Some(StreamError::Failed(format!(
+                "{origin}{}{detail}",
+                err.error()
+            )))
         }
+        _ => Some(StreamError::Eos),
     }
 }
 
@@ -310,7 +314,7 @@ fn debug_reason(debug: &str) -> Option<String> {
 /// Settings on the source element that uridecodebin picked: for RTSP, TCP transport
 /// (cameras behind firewalls rarely pass RTP over UDP), a short jitter buffer and connect
 /// and receive timeouts within the caller's budget.
-fn tune_source(source: &gst::Element, timeout: Duration) {
+pub(crate) fn tune_source(source: &gst::Element, timeout: Duration) {
     let factory = source
         .factory()
         .map(|f| f.name().to_string())
