@@ -354,16 +354,14 @@ async fn run_once(
             let result = metadata::run(&thread_uri, &thread_stop, |event| {
                 let found = match event {
                     SessionEvent::Linked => Found::Linked,
-                    SessionEvent::Document(document) => {
-                        match examine(&document, &metrics) {
-                            Ok(detections) if detections.is_empty() => return true,
-                            Ok(detections) => Found::Detections {
-                                document,
-                                detections,
-                            },
-                            Err(reason) => Found::Malformed { document, reason },
-                        }
-                    }
+                    SessionEvent::Document(document) => match examine(&document, &metrics) {
+                        Ok(detections) if detections.is_empty() => return true,
+                        Ok(detections) => Found::Detections {
+                            document,
+                            detections,
+                        },
+                        Err(reason) => Found::Malformed { document, reason },
+                    },
                     SessionEvent::Lost(reason) => {
                         Metrics::inc(&metrics.onvif_documents_lost_total);
                         tracing::debug!(%reason, "ONVIF metadata document lost");
@@ -408,10 +406,7 @@ async fn run_once(
                     }
                     match to_alert(camera, &d, now) {
                         Ok(alert) => {
-                            shared
-                                .ingest
-                                .submit_alert(origin, &document, alert)
-                                .await;
+                            shared.ingest.submit_alert(origin, &document, alert).await;
                         }
                         Err(reason) => {
                             shared

@@ -148,7 +148,10 @@ impl Reassembler {
             if !self.skipping && !self.buf.is_empty() {
                 let mut doc = std::mem::take(&mut self.buf);
                 // Some cameras pad the last packet with NULs, which XML does not allow.
-                while doc.last().is_some_and(|b| *b == 0 || b.is_ascii_whitespace()) {
+                while doc
+                    .last()
+                    .is_some_and(|b| *b == 0 || b.is_ascii_whitespace())
+                {
                     doc.pop();
                 }
                 if !doc.is_empty() {
@@ -310,9 +313,8 @@ pub fn run(
 
     let mut reassembler = Reassembler::new();
     let mut linked = false;
-    let slice = gst::ClockTime::from_nseconds(
-        u64::try_from(POLL_SLICE.as_nanos()).unwrap_or(100_000_000),
-    );
+    let slice =
+        gst::ClockTime::from_nseconds(u64::try_from(POLL_SLICE.as_nanos()).unwrap_or(100_000_000));
     loop {
         if stop.is_cancelled() {
             return Ok(());
@@ -320,13 +322,16 @@ pub fn run(
         if let Some(err) = pop_bus_error(&bus) {
             return Err(no_track(&offered).unwrap_or(err.into()));
         }
-        if !linked && sink.static_pad("sink").is_some_and(|p| p.is_linked()) {
+        let pulled = sink.try_pull_sample(slice);
+        // Linked as soon as the pad is (a silent event-only stream sends nothing for a long
+        // time), and at the latest with the first packet.
+        if !linked && (pulled.is_some() || sink.static_pad("sink").is_some_and(|p| p.is_linked())) {
             linked = true;
             if !on_event(SessionEvent::Linked) {
                 return Ok(());
             }
         }
-        let Some(sample) = sink.try_pull_sample(slice) else {
+        let Some(sample) = pulled else {
             if sink.is_eos() {
                 return Err(pop_bus_error(&bus).unwrap_or(StreamError::Eos).into());
             }
@@ -342,7 +347,9 @@ pub fn run(
                 }
                 Err(_) => vec![SessionEvent::Lost("an RTP packet without payload".into())],
             },
-            Err(_) => vec![SessionEvent::Lost("a buffer that is not an RTP packet".into())],
+            Err(_) => vec![SessionEvent::Lost(
+                "a buffer that is not an RTP packet".into(),
+            )],
         };
         for event in events {
             if !on_event(event) {
@@ -475,10 +482,7 @@ mod tests {
             redact_uri("rtsp://admin:s3cr@t@10.0.0.5:554/onvif1"),
             "rtsp://…@10.0.0.5:554/onvif1"
         );
-        assert_eq!(
-            redact_uri("rtsp://10.0.0.5/a@b"),
-            "rtsp://10.0.0.5/a@b"
-        );
+        assert_eq!(redact_uri("rtsp://10.0.0.5/a@b"), "rtsp://10.0.0.5/a@b");
         assert_eq!(redact_uri("nonsense"), "nonsense");
     }
 
