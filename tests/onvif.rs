@@ -20,56 +20,59 @@ use tokio_util::sync::CancellationToken;
 /// Sessions are reconciled every second, so a camera added by the test gets one at once.
 const FAST: &[(&str, &str)] = &[("GRIDDISPATCH__VIDEO__ONVIF_RECONCILE_SECS", "1")];
 
-fn utc(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// The cell motion detector's rule `YardMotion` going on or off, as a camera sends it.
-fn motion(is_motion: bool, at: DateTime<Utc>) -> String {
+/// A metadata document with one notification on `topic` (prefixed `tns1:`), for analytics
+/// rule `rule`, with `message_attrs` on `tt:Message` and one data item, as cameras send it.
+fn notification(
+    topic: &str,
+    rule: &str,
+    at: DateTime<Utc>,
+    message_attrs: &str,
+    data: (&str, &str),
+) -> String {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <tt:MetadataStream xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tns1="http://www.onvif.org/ver10/topics">
   <tt:Event>
     <wsnt:NotificationMessage>
-      <wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">tns1:RuleEngine/CellMotionDetector/Motion</wsnt:Topic>
+      <wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">tns1:{topic}</wsnt:Topic>
       <wsnt:Message>
-        <tt:Message UtcTime="{}" PropertyOperation="Changed">
+        <tt:Message UtcTime="{}"{message_attrs}>
           <tt:Source>
             <tt:SimpleItem Name="VideoSourceConfigurationToken" Value="VideoSourceConfig_0"/>
             <tt:SimpleItem Name="VideoAnalyticsConfigurationToken" Value="AnalyticsConfig_0"/>
-            <tt:SimpleItem Name="Rule" Value="YardMotion"/>
+            <tt:SimpleItem Name="Rule" Value="{rule}"/>
           </tt:Source>
-          <tt:Data><tt:SimpleItem Name="IsMotion" Value="{is_motion}"/></tt:Data>
+          <tt:Data><tt:SimpleItem Name="{}" Value="{}"/></tt:Data>
         </tt:Message>
       </wsnt:Message>
     </wsnt:NotificationMessage>
   </tt:Event>
 </tt:MetadataStream>"#,
-        utc(at)
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        data.0,
+        data.1,
     )
 }
 
-/// A line detector rule `rule` crossed.
+/// The cell motion detector's rule `YardMotion` going on or off.
+fn motion(is_motion: bool, at: DateTime<Utc>) -> String {
+    notification(
+        "RuleEngine/CellMotionDetector/Motion",
+        "YardMotion",
+        at,
+        r#" PropertyOperation="Changed""#,
+        ("IsMotion", if is_motion { "true" } else { "false" }),
+    )
+}
+
+/// A line detector rule `rule` crossed: an instant, so no PropertyOperation.
 fn line_crossed(rule: &str, at: DateTime<Utc>) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<tt:MetadataStream xmlns:tt="http://www.onvif.org/ver10/schema">
-  <tt:Event>
-    <wsnt:NotificationMessage xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tns1="http://www.onvif.org/ver10/topics">
-      <wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">tns1:RuleEngine/LineDetector/Crossed</wsnt:Topic>
-      <wsnt:Message>
-        <tt:Message UtcTime="{}">
-          <tt:Source>
-            <tt:SimpleItem Name="VideoSourceConfigurationToken" Value="vsc1"/>
-            <tt:SimpleItem Name="Rule" Value="{rule}"/>
-          </tt:Source>
-          <tt:Data><tt:SimpleItem Name="ObjectId" Value="42"/></tt:Data>
-        </tt:Message>
-      </wsnt:Message>
-    </wsnt:NotificationMessage>
-  </tt:Event>
-</tt:MetadataStream>"#,
-        utc(at)
+    notification(
+        "RuleEngine/LineDetector/Crossed",
+        rule,
+        at,
+        "",
+        ("ObjectId", "42"),
     )
 }
 

@@ -22,7 +22,7 @@ use gstreamer_app as gst_app;
 use gstreamer_rtp as gst_rtp;
 use tokio_util::sync::CancellationToken;
 
-use super::stream::{init, pop_bus_error, tune_source, StreamError};
+use super::stream::{drain, init, pop_bus_error, tune_source, StreamError};
 use crate::ingest::onvif::MAX_DOCUMENT_BYTES;
 
 /// The RTP encoding name of ONVIF metadata, compared ignoring ASCII case.
@@ -275,21 +275,9 @@ pub fn run(
             return;
         }
         // Anything else (a second metadata track, a stream a camera sends unasked) drains
-        // into a fakesink: an unlinked pad would stop the source with not-linked.
-        let Some(pipeline) = pipeline_weak.upgrade() else {
-            return;
-        };
-        if let Ok(fake) = gst::ElementFactory::make("fakesink")
-            .property("sync", false)
-            .property("async", false)
-            .build()
-        {
-            if pipeline.add(&fake).is_ok() {
-                let _ = fake.sync_state_with_parent();
-                if let Some(p) = fake.static_pad("sink") {
-                    let _ = pad.link(&p);
-                }
-            }
+        // away.
+        if let Some(pipeline) = pipeline_weak.upgrade() {
+            drain(&pipeline, pad);
         }
     });
 

@@ -171,20 +171,7 @@ impl Session {
             if is_video && !branch_sink.is_linked() && pad.link(&branch_sink).is_ok() {
                 return;
             }
-            // Everything else drains into a fakesink: an unlinked pad would make the
-            // source fail with not-linked.
-            if let Ok(fake) = gst::ElementFactory::make("fakesink")
-                .property("sync", false)
-                .property("async", false)
-                .build()
-            {
-                if pipeline.add(&fake).is_ok() {
-                    let _ = fake.sync_state_with_parent();
-                    if let Some(sink_pad) = fake.static_pad("sink") {
-                        let _ = pad.link(&sink_pad);
-                    }
-                }
-            }
+            drain(&pipeline, pad);
         });
 
         let bus = pipeline
@@ -285,6 +272,23 @@ impl Drop for Session {
         // To NULL synchronously: this joins the streaming threads, so nothing outlives the
         // session.
         let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// Links `pad` to a new fakesink in `pipeline`: a stream nobody reads must still be linked,
+/// or the source fails with not-linked.
+pub(crate) fn drain(pipeline: &gst::Pipeline, pad: &gst::Pad) {
+    if let Ok(fake) = gst::ElementFactory::make("fakesink")
+        .property("sync", false)
+        .property("async", false)
+        .build()
+    {
+        if pipeline.add(&fake).is_ok() {
+            let _ = fake.sync_state_with_parent();
+            if let Some(sink_pad) = fake.static_pad("sink") {
+                let _ = pad.link(&sink_pad);
+            }
+        }
     }
 }
 
