@@ -348,3 +348,23 @@ fn a_metadata_session_reads_documents_and_stops_when_told() {
     assert!(docs.contains(&doc), "{docs:?}");
     assert!(docs.iter().any(|d| d == rtsp::ANALYTICS_ONLY_FRAME));
 }
+
+#[test]
+fn a_session_stuck_on_a_silent_camera_stops_when_told() {
+    let cam = rtsp::SilentCamera::start();
+    let stop = CancellationToken::new();
+    let cancel = stop.clone();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        cancel.cancel();
+    });
+    let started = std::time::Instant::now();
+    // The camera accepted the connection and never answers DESCRIBE; the connect timeout
+    // (10 s) has not run out when the stop comes.
+    let result = metadata::run(&cam.uri(), &stop, |_| true);
+    let took = started.elapsed();
+    canceller.join().unwrap();
+    eprintln!("{result:?} after {took:?}");
+    assert_eq!(result, Ok(()));
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
