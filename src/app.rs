@@ -202,6 +202,21 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         ingest.clone().run(in_rx, cancel.clone()),
     );
 
+    let analytics = crate::video::analytics::OnvifAnalytics {
+        store: store.clone(),
+        ingest: ingest.clone(),
+        metrics: metrics.clone(),
+        max_sessions: settings.video.max_onvif_sessions,
+        reconcile_every: Duration::from_secs(settings.video.onvif_reconcile_secs),
+        cooldown: Duration::from_secs(settings.video.onvif_cooldown_secs),
+    };
+    supervise(
+        &tracker,
+        &cancel,
+        "onvif analytics",
+        analytics.run(cancel.clone()),
+    );
+
     let mqtt_connected = Arc::new(AtomicBool::new(false));
     supervise(
         &tracker,

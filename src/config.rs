@@ -170,6 +170,14 @@ pub struct VideoSettings {
     pub max_snapshots_per_incident: u32,
     /// Seconds between two snapshots of one camera for one incident, at least.
     pub snapshot_interval_secs: u64,
+    /// Most ONVIF metadata sessions (cameras with `onvif_metadata` and a stream) held at
+    /// once; each costs a thread and an RTSP connection. 0 = none.
+    pub max_onvif_sessions: usize,
+    /// Seconds between re-reads of the cameras, to start and stop ONVIF metadata sessions
+    /// as cameras are added, changed or deleted; at least 1.
+    pub onvif_reconcile_secs: u64,
+    /// Seconds during which repeats of one ONVIF rule on one camera raise no new alert.
+    pub onvif_cooldown_secs: u64,
 }
 
 /// `[frigate]`
@@ -335,6 +343,9 @@ impl Settings {
                 }
             }
         }
+        if self.video.onvif_reconcile_secs < 1 {
+            return bad("video.onvif_reconcile_secs", "must be >= 1 (seconds)");
+        }
         Ok(())
     }
 
@@ -415,6 +426,9 @@ mod tests {
         assert_eq!(s.video.max_concurrent_snapshots, 4);
         assert_eq!(s.http.public_url, "");
         assert_eq!(s.frigate.url, "");
+        assert_eq!(s.video.max_onvif_sessions, 256);
+        assert_eq!(s.video.onvif_reconcile_secs, 30);
+        assert_eq!(s.video.onvif_cooldown_secs, 60);
     }
 
     #[test]
@@ -504,5 +518,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.frigate.url, "http://frigate:5000");
+        let err = Settings::load_with_env(
+            None,
+            env(&[("GRIDDISPATCH__VIDEO__ONVIF_RECONCILE_SECS", "0")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("video.onvif_reconcile_secs"),
+            "{err}"
+        );
     }
 }

@@ -73,6 +73,16 @@ metrics! {
         snapshots_failed_total,
         /// Snapshot requests dropped because the snapshot queue was full.
         snapshots_dropped_total,
+        /// Whole ONVIF metadata documents read from cameras' RTSP metadata tracks.
+        onvif_documents_total,
+        /// ONVIF metadata documents that were not valid metadata (bad XML, wrong root, a
+        /// notification missing its topic or time).
+        onvif_documents_malformed_total,
+        /// ONVIF metadata documents lost on the way (RTP packets missing, too large).
+        onvif_documents_lost_total,
+        /// ONVIF detections that raised no alert because the same rule on the same camera
+        /// raised one within `video.onvif_cooldown_secs`.
+        onvif_detections_suppressed_total,
     }
     gauges {
         /// Incidents not yet closed or cancelled.
@@ -85,6 +95,8 @@ metrics! {
         camera_probe_round_ms,
         /// Cameras probed in the last completed round.
         camera_probe_round_cameras,
+        /// ONVIF metadata sessions running (connected or retrying), one thread each.
+        onvif_sessions,
     }
 }
 
@@ -92,5 +104,10 @@ impl Metrics {
     /// Adds one to a counter.
     pub fn inc(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Subtracts one from a gauge, never below zero.
+    pub fn dec(gauge: &AtomicU64) {
+        let _ = gauge.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
     }
 }

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::dispatch::{Command, DispatchError, Dispatcher, TaskUpdate};
+use crate::dispatch::{AlertOutcome, Command, DispatchError, Dispatcher, TaskUpdate};
 use crate::domain::alert::{AlertPayload, NewAlert};
 use crate::domain::camera_health;
 use crate::domain::Ident;
@@ -105,16 +105,7 @@ impl Ingest {
                 // updates never queue behind an alert being stored.
                 let this = self.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = this.dispatcher.alert(alert).await {
-                        match e {
-                            crate::dispatch::DispatchError::Invalid(reason) => {
-                                this.dead_letter(&msg, &reason).await
-                            }
-                            other => {
-                                tracing::error!(topic = %msg.topic, error = %other, "alert not processed")
-                            }
-                        }
-                    }
+                    this.submit_alert(&msg.topic, &msg.payload, alert).await;
                 });
             }
             Ok(Routed::Command(cmd)) => {
@@ -124,6 +115,28 @@ impl Ingest {
             }
             Ok(Routed::Ignore) => {}
             Err(reason) => self.dead_letter(&msg, &reason).await,
+        }
+    }
+
+    /// Hands `alert` to the dispatcher and waits until it is stored. One the dispatcher
+    /// refuses as invalid (e.g. an unknown camera) becomes a dead letter of `payload` under
+    /// `topic`, the way in it came; other failures are logged. The outcome, if stored.
+    pub async fn submit_alert(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        alert: NewAlert,
+    ) -> Option<AlertOutcome> {
+        match self.dispatcher.alert(alert).await {
+            Ok(outcome) => Some(outcome),
+            Err(DispatchError::Invalid(reason)) => {
+                self.record_dead_letter(topic, payload, &reason).await;
+                None
+            }
+            Err(other) => {
+                tracing::error!(topic, error = %other, "alert not processed");
+                None
+            }
         }
     }
 

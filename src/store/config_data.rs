@@ -558,6 +558,19 @@ impl Store {
         )
     }
 
+    /// `(id, stream_uri)` of the cameras flagged `onvif_metadata` that have a stream, by id:
+    /// the ONVIF metadata sessions wanted. Only these two columns, since the set is re-read
+    /// periodically.
+    pub async fn onvif_cameras(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, stream_uri FROM cameras
+             WHERE onvif_metadata <> 0 AND stream_uri IS NOT NULL AND stream_uri <> ''
+             ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// The camera with this GB/T 28181 device id, if one is registered.
     pub async fn camera_by_gb28181_id(
         &self,

@@ -8,7 +8,11 @@
 //! - [`probe`]: one probe of one stream; [`prober`]: the schedule that probes every camera.
 //! - [`snapshot`]: one JPEG frame of one stream.
 //! - [`snapshots`]: the service that takes a snapshot when an alert names a camera.
+//! - [`metadata`]: the ONVIF metadata track of an RTSP stream, reassembled into documents.
+//! - [`analytics`]: one metadata session per ONVIF camera, detections turned into alerts.
 
+pub mod analytics;
+pub mod metadata;
 pub mod probe;
 pub mod prober;
 pub mod snapshot;

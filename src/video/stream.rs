@@ -171,20 +171,7 @@ impl Session {
             if is_video && !branch_sink.is_linked() && pad.link(&branch_sink).is_ok() {
                 return;
             }
-            // Everything else drains into a fakesink: an unlinked pad would make the
-            // source fail with not-linked.
-            if let Ok(fake) = gst::ElementFactory::make("fakesink")
-                .property("sync", false)
-                .property("async", false)
-                .build()
-            {
-                if pipeline.add(&fake).is_ok() {
-                    let _ = fake.sync_state_with_parent();
-                    if let Some(sink_pad) = fake.static_pad("sink") {
-                        let _ = pad.link(&sink_pad);
-                    }
-                }
-            }
+            drain(&pipeline, pad);
         });
 
         let bus = pipeline
@@ -249,30 +236,34 @@ impl Session {
 
     /// The first error (or end of stream) waiting on the bus, if any.
     fn bus_error(&self) -> Option<StreamError> {
-        let msg = self
-            .bus
-            .pop_filtered(&[gst::MessageType::Error, gst::MessageType::Eos])?;
-        match msg.view() {
-            gst::MessageView::Error(err) => {
-                let origin = msg
-                    .src()
-                    .map(|s| format!("{}: ", s.name()))
-                    .unwrap_or_default();
-                let detail = err
-                    .debug()
-                    .and_then(|d| {
-                        tracing::debug!(debug = %d, "stream error");
-                        debug_reason(&d)
-                    })
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default();
-                Some(StreamError::Failed(format!(
-                    "{origin}{}{detail}",
-                    err.error()
-                )))
-            }
-            _ => Some(StreamError::Eos),
+        pop_bus_error(&self.bus)
+    }
+}
+
+/// The first error (or end of stream) waiting on `bus`, if any, as an operator-readable
+/// [`StreamError`].
+pub(crate) fn pop_bus_error(bus: &gst::Bus) -> Option<StreamError> {
+    let msg = bus.pop_filtered(&[gst::MessageType::Error, gst::MessageType::Eos])?;
+    match msg.view() {
+        gst::MessageView::Error(err) => {
+            let origin = msg
+                .src()
+                .map(|s| format!("{}: ", s.name()))
+                .unwrap_or_default();
+            let detail = err
+                .debug()
+                .and_then(|d| {
+                    tracing::debug!(debug = %d, "stream error");
+                    debug_reason(&d)
+                })
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            Some(StreamError::Failed(format!(
+                "{origin}{}{detail}",
+                err.error()
+            )))
         }
+        _ => Some(StreamError::Eos),
     }
 }
 
@@ -281,6 +272,23 @@ impl Drop for Session {
         // To NULL synchronously: this joins the streaming threads, so nothing outlives the
         // session.
         let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// Links `pad` to a new fakesink in `pipeline`: a stream nobody reads must still be linked,
+/// or the source fails with not-linked.
+pub(crate) fn drain(pipeline: &gst::Pipeline, pad: &gst::Pad) {
+    if let Ok(fake) = gst::ElementFactory::make("fakesink")
+        .property("sync", false)
+        .property("async", false)
+        .build()
+    {
+        if pipeline.add(&fake).is_ok() {
+            let _ = fake.sync_state_with_parent();
+            if let Some(sink_pad) = fake.static_pad("sink") {
+                let _ = pad.link(&sink_pad);
+            }
+        }
     }
 }
 
@@ -310,7 +318,7 @@ fn debug_reason(debug: &str) -> Option<String> {
 /// Settings on the source element that uridecodebin picked: for RTSP, TCP transport
 /// (cameras behind firewalls rarely pass RTP over UDP), a short jitter buffer and connect
 /// and receive timeouts within the caller's budget.
-fn tune_source(source: &gst::Element, timeout: Duration) {
+pub(crate) fn tune_source(source: &gst::Element, timeout: Duration) {
     let factory = source
         .factory()
         .map(|f| f.name().to_string())
