@@ -36,6 +36,8 @@ pub struct Running {
     pub http_addr: SocketAddr,
     /// Where the embedded broker listens, if it runs.
     pub mqtt_addr: Option<SocketAddr>,
+    /// Where the embedded broker takes MQTT over WebSocket, if it does.
+    pub mqtt_ws_addr: Option<SocketAddr>,
     /// The broker the dispatcher uses, as `mqtt://host:port`.
     pub mqtt_url: String,
     /// The database.
@@ -93,6 +95,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let store = Store::connect(&settings.database.url, settings.database.max_connections).await?;
 
     let superuser_password = crate::store::new_secret();
+    let mut mqtt_ws_addr = None;
     let (broker, mqtt_addr) = if settings.mqtt.listen.is_empty() {
         (None, None)
     } else {
@@ -112,6 +115,15 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
                 socket.display()
             )
         })?;
+        if !settings.mqtt.ws_listen.is_empty() {
+            let ws = broker
+                .listen_ws(&settings.mqtt.ws_listen)
+                .await
+                .with_context(|| {
+                    format!("mqtt.ws_listen {}: cannot listen", settings.mqtt.ws_listen)
+                })?;
+            mqtt_ws_addr = Some(ws);
+        }
         let addr = broker.local_addr();
         (Some((broker, socket)), Some(addr))
     };
@@ -267,10 +279,11 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             .context("http server")
     });
 
-    tracing::info!(http = %http_addr, mqtt = ?mqtt_addr, broker = %mqtt_url, "griddispatch running");
+    tracing::info!(http = %http_addr, mqtt = ?mqtt_addr, mqtt_ws = ?mqtt_ws_addr, broker = %mqtt_url, "griddispatch running");
     Ok(Running {
         http_addr,
         mqtt_addr,
+        mqtt_ws_addr,
         mqtt_url,
         store,
         cancel,

@@ -73,6 +73,9 @@ pub struct MqttSettings {
     pub persistent_session: bool,
     /// Largest packet the embedded broker accepts, bytes.
     pub max_packet_size: usize,
+    /// Address of the embedded broker's MQTT-over-WebSocket listener (browsers: the field
+    /// app); empty = none.
+    pub ws_listen: String,
 }
 
 /// `[dispatch]`

@@ -42,6 +42,7 @@ pub mod acl;
 mod connection;
 mod session;
 pub mod topic;
+mod websocket;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -196,6 +197,8 @@ pub struct Broker {
     /// Optional Unix-socket listener for clients on the same host (see
     /// [`Broker::listen_unix`]).
     unix: Option<(tokio::net::UnixListener, std::path::PathBuf)>,
+    /// Optional MQTT-over-WebSocket listener for browsers (see [`Broker::listen_ws`]).
+    ws: Option<TcpListener>,
     /// Address actually bound (resolves port 0).
     local_addr: SocketAddr,
     /// State shared with connection tasks.
@@ -219,6 +222,7 @@ impl Broker {
         Ok(Broker {
             listener,
             unix: None,
+            ws: None,
             local_addr,
             shared: Arc::new(Shared {
                 config,
@@ -237,6 +241,15 @@ impl Broker {
         let _ = std::fs::remove_file(path);
         self.unix = Some((tokio::net::UnixListener::bind(path)?, path.to_owned()));
         Ok(())
+    }
+
+    /// Also accepts MQTT over WebSocket (binary frames, subprotocol `mqtt`, any path) at
+    /// `addr`, for browser clients such as the field app; returns the bound address.
+    pub async fn listen_ws(&mut self, addr: &str) -> std::io::Result<SocketAddr> {
+        let listener = TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        self.ws = Some(listener);
+        Ok(bound)
     }
 
     /// The address the listener is bound to.
@@ -279,6 +292,24 @@ impl Broker {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 },
+                accepted = accept_ws(&self.ws) => match accepted {
+                    Ok((stream, peer)) => {
+                        if let Err(e) = stream.set_nodelay(true) {
+                            tracing::debug!(%peer, error = %e, "set_nodelay failed");
+                        }
+                        tracker.spawn(websocket::serve(
+                            stream,
+                            peer.to_string(),
+                            Arc::clone(&self.shared),
+                            Arc::clone(&auth),
+                            cancel.clone(),
+                        ));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept on the WebSocket listener failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
                 accepted = accept_unix(&self.unix) => match accepted {
                     Ok(stream) => {
                         tracker.spawn(connection::serve(
@@ -310,6 +341,16 @@ impl Broker {
         }
         tracing::info!("MQTT broker stopped");
         Ok(())
+    }
+}
+
+/// Next connection on the WebSocket listener; never resolves when there is none.
+async fn accept_ws(
+    ws: &Option<TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    match ws {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
     }
 }
 
