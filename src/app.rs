@@ -360,7 +360,7 @@ pub async fn start_demo(running: &Running) -> anyhow::Result<()> {
 
 /// Creates the demo console user `username`, or gives the existing one `role` and a new
 /// password (enabled); returns the password.
-async fn demo_user(
+pub async fn demo_user(
     store: &Store,
     username: &str,
     role: crate::domain::Role,

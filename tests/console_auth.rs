@@ -477,3 +477,40 @@ async fn user_add_reads_the_password_from_stdin() {
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert_eq!(ok.body["role"], "operator");
 }
+
+#[tokio::test]
+async fn sessions_expire_and_demo_users_get_fresh_passwords() {
+    let app = TestApp::spawn(&[]).await;
+    let store = &app.running.as_ref().unwrap().store;
+    add_user(&app, "gina", "gina's password", Role::Viewer).await;
+    let short = store.create_session("gina", 50).await.unwrap();
+    assert!(store.session_user(&short, 50).await.unwrap().is_some());
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    assert!(
+        store.session_user(&short, 50).await.unwrap().is_none(),
+        "an unused session ends"
+    );
+    let me = send(with_cookie(
+        &app,
+        Method::GET,
+        "/api/v1/session",
+        &format!("gd_session={short}"),
+        None,
+    ))
+    .await;
+    assert_eq!(me.status, 401);
+
+    // The demo makes its users, and at a later start gives them new passwords.
+    let first = griddispatch::app::demo_user(store, "operator", Role::Operator)
+        .await
+        .unwrap();
+    assert_eq!(login(&app, "operator", &first).await.status, 200);
+    let second = griddispatch::app::demo_user(store, "operator", Role::Operator)
+        .await
+        .unwrap();
+    assert_ne!(first, second);
+    assert_eq!(login(&app, "operator", &first).await.status, 401);
+    let ok = login(&app, "operator", &second).await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.body["role"], "operator");
+}
