@@ -514,3 +514,19 @@ async fn sessions_expire_and_demo_users_get_fresh_passwords() {
     assert_eq!(ok.status, 200);
     assert_eq!(ok.body["role"], "operator");
 }
+
+#[tokio::test]
+async fn many_failures_from_one_address_lock_it() {
+    let app = TestApp::spawn(&[]).await;
+    add_user(&app, "hana", "hana's password", Role::Operator).await;
+    // Twenty guesses spread over five usernames, four each: below the per-user limit.
+    for i in 0..20 {
+        let s = login(&app, &format!("guess{}", i % 5), "nope nope")
+            .await
+            .status;
+        assert_eq!(s, 401, "attempt {i}");
+    }
+    let locked = login(&app, "hana", "hana's password").await;
+    assert_eq!(locked.status, 429, "the address is locked: {}", locked.body);
+    assert!(locked.headers.contains_key(reqwest::header::RETRY_AFTER));
+}
