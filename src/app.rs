@@ -269,14 +269,19 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         broker_stats,
         ingest,
         snapshot_files: SnapshotFiles::from_settings(settings),
+        logins: Arc::new(crate::http::auth::Logins::new(settings)),
     };
     let app = crate::http::router(state);
     let http_cancel = cancel.clone();
     supervise(&tracker, &cancel, "http", async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { http_cancel.cancelled().await })
-            .await
-            .context("http server")
+        // The peer address counts failed logins per address.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { http_cancel.cancelled().await })
+        .await
+        .context("http server")
     });
 
     tracing::info!(http = %http_addr, mqtt = ?mqtt_addr, mqtt_ws = ?mqtt_ws_addr, broker = %mqtt_url, "griddispatch running");
@@ -345,12 +350,51 @@ pub async fn start_demo(running: &Running) -> anyhow::Result<()> {
         mqtt = %running.mqtt_url,
         "demo: loading the Wuda county (乌达区) and starting simulated workers; try `curl -H 'Authorization: Bearer {token}' {url}/api/v1/incidents`"
     );
+    // Console logins: new random passwords at every start, since the demo database is
+    // kept between runs and nobody should have to remember the last ones.
+    let mut console = running.http_addr;
+    if console.ip().is_unspecified() {
+        console.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    for (username, role) in [
+        ("operator", crate::domain::Role::Operator),
+        ("admin", crate::domain::Role::Admin),
+    ] {
+        let password = demo_user(&running.store, username, role).await?;
+        tracing::info!("console: http://{console}/  login: {username} / {password}");
+    }
     let mqtt_url = running.mqtt_url.clone();
     let cancel = running.cancel.clone();
     running.spawn_side_task("demo", async move {
         crate::demo::run(&url, &token, &mqtt_url, cancel).await
     });
     Ok(())
+}
+
+/// Creates the demo console user `username`, or gives the existing one `role` and a new
+/// password (enabled); returns the password.
+pub async fn demo_user(
+    store: &Store,
+    username: &str,
+    role: crate::domain::Role,
+) -> anyhow::Result<String> {
+    let password: String = crate::store::new_secret().chars().take(12).collect();
+    match store.create_user(username, &password, role).await {
+        Ok(_) => {}
+        Err(crate::store::UserError::Store(crate::store::StoreError::Conflict(_))) => {
+            let change = crate::store::UserChange {
+                role: Some(role),
+                password: Some(password.clone()),
+                disabled: Some(false),
+            };
+            store
+                .update_user(username, change)
+                .await
+                .with_context(|| format!("demo user {username}"))?;
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("demo user {username}"))),
+    }
+    Ok(password)
 }
 
 /// `griddispatch simulate`: drives virtual workers and an alert source against `url`.

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `token create`, `cameras import`, `simulate`.
+//! The command line: `serve`, `token create`, `user add|list|passwd`, `cameras import`,
+//! `simulate`.
 
 use std::path::PathBuf;
 
@@ -33,6 +34,12 @@ pub enum Commands {
         /// Token action.
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Manage console users (people who log in to the web console).
+    User {
+        /// User action.
+        #[command(subcommand)]
+        action: UserAction,
     },
     /// Manage the cameras of a running instance.
     Cameras {
@@ -74,6 +81,39 @@ pub enum TokenAction {
         /// A name for the token (shown in incident timelines).
         #[arg(long, default_value = "cli")]
         name: String,
+        /// Config file (for database.url).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// `user` actions. Passwords are read from stdin (one line), never from the command
+/// line, where other users of the machine could see them in the process list.
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Create a user; the password is the first line of stdin (at least 8 characters).
+    Add {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// admin, operator or viewer.
+        #[arg(long)]
+        role: Role,
+        /// Config file (for database.url).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// List users: name, role, created, disabled.
+    List {
+        /// Config file (for database.url).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Set a user's password from the first line of stdin; ends the user's sessions.
+    Passwd {
+        /// Login name.
+        #[arg(long)]
+        username: String,
         /// Config file (for database.url).
         #[arg(long)]
         config: Option<PathBuf>,
@@ -127,8 +167,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Token {
             action: TokenAction::Create { role, name, config },
         } => {
-            let settings = Settings::load(config.as_deref())?;
-            let store = crate::store::Store::connect(&settings.database.url, 1).await?;
+            let store = open_store(config.as_deref()).await?;
             let token = store.create_token(&name, role).await?;
             store.close().await;
             #[allow(clippy::print_stdout)]
@@ -137,6 +176,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Commands::User { action } => run_user(action).await,
         Commands::Cameras {
             action:
                 CameraAction::Import {
@@ -161,4 +201,76 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             duration,
         } => crate::app::simulate(url, token, mqtt_url, workers, rate, duration).await,
     }
+}
+
+/// Opens the database named by a config file, for commands that work on it directly.
+async fn open_store(config: Option<&std::path::Path>) -> anyhow::Result<crate::store::Store> {
+    let settings = Settings::load(config)?;
+    crate::store::Store::connect(&settings.database.url, 1).await
+}
+
+/// The first line of stdin without its line ending, checked as a password.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| anyhow::anyhow!("reading the password from stdin: {e}"))?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        anyhow::bail!(
+            "no password on stdin; pipe it in, e.g. `echo \"$PW\" | griddispatch user add ...`"
+        );
+    }
+    crate::store::check_password(&password)?;
+    Ok(password)
+}
+
+async fn run_user(action: UserAction) -> anyhow::Result<()> {
+    match action {
+        UserAction::Add {
+            username,
+            role,
+            config,
+        } => {
+            crate::store::check_username(&username)?;
+            let password = password_from_stdin()?;
+            let store = open_store(config.as_deref()).await?;
+            let made = store.create_user(&username, &password, role).await;
+            store.close().await;
+            made?;
+            eprintln!("user {username} ({role}) created");
+        }
+        UserAction::List { config } => {
+            let store = open_store(config.as_deref()).await?;
+            let users = store.users().await;
+            store.close().await;
+            #[allow(clippy::print_stdout)]
+            for u in users? {
+                println!(
+                    "{}\t{}\t{}{}",
+                    u.username,
+                    u.role,
+                    crate::clock::rfc3339(u.created_at),
+                    if u.disabled { "\tdisabled" } else { "" }
+                );
+            }
+        }
+        UserAction::Passwd { username, config } => {
+            let password = password_from_stdin()?;
+            let store = open_store(config.as_deref()).await?;
+            let changed = store
+                .update_user(
+                    &username,
+                    crate::store::UserChange {
+                        password: Some(password),
+                        ..Default::default()
+                    },
+                )
+                .await;
+            store.close().await;
+            changed?;
+            eprintln!("password of {username} changed; its sessions have ended");
+        }
+    }
+    Ok(())
 }

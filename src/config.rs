@@ -35,6 +35,8 @@ pub struct Settings {
     pub video: VideoSettings,
     /// The Frigate NVR whose events come in on `frigate/events`.
     pub frigate: FrigateSettings,
+    /// The web console and its login sessions.
+    pub console: ConsoleSettings,
 }
 
 /// `[http]`
@@ -181,6 +183,13 @@ pub struct VideoSettings {
     pub onvif_reconcile_secs: u64,
     /// Seconds during which repeats of one ONVIF rule on one camera raise no new alert.
     pub onvif_cooldown_secs: u64,
+}
+
+/// `[console]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConsoleSettings {
+    /// Hours a login session lasts after its last use (sliding); at least 1.
+    pub session_hours: u64,
 }
 
 /// `[frigate]`
@@ -345,6 +354,9 @@ impl Settings {
                     return bad(key, &why);
                 }
             }
+        }
+        if !(1..=24 * 366).contains(&self.console.session_hours) {
+            return bad("console.session_hours", "must be 1 to 8784 (hours)");
         }
         if self.video.onvif_reconcile_secs < 1 {
             return bad("video.onvif_reconcile_secs", "must be >= 1 (seconds)");

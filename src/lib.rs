@@ -15,7 +15,8 @@
 //!   dispatcher's own MQTT client.
 //! - [`ingest`]: one adapter per incoming format (our alert JSON, Frigate, GB/T 28181
 //!   alarms, OwnTracks).
-//! - [`http`]: the JSON API, one router per area.
+//! - [`http`]: the JSON API, one router per area; `http::auth` checks bearer tokens and
+//!   console session cookies (with the Origin rule), `http::session` logs users in and out.
 //! - [`app`]: start-up, supervision and shutdown; [`cli`] the command line; [`admin`]:
 //!   command-line administration of a running instance over its HTTP API (camera import).
 //! - [`sim`]: the simulator (virtual workers and alert sources driving a running instance

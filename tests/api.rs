@@ -10,10 +10,12 @@ use reqwest::Method;
 use serde_json::json;
 
 #[tokio::test]
-async fn every_endpoint_needs_a_token_and_the_right_role() {
+async fn every_endpoint_needs_credentials_and_the_right_role() {
     let app = TestApp::spawn(&[]).await;
     let viewer = app.token(Role::Viewer).await;
     let operator = app.token(Role::Operator).await;
+    let viewer_cookie = session(&app, "vera", Role::Viewer).await;
+    let operator_cookie = session(&app, "otto", Role::Operator).await;
     // (method, path, least role)
     let table: &[(Method, &str, Role)] = &[
         (Method::GET, "/api/v1/zones", Role::Viewer),
@@ -60,7 +62,27 @@ async fn every_endpoint_needs_a_token_and_the_right_role() {
         (Method::POST, "/api/v1/incidents/i1/cancel", Role::Operator),
         (Method::POST, "/api/v1/incidents/i1/close", Role::Operator),
         (Method::GET, "/api/v1/dead-letters", Role::Viewer),
+        (Method::GET, "/api/v1/session", Role::Viewer),
+        (Method::GET, "/api/v1/users", Role::Admin),
+        (Method::POST, "/api/v1/users", Role::Admin),
+        (Method::GET, "/api/v1/users/u1", Role::Admin),
+        (Method::PATCH, "/api/v1/users/u1", Role::Admin),
+        (Method::DELETE, "/api/v1/users/u1", Role::Admin),
     ];
+    // Logging in and out need no credentials, by their nature.
+    let open_api: &[(Method, &str)] = &[
+        (Method::POST, "/api/v1/session"),
+        (Method::DELETE, "/api/v1/session"),
+    ];
+    // The table covers every API route of the router: each `.route(...)` in src/http.
+    for (method, pattern) in api_routes() {
+        let covered = table
+            .iter()
+            .map(|(m, p, _)| (m, *p))
+            .chain(open_api.iter().map(|(m, p)| (m, *p)))
+            .any(|(m, p)| m.as_str() == method && path_matches(&pattern, p));
+        assert!(covered, "{method} {pattern} is missing from the role table");
+    }
     for (method, path, need) in table {
         let (s, _) = app.call(method.clone(), path, None, Some(json!({}))).await;
         assert_eq!(s, 401, "{method} {path} without a token");
@@ -83,11 +105,115 @@ async fn every_endpoint_needs_a_token_and_the_right_role() {
                 assert!(s != 401 && s != 403, "{method} {path} as {role} got {s}");
             }
         }
+        // The same with a console session cookie (and this site's Origin).
+        for (role, cookie) in [
+            (Role::Viewer, &viewer_cookie),
+            (Role::Operator, &operator_cookie),
+        ] {
+            let s = app
+                .http
+                .request(method.clone(), format!("{}{}", app.base, path))
+                .header(reqwest::header::COOKIE, cookie.as_str())
+                .header(reqwest::header::ORIGIN, app.base.as_str())
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            if role < *need {
+                assert_eq!(s, 403, "{method} {path} as {role} by session");
+            } else {
+                assert!(
+                    s != 401 && s != 403,
+                    "{method} {path} as {role} by session got {s}"
+                );
+            }
+        }
     }
     for open in ["/healthz", "/metrics"] {
         let (s, _) = app.call(Method::GET, open, None, None).await;
         assert_eq!(s, 200, "{open}");
     }
+}
+
+/// A console user with `role`, logged in; returns the `gd_session=…` cookie pair.
+async fn session(app: &TestApp, username: &str, role: Role) -> String {
+    app.running
+        .as_ref()
+        .unwrap()
+        .store
+        .create_user(username, "password for tests", role)
+        .await
+        .unwrap();
+    let resp = app
+        .http
+        .post(format!("{}/api/v1/session", app.base))
+        .json(&json!({"username": username, "password": "password for tests"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let set = resp.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+/// `(METHOD, path pattern)` of every `/api/` route declared in `src/http`, read from the
+/// source, so a new route without a row in the role table fails the test.
+fn api_routes() -> Vec<(String, String)> {
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut sources = Vec::new();
+    files(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http"),
+        &mut sources,
+    );
+    let mut routes = Vec::new();
+    for file in sources {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for call in text.split(".route(").skip(1) {
+            // The call's text: up to the end of the statement or of the router fn.
+            let call = call.split(';').next().unwrap();
+            let call = call.split("\n}").next().unwrap();
+            let Some(path) = call.split('"').nth(1) else {
+                continue;
+            };
+            if !path.starts_with("/api/") {
+                continue;
+            }
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let needle = format!("{method}(");
+                let found = call.match_indices(&needle).any(|(i, _)| {
+                    let before = call[..i].chars().next_back();
+                    !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+                });
+                if found {
+                    routes.push((method.to_uppercase(), path.to_owned()));
+                }
+            }
+        }
+    }
+    assert!(routes.len() > 30, "found only {routes:?}");
+    routes
+}
+
+/// Whether a concrete path fits a route pattern whose `{name}` segments match anything.
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let (p, q): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), path.split('/').collect());
+    p.len() == q.len()
+        && p.iter()
+            .zip(&q)
+            .all(|(a, b)| a == b || (a.starts_with('{') && a.ends_with('}')))
 }
 
 #[tokio::test]

@@ -57,6 +57,11 @@ fn bad_config_values_name_the_setting() {
             "-1",
             "dispatch.speed_kmh.foot",
         ),
+        (
+            "GRIDDISPATCH__CONSOLE__SESSION_HOURS",
+            "0",
+            "console.session_hours",
+        ),
     ] {
         let (ok, _, err) = run(&["serve"], &[(key, value)]);
         assert!(!ok, "{key}={value} was accepted");

@@ -18,6 +18,16 @@ pub enum ApiError {
     /// 403: known caller, role too low.
     #[error("this needs the {0} role")]
     Forbidden(&'static str),
+    /// 401 from a login: the same words for an unknown user and a wrong password, so
+    /// the answer does not tell which usernames exist.
+    #[error("wrong username or password")]
+    BadLogin,
+    /// 403: a cookie-authenticated request that changes state came from another site.
+    #[error("cross-origin request refused")]
+    CrossOrigin,
+    /// 429: too many failed logins; try again after this many seconds (`Retry-After`).
+    #[error("too many failed logins; try again in {0} s")]
+    TooManyAttempts(u64),
     /// 404.
     #[error("{0} not found")]
     NotFound(String),
@@ -66,8 +76,9 @@ impl From<DispatchError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized | ApiError::BadLogin => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) | ApiError::CrossOrigin => StatusCode::FORBIDDEN,
+            ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -82,6 +93,10 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut resp = (status, Json(json!({ "error": message }))).into_response();
+        if let ApiError::TooManyAttempts(secs) = &self {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, (*secs).into());
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

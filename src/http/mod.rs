@@ -7,6 +7,8 @@ pub mod incidents;
 pub mod ingest;
 pub mod ops;
 pub mod responders;
+pub mod session;
+pub mod users;
 pub mod zones;
 
 use std::sync::atomic::AtomicBool;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub ingest: Ingest,
     /// Where incident snapshots are kept, and their links.
     pub snapshot_files: crate::video::snapshots::SnapshotFiles,
+    /// Console login settings and failed-login counters.
+    pub logins: Arc<auth::Logins>,
 }
 
 /// The whole API.
@@ -48,6 +52,8 @@ pub fn router(state: AppState) -> Router {
         .merge(incidents::router())
         .merge(ingest::router())
         .merge(ops::router())
+        .merge(session::router())
+        .merge(users::router())
         .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
         .with_state(state)
 }

@@ -5,6 +5,7 @@ mod config_data;
 mod incidents;
 mod secrets;
 mod snapshots;
+mod users;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,6 +17,7 @@ pub use config_data::*;
 pub use incidents::*;
 pub use secrets::{hash_secret, new_secret, verify_secret};
 pub use snapshots::SnapshotRow;
+pub use users::*;
 
 /// A storage failure, sorted by what the caller should do about it.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,116 @@
+//! Console login sessions: `POST /api/v1/session` (login), `GET` (who am I), `DELETE`
+//! (logout). The session lives in the `gd_session` cookie (HttpOnly, SameSite=Strict).
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Form, Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::{
+    session_cookie, Logins, Viewer, MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER, SESSION_COOKIE,
+};
+use super::error::{ApiError, JsonBody};
+use super::AppState;
+
+/// The session routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/session", post(login).get(whoami).delete(logout))
+}
+
+/// A login, as JSON or as a submitted HTML form (inputs `username` and `password`).
+#[derive(Debug, Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+async fn login(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    // A login form posted from another site would log the browser into the attacker's
+    // account; browsers always send Origin on a POST, programs usually send none.
+    if req.headers().contains_key(header::ORIGIN) && !state.logins.same_origin(req.headers()) {
+        return Err(ApiError::CrossOrigin);
+    }
+    let address = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let body = if is_form {
+        Form::<LoginBody>::from_request(req, &state)
+            .await
+            .map_err(|e| ApiError::Unprocessable(e.body_text()))?
+            .0
+    } else {
+        JsonBody::<LoginBody>::from_request(req, &state).await?.0
+    };
+    let mut keys = vec![(format!("user:{}", body.username), MAX_FAILURES_PER_USER)];
+    if let Some(ip) = address {
+        keys.push((format!("ip:{ip}"), MAX_FAILURES_PER_ADDRESS));
+    }
+    let names: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
+    state
+        .logins
+        .check(&names)
+        .map_err(ApiError::TooManyAttempts)?;
+    let Some(user) = state
+        .store
+        .check_login(&body.username, &body.password)
+        .await?
+    else {
+        state.logins.failed(&keys);
+        tracing::warn!(username = %body.username, address = ?address, "failed console login");
+        return Err(ApiError::BadLogin);
+    };
+    state.logins.succeeded(&names);
+    let cookie = state
+        .store
+        .create_session(&user.username, state.logins.session_ms)
+        .await?;
+    tracing::info!(username = %user.username, role = %user.role, "console login");
+    let mut resp = Json(json!({"username": user.username, "role": user.role})).into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, set_cookie(&state.logins, &cookie)?);
+    Ok(resp)
+}
+
+async fn whoami(Viewer(caller): Viewer) -> Json<serde_json::Value> {
+    Json(json!({"username": caller.name, "role": caller.role}))
+}
+
+/// Ends the session named by the cookie and clears the cookie. Without a cookie there is
+/// nothing to end, which is not an error.
+async fn logout(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    if let Some(cookie) = session_cookie(req.headers()) {
+        if !state.logins.same_origin(req.headers()) {
+            return Err(ApiError::CrossOrigin);
+        }
+        state.store.delete_session(cookie).await?;
+    }
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, set_cookie(&state.logins, "")?);
+    Ok(resp)
+}
+
+/// The `Set-Cookie` value for a session; an empty value clears the cookie. No `Max-Age`:
+/// the server ends sessions (sliding), the browser forgets the cookie when it closes.
+fn set_cookie(logins: &Logins, value: &str) -> Result<HeaderValue, ApiError> {
+    let mut cookie = format!("{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/");
+    if value.is_empty() {
+        cookie.push_str("; Max-Age=0");
+    }
+    if logins.secure_cookie {
+        cookie.push_str("; Secure");
+    }
+    HeaderValue::from_str(&cookie)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("session cookie header: {e}")))
+}

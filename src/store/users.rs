@@ -1,0 +1,387 @@
+//! Console users and their login sessions.
+//!
+//! Passwords are chosen by people, so unlike the machine-made secrets in `secrets.rs` they
+//! are stored with argon2 (slow on purpose). Hashing and checking run on a blocking thread
+//! so a login never stalls the runtime. Session cookies are machine-made secrets again, so
+//! only their SHA-256 is stored and every request checks them cheaply.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use serde::Serialize;
+use sqlx::FromRow;
+
+use super::{hash_secret, new_secret, now_ms, one_row, Store, StoreError};
+use crate::domain::{Invalid, Role};
+
+/// Fewest characters a password may have.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Most characters a password may have (argon2 takes any length; this bounds the work).
+const MAX_PASSWORD_CHARS: usize = 1024;
+/// Session rows are re-dated at most this often, so reading pages does not write the
+/// database on every request.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// A console user as shown to admins (never with the hash).
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+pub struct UserRow {
+    /// Login name; unique.
+    pub username: String,
+    /// admin, operator or viewer.
+    pub role: String,
+    /// Unix ms.
+    #[serde(serialize_with = "ser_ms")]
+    pub created_at: i64,
+    /// A disabled user cannot log in and its sessions end.
+    pub disabled: bool,
+}
+
+fn ser_ms<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::clock::rfc3339(*ms))
+}
+
+/// The user behind a live session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUser {
+    /// Login name.
+    pub username: String,
+    /// Current role (read from the user at every request, so a demotion applies at once).
+    pub role: Role,
+}
+
+/// What an admin may change about a user; `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    /// New role.
+    pub role: Option<Role>,
+    /// New password (checked and hashed here).
+    pub password: Option<String>,
+    /// Disable or enable.
+    pub disabled: Option<bool>,
+}
+
+/// Checks a username: 1–64 characters, no spaces, control characters or `:` (actors are
+/// written `<role>:<username>` in timelines).
+pub fn check_username(name: &str) -> Result<(), Invalid> {
+    let n = name.chars().count();
+    if n == 0 || n > 64 {
+        return Err(Invalid::new("username", "must be 1 to 64 characters"));
+    }
+    if name
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == ':' || c == '/')
+    {
+        return Err(Invalid::new(
+            "username",
+            "must not contain spaces, control characters, ':' or '/'",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a new password's length.
+pub fn check_password(password: &str) -> Result<(), Invalid> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        return Err(Invalid::new(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if n > MAX_PASSWORD_CHARS {
+        return Err(Invalid::new(
+            "password",
+            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Argon2id hash of a password in PHC string form, computed on a blocking thread.
+pub async fn hash_password(password: &str) -> anyhow::Result<String> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
+    })
+    .await?
+}
+
+/// Whether `password` matches a stored PHC hash, on a blocking thread. A malformed hash
+/// never matches.
+pub async fn verify_password(password: &str, stored: &str) -> bool {
+    let (password, stored) = (password.to_owned(), stored.to_owned());
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored)
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A valid argon2 hash of a password nobody knows, checked against when the username is
+/// unknown so that a wrong username takes as long as a wrong password.
+async fn dummy_hash() -> &'static str {
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    DUMMY
+        .get_or_init(|| async {
+            hash_password(&new_secret())
+                .await
+                .unwrap_or_else(|_| String::new())
+        })
+        .await
+}
+
+const USER_COLUMNS: &str = "username, role, created_at, disabled <> 0 AS disabled";
+
+impl Store {
+    /// Creates a user; 409 if the name is taken.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<UserRow, UserError> {
+        check_username(username)?;
+        check_password(password)?;
+        let hash = hash_password(password).await?;
+        let row = UserRow {
+            username: username.to_owned(),
+            role: role.as_str().to_owned(),
+            created_at: now_ms(),
+            disabled: false,
+        };
+        sqlx::query(
+            "INSERT INTO users (username, password_hash, role, created_at, disabled) VALUES (?, ?, ?, ?, 0)",
+        )
+        .bind(&row.username)
+        .bind(hash)
+        .bind(&row.role)
+        .bind(row.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::on_unique(e, || format!("user {username} already exists")))?;
+        Ok(row)
+    }
+
+    /// All users, by name.
+    pub async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY username"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// One user.
+    pub async fn user(&self, username: &str) -> Result<UserRow, StoreError> {
+        sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username = ?"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("user {username}")))
+    }
+
+    /// Changes a user. A new password or disabling ends the user's sessions. Leaving no
+    /// enabled admin is refused (409), so nobody can lock the admins out by mistake.
+    pub async fn update_user(
+        &self,
+        username: &str,
+        change: UserChange,
+    ) -> Result<UserRow, UserError> {
+        let hash = match &change.password {
+            Some(p) => {
+                check_password(p)?;
+                Some(hash_password(p).await?)
+            }
+            None => None,
+        };
+        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
+        let was_admin = enabled_admin(&mut tx, username).await?;
+        let done = sqlx::query(
+            "UPDATE users SET role = COALESCE(?, role), password_hash = COALESCE(?, password_hash),
+                              disabled = COALESCE(?, disabled)
+             WHERE username = ?",
+        )
+        .bind(change.role.map(Role::as_str))
+        .bind(hash.as_deref())
+        .bind(change.disabled)
+        .bind(username)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        one_row(&done, || format!("user {username}"))?;
+        if was_admin {
+            ensure_an_admin(&mut tx).await?;
+        }
+        if change.password.is_some() || change.disabled == Some(true) {
+            sqlx::query("DELETE FROM sessions WHERE username = ?")
+                .bind(username)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(self.user(username).await?)
+    }
+
+    /// Deletes a user and its sessions; deleting the last enabled admin is refused (409).
+    pub async fn delete_user(&self, username: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let was_admin = enabled_admin(&mut tx, username).await?;
+        let done = sqlx::query("DELETE FROM users WHERE username = ?")
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        one_row(&done, || format!("user {username}"))?;
+        if was_admin {
+            ensure_an_admin(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Checks a username and password. `Some(user)` when they match an enabled user;
+    /// `None` for an unknown user, a wrong password or a disabled user alike.
+    pub async fn check_login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<SessionUser>, StoreError> {
+        let row: Option<(String, String, bool)> = sqlx::query_as(
+            "SELECT password_hash, role, disabled <> 0 FROM users WHERE username = ?",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((hash, role, disabled)) = row else {
+            verify_password(password, dummy_hash().await).await;
+            return Ok(None);
+        };
+        if !verify_password(password, &hash).await || disabled {
+            return Ok(None);
+        }
+        Ok(role.parse().ok().map(|role| SessionUser {
+            username: username.to_owned(),
+            role,
+        }))
+    }
+
+    /// Starts a session lasting `lifetime_ms`; returns the cookie value, which is not stored.
+    pub async fn create_session(
+        &self,
+        username: &str,
+        lifetime_ms: i64,
+    ) -> Result<String, StoreError> {
+        let secret = new_secret();
+        let now = now_ms();
+        // Expired sessions are swept here: logins are rare, so this costs nothing noticeable.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, username, created_at, expires_at, last_seen) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(hash_secret(&secret))
+        .bind(username)
+        .bind(now)
+        .bind(now + lifetime_ms)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(secret)
+    }
+
+    /// The enabled user behind a live session cookie, sliding its expiry to `lifetime_ms`
+    /// from now (at most once a minute).
+    pub async fn session_user(
+        &self,
+        cookie: &str,
+        lifetime_ms: i64,
+    ) -> Result<Option<SessionUser>, StoreError> {
+        let id_hash = hash_secret(cookie);
+        let now = now_ms();
+        let row: Option<(String, String, i64)> = sqlx::query_as(
+            "SELECT u.username, u.role, s.last_seen FROM sessions s JOIN users u ON u.username = s.username
+             WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = 0",
+        )
+        .bind(&id_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((username, role, last_seen)) = row else {
+            return Ok(None);
+        };
+        if now - last_seen >= TOUCH_EVERY_MS {
+            sqlx::query("UPDATE sessions SET last_seen = ?, expires_at = ? WHERE id_hash = ?")
+                .bind(now)
+                .bind(now + lifetime_ms)
+                .bind(&id_hash)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(role.parse().ok().map(|role| SessionUser { username, role }))
+    }
+
+    /// Ends a session (logout); unknown cookies are ignored.
+    pub async fn delete_session(&self, cookie: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+            .bind(hash_secret(cookie))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Whether `username` is an enabled admin (404 when there is no such user).
+async fn enabled_admin(
+    tx: &mut sqlx::SqliteConnection,
+    username: &str,
+) -> Result<bool, StoreError> {
+    let row: Option<(bool,)> =
+        sqlx::query_as("SELECT role = 'admin' AND disabled = 0 FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&mut *tx)
+            .await?;
+    row.map(|(a,)| a)
+        .ok_or_else(|| StoreError::NotFound(format!("user {username}")))
+}
+
+/// Fails with 409 when the change in `tx` left no enabled admin user. Only asked when the
+/// user changed was one, so a site run by bearer tokens alone can still manage operators.
+async fn ensure_an_admin(tx: &mut sqlx::SqliteConnection) -> Result<(), StoreError> {
+    let (admins,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
+            .fetch_one(&mut *tx)
+            .await?;
+    if admins == 0 {
+        return Err(StoreError::Conflict(
+            "this would leave no enabled admin user".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Why a user could not be created or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    /// Bad username or password (422).
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// From the database (404, 409, 500).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing failed (500).
+    #[error(transparent)]
+    Hash(#[from] anyhow::Error),
+}
