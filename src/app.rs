@@ -152,12 +152,18 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
 
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let (snapshot_tx, snapshot_rx) = SnapshotRequests::channel(metrics.clone());
+    let live = crate::live::Live::new(
+        crate::live::RING_EVENTS,
+        crate::live::CLIENT_BACKLOG,
+        cancel.clone(),
+    );
     let (dispatcher, engine) = Dispatcher::start(
         store.clone(),
         settings,
         out_tx,
         metrics.clone(),
         snapshot_tx,
+        live.clone(),
         cancel.clone(),
     )
     .await?;
@@ -257,6 +263,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         broker_stats,
         ingest,
         snapshot_files: SnapshotFiles::from_settings(settings),
+        live,
     };
     let app = crate::http::router(state);
     let http_cancel = cancel.clone();

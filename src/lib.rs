@@ -15,7 +15,8 @@
 //!   dispatcher's own MQTT client.
 //! - [`ingest`]: one adapter per incoming format (our alert JSON, Frigate, GB/T 28181
 //!   alarms, OwnTracks).
-//! - [`http`]: the JSON API, one router per area.
+//! - [`http`]: the JSON API, one router per area; [`live`]: the numbered change feed behind
+//!   the `/api/v1/live` WebSocket.
 //! - [`app`]: start-up, supervision and shutdown; [`cli`] the command line; [`admin`]:
 //!   command-line administration of a running instance over its HTTP API (camera import).
 //! - [`sim`]: the simulator (virtual workers and alert sources driving a running instance
@@ -34,6 +35,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod http;
 pub mod ingest;
+pub mod live;
 pub mod metrics;
 pub mod mqtt;
 pub mod sim;

@@ -5,6 +5,7 @@ pub mod cameras;
 pub mod error;
 pub mod incidents;
 pub mod ingest;
+pub mod live;
 pub mod ops;
 pub mod responders;
 pub mod zones;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub ingest: Ingest,
     /// Where incident snapshots are kept, and their links.
     pub snapshot_files: crate::video::snapshots::SnapshotFiles,
+    /// The live feed's hub, for `/api/v1/live`.
+    pub live: crate::live::Live,
 }
 
 /// The whole API.
@@ -48,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(incidents::router())
         .merge(ingest::router())
         .merge(ops::router())
+        .merge(live::router())
         .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
         .with_state(state)
 }

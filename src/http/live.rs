@@ -1,0 +1,174 @@
+//! `GET /api/v1/live`: the WebSocket that pushes every committed change as
+//! `{seq, type, data}` (see [`crate::live`] and docs/contract.md).
+//!
+//! Each connection is its own task reading from the hub's broadcast channel, so a slow
+//! client only ever delays itself: when it falls [`crate::live::CLIENT_BACKLOG`] events
+//! behind, or one send takes longer than [`SEND_TIMEOUT`], it is closed with a reason and
+//! catches up by reconnecting with `?since=`.
+
+use std::time::Duration;
+
+use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::auth::Viewer;
+use super::error::ApiError;
+use super::AppState;
+use crate::live::{Start, Subscription};
+
+/// Longest one message may take to go out before the client counts as stuck.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an idle connection is pinged (keeps proxies from dropping it).
+pub const PING_EVERY: Duration = Duration::from_secs(30);
+
+/// Routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/live", get(live))
+}
+
+#[derive(Debug, Deserialize)]
+struct LiveQuery {
+    /// The seq of the last event the client saw.
+    since: Option<String>,
+}
+
+async fn live(
+    _: Viewer,
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LiveQuery>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    if !origin_allowed(&headers) {
+        return Ok((
+            StatusCode::FORBIDDEN,
+            Json(json!({ "error": "cross-origin request refused" })),
+        )
+            .into_response());
+    }
+    let since = match q.since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(s.parse::<u64>().map_err(|_| {
+            ApiError::Unprocessable(format!("since: not a sequence number: {s:?}"))
+        })?),
+    };
+    let live = st.live.clone();
+    Ok(ws
+        .on_failed_upgrade(|e| tracing::debug!(error = %e, "live feed upgrade failed"))
+        .on_upgrade(move |socket| async move {
+            // Subscribing once the socket is up: nothing is buffered for a handshake that
+            // fails, and the replay starts from the freshest ring.
+            let sub = live.subscribe(since);
+            serve(socket, sub, live.stopping()).await
+        }))
+}
+
+/// Browsers always send `Origin` on a WebSocket handshake and can attach the session
+/// cookie to one opened by any site, so a handshake from a page of another origin is
+/// refused. One without `Origin` must carry a bearer token: that is not a browser.
+fn origin_allowed(headers: &HeaderMap) -> bool {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "));
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return bearer;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
+}
+
+/// Sends `hello`, the catch-up, then live events until the client leaves, falls behind,
+/// or the instance stops.
+async fn serve(
+    socket: WebSocket,
+    mut sub: Subscription,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let (mut tx, mut rx) = socket.split();
+    let current = sub.current;
+    let mut first = vec![Utf8Bytes::from(
+        json!({ "type": "hello", "seq": current }).to_string(),
+    )];
+    match std::mem::replace(&mut sub.start, Start::Replay(Vec::new())) {
+        Start::Replay(events) => first.extend(events.iter().map(|e| e.text.clone())),
+        Start::Resync => first.push(Utf8Bytes::from(
+            json!({ "type": "resync", "seq": current }).to_string(),
+        )),
+    }
+    for text in first {
+        if !send(&mut tx, Message::Text(text)).await {
+            return;
+        }
+    }
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => {
+                close(&mut tx, close_code::AWAY, "server stopping").await;
+                return;
+            }
+            event = sub.rx.recv() => match event {
+                Ok(e) => {
+                    if !send(&mut tx, Message::Text(e.text.clone())).await {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::info!(missed, "live client too slow; disconnected");
+                    close(&mut tx, close_code::AGAIN, "too slow: reconnect with since").await;
+                    return;
+                }
+                Err(RecvError::Closed) => {
+                    close(&mut tx, close_code::AWAY, "server stopping").await;
+                    return;
+                }
+            },
+            msg = rx.next() => match msg {
+                // Nothing a client says matters; pongs and pings are handled below us.
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if !send(&mut tx, Message::Ping(Default::default())).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+type Sink = futures::stream::SplitSink<WebSocket, Message>;
+
+/// Sends one message; false when the client is gone or stuck (then it is dropped).
+async fn send(tx: &mut Sink, msg: Message) -> bool {
+    match tokio::time::timeout(SEND_TIMEOUT, tx.send(msg)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            tracing::info!("live client stuck on a send; disconnected");
+            false
+        }
+    }
+}
+
+/// Closes with a reason the client can show; best effort.
+async fn close(tx: &mut Sink, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    let _ = tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Close(Some(frame)))).await;
+}
