@@ -322,6 +322,20 @@ async fn the_feed_needs_credentials_and_the_same_origin() {
             .await
             .unwrap();
     hello_seq(&next(&mut ws).await);
+    assert!(
+        app.metrics()
+            .await
+            .contains("griddispatch_live_clients 1\n"),
+        "one open feed is counted"
+    );
+    drop(ws);
+    common::wait_for("the closed feed to be uncounted", || async {
+        app.metrics()
+            .await
+            .contains("griddispatch_live_clients 0\n")
+            .then_some(Value::Null)
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 //! behind, or one send takes longer than [`SEND_TIMEOUT`], it is closed with a reason and
 //! catches up by reconnecting with `?since=`.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -23,6 +24,7 @@ use super::auth::Viewer;
 use super::error::ApiError;
 use super::AppState;
 use crate::live::{Start, Subscription};
+use crate::metrics::Metrics;
 
 /// Longest one message may take to go out before the client counts as stuck.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -61,13 +63,18 @@ async fn live(
         })?),
     };
     let live = st.live.clone();
+    let metrics = st.metrics.clone();
     Ok(ws
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "live feed upgrade failed"))
         .on_upgrade(move |socket| async move {
             // Subscribing once the socket is up: nothing is buffered for a handshake that
             // fails, and the replay starts from the freshest ring.
             let sub = live.subscribe(since);
-            serve(socket, sub, live.stopping()).await
+            metrics.live_clients.fetch_add(1, Ordering::Relaxed);
+            if serve(socket, sub, live.stopping()).await == End::TooSlow {
+                Metrics::inc(&metrics.live_slow_disconnects_total);
+            }
+            metrics.live_clients.fetch_sub(1, Ordering::Relaxed);
         }))
 }
 
@@ -89,13 +96,22 @@ fn origin_allowed(headers: &HeaderMap) -> bool {
     matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
 }
 
+/// Why a connection ended.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    /// The client left, or the instance stops.
+    Gone,
+    /// The client fell behind or a send got stuck.
+    TooSlow,
+}
+
 /// Sends `hello`, the catch-up, then live events until the client leaves, falls behind,
 /// or the instance stops.
 async fn serve(
     socket: WebSocket,
     mut sub: Subscription,
     stop: tokio_util::sync::CancellationToken,
-) {
+) -> End {
     let (mut tx, mut rx) = socket.split();
     let current = sub.current;
     let mut first = vec![Utf8Bytes::from(
@@ -108,58 +124,53 @@ async fn serve(
         )),
     }
     for text in first {
-        if !send(&mut tx, Message::Text(text)).await {
-            return;
+        if let Err(end) = send(&mut tx, Message::Text(text)).await {
+            return end;
         }
     }
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     loop {
-        tokio::select! {
+        let sent = tokio::select! {
             _ = stop.cancelled() => {
                 close(&mut tx, close_code::AWAY, "server stopping").await;
-                return;
+                return End::Gone;
             }
             event = sub.rx.recv() => match event {
-                Ok(e) => {
-                    if !send(&mut tx, Message::Text(e.text.clone())).await {
-                        return;
-                    }
-                }
+                Ok(e) => send(&mut tx, Message::Text(e.text.clone())).await,
                 Err(RecvError::Lagged(missed)) => {
                     tracing::info!(missed, "live client too slow; disconnected");
                     close(&mut tx, close_code::AGAIN, "too slow: reconnect with since").await;
-                    return;
+                    return End::TooSlow;
                 }
                 Err(RecvError::Closed) => {
                     close(&mut tx, close_code::AWAY, "server stopping").await;
-                    return;
+                    return End::Gone;
                 }
             },
             msg = rx.next() => match msg {
                 // Nothing a client says matters; pongs and pings are handled below us.
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
-                Some(Ok(_)) => {}
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return End::Gone,
+                Some(Ok(_)) => Ok(()),
             },
-            _ = ping.tick() => {
-                if !send(&mut tx, Message::Ping(Default::default())).await {
-                    return;
-                }
-            }
+            _ = ping.tick() => send(&mut tx, Message::Ping(Default::default())).await,
+        };
+        if let Err(end) = sent {
+            return end;
         }
     }
 }
 
 type Sink = futures::stream::SplitSink<WebSocket, Message>;
 
-/// Sends one message; false when the client is gone or stuck (then it is dropped).
-async fn send(tx: &mut Sink, msg: Message) -> bool {
+/// Sends one message; the reason to end when the client is gone or stuck.
+async fn send(tx: &mut Sink, msg: Message) -> Result<(), End> {
     match tokio::time::timeout(SEND_TIMEOUT, tx.send(msg)).await {
-        Ok(Ok(())) => true,
-        Ok(Err(_)) => false,
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::Gone),
         Err(_) => {
             tracing::info!("live client stuck on a send; disconnected");
-            false
+            Err(End::TooSlow)
         }
     }
 }
