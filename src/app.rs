@@ -153,8 +153,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let (snapshot_tx, snapshot_rx) = SnapshotRequests::channel(metrics.clone());
     let live = crate::live::Live::new(
-        crate::live::RING_EVENTS,
-        crate::live::CLIENT_BACKLOG,
+        settings.live.buffer_events,
+        settings.live.client_backlog,
         cancel.clone(),
     );
     let (dispatcher, engine) = Dispatcher::start(

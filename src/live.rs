@@ -22,9 +22,10 @@ use crate::domain::ranking::Responder;
 use crate::http::rfc3339;
 use crate::store::{CameraHealthRow, IncidentRow, TaskRow, TimelineRow};
 
-/// Events kept for replay after a reconnect.
+/// Events kept for replay after a reconnect, by default (`live.buffer_events`).
 pub const RING_EVENTS: usize = 10_000;
-/// Events a connected client may fall behind before it is disconnected as too slow.
+/// Events a connected client may fall behind before it is disconnected as too slow, by
+/// default (`live.client_backlog`).
 pub const CLIENT_BACKLOG: usize = 4_096;
 
 /// One event, serialized once for every client.

@@ -359,3 +359,83 @@ async fn stopping_the_instance_closes_open_feeds() {
     .unwrap();
     assert_eq!(end, Some(1001u16));
 }
+
+#[tokio::test]
+async fn a_reconnect_after_more_than_the_buffer_holds_gets_resync() {
+    let app = TestApp::spawn(&[("GRIDDISPATCH__LIVE__BUFFER_EVENTS", "3")]).await;
+    county(&app).await;
+    let mut ws = connect(&app, None).await;
+    let start = hello_seq(&next(&mut ws).await);
+    for (n, kind) in ["fire", "flood", "medical"].iter().enumerate() {
+        app.alert(json!({"id": format!("b-{n}"), "kind": kind, "severity": 2,
+            "lat": 39.4950 + n as f64 * 0.005, "lon": 106.6950}))
+            .await;
+    }
+    // Everything committed and announced: the open feed saw it all.
+    let seen = until(&mut ws, "three incidents", |s| {
+        s.iter().filter(|e| e["type"] == "incident").count() >= 3
+    })
+    .await;
+    assert_consecutive(start, &seen);
+    let now = app_current(&app).await;
+    assert!(now - start > 3, "more events than the buffer holds");
+
+    // Missed more than 3: resync. Missed the last one: replayed.
+    let mut ws = connect(&app, Some(start)).await;
+    assert_eq!(hello_seq(&next(&mut ws).await), now);
+    assert_eq!(next(&mut ws).await, json!({"type":"resync","seq":now}));
+    let mut ws = connect(&app, Some(now - 1)).await;
+    hello_seq(&next(&mut ws).await);
+    assert_eq!(next(&mut ws).await["seq"].as_u64(), Some(now));
+}
+
+/// The newest seq, from a fresh connection's `hello`.
+async fn app_current(app: &TestApp) -> u64 {
+    let mut ws = connect(app, None).await;
+    hello_seq(&next(&mut ws).await)
+}
+
+#[tokio::test]
+async fn a_client_that_falls_behind_is_closed_and_catches_up_with_since() {
+    let app = TestApp::spawn(&[("GRIDDISPATCH__LIVE__CLIENT_BACKLOG", "1")]).await;
+    county(&app).await;
+    let mut slow = connect(&app, None).await;
+    let start = hello_seq(&next(&mut slow).await);
+    // One alert commits several events at once (incident, timeline line, …): more than
+    // the backlog of 1, before the connection gets to send any.
+    let id = app
+        .alert(json!({"id":"s-1","kind":"fire","severity":2,"lat":39.4950,"lon":106.6950}))
+        .await;
+    let mut got = Vec::new();
+    let close = tokio::time::timeout(WAIT, async {
+        loop {
+            match slow.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(Message::Text(t))) => got.push(t.to_string()),
+                Some(Ok(_)) => continue,
+                other => panic!("closed without a close frame: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the slow client is closed")
+    .expect("with a reason");
+    assert_eq!(u16::from(close.code), 1013);
+    assert!(close.reason.contains("since"), "{}", close.reason);
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("griddispatch_live_slow_disconnects_total 1\n"),
+        "{metrics}"
+    );
+
+    // The engine went on; reconnecting with since gets everything.
+    app.wait_state(&id, "escalated").await;
+    let mut ws = connect(&app, Some(start)).await;
+    let now = hello_seq(&next(&mut ws).await);
+    let replay = until(&mut ws, "the replay", |s| {
+        s.last().and_then(|e| e["seq"].as_u64()) == Some(now)
+    })
+    .await;
+    assert_consecutive(start, &replay);
+    assert!(has_incident(&replay, &id), "{replay:?}");
+}

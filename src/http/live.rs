@@ -2,7 +2,7 @@
 //! `{seq, type, data}` (see [`crate::live`] and docs/contract.md).
 //!
 //! Each connection is its own task reading from the hub's broadcast channel, so a slow
-//! client only ever delays itself: when it falls [`crate::live::CLIENT_BACKLOG`] events
+//! client only ever delays itself: when it falls `live.client_backlog` events
 //! behind, or one send takes longer than [`SEND_TIMEOUT`], it is closed with a reason and
 //! catches up by reconnecting with `?since=`.
 
