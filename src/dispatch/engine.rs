@@ -1638,23 +1638,22 @@ impl Engine {
             tracing::info!(camera = %camera_id, status = %next.status, reason = ?report.reason, "camera status");
         }
         let mut change = Change::default();
+        let health = CameraHealthRow {
+            status: next.status.to_string(),
+            status_since: next.since,
+            last_seen: next.last_seen,
+            last_error: next.last_error.clone(),
+        };
+        // Only what an operator would notice; a report that merely confirms the status
+        // (Frigate repeats them) is not worth an event.
         if changed || current.last_error != next.last_error {
-            let row = CameraHealthRow {
-                status: next.status.to_string(),
-                status_since: next.since,
-                last_seen: next.last_seen,
-                last_error: next.last_error.clone(),
-            };
-            change.live.push(("camera", live::camera(camera_id, &row)));
+            change
+                .live
+                .push(("camera", live::camera(camera_id, &health)));
         }
         change.writes.push(Write::CameraStatus(CameraStatusWrite {
             camera_id: camera_id.to_owned(),
-            health: CameraHealthRow {
-                status: next.status.to_string(),
-                status_since: next.since,
-                last_seen: next.last_seen,
-                last_error: next.last_error.clone(),
-            },
+            health,
             at: at_ms,
             reason: report.reason.clone(),
             stream: stream.map(|f| CameraStreamRow::probed(f, at_ms)),
