@@ -5,7 +5,8 @@
 //! once, or a worker accepting while the offer expires, are simply ordered; a responder can
 //! never be double-assigned. Each decision is written to the database in one transaction
 //! before its MQTT messages go out, so after a crash (even `kill -9`) the dispatcher
-//! reloads exactly what it had promised.
+//! reloads exactly what it had promised. The same commit is what the live feed
+//! ([`crate::live`]) announces, without waiting for any of its clients.
 
 mod engine;
 pub(crate) use engine::zone_index;
