@@ -114,6 +114,8 @@ impl Live {
 
     /// Numbers and sends one event. Never blocks on clients.
     pub fn publish(&self, kind: &str, data: Value) {
+        // Serialized before taking the lock; only the number is added under it.
+        let tail = format!(r#","type":{},"data":{}}}"#, json!(kind), data);
         let mut ring = self
             .inner
             .ring
@@ -122,7 +124,7 @@ impl Live {
         let seq = ring.last + 1;
         let event = Arc::new(Event {
             seq,
-            text: Utf8Bytes::from(json!({ "seq": seq, "type": kind, "data": data }).to_string()),
+            text: Utf8Bytes::from(format!(r#"{{"seq":{seq}{tail}"#)),
         });
         ring.last = seq;
         if ring.events.len() >= self.inner.capacity {
