@@ -164,12 +164,18 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
 
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let (snapshot_tx, snapshot_rx) = SnapshotRequests::channel(metrics.clone());
+    let live = crate::live::Live::new(
+        settings.live.buffer_events,
+        settings.live.client_backlog,
+        cancel.clone(),
+    );
     let (dispatcher, engine) = Dispatcher::start(
         store.clone(),
         settings,
         out_tx,
         metrics.clone(),
         snapshot_tx,
+        live.clone(),
         cancel.clone(),
     )
     .await?;
@@ -270,6 +276,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         ingest,
         snapshot_files: SnapshotFiles::from_settings(settings),
         logins: Arc::new(crate::http::auth::Logins::new(settings)),
+        live,
     };
     let app = crate::http::router(state);
     let http_cancel = cancel.clone();

@@ -31,6 +31,8 @@ pub struct Settings {
     pub correlation: CorrelationSettings,
     /// The store of messages that could not be understood.
     pub dead_letters: DeadLetterSettings,
+    /// The live feed (`/api/v1/live`).
+    pub live: LiveSettings,
     /// Video platforms and cameras.
     pub video: VideoSettings,
     /// The Frigate NVR whose events come in on `frigate/events`.
@@ -149,6 +151,15 @@ pub struct CorrelationSettings {
 pub struct DeadLetterSettings {
     /// Bytes of a payload kept.
     pub max_payload_bytes: usize,
+}
+
+/// `[live]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct LiveSettings {
+    /// Events kept in memory for clients that reconnect with `since`.
+    pub buffer_events: usize,
+    /// Events a connected client may fall behind before it is disconnected.
+    pub client_backlog: usize,
 }
 
 /// `[video]`
@@ -288,6 +299,14 @@ impl Settings {
                 "database.url",
                 "only sqlite: URLs are supported in this version",
             );
+        }
+        for (key, v) in [
+            ("live.buffer_events", self.live.buffer_events),
+            ("live.client_backlog", self.live.client_backlog),
+        ] {
+            if !(1..=1_000_000).contains(&v) {
+                return bad(key, "must be between 1 and 1000000");
+            }
         }
         if self.database.max_connections == 0 {
             return bad("database.max_connections", "must be at least 1");

@@ -17,6 +17,7 @@
 //!   alarms, OwnTracks).
 //! - [`http`]: the JSON API, one router per area; `http::auth` checks bearer tokens and
 //!   console session cookies (with the Origin rule), `http::session` logs users in and out.
+//! - [`live`]: the numbered change feed behind the `/api/v1/live` WebSocket.
 //! - [`app`]: start-up, supervision and shutdown; [`cli`] the command line; [`admin`]:
 //!   command-line administration of a running instance over its HTTP API (camera import).
 //! - [`sim`]: the simulator (virtual workers and alert sources driving a running instance
@@ -35,6 +36,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod http;
 pub mod ingest;
+pub mod live;
 pub mod metrics;
 pub mod mqtt;
 pub mod sim;

@@ -83,6 +83,9 @@ metrics! {
         /// ONVIF detections that raised no alert because the same rule on the same camera
         /// raised one within `video.onvif_cooldown_secs`.
         onvif_detections_suppressed_total,
+        /// Live feed connections closed because the client fell too far behind or a send
+        /// got stuck (the client resyncs by reconnecting).
+        live_slow_disconnects_total,
     }
     gauges {
         /// Incidents not yet closed or cancelled.
@@ -97,6 +100,8 @@ metrics! {
         camera_probe_round_cameras,
         /// ONVIF metadata sessions running (connected or retrying), one thread each.
         onvif_sessions,
+        /// Live feed WebSocket connections open.
+        live_clients,
     }
 }
 

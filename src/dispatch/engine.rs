@@ -23,6 +23,7 @@ use crate::domain::Severity;
 use crate::domain::{
     Ident, IncidentState, LatLon, ResponderKind, TaskStatus, TravelMode, ZoneKind,
 };
+use crate::live::{self, Live};
 use crate::metrics::Metrics;
 use crate::store::{
     now_ms, AlertRow, CameraHealthRow, CameraStatusWrite, CameraStreamRow, IncidentRow,
@@ -76,6 +77,8 @@ pub(super) struct Engine {
     snapshot_files: SnapshotFiles,
     /// Open incident id → its snapshots, which its task messages carry.
     snapshots: HashMap<String, Vec<SnapshotRow>>,
+    /// The live feed: told of every committed change, never waited on.
+    live: Live,
 }
 
 /// Most commands handled before their decisions are written together.
@@ -97,6 +100,8 @@ struct Batch {
     alerts: HashMap<(String, String), (String, String)>,
     /// Snapshots to ask for once the batch is stored (their incident must exist first).
     snapshots: Vec<SnapshotRequest>,
+    /// Live events that are not a row write (camera status changes), sent after the commit.
+    live: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -176,6 +181,8 @@ struct Change {
     writes: Vec<Write>,
     /// Sent after the commit.
     publish: Vec<Outgoing>,
+    /// Live events beyond those the writes imply, sent after the commit.
+    live: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl Engine {
@@ -185,6 +192,7 @@ impl Engine {
         out: mpsc::UnboundedSender<Outgoing>,
         metrics: Arc<Metrics>,
         snapshot_requests: SnapshotRequests,
+        live: Live,
     ) -> anyhow::Result<Engine> {
         let mut engine = Engine {
             store,
@@ -210,6 +218,7 @@ impl Engine {
             snapshot_requests,
             snapshot_files: SnapshotFiles::from_settings(settings),
             snapshots: HashMap::new(),
+            live,
         };
         engine.reload_all().await?;
         Ok(engine)
@@ -637,10 +646,12 @@ impl Engine {
                                 }
                             }
                             self.responders.upsert(r);
+                            self.publish_responder(&id);
                         }
                     }
                     Err(StoreError::NotFound(_)) => {
                         self.responders.remove(&ident);
+                        self.live.publish("responder", live::responder_deleted(&id));
                         // Offers to a deleted responder go back to the pool.
                         let theirs: Vec<String> = self
                             .tasks
@@ -681,6 +692,7 @@ impl Engine {
     fn stage(&mut self, change: Change, done: impl FnOnce(bool) + Send + 'static) {
         self.batch.writes.extend(change.writes);
         self.batch.publish.extend(change.publish);
+        self.batch.live.extend(change.live);
         self.batch.done.push(Box::new(done));
     }
 
@@ -712,6 +724,7 @@ impl Engine {
             for req in batch.snapshots {
                 self.snapshot_requests.request(req);
             }
+            self.publish_live(&batch.writes, batch.live);
         }
         for done in batch.done {
             done(stored);
@@ -725,6 +738,42 @@ impl Engine {
             &self.metrics.tasks_active,
             self.tasks.len() - self.deadlines.len().min(self.tasks.len()),
         );
+    }
+
+    /// Tells the live feed what a committed batch changed, in write order: incidents,
+    /// tasks, timeline lines, then the other events, then the responders whose tasks
+    /// changed (their busy flag may have). Only after the commit, so the feed never shows
+    /// what the database does not hold.
+    fn publish_live(&self, writes: &[Write], extra: Vec<(&'static str, serde_json::Value)>) {
+        let mut touched = Vec::new();
+        for w in writes {
+            match w {
+                Write::InsertIncident(i) | Write::UpdateIncident(i) => {
+                    self.live.publish("incident", live::incident(i))
+                }
+                Write::InsertTask(t) | Write::UpdateTask(t) => {
+                    self.live.publish("task", live::task(t));
+                    if !touched.contains(&t.responder_id) {
+                        touched.push(t.responder_id.clone());
+                    }
+                }
+                Write::Timeline(l) => self.live.publish("timeline", live::timeline(l)),
+                Write::InsertAlert(_) | Write::CameraStatus(_) => {}
+            }
+        }
+        for (kind, data) in extra {
+            self.live.publish(kind, data);
+        }
+        for id in touched {
+            self.publish_responder(&id);
+        }
+    }
+
+    /// Sends a responder's current state to the live feed.
+    fn publish_responder(&self, id: &str) {
+        if let Some(r) = Ident::parse(id).ok().and_then(|i| self.responders.get(&i)) {
+            self.live.publish("responder", live::responder(r));
+        }
     }
 
     // ---- alerts ------------------------------------------------------------------------
@@ -1428,6 +1477,9 @@ impl Engine {
         if !self.responders.set_location(rid, at, time_ms) {
             return;
         }
+        // Not part of any transaction (the store write below is fire-and-forget), so the
+        // feed hears of the fix right away.
+        self.publish_responder(rid.as_str());
         Metrics::inc(&self.metrics.locations_total);
         // The fix only feeds ranking; storing it must not hold up decisions, and the
         // store ignores a fix older than the stored one, so write order does not matter.
@@ -1586,14 +1638,22 @@ impl Engine {
             tracing::info!(camera = %camera_id, status = %next.status, reason = ?report.reason, "camera status");
         }
         let mut change = Change::default();
+        let health = CameraHealthRow {
+            status: next.status.to_string(),
+            status_since: next.since,
+            last_seen: next.last_seen,
+            last_error: next.last_error.clone(),
+        };
+        // Only what an operator would notice; a report that merely confirms the status
+        // (Frigate repeats them) is not worth an event.
+        if changed || current.last_error != next.last_error {
+            change
+                .live
+                .push(("camera", live::camera(camera_id, &health)));
+        }
         change.writes.push(Write::CameraStatus(CameraStatusWrite {
             camera_id: camera_id.to_owned(),
-            health: CameraHealthRow {
-                status: next.status.to_string(),
-                status_since: next.since,
-                last_seen: next.last_seen,
-                last_error: next.last_error.clone(),
-            },
+            health,
             at: at_ms,
             reason: report.reason.clone(),
             stream: stream.map(|f| CameraStreamRow::probed(f, at_ms)),

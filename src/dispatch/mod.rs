@@ -5,7 +5,8 @@
 //! once, or a worker accepting while the offer expires, are simply ordered; a responder can
 //! never be double-assigned. Each decision is written to the database in one transaction
 //! before its MQTT messages go out, so after a crash (even `kill -9`) the dispatcher
-//! reloads exactly what it had promised.
+//! reloads exactly what it had promised. The same commit is what the live feed
+//! ([`crate::live`]) announces, without waiting for any of its clients.
 
 mod engine;
 pub(crate) use engine::zone_index;
@@ -231,20 +232,22 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// Loads the open state from the store and starts the engine task. It stops when
     /// `cancel` fires; the returned future finishes then. Snapshot requests for alerts that
-    /// name a camera go to `snapshots`, without waiting.
+    /// name a camera go to `snapshots`, without waiting; every committed change goes to
+    /// `live`, also without waiting.
     pub async fn start(
         store: Store,
         settings: &Settings,
         out: mpsc::UnboundedSender<Outgoing>,
         metrics: Arc<Metrics>,
         snapshots: SnapshotRequests,
+        live: crate::live::Live,
         cancel: CancellationToken,
     ) -> anyhow::Result<(
         Dispatcher,
         impl std::future::Future<Output = anyhow::Result<()>>,
     )> {
         let (tx, rx) = mpsc::channel(4096);
-        let engine = engine::Engine::load(store, settings, out, metrics, snapshots).await?;
+        let engine = engine::Engine::load(store, settings, out, metrics, snapshots, live).await?;
         Ok((Dispatcher { tx }, engine.run(rx, cancel)))
     }
 

@@ -14,7 +14,7 @@ use super::{rfc3339, AppState};
 use crate::dispatch::OperatorAction;
 use crate::domain::alert::{AlertPayload, NewAlert};
 use crate::domain::{Ident, IncidentState};
-use crate::store::{now_ms, IncidentRow};
+use crate::store::{now_ms, IncidentRow, TaskRow, TimelineRow};
 
 /// Routes of this area.
 pub fn router() -> Router<AppState> {
@@ -53,8 +53,8 @@ async fn post_alert(
     Ok((StatusCode::ACCEPTED, Json(json!(outcome))))
 }
 
-/// Public shape of an incident.
-fn view(i: &IncidentRow) -> Value {
+/// Public shape of an incident (also the live feed's `incident` event).
+pub(crate) fn view(i: &IncidentRow) -> Value {
     json!({
         "id": i.id,
         "kind": i.kind,
@@ -69,6 +69,32 @@ fn view(i: &IncidentRow) -> Value {
         "offers_made": i.offers_made,
         "created_at": rfc3339(i.created_at),
         "updated_at": rfc3339(i.updated_at),
+    })
+}
+
+/// Public shape of a task (also the live feed's `task` event).
+pub(crate) fn task_view(t: &TaskRow) -> Value {
+    json!({
+        "task_id": t.id,
+        "responder_id": t.responder_id,
+        "status": t.status,
+        "version": t.version,
+        "offered_at": rfc3339(t.offered_at),
+        "respond_by": rfc3339(t.respond_by),
+        "eta_secs": t.eta_secs,
+        "distance_m": t.distance_m,
+        "note": t.note,
+    })
+}
+
+/// Public shape of a timeline line (also in the live feed's `timeline` event).
+pub(crate) fn timeline_view(l: &TimelineRow) -> Value {
+    json!({
+        "at": rfc3339(l.at),
+        "actor": l.actor,
+        "from": l.from_state,
+        "to": l.to_state,
+        "note": l.note,
     })
 }
 
@@ -126,20 +152,7 @@ async fn one(
     if let Some(o) = v.as_object_mut() {
         o.insert(
             "tasks".into(),
-            json!(tasks
-                .iter()
-                .map(|t| json!({
-                    "task_id": t.id,
-                    "responder_id": t.responder_id,
-                    "status": t.status,
-                    "version": t.version,
-                    "offered_at": rfc3339(t.offered_at),
-                    "respond_by": rfc3339(t.respond_by),
-                    "eta_secs": t.eta_secs,
-                    "distance_m": t.distance_m,
-                    "note": t.note,
-                }))
-                .collect::<Vec<_>>()),
+            json!(tasks.iter().map(task_view).collect::<Vec<_>>()),
         );
         o.insert(
             "alerts".into(),
@@ -221,13 +234,7 @@ async fn timeline(
     let lines = st.store.timeline(&id).await?;
     Ok(Json(json!(lines
         .iter()
-        .map(|l| json!({
-            "at": rfc3339(l.at),
-            "actor": l.actor,
-            "from": l.from_state,
-            "to": l.to_state,
-            "note": l.note,
-        }))
+        .map(timeline_view)
         .collect::<Vec<_>>())))
 }
 

@@ -5,6 +5,7 @@ pub mod cameras;
 pub mod error;
 pub mod incidents;
 pub mod ingest;
+pub mod live;
 pub mod ops;
 pub mod responders;
 pub mod session;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub snapshot_files: crate::video::snapshots::SnapshotFiles,
     /// Console login settings and failed-login counters.
     pub logins: Arc<auth::Logins>,
+    /// The live feed's hub, for `/api/v1/live`.
+    pub live: crate::live::Live,
 }
 
 /// The whole API.
@@ -54,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(session::router())
         .merge(users::router())
+        .merge(live::router())
         .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
         .with_state(state)
 }

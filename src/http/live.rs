@@ -1,0 +1,158 @@
+//! `GET /api/v1/live`: the WebSocket that pushes every committed change as
+//! `{seq, type, data}` (see [`crate::live`] and docs/contract.md).
+//!
+//! Each connection is its own task reading from the hub's broadcast channel, so a slow
+//! client only ever delays itself: when it falls `live.client_backlog` events
+//! behind, or one send takes longer than [`SEND_TIMEOUT`], it is closed with a reason and
+//! catches up by reconnecting with `?since=`.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::auth::Viewer;
+use super::error::ApiError;
+use super::AppState;
+use crate::live::{Start, Subscription};
+use crate::metrics::Metrics;
+
+/// Longest one message may take to go out before the client counts as stuck.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an idle connection is pinged (keeps proxies from dropping it).
+pub const PING_EVERY: Duration = Duration::from_secs(30);
+
+/// Routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/live", get(live))
+}
+
+#[derive(Debug, Deserialize)]
+struct LiveQuery {
+    /// The seq of the last event the client saw.
+    since: Option<String>,
+}
+
+async fn live(
+    _: Viewer,
+    State(st): State<AppState>,
+    Query(q): Query<LiveQuery>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let since = match q.since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(s.parse::<u64>().map_err(|_| {
+            ApiError::Unprocessable(format!("since: not a sequence number: {s:?}"))
+        })?),
+    };
+    let live = st.live.clone();
+    let metrics = st.metrics.clone();
+    Ok(ws
+        .on_failed_upgrade(|e| tracing::debug!(error = %e, "live feed upgrade failed"))
+        .on_upgrade(move |socket| async move {
+            // Subscribing once the socket is up: nothing is buffered for a handshake that
+            // fails, and the replay starts from the freshest ring.
+            let sub = live.subscribe(since);
+            metrics.live_clients.fetch_add(1, Ordering::Relaxed);
+            if serve(socket, sub, live.stopping()).await == End::TooSlow {
+                Metrics::inc(&metrics.live_slow_disconnects_total);
+            }
+            metrics.live_clients.fetch_sub(1, Ordering::Relaxed);
+        }))
+}
+
+/// Why a connection ended.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    /// The client left, or the instance stops.
+    Gone,
+    /// The client fell behind or a send got stuck.
+    TooSlow,
+}
+
+/// Sends `hello`, the catch-up, then live events until the client leaves, falls behind,
+/// or the instance stops.
+async fn serve(
+    socket: WebSocket,
+    mut sub: Subscription,
+    stop: tokio_util::sync::CancellationToken,
+) -> End {
+    let (mut tx, mut rx) = socket.split();
+    let current = sub.current;
+    let mut first = vec![Utf8Bytes::from(
+        json!({ "type": "hello", "seq": current }).to_string(),
+    )];
+    match std::mem::replace(&mut sub.start, Start::Replay(Vec::new())) {
+        Start::Replay(events) => first.extend(events.iter().map(|e| e.text.clone())),
+        Start::Resync => first.push(Utf8Bytes::from(
+            json!({ "type": "resync", "seq": current }).to_string(),
+        )),
+    }
+    for text in first {
+        if let Err(end) = send(&mut tx, Message::Text(text)).await {
+            return end;
+        }
+    }
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        let sent = tokio::select! {
+            _ = stop.cancelled() => {
+                close(&mut tx, close_code::AWAY, "server stopping").await;
+                return End::Gone;
+            }
+            event = sub.rx.recv() => match event {
+                Ok(e) => send(&mut tx, Message::Text(e.text.clone())).await,
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::info!(missed, "live client too slow; disconnected");
+                    close(&mut tx, close_code::AGAIN, "too slow: reconnect with since").await;
+                    return End::TooSlow;
+                }
+                Err(RecvError::Closed) => {
+                    close(&mut tx, close_code::AWAY, "server stopping").await;
+                    return End::Gone;
+                }
+            },
+            msg = rx.next() => match msg {
+                // Nothing a client says matters; pongs and pings are handled below us.
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return End::Gone,
+                Some(Ok(_)) => Ok(()),
+            },
+            _ = ping.tick() => send(&mut tx, Message::Ping(Default::default())).await,
+        };
+        if let Err(end) = sent {
+            return end;
+        }
+    }
+}
+
+type Sink = futures::stream::SplitSink<WebSocket, Message>;
+
+/// Sends one message; the reason to end when the client is gone or stuck.
+async fn send(tx: &mut Sink, msg: Message) -> Result<(), End> {
+    match tokio::time::timeout(SEND_TIMEOUT, tx.send(msg)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::Gone),
+        Err(_) => {
+            tracing::info!("live client stuck on a send; disconnected");
+            Err(End::TooSlow)
+        }
+    }
+}
+
+/// Closes with a reason the client can show; best effort.
+async fn close(tx: &mut Sink, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    let _ = tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Close(Some(frame)))).await;
+}
