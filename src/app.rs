@@ -257,6 +257,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         broker_stats,
         ingest,
         snapshot_files: SnapshotFiles::from_settings(settings),
+        console: Arc::new(settings.console.clone()),
     };
     let app = crate::http::router(state);
     let http_cancel = cancel.clone();

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod cameras;
+pub mod console;
 pub mod error;
 pub mod incidents;
 pub mod ingest;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub ingest: Ingest,
     /// Where incident snapshots are kept, and their links.
     pub snapshot_files: crate::video::snapshots::SnapshotFiles,
+    /// The web console's settings (`[console]`).
+    pub console: Arc<crate::config::ConsoleSettings>,
 }
 
 /// The whole API.
@@ -48,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(incidents::router())
         .merge(ingest::router())
         .merge(ops::router())
+        .merge(console::router())
         .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
         .with_state(state)
 }
