@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 /// Vendor files served under `/assets/vendor/`: (URL path below it, file below web/).
 const VENDOR: &[(&str, &str)] = &[
     ("leaflet/leaflet.js", "node_modules/leaflet/dist/leaflet.js"),
-    ("leaflet/leaflet.css", "node_modules/leaflet/dist/leaflet.css"),
+    (
+        "leaflet/leaflet.css",
+        "node_modules/leaflet/dist/leaflet.css",
+    ),
     (
         "leaflet/images/layers.png",
         "node_modules/leaflet/dist/images/layers.png",

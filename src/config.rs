@@ -390,11 +390,10 @@ impl Settings {
         if !matches!(tiles.crs.as_str(), "wgs84" | "gcj02") {
             return bad("console.tiles.crs", "must be \"wgs84\" or \"gcj02\"");
         }
-        if !tiles.url.is_empty()
-            && !(tiles.url.starts_with("http://")
-                || tiles.url.starts_with("https://")
-                || tiles.url.starts_with("//"))
-        {
+        let tile_scheme_ok = ["http://", "https://", "//"]
+            .iter()
+            .any(|p| tiles.url.starts_with(p));
+        if !tiles.url.is_empty() && !tile_scheme_ok {
             return bad(
                 "console.tiles.url",
                 "must be an http(s):// URL template with {z}, {x} and {y}, or \"\"",
@@ -402,9 +401,21 @@ impl Settings {
         }
         let t = &self.console.targets;
         for (key, amber, red) in [
-            ("console.targets.alert_red_secs", t.alert_amber_secs, t.alert_red_secs),
-            ("console.targets.offer_red_secs", t.offer_amber_secs, t.offer_red_secs),
-            ("console.targets.accept_red_secs", t.accept_amber_secs, t.accept_red_secs),
+            (
+                "console.targets.alert_red_secs",
+                t.alert_amber_secs,
+                t.alert_red_secs,
+            ),
+            (
+                "console.targets.offer_red_secs",
+                t.offer_amber_secs,
+                t.offer_red_secs,
+            ),
+            (
+                "console.targets.accept_red_secs",
+                t.accept_amber_secs,
+                t.accept_red_secs,
+            ),
         ] {
             if amber == 0 || red < amber {
                 return bad(key, "amber must be >= 1 and red >= amber (seconds)");

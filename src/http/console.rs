@@ -61,12 +61,18 @@ fn page(file: &str) -> Response {
             [
                 (header::CONTENT_TYPE, HeaderValue::from_static(ct)),
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-                (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(CSP),
+                ),
                 (
                     header::X_CONTENT_TYPE_OPTIONS,
                     HeaderValue::from_static("nosniff"),
                 ),
-                (header::REFERRER_POLICY, HeaderValue::from_static("same-origin")),
+                (
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("same-origin"),
+                ),
             ],
             bytes,
         )

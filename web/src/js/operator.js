@@ -22,7 +22,7 @@ const layers = {
   incidents: L.layerGroup(),
 };
 for (const l of Object.values(layers)) l.addTo(M.map);
-const layerControl = L.control.layers(null, {}, { collapsed: false }).addTo(M.map);
+const layerControl = L.control.layers(null, {}, { collapsed: false, position: 'bottomleft' }).addTo(M.map);
 function layerNames() {
   for (const [k, l] of Object.entries(layers)) { layerControl.removeLayer(l); layerControl.addOverlay(l, t(`layers_${k}`)); }
 }
@@ -268,7 +268,7 @@ async function openDrawer(id) {
   const open = OPEN.has(d.state);
   const hasTask = (d.tasks || []).some((x) => ['offered', 'accepted', 'en_route', 'on_scene'].includes(x.status));
   const section = (key, ...content) => h('section.dsec', {}, h('h3', {}, t(key)), ...content);
-  drawer.replaceChildren(
+  drawer.replaceChildren(...[
     h('div.dhead', {}, h(`span.sev.sev${d.severity}`, {}, t('sev', { n: d.severity })), h('h2', {}, d.title || d.kind),
       h(`span.state.st-${d.state}`, { id: 'drawer-state' }, t(`st_${d.state}`)),
       h('button.ghost.small', { 'aria-label': t('close'), onclick: () => { selected = null; drawer.hidden = true; drawAll(); } }, '✕')),
@@ -294,7 +294,7 @@ async function openDrawer(id) {
     (d.snapshots || []).length ? section('snapshots', h('div.snaps', {}, d.snapshots.map((s) => h('a', { href: s.url, target: '_blank' }, h('img', { src: s.url, alt: `${s.camera_id} #${s.n}`, loading: 'lazy' }))))) : null,
     section('alerts', h('ul.alerts', {}, (d.alerts || []).map((a) => h('li', {}, `${when(a.received_at)} · ${a.source_id}/${a.id} · ${a.kind} S${a.severity}${a.camera_id ? ` · ${t('camera')} ${a.camera_id}` : ''}${a.description ? ` · ${a.description}` : ''}`)))),
     section('timeline', h('ol.timeline', {}, [...d.timeline].reverse().map((l) => h('li', {}, h('time', {}, when(l.at)), ' ', h('b', {}, l.actor), ` ${l.from ? t(`st_${l.from}`) : ''} → ${l.to ? t(`st_${l.to}`) : ''}`, l.note ? h('div.note', {}, l.note) : null)))),
-  );
+  ].filter(Boolean));
   drawer.dataset.shown = id;
   drawAll();
   const ll = M.toMap(d.location.lat, d.location.lon);
