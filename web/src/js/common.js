@@ -32,8 +32,9 @@ export async function api(method, path, body, contentType) {
 
 /** `h('div.cls', {attrs}, children…)`: a small element builder (text is never parsed as HTML). */
 export function h(tag, attrs = {}, ...children) {
-  const [head, ...classes] = tag.split('.');
-  const [name, id] = head.split('#');
+  const name = tag.match(/^[a-z0-9]*/i)[0];
+  const id = (tag.match(/#([\w-]+)/) || [])[1];
+  const classes = [...tag.matchAll(/\.([\w-]+)/g)].map((m) => m[1]);
   const el = document.createElement(name || 'div');
   if (id) el.id = id;
   if (classes.length) el.className = classes.join(' ');
