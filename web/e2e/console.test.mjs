@@ -194,6 +194,8 @@ test('language switch changes the texts', async (t) => {
     await b.page.selectOption('#lang', 'zh-CN');
     assert.equal(await b.page.textContent('#logout'), '退出');
     assert.equal(await b.page.textContent('.queue-head h2'), '事件队列');
+    await b.page.waitForSelector('#queue li.item');
+    await b.page.waitForSelector('path.leaflet-interactive');
     await shot(b.page, 'operator-zh');
   } finally { await b.close(); }
 });

@@ -110,16 +110,20 @@ function onEvent(msg) {
   drawAll();
 }
 
+let liveState = 'down';
+/** The header's live pill: green when the feed is up, amber while the page polls. */
+function drawLive() {
+  const el = document.getElementById('live');
+  el.textContent = t(liveState === 'live' ? 'live_on' : 'live_poll');
+  el.className = `pill ${liveState === 'live' ? 'ok' : 'warn'}`;
+  el.dataset.state = liveState;
+}
+
 startLive({
   onEvent,
   onResync: () => loadAll().catch((e) => toast(e.message, 'error')),
   onPoll: () => loadAll().catch(() => {}),
-  onStatus: (s) => {
-    const el = document.getElementById('live');
-    el.textContent = t(s === 'live' ? 'live_on' : 'live_poll');
-    el.className = `pill ${s === 'live' ? 'ok' : 'warn'}`;
-    el.dataset.state = s;
-  },
+  onStatus: (s) => { liveState = s; drawLive(); },
 });
 loadAll().catch((e) => toast(e.message, 'error'));
 
@@ -234,7 +238,7 @@ function drawMap() {
 
 function drawAll() { drawQueue(); drawMap(); }
 setInterval(drawQueue, 1000);
-onLangChange(() => { layerNames(); drawAll(); if (selected) openDrawer(selected); });
+onLangChange(() => { layerNames(); drawLive(); drawAll(); if (selected) openDrawer(selected); });
 
 // ---- drawer -----------------------------------------------------------------------------
 
