@@ -86,6 +86,13 @@ function refreshDetail(id) {
 
 // ---- live ------------------------------------------------------------------------------
 
+let reloadTimer = null;
+/** A full reload soon, once for a burst of events. */
+function scheduleReload() {
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(() => loadAll().catch(() => {}), 300);
+}
+
 function onEvent(msg) {
   const d = msg.data || {};
   switch (msg.type) {
@@ -95,9 +102,14 @@ function onEvent(msg) {
       else if (selected === d.id) openDrawer(d.id);
       break;
     case 'task':
-    case 'timeline':
-      if (d.incident_id) refreshDetail(d.incident_id);
+    case 'timeline': {
+      // A task event may come without its incident id: find the incident holding the task,
+      // and reload everything when none does (a task of an incident not seen yet).
+      const owner = d.incident_id || [...incidents.values()].find((i) => (i.tasks || []).some((x) => x.task_id === d.task_id))?.id;
+      if (owner) refreshDetail(owner);
+      else scheduleReload();
       break;
+    }
     case 'responder':
       if (d.id) responders.set(d.id, { ...(responders.get(d.id) || {}), ...d });
       break;
