@@ -126,6 +126,12 @@ test('screenshots of the operator and admin views', async (t) => {
     await b.page.goto(`${app.url}/admin`);
     await b.page.waitForSelector('tr[data-zone=g1]');
     await shot(b.page, 'admin');
+    await b.page.click('button[data-tab=responders]');
+    await b.page.waitForSelector('tr[data-responder=w1]');
+    await shot(b.page, 'admin-responders');
+    await b.page.click('button[data-tab=cameras]');
+    await b.page.waitForSelector('tr[data-camera=cam1]');
+    await shot(b.page, 'admin-cameras');
   } finally {
     await b.close();
     // Frees the workers for the tests after this one.
@@ -166,6 +172,31 @@ test('operator: an alert over MQTT shows in the queue within 2 s; assign; the ac
   } finally { await b.close(); }
 });
 
+test('operator: a phoned-in incident placed by a map click keeps its address; a severity-1 alert raises the cue', async (t) => {
+  const b = await browser();
+  try {
+    if (!await signIn(t, b, 'operator')) return;
+    await b.page.waitForSelector('path.leaflet-interactive');
+    await b.page.click('#new-incident');
+    const box = await b.page.locator('#map').boundingBox();
+    await b.page.mouse.click(box.x + box.width * 0.3, box.y + box.height * 0.5);
+    const lat = Number(await b.page.inputValue('#new-incident-form input[name=lat]'));
+    assert.ok(lat > 31 && lat < 32, `map click filled the latitude (${lat})`);
+    await b.page.fill('#new-incident-form input[name=address]', 'Phoned in: 5 Market St');
+    await b.page.selectOption('#new-incident-form select[name=kind]', 'medical');
+    await b.page.click('#new-incident-form button[type=submit]');
+    await b.page.waitForSelector('#drawer dd:has-text("Phoned in: 5 Market St")');
+    const open = (await app.api('GET', '/api/v1/incidents?state=open')).data;
+    assert.ok(open.some((i) => i.address === 'Phoned in: 5 Market St' && i.kind === 'medical'), 'stored with its address');
+    publish(app, { ...worker.source, topic: 'alerts/sensors', payload: { id: 'e2e-sev1', kind: 'fire', severity: 1, lat: 31.244, lon: 121.445 } });
+    await b.page.waitForSelector('#sev1-banner:not([hidden])', { timeout: 6000 });
+    await shot(b.page, 'operator-sev1');
+  } finally {
+    await b.close();
+    for (const i of (await app.api('GET', '/api/v1/incidents?state=open')).data) await app.api('POST', `/api/v1/incidents/${i.id}/cancel`, { note: 'e2e cleanup' });
+  }
+});
+
 test('admin: a zone drawn on the map is stored', async (t) => {
   const b = await browser();
   try {
@@ -193,6 +224,7 @@ test('language switch changes the texts', async (t) => {
   const b = await browser({ locale: 'en-US' });
   try {
     if (!await signIn(t, b, 'operator')) return;
+    await app.api('POST', '/api/v1/alerts', { id: 'e2e-lang', kind: 'flood', severity: 3, lat: 31.23, lon: 121.46, address: '长江路 12 号' });
     await b.page.waitForSelector('#logout');
     assert.equal(await b.page.textContent('#logout'), 'Sign out');
     await b.page.selectOption('#lang', 'zh-CN');
@@ -207,6 +239,7 @@ test('language switch changes the texts', async (t) => {
 test('a viewer cannot act: no action buttons, and the API answers 403', async (t) => {
   const b = await browser();
   try {
+    await app.api('POST', '/api/v1/alerts', { id: 'e2e-viewer', kind: 'traffic', severity: 3, lat: 31.22, lon: 121.47 });
     if (!await signIn(t, b, 'viewer')) return;
     await b.page.waitForSelector('#queue li.item');
     assert.equal(await b.page.isVisible('#new-incident'), false);
