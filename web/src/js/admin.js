@@ -1,6 +1,6 @@
 // The admin view: zones drawn and edited on the map (Leaflet-Geoman), GeoJSON import and
 // export; responders; cameras (with CSV/GeoJSON import); alert sources; users.
-import { api, h, toast, requireSession, header, t, applyI18n, onLangChange, when } from './common.js';
+import { api, h, text, toast, requireSession, header, t, applyI18n, onLangChange, when } from './common.js';
 import { createMap, zoneStyle, fitTo } from './map.js';
 
 const L = window.L;
@@ -30,7 +30,7 @@ async function loadZones() {
     const layer = L.geoJSON(M.geoToMap(f), { style: zoneStyle }).getLayers()[0];
     if (!layer) continue;
     layer.feature = f;
-    layer.bindTooltip(`${f.properties.name || ''} (${f.properties.id})`, { sticky: true });
+    layer.bindTooltip(text(`${f.properties.name || ''} (${f.properties.id})`), { sticky: true });
     layer.on('pm:edit', () => { layer._dirty = true; });
     zonesLayer.addLayer(layer);
   }
@@ -139,7 +139,7 @@ async function del(path, what) {
 async function camerasPane() {
   const list = await api('GET', '/api/v1/cameras');
   camLayer.clearLayers();
-  for (const c of list) camLayer.addLayer(L.marker(M.toMap(c.lat, c.lon), { icon: L.divIcon({ className: `cam-icon cam-${c.status || 'unknown'}`, html: '<span>▲</span>', iconSize: [14, 14] }) }).bindTooltip(`${c.name} (${c.id})`));
+  for (const c of list) camLayer.addLayer(L.marker(M.toMap(c.lat, c.lon), { icon: L.divIcon({ className: `cam-icon cam-${c.status || 'unknown'}`, html: '<span>▲</span>', iconSize: [14, 14] }) }).bindTooltip(text(`${c.name} (${c.id})`)));
   const form = h('form.formrow#camera-form', {},
     h('label', {}, t('id'), h('input', { name: 'id', required: true })),
     h('label', {}, t('name'), h('input', { name: 'name', required: true })),
@@ -217,7 +217,7 @@ async function render() {
   applyI18n();
 }
 
-onLangChange(() => render());
+onLangChange((l) => { M.map.pm.setLang(l.startsWith('zh') ? 'zh' : 'en'); render(); });
 await loadZones();
 fitTo(M.map, zonesLayer);
 render();

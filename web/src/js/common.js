@@ -52,6 +52,13 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** A span holding `s` as text: for Leaflet tooltips, which would parse a string as HTML. */
+export function text(s) {
+  const el = document.createElement('span');
+  el.textContent = s;
+  return el;
+}
+
 /** `mm:ss` or `h:mm:ss` for a number of seconds. */
 export function clock(secs) {
   const s = Math.max(0, Math.floor(secs));

@@ -1,7 +1,7 @@
 // The operator view: map (zones, cameras, responders, incidents), the incident queue with
 // timers against `console.targets`, the incident drawer with actions, manual incidents, and
 // live updates over `/api/v1/live`.
-import { api, h, clock, age, when, toast, requireSession, header, ROLE_RANK, t, applyI18n, onLangChange } from './common.js';
+import { api, h, text, clock, age, when, toast, requireSession, header, ROLE_RANK, t, applyI18n, onLangChange } from './common.js';
 import { createMap, zoneStyle, fitTo } from './map.js';
 import { startLive } from './live.js';
 
@@ -16,7 +16,7 @@ header(user, 'operator');
 const cfg = await api('GET', '/api/v1/console/config');
 const M = createMap(document.getElementById('map'), cfg.tiles);
 const layers = {
-  zones: L.geoJSON(null, { style: zoneStyle, onEachFeature: (f, l) => l.bindTooltip(`${f.properties.name || f.properties.id} (${f.properties.id})`, { sticky: true }) }),
+  zones: L.geoJSON(null, { style: zoneStyle, onEachFeature: (f, l) => l.bindTooltip(text(`${f.properties.name || f.properties.id} (${f.properties.id})`), { sticky: true }) }),
   cameras: L.layerGroup(),
   responders: L.layerGroup(),
   incidents: L.layerGroup(),
@@ -226,7 +226,7 @@ function drawMap() {
   layers.incidents.clearLayers();
   for (const i of incidents.values()) {
     const m = L.marker(M.toMap(i.location.lat, i.location.lon), { icon: L.divIcon({ className: `inc-icon sev${i.severity}${selected === i.id ? ' selected' : ''}`, html: `<span>${i.severity}</span>`, iconSize: [26, 26] }), zIndexOffset: 1000 - i.severity * 100 });
-    m.bindTooltip(`${i.title || i.kind} · ${t(`st_${i.state}`)}`);
+    m.bindTooltip(text(`${i.title || i.kind} · ${t(`st_${i.state}`)}`));
     m.on('click', () => openDrawer(i.id));
     layers.incidents.addLayer(m);
   }
@@ -237,13 +237,13 @@ function drawMap() {
     const busy = [...incidents.values()].some((i) => (i.tasks || []).some((x) => x.responder_id === r.id && ['offered', 'accepted', 'en_route', 'on_scene'].includes(x.status)));
     const color = !r.on_duty ? '#6c757d' : busy ? '#9b5de5' : '#2ec4b6';
     const m = L.marker(M.toMap(r.lat, r.lon), { icon: dot(color, 12, `resp${fixAge > 300 ? ' stale' : ''}`) });
-    m.bindTooltip(`${r.name || r.id} (${r.id}) · ${r.on_duty ? t('on_duty') : t('off_duty')} · ${fixAge == null ? t('no_fix') : t('fix_age', { age: age(fixAge) })}`);
+    m.bindTooltip(text(`${r.name || r.id} (${r.id}) · ${r.on_duty ? t('on_duty') : t('off_duty')} · ${fixAge == null ? t('no_fix') : t('fix_age', { age: age(fixAge) })}`));
     layers.responders.addLayer(m);
   }
   layers.cameras.clearLayers();
   for (const c of cameras.values()) {
     const m = L.marker(M.toMap(c.lat, c.lon), { icon: L.divIcon({ className: `cam-icon cam-${c.status || 'unknown'}`, html: '<span>▲</span>', iconSize: [14, 14] }) });
-    m.bindTooltip(`${c.name} (${c.id}) · ${t(`cam_${c.status || 'unknown'}`)}${c.last_error && c.status !== 'online' ? ` · ${c.last_error}` : ''}`);
+    m.bindTooltip(text(`${c.name} (${c.id}) · ${t(`cam_${c.status || 'unknown'}`)}${c.last_error && c.status !== 'online' ? ` · ${c.last_error}` : ''}`));
     layers.cameras.addLayer(m);
   }
 }
