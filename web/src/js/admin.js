@@ -122,7 +122,10 @@ async function respondersPane() {
     h('table', {}, h('thead', {}, h('tr', {}, [t('id'), t('name'), t('kind'), t('zone'), t('on_duty'), ''].map((x) => h('th', {}, x)))),
       h('tbody', {}, list.map((r) => h('tr', { dataset: { responder: r.id } }, h('td', {}, r.id),
         h('td', {}, h('input', { value: r.name, onchange: (e) => patch(`/api/v1/responders/${encodeURIComponent(r.id)}`, { name: e.target.value }) })),
-        h('td', {}, `${r.kind}/${r.travel}`), h('td', {}, r.zone_id || '—'),
+        h('td', {}, h('select', { 'aria-label': t('kind'), onchange: (e) => patch(`/api/v1/responders/${encodeURIComponent(r.id)}`, { kind: e.target.value }) }, ['grid_worker', 'patrol', 'volunteer'].map((k) => h('option', { value: k, selected: k === r.kind }, k))),
+          h('select', { 'aria-label': t('travel'), onchange: (e) => patch(`/api/v1/responders/${encodeURIComponent(r.id)}`, { travel: e.target.value }) }, ['foot', 'bike', 'car'].map((k) => h('option', { value: k, selected: k === r.travel }, k)))),
+        h('td', {}, h('select', { 'aria-label': t('zone'), onchange: (e) => patch(`/api/v1/responders/${encodeURIComponent(r.id)}`, { zone_id: e.target.value || null }) },
+          h('option', { value: '' }, '—'), zones.features.map((f) => h('option', { value: f.properties.id, selected: f.properties.id === r.zone_id }, f.properties.id)))),
         h('td', {}, h('input', { type: 'checkbox', checked: !!r.on_duty, onchange: (e) => patch(`/api/v1/responders/${encodeURIComponent(r.id)}`, { on_duty: e.target.checked }) })),
         h('td', {}, h('button.small', { onclick: async () => { try { const x = await api('POST', `/api/v1/responders/${encodeURIComponent(r.id)}/reset-password`); lastCreds = x.mqtt; render(); } catch (er) { toast(er.message, 'error'); } } }, t('reset_password')),
           h('button.small.danger', { onclick: () => del(`/api/v1/responders/${encodeURIComponent(r.id)}`, r.id) }, t('delete')))))))];
