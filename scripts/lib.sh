@@ -52,3 +52,19 @@ port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 GSTREAMER_PACKAGES=(libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
 ensure_gstreamer() { apt_install "${GSTREAMER_PACKAGES[@]}" "$@"; }
+
+# ensure_web: Node.js and npm (Debian's when missing), then `npm ci` in web/ when
+# web/node_modules is missing or older than web/package-lock.json. The build embeds the map
+# libraries from there (build.rs), so this runs before any cargo build, clippy included.
+ensure_web() {
+  command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+  local stamp=web/node_modules/.package-lock.json
+  if [ ! -f "$stamp" ] || [ web/package-lock.json -nt "$stamp" ]; then
+    log "npm ci (web console: leaflet, leaflet-geoman, playwright-core)"
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# ensure_chromium: Debian's chromium for the console's end-to-end tests (driven by
+# playwright-core, which downloads no browser of its own).
+ensure_chromium() { command -v chromium >/dev/null || apt_install chromium; }

@@ -277,6 +277,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         snapshot_files: SnapshotFiles::from_settings(settings),
         logins: Arc::new(crate::http::auth::Logins::new(settings)),
         live,
+        console: Arc::new(settings.console.clone()),
     };
     let app = crate::http::router(state);
     let http_cancel = cancel.clone();

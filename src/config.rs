@@ -37,8 +37,51 @@ pub struct Settings {
     pub video: VideoSettings,
     /// The Frigate NVR whose events come in on `frigate/events`.
     pub frigate: FrigateSettings,
-    /// The web console and its login sessions.
+    /// The web console.
     pub console: ConsoleSettings,
+}
+
+/// `[console]`
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct ConsoleSettings {
+    /// Hours a login session lasts after its last use (sliding); at least 1.
+    pub session_hours: u64,
+    /// The base map.
+    pub tiles: TileSettings,
+    /// Targets that turn the queue's timers amber and red.
+    pub targets: TargetSettings,
+}
+
+/// `[console.tiles]`
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct TileSettings {
+    /// Tile URL template (`{z}`, `{x}`, `{y}`, `{s}`); empty = no base map, zones on a plain
+    /// background, so a site without internet still works.
+    pub url: String,
+    /// Attribution shown on the map (HTML is escaped: plain text).
+    pub attribution: String,
+    /// `wgs84` or `gcj02`: the coordinate system the tiles are drawn in. Chinese services
+    /// (AutoNavi, Tencent) use GCJ-02, so positions are shifted for display.
+    pub crs: String,
+    /// Highest zoom level the tiles offer.
+    pub max_zoom: u8,
+}
+
+/// `[console.targets]`: seconds after which a timer turns amber, and red.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct TargetSettings {
+    /// From the alert until an offer is out (or accepted): amber.
+    pub alert_amber_secs: u64,
+    /// From the alert: red.
+    pub alert_red_secs: u64,
+    /// From the offer until the worker accepts: amber.
+    pub offer_amber_secs: u64,
+    /// From the offer: red.
+    pub offer_red_secs: u64,
+    /// From the accept until the worker is on scene: amber.
+    pub accept_amber_secs: u64,
+    /// From the accept: red.
+    pub accept_red_secs: u64,
 }
 
 /// `[http]`
@@ -194,13 +237,6 @@ pub struct VideoSettings {
     pub onvif_reconcile_secs: u64,
     /// Seconds during which repeats of one ONVIF rule on one camera raise no new alert.
     pub onvif_cooldown_secs: u64,
-}
-
-/// `[console]`
-#[derive(Debug, Clone, Deserialize)]
-pub struct ConsoleSettings {
-    /// Hours a login session lasts after its last use (sliding); at least 1.
-    pub session_hours: u64,
 }
 
 /// `[frigate]`
@@ -376,6 +412,41 @@ impl Settings {
         }
         if !(1..=24 * 366).contains(&self.console.session_hours) {
             return bad("console.session_hours", "must be 1 to 8784 (hours)");
+        }
+        let tiles = &self.console.tiles;
+        if !matches!(tiles.crs.as_str(), "wgs84" | "gcj02") {
+            return bad("console.tiles.crs", "must be \"wgs84\" or \"gcj02\"");
+        }
+        let tile_scheme_ok = ["http://", "https://", "//"]
+            .iter()
+            .any(|p| tiles.url.starts_with(p));
+        if !tiles.url.is_empty() && !tile_scheme_ok {
+            return bad(
+                "console.tiles.url",
+                "must be an http(s):// URL template with {z}, {x} and {y}, or \"\"",
+            );
+        }
+        let t = &self.console.targets;
+        for (key, amber, red) in [
+            (
+                "console.targets.alert_red_secs",
+                t.alert_amber_secs,
+                t.alert_red_secs,
+            ),
+            (
+                "console.targets.offer_red_secs",
+                t.offer_amber_secs,
+                t.offer_red_secs,
+            ),
+            (
+                "console.targets.accept_red_secs",
+                t.accept_amber_secs,
+                t.accept_red_secs,
+            ),
+        ] {
+            if amber == 0 || red < amber {
+                return bad(key, "amber must be >= 1 and red >= amber (seconds)");
+            }
         }
         if self.video.onvif_reconcile_secs < 1 {
             return bad("video.onvif_reconcile_secs", "must be >= 1 (seconds)");

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod cameras;
+pub mod console;
 pub mod error;
 pub mod incidents;
 pub mod ingest;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub logins: Arc<auth::Logins>,
     /// The live feed's hub, for `/api/v1/live`.
     pub live: crate::live::Live,
+    /// The web console's settings (`[console]`).
+    pub console: Arc<crate::config::ConsoleSettings>,
 }
 
 /// The whole API.
@@ -58,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .merge(session::router())
         .merge(users::router())
         .merge(live::router())
+        .merge(console::router())
         .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
         .with_state(state)
 }

@@ -1,0 +1,125 @@
+// zh-CN and en strings for every text of the console. The language defaults from the
+// browser, can be switched, and the choice is kept in localStorage.
+
+const STRINGS = {
+  en: {
+    app: 'griddispatch', console: 'Dispatch console', admin: 'Administration', operator_view: 'Operator view',
+    login: 'Sign in', logout: 'Sign out', username: 'Username', password: 'Password',
+    login_failed: 'Wrong username or password', login_locked: 'Too many failed attempts; try again in {secs} s',
+    login_unavailable: 'Sign-in is not available on this server', language: 'Language',
+    live_on: 'Live', live_off: 'Reconnecting…', live_poll: 'Polling',
+    queue: 'Incident queue', no_incidents: 'No open incidents', new_incident: 'New incident',
+    since_alert: 'alert', since_offer: 'offer', since_accept: 'accept',
+    layers_zones: 'Zones', layers_cameras: 'Cameras', layers_responders: 'Responders', layers_incidents: 'Incidents',
+    severity: 'Severity', sev: 'S{n}', state: 'State', kind: 'Kind', zone: 'Zone', location: 'Location', address: 'Address',
+    description: 'Description', created: 'Alert at', title: 'Title', close: 'Close', note: 'Note (timeline)',
+    assign: 'Assign', reassign: 'Reassign', cancel_incident: 'Cancel incident', close_incident: 'Close incident',
+    candidates: 'Candidates', eta: 'ETA', distance: 'Distance', in_zone: 'In zone', score: 'Score',
+    no_candidates: 'No candidate (on duty, free, recent fix)', tasks: 'Tasks', responder: 'Responder',
+    status: 'Status', offered_at: 'Offered', timeline: 'Timeline', alerts: 'Linked alerts', snapshots: 'Snapshots',
+    none: 'none', yes: 'yes', no: 'no', actor: 'Actor', source: 'Source', camera: 'Camera',
+    manual_hint: 'Click on the map to place the incident, or type coordinates.', lat: 'Latitude', lon: 'Longitude',
+    create: 'Create', cancel: 'Cancel', save: 'Save', delete: 'Delete', edit: 'Edit', add: 'Add',
+    confirm_cancel: 'Cancel incident {id}?', confirm_delete: 'Delete {what}?', done: 'Done',
+    sev1_alarm: 'SEVERITY 1 INCIDENT', fix_age: 'fix {age} ago', no_fix: 'no fix', on_duty: 'On duty', off_duty: 'Off duty',
+    st_new: 'new', st_dispatching: 'dispatching', st_assigned: 'assigned', st_en_route: 'en route',
+    st_on_scene: 'on scene', st_resolved: 'resolved', st_closed: 'closed', st_escalated: 'escalated', st_cancelled: 'cancelled',
+    t_offered: 'offered', t_accepted: 'accepted', t_rejected: 'rejected', t_en_route: 'en route', t_on_scene: 'on scene',
+    t_resolved: 'resolved', t_expired: 'expired', t_withdrawn: 'withdrawn',
+    cam_online: 'online', cam_offline: 'offline', cam_unknown: 'unknown',
+    zones: 'Zones', responders: 'Responders', cameras: 'Cameras', sources: 'Alert sources', users: 'Users',
+    import_geojson: 'Import GeoJSON', export_geojson: 'Export GeoJSON', import_cameras: 'Import CSV/GeoJSON',
+    draw_zone: 'Draw zone', zone_id: 'Zone id', zone_name: 'Name', zone_kind: 'Kind', edit_shape: 'Edit shape',
+    finish_edit: 'Finish editing', id: 'Id', name: 'Name', travel: 'Travel', skills: 'Skills', role: 'Role',
+    reset_password: 'Reset MQTT password', credentials_once: 'MQTT login (shown once): {user} / {pw}',
+    stream_uri: 'Stream URI', gb28181_id: 'GB/T 28181 id', disabled: 'Disabled', new_password: 'New password',
+    imported: 'Imported {n}', saved: 'Saved', error: 'Error', forbidden: 'Not allowed for your role',
+    users_unavailable: 'User management is not available on this server', create_user: 'Create user',
+    draw_first: 'Draw the zone on the map first (polygon tool).', created_incident: 'Incident {id} created',
+    severity_help: '1 = most urgent', open_admin: 'Administration', open_operator: 'Operator view',
+    coordinates: 'Coordinates', pick_on_map: 'Pick on map', last_error: 'Last error',
+  },
+  'zh-CN': {
+    app: '网格调度', console: '调度台', admin: '系统管理', operator_view: '调度视图',
+    login: '登录', logout: '退出', username: '用户名', password: '密码',
+    login_failed: '用户名或密码错误', login_locked: '失败次数过多，请 {secs} 秒后重试',
+    login_unavailable: '本服务器未启用登录', language: '语言',
+    live_on: '实时', live_off: '正在重连…', live_poll: '轮询中',
+    queue: '事件队列', no_incidents: '暂无未结事件', new_incident: '新建事件',
+    since_alert: '报警', since_offer: '派单', since_accept: '接单',
+    layers_zones: '网格', layers_cameras: '摄像头', layers_responders: '网格员', layers_incidents: '事件',
+    severity: '等级', sev: '{n}级', state: '状态', kind: '类型', zone: '网格', location: '位置', address: '地址',
+    description: '描述', created: '报警时间', title: '标题', close: '关闭', note: '备注（写入时间线）',
+    assign: '指派', reassign: '改派', cancel_incident: '撤销事件', close_incident: '结案',
+    candidates: '候选人员', eta: '预计到达', distance: '距离', in_zone: '本网格', score: '评分',
+    no_candidates: '无候选人员（在岗、空闲、定位新）', tasks: '任务', responder: '人员',
+    status: '状态', offered_at: '派单时间', timeline: '时间线', alerts: '关联报警', snapshots: '抓拍',
+    none: '无', yes: '是', no: '否', actor: '操作者', source: '来源', camera: '摄像头',
+    manual_hint: '在地图上点击以放置事件，或输入坐标。', lat: '纬度', lon: '经度',
+    create: '创建', cancel: '取消', save: '保存', delete: '删除', edit: '编辑', add: '添加',
+    confirm_cancel: '撤销事件 {id}？', confirm_delete: '删除 {what}？', done: '完成',
+    sev1_alarm: '一级事件', fix_age: '{age}前定位', no_fix: '无定位', on_duty: '在岗', off_duty: '离岗',
+    st_new: '新建', st_dispatching: '派单中', st_assigned: '已接单', st_en_route: '在途',
+    st_on_scene: '到场', st_resolved: '已处置', st_closed: '已结案', st_escalated: '已升级', st_cancelled: '已撤销',
+    t_offered: '已派单', t_accepted: '已接单', t_rejected: '已拒绝', t_en_route: '在途', t_on_scene: '到场',
+    t_resolved: '已处置', t_expired: '已超时', t_withdrawn: '已撤回',
+    cam_online: '在线', cam_offline: '离线', cam_unknown: '未知',
+    zones: '网格', responders: '网格员', cameras: '摄像头', sources: '报警来源', users: '用户',
+    import_geojson: '导入 GeoJSON', export_geojson: '导出 GeoJSON', import_cameras: '导入 CSV/GeoJSON',
+    draw_zone: '绘制网格', zone_id: '网格编号', zone_name: '名称', zone_kind: '类别', edit_shape: '编辑形状',
+    finish_edit: '完成编辑', id: '编号', name: '名称', travel: '出行方式', skills: '技能', role: '角色',
+    reset_password: '重置 MQTT 密码', credentials_once: 'MQTT 登录（仅显示一次）：{user} / {pw}',
+    stream_uri: '视频流地址', gb28181_id: '国标编号', disabled: '停用', new_password: '新密码',
+    imported: '已导入 {n} 条', saved: '已保存', error: '错误', forbidden: '当前角色无此权限',
+    users_unavailable: '本服务器未启用用户管理', create_user: '新建用户',
+    draw_first: '请先在地图上绘制网格（多边形工具）。', created_incident: '事件 {id} 已创建',
+    severity_help: '1 = 最紧急', open_admin: '系统管理', open_operator: '调度视图',
+    coordinates: '坐标', pick_on_map: '地图选点', last_error: '最近错误',
+  },
+};
+
+/** Languages offered, with their own names. */
+export const LANGUAGES = [['zh-CN', '中文'], ['en', 'English']];
+
+function initial() {
+  if (typeof localStorage === 'undefined') return 'en'; // node's test runner
+  const saved = localStorage.getItem('gd_lang');
+  if (saved && STRINGS[saved]) return saved;
+  const nav = (navigator.languages && navigator.languages[0]) || navigator.language || 'en';
+  return nav.toLowerCase().startsWith('zh') ? 'zh-CN' : 'en';
+}
+
+let lang = initial();
+const listeners = [];
+
+/** The current language code. */
+export function currentLang() { return lang; }
+
+/** The text for `key` in the current language, with `{name}` filled from `vars`. */
+export function t(key, vars = {}) {
+  const s = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
+  return s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] ?? `{${k}}`));
+}
+
+/** Fills `[data-i18n]` texts and `[data-i18n-placeholder]`/`[data-i18n-title]` attributes. */
+export function applyI18n(root = document) {
+  document.documentElement.lang = lang;
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
+}
+
+/** Switches language, re-renders static texts and tells listeners to re-render theirs. */
+export function setLang(l) {
+  if (!STRINGS[l]) return;
+  lang = l;
+  localStorage.setItem('gd_lang', l);
+  applyI18n();
+  for (const f of listeners) f(l);
+}
+
+/** Calls `f` after every language switch. */
+export function onLangChange(f) { listeners.push(f); }
+
+/** Every key, per language (for the completeness test). */
+export const ALL_STRINGS = STRINGS;

@@ -1,0 +1,59 @@
+// The map both views share: Leaflet, the configured base map (or a plain background), and
+// the display projection (GCJ-02 for Chinese tile services; the API is always WGS-84).
+import { projectionFor } from './gcj02.js';
+
+const L = window.L;
+
+/** Creates the map in `el` from `/api/v1/console/config`'s `tiles`. */
+export function createMap(el, tiles) {
+  const proj = projectionFor(tiles.crs);
+  const map = L.map(el, { zoomControl: true, preferCanvas: false, attributionControl: true, maxZoom: tiles.max_zoom || 19 });
+  if (tiles.url) {
+    L.tileLayer(tiles.url, { attribution: escapeText(tiles.attribution || ''), maxZoom: tiles.max_zoom || 19, subdomains: '1234' }).addTo(map);
+  } else {
+    el.classList.add('no-tiles');
+    map.attributionControl.setPrefix('griddispatch');
+  }
+  map.setView([31.2304, 121.4737], 12);
+  /** WGS-84 [lat, lon] → map LatLng. */
+  const toMap = (lat, lon) => L.latLng(...proj.toMap(lat, lon));
+  /** Map LatLng → WGS-84 {lat, lon}. */
+  const fromMap = (ll) => { const [lat, lon] = proj.fromMap(ll.lat, ll.lng); return { lat, lon }; };
+  /** A GeoJSON geometry's coordinates moved into the map's system. */
+  const geoToMap = (geojson) => mapCoords(geojson, (lon, lat) => { const p = proj.toMap(lat, lon); return [p[1], p[0]]; });
+  /** Back from the map's system to WGS-84. */
+  const geoFromMap = (geojson) => mapCoords(geojson, (lon, lat) => { const p = proj.fromMap(lat, lon); return [p[1], p[0]]; });
+  return { map, toMap, fromMap, geoToMap, geoFromMap, crs: tiles.crs };
+}
+
+function escapeText(s) {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+}
+
+/** Deep copy of a GeoJSON object with every [lon, lat] position passed through `f`. */
+export function mapCoords(g, f) {
+  if (Array.isArray(g)) {
+    if (typeof g[0] === 'number') return f(g[0], g[1]);
+    return g.map((x) => mapCoords(x, f));
+  }
+  if (g && typeof g === 'object') {
+    const out = {};
+    for (const [k, v] of Object.entries(g)) out[k] = (k === 'coordinates' || k === 'geometry' || k === 'features' || k === 'geometries') ? mapCoords(v, f) : v;
+    return out;
+  }
+  return g;
+}
+
+/** Zone style: grids solid, beats dashed. */
+export function zoneStyle(feature) {
+  const beat = feature?.properties?.kind === 'beat';
+  return { color: beat ? '#7c8db5' : '#3fa7d6', weight: beat ? 1.5 : 2, dashArray: beat ? '6 4' : null, fillOpacity: 0.06 };
+}
+
+/** Fits the map to the zones, if any. */
+export function fitTo(map, layer) {
+  try {
+    const b = layer.getBounds();
+    if (b.isValid()) map.fitBounds(b, { padding: [20, 20] });
+  } catch { /* empty layer */ }
+}
