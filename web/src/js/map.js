@@ -50,10 +50,18 @@ export function zoneStyle(feature) {
   return { color: beat ? '#7c8db5' : '#3fa7d6', weight: beat ? 1.5 : 2, dashArray: beat ? '6 4' : null, fillOpacity: 0.06 };
 }
 
-/** Fits the map to the zones, if any. */
-export function fitTo(map, layer) {
-  try {
-    const b = layer.getBounds();
-    if (b.isValid()) map.fitBounds(b, { padding: [20, 20] });
-  } catch { /* empty layer */ }
+/** Fits the map to the zones, if any. A map whose box has no size yet (the page is still
+ * being laid out, e.g. right after the sign-in redirect) would fit to its maximum zoom, so
+ * the fit waits for the box, up to two seconds. */
+export function fitTo(map, layer, tries = 20) {
+  let b;
+  try { b = layer.getBounds(); } catch { return; /* empty layer */ }
+  if (!b.isValid()) return;
+  map.invalidateSize();
+  const size = map.getSize();
+  if ((size.x < 50 || size.y < 50) && tries > 0) {
+    setTimeout(() => fitTo(map, layer, tries - 1), 100);
+    return;
+  }
+  map.fitBounds(b, { padding: [20, 20], animate: false });
 }
