@@ -278,6 +278,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         logins: Arc::new(crate::http::auth::Logins::new(settings)),
         live,
         console: Arc::new(settings.console.clone()),
+        field: Arc::new(crate::http::field::FieldConfig::new(settings, mqtt_ws_addr)),
     };
     let app = crate::http::router(state);
     let http_cancel = cancel.clone();

@@ -39,6 +39,16 @@ pub struct Settings {
     pub frigate: FrigateSettings,
     /// The web console.
     pub console: ConsoleSettings,
+    /// The field worker app.
+    pub field: FieldSettings,
+}
+
+/// `[field]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct FieldSettings {
+    /// Seconds between position reports the field app sends while on duty; at least 5, so
+    /// a crowd of phones cannot flood the broker.
+    pub location_interval_secs: u64,
 }
 
 /// `[console]`
@@ -310,6 +320,9 @@ impl Settings {
         if self.http.listen.parse::<SocketAddr>().is_err() {
             return bad("http.listen", "expected host:port, e.g. 127.0.0.1:8080");
         }
+        if self.field.location_interval_secs < 5 {
+            return bad("field.location_interval_secs", "must be at least 5");
+        }
         if !self.mqtt.listen.is_empty() && self.mqtt.listen.parse::<SocketAddr>().is_err() {
             return bad(
                 "mqtt.listen",
@@ -505,6 +518,23 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn field_location_interval_is_at_least_five_seconds() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(s.field.location_interval_secs, 30);
+        let ok = env(&[("GRIDDISPATCH__FIELD__LOCATION_INTERVAL_SECS", "5")]);
+        assert_eq!(
+            Settings::load_with_env(None, ok)
+                .unwrap()
+                .field
+                .location_interval_secs,
+            5
+        );
+        let low = env(&[("GRIDDISPATCH__FIELD__LOCATION_INTERVAL_SECS", "4")]);
+        let err = Settings::load_with_env(None, low).unwrap_err().to_string();
+        assert!(err.contains("field.location_interval_secs"), "{err}");
     }
 
     #[test]

@@ -75,6 +75,8 @@ async fn every_endpoint_needs_credentials_and_the_right_role() {
     let open_api: &[(Method, &str)] = &[
         (Method::POST, "/api/v1/session"),
         (Method::DELETE, "/api/v1/session"),
+        // The field app reads its settings before its worker logs in (to the broker).
+        (Method::GET, "/api/v1/field/config"),
     ];
     // The table covers every API route of the router: each `.route(...)` in src/http.
     for (method, pattern) in api_routes() {

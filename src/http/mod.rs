@@ -4,6 +4,7 @@ pub mod auth;
 pub mod cameras;
 pub mod console;
 pub mod error;
+pub mod field;
 pub mod incidents;
 pub mod ingest;
 pub mod live;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub live: crate::live::Live,
     /// The web console's settings (`[console]`).
     pub console: Arc<crate::config::ConsoleSettings>,
+    /// What the field app needs (`GET /api/v1/field/config`), derived once at start.
+    pub field: Arc<field::FieldConfig>,
 }
 
 /// The whole API.
@@ -62,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(live::router())
         .merge(console::router())
+        .merge(field::router())
         .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
         .with_state(state)
 }

@@ -1,0 +1,123 @@
+//! `GET /api/v1/field/config`: what the field app needs before its worker logs in (the
+//! app logs in to the broker, not to the API, so this is public and holds no secrets).
+
+use std::net::SocketAddr;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use super::AppState;
+use crate::config::Settings;
+
+/// Path the field app connects to on the WebSocket listener (the broker accepts any).
+const MQTT_WS_PATH: &str = "/mqtt";
+
+/// The answer of `GET /api/v1/field/config`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldConfig {
+    /// Seconds between position reports while on duty (`field.location_interval_secs`).
+    pub location_interval_secs: u64,
+    /// Full WebSocket URL of the broker when the server knows the host phones use (from
+    /// `http.public_url`, or a listen address that is not a wildcard); `null` when the
+    /// page must combine `mqtt_ws_port`/`mqtt_ws_path` with its own `location.hostname`,
+    /// or when there is no WebSocket listener.
+    pub mqtt_ws_url: Option<String>,
+    /// Port of the WebSocket listener; `null` = no listener (`mqtt.ws_listen` empty).
+    pub mqtt_ws_port: Option<u16>,
+    /// Path to connect to (`/mqtt`); `null` = no listener.
+    pub mqtt_ws_path: Option<String>,
+}
+
+impl FieldConfig {
+    /// Derives the field app's settings from the configuration and the address the
+    /// WebSocket listener is bound to (`None` = no listener), once at start. The bound
+    /// address, not `mqtt.ws_listen`, so that port 0 reports the port actually taken.
+    pub fn new(settings: &Settings, ws_addr: Option<SocketAddr>) -> FieldConfig {
+        let listen = ws_addr;
+        let public = (!settings.http.public_url.is_empty())
+            .then(|| reqwest::Url::parse(&settings.http.public_url).ok())
+            .flatten();
+        let mqtt_ws_url = listen.and_then(|addr| {
+            // A page served over https may only open wss:, so a TLS terminator must then
+            // front the WebSocket port as well (docs/contract.md).
+            let (scheme, host) = match &public {
+                Some(url) => (
+                    if url.scheme() == "https" { "wss" } else { "ws" },
+                    url.host_str()?.to_owned(),
+                ),
+                None if addr.ip().is_unspecified() => return None,
+                None => ("ws", addr.ip().to_string()),
+            };
+            let host = if host.contains(':') && !host.starts_with('[') {
+                format!("[{host}]")
+            } else {
+                host
+            };
+            Some(format!("{scheme}://{host}:{}{MQTT_WS_PATH}", addr.port()))
+        });
+        FieldConfig {
+            location_interval_secs: settings.field.location_interval_secs,
+            mqtt_ws_url,
+            mqtt_ws_port: listen.map(|a| a.port()),
+            mqtt_ws_path: listen.map(|_| MQTT_WS_PATH.to_owned()),
+        }
+    }
+}
+
+/// Routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/field/config", get(config))
+}
+
+/// Public on purpose: the app reads it before the worker has logged in anywhere.
+async fn config(State(state): State<AppState>) -> Json<FieldConfig> {
+    Json((*state.field).clone())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        let env: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_with_env(None, env).unwrap()
+    }
+
+    #[test]
+    fn no_websocket_listener_means_no_broker_address() {
+        let c = FieldConfig::new(&settings(&[]), None);
+        assert_eq!(c.location_interval_secs, 30);
+        assert_eq!(
+            (c.mqtt_ws_url, c.mqtt_ws_port, c.mqtt_ws_path),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn wildcard_listen_leaves_the_host_to_the_page() {
+        let c = FieldConfig::new(&settings(&[]), Some(([0, 0, 0, 0], 8083).into()));
+        assert_eq!(c.mqtt_ws_url, None);
+        assert_eq!(c.mqtt_ws_port, Some(8083));
+        assert_eq!(c.mqtt_ws_path.as_deref(), Some("/mqtt"));
+    }
+
+    #[test]
+    fn a_concrete_host_gives_a_full_url() {
+        let c = FieldConfig::new(&settings(&[]), Some(([192, 168, 1, 5], 8083).into()));
+        assert_eq!(c.mqtt_ws_url.as_deref(), Some("ws://192.168.1.5:8083/mqtt"));
+        let c = FieldConfig::new(
+            &settings(&[("GRIDDISPATCH__HTTP__PUBLIC_URL", "https://gd.example.org/x")]),
+            Some(([0, 0, 0, 0], 9001).into()),
+        );
+        assert_eq!(
+            c.mqtt_ws_url.as_deref(),
+            Some("wss://gd.example.org:9001/mqtt")
+        );
+    }
+}
