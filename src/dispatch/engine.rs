@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::messages::{answer_topic, task_message, task_topic};
+use super::messages::{answer_topic, duty_message, duty_topic, task_message, task_topic};
 use super::{
     AlertOutcome, Command, DispatchError, OperatorAction, Outgoing, Reload, TaskUpdate,
     UpdateAnswer,
@@ -450,6 +450,11 @@ impl Engine {
                 accuracy_m,
                 battery,
             } => self.on_location(&responder_id, at, time_ms, accuracy_m, battery),
+            Command::Duty {
+                responder_id,
+                on_duty,
+                at_ms,
+            } => self.on_duty(&responder_id, on_duty, at_ms),
             Command::Operator {
                 incident_id,
                 action,
@@ -638,6 +643,14 @@ impl Engine {
                         if let Some(mut r) = responder_from_row(&row) {
                             let busy = self.tasks.values().any(|t| t.responder_id == id);
                             r.busy = busy;
+                            let duty_changed = self
+                                .responders
+                                .get(&ident)
+                                .is_none_or(|old| old.on_duty != r.on_duty);
+                            if duty_changed {
+                                // The phone keeps seeing the state an admin set.
+                                self.send(duty_outgoing(&id, r.on_duty, now_ms()));
+                            }
                             // Keep a fresher in-memory fix than the stored one (writes are async).
                             if let Some(old) = self.responders.get(&ident) {
                                 if old.fix_at_ms > r.fix_at_ms {
@@ -652,6 +665,12 @@ impl Engine {
                     Err(StoreError::NotFound(_)) => {
                         self.responders.remove(&ident);
                         self.live.publish("responder", live::responder_deleted(&id));
+                        // Clear the retained duty state of a responder that is gone.
+                        self.send(Outgoing {
+                            topic: duty_topic(&id),
+                            payload: Vec::new(),
+                            retain: true,
+                        });
                         // Offers to a deleted responder go back to the pool.
                         let theirs: Vec<String> = self
                             .tasks
@@ -758,7 +777,7 @@ impl Engine {
                     }
                 }
                 Write::Timeline(l) => self.live.publish("timeline", live::timeline(l)),
-                Write::InsertAlert(_) | Write::CameraStatus(_) => {}
+                Write::InsertAlert(_) | Write::CameraStatus(_) | Write::ResponderDuty { .. } => {}
             }
         }
         for (kind, data) in extra {
@@ -1495,6 +1514,31 @@ impl Engine {
         });
     }
 
+    /// A worker's duty toggle: the ranking index at once (no new offers while off duty;
+    /// offers already made stay until answered or expired), the store, the live feed and
+    /// the retained state on `dispatch/<id>/duty` after the commit.
+    fn on_duty(&mut self, rid: &Ident, on_duty: bool, at_ms: i64) {
+        let Some(mut r) = self.responders.get(rid).cloned() else {
+            // Its login exists but the responder is gone (deleted meanwhile): nothing to do.
+            tracing::warn!(responder = %rid, "duty change for an unknown responder ignored");
+            return;
+        };
+        r.on_duty = on_duty;
+        let event = live::responder(&r);
+        self.responders.upsert(r);
+        let mut change = Change::default();
+        change.writes.push(Write::ResponderDuty {
+            id: rid.to_string(),
+            on_duty,
+            at_ms,
+        });
+        change.live.push(("responder", event));
+        change
+            .publish
+            .push(duty_outgoing(rid.as_str(), on_duty, at_ms));
+        self.stage(change, |_| {});
+    }
+
     // ---- operators ---------------------------------------------------------------------
 
     async fn on_operator(
@@ -1803,5 +1847,14 @@ fn title(alert: &NewAlert) -> String {
     match &alert.address {
         Some(a) => format!("{kind} — {a}"),
         None => kind,
+    }
+}
+
+/// The retained duty state message for `responder_id`.
+fn duty_outgoing(responder_id: &str, on_duty: bool, at_ms: i64) -> Outgoing {
+    Outgoing {
+        topic: duty_topic(responder_id),
+        payload: duty_message(on_duty, at_ms).to_string().into_bytes(),
+        retain: true,
     }
 }

@@ -64,3 +64,13 @@ pub fn task_message(
     }
     msg
 }
+
+/// `dispatch/<responder_id>/duty`: the retained duty state, so a phone sees it at connect.
+pub fn duty_topic(responder_id: &str) -> String {
+    format!("dispatch/{responder_id}/duty")
+}
+
+/// The retained duty state: `{"on_duty": bool, "at": "<RFC 3339>"}`.
+pub fn duty_message(on_duty: bool, at_ms: i64) -> Value {
+    json!({ "on_duty": on_duty, "at": rfc3339(at_ms) })
+}

@@ -142,6 +142,17 @@ pub enum Command {
         /// Battery percent.
         battery: Option<i64>,
     },
+    /// A worker went on or off duty from its phone (`dispatch/<id>/duty/set`). Off duty
+    /// only stops new offers: offers already made stay until answered or expired, and
+    /// accepted tasks go on.
+    Duty {
+        /// From the topic.
+        responder_id: Ident,
+        /// The new state.
+        on_duty: bool,
+        /// When it arrived, Unix ms.
+        at_ms: i64,
+    },
     /// An operator's action.
     Operator {
         /// Incident.

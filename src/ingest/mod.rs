@@ -29,6 +29,7 @@ pub const SUBSCRIPTIONS: &[&str] = &[
     gb28181::TOPIC,
     "owntracks/+/+",
     "dispatch/+/tasks/+/update",
+    "dispatch/+/duty/set",
 ];
 
 /// Subscribed for a short while after each connect, to find retained task messages the
@@ -273,9 +274,29 @@ impl Ingest {
                     update,
                 }))
             }
+            ["dispatch", responder, "duty", "set"] => {
+                let responder_id =
+                    Ident::parse(responder).map_err(|e| format!("responder id in topic: {e}"))?;
+                let set: DutySet = parse_json(&msg.payload).map_err(|e| {
+                    format!("duty toggle: expected {{\"on_duty\": true|false}}: {e}")
+                })?;
+                Ok(Routed::Command(Command::Duty {
+                    responder_id,
+                    on_duty: set.on_duty,
+                    at_ms: now_ms(),
+                }))
+            }
             _ => Err("no handler for this topic".into()),
         }
     }
+}
+
+/// A worker's duty toggle on `dispatch/<id>/duty/set`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DutySet {
+    /// On duty from now on.
+    on_duty: bool,
 }
 
 /// Parses JSON, with an error that says where it went wrong.

@@ -158,6 +158,15 @@ pub enum Write {
     Timeline(TimelineRow),
     /// A camera's health (history only on a change of status).
     CameraStatus(super::CameraStatusWrite),
+    /// A responder went on or off duty (from its phone, `dispatch/<id>/duty/set`).
+    ResponderDuty {
+        /// The responder.
+        id: String,
+        /// On duty now.
+        on_duty: bool,
+        /// When, Unix ms.
+        at_ms: i64,
+    },
 }
 
 const INCIDENT_COLUMNS: &str = "id, kind, severity, state, lat, lon, zone_id, title, description, address, rendezvous, offers_made, manual, created_at, updated_at, last_alert_at";
@@ -173,6 +182,15 @@ impl Store {
             match w {
                 Write::CameraStatus(c) => {
                     super::config_data::write_camera_status(&mut tx, c).await?
+                }
+                Write::ResponderDuty { id, on_duty, at_ms } => {
+                    // A responder deleted meanwhile matches no row; nothing to keep then.
+                    sqlx::query("UPDATE responders SET on_duty = ?, updated_at = ? WHERE id = ?")
+                        .bind(on_duty)
+                        .bind(at_ms)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 Write::InsertIncident(i) => {
                     sqlx::query(&format!(

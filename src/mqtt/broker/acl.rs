@@ -24,7 +24,8 @@ fn literal(level: &str) -> bool {
 /// May `p` publish to topic name `topic`?
 ///
 /// - Superuser: anything valid.
-/// - Responder `r`: `dispatch/r/tasks/<task>/update`, `owntracks/r/<device>`
+/// - Responder `r`: `dispatch/r/tasks/<task>/update`, `dispatch/r/duty/set` (its own
+///   duty toggle), `owntracks/r/<device>`
 ///   and `owntracks/r/<device>/event` (OwnTracks puts the MQTT username,
 ///   which is the responder id, in the second level).
 /// - Source `s`: `alerts/s`, and anything under `frigate/` or `gb28181/`
@@ -40,6 +41,7 @@ pub fn can_publish(p: &Principal, topic: &str) -> bool {
             usable_id(r)
                 && match levels.as_slice() {
                     ["dispatch", who, "tasks", task, "update"] => who == r && literal(task),
+                    ["dispatch", who, "duty", "set"] => who == r,
                     ["owntracks", who, device] | ["owntracks", who, device, "event"] => {
                         who == r && literal(device)
                     }
@@ -120,6 +122,11 @@ mod tests {
             (su(), "", false),
             // responder: own task updates
             (w1(), "dispatch/w1/tasks/t1/update", true),
+            (w1(), "dispatch/w1/duty/set", true),
+            (w1(), "dispatch/w2/duty/set", false),
+            (w1(), "dispatch/w10/duty/set", false),
+            (w1(), "dispatch/w1/duty", false),
+            (w1(), "dispatch/w1/duty/set/x", false),
             (w1(), "dispatch/w1/tasks/t-99/update", true),
             (w1(), "dispatch/w2/tasks/t1/update", false),
             (w1(), "dispatch/w10/tasks/t1/update", false),
@@ -169,6 +176,8 @@ mod tests {
             (su(), "a/#/b", false),
             // responder: own dispatch tree
             (w1(), "dispatch/w1/tasks/+", true),
+            (w1(), "dispatch/w1/duty", true),
+            (w1(), "dispatch/w2/duty", false),
             (w1(), "dispatch/w1/tasks/#", true),
             (w1(), "dispatch/w1/tasks/+/update/+", true),
             (w1(), "dispatch/w1/#", true),
