@@ -345,6 +345,15 @@ async fn the_feed_needs_credentials_and_the_same_origin() {
     .unwrap();
     hello_seq(&next(&mut ws).await);
     drop(ws);
+    // The server notices the closed socket on its own time; the count below must start
+    // from no open feed.
+    common::wait_for("the cookie feed to be uncounted", || async {
+        app.metrics()
+            .await
+            .contains("griddispatch_live_clients 0\n")
+            .then_some(Value::Null)
+    })
+    .await;
     let (status, body) = refused(request(&app, "?since=abc", Some(&viewer), &[])).await;
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("since"), "{body}");
