@@ -273,43 +273,28 @@ impl Broker {
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        if let Err(e) = stream.set_nodelay(true) {
-                            tracing::debug!(%peer, error = %e, "set_nodelay failed");
-                        }
+                accepted = self.listener.accept() => {
+                    if let Some((stream, peer)) = ready_tcp(accepted, "MQTT").await {
                         tracker.spawn(connection::serve(
                             stream,
-                            peer.to_string(),
+                            peer,
                             Arc::clone(&self.shared),
                             Arc::clone(&auth),
                             cancel.clone(),
                         ));
                     }
-                    Err(e) => {
-                        // Typically EMFILE: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                },
-                accepted = accept_ws(&self.ws) => match accepted {
-                    Ok((stream, peer)) => {
-                        if let Err(e) = stream.set_nodelay(true) {
-                            tracing::debug!(%peer, error = %e, "set_nodelay failed");
-                        }
+                }
+                accepted = accept_ws(&self.ws) => {
+                    if let Some((stream, peer)) = ready_tcp(accepted, "WebSocket").await {
                         tracker.spawn(websocket::serve(
                             stream,
-                            peer.to_string(),
+                            peer,
                             Arc::clone(&self.shared),
                             Arc::clone(&auth),
                             cancel.clone(),
                         ));
                     }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept on the WebSocket listener failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                },
+                }
                 accepted = accept_unix(&self.unix) => match accepted {
                     Ok(stream) => {
                         tracker.spawn(connection::serve(
@@ -341,6 +326,28 @@ impl Broker {
         }
         tracing::info!("MQTT broker stopped");
         Ok(())
+    }
+}
+
+/// A client accepted on a TCP listener, with Nagle off (small PUBACKs and task messages
+/// must not wait), and its address for the logs. A failed accept (typically EMFILE) backs
+/// off briefly instead of spinning and gives None.
+async fn ready_tcp(
+    accepted: std::io::Result<(tokio::net::TcpStream, SocketAddr)>,
+    listener: &str,
+) -> Option<(tokio::net::TcpStream, String)> {
+    match accepted {
+        Ok((stream, peer)) => {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(%peer, error = %e, "set_nodelay failed");
+            }
+            Some((stream, peer.to_string()))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, listener, "accept failed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            None
+        }
     }
 }
 
