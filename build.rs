@@ -1,4 +1,4 @@
-//! Embeds the web console (`web/src`) and the map libraries it uses (from `web/node_modules`,
+//! Embeds the web console and the field app (`web/src`) and the libraries they use (from `web/node_modules`,
 //! installed by `npm ci`) into the binary, so one file deploys the API and the console.
 //! Writes `$OUT_DIR/console_assets.rs`: a table of (URL path, content type, bytes).
 
@@ -40,6 +40,8 @@ const VENDOR: &[(&str, &str)] = &[
         "geoman/leaflet-geoman.css",
         "node_modules/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css",
     ),
+    // The field app's MQTT-over-WebSocket client (a classic script: global `mqtt`).
+    ("mqtt/mqtt.min.js", "node_modules/mqtt/dist/mqtt.min.js"),
 ];
 
 fn content_type(path: &str) -> &'static str {
@@ -50,6 +52,7 @@ fn content_type(path: &str) -> &'static str {
         "png" => "image/png",
         "svg" => "image/svg+xml",
         "json" => "application/json",
+        "webmanifest" => "application/manifest+json",
         "ico" => "image/x-icon",
         _ => "application/octet-stream",
     }

@@ -63,7 +63,7 @@ pub struct ConsoleSettings {
 }
 
 /// `[console.tiles]`
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub struct TileSettings {
     /// Tile URL template (`{z}`, `{x}`, `{y}`, `{s}`); empty = no base map, zones on a plain
     /// background, so a site without internet still works.

@@ -8,7 +8,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::messages::{answer_topic, duty_message, duty_topic, task_message, task_topic};
+use super::messages::{
+    answer_topic, closed_message, closed_topic, duty_message, duty_topic, task_message, task_topic,
+};
 use super::{
     AlertOutcome, Command, DispatchError, OperatorAction, Outgoing, Reload, TaskUpdate,
     UpdateAnswer,
@@ -1174,6 +1176,11 @@ impl Engine {
             task.note = note.map(str::to_owned);
         }
         change.writes.push(Write::UpdateTask(task.clone()));
+        change.publish.push(Outgoing {
+            topic: closed_topic(&task.responder_id, &task.id),
+            payload: serde_json::to_vec(&closed_message(&task, now)).unwrap_or_default(),
+            retain: false,
+        });
         change.publish.push(Outgoing {
             topic: task_topic(&task.responder_id, &task.id),
             payload: Vec::new(),

@@ -17,6 +17,29 @@ pub fn answer_topic(responder_id: &str, task_id: &str, accepted: bool) -> String
     format!("dispatch/{responder_id}/tasks/{task_id}/update/{verdict}")
 }
 
+/// `dispatch/<rid>/tasks/<tid>/closed`: why a task left the inbox (not retained).
+pub fn closed_topic(responder_id: &str, task_id: &str) -> String {
+    format!("dispatch/{responder_id}/tasks/{task_id}/closed")
+}
+
+/// The notice sent when a task leaves a worker's inbox, just before its retained message is
+/// cleared: the empty message alone cannot say why, and a phone that was offline must still
+/// be able to tell its worker "withdrawn: reassigned by an operator". QoS 1 and not
+/// retained, so a phone with a kept session (the field app's) receives it on reconnect.
+pub fn closed_message(task: &TaskRow, at_ms: i64) -> Value {
+    let mut msg = json!({
+        "task_id": task.id,
+        "incident_id": task.incident_id,
+        "status": task.status,
+        "version": task.version,
+        "at": rfc3339(at_ms),
+    });
+    if let (Some(obj), Some(note)) = (msg.as_object_mut(), &task.note) {
+        obj.insert("reason".into(), json!(note));
+    }
+    msg
+}
+
 /// The task message a worker's phone shows, with the incident's snapshots (links under
 /// `files`).
 pub fn task_message(

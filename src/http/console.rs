@@ -20,8 +20,12 @@ pub static ASSETS: &[(&str, &str, &[u8])] =
 const SESSION_COOKIE: &str = "gd_session";
 
 /// Content-Security-Policy of the pages: only our own scripts; tiles may come from any
-/// host (the configured tile service), the live feed over ws(s) to ourselves.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+/// host (the configured tile service), the live feed over ws(s) to ourselves and the
+/// field app's MQTT to the broker's WebSocket port. mqtt.js runs its keepalive timer in a
+/// worker made from a blob, because a phone throttles timers of a page in the background
+/// and the broker would drop the worker's connection.
+const CSP: &str = "default-src 'self'; script-src 'self'; worker-src 'self' blob:; \
+style-src 'self' 'unsafe-inline'; \
 img-src * data: blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; \
 form-action 'self'";
 
@@ -36,7 +40,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The embedded file at `path`.
-fn find(path: &str) -> Option<(&'static str, &'static [u8])> {
+pub(super) fn find(path: &str) -> Option<(&'static str, &'static [u8])> {
     ASSETS
         .iter()
         .find(|(p, _, _)| *p == path)
@@ -55,7 +59,8 @@ fn has_session_cookie(headers: &HeaderMap) -> bool {
         .any(|(k, v)| k == SESSION_COOKIE && !v.is_empty())
 }
 
-fn page(file: &str) -> Response {
+/// An embedded page of `web/src` with the pages' security headers.
+pub(super) fn page(file: &str) -> Response {
     match find(&format!("/assets/app/{file}")) {
         Some((ct, bytes)) => (
             [

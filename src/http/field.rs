@@ -1,15 +1,20 @@
-//! `GET /api/v1/field/config`: what the field app needs before its worker logs in (the
-//! app logs in to the broker, not to the API, so this is public and holds no secrets).
+//! The field app: its page `/field`, the service worker and manifest that make it an
+//! installable PWA, and `GET /api/v1/field/config`, what it needs before its worker logs in
+//! (the app logs in to the broker, not to the API, so all of this is public and holds no
+//! secrets).
 
 use std::net::SocketAddr;
 
 use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 
+use super::console::{find, page};
 use super::AppState;
-use crate::config::Settings;
+use crate::config::{Settings, TileSettings};
 
 /// Path the field app connects to on the WebSocket listener (the broker accepts any).
 const MQTT_WS_PATH: &str = "/mqtt";
@@ -17,6 +22,9 @@ const MQTT_WS_PATH: &str = "/mqtt";
 /// The answer of `GET /api/v1/field/config`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldConfig {
+    /// The base map of the task's small map: the console's (`console.tiles`). Public, like
+    /// the tiles themselves, which every phone fetches.
+    pub tiles: TileSettings,
     /// Seconds between position reports while on duty (`field.location_interval_secs`).
     pub location_interval_secs: u64,
     /// Full WebSocket URL of the broker when the server knows the host phones use (from
@@ -58,6 +66,7 @@ impl FieldConfig {
             Some(format!("{scheme}://{host}:{}{MQTT_WS_PATH}", addr.port()))
         });
         FieldConfig {
+            tiles: settings.console.tiles.clone(),
             location_interval_secs: settings.field.location_interval_secs,
             mqtt_ws_url,
             mqtt_ws_port: listen.map(|a| a.port()),
@@ -68,7 +77,54 @@ impl FieldConfig {
 
 /// Routes of this area.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/field/config", get(config))
+    Router::new()
+        .route("/field", get(app_page))
+        .route("/field/sw.js", get(service_worker))
+        .route("/field/manifest.webmanifest", get(manifest))
+        .route("/api/v1/field/config", get(config))
+}
+
+/// No session check: the worker signs in to the broker from the page itself.
+async fn app_page() -> Response {
+    page("field.html")
+}
+
+/// One of the field app's own files under `web/src/field/`, revalidated on every fetch
+/// (the service worker must see a new build at once).
+fn field_file(name: &str, extra: Option<(&'static str, &'static str)>) -> Response {
+    let Some((ct, bytes)) = find(&format!("/assets/app/field/{name}")) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "field app file missing from the build",
+        )
+            .into_response();
+    };
+    let mut resp = (
+        [
+            (header::CONTENT_TYPE, ct),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        bytes,
+    )
+        .into_response();
+    if let Some((name, value)) = extra {
+        resp.headers_mut().insert(
+            header::HeaderName::from_static(name),
+            header::HeaderValue::from_static(value),
+        );
+    }
+    resp
+}
+
+/// Served below `/field/` but allowed to control `/field` itself, the page's URL (a worker
+/// script's scope may otherwise only be its own folder).
+async fn service_worker() -> Response {
+    field_file("sw.js", Some(("service-worker-allowed", "/field")))
+}
+
+async fn manifest() -> Response {
+    field_file("manifest.webmanifest", None)
 }
 
 /// Public on purpose: the app reads it before the worker has logged in anywhere.

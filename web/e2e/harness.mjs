@@ -93,14 +93,21 @@ export function publish(app, { username, password, topic, payload, retain = fals
   execFileSync('mosquitto_pub', args, { stdio: 'inherit' });
 }
 
-/** A fresh headless chromium with its own profile; `close()` removes the profile. */
-export async function browser({ locale = 'en-US' } = {}) {
+/** A phone's screen and abilities, for the field app (`browser({ ...PHONE, ... })`). */
+export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+
+/**
+ * A fresh headless chromium with its own profile; `close()` removes the profile. `options`
+ * go to playwright's context (viewport, geolocation, permissions, isMobile, …).
+ */
+export async function browser({ locale = 'en-US', ...options } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'gd-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     locale,
     viewport: { width: 1440, height: 900 },
+    ...options,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'], // the fresh --user-data-dir is `profile`, passed by playwright
   });

@@ -1,4 +1,4 @@
-// zh-CN and en strings for every text of the console. The language defaults from the
+// zh-CN and en strings for every text of the console and the field app. The language defaults from the
 // browser, can be switched, and the choice is kept in localStorage.
 
 const STRINGS = {
@@ -38,6 +38,20 @@ const STRINGS = {
     draw_first: 'Draw the zone on the map first (polygon tool).', created_incident: 'Incident {id} created',
     severity_help: '1 = most urgent', open_admin: 'Administration', open_operator: 'Operator view',
     coordinates: 'Coordinates', pick_on_map: 'Pick on map', last_error: 'Last error',
+    field_app: 'Field tasks', worker_id: 'Worker id', sign_in_hint: 'Use the MQTT login your administrator gave you.',
+    broker: 'Server', connecting: 'Connecting…', online: 'Online', offline: 'Offline', no_broker: 'This server has no MQTT WebSocket listener (mqtt.ws_listen); ask your administrator.',
+    bad_login: 'Wrong worker id or password', my_tasks: 'My tasks', no_tasks: 'No open tasks. Stay safe.',
+    go_on_duty: 'Go on duty', go_off_duty: 'Go off duty', duty_offline: 'Reconnect to change duty',
+    a_accepted: 'Accept', a_rejected: 'Reject', a_en_route: 'En route', a_on_scene: 'On scene', a_resolved: 'Resolved',
+    reject_reason: 'Why can you not take it?', resolution_note: 'What was done (note)', send: 'Send', back: 'Back',
+    respond_within: 'Answer within {secs}', overdue: 'Answer overdue', navigate: 'Navigate', nav_system: 'Map app',
+    nav_amap: 'AutoNavi', nav_baidu: 'Baidu', rendezvous: 'Meet at', incident_at: 'Incident at', pending_n: '{n} waiting to send',
+    queued: 'Saved; sends when back online', sent_wait: 'Sent; waiting for the dispatcher', refused: 'Not accepted: {reason}',
+    closed_withdrawn: 'Withdrawn: {reason}', closed_expired: 'Expired: {reason}', closed_resolved: 'Resolved',
+    closed_rejected: 'Rejected: {reason}', closed_gone: 'No longer assigned to you', dismiss: 'Dismiss',
+    enable_alerts: 'Enable sound and notifications', new_task: 'New task: {title}', my_position: 'My position',
+    no_position: 'No position yet (allow location access)', dropped_answer: '“{status}” was not sent: the task closed',
+    your_status: 'Your status', pictures: '{n} picture(s) in the console',
   },
   'zh-CN': {
     app: '网格调度', console: '调度台', admin: '系统管理', operator_view: '调度视图',
@@ -75,6 +89,20 @@ const STRINGS = {
     draw_first: '请先在地图上绘制网格（多边形工具）。', created_incident: '事件 {id} 已创建',
     severity_help: '1 = 最紧急', open_admin: '系统管理', open_operator: '调度视图',
     coordinates: '坐标', pick_on_map: '地图选点', last_error: '最近错误',
+    field_app: '外勤任务', worker_id: '人员编号', sign_in_hint: '使用管理员发放的 MQTT 账号登录。',
+    broker: '服务器', connecting: '正在连接…', online: '在线', offline: '离线', no_broker: '本服务器未开启 MQTT WebSocket 监听（mqtt.ws_listen），请联系管理员。',
+    bad_login: '人员编号或密码错误', my_tasks: '我的任务', no_tasks: '暂无任务，注意安全。',
+    go_on_duty: '上岗', go_off_duty: '离岗', duty_offline: '联网后才能切换在岗状态',
+    a_accepted: '接单', a_rejected: '拒绝', a_en_route: '出发', a_on_scene: '到场', a_resolved: '处置完毕',
+    reject_reason: '无法接单的原因', resolution_note: '处置情况（备注）', send: '发送', back: '返回',
+    respond_within: '请在 {secs} 内响应', overdue: '已超时', navigate: '导航', nav_system: '地图应用',
+    nav_amap: '高德地图', nav_baidu: '百度地图', rendezvous: '会合点', incident_at: '事发地点', pending_n: '{n} 条待发送',
+    queued: '已保存，联网后自动发送', sent_wait: '已发送，等待调度确认', refused: '未被接受：{reason}',
+    closed_withdrawn: '已撤回：{reason}', closed_expired: '已超时：{reason}', closed_resolved: '已处置',
+    closed_rejected: '已拒绝：{reason}', closed_gone: '该任务已不再指派给你', dismiss: '知道了',
+    enable_alerts: '开启提示音和通知', new_task: '新任务：{title}', my_position: '我的位置',
+    no_position: '暂无定位（请允许位置权限）', dropped_answer: '“{status}”未发送：任务已关闭',
+    your_status: '我的状态', pictures: '调度台有 {n} 张抓拍',
   },
 };
 

@@ -1,0 +1,240 @@
+// End-to-end: the field app on two phones (two chromium profiles with emulated
+// geolocation) against the real binary, its embedded broker speaking MQTT over WebSocket.
+// Worker A stands next to the incidents, worker B 4 km away. The steps run in order and
+// share the app: an alert reaches A only; A answers; A loses the network, misses an offer
+// that then goes to B, and learns on return that it expired; a resolution typed offline
+// arrives after reconnect; the shell opens with the server gone.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startApp, browser, shot, freePort, PHONE } from './harness.mjs';
+import { wgs84ToGcj02, gcj02ToBd09 } from '../src/js/gcj02.js';
+
+const ACK_TIMEOUT_SECS = 6;
+const A = { id: 'wa', lat: 31.2250, lon: 121.4650 };
+const B = { id: 'wb', lat: 31.2600, lon: 121.5200 };
+/** The incidents happen about 150 m from A. */
+const NEAR_A = { lat: 31.2262, lon: 121.4660 };
+const GATE = { lat: 31.2258, lon: 121.4648, note: 'north gate of block 7' };
+
+let app;
+let phoneA;
+let phoneB;
+const creds = {};
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `f` until it returns something truthy; fails with `what` after `ms`. */
+async function until(what, f, ms = 15000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+async function incident(id) {
+  const r = await app.api('GET', `/api/v1/incidents/${id}`);
+  assert.equal(r.status, 200, JSON.stringify(r.data));
+  return r.data;
+}
+
+async function raise(id, kind, extra = {}) {
+  const r = await app.api('POST', '/api/v1/alerts', { source_id: 'sensors', id, kind, severity: 2, lat: NEAR_A.lat, lon: NEAR_A.lon, ...extra });
+  assert.equal(r.status, 202, JSON.stringify(r.data));
+  return r.data.incident_id;
+}
+
+/** The task of `rid` on incident `iid` (the newest), from the API. */
+async function taskOf(iid, rid) {
+  const tasks = (await incident(iid)).tasks.filter((t) => t.responder_id === rid);
+  return tasks[tasks.length - 1];
+}
+
+async function phone(worker) {
+  const b = await browser({
+    ...PHONE,
+    geolocation: { latitude: worker.lat, longitude: worker.lon, accuracy: 8 },
+    permissions: ['geolocation', 'notifications'],
+  });
+  b.page.on('console', (m) => { if (m.type() === 'error') console.error(`[${worker.id} console] ${m.text()}`); });
+  return b;
+}
+
+async function signIn(b, worker) {
+  await b.page.goto(`${app.url}/field`);
+  await b.page.fill('#f-username', worker.id);
+  await b.page.fill('#f-password', creds[worker.id].password);
+  await b.page.click('#f-login');
+  await b.page.waitForSelector('#main-view:not([hidden]) #conn.ok', { timeout: 15000 });
+}
+
+/** Opens the task's detail and presses one answer button. */
+async function press(page, taskId, action) {
+  if (!(await page.isVisible(`#detail-view:not([hidden]) [data-action="${action}"]`))) {
+    if (await page.isVisible('#back')) await page.click('#back');
+    await page.click(`[data-task="${taskId}"]`);
+  }
+  await page.click(`[data-action="${action}"]`);
+}
+
+before(async () => {
+  const wsPort = await freePort();
+  app = await startApp({
+    GRIDDISPATCH__MQTT__WS_LISTEN: `127.0.0.1:${wsPort}`,
+    GRIDDISPATCH__DISPATCH__ACK_TIMEOUT_SECS: String(ACK_TIMEOUT_SECS),
+    GRIDDISPATCH__FIELD__LOCATION_INTERVAL_SECS: '5',
+  });
+  const ring = [[121.44, 31.21], [121.50, 31.21], [121.50, 31.25], [121.44, 31.25], [121.44, 31.21]];
+  const z = await app.api('POST', '/api/v1/zones', { type: 'Feature', properties: { id: 'g1', name: 'Grid 1', kind: 'grid' }, geometry: { type: 'Polygon', coordinates: [ring] } });
+  assert.equal(z.status, 201, JSON.stringify(z.data));
+  for (const [w, zone] of [[A, 'g1'], [B, null]]) {
+    const r = await app.api('POST', '/api/v1/responders', { id: w.id, name: `Worker ${w.id}`, kind: 'grid_worker', travel: 'foot', zone_id: zone, on_duty: true });
+    assert.equal(r.status, 201, JSON.stringify(r.data));
+    creds[w.id] = r.data.mqtt;
+  }
+  assert.equal((await app.api('POST', '/api/v1/sources', { id: 'sensors', name: 'Sensors' })).status, 201);
+});
+
+after(async () => {
+  await phoneA?.close();
+  await phoneB?.close();
+  await app?.stop();
+});
+
+test('workers sign in with their MQTT login; a wrong one is refused; positions are reported', async () => {
+  phoneA = await phone(A);
+  await phoneA.page.goto(`${app.url}/field`);
+  await phoneA.page.fill('#f-username', A.id);
+  await phoneA.page.fill('#f-password', 'not-the-password');
+  await phoneA.page.click('#f-login');
+  await phoneA.page.waitForSelector('#login-error:not([hidden])', { timeout: 15000 });
+  assert.match(await phoneA.page.textContent('#login-error'), /Wrong worker id or password/);
+
+  await signIn(phoneA, A);
+  phoneB = await phone(B);
+  await signIn(phoneB, B);
+  // Both are on duty (set by the administrator) and the apps report the emulated positions.
+  for (const [b, w] of [[phoneA, A], [phoneB, B]]) {
+    await b.page.waitForSelector('#duty[aria-pressed="true"]', { timeout: 10000 });
+    await until(`${w.id}'s position in the API`, async () => {
+      const r = (await app.api('GET', '/api/v1/responders')).data.find((x) => x.id === w.id);
+      return r && r.lat != null && Math.abs(r.lat - w.lat) < 1e-6 && Math.abs(r.lon - w.lon) < 1e-6;
+    });
+  }
+});
+
+let first;
+test('an alert near A reaches A within 2 s and never B; A accepts and the incident is assigned', async () => {
+  const started = Date.now();
+  const iid = await raise('e2e-1', 'medical', { address: 'Block 7, Flat 302', rendezvous: GATE, description: 'Ambulance on its way; meet it at the gate' });
+  const task = await until('the offer to A', () => taskOf(iid, A.id));
+  first = { iid, taskId: task.task_id };
+  await phoneA.page.waitForSelector(`[data-task="${task.task_id}"]`, { timeout: 2000 });
+  console.log(`alert → A's page: ${Date.now() - started} ms`);
+  await sleep(1000);
+  assert.equal(await phoneB.page.locator('[data-task]').count(), 0, "B's page shows no task");
+  assert.equal(await taskOf(iid, B.id), undefined, 'B was never offered it');
+  await shot(phoneA.page, 'field-task-list');
+
+  await phoneA.page.click(`[data-task="${task.task_id}"]`);
+  await phoneA.page.waitForSelector('#detail-view:not([hidden]) #minimap .leaflet-marker-icon');
+  // Navigation goes to the gate, converted for each map app.
+  const [gLat, gLon] = wgs84ToGcj02(GATE.lat, GATE.lon);
+  const [bLat, bLon] = gcj02ToBd09(gLat, gLon);
+  const r6 = (x) => String(Math.round(x * 1e6) / 1e6);
+  assert.ok((await phoneA.page.getAttribute('#nav-amap', 'href')).includes(`position=${r6(gLon)},${r6(gLat)}&`));
+  assert.ok((await phoneA.page.getAttribute('#nav-baidu', 'href')).includes(`location=${r6(bLat)},${r6(bLon)}&`));
+  assert.ok((await phoneA.page.getAttribute('#nav-geo', 'href')).startsWith(`geo:${r6(GATE.lat)},${r6(GATE.lon)}`));
+  await shot(phoneA.page, 'field-task-detail');
+
+  await press(phoneA.page, task.task_id, 'accepted');
+  await until('the incident assigned to A', async () => {
+    const i = await incident(iid);
+    return i.state === 'assigned' && i.tasks.some((t) => t.responder_id === A.id && t.status === 'accepted');
+  });
+  await phoneA.page.waitForSelector('[data-action="en_route"]');
+  assert.equal(await phoneA.page.locator('.pending-line').count(), 0, 'the verdict settled the answer');
+
+  // A resolves it online, which frees A for the next offer.
+  await press(phoneA.page, task.task_id, 'resolved');
+  await phoneA.page.fill('#answer-note', 'Led the ambulance crew to flat 302');
+  await phoneA.page.click('[data-send="resolved"]');
+  await until('incident 1 resolved', async () => (await incident(iid)).state === 'resolved');
+  await phoneA.page.waitForSelector(`[data-task="${task.task_id}"]`, { state: 'detached' });
+});
+
+test('A offline: the offer to A expires and goes to B; back online, A sees that it expired', async () => {
+  await phoneA.context.setOffline(true);
+  await phoneA.page.waitForSelector('#conn.bad');
+  const iid = await raise('e2e-2', 'fall', { address: 'Stairwell B' });
+  const offerA = await until('the offer to A', () => taskOf(iid, A.id));
+  assert.equal(offerA.status, 'offered');
+  const offerB = await until('the offer to pass to B', () => taskOf(iid, B.id), (ACK_TIMEOUT_SECS + 10) * 1000);
+  assert.equal((await taskOf(iid, A.id)).status, 'expired');
+  await phoneB.page.waitForSelector(`[data-task="${offerB.task_id}"]`, { timeout: 5000 });
+  await press(phoneB.page, offerB.task_id, 'accepted');
+  await until('incident 2 assigned to B', async () => (await incident(iid)).state === 'assigned');
+  assert.equal(await phoneA.page.locator(`[data-task="${offerA.task_id}"]`).count(), 0, 'A never saw the offer while offline');
+
+  await phoneA.context.setOffline(false);
+  await phoneA.page.waitForSelector('#conn.ok', { timeout: 15000 });
+  const notice = phoneA.page.locator('.notice', { hasText: 'fall — Stairwell B' });
+  await notice.waitFor({ timeout: 10000 });
+  assert.match(await notice.textContent(), /Expired: no answer in time/);
+  await sleep(500);
+  assert.equal(await phoneA.page.locator(`[data-task="${offerA.task_id}"]`).count(), 0, 'the expired task is not in the list');
+});
+
+test('a resolution typed while offline is delivered after reconnect', async () => {
+  const iid = await raise('e2e-3', 'flood', { address: 'Basement, block 9' });
+  const task = await until('the offer to A', () => taskOf(iid, A.id));
+  await phoneA.page.waitForSelector(`[data-task="${task.task_id}"]`, { timeout: 5000 });
+  await press(phoneA.page, task.task_id, 'accepted');
+  await until('incident 3 assigned', async () => (await incident(iid)).state === 'assigned');
+  await phoneA.page.waitForSelector('[data-action="resolved"]');
+
+  await phoneA.context.setOffline(true);
+  await phoneA.page.waitForSelector('#conn.bad');
+  await press(phoneA.page, task.task_id, 'resolved');
+  await phoneA.page.fill('#answer-note', 'Valve closed, pump on its way');
+  await phoneA.page.click('[data-send="resolved"]');
+  await phoneA.page.waitForSelector('.pending-line[data-pending="resolved"]');
+  assert.match(await phoneA.page.textContent('#pending'), /1 waiting to send/);
+  await sleep(1500);
+  assert.equal((await incident(iid)).state, 'assigned', 'nothing reached the dispatcher while offline');
+
+  await phoneA.context.setOffline(false);
+  await until('incident 3 resolved from the queued answer', async () => (await incident(iid)).state === 'resolved');
+  const done = await taskOf(iid, A.id);
+  assert.equal(done.status, 'resolved');
+  assert.equal(done.note, 'Valve closed, pump on its way');
+  await phoneA.page.waitForSelector('#pending', { state: 'hidden' });
+  await phoneA.page.waitForSelector(`[data-task="${task.task_id}"]`, { state: 'detached' });
+});
+
+test('zh-CN: the app speaks Chinese', async () => {
+  await phoneB.page.selectOption('#main-view select.lang', 'zh-CN');
+  assert.equal(await phoneB.page.textContent('h1'), '我的任务');
+  await shot(phoneB.page, 'field-task-list-zh');
+  await phoneB.page.selectOption('#main-view select.lang', 'en');
+});
+
+test('the service worker serves the app shell with the server gone', async () => {
+  const page = phoneA.page;
+  const controlled = await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    for (let k = 0; k < 50 && !navigator.serviceWorker.controller; k++) await new Promise((r) => setTimeout(r, 100));
+    return !!navigator.serviceWorker.controller;
+  });
+  assert.ok(controlled, 'the service worker controls the page');
+  await app.stop();
+  app = null;
+  await phoneA.context.setOffline(true);
+  const resp = await page.reload();
+  assert.ok(resp && resp.fromServiceWorker(), 'the page came from the service worker');
+  await page.waitForSelector('#main-view:not([hidden])');
+  assert.equal(await page.textContent('#who'), A.id, 'still signed in, offline');
+  assert.equal(await page.evaluate(() => typeof window.mqtt), 'object', 'mqtt.js came from the cache too');
+});
