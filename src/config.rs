@@ -49,6 +49,9 @@ pub struct FieldSettings {
     /// Seconds between position reports the field app sends while on duty; at least 5, so
     /// a crowd of phones cannot flood the broker.
     pub location_interval_secs: u64,
+    /// The broker's WebSocket URL as phones reach it (`ws://` or `wss://`), for a broker
+    /// published by a reverse proxy; empty = derived (see `FieldConfig`).
+    pub mqtt_ws_url: String,
 }
 
 /// `[console]`
@@ -416,6 +419,11 @@ impl Settings {
                 &["http", "https"][..],
             ),
             ("frigate.url", &self.frigate.url, &["http"][..]),
+            (
+                "field.mqtt_ws_url",
+                &self.field.mqtt_ws_url,
+                &["ws", "wss"][..],
+            ),
         ] {
             if !url.is_empty() {
                 if let Err(why) = check_base_url(url, schemes) {

@@ -16,7 +16,9 @@
 //! - [`ingest`]: one adapter per incoming format (our alert JSON, Frigate, GB/T 28181
 //!   alarms, OwnTracks).
 //! - [`http`]: the JSON API, one router per area; `http::auth` checks bearer tokens and
-//!   console session cookies (with the Origin rule), `http::session` logs users in and out.
+//!   console session cookies (with the Origin rule), `http::session` logs users in and out,
+//!   `http::console` and `http::field` serve the web console and the field app (a PWA on
+//!   MQTT over WebSocket), embedded from `web/` by `build.rs`.
 //! - [`live`]: the numbered change feed behind the `/api/v1/live` WebSocket.
 //! - [`app`]: start-up, supervision and shutdown; [`cli`] the command line; [`admin`]:
 //!   command-line administration of a running instance over its HTTP API (camera import).

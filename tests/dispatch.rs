@@ -191,8 +191,14 @@ async fn no_answer_in_time_goes_to_the_next_candidate() {
         .alert(json!({"id":"a1","kind":"medical","severity":2,"lat":39.4951,"lon":106.6951}))
         .await;
     let t1 = first.expect_task().await;
-    // Nobody answers: after 1 s the offer is taken back and the next worker gets one.
-    first.expect_cleared(t1["task_id"].as_str().unwrap()).await;
+    // Nobody answers: after 1 s the offer is taken back, with a notice saying why just
+    // before the inbox entry is cleared, and the next worker gets one.
+    let tid1 = t1["task_id"].as_str().unwrap();
+    let closed = first.expect_closed(tid1).await;
+    assert_eq!(closed["status"], "expired", "{closed}");
+    assert_eq!(closed["reason"], "no answer in time", "{closed}");
+    assert_eq!(closed["incident_id"], t1["incident_id"], "{closed}");
+    first.expect_cleared(tid1).await;
     let t2 = second.expect_task().await;
     assert_ne!(t1["task_id"], t2["task_id"]);
     let inc = app.incident(&id).await;

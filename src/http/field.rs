@@ -27,10 +27,11 @@ pub struct FieldConfig {
     pub tiles: TileSettings,
     /// Seconds between position reports while on duty (`field.location_interval_secs`).
     pub location_interval_secs: u64,
-    /// Full WebSocket URL of the broker when the server knows the host phones use (from
-    /// `http.public_url`, or a listen address that is not a wildcard); `null` when the
-    /// page must combine `mqtt_ws_port`/`mqtt_ws_path` with its own `location.hostname`,
-    /// or when there is no WebSocket listener.
+    /// Full WebSocket URL of the broker: `field.mqtt_ws_url` when set (a reverse proxy, or
+    /// an external broker such as Mosquitto), else when the server knows the host phones
+    /// use (from `http.public_url`, or a listen address that is not a wildcard); `null`
+    /// when the page must combine `mqtt_ws_port`/`mqtt_ws_path` with its own
+    /// `location.hostname`, or when there is no WebSocket listener.
     pub mqtt_ws_url: Option<String>,
     /// Port of the WebSocket listener; `null` = no listener (`mqtt.ws_listen` empty).
     pub mqtt_ws_port: Option<u16>,
@@ -47,23 +48,26 @@ impl FieldConfig {
         let public = (!settings.http.public_url.is_empty())
             .then(|| reqwest::Url::parse(&settings.http.public_url).ok())
             .flatten();
-        let mqtt_ws_url = listen.and_then(|addr| {
-            // A page served over https may only open wss:, so a TLS terminator must then
-            // front the WebSocket port as well (docs/contract.md).
-            let (scheme, host) = match &public {
-                Some(url) => (
-                    if url.scheme() == "https" { "wss" } else { "ws" },
-                    url.host_str()?.to_owned(),
-                ),
-                None if addr.ip().is_unspecified() => return None,
-                None => ("ws", addr.ip().to_string()),
-            };
-            let host = if host.contains(':') && !host.starts_with('[') {
-                format!("[{host}]")
-            } else {
-                host
-            };
-            Some(format!("{scheme}://{host}:{}{MQTT_WS_PATH}", addr.port()))
+        let configured = Some(settings.field.mqtt_ws_url.clone()).filter(|u| !u.is_empty());
+        let mqtt_ws_url = configured.or_else(|| {
+            listen.and_then(|addr| {
+                // A page served over https may only open wss:, so a TLS terminator must then
+                // front the WebSocket port as well (docs/contract.md).
+                let (scheme, host) = match &public {
+                    Some(url) => (
+                        if url.scheme() == "https" { "wss" } else { "ws" },
+                        url.host_str()?.to_owned(),
+                    ),
+                    None if addr.ip().is_unspecified() => return None,
+                    None => ("ws", addr.ip().to_string()),
+                };
+                let host = if host.contains(':') && !host.starts_with('[') {
+                    format!("[{host}]")
+                } else {
+                    host
+                };
+                Some(format!("{scheme}://{host}:{}{MQTT_WS_PATH}", addr.port()))
+            })
         });
         FieldConfig {
             tiles: settings.console.tiles.clone(),
@@ -175,5 +179,30 @@ mod tests {
             c.mqtt_ws_url.as_deref(),
             Some("wss://gd.example.org:9001/mqtt")
         );
+    }
+
+    #[test]
+    fn a_configured_address_wins_even_without_an_embedded_listener() {
+        let s = settings(&[
+            ("GRIDDISPATCH__HTTP__PUBLIC_URL", "https://gd.example.org"),
+            (
+                "GRIDDISPATCH__FIELD__MQTT_WS_URL",
+                "wss://gd.example.org/mqtt",
+            ),
+        ]);
+        for ws in [None, Some(([0, 0, 0, 0], 8083).into())] {
+            let c = FieldConfig::new(&s, ws);
+            assert_eq!(c.mqtt_ws_url.as_deref(), Some("wss://gd.example.org/mqtt"));
+        }
+        let err = Settings::load_with_env(
+            None,
+            vec![(
+                "GRIDDISPATCH__FIELD__MQTT_WS_URL".to_owned(),
+                "https://gd.example.org/mqtt".to_owned(),
+            )],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("field.mqtt_ws_url"), "{err}");
     }
 }

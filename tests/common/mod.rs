@@ -467,7 +467,10 @@ impl Worker {
         let (_, p) = self
             .c
             .next_where(within, |t, p| {
-                t.starts_with(&prefix) && !t.contains("/update") && !p.is_empty()
+                // `…/tasks/<id>` itself: not `…/update/…` answers nor `…/closed` notices.
+                t.strip_prefix(&prefix)
+                    .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+                    && !p.is_empty()
             })
             .await?;
         Some(serde_json::from_slice(&p).expect("task JSON"))
@@ -486,6 +489,17 @@ impl Worker {
             .next_where(WAIT, |t, p| t == topic && p.is_empty())
             .await
             .unwrap_or_else(|| panic!("task {task_id} was never cleared for {}", self.rid));
+    }
+
+    /// Waits for the notice that says why `task_id` left the inbox.
+    pub async fn expect_closed(&mut self, task_id: &str) -> Value {
+        let topic = format!("dispatch/{}/tasks/{task_id}/closed", self.rid);
+        let (_, p) = self
+            .c
+            .next_where(WAIT, |t, _| t == topic)
+            .await
+            .unwrap_or_else(|| panic!("no closing notice for {task_id} to {}", self.rid));
+        serde_json::from_slice(&p).expect("closing notice JSON")
     }
 
     /// Sends an update and returns (accepted?, answer).
