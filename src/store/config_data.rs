@@ -111,7 +111,7 @@ pub enum AccountOwner {
 pub struct MqttCredentials {
     /// MQTT username.
     pub username: String,
-    /// MQTT password; only its hash is stored.
+    /// MQTT password; only hashes of it are stored (SHA-256, and Mosquitto's format).
     pub password: String,
 }
 
