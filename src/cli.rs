@@ -1,5 +1,5 @@
 //! The command line: `serve`, `token create`, `user add|list|passwd`, `cameras import`,
-//! `simulate`.
+//! `mqtt export-auth`, `simulate`.
 
 use std::path::PathBuf;
 
@@ -46,6 +46,12 @@ pub enum Commands {
         /// Camera action.
         #[command(subcommand)]
         action: CameraAction,
+    },
+    /// Work with an external MQTT broker.
+    Mqtt {
+        /// MQTT action.
+        #[command(subcommand)]
+        action: MqttAction,
     },
     /// Drive virtual workers and alert sources against a running instance.
     Simulate {
@@ -143,6 +149,37 @@ pub enum CameraAction {
     },
 }
 
+/// `mqtt` actions.
+#[derive(Debug, Subcommand)]
+pub enum MqttAction {
+    /// Write the broker's password file and ACL file (DIR/passwd, DIR/acl): every
+    /// responder, every source and the dispatcher (mqtt.username/mqtt.password) with
+    /// exactly the topics of the contract. Fails, writing nothing, when a login cannot be
+    /// exported (e.g. issued before Mosquitto hashes were kept), naming each one.
+    ExportAuth {
+        /// File format; `mosquitto` (password_file and acl_file of Mosquitto 2).
+        #[arg(long, value_enum)]
+        format: AuthFormat,
+        /// Folder to write into; created when missing.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Config file (for database.url, mqtt.username and mqtt.password).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Write the logins that can be exported and leave out, naming them on stderr,
+        /// those that cannot.
+        #[arg(long)]
+        skip_missing: bool,
+    },
+}
+
+/// Formats `mqtt export-auth` can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthFormat {
+    /// Mosquitto's password file (`$7$` PBKDF2-SHA512 hashes) and ACL file.
+    Mosquitto,
+}
+
 impl clap::ValueEnum for Role {
     fn value_variants<'a>() -> &'a [Self] {
         Role::ALL
@@ -191,6 +228,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => crate::admin::local_url(&Settings::load(config.as_deref())?)?,
             };
             crate::admin::import_cameras(&file, &url, &token).await
+        }
+        Commands::Mqtt {
+            action:
+                MqttAction::ExportAuth {
+                    format: AuthFormat::Mosquitto,
+                    out,
+                    config,
+                    skip_missing,
+                },
+        } => {
+            let settings = Settings::load(config.as_deref())?;
+            let done = crate::mqtt::mosquitto::export(&settings, &out, skip_missing).await?;
+            for u in &done.skipped {
+                eprintln!("skipped {}: {}", u.username, u.reason);
+            }
+            eprintln!(
+                "wrote {} and {}: the dispatcher and {} login(s){}; reload Mosquitto (SIGHUP) to apply",
+                done.passwd.display(),
+                done.acl.display(),
+                done.logins,
+                if done.skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} skipped", done.skipped.len())
+                }
+            );
+            Ok(())
         }
         Commands::Simulate {
             url,

@@ -11,8 +11,8 @@
 //! - [`dispatch`]: the engine, one task owning every dispatch decision; it writes each
 //!   decision to the store before telling anyone.
 //! - [`store`]: all SQL (SQLite through sqlx).
-//! - [`mqtt`]: the embedded broker (with per-worker topic ACLs), its login check, and the
-//!   dispatcher's own MQTT client.
+//! - [`mqtt`]: the embedded broker (with per-worker topic ACLs), its login check, the
+//!   dispatcher's own MQTT client, and the same logins and ACLs exported for Mosquitto.
 //! - [`ingest`]: one adapter per incoming format (our alert JSON, Frigate, GB/T 28181
 //!   alarms, OwnTracks).
 //! - [`http`]: the JSON API, one router per area; `http::auth` checks bearer tokens and

@@ -1,7 +1,9 @@
-//! MQTT adapters: the embedded broker and the dispatcher's client.
+//! MQTT adapters: the embedded broker, the dispatcher's client, and the login and ACL
+//! files for an external Mosquitto.
 pub mod auth;
 pub mod broker;
 pub mod client;
+pub mod mosquitto;
 
 use anyhow::{bail, Context};
 

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sqlx::FromRow;
 
-use super::secrets::{hash_secret, new_secret, verify_secret};
+use super::secrets::{hash_secret, mosquitto_hash, new_secret, verify_secret};
 use super::{now_ms, one_row, Store, StoreError};
 use crate::domain::Role;
 
@@ -111,8 +111,21 @@ pub enum AccountOwner {
 pub struct MqttCredentials {
     /// MQTT username.
     pub username: String,
-    /// MQTT password; only its hash is stored.
+    /// MQTT password; only hashes of it are stored (SHA-256, and Mosquitto's format).
     pub password: String,
+}
+
+/// An MQTT login as exported to an external broker (never the password).
+#[derive(Debug, Clone, FromRow, PartialEq, Eq)]
+pub struct MqttAccountRow {
+    /// MQTT username: the responder id, or `source-<id>`.
+    pub username: String,
+    /// `responder` or `source`.
+    pub principal: String,
+    /// The responder's or source's id.
+    pub subject_id: String,
+    /// The password in Mosquitto's format; `None` for logins issued before it was kept.
+    pub mosquitto_hash: Option<String>,
 }
 
 /// The MQTT username of a source (responders use their id, as OwnTracks expects).
@@ -378,9 +391,11 @@ impl Store {
         // transaction that later writes fails at once when another writer got in between.
         let password = new_secret();
         let done = sqlx::query(
-            "UPDATE mqtt_accounts SET password_hash = ? WHERE principal = ? AND subject_id = ?",
+            "UPDATE mqtt_accounts SET password_hash = ?, mosquitto_hash = ?
+             WHERE principal = ? AND subject_id = ?",
         )
         .bind(hash_secret(&password))
+        .bind(mosquitto_hash(&password))
         .bind(principal)
         .bind(subject)
         .execute(&self.pool)
@@ -389,6 +404,17 @@ impl Store {
             return Err(StoreError::NotFound(format!("{principal} {subject}")));
         }
         Ok(MqttCredentials { username, password })
+    }
+
+    /// Every MQTT login (responders and sources), by username, for exporting to an
+    /// external broker.
+    pub async fn mqtt_accounts(&self) -> Result<Vec<MqttAccountRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT username, principal, subject_id, mosquitto_hash FROM mqtt_accounts
+             ORDER BY username",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Checks an MQTT login.
@@ -637,9 +663,10 @@ async fn put_account(
     subject: &str,
 ) -> Result<MqttCredentials, StoreError> {
     let password = new_secret();
-    sqlx::query("INSERT INTO mqtt_accounts (username, password_hash, principal, subject_id) VALUES (?, ?, ?, ?)")
+    sqlx::query("INSERT INTO mqtt_accounts (username, password_hash, mosquitto_hash, principal, subject_id) VALUES (?, ?, ?, ?, ?)")
         .bind(username)
         .bind(hash_secret(&password))
+        .bind(mosquitto_hash(&password))
         .bind(principal)
         .bind(subject)
         .execute(&mut *tx)

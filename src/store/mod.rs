@@ -15,7 +15,7 @@ use sqlx::SqlitePool;
 
 pub use config_data::*;
 pub use incidents::*;
-pub use secrets::{hash_secret, new_secret, verify_secret};
+pub use secrets::{hash_secret, mosquitto_hash, new_secret, verify_secret, MOSQUITTO_ITERATIONS};
 pub use snapshots::SnapshotRow;
 pub use users::*;
 
