@@ -135,7 +135,7 @@ async fn every_endpoint_needs_credentials_and_the_right_role() {
             }
         }
     }
-    for open in ["/healthz", "/metrics"] {
+    for open in ["/healthz", "/readyz", "/livez", "/metrics"] {
         let (s, _) = app.call(Method::GET, open, None, None).await;
         assert_eq!(s, 200, "{open}");
     }
@@ -324,4 +324,37 @@ async fn zone_import_is_all_or_nothing() {
         .call(Method::DELETE, "/api/v1/zones/z1", Some(&app.token), None)
         .await;
     assert_eq!(s, 404);
+}
+
+/// A replica whose broker is unreachable is alive but not ready: a load balancer must stop
+/// sending it traffic, an orchestrator must not kill it (it reconnects by itself).
+#[tokio::test]
+async fn readiness_follows_the_broker_liveness_does_not() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    let settings = common::test_settings(
+        &dir,
+        &[
+            ("GRIDDISPATCH__MQTT__LISTEN", ""),
+            (
+                "GRIDDISPATCH__MQTT__URL",
+                &format!("mqtt://127.0.0.1:{port}"),
+            ),
+        ],
+    );
+    let running = griddispatch::app::start(&settings).await.unwrap();
+    let base = format!("http://{}", running.http_addr);
+    let http = reqwest::Client::new();
+    for path in ["/readyz", "/healthz"] {
+        let r = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 503, "{path}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["database"], true, "{v}");
+        assert_eq!(v["mqtt"], false, "{v}");
+    }
+    let r = http.get(format!("{base}/livez")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    running.stop().await.unwrap();
 }

@@ -19,6 +19,10 @@ use super::{rfc3339, AppState};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
+        // Orchestrators' names: ready = take traffic (database and broker reachable),
+        // live = the process serves at all (restart it otherwise).
+        .route("/readyz", get(healthz))
+        .route("/livez", get(livez))
         .route("/metrics", get(metrics))
         .route("/api/v1/dead-letters", get(dead_letters))
 }
@@ -37,6 +41,10 @@ async fn healthz(State(st): State<AppState>) -> impl IntoResponse {
             json!({ "status": if db && mqtt { "ok" } else { "degraded" }, "database": db, "mqtt": mqtt }),
         ),
     )
+}
+
+async fn livez() -> impl IntoResponse {
+    Json(json!({ "status": "ok" }))
 }
 
 async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
