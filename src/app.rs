@@ -169,25 +169,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         settings.live.client_backlog,
         cancel.clone(),
     );
-    let (dispatcher, engine) = Dispatcher::start(
-        store.clone(),
-        settings,
-        out_tx,
-        metrics.clone(),
-        snapshot_tx,
-        live.clone(),
-        cancel.clone(),
-    )
-    .await?;
-    supervise(&tracker, &cancel, "dispatcher", engine);
+    let (dispatcher, commands) = Dispatcher::deferred();
     let snapshots =
         SnapshotService::new(settings, store.clone(), dispatcher.clone(), metrics.clone())?;
-    supervise(
-        &tracker,
-        &cancel,
-        "snapshots",
-        snapshots.run(snapshot_rx, cancel.clone()),
-    );
 
     let broker_stats = broker.as_ref().map(|(b, _)| b.stats());
     if let Some((broker, _)) = broker {
@@ -213,59 +197,38 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         known_sources: Default::default(),
         gb28181_tz: settings.video.gb28181_tz()?,
     };
-    supervise(
-        &tracker,
-        &cancel,
-        "ingest",
-        ingest.clone().run(in_rx, cancel.clone()),
-    );
-
-    let analytics = crate::video::analytics::OnvifAnalytics {
-        store: store.clone(),
-        ingest: ingest.clone(),
-        metrics: metrics.clone(),
-        max_sessions: settings.video.max_onvif_sessions,
-        reconcile_every: Duration::from_secs(settings.video.onvif_reconcile_secs),
-        cooldown: Duration::from_secs(settings.video.onvif_cooldown_secs),
-    };
-    supervise(
-        &tracker,
-        &cancel,
-        "onvif analytics",
-        analytics.run(cancel.clone()),
-    );
-
     let mqtt_connected = Arc::new(AtomicBool::new(false));
-    supervise(
-        &tracker,
-        &cancel,
-        "mqtt client",
-        crate::mqtt::client::run(
-            client_cfg,
-            dispatcher.clone(),
-            in_tx,
-            out_rx,
-            mqtt_connected.clone(),
-            cancel.clone(),
-        ),
-    );
-
-    if settings.video.probe_interval_secs > 0 {
-        let prober = crate::video::prober::Prober {
-            store: store.clone(),
-            dispatcher: dispatcher.clone(),
-            metrics: metrics.clone(),
-            interval: Duration::from_secs(settings.video.probe_interval_secs),
-            timeout: Duration::from_secs(settings.video.probe_timeout_secs),
-            max_concurrent: settings.video.max_concurrent_probes,
-        };
-        supervise(
+    let dispatching = Dispatching {
+        commands,
+        dispatcher: dispatcher.clone(),
+        store: store.clone(),
+        settings: settings.clone(),
+        out_tx,
+        out_rx,
+        in_tx,
+        in_rx,
+        snapshot_tx,
+        snapshot_rx,
+        snapshots,
+        metrics: metrics.clone(),
+        live: live.clone(),
+        ingest: ingest.clone(),
+        client_cfg,
+        mqtt_connected: mqtt_connected.clone(),
+    };
+    let cluster = if settings.cluster.enabled {
+        Some(start_replica(
+            settings,
+            http_addr,
+            dispatching,
+            live.clone(),
             &tracker,
             &cancel,
-            "camera prober",
-            prober.run(cancel.clone()),
-        );
-    }
+        ))
+    } else {
+        dispatching.start(&tracker, &cancel);
+        None
+    };
 
     let state = AppState {
         store: store.clone(),
@@ -279,6 +242,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         live,
         console: Arc::new(settings.console.clone()),
         field: Arc::new(crate::http::field::FieldConfig::new(settings, mqtt_ws_addr)),
+        cluster,
     };
     let app = crate::http::router(state);
     let http_cancel = cancel.clone();
@@ -303,6 +267,190 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         cancel,
         tracker,
     })
+}
+
+/// What only the process that runs the engine starts: the engine itself, the dispatcher's
+/// MQTT client (ingest in, tasks out), snapshots, ONVIF analytics and stream probes. A
+/// single process starts it at once; a replica when it takes the lead.
+struct Dispatching {
+    /// The engine's commands (from [`Dispatcher::deferred`]).
+    commands: mpsc::Receiver<crate::dispatch::Command>,
+    /// The handle the other parts send commands with.
+    dispatcher: Dispatcher,
+    /// The database.
+    store: Store,
+    /// The settings.
+    settings: Settings,
+    /// The engine's outgoing MQTT messages…
+    out_tx: mpsc::UnboundedSender<crate::dispatch::Outgoing>,
+    /// …which the MQTT client sends.
+    out_rx: mpsc::UnboundedReceiver<crate::dispatch::Outgoing>,
+    /// Incoming MQTT messages, from the client…
+    in_tx: mpsc::Sender<crate::ingest::Inbound>,
+    /// …to the ingest adapters.
+    in_rx: mpsc::Receiver<crate::ingest::Inbound>,
+    /// Snapshot requests, from the engine…
+    snapshot_tx: SnapshotRequests,
+    /// …to the snapshot service.
+    snapshot_rx: mpsc::Receiver<crate::video::snapshots::SnapshotRequest>,
+    /// Takes the pictures.
+    snapshots: SnapshotService,
+    /// Counters.
+    metrics: Arc<Metrics>,
+    /// The live feed.
+    live: crate::live::Live,
+    /// The ingest adapters.
+    ingest: Ingest,
+    /// The dispatcher's broker connection.
+    client_cfg: ClientConfig,
+    /// Whether that connection is up (for `/readyz`).
+    mqtt_connected: Arc<AtomicBool>,
+}
+
+impl Dispatching {
+    /// Starts every part on `tracker`, each supervised.
+    fn start(self, tracker: &TaskTracker, cancel: &CancellationToken) {
+        let settings = self.settings;
+        let engine = {
+            let (store, metrics, live) = (self.store.clone(), self.metrics.clone(), self.live);
+            let (out, snapshots, commands) = (self.out_tx, self.snapshot_tx, self.commands);
+            let cancel = cancel.clone();
+            let settings = settings.clone();
+            async move {
+                Dispatcher::run_engine(
+                    commands, store, &settings, out, metrics, snapshots, live, cancel,
+                )
+                .await
+            }
+        };
+        supervise(tracker, cancel, "dispatcher", engine);
+        supervise(
+            tracker,
+            cancel,
+            "snapshots",
+            self.snapshots.run(self.snapshot_rx, cancel.clone()),
+        );
+        supervise(
+            tracker,
+            cancel,
+            "ingest",
+            self.ingest.clone().run(self.in_rx, cancel.clone()),
+        );
+        let analytics = crate::video::analytics::OnvifAnalytics {
+            store: self.store.clone(),
+            ingest: self.ingest.clone(),
+            metrics: self.metrics.clone(),
+            max_sessions: settings.video.max_onvif_sessions,
+            reconcile_every: Duration::from_secs(settings.video.onvif_reconcile_secs),
+            cooldown: Duration::from_secs(settings.video.onvif_cooldown_secs),
+        };
+        supervise(
+            tracker,
+            cancel,
+            "onvif analytics",
+            analytics.run(cancel.clone()),
+        );
+        supervise(
+            tracker,
+            cancel,
+            "mqtt client",
+            crate::mqtt::client::run(
+                self.client_cfg,
+                self.dispatcher.clone(),
+                self.in_tx,
+                self.out_rx,
+                self.mqtt_connected,
+                cancel.clone(),
+            ),
+        );
+        if settings.video.probe_interval_secs > 0 {
+            let prober = crate::video::prober::Prober {
+                store: self.store,
+                dispatcher: self.dispatcher,
+                metrics: self.metrics,
+                interval: Duration::from_secs(settings.video.probe_interval_secs),
+                timeout: Duration::from_secs(settings.video.probe_timeout_secs),
+                max_concurrent: settings.video.max_concurrent_probes,
+            };
+            supervise(tracker, cancel, "camera prober", prober.run(cancel.clone()));
+        }
+    }
+}
+
+/// A replica (`cluster.enabled`): follows the leader (its address, its live events) and
+/// stands by for the lead; once it leads, it starts [`Dispatching`]. Losing the lead stops
+/// the whole process, which its service manager restarts as a follower: a clean state
+/// rather than an engine taken down piece by piece.
+fn start_replica(
+    settings: &Settings,
+    http_addr: SocketAddr,
+    dispatching: Dispatching,
+    live: crate::live::Live,
+    tracker: &TaskTracker,
+    cancel: &CancellationToken,
+) -> Arc<crate::http::forward::ClusterView> {
+    let url = settings.database.url.clone();
+    let me = crate::cluster::Replica {
+        id: if settings.cluster.replica_id.is_empty() {
+            format!("{}:{}", host_name(), http_addr.port())
+        } else {
+            settings.cluster.replica_id.clone()
+        },
+        http_url: if settings.cluster.advertise_url.is_empty() {
+            format!("http://{http_addr}")
+        } else {
+            settings
+                .cluster
+                .advertise_url
+                .trim_end_matches('/')
+                .to_owned()
+        },
+    };
+    let view = Arc::new(crate::http::forward::ClusterView::default());
+    supervise(
+        tracker,
+        cancel,
+        "leader watch",
+        crate::cluster::watch_leader(url.clone(), view.clone(), cancel.clone()),
+    );
+    supervise(
+        tracker,
+        cancel,
+        "live relay in",
+        crate::cluster::follow_live(url.clone(), me.clone(), live.clone(), cancel.clone()),
+    );
+    let (task_tracker, task_cancel, task_view) = (tracker.clone(), cancel.clone(), view.clone());
+    supervise(tracker, cancel, "leader election", async move {
+        let Some(lead) = crate::cluster::acquire(&url, &me, &task_cancel).await? else {
+            return Ok(());
+        };
+        let (relay_tx, relay_rx) = mpsc::unbounded_channel();
+        live.relay_to(relay_tx);
+        supervise(
+            &task_tracker,
+            &task_cancel,
+            "live relay out",
+            crate::cluster::relay_live(url, me, relay_rx, task_cancel.clone()),
+        );
+        task_view.set_leading(true);
+        dispatching.start(&task_tracker, &task_cancel);
+        lead.lost.cancelled().await;
+        if task_cancel.is_cancelled() {
+            return Ok(());
+        }
+        anyhow::bail!("lost the lead (the leader lock's database connection failed)")
+    });
+    view
+}
+
+/// This machine's name, for the default replica id.
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "replica".to_owned())
 }
 
 /// Fires `cancel` on Ctrl-C or SIGTERM.

@@ -41,6 +41,22 @@ pub struct Settings {
     pub console: ConsoleSettings,
     /// The field worker app.
     pub field: FieldSettings,
+    /// Several `serve` replicas on one PostgreSQL database and one external broker.
+    pub cluster: ClusterSettings,
+}
+
+/// `[cluster]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClusterSettings {
+    /// Run as one of several replicas: one leads (runs the engine), the others serve the
+    /// API and take over when it dies. Needs PostgreSQL and an external broker.
+    pub enabled: bool,
+    /// This replica's name in logs, metrics and `cluster_leader`; empty = host name and
+    /// HTTP port.
+    pub replica_id: String,
+    /// Where the other replicas reach this one's HTTP API (`http://10.0.0.5:8080`); empty =
+    /// `http.listen`, which must then not be a wildcard address.
+    pub advertise_url: String,
 }
 
 /// `[field]`
@@ -318,6 +334,48 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Replicas share one database and one broker, and find each other over HTTP.
+    fn validate_cluster(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError(format!("{key}: {why}")));
+        if !self.database.url.starts_with("postgres:")
+            && !self.database.url.starts_with("postgresql:")
+        {
+            return bad(
+                "database.url",
+                "cluster.enabled needs PostgreSQL (postgres://…): replicas share one database",
+            );
+        }
+        if !self.mqtt.listen.is_empty() {
+            return bad(
+                "mqtt.listen",
+                "cluster.enabled needs an external broker: set mqtt.listen = \"\" and mqtt.url",
+            );
+        }
+        if !self.mqtt.persistent_session {
+            return bad(
+                "mqtt.persistent_session",
+                "cluster.enabled needs it: the broker keeps what arrives while the lead changes",
+            );
+        }
+        if self.cluster.advertise_url.is_empty() {
+            let wildcard = self
+                .http
+                .listen
+                .parse::<SocketAddr>()
+                .map(|a| a.ip().is_unspecified())
+                .unwrap_or(true);
+            if wildcard {
+                return bad(
+                    "cluster.advertise_url",
+                    "http.listen is a wildcard address, so say where other replicas reach this one, e.g. http://10.0.0.5:8080",
+                );
+            }
+        } else if let Err(why) = check_base_url(&self.cluster.advertise_url, &["http", "https"]) {
+            return bad("cluster.advertise_url", &why);
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError(format!("{key}: {why}")));
         if self.http.listen.parse::<SocketAddr>().is_err() {
@@ -345,6 +403,9 @@ impl Settings {
         }
         if self.mqtt.client_id.is_empty() {
             return bad("mqtt.client_id", "must not be empty");
+        }
+        if self.cluster.enabled {
+            self.validate_cluster()?;
         }
         if !(self.database.url.starts_with("sqlite:")) {
             return bad(

@@ -55,6 +55,9 @@ struct Inner {
     capacity: usize,
     /// Fires at shutdown, so open connections end instead of holding the server up.
     stop: CancellationToken,
+    /// With replicas, on the leader: every event also goes here, to reach the other
+    /// replicas' hubs (`cluster::relay_live`).
+    relay: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<(String, Value)>>,
 }
 
 #[derive(Debug)]
@@ -108,12 +111,29 @@ impl Live {
                 tx,
                 capacity: ring.max(1),
                 stop,
+                relay: std::sync::OnceLock::new(),
             }),
         }
     }
 
-    /// Numbers and sends one event. Never blocks on clients.
+    /// From now on, also hands every published event to `tx` (set once, on the replica
+    /// that leads).
+    pub fn relay_to(&self, tx: tokio::sync::mpsc::UnboundedSender<(String, Value)>) {
+        let _ = self.inner.relay.set(tx);
+    }
+
+    /// Numbers and sends one event, and relays it to the other replicas when this one
+    /// leads. Never blocks on clients.
     pub fn publish(&self, kind: &str, data: Value) {
+        if let Some(relay) = self.inner.relay.get() {
+            let _ = relay.send((kind.to_owned(), data.clone()));
+        }
+        self.publish_local(kind, data);
+    }
+
+    /// Numbers and sends one event to this replica's clients only: for events relayed from
+    /// the leader, which must not go round again.
+    pub fn publish_local(&self, kind: &str, data: Value) {
         // Serialized before taking the lock; only the number is added under it.
         let tail = format!(r#","type":{},"data":{}}}"#, json!(kind), data);
         let mut ring = self

@@ -257,9 +257,34 @@ impl Dispatcher {
         Dispatcher,
         impl std::future::Future<Output = anyhow::Result<()>>,
     )> {
-        let (tx, rx) = mpsc::channel(4096);
+        let (dispatcher, rx) = Dispatcher::deferred();
         let engine = engine::Engine::load(store, settings, out, metrics, snapshots, live).await?;
-        Ok((Dispatcher { tx }, engine.run(rx, cancel)))
+        Ok((dispatcher, engine.run(rx, cancel)))
+    }
+
+    /// The handle now, the engine later ([`Dispatcher::run_engine`]): a replica loads the
+    /// engine only once it leads, since the previous leader may have changed the database
+    /// until a moment before.
+    pub fn deferred() -> (Dispatcher, mpsc::Receiver<Command>) {
+        let (tx, rx) = mpsc::channel(4096);
+        (Dispatcher { tx }, rx)
+    }
+
+    /// Loads the engine from the database and runs it on the commands of a
+    /// [`Dispatcher::deferred`] handle until `cancel` fires.
+    #[allow(clippy::too_many_arguments)] // the engine's dependencies, passed once
+    pub async fn run_engine(
+        rx: mpsc::Receiver<Command>,
+        store: Store,
+        settings: &Settings,
+        out: mpsc::UnboundedSender<Outgoing>,
+        metrics: Arc<Metrics>,
+        snapshots: SnapshotRequests,
+        live: crate::live::Live,
+        cancel: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let engine = engine::Engine::load(store, settings, out, metrics, snapshots, live).await?;
+        engine.run(rx, cancel).await
     }
 
     /// Sends a command without waiting for its effect.

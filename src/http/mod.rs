@@ -5,6 +5,7 @@ pub mod cameras;
 pub mod console;
 pub mod error;
 pub mod field;
+pub mod forward;
 pub mod incidents;
 pub mod ingest;
 pub mod live;
@@ -50,6 +51,9 @@ pub struct AppState {
     pub console: Arc<crate::config::ConsoleSettings>,
     /// What the field app needs (`GET /api/v1/field/config`), derived once at start.
     pub field: Arc<field::FieldConfig>,
+    /// With replicas: whether this one leads, and where the leader is (requests that need
+    /// the engine go there); `None` in a single-process install.
+    pub cluster: Option<Arc<forward::ClusterView>>,
 }
 
 /// The whole API.
@@ -67,6 +71,10 @@ pub fn router(state: AppState) -> Router {
         .merge(console::router())
         .merge(field::router())
         .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            forward::to_leader,
+        ))
         .with_state(state)
 }
 

@@ -29,18 +29,32 @@ pub fn router() -> Router<AppState> {
 
 async fn healthz(State(st): State<AppState>) -> impl IntoResponse {
     let db = st.store.ping().await.is_ok();
-    let mqtt = st.mqtt_connected.load(Ordering::Relaxed);
-    let status = if db && mqtt {
+    let mut body = json!({ "database": db });
+    // A replica that does not lead has no broker connection of its own: it is ready when
+    // it knows a leader to forward to.
+    let ready = match st.cluster.as_deref() {
+        Some(view) if !view.leading() => {
+            let leader = view.leader_url();
+            body["role"] = json!("follower");
+            body["leader"] = json!(leader);
+            db && leader.is_some()
+        }
+        cluster => {
+            let mqtt = st.mqtt_connected.load(Ordering::Relaxed);
+            body["mqtt"] = json!(mqtt);
+            if cluster.is_some() {
+                body["role"] = json!("leader");
+            }
+            db && mqtt
+        }
+    };
+    body["status"] = json!(if ready { "ok" } else { "degraded" });
+    let status = if ready {
         axum::http::StatusCode::OK
     } else {
         axum::http::StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        Json(
-            json!({ "status": if db && mqtt { "ok" } else { "degraded" }, "database": db, "mqtt": mqtt }),
-        ),
-    )
+    (status, Json(body))
 }
 
 async fn livez() -> impl IntoResponse {
@@ -55,6 +69,14 @@ async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
         "griddispatch_mqtt_connected {}\n",
         u8::from(st.mqtt_connected.load(Ordering::Relaxed))
     ));
+    if let Some(view) = st.cluster.as_deref() {
+        // Each replica serves its own numbers; this says which one decides.
+        out.push_str("# TYPE griddispatch_cluster_leading gauge\n");
+        out.push_str(&format!(
+            "griddispatch_cluster_leading {}\n",
+            u8::from(view.leading())
+        ));
+    }
     if let Some(b) = &st.broker_stats {
         let gauges = [(
             "broker_connections",

@@ -1,0 +1,338 @@
+//! Replicas on one PostgreSQL database: which `serve` process runs the engine.
+//!
+//! The leader holds a session-level advisory lock on a connection of its own; PostgreSQL
+//! drops the lock the moment that connection dies (the process was killed, its host went
+//! away), and the next replica that asks gets it. Taking the lead bumps the `epoch` in the
+//! one-row `cluster_leader` table; the engine's commits check that epoch inside their
+//! transaction ([`check_epoch`]), so a leader that lost its lock without noticing (a
+//! paused process, a partition) cannot decide next to its successor. docs/decisions.md,
+//! "Replicas", has the whole plan.
+
+use std::time::Duration;
+
+use sqlx::{Connection, PgConnection};
+use tokio_util::sync::CancellationToken;
+
+/// The advisory lock's key: any constant shared by all replicas of one database
+/// ("griddisp" in ASCII).
+pub const LOCK_KEY: i64 = 0x6772_6964_6469_7370;
+
+/// How often a follower asks for the lock, and the leader checks its lock connection.
+pub const POLL: Duration = Duration::from_secs(1);
+
+/// Who this replica is, as written to `cluster_leader` when it leads.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    /// Stable name of the replica (host name and port, or configured).
+    pub id: String,
+    /// Where other replicas reach its HTTP API (for requests only the leader serves).
+    pub http_url: String,
+}
+
+/// This replica leads: the lock connection, and the epoch its commits must carry.
+#[derive(Debug)]
+pub struct Leadership {
+    /// The epoch of this lead; the engine's writes check it.
+    pub epoch: i64,
+    /// Fires when the lead is lost (the lock connection failed); the engine must stop.
+    pub lost: CancellationToken,
+    /// The watchdog that keeps the lock connection open and checked.
+    watchdog: tokio::task::JoinHandle<()>,
+}
+
+impl Leadership {
+    /// Gives the lead up: the lock connection closes, so another replica takes over now
+    /// rather than after a timeout.
+    pub async fn resign(self) {
+        self.lost.cancel();
+        let _ = self.watchdog.await;
+    }
+}
+
+/// Waits until this replica holds the lock (or `cancel` fires: `Ok(None)`), then records
+/// it as the leader with a new epoch.
+pub async fn acquire(
+    url: &str,
+    me: &Replica,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Option<Leadership>> {
+    let mut logged_wait = false;
+    loop {
+        if cancel.is_cancelled() {
+            return Ok(None);
+        }
+        match try_lead(url, me).await {
+            Ok(Some((conn, epoch))) => {
+                tracing::info!(replica = %me.id, epoch, "this replica leads");
+                let lost = cancel.child_token();
+                let watchdog = tokio::spawn(watch(conn, lost.clone()));
+                return Ok(Some(Leadership {
+                    epoch,
+                    lost,
+                    watchdog,
+                }));
+            }
+            Ok(None) => {
+                if !logged_wait {
+                    tracing::info!(replica = %me.id, "another replica leads; standing by");
+                    logged_wait = true;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "leader election: database unreachable"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(None),
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+/// One attempt: a fresh connection, the lock if free, then the new epoch.
+async fn try_lead(url: &str, me: &Replica) -> anyhow::Result<Option<(PgConnection, i64)>> {
+    let mut conn = PgConnection::connect(url).await?;
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(LOCK_KEY)
+        .fetch_one(&mut conn)
+        .await?;
+    if !got {
+        let _ = conn.close().await;
+        return Ok(None);
+    }
+    let epoch: i64 = sqlx::query_scalar(
+        "INSERT INTO cluster_leader (id, epoch, replica, http_url, since) \
+         VALUES (1, 1, $1, $2, $3) \
+         ON CONFLICT (id) DO UPDATE SET epoch = cluster_leader.epoch + 1, \
+         replica = EXCLUDED.replica, http_url = EXCLUDED.http_url, since = EXCLUDED.since \
+         RETURNING epoch",
+    )
+    .bind(&me.id)
+    .bind(&me.http_url)
+    .bind(crate::clock::now_ms())
+    .fetch_one(&mut conn)
+    .await?;
+    Ok(Some((conn, epoch)))
+}
+
+/// Keeps the lock connection and checks it every [`POLL`]; a failed check means the lock
+/// may be gone, so the lead ends (`lost`). Ending the lead closes the connection.
+async fn watch(mut conn: PgConnection, lost: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = lost.cancelled() => break,
+            _ = tokio::time::sleep(POLL) => {}
+        }
+        let check = tokio::time::timeout(POLL * 3, sqlx::query("SELECT 1").execute(&mut conn));
+        if !matches!(check.await, Ok(Ok(_))) {
+            tracing::error!("lost the leader lock's connection; stepping down");
+            lost.cancel();
+            break;
+        }
+    }
+    let _ = tokio::time::timeout(POLL, conn.close()).await;
+}
+
+/// The current leader: `(epoch, replica, http_url)`, or `None` before anyone led.
+pub async fn current(
+    conn: &mut PgConnection,
+) -> Result<Option<(i64, String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT epoch, replica, http_url FROM cluster_leader WHERE id = 1")
+        .fetch_optional(conn)
+        .await
+}
+
+/// Inside a writing transaction: fails unless `epoch` is still the leader's, and keeps a
+/// new leader from bumping it until this transaction ends (the row is share-locked), so a
+/// deposed leader's commit is refused instead of interleaving with its successor's.
+pub async fn check_epoch(conn: &mut PgConnection, epoch: i64) -> Result<(), sqlx::Error> {
+    let now: Option<i64> =
+        sqlx::query_scalar("SELECT epoch FROM cluster_leader WHERE id = 1 FOR SHARE")
+            .fetch_optional(conn)
+            .await?;
+    if now == Some(epoch) {
+        Ok(())
+    } else {
+        Err(sqlx::Error::Protocol(format!(
+            "this replica no longer leads (epoch {epoch}, now {now:?})"
+        )))
+    }
+}
+
+/// The NOTIFY channel that carries the leader's live events to the other replicas.
+pub const LIVE_CHANNEL: &str = "griddispatch_live";
+
+/// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
+const MAX_NOTIFY: usize = 7900;
+
+/// Events sent in one NOTIFY at most (several fit when small, as most are).
+const MAX_BATCH: usize = 200;
+
+/// Packs events into NOTIFY payloads `{"from": id, "events": [[kind, data], …]}` of at
+/// most [`MAX_NOTIFY`] bytes; an event too big even alone is left out (and logged).
+fn pack(from: &str, events: Vec<(String, serde_json::Value)>) -> Vec<String> {
+    let head = format!(r#"{{"from":{},"events":["#, serde_json::json!(from));
+    let mut out = Vec::new();
+    let mut cur = head.clone();
+    for (kind, data) in events {
+        let item = serde_json::json!([kind, data]).to_string();
+        if head.len() + item.len() + 2 > MAX_NOTIFY {
+            tracing::warn!(
+                kind,
+                bytes = item.len(),
+                "a live event is too big to relay to the other replicas"
+            );
+            continue;
+        }
+        if cur.len() + item.len() + 3 > MAX_NOTIFY {
+            cur.push_str("]}");
+            out.push(std::mem::replace(&mut cur, head.clone()));
+        }
+        if cur.len() > head.len() {
+            cur.push(',');
+        }
+        cur.push_str(&item);
+    }
+    if cur.len() > head.len() {
+        cur.push_str("]}");
+        out.push(cur);
+    }
+    out
+}
+
+/// On the leader: sends every live event to the other replicas (NOTIFY, in commit order).
+/// A lost database connection is retried; what it could not send is lost for the other
+/// replicas' consoles (their clients reload on reconnect), never for the dispatcher.
+pub async fn relay_live(
+    url: String,
+    me: Replica,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<(String, serde_json::Value)>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut conn: Option<PgConnection> = None;
+    loop {
+        let first = tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            e = rx.recv() => match e { Some(e) => e, None => return Ok(()) },
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(e) => batch.push(e),
+                Err(_) => break,
+            }
+        }
+        if conn.is_none() {
+            conn = PgConnection::connect(&url)
+                .await
+                .map_err(|e| tracing::warn!(error = %e, "live relay: database unreachable"))
+                .ok();
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        for payload in pack(&me.id, batch) {
+            let sent = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(LIVE_CHANNEL)
+                .bind(payload)
+                .execute(&mut *c)
+                .await;
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, "live relay: NOTIFY failed; reconnecting");
+                conn = None;
+                break;
+            }
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Relayed {
+    from: String,
+    events: Vec<(String, serde_json::Value)>,
+}
+
+/// On every replica: feeds the leader's relayed events to this replica's live hub, so a
+/// console connected anywhere sees every change. Its own relayed events (when it leads)
+/// are skipped: they were published here already.
+pub async fn follow_live(
+    url: String,
+    me: Replica,
+    live: crate::live::Live,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut listener = sqlx::postgres::PgListener::connect(&url).await?;
+    listener.listen(LIVE_CHANNEL).await?;
+    loop {
+        // `recv` reconnects by itself after a lost connection.
+        let n = tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            n = listener.recv() => n?,
+        };
+        match serde_json::from_str::<Relayed>(n.payload()) {
+            Ok(r) if r.from == me.id => {}
+            Ok(r) => {
+                for (kind, data) in r.events {
+                    live.publish_local(&kind, data);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "live relay: unreadable notification"),
+        }
+    }
+}
+
+/// On every replica: keeps `view` told where the leader is.
+pub async fn watch_leader(
+    url: String,
+    view: std::sync::Arc<crate::http::forward::ClusterView>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut conn: Option<PgConnection> = None;
+    loop {
+        if conn.is_none() {
+            conn = PgConnection::connect(&url).await.ok();
+        }
+        if let Some(c) = conn.as_mut() {
+            match current(c).await {
+                Ok(leader) => view.set_leader_url(leader.map(|(_, _, url)| url)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the current leader");
+                    conn = None;
+                }
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn small_events_share_a_notification_and_big_ones_split() {
+        let events: Vec<_> = (0..3)
+            .map(|i| ("task".to_owned(), json!({"task_id": i})))
+            .collect();
+        let out = pack("r1", events);
+        assert_eq!(out.len(), 1);
+        let v: serde_json::Value = serde_json::from_str(&out[0]).unwrap();
+        assert_eq!(v["from"], "r1");
+        assert_eq!(v["events"][2], json!(["task", {"task_id": 2}]));
+
+        let big = "x".repeat(3000);
+        let events: Vec<_> = (0..5)
+            .map(|_| ("incident".to_owned(), json!({"description": big})))
+            .collect();
+        let out = pack("r1", events);
+        assert_eq!(out.len(), 3, "two events fit in each notification");
+        for p in &out {
+            assert!(p.len() <= MAX_NOTIFY);
+            let v: Relayed = serde_json::from_str(p).unwrap();
+            assert!(!v.events.is_empty());
+        }
+        let huge = vec![("incident".to_owned(), json!({"d": "y".repeat(9000)}))];
+        assert!(pack("r1", huge).is_empty());
+    }
+}
