@@ -142,6 +142,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             password: superuser_password.clone(),
             persistent_session: settings.mqtt.persistent_session,
             unix_socket: broker.as_ref().map(|(_, socket)| socket.clone()),
+            manual_acks: false,
         }
     } else {
         let (host, port) = crate::mqtt::parse_broker_url(&settings.mqtt.url).context("mqtt.url")?;
@@ -153,6 +154,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             password: settings.mqtt.password.clone(),
             persistent_session: settings.mqtt.persistent_session,
             unix_socket: None,
+            manual_acks: true,
         }
     };
     let mqtt_url = format!("mqtt://{}:{}", client_cfg.host, client_cfg.port);

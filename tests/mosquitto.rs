@@ -95,3 +95,67 @@ async fn dispatches_through_mosquitto() {
         .await;
     assert!(leftover.is_none(), "retained leftovers: {leftover:?}");
 }
+
+/// Alerts published while the dispatcher is down wait in its Mosquitto session, more of
+/// them than Mosquitto sends unacknowledged at once (20 by default): all are processed
+/// after the restart, so acknowledgements (sent only after each commit) keep flowing.
+#[tokio::test]
+async fn alerts_sent_while_the_dispatcher_is_down_are_all_processed() {
+    if std::net::TcpStream::connect("127.0.0.1:1883").is_err() {
+        eprintln!("\n*** SKIPPED alerts_sent_while_the_dispatcher_is_down_are_all_processed: nothing listens on 127.0.0.1:1883 (scripts/test starts Mosquitto) ***\n");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Mosquitto is required in CI"
+        );
+        return;
+    }
+    const ALERTS: usize = 60;
+    let run = common::unique();
+    let dir = tempfile::tempdir().unwrap();
+    let client_id = format!("griddispatch-down-{run}");
+    let env = [
+        ("GRIDDISPATCH__MQTT__LISTEN", ""),
+        ("GRIDDISPATCH__MQTT__URL", "mqtt://127.0.0.1:1883"),
+        ("GRIDDISPATCH__MQTT__CLIENT_ID", client_id.as_str()),
+        ("GRIDDISPATCH__MQTT__PERSISTENT_SESSION", "true"),
+    ];
+    let settings = test_settings(&dir, &env);
+    let mut app = TestApp::spawn_with(dir, settings).await;
+    let db_url = app.db_url.clone();
+    let source = format!("down-{run}");
+    let (user, pass) = app.source(&source).await;
+    app.stop().await;
+
+    let src = Client::connect("127.0.0.1", 1883, &format!("s-{run}"), &user, &pass).await;
+    for i in 0..ALERTS {
+        let lon = 106.60 + i as f64 * 0.01; // apart, so no two correlate
+        src.publish(
+            &format!("alerts/{source}"),
+            json!({"id": format!("d{i}"), "kind":"medical","severity":3,"lat":39.49,"lon":lon})
+                .to_string(),
+        )
+        .await;
+    }
+    // Every publish is with Mosquitto before the dispatcher comes back.
+    let mut probe = Client::connect("127.0.0.1", 1883, &format!("p-{run}"), "", "").await;
+    probe.subscribe(&format!("alerts/{source}")).await;
+    src.publish(&format!("alerts/{source}"), "marker").await;
+    assert!(probe
+        .next_where(common::WAIT, |_, p| p.as_ref() == b"marker")
+        .await
+        .is_some());
+
+    // The same database and the same broker session, as after a restart.
+    let dir = tempfile::tempdir().unwrap();
+    let mut env2: Vec<(&str, &str)> = env.to_vec();
+    env2.push(("GRIDDISPATCH__DATABASE__URL", &db_url));
+    let settings = test_settings(&dir, &env2);
+    let again = TestApp::spawn_with(dir, settings).await;
+    common::wait_for("every queued alert stored", || async {
+        let v = again.get("/api/v1/incidents?state=open&limit=1000").await;
+        let n = v.as_array().map(|a| a.len()).unwrap_or(0);
+        (n == ALERTS).then(|| json!(n))
+    })
+    .await;
+    drop(app);
+}

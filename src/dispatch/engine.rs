@@ -534,6 +534,11 @@ impl Engine {
                 result,
             } => self.on_snapshot(&incident_id, &camera_id, result),
             Command::Republish => self.publish_inbox(),
+            // Staged like a decision, so it answers after the commit of its batch, which
+            // holds every command handled before it.
+            Command::Barrier(tx) => self.stage(Change::default(), move |_| {
+                let _ = tx.send(());
+            }),
             Command::AuditRetained {
                 responder_id,
                 task_id,

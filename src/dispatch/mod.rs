@@ -211,6 +211,9 @@ pub enum Command {
     Reload(Reload),
     /// The MQTT connection (re)started: publish every open task again.
     Republish,
+    /// Answers once every command sent before it is committed (or refused): the MQTT client
+    /// acknowledges a message to the broker only after that, so a crash never loses one.
+    Barrier(oneshot::Sender<()>),
     /// The broker holds a retained task message on `dispatch/<responder>/tasks/<task>`;
     /// clear it unless that task is open for that responder (a crash between a commit and
     /// its publish can leave one behind on a broker that keeps retained messages).
@@ -285,6 +288,13 @@ impl Dispatcher {
     ) -> anyhow::Result<()> {
         let engine = engine::Engine::load(store, settings, out, metrics, snapshots, live).await?;
         engine.run(rx, cancel).await
+    }
+
+    /// Waits until every command sent before this call is committed (or refused).
+    pub async fn barrier(&self) -> Result<(), DispatchError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Barrier(tx)).await?;
+        rx.await.map_err(|_| DispatchError::Stopped)
     }
 
     /// Sends a command without waiting for its effect.

@@ -42,13 +42,16 @@ pub const INBOX_AUDIT_SECS: u64 = 10;
 /// Source id under which Frigate events are recorded.
 pub const FRIGATE_SOURCE: &str = "frigate";
 
-/// One received MQTT message.
-#[derive(Debug, Clone)]
+/// One received MQTT message. Not `Clone`: it owns its acknowledgement.
+#[derive(Debug)]
 pub struct Inbound {
     /// Topic.
     pub topic: String,
     /// Payload.
     pub payload: Bytes,
+    /// Its acknowledgement to the broker, sent once its handling is committed (`None`: no
+    /// acknowledgement owed, e.g. the embedded broker or QoS 0).
+    pub ack: Option<crate::mqtt::acks::AckGuard>,
 }
 
 /// Routes inbound messages to the dispatcher and dead letters.

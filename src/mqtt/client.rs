@@ -31,6 +31,10 @@ pub struct ClientConfig {
     pub persistent_session: bool,
     /// Connect over this Unix socket instead of TCP (the embedded broker's own socket).
     pub unix_socket: Option<std::path::PathBuf>,
+    /// Acknowledge messages only once what they caused is committed (`mqtt::acks`): for an
+    /// external broker, which outlives this process. The embedded broker dies with it, so
+    /// there the acknowledgement would protect nothing.
+    pub manual_acks: bool,
 }
 
 /// Runs the connection until `cancel` fires, reconnecting after errors.
@@ -57,7 +61,20 @@ pub async fn run(
     if !cfg.username.is_empty() {
         opts.set_credentials(cfg.username.clone(), cfg.password.clone());
     }
+    opts.set_manual_acks(cfg.manual_acks);
     let (client, mut events) = AsyncClient::new(opts, 10_000);
+    let mut acks = if cfg.manual_acks {
+        let (acks, rx) = super::acks::Acks::new();
+        tokio::spawn(super::acks::run(
+            client.clone(),
+            dispatcher.clone(),
+            rx,
+            cancel.clone(),
+        ));
+        Some(acks)
+    } else {
+        None
+    };
 
     let sender = {
         let client = client.clone();
@@ -88,6 +105,9 @@ pub async fn run(
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 failures = 0;
+                if let Some(a) = acks.as_mut() {
+                    a.reconnected();
+                }
                 tracing::info!(host = %cfg.host, port = cfg.port, code = ?ack.code, "MQTT connected");
                 for topic in SUBSCRIPTIONS.iter().chain([&INBOX_AUDIT]) {
                     if let Err(e) = client.subscribe(*topic, QoS::AtLeastOnce).await {
@@ -106,6 +126,11 @@ pub async fn run(
                 let _ = dispatcher.send(Command::Republish).await;
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
+                // Dropped (acknowledged) wherever the message's handling ends.
+                let ack = match acks.as_mut() {
+                    Some(a) if p.qos != QoS::AtMostOnce => Some(a.guard(p.pkid)),
+                    _ => None,
+                };
                 if p.payload.is_empty() && p.retain {
                     continue;
                 }
@@ -124,6 +149,7 @@ pub async fn run(
                 let msg = Inbound {
                     topic: p.topic,
                     payload: p.payload,
+                    ack,
                 };
                 if inbound.send(msg).await.is_err() {
                     break;

@@ -1,5 +1,6 @@
 //! MQTT adapters: the embedded broker, the dispatcher's client, and the login and ACL
 //! files for an external Mosquitto.
+pub mod acks;
 pub mod auth;
 pub mod broker;
 pub mod client;

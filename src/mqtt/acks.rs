@@ -1,0 +1,129 @@
+//! Acknowledging to an external broker only what is safely stored.
+//!
+//! With manual acknowledgements the broker keeps each QoS 1 message until we send its
+//! PUBACK, and sends it again to the session's next connection if we never do (the
+//! process was killed, or a replica lost the lead). So a message is acknowledged only once
+//! the dispatcher has committed what it caused:
+//!
+//! - its [`AckGuard`] is dropped when the message has been handed on (an alert stored, a
+//!   command queued for the engine, a dead letter written, or nothing to do);
+//! - then a barrier ([`Dispatcher::barrier`]) waits for the commit of every command queued
+//!   before it;
+//! - then the PUBACKs go out in the order the messages arrived, as MQTT 3.1.1 requires
+//!   (§4.6), so one slow alert holds back the acknowledgements behind it, never the work.
+//!
+//! A message handled twice around a crash changes nothing: alerts are unique per (source,
+//! id), task updates carry versions, positions and duty toggles are values.
+
+use std::collections::BTreeMap;
+
+use rumqttc::{AsyncClient, Publish, QoS};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::dispatch::Dispatcher;
+
+/// One received message that still needs its PUBACK. Dropping it says "handed on".
+#[derive(Debug)]
+pub struct AckGuard {
+    /// The connection it came on (packet ids mean nothing on another one).
+    generation: u64,
+    /// Its place in arrival order on that connection.
+    seq: u64,
+    /// The broker's packet id, for the PUBACK.
+    pkid: u16,
+    /// Where the drop is reported.
+    tx: mpsc::UnboundedSender<(u64, u64, u16)>,
+}
+
+impl Drop for AckGuard {
+    fn drop(&mut self) {
+        let _ = self.tx.send((self.generation, self.seq, self.pkid));
+    }
+}
+
+/// Hands out guards in arrival order; one per client.
+#[derive(Debug)]
+pub struct Acks {
+    generation: u64,
+    next_seq: u64,
+    tx: mpsc::UnboundedSender<(u64, u64, u16)>,
+}
+
+impl Acks {
+    /// A sequencer and the receiver its [`run`] task drains.
+    pub fn new() -> (Acks, mpsc::UnboundedReceiver<(u64, u64, u16)>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Acks {
+                generation: 0,
+                next_seq: 0,
+                tx,
+            },
+            rx,
+        )
+    }
+
+    /// A new connection: what the old one left unacknowledged the broker sends again.
+    pub fn reconnected(&mut self) {
+        self.generation += 1;
+        self.next_seq = 0;
+    }
+
+    /// The guard of a message just received with packet id `pkid`.
+    pub fn guard(&mut self, pkid: u16) -> AckGuard {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        AckGuard {
+            generation: self.generation,
+            seq,
+            pkid,
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+/// Sends the PUBACKs, in order, once what came before them is committed.
+pub async fn run(
+    client: AsyncClient,
+    dispatcher: Dispatcher,
+    mut rx: mpsc::UnboundedReceiver<(u64, u64, u16)>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut generation = 0;
+    let mut next = 0;
+    let mut handed: BTreeMap<u64, u16> = BTreeMap::new();
+    loop {
+        let first = tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            m = rx.recv() => match m { Some(m) => m, None => return Ok(()) },
+        };
+        let mut take = |(g, seq, pkid): (u64, u64, u16)| {
+            if g > generation {
+                generation = g;
+                next = 0;
+                handed.clear();
+            }
+            if g == generation {
+                handed.insert(seq, pkid);
+            }
+        };
+        take(first);
+        while let Ok(m) = rx.try_recv() {
+            take(m);
+        }
+        if !handed.contains_key(&next) {
+            continue;
+        }
+        if dispatcher.barrier().await.is_err() {
+            // The engine stopped; the process is going down and the broker keeps the rest.
+            return Ok(());
+        }
+        while let Some(pkid) = handed.remove(&next) {
+            let mut ack = Publish::new("", QoS::AtLeastOnce, Vec::new());
+            ack.pkid = pkid;
+            client.ack(&ack).await?;
+            next += 1;
+        }
+    }
+}
