@@ -110,8 +110,11 @@ pub struct HttpSettings {
 /// `[database]`
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
-    /// sqlx URL, e.g. `sqlite://data/griddispatch.db`.
+    /// sqlx URL: `sqlite://data/griddispatch.db` or `postgres://user@host[:port]/db`.
     pub url: String,
+    /// Folder for the files kept beside the database (snapshots, the dispatcher's socket);
+    /// empty = the SQLite file's folder, or `data` with PostgreSQL.
+    pub data_dir: String,
     /// Upper bound on pooled connections.
     pub max_connections: u32,
 }
@@ -346,10 +349,10 @@ impl Settings {
         if self.mqtt.client_id.is_empty() {
             return bad("mqtt.client_id", "must not be empty");
         }
-        if !(self.database.url.starts_with("sqlite:")) {
+        if crate::store::Backend::of_url(&self.database.url).is_none() {
             return bad(
                 "database.url",
-                "only sqlite: URLs are supported in this version",
+                "must be sqlite:… (a file) or postgres://… (a server)",
             );
         }
         for (key, v) in [
@@ -475,8 +478,16 @@ impl Settings {
         Ok(())
     }
 
-    /// The folder holding the SQLite file, for data that sits beside it.
+    /// The folder for data that sits beside the database: `database.data_dir`, else the
+    /// folder holding the SQLite file, else (PostgreSQL) `data`.
     pub fn data_dir(&self) -> Option<&Path> {
+        if !self.database.data_dir.is_empty() {
+            return Some(Path::new(&self.database.data_dir));
+        }
+        if crate::store::Backend::of_url(&self.database.url) != Some(crate::store::Backend::Sqlite)
+        {
+            return Some(Path::new("data"));
+        }
         let path = self
             .database
             .url
