@@ -150,4 +150,5 @@ async fn kill_9_with_a_pending_offer_resumes_where_it_was() {
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     let status = proc.child.wait().unwrap();
     assert!(status.success(), "exit status after SIGTERM: {status}");
+    common::drop_test_db(dir.path());
 }

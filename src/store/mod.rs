@@ -249,3 +249,31 @@ impl Store {
         self.pool.close().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_scheme_picks_the_backend() {
+        assert_eq!(Backend::of_url("sqlite://data/x.db"), Some(Backend::Sqlite));
+        assert_eq!(Backend::of_url("sqlite::memory:"), Some(Backend::Sqlite));
+        assert_eq!(
+            Backend::of_url("postgres://u@h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::of_url("postgresql://u@h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(Backend::of_url("mysql://u@h/db"), None);
+    }
+
+    #[test]
+    fn messages_never_show_a_database_password() {
+        let shown = redacted("postgres://gd:hunter22@db.example:5432/gd");
+        assert!(!shown.contains("hunter22"), "{shown}");
+        assert!(shown.contains("gd:***@db.example:5432/gd"), "{shown}");
+        assert_eq!(redacted("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}
