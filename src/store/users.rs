@@ -206,7 +206,10 @@ impl Store {
             }
             None => None,
         };
-        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
+        // Reads, then writes: without the write lock first a concurrent change could slip
+        // in between (SQLite fails the deferred upgrade; PostgreSQL could lose the last
+        // admin to two concurrent demotions).
+        let mut tx = self.begin_write("users").await?;
         let was_admin = enabled_admin(&mut tx, username).await?;
         let done = sqlx::query(
             "UPDATE users SET role = COALESCE($1, role), password_hash = COALESCE($2, password_hash),
@@ -237,7 +240,7 @@ impl Store {
 
     /// Deletes a user and its sessions; deleting the last enabled admin is refused (409).
     pub async fn delete_user(&self, username: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write("users").await?;
         let was_admin = enabled_admin(&mut tx, username).await?;
         let done = sqlx::query("DELETE FROM users WHERE username = $1")
             .bind(username)

@@ -50,7 +50,7 @@ pub fn test_backend() -> &'static str {
 }
 
 /// The PostgreSQL server the tests use, without a database name.
-fn pg_server() -> String {
+pub fn pg_server() -> String {
     std::env::var("GRIDDISPATCH_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
@@ -92,6 +92,12 @@ pub fn test_db_url(dir: &std::path::Path) -> String {
     if test_backend() == "sqlite" {
         return format!("sqlite://{}/test.db", dir.display());
     }
+    pg_db_url(dir)
+}
+
+/// The PostgreSQL database of the test folder `dir`, whatever `GRIDDISPATCH_TEST_DB` says
+/// (made at the first call, the same one later).
+pub fn pg_db_url(dir: &std::path::Path) -> String {
     let mut map = PG_DATABASES.lock().unwrap_or_else(|e| e.into_inner());
     let map = map.get_or_insert_with(Default::default);
     if let Some(name) = map.get(dir) {
