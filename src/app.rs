@@ -434,6 +434,8 @@ fn start_replica(
             "live relay out",
             crate::cluster::relay_live(url, me, relay_rx, task_cancel.clone()),
         );
+        // Every engine commit from here on carries this lead's epoch.
+        dispatching.store.fence(lead.epoch);
         task_view.set_leading(true);
         dispatching.start(&task_tracker, &task_cancel);
         lead.lost.cancelled().await;

@@ -4,7 +4,7 @@
 //! drops the lock the moment that connection dies (the process was killed, its host went
 //! away), and the next replica that asks gets it. Taking the lead bumps the `epoch` in the
 //! one-row `cluster_leader` table; the engine's commits check that epoch inside their
-//! transaction ([`check_epoch`]), so a leader that lost its lock without noticing (a
+//! transaction (`Store::apply` with a fence), so a leader that lost its lock without noticing (a
 //! paused process, a partition) cannot decide next to its successor. docs/decisions.md,
 //! "Replicas", has the whole plan.
 
@@ -90,27 +90,13 @@ pub async fn acquire(
 /// One attempt: a fresh connection, the lock if free, then the new epoch.
 async fn try_lead(url: &str, me: &Replica) -> anyhow::Result<Option<(PgConnection, i64)>> {
     let mut conn = PgConnection::connect(url).await?;
-    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-        .bind(LOCK_KEY)
-        .fetch_one(&mut conn)
-        .await?;
-    if !got {
-        let _ = conn.close().await;
-        return Ok(None);
+    match crate::store::cluster::lead(&mut conn, LOCK_KEY, &me.id, &me.http_url).await? {
+        Some(epoch) => Ok(Some((conn, epoch))),
+        None => {
+            let _ = conn.close().await;
+            Ok(None)
+        }
     }
-    let epoch: i64 = sqlx::query_scalar(
-        "INSERT INTO cluster_leader (id, epoch, replica, http_url, since) \
-         VALUES (1, 1, $1, $2, $3) \
-         ON CONFLICT (id) DO UPDATE SET epoch = cluster_leader.epoch + 1, \
-         replica = EXCLUDED.replica, http_url = EXCLUDED.http_url, since = EXCLUDED.since \
-         RETURNING epoch",
-    )
-    .bind(&me.id)
-    .bind(&me.http_url)
-    .bind(crate::clock::now_ms())
-    .fetch_one(&mut conn)
-    .await?;
-    Ok(Some((conn, epoch)))
 }
 
 /// Keeps the lock connection and checks it every [`POLL`]; a failed check means the lock
@@ -121,7 +107,7 @@ async fn watch(mut conn: PgConnection, lost: CancellationToken) {
             _ = lost.cancelled() => break,
             _ = tokio::time::sleep(POLL) => {}
         }
-        let check = tokio::time::timeout(POLL * 3, sqlx::query("SELECT 1").execute(&mut conn));
+        let check = tokio::time::timeout(POLL * 3, crate::store::cluster::ping(&mut conn));
         if !matches!(check.await, Ok(Ok(_))) {
             tracing::error!("lost the leader lock's connection; stepping down");
             lost.cancel();
@@ -129,32 +115,6 @@ async fn watch(mut conn: PgConnection, lost: CancellationToken) {
         }
     }
     let _ = tokio::time::timeout(POLL, conn.close()).await;
-}
-
-/// The current leader: `(epoch, replica, http_url)`, or `None` before anyone led.
-pub async fn current(
-    conn: &mut PgConnection,
-) -> Result<Option<(i64, String, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT epoch, replica, http_url FROM cluster_leader WHERE id = 1")
-        .fetch_optional(conn)
-        .await
-}
-
-/// Inside a writing transaction: fails unless `epoch` is still the leader's, and keeps a
-/// new leader from bumping it until this transaction ends (the row is share-locked), so a
-/// deposed leader's commit is refused instead of interleaving with its successor's.
-pub async fn check_epoch(conn: &mut PgConnection, epoch: i64) -> Result<(), sqlx::Error> {
-    let now: Option<i64> =
-        sqlx::query_scalar("SELECT epoch FROM cluster_leader WHERE id = 1 FOR SHARE")
-            .fetch_optional(conn)
-            .await?;
-    if now == Some(epoch) {
-        Ok(())
-    } else {
-        Err(sqlx::Error::Protocol(format!(
-            "this replica no longer leads (epoch {epoch}, now {now:?})"
-        )))
-    }
 }
 
 /// The NOTIFY channel that carries the leader's live events to the other replicas.
@@ -228,11 +188,7 @@ pub async fn relay_live(
         }
         let Some(c) = conn.as_mut() else { continue };
         for payload in pack(&me.id, batch) {
-            let sent = sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(LIVE_CHANNEL)
-                .bind(payload)
-                .execute(&mut *c)
-                .await;
+            let sent = crate::store::cluster::notify(c, LIVE_CHANNEL, &payload).await;
             if let Err(e) = sent {
                 tracing::warn!(error = %e, "live relay: NOTIFY failed; reconnecting");
                 conn = None;
@@ -289,7 +245,7 @@ pub async fn watch_leader(
             conn = PgConnection::connect(&url).await.ok();
         }
         if let Some(c) = conn.as_mut() {
-            match current(c).await {
+            match crate::store::cluster::current(c).await {
                 Ok(leader) => view.set_leader_url(leader.map(|(_, _, url)| url)),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read the current leader");

@@ -126,8 +126,11 @@ pub struct HttpSettings {
 /// `[database]`
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
-    /// sqlx URL, e.g. `sqlite://data/griddispatch.db`.
+    /// sqlx URL: `sqlite://data/griddispatch.db` or `postgres://user@host[:port]/db`.
     pub url: String,
+    /// Folder for the files kept beside the database (snapshots, the dispatcher's socket);
+    /// empty = the SQLite file's folder, or `data` with PostgreSQL.
+    pub data_dir: String,
     /// Upper bound on pooled connections.
     pub max_connections: u32,
 }
@@ -337,8 +340,8 @@ impl Settings {
     /// Replicas share one database and one broker, and find each other over HTTP.
     fn validate_cluster(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError(format!("{key}: {why}")));
-        if !self.database.url.starts_with("postgres:")
-            && !self.database.url.starts_with("postgresql:")
+        if crate::store::Backend::of_url(&self.database.url)
+            != Some(crate::store::Backend::Postgres)
         {
             return bad(
                 "database.url",
@@ -407,10 +410,10 @@ impl Settings {
         if self.cluster.enabled {
             self.validate_cluster()?;
         }
-        if !(self.database.url.starts_with("sqlite:")) {
+        if crate::store::Backend::of_url(&self.database.url).is_none() {
             return bad(
                 "database.url",
-                "only sqlite: URLs are supported in this version",
+                "must be sqlite:… (a file) or postgres://… (a server)",
             );
         }
         for (key, v) in [
@@ -536,8 +539,16 @@ impl Settings {
         Ok(())
     }
 
-    /// The folder holding the SQLite file, for data that sits beside it.
+    /// The folder for data that sits beside the database: `database.data_dir`, else the
+    /// folder holding the SQLite file, else (PostgreSQL) `data`.
     pub fn data_dir(&self) -> Option<&Path> {
+        if !self.database.data_dir.is_empty() {
+            return Some(Path::new(&self.database.data_dir));
+        }
+        if crate::store::Backend::of_url(&self.database.url) != Some(crate::store::Backend::Sqlite)
+        {
+            return Some(Path::new("data"));
+        }
         let path = self
             .database
             .url

@@ -10,7 +10,7 @@
 //!   incident and task state machines, the alert schema. No I/O.
 //! - [`dispatch`]: the engine, one task owning every dispatch decision; it writes each
 //!   decision to the store before telling anyone.
-//! - [`store`]: all SQL (SQLite through sqlx).
+//! - [`store`]: all SQL (SQLite or PostgreSQL through sqlx's `Any` driver).
 //! - [`mqtt`]: the embedded broker (with per-worker topic ACLs), its login check, the
 //!   dispatcher's own MQTT client, and the same logins and ACLs exported for Mosquitto.
 //! - [`ingest`]: one adapter per incoming format (our alert JSON, Frigate, GB/T 28181

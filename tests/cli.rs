@@ -2,20 +2,23 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
 
+mod common;
+
 use std::process::Command;
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}/x.db", dir.path().display());
+    let db_env = common::test_db_env(dir.path());
     let out = Command::new(env!("CARGO_BIN_EXE_griddispatch"))
         .args(args)
-        .env("GRIDDISPATCH__DATABASE__URL", db)
+        .envs(db_env)
         .env("GRIDDISPATCH__HTTP__LISTEN", "127.0.0.1:0")
         .env("GRIDDISPATCH__MQTT__LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "error")
         .envs(env.iter().copied())
         .output()
         .unwrap();
+    common::drop_test_db(dir.path());
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

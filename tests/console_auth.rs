@@ -436,8 +436,8 @@ async fn admins_manage_users_and_keep_one_admin() {
 #[tokio::test]
 async fn user_add_reads_the_password_from_stdin() {
     let dir = tempfile::tempdir().unwrap();
-    // The file name the test instance uses (see common::test_settings).
-    let db = format!("sqlite://{}/test.db", dir.path().display());
+    // The database the test instance uses (see common::test_settings).
+    let db = common::test_db_url(dir.path());
     let add = |username: &str, stdin: &str| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_griddispatch"))
             .args(["user", "add", "--username", username, "--role", "operator"])

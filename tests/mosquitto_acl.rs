@@ -162,7 +162,8 @@ async fn exported_logins_and_acls_hold_on_a_real_mosquitto() {
     assert_eq!(s1_user, "source-s1");
 
     // w3 stands for a login issued before griddispatch kept Mosquitto hashes.
-    let pool = sqlx::SqlitePool::connect(&app.db_url).await.unwrap();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.db_url).await.unwrap();
     sqlx::query("UPDATE mqtt_accounts SET mosquitto_hash = NULL WHERE username = 'w3'")
         .execute(&pool)
         .await

@@ -32,7 +32,7 @@ impl Drop for Proc {
 }
 
 fn env(dir: &std::path::Path, http: u16, mqtt: u16) -> Vec<(String, String)> {
-    vec![
+    let mut env = vec![
         (
             "GRIDDISPATCH__HTTP__LISTEN".into(),
             format!("127.0.0.1:{http}"),
@@ -42,15 +42,14 @@ fn env(dir: &std::path::Path, http: u16, mqtt: u16) -> Vec<(String, String)> {
             format!("127.0.0.1:{mqtt}"),
         ),
         (
-            "GRIDDISPATCH__DATABASE__URL".into(),
-            format!("sqlite://{}/gd.db", dir.display()),
-        ),
-        (
             "GRIDDISPATCH__DISPATCH__ACK_TIMEOUT_SECS".into(),
             "6".into(),
         ),
         ("RUST_LOG".into(), "warn".into()),
-    ]
+    ];
+    // The database outlives both processes: SQLite file or PostgreSQL database of `dir`.
+    env.extend(common::test_db_env(dir));
+    env
 }
 
 fn serve(env: &[(String, String)]) -> Proc {
@@ -151,4 +150,5 @@ async fn kill_9_with_a_pending_offer_resumes_where_it_was() {
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     let status = proc.child.wait().unwrap();
     assert!(status.success(), "exit status after SIGTERM: {status}");
+    common::drop_test_db(dir.path());
 }

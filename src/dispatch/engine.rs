@@ -73,6 +73,9 @@ pub(super) struct Engine {
     offline_after_ms: i64,
     /// Decisions made but not yet written (see [`Engine::flush`]).
     batch: Batch,
+    /// Set when a commit was refused because this replica no longer leads: the engine
+    /// stops instead of deciding next to the new leader.
+    deposed: Option<String>,
     /// Where snapshots are asked for (never waited on).
     snapshot_requests: SnapshotRequests,
     /// Links of snapshot files, for task messages.
@@ -217,6 +220,7 @@ impl Engine {
                 .saturating_mul(1000),
             joinable: PointIndex::new(39.5),
             batch: Batch::default(),
+            deposed: None,
             snapshot_requests,
             snapshot_files: SnapshotFiles::from_settings(settings),
             snapshots: HashMap::new(),
@@ -382,6 +386,9 @@ impl Engine {
                     self.open_due_cameras().await;
                     self.flush().await;
                 }
+            }
+            if let Some(why) = self.deposed.take() {
+                anyhow::bail!("the dispatcher stops: {why}");
             }
         }
         self.flush().await;
@@ -734,14 +741,22 @@ impl Engine {
         let batch = std::mem::take(&mut self.batch);
         let stored = if batch.writes.is_empty() {
             true
-        } else if let Err(e) = self.store.apply(&batch.writes).await {
-            tracing::error!(error = %e, decisions = batch.done.len(), "could not store dispatch decisions; reloading state from the database");
-            if let Err(e) = self.reload_all().await {
-                tracing::error!(error = %e, "reload after a failed write also failed");
-            }
-            false
         } else {
-            true
+            match self.store.apply(&batch.writes).await {
+                Ok(()) => true,
+                Err(crate::store::StoreError::Fenced(why)) => {
+                    tracing::error!(%why, decisions = batch.done.len(), "commit refused: this replica no longer leads");
+                    self.deposed = Some(why);
+                    false
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, decisions = batch.done.len(), "could not store dispatch decisions; reloading state from the database");
+                    if let Err(e) = self.reload_all().await {
+                        tracing::error!(error = %e, "reload after a failed write also failed");
+                    }
+                    false
+                }
+            }
         };
         if stored {
             for msg in batch.publish {

@@ -56,6 +56,8 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::NotFound(m) => ApiError::NotFound(m),
+            // The replica lost the lead mid-request; it is stopping, the caller retries.
+            StoreError::Fenced(_) => ApiError::Unavailable,
             StoreError::Db(e) => ApiError::Internal(e.into()),
         }
     }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use super::secrets::{hash_secret, mosquitto_hash, new_secret, verify_secret};
-use super::{now_ms, one_row, Store, StoreError};
+use super::{now_ms, one_row, Flag, Store, StoreError};
 use crate::domain::Role;
 
 /// A stored zone.
@@ -40,6 +40,7 @@ pub struct ResponderRow {
     #[serde(skip)]
     pub skills: String,
     /// Working now.
+    #[sqlx(try_from = "Flag")]
     pub on_duty: bool,
     /// Last latitude.
     pub lat: Option<f64>,
@@ -85,6 +86,7 @@ pub struct CameraRow {
     /// Field of view, degrees (1–360), when known.
     pub fov: Option<f64>,
     /// Whether the camera publishes ONVIF analytics metadata itself.
+    #[sqlx(try_from = "Flag")]
     pub onvif_metadata: bool,
 }
 
@@ -172,7 +174,7 @@ impl Store {
 
     /// Whether a zone with this id exists.
     pub async fn zone_exists(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(sqlx::query("SELECT 1 FROM zones WHERE id = ?")
+        Ok(sqlx::query("SELECT 1 FROM zones WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -185,11 +187,11 @@ impl Store {
         let now = now_ms();
         for z in zones {
             let sql = if replace {
-                "INSERT INTO zones (id, name, kind, geometry, properties, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                "INSERT INTO zones (id, name, kind, geometry, properties, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind,
                  geometry = excluded.geometry, properties = excluded.properties, updated_at = excluded.updated_at"
             } else {
-                "INSERT INTO zones (id, name, kind, geometry, properties, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+                "INSERT INTO zones (id, name, kind, geometry, properties, updated_at) VALUES ($1, $2, $3, $4, $5, $6)"
             };
             sqlx::query(sql)
                 .bind(&z.id)
@@ -211,7 +213,7 @@ impl Store {
     /// Replaces an existing zone.
     pub async fn update_zone(&self, z: &ZoneRow) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "UPDATE zones SET name = ?, kind = ?, geometry = ?, properties = ?, updated_at = ? WHERE id = ?",
+            "UPDATE zones SET name = $1, kind = $2, geometry = $3, properties = $4, updated_at = $5 WHERE id = $6",
         )
         .bind(&z.name)
         .bind(&z.kind)
@@ -226,7 +228,7 @@ impl Store {
 
     /// Deletes a zone; responders and cameras in it keep working without a zone.
     pub async fn delete_zone(&self, id: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM zones WHERE id = ?")
+        let done = sqlx::query("DELETE FROM zones WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -241,7 +243,7 @@ impl Store {
         let now = now_ms();
         sqlx::query(
             "INSERT INTO responders (id, name, kind, travel, zone_id, skills, on_duty, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&r.id)
         .bind(&r.name)
@@ -263,7 +265,7 @@ impl Store {
     /// One responder.
     pub async fn responder(&self, id: &str) -> Result<ResponderRow, StoreError> {
         sqlx::query_as(&format!(
-            "SELECT {RESPONDER_COLUMNS} FROM responders WHERE id = ?"
+            "SELECT {RESPONDER_COLUMNS} FROM responders WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -283,8 +285,8 @@ impl Store {
     /// Overwrites the editable fields of a responder.
     pub async fn update_responder(&self, r: &NewResponder) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "UPDATE responders SET name = ?, kind = ?, travel = ?, zone_id = ?, skills = ?, on_duty = ?, updated_at = ?
-             WHERE id = ?",
+            "UPDATE responders SET name = $1, kind = $2, travel = $3, zone_id = $4, skills = $5, on_duty = $6, updated_at = $7
+             WHERE id = $8",
         )
         .bind(&r.name)
         .bind(&r.kind)
@@ -302,14 +304,14 @@ impl Store {
     /// Deletes a responder and its MQTT login.
     pub async fn delete_responder(&self, id: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("DELETE FROM responders WHERE id = ?")
+        let done = sqlx::query("DELETE FROM responders WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("responder {id}")));
         }
-        sqlx::query("DELETE FROM mqtt_accounts WHERE principal = 'responder' AND subject_id = ?")
+        sqlx::query("DELETE FROM mqtt_accounts WHERE principal = 'responder' AND subject_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -328,8 +330,8 @@ impl Store {
         battery: Option<i64>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE responders SET lat = ?, lon = ?, fix_at = ?, accuracy_m = ?, battery = COALESCE(?, battery)
-             WHERE id = ? AND (fix_at IS NULL OR fix_at <= ?)",
+            "UPDATE responders SET lat = $1, lon = $2, fix_at = $3, accuracy_m = $4, battery = COALESCE($5, battery)
+             WHERE id = $6 AND (fix_at IS NULL OR fix_at <= $7)",
         )
         .bind(lat)
         .bind(lon)
@@ -348,7 +350,7 @@ impl Store {
     /// Creates a source and its MQTT login.
     pub async fn create_source(&self, id: &str, name: &str) -> Result<MqttCredentials, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO sources (id, name, created_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO sources (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(name)
             .bind(now_ms())
@@ -369,7 +371,7 @@ impl Store {
 
     /// Whether a source exists.
     pub async fn source_exists(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(sqlx::query("SELECT 1 FROM sources WHERE id = ?")
+        Ok(sqlx::query("SELECT 1 FROM sources WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -391,8 +393,8 @@ impl Store {
         // transaction that later writes fails at once when another writer got in between.
         let password = new_secret();
         let done = sqlx::query(
-            "UPDATE mqtt_accounts SET password_hash = ?, mosquitto_hash = ?
-             WHERE principal = ? AND subject_id = ?",
+            "UPDATE mqtt_accounts SET password_hash = $1, mosquitto_hash = $2
+             WHERE principal = $3 AND subject_id = $4",
         )
         .bind(hash_secret(&password))
         .bind(mosquitto_hash(&password))
@@ -424,7 +426,7 @@ impl Store {
         password: &str,
     ) -> Result<Option<AccountOwner>, StoreError> {
         let row: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT password_hash, principal, subject_id FROM mqtt_accounts WHERE username = ?",
+            "SELECT password_hash, principal, subject_id FROM mqtt_accounts WHERE username = $1",
         )
         .bind(username)
         .fetch_optional(&self.pool)
@@ -448,7 +450,7 @@ impl Store {
         sqlx::query(
             "INSERT INTO cameras (id, name, lat, lon, zone_id, stream_uri, gb28181_id, heading, fov,
              onvif_metadata, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&c.id)
         .bind(&c.name)
@@ -470,7 +472,7 @@ impl Store {
     /// One camera.
     pub async fn camera(&self, id: &str) -> Result<CameraRow, StoreError> {
         sqlx::query_as(&format!(
-            "SELECT {CAMERA_COLUMNS} FROM cameras WHERE id = ?"
+            "SELECT {CAMERA_COLUMNS} FROM cameras WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -481,8 +483,8 @@ impl Store {
     /// Overwrites every field of an existing camera.
     pub async fn update_camera(&self, c: &CameraRow) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "UPDATE cameras SET name = ?, lat = ?, lon = ?, zone_id = ?, stream_uri = ?, gb28181_id = ?,
-             heading = ?, fov = ?, onvif_metadata = ? WHERE id = ?",
+            "UPDATE cameras SET name = $1, lat = $2, lon = $3, zone_id = $4, stream_uri = $5, gb28181_id = $6,
+             heading = $7, fov = $8, onvif_metadata = $9 WHERE id = $10",
         )
         .bind(&c.name)
         .bind(c.lat)
@@ -502,7 +504,7 @@ impl Store {
 
     /// Deletes a camera. Alerts that named it keep its id and their own position.
     pub async fn delete_camera(&self, id: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM cameras WHERE id = ?")
+        let done = sqlx::query("DELETE FROM cameras WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -514,9 +516,9 @@ impl Store {
     /// The rows must already be checked (ids unique among them); a clash with a camera
     /// stored meanwhile still fails the whole import as a conflict.
     pub async fn import_cameras(&self, rows: &[CameraRow]) -> Result<ImportCounts, StoreError> {
-        // IMMEDIATE takes the write lock before the first read: a deferred transaction that
-        // reads and then writes fails at once under WAL when another writer got in between.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // No other writer of cameras between the read of the existing ids and the upserts,
+        // so the created/updated counts are right.
+        let mut tx = self.begin_write("cameras").await?;
         let existing: Vec<(String, Option<String>)> =
             sqlx::query_as("SELECT id, gb28181_id FROM cameras")
                 .fetch_all(&mut *tx)
@@ -528,7 +530,7 @@ impl Store {
         for c in rows {
             if let Some(Some(old)) = existing.get(&c.id) {
                 if c.gb28181_id.as_deref() != Some(old.as_str()) {
-                    sqlx::query("UPDATE cameras SET gb28181_id = NULL WHERE id = ?")
+                    sqlx::query("UPDATE cameras SET gb28181_id = NULL WHERE id = $1")
                         .bind(&c.id)
                         .execute(&mut *tx)
                         .await?;
@@ -545,7 +547,7 @@ impl Store {
             sqlx::query(
                 "INSERT INTO cameras (id, name, lat, lon, zone_id, stream_uri, gb28181_id, heading, fov,
                  onvif_metadata, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, lat = excluded.lat,
                  lon = excluded.lon, zone_id = excluded.zone_id, stream_uri = excluded.stream_uri,
                  gb28181_id = excluded.gb28181_id, heading = excluded.heading, fov = excluded.fov,
@@ -590,7 +592,7 @@ impl Store {
     pub async fn onvif_cameras(&self) -> Result<Vec<(String, String)>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT id, stream_uri FROM cameras
-             WHERE onvif_metadata <> 0 AND stream_uri IS NOT NULL AND stream_uri <> ''
+             WHERE onvif_metadata AND stream_uri IS NOT NULL AND stream_uri <> ''
              ORDER BY id",
         )
         .fetch_all(&self.pool)
@@ -603,7 +605,7 @@ impl Store {
         gb28181_id: &str,
     ) -> Result<Option<CameraRow>, StoreError> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {CAMERA_COLUMNS} FROM cameras WHERE gb28181_id = ?"
+            "SELECT {CAMERA_COLUMNS} FROM cameras WHERE gb28181_id = $1"
         ))
         .bind(gb28181_id)
         .fetch_optional(&self.pool)
@@ -615,7 +617,7 @@ impl Store {
     /// Creates an API token; returns the token, which is not stored.
     pub async fn create_token(&self, name: &str, role: Role) -> Result<String, StoreError> {
         let token = format!("gd_{}", new_secret());
-        sqlx::query("INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO api_tokens (id, name, role, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(uuid::Uuid::now_v7().to_string())
             .bind(name)
             .bind(role.as_str())
@@ -629,7 +631,7 @@ impl Store {
     /// The name and role behind a token.
     pub async fn token_role(&self, token: &str) -> Result<Option<(String, Role)>, StoreError> {
         let row: Option<(String, String)> =
-            sqlx::query_as("SELECT name, role FROM api_tokens WHERE token_hash = ?")
+            sqlx::query_as("SELECT name, role FROM api_tokens WHERE token_hash = $1")
                 .bind(hash_secret(token))
                 .fetch_optional(&self.pool)
                 .await?;
@@ -657,13 +659,13 @@ fn camera_error(e: sqlx::Error, c: &CameraRow) -> StoreError {
 }
 
 async fn put_account(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     username: &str,
     principal: &str,
     subject: &str,
 ) -> Result<MqttCredentials, StoreError> {
     let password = new_secret();
-    sqlx::query("INSERT INTO mqtt_accounts (username, password_hash, mosquitto_hash, principal, subject_id) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO mqtt_accounts (username, password_hash, mosquitto_hash, principal, subject_id) VALUES ($1, $2, $3, $4, $5)")
         .bind(username)
         .bind(hash_secret(&password))
         .bind(mosquitto_hash(&password))
@@ -778,10 +780,10 @@ const HEALTH_COLUMNS: &str =
 /// Stores a camera's health, adding a history row only when the status differs from the
 /// stored one. A camera deleted meanwhile is skipped (not an error).
 pub(crate) async fn write_camera_status(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     w: &CameraStatusWrite,
 ) -> Result<(), StoreError> {
-    let old: Option<(String,)> = sqlx::query_as("SELECT status FROM cameras WHERE id = ?")
+    let old: Option<(String,)> = sqlx::query_as("SELECT status FROM cameras WHERE id = $1")
         .bind(&w.camera_id)
         .fetch_optional(&mut *conn)
         .await?;
@@ -789,7 +791,7 @@ pub(crate) async fn write_camera_status(
         return Ok(());
     };
     sqlx::query(
-        "UPDATE cameras SET status = ?, status_since = ?, last_seen = ?, last_error = ? WHERE id = ?",
+        "UPDATE cameras SET status = $1, status_since = $2, last_seen = $3, last_error = $4 WHERE id = $5",
     )
     .bind(&w.health.status)
     .bind(w.health.status_since)
@@ -800,8 +802,8 @@ pub(crate) async fn write_camera_status(
     .await?;
     if let Some(st) = &w.stream {
         sqlx::query(
-            "UPDATE cameras SET codec = ?, width = ?, height = ?, fps = ?, bitrate = ?, probed_at = ?
-             WHERE id = ?",
+            "UPDATE cameras SET codec = $1, width = $2, height = $3, fps = $4, bitrate = $5, probed_at = $6
+             WHERE id = $7",
         )
         .bind(&st.codec)
         .bind(st.width)
@@ -813,13 +815,13 @@ pub(crate) async fn write_camera_status(
         .execute(&mut *conn)
         .await?;
     }
-    let first: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM camera_history WHERE camera_id = ?")
+    let first: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM camera_history WHERE camera_id = $1")
         .bind(&w.camera_id)
         .fetch_one(&mut *conn)
         .await?;
     if old != w.health.status || first.0 == 0 {
         sqlx::query(
-            "INSERT INTO camera_history (camera_id, at, status, reason) VALUES (?, ?, ?, ?)",
+            "INSERT INTO camera_history (camera_id, at, status, reason) VALUES ($1, $2, $3, $4)",
         )
         .bind(&w.camera_id)
         .bind(w.at)
@@ -862,7 +864,7 @@ impl Store {
     /// One camera with its health.
     pub async fn camera_view(&self, id: &str) -> Result<CameraView, StoreError> {
         sqlx::query_as(&format!(
-            "SELECT {CAMERA_COLUMNS}, {HEALTH_COLUMNS} FROM cameras WHERE id = ?"
+            "SELECT {CAMERA_COLUMNS}, {HEALTH_COLUMNS} FROM cameras WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -874,7 +876,7 @@ impl Store {
     pub async fn camera_history(&self, id: &str) -> Result<Vec<CameraHistoryRow>, StoreError> {
         self.camera(id).await?;
         Ok(sqlx::query_as(
-            "SELECT seq, camera_id, at, status, reason FROM camera_history WHERE camera_id = ?
+            "SELECT seq, camera_id, at, status, reason FROM camera_history WHERE camera_id = $1
              ORDER BY seq DESC LIMIT 1000",
         )
         .bind(id)
@@ -890,7 +892,7 @@ impl Store {
     ) -> Result<Vec<(String, String)>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT a.camera_id, a.incident_id FROM alerts a JOIN incidents i ON i.id = a.incident_id
-             WHERE a.source_id = ? AND a.camera_id IS NOT NULL AND i.state NOT IN ('closed', 'cancelled')
+             WHERE a.source_id = $1 AND a.camera_id IS NOT NULL AND i.state NOT IN ('closed', 'cancelled')
              ORDER BY a.received_at",
         )
         .bind(source)

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::FromRow;
 
-use super::{Store, StoreError};
+use super::{Flag, Store, StoreError};
 
 /// A stored incident.
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -33,6 +33,7 @@ pub struct IncidentRow {
     /// Offers made so far.
     pub offers_made: i64,
     /// An operator chose the responder.
+    #[sqlx(try_from = "Flag")]
     pub manual: bool,
     /// Opened, Unix ms.
     pub created_at: i64,
@@ -136,6 +137,7 @@ pub struct DeadLetterRow {
     #[serde(skip)]
     pub payload: Vec<u8>,
     /// Whether the payload was cut.
+    #[sqlx(try_from = "Flag")]
     pub truncated: bool,
     /// What was wrong.
     pub reason: String,
@@ -178,6 +180,10 @@ impl Store {
     /// Writes a batch in one transaction: either all of it lands or none.
     pub async fn apply(&self, batch: &[Write]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        let fence = self.fence.load(std::sync::atomic::Ordering::Acquire);
+        if fence != 0 {
+            super::cluster::check_fence(&mut tx, fence).await?;
+        }
         for w in batch {
             match w {
                 Write::CameraStatus(c) => {
@@ -185,16 +191,18 @@ impl Store {
                 }
                 Write::ResponderDuty { id, on_duty, at_ms } => {
                     // A responder deleted meanwhile matches no row; nothing to keep then.
-                    sqlx::query("UPDATE responders SET on_duty = ?, updated_at = ? WHERE id = ?")
-                        .bind(on_duty)
-                        .bind(at_ms)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE responders SET on_duty = $1, updated_at = $2 WHERE id = $3",
+                    )
+                    .bind(on_duty)
+                    .bind(at_ms)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 Write::InsertIncident(i) => {
                     sqlx::query(&format!(
-                        "INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                        "INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
                     ))
                     .bind(&i.id)
                     .bind(&i.kind)
@@ -217,7 +225,7 @@ impl Store {
                 }
                 Write::UpdateIncident(i) => {
                     sqlx::query(
-                        "UPDATE incidents SET severity = ?, state = ?, offers_made = ?, manual = ?, updated_at = ?, last_alert_at = ? WHERE id = ?",
+                        "UPDATE incidents SET severity = $1, state = $2, offers_made = $3, manual = $4, updated_at = $5, last_alert_at = $6 WHERE id = $7",
                     )
                     .bind(i.severity)
                     .bind(&i.state)
@@ -231,7 +239,7 @@ impl Store {
                 }
                 Write::InsertAlert(a) => {
                     sqlx::query(&format!(
-                        "INSERT INTO alerts ({ALERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                        "INSERT INTO alerts ({ALERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
                     ))
                     .bind(&a.id)
                     .bind(&a.source_id)
@@ -256,7 +264,7 @@ impl Store {
                 }
                 Write::InsertTask(t) => {
                     sqlx::query(&format!(
-                        "INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                        "INSERT INTO tasks ({TASK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                     ))
                     .bind(&t.id)
                     .bind(&t.incident_id)
@@ -274,7 +282,7 @@ impl Store {
                     .await?;
                 }
                 Write::UpdateTask(t) => {
-                    sqlx::query("UPDATE tasks SET status = ?, version = ?, status_version = ?, note = ?, updated_at = ? WHERE id = ?")
+                    sqlx::query("UPDATE tasks SET status = $1, version = $2, status_version = $3, note = $4, updated_at = $5 WHERE id = $6")
                         .bind(&t.status)
                         .bind(t.version)
                         .bind(t.status_version)
@@ -286,7 +294,7 @@ impl Store {
                 }
                 Write::Timeline(l) => {
                     sqlx::query(
-                        "INSERT INTO timeline (incident_id, at, actor, from_state, to_state, note) VALUES (?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO timeline (incident_id, at, actor, from_state, to_state, note) VALUES ($1, $2, $3, $4, $5, $6)",
                     )
                     .bind(&l.incident_id)
                     .bind(l.at)
@@ -310,7 +318,7 @@ impl Store {
         external_id: &str,
     ) -> Result<Option<AlertRow>, StoreError> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts WHERE source_id = ? AND external_id = ?"
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE source_id = $1 AND external_id = $2"
         ))
         .bind(source_id)
         .bind(external_id)
@@ -321,7 +329,7 @@ impl Store {
     /// One incident.
     pub async fn incident(&self, id: &str) -> Result<IncidentRow, StoreError> {
         sqlx::query_as(&format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?"
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -338,9 +346,11 @@ impl Store {
         let filter = if states.is_empty() {
             String::new()
         } else {
-            format!("WHERE state IN ({})", vec!["?"; states.len()].join(", "))
+            let marks: Vec<String> = (1..=states.len()).map(|n| format!("${n}")).collect();
+            format!("WHERE state IN ({})", marks.join(", "))
         };
-        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents {filter} ORDER BY created_at DESC, id DESC LIMIT ?");
+        let limit_mark = states.len() + 1;
+        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents {filter} ORDER BY created_at DESC, id DESC LIMIT ${limit_mark}");
         let mut q = sqlx::query_as(&sql);
         for s in states {
             q = q.bind(s);
@@ -370,7 +380,7 @@ impl Store {
     /// Tasks of one incident, oldest first.
     pub async fn tasks_of(&self, incident_id: &str) -> Result<Vec<TaskRow>, StoreError> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE incident_id = ? ORDER BY offered_at, id"
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE incident_id = $1 ORDER BY offered_at, id"
         ))
         .bind(incident_id)
         .fetch_all(&self.pool)
@@ -380,7 +390,7 @@ impl Store {
     /// Alerts of one incident, oldest first.
     pub async fn alerts_of(&self, incident_id: &str) -> Result<Vec<AlertRow>, StoreError> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts WHERE incident_id = ? ORDER BY received_at, id"
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE incident_id = $1 ORDER BY received_at, id"
         ))
         .bind(incident_id)
         .fetch_all(&self.pool)
@@ -390,7 +400,7 @@ impl Store {
     /// Timeline of one incident, in order.
     pub async fn timeline(&self, incident_id: &str) -> Result<Vec<TimelineRow>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT seq, incident_id, at, actor, from_state, to_state, note FROM timeline WHERE incident_id = ? ORDER BY seq",
+            "SELECT seq, incident_id, at, actor, from_state, to_state, note FROM timeline WHERE incident_id = $1 ORDER BY seq",
         )
         .bind(incident_id)
         .fetch_all(&self.pool)
@@ -406,7 +416,7 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         let cut = payload.len() > max_bytes;
-        sqlx::query("INSERT INTO dead_letters (at, topic, payload, truncated, reason) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO dead_letters (at, topic, payload, truncated, reason) VALUES ($1, $2, $3, $4, $5)")
             .bind(super::now_ms())
             .bind(topic)
             .bind(&payload[..payload.len().min(max_bytes)])
@@ -420,7 +430,7 @@ impl Store {
     /// The newest dead letters, newest first.
     pub async fn dead_letters(&self, limit: i64) -> Result<Vec<DeadLetterRow>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT seq, at, topic, payload, truncated, reason FROM dead_letters ORDER BY seq DESC LIMIT ?",
+            "SELECT seq, at, topic, payload, truncated, reason FROM dead_letters ORDER BY seq DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)

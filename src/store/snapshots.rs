@@ -34,7 +34,7 @@ impl Store {
     /// (the snapshot service), so reading and then inserting does not race.
     pub async fn next_snapshot_n(&self, incident_id: &str) -> Result<i64, StoreError> {
         let (n,): (i64,) =
-            sqlx::query_as("SELECT COALESCE(MAX(n), 0) + 1 FROM snapshots WHERE incident_id = ?")
+            sqlx::query_as("SELECT COALESCE(MAX(n), 0) + 1 FROM snapshots WHERE incident_id = $1")
                 .bind(incident_id)
                 .fetch_one(&self.pool)
                 .await?;
@@ -44,7 +44,7 @@ impl Store {
     /// Records a snapshot whose file is already in place.
     pub async fn insert_snapshot(&self, s: &SnapshotRow) -> Result<(), StoreError> {
         sqlx::query(&format!(
-            "INSERT INTO snapshots ({SNAPSHOT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO snapshots ({SNAPSHOT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
         .bind(&s.incident_id)
         .bind(s.n)
@@ -67,7 +67,7 @@ impl Store {
     /// Snapshots of one incident, in order.
     pub async fn snapshots_of(&self, incident_id: &str) -> Result<Vec<SnapshotRow>, StoreError> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE incident_id = ? ORDER BY n"
+            "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE incident_id = $1 ORDER BY n"
         ))
         .bind(incident_id)
         .fetch_all(&self.pool)
@@ -77,7 +77,7 @@ impl Store {
     /// One snapshot.
     pub async fn snapshot(&self, incident_id: &str, n: i64) -> Result<SnapshotRow, StoreError> {
         sqlx::query_as(&format!(
-            "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE incident_id = ? AND n = ?"
+            "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE incident_id = $1 AND n = $2"
         ))
         .bind(incident_id)
         .bind(n)

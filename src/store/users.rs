@@ -10,7 +10,7 @@ use argon2::Argon2;
 use serde::Serialize;
 use sqlx::FromRow;
 
-use super::{hash_secret, new_secret, now_ms, one_row, Store, StoreError};
+use super::{hash_secret, new_secret, now_ms, one_row, Flag, Store, StoreError};
 use crate::domain::{Invalid, Role};
 
 /// Fewest characters a password may have.
@@ -32,6 +32,7 @@ pub struct UserRow {
     #[serde(serialize_with = "ser_ms")]
     pub created_at: i64,
     /// A disabled user cannot log in and its sessions end.
+    #[sqlx(try_from = "Flag")]
     pub disabled: bool,
 }
 
@@ -139,7 +140,7 @@ async fn dummy_hash() -> &'static str {
         .await
 }
 
-const USER_COLUMNS: &str = "username, role, created_at, disabled <> 0 AS disabled";
+const USER_COLUMNS: &str = "username, role, created_at, disabled";
 
 impl Store {
     /// Creates a user; 409 if the name is taken.
@@ -159,7 +160,7 @@ impl Store {
             disabled: false,
         };
         sqlx::query(
-            "INSERT INTO users (username, password_hash, role, created_at, disabled) VALUES (?, ?, ?, ?, 0)",
+            "INSERT INTO users (username, password_hash, role, created_at, disabled) VALUES ($1, $2, $3, $4, FALSE)",
         )
         .bind(&row.username)
         .bind(hash)
@@ -183,7 +184,7 @@ impl Store {
     /// One user.
     pub async fn user(&self, username: &str) -> Result<UserRow, StoreError> {
         sqlx::query_as(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE username = ?"
+            "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
         ))
         .bind(username)
         .fetch_optional(&self.pool)
@@ -205,12 +206,15 @@ impl Store {
             }
             None => None,
         };
-        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
+        // Reads, then writes: without the write lock first a concurrent change could slip
+        // in between (SQLite fails the deferred upgrade; PostgreSQL could lose the last
+        // admin to two concurrent demotions).
+        let mut tx = self.begin_write("users").await?;
         let was_admin = enabled_admin(&mut tx, username).await?;
         let done = sqlx::query(
-            "UPDATE users SET role = COALESCE(?, role), password_hash = COALESCE(?, password_hash),
-                              disabled = COALESCE(?, disabled)
-             WHERE username = ?",
+            "UPDATE users SET role = COALESCE($1, role), password_hash = COALESCE($2, password_hash),
+                              disabled = COALESCE($3, disabled)
+             WHERE username = $4",
         )
         .bind(change.role.map(Role::as_str))
         .bind(hash.as_deref())
@@ -224,7 +228,7 @@ impl Store {
             ensure_an_admin(&mut tx).await?;
         }
         if change.password.is_some() || change.disabled == Some(true) {
-            sqlx::query("DELETE FROM sessions WHERE username = ?")
+            sqlx::query("DELETE FROM sessions WHERE username = $1")
                 .bind(username)
                 .execute(&mut *tx)
                 .await
@@ -236,9 +240,9 @@ impl Store {
 
     /// Deletes a user and its sessions; deleting the last enabled admin is refused (409).
     pub async fn delete_user(&self, username: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write("users").await?;
         let was_admin = enabled_admin(&mut tx, username).await?;
-        let done = sqlx::query("DELETE FROM users WHERE username = ?")
+        let done = sqlx::query("DELETE FROM users WHERE username = $1")
             .bind(username)
             .execute(&mut *tx)
             .await?;
@@ -257,17 +261,16 @@ impl Store {
         username: &str,
         password: &str,
     ) -> Result<Option<SessionUser>, StoreError> {
-        let row: Option<(String, String, bool)> = sqlx::query_as(
-            "SELECT password_hash, role, disabled <> 0 FROM users WHERE username = ?",
-        )
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<(String, String, Flag)> =
+            sqlx::query_as("SELECT password_hash, role, disabled FROM users WHERE username = $1")
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?;
         let Some((hash, role, disabled)) = row else {
             verify_password(password, dummy_hash().await).await;
             return Ok(None);
         };
-        if !verify_password(password, &hash).await || disabled {
+        if !verify_password(password, &hash).await || disabled.0 {
             return Ok(None);
         }
         Ok(role.parse().ok().map(|role| SessionUser {
@@ -285,12 +288,12 @@ impl Store {
         let secret = new_secret();
         let now = now_ms();
         // Expired sessions are swept here: logins are rare, so this costs nothing noticeable.
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
             .await?;
         sqlx::query(
-            "INSERT INTO sessions (id_hash, username, created_at, expires_at, last_seen) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO sessions (id_hash, username, created_at, expires_at, last_seen) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(hash_secret(&secret))
         .bind(username)
@@ -313,7 +316,7 @@ impl Store {
         let now = now_ms();
         let row: Option<(String, String, i64)> = sqlx::query_as(
             "SELECT u.username, u.role, s.last_seen FROM sessions s JOIN users u ON u.username = s.username
-             WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = 0",
+             WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT u.disabled",
         )
         .bind(&id_hash)
         .bind(now)
@@ -323,7 +326,7 @@ impl Store {
             return Ok(None);
         };
         if now - last_seen >= TOUCH_EVERY_MS {
-            sqlx::query("UPDATE sessions SET last_seen = ?, expires_at = ? WHERE id_hash = ?")
+            sqlx::query("UPDATE sessions SET last_seen = $1, expires_at = $2 WHERE id_hash = $3")
                 .bind(now)
                 .bind(now + lifetime_ms)
                 .bind(&id_hash)
@@ -335,7 +338,7 @@ impl Store {
 
     /// Ends a session (logout); unknown cookies are ignored.
     pub async fn delete_session(&self, cookie: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(hash_secret(cookie))
             .execute(&self.pool)
             .await?;
@@ -344,24 +347,21 @@ impl Store {
 }
 
 /// Whether `username` is an enabled admin (404 when there is no such user).
-async fn enabled_admin(
-    tx: &mut sqlx::SqliteConnection,
-    username: &str,
-) -> Result<bool, StoreError> {
-    let row: Option<(bool,)> =
-        sqlx::query_as("SELECT role = 'admin' AND disabled = 0 FROM users WHERE username = ?")
+async fn enabled_admin(tx: &mut sqlx::AnyConnection, username: &str) -> Result<bool, StoreError> {
+    let row: Option<(Flag,)> =
+        sqlx::query_as("SELECT role = 'admin' AND NOT disabled FROM users WHERE username = $1")
             .bind(username)
             .fetch_optional(&mut *tx)
             .await?;
-    row.map(|(a,)| a)
+    row.map(|(a,)| a.0)
         .ok_or_else(|| StoreError::NotFound(format!("user {username}")))
 }
 
 /// Fails with 409 when the change in `tx` left no enabled admin user. Only asked when the
 /// user changed was one, so a site run by bearer tokens alone can still manage operators.
-async fn ensure_an_admin(tx: &mut sqlx::SqliteConnection) -> Result<(), StoreError> {
+async fn ensure_an_admin(tx: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
     let (admins,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
+        sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled")
             .fetch_one(&mut *tx)
             .await?;
     if admins == 0 {

@@ -1,5 +1,10 @@
-//! Test harness: spawns the real app (real SQLite file, real embedded broker or Mosquitto,
+//! Test harness: spawns the real app (real database, real embedded broker or Mosquitto,
 //! ephemeral ports) and talks to it as workers, sources and operators do.
+//!
+//! The database is an SQLite file in the test's folder, or with `GRIDDISPATCH_TEST_DB=postgres`
+//! a fresh PostgreSQL database (`gd_t_…`) on `GRIDDISPATCH_TEST_PG` (default
+//! `postgres://postgres@127.0.0.1:5432`), one per test folder, dropped with the `TestApp`
+//! that owns the folder. The same tests run unchanged on both.
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -34,14 +39,118 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
 }
 
-/// Settings for a test instance: ephemeral ports and a fresh SQLite file.
+/// The database the tests run against: `sqlite` (default) or `postgres`, from env
+/// `GRIDDISPATCH_TEST_DB`. Anything else fails the test rather than quietly testing SQLite.
+pub fn test_backend() -> &'static str {
+    match std::env::var("GRIDDISPATCH_TEST_DB").as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => "sqlite",
+        Ok("postgres") => "postgres",
+        Ok(other) => panic!("GRIDDISPATCH_TEST_DB={other:?}: expected sqlite or postgres"),
+    }
+}
+
+/// The PostgreSQL server the tests use, without a database name.
+pub fn pg_server() -> String {
+    std::env::var("GRIDDISPATCH_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// Test folder → the PostgreSQL database made for it.
+static PG_DATABASES: std::sync::Mutex<
+    Option<std::collections::HashMap<std::path::PathBuf, String>>,
+> = std::sync::Mutex::new(None);
+
+/// Runs one statement on the server's `postgres` database, on a thread of its own (callers
+/// may be inside a runtime, and this is a short, test-only wait).
+fn pg_admin(sql: String) -> Result<(), String> {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            use sqlx::Connection;
+            let url = format!("{}/postgres", pg_server());
+            let mut c = sqlx::postgres::PgConnection::connect(&url)
+                .await
+                .map_err(|e| format!("{url}: {e}"))?;
+            sqlx::query(&sql)
+                .execute(&mut c)
+                .await
+                .map_err(|e| format!("{sql}: {e}"))?;
+            c.close().await.map_err(|e| e.to_string())
+        })
+    })
+    .join()
+    .unwrap_or_else(|_| Err("admin thread panicked".into()))
+}
+
+/// The database URL of the test folder `dir`: an SQLite file in it, or its own PostgreSQL
+/// database (made at the first call; later calls for the same folder get the same one, so
+/// a restarted instance finds its data).
+pub fn test_db_url(dir: &std::path::Path) -> String {
+    if test_backend() == "sqlite" {
+        return format!("sqlite://{}/test.db", dir.display());
+    }
+    pg_db_url(dir)
+}
+
+/// The PostgreSQL database of the test folder `dir`, whatever `GRIDDISPATCH_TEST_DB` says
+/// (made at the first call, the same one later).
+pub fn pg_db_url(dir: &std::path::Path) -> String {
+    let mut map = PG_DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+    let map = map.get_or_insert_with(Default::default);
+    if let Some(name) = map.get(dir) {
+        return format!("{}/{name}", pg_server());
+    }
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let name = format!(
+        "gd_t_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    pg_admin(format!("CREATE DATABASE {name}"))
+        .unwrap_or_else(|e| panic!("cannot create the test database on {}: {e}", pg_server()));
+    map.insert(dir.to_path_buf(), name.clone());
+    format!("{}/{name}", pg_server())
+}
+
+/// Drops the PostgreSQL database of the test folder `dir`, if it has one.
+pub fn drop_test_db(dir: &std::path::Path) {
+    let name = {
+        let mut map = PG_DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+        map.as_mut().and_then(|m| m.remove(dir))
+    };
+    if let Some(name) = name {
+        // FORCE: an instance that was not stopped may still hold connections.
+        if let Err(e) = pg_admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")) {
+            eprintln!("could not drop test database {name} (scripts/test drops leftovers): {e}");
+        }
+    }
+}
+
+/// The environment naming the test folder's database, and the folder for files beside it.
+pub fn test_db_env(dir: &std::path::Path) -> Vec<(String, String)> {
+    vec![
+        ("GRIDDISPATCH__DATABASE__URL".into(), test_db_url(dir)),
+        (
+            "GRIDDISPATCH__DATABASE__DATA_DIR".into(),
+            dir.display().to_string(),
+        ),
+    ]
+}
+
+/// Settings for a test instance: ephemeral ports and a fresh database (see [`test_db_url`]).
 pub fn test_settings(dir: &tempfile::TempDir, extra: &[(&str, &str)]) -> Settings {
-    let db = format!("sqlite://{}/test.db", dir.path().display());
     let mut env: Vec<(String, String)> = vec![
         ("GRIDDISPATCH__HTTP__LISTEN".into(), "127.0.0.1:0".into()),
         ("GRIDDISPATCH__MQTT__LISTEN".into(), "127.0.0.1:0".into()),
-        ("GRIDDISPATCH__DATABASE__URL".into(), db),
     ];
+    env.extend(test_db_env(dir.path()));
     for (k, v) in extra {
         env.push((k.to_string(), v.to_string()));
     }
@@ -60,6 +169,12 @@ impl TestApp {
         let running = griddispatch::app::start(&settings)
             .await
             .expect("app starts");
+        // A run meant for PostgreSQL must not pass on SQLite by mistake (or the reverse).
+        assert_eq!(
+            running.store.backend().as_str(),
+            test_backend(),
+            "GRIDDISPATCH_TEST_DB and the instance's database disagree"
+        );
         let token = running
             .store
             .create_token("test-admin", Role::Admin)
@@ -295,6 +410,7 @@ impl Drop for TestApp {
         if let Some(r) = self.running.take() {
             r.cancel.cancel();
         }
+        drop_test_db(self.dir.path());
     }
 }
 
