@@ -228,7 +228,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             &cancel,
         ))
     } else {
-        dispatching.start(&tracker, &cancel);
+        dispatching.start(&tracker, &cancel).await?;
         None
     };
 
@@ -310,21 +310,22 @@ struct Dispatching {
 }
 
 impl Dispatching {
-    /// Starts every part on `tracker`, each supervised.
-    fn start(self, tracker: &TaskTracker, cancel: &CancellationToken) {
+    /// Loads the engine (before anything can change the database under it unseen: the
+    /// commands queued meanwhile are handled after the load), then starts every part on
+    /// `tracker`, each supervised.
+    async fn start(self, tracker: &TaskTracker, cancel: &CancellationToken) -> anyhow::Result<()> {
         let settings = self.settings;
-        let engine = {
-            let (store, metrics, live) = (self.store.clone(), self.metrics.clone(), self.live);
-            let (out, snapshots, commands) = (self.out_tx, self.snapshot_tx, self.commands);
-            let cancel = cancel.clone();
-            let settings = settings.clone();
-            async move {
-                Dispatcher::run_engine(
-                    commands, store, &settings, out, metrics, snapshots, live, cancel,
-                )
-                .await
-            }
-        };
+        let engine = Dispatcher::load_engine(
+            self.commands,
+            self.store.clone(),
+            &settings,
+            self.out_tx,
+            self.metrics.clone(),
+            self.snapshot_tx,
+            self.live,
+            cancel.clone(),
+        )
+        .await?;
         supervise(tracker, cancel, "dispatcher", engine);
         supervise(
             tracker,
@@ -376,6 +377,7 @@ impl Dispatching {
             };
             supervise(tracker, cancel, "camera prober", prober.run(cancel.clone()));
         }
+        Ok(())
     }
 }
 
@@ -436,8 +438,10 @@ fn start_replica(
         );
         // Every engine commit from here on carries this lead's epoch.
         dispatching.store.fence(lead.epoch);
+        dispatching.start(&task_tracker, &task_cancel).await?;
+        // Only now does this replica take requests for the engine instead of forwarding
+        // them: the engine has loaded everything the previous leader committed.
         task_view.set_leading(true);
-        dispatching.start(&task_tracker, &task_cancel);
         lead.lost.cancelled().await;
         if task_cancel.is_cancelled() {
             return Ok(());

@@ -273,10 +273,10 @@ impl Dispatcher {
         (Dispatcher { tx }, rx)
     }
 
-    /// Loads the engine from the database and runs it on the commands of a
-    /// [`Dispatcher::deferred`] handle until `cancel` fires.
+    /// Loads the engine from the database; the future it returns runs it on the commands
+    /// of a [`Dispatcher::deferred`] handle until `cancel` fires.
     #[allow(clippy::too_many_arguments)] // the engine's dependencies, passed once
-    pub async fn run_engine(
+    pub async fn load_engine(
         rx: mpsc::Receiver<Command>,
         store: Store,
         settings: &Settings,
@@ -285,9 +285,9 @@ impl Dispatcher {
         snapshots: SnapshotRequests,
         live: crate::live::Live,
         cancel: CancellationToken,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
         let engine = engine::Engine::load(store, settings, out, metrics, snapshots, live).await?;
-        engine.run(rx, cancel).await
+        Ok(engine.run(rx, cancel))
     }
 
     /// Waits until every command sent before this call is committed (or refused).
