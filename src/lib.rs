@@ -20,6 +20,9 @@
 //!   `http::console` and `http::field` serve the web console and the field app (a PWA on
 //!   MQTT over WebSocket), embedded from `web/` by `build.rs`.
 //! - [`live`]: the numbered change feed behind the `/api/v1/live` WebSocket.
+//! - [`cluster`]: replicas on one PostgreSQL: the leader lock and epoch, the live feed
+//!   relayed over NOTIFY (its SQL is in `store::cluster`; followers forward engine requests
+//!   in `http::forward`).
 //! - [`app`]: start-up, supervision and shutdown; [`cli`] the command line; [`admin`]:
 //!   command-line administration of a running instance over its HTTP API (camera import).
 //! - [`sim`]: the simulator (virtual workers and alert sources driving a running instance
