@@ -478,7 +478,30 @@ async fn replicas_lose_nothing_through_a_kill_and_a_broker_restart() {
                 "chaos: kill -9 {} (the leader) after {n} alerts",
                 replicas[lead].id
             );
+            let killed_at = Instant::now();
             replicas[lead].kill();
+            // How long until a replica (the restarted one included: it may win the next
+            // election) leads and takes engine requests, watched beside the steady alerts.
+            let bases: Vec<String> = replicas.iter().map(|r| r.base()).collect();
+            let watch = http.clone();
+            tokio::spawn(async move {
+                loop {
+                    for base in &bases {
+                        let Ok(r) = watch.get(format!("{base}/readyz")).send().await else {
+                            continue;
+                        };
+                        let v: Value = r.json().await.unwrap_or(Value::Null);
+                        if v["role"] == "leader" {
+                            eprintln!(
+                                "chaos: {base} leads {:.2} s after the kill",
+                                killed_at.elapsed().as_secs_f64()
+                            );
+                            return;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            });
             tokio::time::sleep(Duration::from_millis(500)).await;
             replicas[lead].start();
             killed = true;
