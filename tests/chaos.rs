@@ -16,7 +16,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -285,7 +285,7 @@ fn worker(port: u16, rid: String, lat: f64, lon: f64, seen: Arc<Mutex<HashSet<St
             json!({"_type":"location","lat":lat,"lon":lon,"tst":tst,"acc":5}).to_string()
         };
         let mut last_fix = Instant::now() - Duration::from_secs(3600);
-        let mut answered: HashMap<String, i64> = HashMap::new();
+        let mut answered: HashSet<String> = HashSet::new();
         loop {
             if last_fix.elapsed() > Duration::from_secs(20) {
                 let _ = client
@@ -320,10 +320,10 @@ fn worker(port: u16, rid: String, lat: f64, lon: f64, seen: Arc<Mutex<HashSet<St
                 "accepted" => "resolved",
                 _ => continue,
             };
-            if answered.get(&format!("{tid}:{next}")).is_some() {
+            // Each answer once, even when the task message comes again (a broker restart).
+            if !answered.insert(format!("{tid}:{next}")) {
                 continue;
             }
-            answered.insert(format!("{tid}:{next}"), version);
             let update = json!({"status": next, "version": version, "note": "chaos"}).to_string();
             let client = client.clone();
             let topic = format!("{topic}/update");
