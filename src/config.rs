@@ -618,6 +618,38 @@ mod tests {
     }
 
     #[test]
+    fn database_url_takes_sqlite_or_postgres_and_the_data_folder_follows() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(s.data_folder(), PathBuf::from("data"));
+        let pg = Settings::load_with_env(
+            None,
+            env(&[("GRIDDISPATCH__DATABASE__URL", "postgres://gd@db.example/gd")]),
+        )
+        .unwrap();
+        // No file to sit beside: the data folder is `data`, or database.data_dir.
+        assert_eq!(pg.data_folder(), PathBuf::from("data"));
+        let pg = Settings::load_with_env(
+            None,
+            env(&[
+                (
+                    "GRIDDISPATCH__DATABASE__URL",
+                    "postgresql://gd@db.example/gd",
+                ),
+                ("GRIDDISPATCH__DATABASE__DATA_DIR", "/var/lib/gd"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(pg.data_folder(), PathBuf::from("/var/lib/gd"));
+        let err = Settings::load_with_env(
+            None,
+            env(&[("GRIDDISPATCH__DATABASE__URL", "mysql://gd@db.example/gd")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("database.url"), "{err}");
+    }
+
+    #[test]
     fn defaults_match_the_documented_values() {
         let s = Settings::load_with_env(None, env(&[])).unwrap();
         assert_eq!(s.http.listen, "127.0.0.1:8080");

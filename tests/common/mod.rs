@@ -61,7 +61,8 @@ static PG_DATABASES: std::sync::Mutex<
 > = std::sync::Mutex::new(None);
 
 /// Runs one statement on the server's `postgres` database, on a thread of its own (callers
-/// may be inside a runtime, and this is a short, test-only wait).
+/// may be inside a runtime, and this is a short, test-only wait). Tried a few times: a busy
+/// server (another suite's instances, a concurrent CREATE or DROP DATABASE) can refuse one.
 fn pg_admin(sql: String) -> Result<(), String> {
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -71,14 +72,26 @@ fn pg_admin(sql: String) -> Result<(), String> {
         rt.block_on(async {
             use sqlx::Connection;
             let url = format!("{}/postgres", pg_server());
-            let mut c = sqlx::postgres::PgConnection::connect(&url)
-                .await
-                .map_err(|e| format!("{url}: {e}"))?;
-            sqlx::query(&sql)
-                .execute(&mut c)
-                .await
-                .map_err(|e| format!("{sql}: {e}"))?;
-            c.close().await.map_err(|e| e.to_string())
+            let mut last = String::new();
+            for attempt in 0..5u64 {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                let mut c = match sqlx::postgres::PgConnection::connect(&url).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        last = format!("{url}: {e}");
+                        continue;
+                    }
+                };
+                let done = sqlx::query(&sql).execute(&mut c).await;
+                let _ = c.close().await;
+                match done {
+                    Ok(_) => return Ok(()),
+                    Err(e) => last = format!("{sql}: {e}"),
+                }
+            }
+            Err(last)
         })
     })
     .join()
@@ -108,8 +121,22 @@ pub fn pg_db_url(dir: &std::path::Path) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
+    // gd_t_<pid>_<n>_<nanos>_<test binary>: scripts/test drops those whose process is
+    // gone; the binary's name tells where a leftover came from.
+    let binary: String = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_default()
+        .split('-')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(24)
+        .collect::<String>()
+        .to_ascii_lowercase();
     let name = format!(
-        "gd_t_{}_{}_{nanos}",
+        "gd_t_{}_{}_{nanos}_{binary}",
         std::process::id(),
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
@@ -128,7 +155,9 @@ pub fn drop_test_db(dir: &std::path::Path) {
     if let Some(name) = name {
         // FORCE: an instance that was not stopped may still hold connections.
         if let Err(e) = pg_admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")) {
-            eprintln!("could not drop test database {name} (scripts/test drops leftovers): {e}");
+            eprintln!(
+                "*** could not drop test database {name} (scripts/test drops leftovers): {e} ***"
+            );
         }
     }
 }
