@@ -179,4 +179,5 @@ async fn a_follower_forwards_relays_and_takes_over_the_lead() {
         .collect();
     assert_eq!(statuses, ["expired", "accepted"], "{inc}");
     second.stop().await.unwrap();
+    common::forget_session("127.0.0.1", 1883, &client_id).await;
 }

@@ -8,8 +8,15 @@ mod common;
 use common::{test_settings, Client, TestApp, Worker};
 use serde_json::json;
 
+/// The tests here share the Mosquitto on 127.0.0.1:1883, where every dispatcher hears every
+/// worker's updates (`dispatch/+/tasks/+/update`) and answers those of tasks it does not
+/// know with a refusal: two dispatchers at once would answer each other's workers. So they
+/// take turns.
+static ONE_DISPATCHER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn dispatches_through_mosquitto() {
+    let _turn = ONE_DISPATCHER.lock().await;
     if std::net::TcpStream::connect("127.0.0.1:1883").is_err() {
         eprintln!("\n*** SKIPPED dispatches_through_mosquitto: nothing listens on 127.0.0.1:1883 (scripts/test starts Mosquitto) ***\n");
         if std::env::var_os("CI").is_some() {
@@ -101,6 +108,7 @@ async fn dispatches_through_mosquitto() {
 /// after the restart, so acknowledgements (sent only after each commit) keep flowing.
 #[tokio::test]
 async fn alerts_sent_while_the_dispatcher_is_down_are_all_processed() {
+    let _turn = ONE_DISPATCHER.lock().await;
     if std::net::TcpStream::connect("127.0.0.1:1883").is_err() {
         eprintln!("\n*** SKIPPED alerts_sent_while_the_dispatcher_is_down_are_all_processed: nothing listens on 127.0.0.1:1883 (scripts/test starts Mosquitto) ***\n");
         assert!(
@@ -150,12 +158,14 @@ async fn alerts_sent_while_the_dispatcher_is_down_are_all_processed() {
     let mut env2: Vec<(&str, &str)> = env.to_vec();
     env2.push(("GRIDDISPATCH__DATABASE__URL", &db_url));
     let settings = test_settings(&dir, &env2);
-    let again = TestApp::spawn_with(dir, settings).await;
+    let mut again = TestApp::spawn_with(dir, settings).await;
     common::wait_for("every queued alert stored", || async {
         let v = again.get("/api/v1/incidents?state=open&limit=1000").await;
         let n = v.as_array().map(|a| a.len()).unwrap_or(0);
         (n == ALERTS).then(|| json!(n))
     })
     .await;
+    again.stop().await;
     drop(app);
+    common::forget_session("127.0.0.1", 1883, &client_id).await;
 }

@@ -663,6 +663,14 @@ impl Worker {
     }
 }
 
+/// Ends the kept session `client_id` left on a shared broker (connecting with a clean
+/// session discards it), so finished tests leave no subscriber queuing messages for ever.
+pub async fn forget_session(host: &str, port: u16, client_id: &str) {
+    let c = Client::connect(host, port, client_id, "", "").await;
+    let _ = c.client.disconnect().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
 /// A unique suffix, for ids on a shared broker.
 pub fn unique() -> String {
     format!("{:x}", uuid::Uuid::new_v4().as_u128() & 0xffff_ffff)
