@@ -117,12 +117,12 @@ pub fn pg_db_url(dir: &std::path::Path) -> String {
         return format!("{}/{name}", pg_server());
     }
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    // gd_t_<pid>_<n>_<nanos>_<test binary>: scripts/test drops those whose process is
-    // gone; the binary's name tells where a leftover came from.
+        .unwrap_or_default();
+    // gd_t_<unix secs>_<pid>_<n>_<µs>_<test binary>: scripts/test drops those older than
+    // any run (the server may be shared, so a process id alone says nothing); the binary's
+    // name tells where a leftover came from.
     let binary: String = std::env::current_exe()
         .ok()
         .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
@@ -132,13 +132,15 @@ pub fn pg_db_url(dir: &std::path::Path) -> String {
         .unwrap_or_default()
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .take(24)
+        .take(16)
         .collect::<String>()
         .to_ascii_lowercase();
     let name = format!(
-        "gd_t_{}_{}_{nanos}_{binary}",
+        "gd_t_{}_{}_{}_{}_{binary}",
+        now.as_secs(),
         std::process::id(),
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        now.subsec_micros()
     );
     pg_admin(format!("CREATE DATABASE {name}"))
         .unwrap_or_else(|e| panic!("cannot create the test database on {}: {e}", pg_server()));
