@@ -363,6 +363,7 @@ impl Dispatching {
                 self.in_tx,
                 self.out_rx,
                 self.mqtt_connected,
+                self.store.clone(),
                 cancel.clone(),
             ),
         );

@@ -6,7 +6,8 @@
 //! - every alert sent is in the database exactly once, joined to an incident;
 //! - no responder ever held two live offers or tasks at the same time;
 //! - every task offered to a worker reached that worker's client;
-//! - no incident is left in `dispatching` with no live offer.
+//! - no incident is left in `dispatching` with no live offer;
+//! - every message a decision owed was acknowledged by the broker (the outbox drained).
 //!
 //! Small by default, so CI runs it; `scripts/chaos` runs it at full size. Sizes come from
 //! `CHAOS_ALERTS`, `CHAOS_RATE` (alerts/s), `CHAOS_REPLICAS`, `CHAOS_WORKERS`, and
@@ -584,6 +585,15 @@ async fn replicas_lose_nothing_through_a_kill_and_a_broker_restart() {
     let seen = seen.lock().unwrap().clone();
     let undelivered: Vec<_> = tasks.iter().filter(|(id, _)| !seen.contains(id)).collect();
 
+    // Accounting 4: every message a decision owed was acknowledged by the broker.
+    let owed_left = common::wait_up_to(Duration::from_secs(20), "the outbox drained", || async {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        (n == 0).then(|| json!(n))
+    })
+    .await;
     let incidents: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM incidents")
         .fetch_one(&pool)
         .await
@@ -597,7 +607,7 @@ async fn replicas_lose_nothing_through_a_kill_and_a_broker_restart() {
         "\nCHAOS RESULT replicas={replicas_n} workers={workers_n} alerts={alerts} rate={rate}/s faults={faults}\n\
          sent in {send_secs:.1} s; all stored after {all_stored_secs:.1} s ({:.0} alerts/s end to end)\n\
          alerts stored {} (missing {}, twice {}, unknown {}); incidents {incidents} {states:?}\n\
-         tasks {} (undelivered {}); double assignments {}; stuck in dispatching {}\n",
+         tasks {} (undelivered {}); double assignments {}; stuck in dispatching {}; outbox left {owed_left}\n",
         alerts as f64 / all_stored_secs,
         stored.len(),
         missing.len(),

@@ -152,3 +152,65 @@ async fn kill_9_with_a_pending_offer_resumes_where_it_was() {
     assert!(status.success(), "exit status after SIGTERM: {status}");
     common::drop_test_db(dir.path());
 }
+
+/// A message a committed decision owed but the broker never acknowledged (the process died
+/// in between) waits in the outbox and goes out when the dispatcher starts again; sent
+/// messages leave the outbox once acknowledged.
+#[tokio::test]
+async fn owed_messages_go_out_after_a_restart() {
+    let mut app = common::TestApp::spawn(&[]).await;
+    app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70))
+        .await;
+    let pw = app.responder("w1", "grid_worker", "foot", Some("g1")).await;
+    let mut w = Worker::connect(&app, "w1", &pw).await;
+    w.locate(&app, 39.495, 106.695).await;
+    app.alert(json!({"id":"a1","kind":"medical","severity":2,"lat":39.4951,"lon":106.6951}))
+        .await;
+    w.expect_task().await;
+    let store = app.running.as_ref().unwrap().store.clone();
+    common::wait_for("the offer's messages acknowledged and settled", || async {
+        (store.outbox_len().await.unwrap() == 0).then(|| json!(0))
+    })
+    .await;
+    drop(w);
+    let db_url = app.db_url.clone();
+    app.stop().await;
+
+    // As if the last run had died between its commit and the publish.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db_url).await.unwrap();
+    let owed = json!({"task_id":"t-owed","status":"withdrawn","reason":"owed"}).to_string();
+    sqlx::query("INSERT INTO outbox (topic, payload, retain, created_at) VALUES ($1, $2, $3, $4)")
+        .bind("dispatch/w1/tasks/t-owed/closed")
+        .bind(owed.as_bytes().to_vec())
+        .bind(true) // retained, so the phone connecting later still sees it
+        .bind(0_i64)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let settings = common::test_settings(&dir, &[("GRIDDISPATCH__DATABASE__URL", &db_url)]);
+    let again = common::TestApp::spawn_with(dir, settings).await;
+    let mut phone = common::Client::connect(
+        &again.mqtt_host,
+        again.mqtt_port,
+        "phone-w1-again",
+        "w1",
+        &pw,
+    )
+    .await;
+    phone.subscribe("dispatch/w1/tasks/+/closed").await;
+    let (_, payload) = phone
+        .next_where(WAIT, |t, _| t == "dispatch/w1/tasks/t-owed/closed")
+        .await
+        .expect("the owed message was sent after the restart");
+    assert_eq!(payload.as_ref(), owed.as_bytes());
+    let store = again.running.as_ref().unwrap().store.clone();
+    common::wait_for("the owed message settled", || async {
+        (store.outbox_len().await.unwrap() == 0).then(|| json!(0))
+    })
+    .await;
+    drop(app);
+}

@@ -399,6 +399,18 @@ impl Engine {
     /// After a restart: incidents that were opened but never offered (or whose offers all
     /// ended while we were down) get dispatched now; due deadlines fire on the first tick.
     async fn resume(&mut self) {
+        // What the last run committed but the broker never acknowledged goes out first.
+        match self.store.outbox_pending().await {
+            Ok(owed) => {
+                if !owed.is_empty() {
+                    tracing::info!(messages = owed.len(), "sending what was owed from before");
+                }
+                for msg in owed {
+                    let _ = self.out.send(msg);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "could not read the outbox"),
+        }
         let pending: Vec<String> = self
             .incidents
             .values()
@@ -560,6 +572,7 @@ impl Engine {
                         topic: task_topic(&responder_id, &task_id),
                         payload: Vec::new(),
                         retain: true,
+                        outbox_seq: None,
                     });
                 }
             }
@@ -641,6 +654,7 @@ impl Engine {
                 topic: task_topic(&task.responder_id, &task.id),
                 payload: task_payload(task, incident, &self.snapshots, &self.snapshot_files),
                 retain: true,
+                outbox_seq: None,
             });
         }
         self.stage(change, |_| {});
@@ -684,6 +698,7 @@ impl Engine {
                             topic: duty_topic(&id),
                             payload: Vec::new(),
                             retain: true,
+                            outbox_seq: None,
                         });
                         // Offers to a deleted responder go back to the pool.
                         let theirs: Vec<String> = self
@@ -738,11 +753,12 @@ impl Engine {
     /// reloads from the database so memory matches what was really stored. Either way
     /// every waiting caller is told.
     async fn flush(&mut self) {
-        let batch = std::mem::take(&mut self.batch);
+        let mut batch = std::mem::take(&mut self.batch);
+        // A batch without writes (refusals, audits) owes nothing durable: no round trip.
         let stored = if batch.writes.is_empty() {
             true
         } else {
-            match self.store.apply(&batch.writes).await {
+            match self.store.apply(&batch.writes, &mut batch.publish).await {
                 Ok(()) => true,
                 Err(crate::store::StoreError::Fenced(why)) => {
                     tracing::error!(%why, decisions = batch.done.len(), "commit refused: this replica no longer leads");
@@ -1155,6 +1171,7 @@ impl Engine {
             topic: task_topic(&task.responder_id, &task.id),
             payload: task_payload(&task, incident, &self.snapshots, &self.snapshot_files),
             retain: true,
+            outbox_seq: None,
         });
         Metrics::inc(&self.metrics.offers_total);
         tracing::info!(incident = incident_id, responder = %responder, task = %task.id, "offer sent");
@@ -1200,11 +1217,13 @@ impl Engine {
             topic: closed_topic(&task.responder_id, &task.id),
             payload: serde_json::to_vec(&closed_message(&task, now)).unwrap_or_default(),
             retain: false,
+            outbox_seq: None,
         });
         change.publish.push(Outgoing {
             topic: task_topic(&task.responder_id, &task.id),
             payload: Vec::new(),
             retain: true,
+            outbox_seq: None,
         });
         if let Ok(rid) = Ident::parse(&task.responder_id) {
             let still_busy = self
@@ -1307,6 +1326,7 @@ impl Engine {
             topic: answer_topic(responder_id.as_str(), &task_id, answer.reason.is_none()),
             payload: serde_json::to_vec(answer).unwrap_or_default(),
             retain: false,
+            outbox_seq: None,
         };
         match self.apply_update(&responder_id, &task_id, &update, now) {
             Ok((mut change, answer)) => {
@@ -1499,6 +1519,7 @@ impl Engine {
                 topic: task_topic(&t.responder_id, &t.id),
                 payload: task_payload(&t, incident, &self.snapshots, &self.snapshot_files),
                 retain: true,
+                outbox_seq: None,
             });
         }
         Ok((
@@ -1845,6 +1866,7 @@ impl Engine {
                     topic: task_topic(&t.responder_id, &t.id),
                     payload: task_payload(t, incident, &self.snapshots, &self.snapshot_files),
                     retain: true,
+                    outbox_seq: None,
                 })
             })
             .collect();
@@ -1883,5 +1905,6 @@ fn duty_outgoing(responder_id: &str, on_duty: bool, at_ms: i64) -> Outgoing {
         topic: duty_topic(responder_id),
         payload: duty_message(on_duty, at_ms).to_string().into_bytes(),
         retain: true,
+        outbox_seq: None,
     }
 }

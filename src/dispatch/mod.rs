@@ -38,6 +38,9 @@ pub struct Outgoing {
     pub payload: Vec<u8>,
     /// Retained or not.
     pub retain: bool,
+    /// Its row in the outbox, when a committed decision owes it: deleted once the broker
+    /// acknowledged the message (`store::outbox`); `None` for best-effort messages.
+    pub outbox_seq: Option<i64>,
 }
 
 /// A worker's task update, as published on `dispatch/<rid>/tasks/<tid>/update`.

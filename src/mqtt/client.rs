@@ -44,6 +44,7 @@ pub async fn run(
     inbound: mpsc::Sender<Inbound>,
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     connected: Arc<AtomicBool>,
+    store: crate::store::Store,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut opts = match &cfg.unix_socket {
@@ -76,19 +77,37 @@ pub async fn run(
         None
     };
 
+    // Outbox rows are settled by the broker's PUBACKs (`mqtt::outbox`).
+    let tracker = Arc::new(std::sync::Mutex::new(super::outbox::Tracker::default()));
+    let track = |f: &mut dyn FnMut(&mut super::outbox::Tracker)| {
+        let mut t = tracker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut t)
+    };
+    let (settled_tx, settled_rx) = mpsc::unbounded_channel();
+    tokio::spawn(settle(store, settled_rx, cancel.clone()));
     let sender = {
         let client = client.clone();
         let cancel = cancel.clone();
+        let tracker = tracker.clone();
         async move {
             loop {
                 let msg = tokio::select! {
                     _ = cancel.cancelled() => break,
                     m = outgoing.recv() => match m { Some(m) => m, None => break },
                 };
+                let lock = || {
+                    tracker
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                };
+                lock().queue(msg.outbox_seq);
                 if let Err(e) = client
                     .publish(msg.topic, QoS::AtLeastOnce, msg.retain, msg.payload)
                     .await
                 {
+                    lock().unqueue_last();
                     tracing::error!(error = %e, "MQTT publish could not be queued");
                 }
             }
@@ -155,6 +174,19 @@ pub async fn run(
                     break;
                 }
             }
+            Ok(Event::Outgoing(rumqttc::Outgoing::Publish(pkid))) => {
+                track(&mut |t| t.written(pkid))
+            }
+            Ok(Event::Outgoing(rumqttc::Outgoing::AwaitAck(pkid))) => {
+                track(&mut |t| t.collision(pkid))
+            }
+            Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                let mut seq = None;
+                track(&mut |t| seq = t.acked(ack.pkid));
+                if let Some(seq) = seq {
+                    let _ = settled_tx.send(seq);
+                }
+            }
             Ok(_) => {}
             Err(e) => {
                 connected.store(false, Ordering::Relaxed);
@@ -174,4 +206,29 @@ pub async fn run(
     let _ = tokio::time::timeout(Duration::from_secs(2), client.disconnect()).await;
     sender.abort();
     Ok(())
+}
+
+/// Deletes the outbox rows the broker acknowledged, a batch at a time. A failure leaves
+/// them owed: the next engine start sends them again (at least once).
+async fn settle(
+    store: crate::store::Store,
+    mut rx: mpsc::UnboundedReceiver<i64>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let first = tokio::select! {
+            _ = cancel.cancelled() => return,
+            s = rx.recv() => match s { Some(s) => s, None => return },
+        };
+        let mut seqs = vec![first];
+        while seqs.len() < 500 {
+            match rx.try_recv() {
+                Ok(s) => seqs.push(s),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = store.outbox_done(&seqs).await {
+            tracing::warn!(error = %e, rows = seqs.len(), "could not settle outbox rows");
+        }
+    }
 }

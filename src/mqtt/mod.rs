@@ -5,6 +5,7 @@ pub mod auth;
 pub mod broker;
 pub mod client;
 pub mod mosquitto;
+pub mod outbox;
 
 use anyhow::{bail, Context};
 

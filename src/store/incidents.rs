@@ -178,7 +178,13 @@ const ALERT_COLUMNS: &str = "id, source_id, external_id, incident_id, kind, seve
 
 impl Store {
     /// Writes a batch in one transaction: either all of it lands or none.
-    pub async fn apply(&self, batch: &[Write]) -> Result<(), StoreError> {
+    /// `publish` are the MQTT messages the batch owes: they go into the outbox in the same
+    /// transaction and get their `outbox_seq`.
+    pub async fn apply(
+        &self,
+        batch: &[Write],
+        publish: &mut [crate::dispatch::Outgoing],
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let fence = self.fence.load(std::sync::atomic::Ordering::Acquire);
         if fence != 0 {
@@ -307,6 +313,7 @@ impl Store {
                 }
             }
         }
+        super::outbox::stage(&mut tx, publish, super::now_ms()).await?;
         tx.commit().await?;
         Ok(())
     }

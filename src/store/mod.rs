@@ -4,6 +4,7 @@
 pub mod cluster;
 mod config_data;
 mod incidents;
+mod outbox;
 mod secrets;
 mod snapshots;
 mod users;
