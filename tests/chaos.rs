@@ -56,14 +56,6 @@ fn services_or_skip() -> bool {
     true
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A private Mosquitto that keeps sessions and queued messages on disk, so it can be
 /// restarted the way a production broker is.
 struct Broker {
@@ -140,7 +132,7 @@ impl Replica {
         let mut r = Replica {
             child: None,
             id: id.to_owned(),
-            port: free_port(),
+            port: common::free_port(),
             env: env.to_vec(),
             dir: dir.join(id),
         };
@@ -359,7 +351,7 @@ async fn replicas_lose_nothing_through_a_kill_and_a_broker_restart() {
             .unwrap();
     }
     let db = format!("postgres://postgres@127.0.0.1:5432/{dbname}");
-    let mut broker = Broker::start(free_port(), dir.path());
+    let mut broker = Broker::start(common::free_port(), dir.path());
     let env: Vec<(String, String)> = [
         ("GRIDDISPATCH__DATABASE__URL", db.clone()),
         ("GRIDDISPATCH__MQTT__LISTEN", String::new()),

@@ -12,14 +12,6 @@ use std::time::Duration;
 use common::{Api, Worker, WAIT};
 use serde_json::json;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Proc {
     child: Child,
 }
@@ -66,7 +58,7 @@ fn serve(env: &[(String, String)]) -> Proc {
 #[tokio::test]
 async fn kill_9_with_a_pending_offer_resumes_where_it_was() {
     let dir = tempfile::tempdir().unwrap();
-    let (http, mqtt) = (free_port(), free_port());
+    let (http, mqtt) = (common::free_port(), common::free_port());
     let env = env(dir.path(), http, mqtt);
     let out = Command::new(env!("CARGO_BIN_EXE_griddispatch"))
         .args([

@@ -247,27 +247,6 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// Loads the open state from the store and starts the engine task. It stops when
-    /// `cancel` fires; the returned future finishes then. Snapshot requests for alerts that
-    /// name a camera go to `snapshots`, without waiting; every committed change goes to
-    /// `live`, also without waiting.
-    pub async fn start(
-        store: Store,
-        settings: &Settings,
-        out: mpsc::UnboundedSender<Outgoing>,
-        metrics: Arc<Metrics>,
-        snapshots: SnapshotRequests,
-        live: crate::live::Live,
-        cancel: CancellationToken,
-    ) -> anyhow::Result<(
-        Dispatcher,
-        impl std::future::Future<Output = anyhow::Result<()>>,
-    )> {
-        let (dispatcher, rx) = Dispatcher::deferred();
-        let engine = engine::Engine::load(store, settings, out, metrics, snapshots, live).await?;
-        Ok((dispatcher, engine.run(rx, cancel)))
-    }
-
     /// The handle now, the engine later ([`Dispatcher::run_engine`]): a replica loads the
     /// engine only once it leads, since the previous leader may have changed the database
     /// until a moment before.

@@ -673,6 +673,15 @@ pub async fn forget_session(host: &str, port: u16, client_id: &str) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
+/// A TCP port nothing listens on now (for processes the test starts itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("its address")
+        .port()
+}
+
 /// A unique suffix, for ids on a shared broker.
 pub fn unique() -> String {
     format!("{:x}", uuid::Uuid::new_v4().as_u128() & 0xffff_ffff)
