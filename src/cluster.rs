@@ -168,18 +168,7 @@ pub async fn relay_live(
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut conn: Option<PgConnection> = None;
-    loop {
-        let first = tokio::select! {
-            _ = cancel.cancelled() => return Ok(()),
-            e = rx.recv() => match e { Some(e) => e, None => return Ok(()) },
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(e) => batch.push(e),
-                Err(_) => break,
-            }
-        }
+    while let Some(batch) = crate::batch::recv(&mut rx, MAX_BATCH, &cancel).await {
         if conn.is_none() {
             conn = PgConnection::connect(&url)
                 .await
@@ -196,6 +185,7 @@ pub async fn relay_live(
             }
         }
     }
+    Ok(())
 }
 
 #[derive(serde::Deserialize)]

@@ -33,6 +33,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod batch;
 pub mod cli;
 pub mod clock;
 pub mod cluster;

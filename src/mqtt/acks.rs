@@ -93,12 +93,8 @@ pub async fn run(
     let mut generation = 0;
     let mut next = 0;
     let mut handed: BTreeMap<u64, u16> = BTreeMap::new();
-    loop {
-        let first = tokio::select! {
-            _ = cancel.cancelled() => return Ok(()),
-            m = rx.recv() => match m { Some(m) => m, None => return Ok(()) },
-        };
-        let mut take = |(g, seq, pkid): (u64, u64, u16)| {
+    while let Some(batch) = crate::batch::recv(&mut rx, usize::MAX, &cancel).await {
+        for (g, seq, pkid) in batch {
             if g > generation {
                 generation = g;
                 next = 0;
@@ -107,10 +103,6 @@ pub async fn run(
             if g == generation {
                 handed.insert(seq, pkid);
             }
-        };
-        take(first);
-        while let Ok(m) = rx.try_recv() {
-            take(m);
         }
         if !handed.contains_key(&next) {
             continue;
@@ -126,4 +118,5 @@ pub async fn run(
             next += 1;
         }
     }
+    Ok(())
 }

@@ -11,6 +11,7 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::broker::lock;
 use crate::dispatch::{Command, Dispatcher, Outgoing};
 use crate::ingest::{Inbound, INBOX_AUDIT, INBOX_AUDIT_SECS, SUBSCRIPTIONS};
 
@@ -79,12 +80,6 @@ pub async fn run(
 
     // Outbox rows are settled by the broker's PUBACKs (`mqtt::outbox`).
     let tracker = Arc::new(std::sync::Mutex::new(super::outbox::Tracker::default()));
-    let track = |f: &mut dyn FnMut(&mut super::outbox::Tracker)| {
-        let mut t = tracker
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut t)
-    };
     let (settled_tx, settled_rx) = mpsc::unbounded_channel();
     tokio::spawn(settle(store, settled_rx, cancel.clone()));
     let sender = {
@@ -97,17 +92,12 @@ pub async fn run(
                     _ = cancel.cancelled() => break,
                     m = outgoing.recv() => match m { Some(m) => m, None => break },
                 };
-                let lock = || {
-                    tracker
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                };
-                lock().queue(msg.outbox_seq);
+                lock(&tracker).queue(msg.outbox_seq);
                 if let Err(e) = client
                     .publish(msg.topic, QoS::AtLeastOnce, msg.retain, msg.payload)
                     .await
                 {
-                    lock().unqueue_last();
+                    lock(&tracker).unqueue_last();
                     tracing::error!(error = %e, "MQTT publish could not be queued");
                 }
             }
@@ -174,15 +164,12 @@ pub async fn run(
                     break;
                 }
             }
-            Ok(Event::Outgoing(rumqttc::Outgoing::Publish(pkid))) => {
-                track(&mut |t| t.written(pkid))
-            }
+            Ok(Event::Outgoing(rumqttc::Outgoing::Publish(pkid))) => lock(&tracker).written(pkid),
             Ok(Event::Outgoing(rumqttc::Outgoing::AwaitAck(pkid))) => {
-                track(&mut |t| t.collision(pkid))
+                lock(&tracker).collision(pkid)
             }
             Ok(Event::Incoming(Packet::PubAck(ack))) => {
-                let mut seq = None;
-                track(&mut |t| seq = t.acked(ack.pkid));
+                let seq = lock(&tracker).acked(ack.pkid);
                 if let Some(seq) = seq {
                     let _ = settled_tx.send(seq);
                 }
@@ -215,18 +202,7 @@ async fn settle(
     mut rx: mpsc::UnboundedReceiver<i64>,
     cancel: CancellationToken,
 ) {
-    loop {
-        let first = tokio::select! {
-            _ = cancel.cancelled() => return,
-            s = rx.recv() => match s { Some(s) => s, None => return },
-        };
-        let mut seqs = vec![first];
-        while seqs.len() < 500 {
-            match rx.try_recv() {
-                Ok(s) => seqs.push(s),
-                Err(_) => break,
-            }
-        }
+    while let Some(seqs) = crate::batch::recv(&mut rx, 500, &cancel).await {
         if let Err(e) = store.outbox_done(&seqs).await {
             tracing::warn!(error = %e, rows = seqs.len(), "could not settle outbox rows");
         }

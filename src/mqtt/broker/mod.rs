@@ -41,6 +41,8 @@
 pub mod acl;
 mod connection;
 mod session;
+/// Locks a mutex, ignoring poisoning (see there); for the dispatcher's client too.
+pub(crate) use session::lock;
 pub mod topic;
 mod websocket;
 
@@ -56,7 +58,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use session::{lock, Router};
+use session::Router;
 use topic::min_qos;
 
 /// Who a connected client is, decided by the [`Authenticator`].
