@@ -12,6 +12,8 @@
 //! Small by default, so CI runs it; `scripts/chaos` runs it at full size. Sizes come from
 //! `CHAOS_ALERTS`, `CHAOS_RATE` (alerts/s), `CHAOS_REPLICAS`, `CHAOS_WORKERS`, and
 //! `CHAOS_FAULTS=0` turns the kill and the broker restart off (for throughput runs).
+//! With `CHAOS_KEEP` set, a run that loses an alert keeps its folder (the replicas' logs,
+//! Mosquitto's log and persistence file) and prints where it is.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
 
@@ -25,9 +27,7 @@ use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{json, Value};
-use sqlx::Connection;
 
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const MOSQUITTO: &str = "/usr/sbin/mosquitto";
 const SOURCES: usize = 3;
 const ACK_TIMEOUT_SECS: u64 = 5;
@@ -342,15 +342,7 @@ async fn replicas_lose_nothing_through_a_kill_and_a_broker_restart() {
     let faults = env_or("CHAOS_FAULTS", 1) != 0;
     let run = common::unique();
     let dir = tempfile::tempdir().unwrap();
-    let dbname = format!("gd_chaos_{run}");
-    {
-        let mut admin = sqlx::PgConnection::connect(PG_ADMIN).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {dbname}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    }
-    let db = format!("postgres://postgres@127.0.0.1:5432/{dbname}");
+    let db = common::pg_db_url(dir.path());
     let mut broker = Broker::start(common::free_port(), dir.path());
     let env: Vec<(String, String)> = [
         ("GRIDDISPATCH__DATABASE__URL", db.clone()),
@@ -610,6 +602,11 @@ async fn replicas_lose_nothing_through_a_kill_and_a_broker_restart() {
         doubles.len(),
         stuck.len(),
     );
+    if std::env::var_os("CHAOS_KEEP").is_some() && !missing.is_empty() {
+        eprintln!("CHAOS KEPT {}", dir.path().display());
+        std::mem::forget(dir);
+        panic!("missing {missing:?}");
+    }
     assert!(
         missing.is_empty(),
         "alerts never stored: {:?}",
@@ -629,9 +626,5 @@ async fn replicas_lose_nothing_through_a_kill_and_a_broker_restart() {
     drop(replicas);
     drop(broker);
     pool.close().await;
-    if let Ok(mut admin) = sqlx::PgConnection::connect(PG_ADMIN).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {dbname} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await;
-    }
+    common::drop_test_db(dir.path());
 }

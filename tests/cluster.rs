@@ -15,8 +15,6 @@ use griddispatch::domain::Role;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
 /// Skips loudly (fails under CI) when a service this test needs is not there.
 fn services_or_skip() -> bool {
     for (what, addr) in [
@@ -32,25 +30,11 @@ fn services_or_skip() -> bool {
     true
 }
 
-/// A fresh, empty database; its URL.
-async fn fresh_database(name: &str) -> String {
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(PG_ADMIN).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    format!("postgres://postgres@127.0.0.1:5432/{name}")
-}
-
-async fn replica(db: &str, id: &str, client_id: &str) -> (Running, Api) {
-    let dir = tempfile::tempdir().unwrap();
+/// A replica on the database `db`, its data folder `dir` shared with the others (as
+/// docs/deploy.md asks for snapshots).
+async fn replica(dir: &tempfile::TempDir, db: &str, id: &str, client_id: &str) -> (Running, Api) {
     let settings = common::test_settings(
-        &dir,
+        dir,
         &[
             ("GRIDDISPATCH__DATABASE__URL", db),
             ("GRIDDISPATCH__MQTT__LISTEN", ""),
@@ -64,7 +48,6 @@ async fn replica(db: &str, id: &str, client_id: &str) -> (Running, Api) {
             ("GRIDDISPATCH__VIDEO__PROBE_INTERVAL_SECS", "0"),
         ],
     );
-    std::mem::forget(dir); // the data folder (snapshots) outlives this function
     let running = griddispatch::app::start(&settings).await.unwrap();
     let token = running
         .store
@@ -108,12 +91,14 @@ async fn a_follower_forwards_relays_and_takes_over_the_lead() {
         return;
     }
     let run = common::unique();
-    let db = fresh_database(&format!("gd_cluster_{run}")).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The test folder's own PostgreSQL database, whichever backend this pass tests.
+    let db = common::pg_db_url(dir.path());
     let client_id = format!("gd-cluster-{run}");
 
-    let (first, a) = replica(&db, "r1", &client_id).await;
+    let (first, a) = replica(&dir, &db, "r1", &client_id).await;
     wait_role(&a, "leader", WAIT).await;
-    let (second, b) = replica(&db, "r2", &client_id).await;
+    let (second, b) = replica(&dir, &db, "r2", &client_id).await;
     let v = wait_role(&b, "follower", WAIT).await;
     assert_eq!(v["leader"], a.base, "{v}");
 
@@ -180,4 +165,5 @@ async fn a_follower_forwards_relays_and_takes_over_the_lead() {
     assert_eq!(statuses, ["expired", "accepted"], "{inc}");
     second.stop().await.unwrap();
     common::forget_session("127.0.0.1", 1883, &client_id).await;
+    common::drop_test_db(dir.path());
 }
