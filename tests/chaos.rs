@@ -72,9 +72,15 @@ impl Broker {
             format!(
                 "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
                  persistence_location {}/\nmax_queued_messages 1000000\n\
-                 max_inflight_messages 100\nuser root\nlog_dest file {}/mosquitto.log\n",
+                 max_inflight_messages 100\nuser root\nlog_dest file {}/mosquitto.log\n{}",
                 dir.display(),
-                dir.display()
+                dir.display(),
+                // A kept run's log shows every packet.
+                if std::env::var_os("CHAOS_KEEP").is_some() {
+                    "log_type all\n"
+                } else {
+                    ""
+                }
             ),
         )
         .unwrap();
