@@ -59,6 +59,9 @@ metrics! {
         locations_total,
         /// Messages stored as dead letters.
         dead_letters_total,
+        /// Attempts to store an alert that failed and were retried (the database was
+        /// unreachable or refused the batch); the alert waits, unacknowledged, meanwhile.
+        alert_store_retries_total,
         /// MQTT messages received by the dispatcher.
         mqtt_messages_in_total,
         /// Camera stream probes run.

@@ -162,7 +162,14 @@ impl Replica {
                 format!("127.0.0.1:{}", self.port),
             )
             .env("GRIDDISPATCH__CLUSTER__REPLICA_ID", &self.id)
-            .env("RUST_LOG", "warn,griddispatch=info")
+            .env(
+                "RUST_LOG",
+                if std::env::var_os("CHAOS_KEEP").is_some() {
+                    "warn,griddispatch=info,griddispatch::mqtt=trace,griddispatch::dispatch::engine=trace"
+                } else {
+                    "warn,griddispatch=info"
+                },
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

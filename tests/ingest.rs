@@ -85,6 +85,55 @@ async fn owntracks_fixes_update_the_worker_and_old_ones_are_ignored() {
     assert!(dead.as_array().unwrap().is_empty(), "{dead}");
 }
 
+/// An alert that arrives while the database cannot store it is kept (unacknowledged, in
+/// memory) and stored once the database is back, instead of being logged and dropped.
+#[tokio::test]
+async fn an_alert_that_meets_a_database_outage_is_stored_when_it_ends() {
+    let app = TestApp::spawn(&[]).await;
+    let (user, pass) = app.source("s1").await;
+    let src = Client::connect(&app.mqtt_host, app.mqtt_port, "s1", &user, &pass).await;
+    // The outage: the alerts table is gone for a while, so every attempt fails.
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&app.db_url).await.unwrap();
+    sqlx::query("ALTER TABLE alerts RENAME TO alerts_away")
+        .execute(&db)
+        .await
+        .unwrap();
+    src.publish(
+        "alerts/s1",
+        json!({"id":"during-outage","kind":"medical","severity":2,"lat":39.5,"lon":106.7})
+            .to_string(),
+    )
+    .await;
+    wait_for("a failed attempt to store the alert", || async {
+        let m = app.metrics().await;
+        let retries = m
+            .lines()
+            .find_map(|l| l.strip_prefix("griddispatch_alert_store_retries_total "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        (retries > 0).then(|| json!(retries))
+    })
+    .await;
+    sqlx::query("ALTER TABLE alerts_away RENAME TO alerts")
+        .execute(&db)
+        .await
+        .unwrap();
+    let open = wait_for("the alert stored after the outage", || async {
+        let v = app.get("/api/v1/incidents?state=open").await;
+        (v.as_array().unwrap().len() == 1).then_some(v)
+    })
+    .await;
+    let id = open[0]["id"].as_str().unwrap();
+    let inc = app.incident(id).await;
+    assert!(
+        inc.to_string().contains("during-outage"),
+        "the incident does not carry the alert: {inc}"
+    );
+    let dead = app.get("/api/v1/dead-letters").await;
+    assert!(dead.as_array().unwrap().is_empty(), "{dead}");
+}
+
 #[tokio::test]
 async fn malformed_payloads_are_dead_lettered_and_nothing_breaks() {
     let app = TestApp::spawn(&[]).await;

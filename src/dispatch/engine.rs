@@ -774,6 +774,12 @@ impl Engine {
                 }
             }
         };
+        tracing::trace!(
+            stored,
+            decisions = batch.done.len(),
+            writes = batch.writes.len(),
+            "batch flushed"
+        );
         if stored {
             for msg in batch.publish {
                 let _ = self.out.send(msg);

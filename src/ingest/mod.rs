@@ -39,6 +39,10 @@ pub const INBOX_AUDIT: &str = "dispatch/+/tasks/+";
 /// How long the inbox audit subscription stays, seconds.
 pub const INBOX_AUDIT_SECS: u64 = 10;
 
+/// How long [`Ingest::submit_alert`] retries a store failure before filing the alert as a
+/// dead letter.
+pub const GIVE_UP_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Source id under which Frigate events are recorded.
 pub const FRIGATE_SOURCE: &str = "frigate";
 
@@ -110,6 +114,10 @@ impl Ingest {
                 let this = self.clone();
                 tokio::spawn(async move {
                     this.submit_alert(&msg.topic, &msg.payload, alert).await;
+                    // Named so the block owns the guard: an async block captures only the
+                    // fields it uses, and a guard left behind in `msg` would be dropped
+                    // (the message acknowledged) before the alert was even stored.
+                    drop(msg.ack);
                 });
             }
             Ok(Routed::Command(cmd)) => {
@@ -124,22 +132,55 @@ impl Ingest {
 
     /// Hands `alert` to the dispatcher and waits until it is stored. One the dispatcher
     /// refuses as invalid (e.g. an unknown camera) becomes a dead letter of `payload` under
-    /// `topic`, the way in it came; other failures are logged. The outcome, if stored.
+    /// `topic`, the way in it came. The outcome, if stored.
+    ///
+    /// A store failure (the database unreachable, a batch refused) is retried with backoff
+    /// for as long as it lasts, since the caller acknowledges the message once this returns
+    /// (`mqtt::acks`): an alert acknowledged but not stored would be lost. Meanwhile the
+    /// broker stops sending (its in-flight window fills), which is the backpressure wanted.
+    /// After [`GIVE_UP_AFTER`] the alert is filed as a dead letter instead, so one that can
+    /// never be stored does not hold back every acknowledgement behind it.
     pub async fn submit_alert(
         &self,
         topic: &str,
         payload: &[u8],
         alert: NewAlert,
     ) -> Option<AlertOutcome> {
-        match self.dispatcher.alert(alert).await {
-            Ok(outcome) => Some(outcome),
-            Err(DispatchError::Invalid(reason)) => {
-                self.record_dead_letter(topic, payload, &reason).await;
-                None
-            }
-            Err(other) => {
-                tracing::error!(topic, error = %other, "alert not processed");
-                None
+        let started = std::time::Instant::now();
+        let mut wait = std::time::Duration::from_millis(100);
+        let mut attempts: u32 = 0;
+        loop {
+            attempts += 1;
+            match self.dispatcher.alert(alert.clone()).await {
+                Ok(outcome) => {
+                    if attempts > 1 {
+                        tracing::info!(topic, attempts, alert = %alert.external_id, "alert stored after retrying");
+                    }
+                    return Some(outcome);
+                }
+                Err(DispatchError::Invalid(reason)) => {
+                    self.record_dead_letter(topic, payload, &reason).await;
+                    return None;
+                }
+                Err(DispatchError::Store(e)) => {
+                    Metrics::inc(&self.metrics.alert_store_retries_total);
+                    if started.elapsed() >= GIVE_UP_AFTER {
+                        let reason = format!("could not be stored after {attempts} attempts: {e}");
+                        if self.try_dead_letter(topic, payload, &reason).await {
+                            return None;
+                        }
+                    } else if attempts == 1 || attempts.is_multiple_of(20) {
+                        tracing::warn!(topic, attempts, alert = %alert.external_id, error = %e, "alert not stored yet; retrying");
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(std::time::Duration::from_secs(5));
+                }
+                Err(other) => {
+                    // Stopped (the process is going down; the broker keeps the message,
+                    // since no barrier answers any more) or an internal refusal.
+                    tracing::error!(topic, error = %other, "alert not processed");
+                    return None;
+                }
             }
         }
     }
@@ -152,6 +193,11 @@ impl Ingest {
     /// Stores (bounded) and counts a payload that could not be understood; `topic` says
     /// where it came from (an MQTT topic, or e.g. `POST /api/v1/ingest/gb28181`).
     pub async fn record_dead_letter(&self, topic: &str, payload: &[u8], reason: &str) {
+        self.try_dead_letter(topic, payload, reason).await;
+    }
+
+    /// [`Ingest::record_dead_letter`], saying whether the dead letter was stored.
+    async fn try_dead_letter(&self, topic: &str, payload: &[u8], reason: &str) -> bool {
         Metrics::inc(&self.metrics.dead_letters_total);
         tracing::warn!(
             topic,
@@ -159,12 +205,16 @@ impl Ingest {
             reason,
             "message dead-lettered"
         );
-        if let Err(e) = self
+        match self
             .store
             .dead_letter(topic, payload, self.max_dead_letter_bytes, reason)
             .await
         {
-            tracing::error!(error = %e, "could not store a dead letter");
+            Ok(_) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "could not store a dead letter");
+                false
+            }
         }
     }
 
@@ -305,4 +355,67 @@ struct DutySet {
 /// Parses JSON, with an error that says where it went wrong.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::mqtt::acks::Acks;
+
+    /// The broker may only hear an alert's PUBACK once the alert is stored: its guard must
+    /// live until the engine has answered, not just until the alert is handed on.
+    #[tokio::test]
+    async fn an_alert_is_acknowledged_only_after_the_engine_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("t.db").display());
+        let store = Store::connect(&url, 1).await.unwrap();
+        let (dispatcher, mut engine) = Dispatcher::deferred();
+        let ingest = Ingest {
+            dispatcher,
+            store,
+            metrics: Arc::default(),
+            max_dead_letter_bytes: 1024,
+            // Known already, so routing asks nothing of the database.
+            known_sources: Arc::new(std::sync::Mutex::new(["s1".to_owned()].into())),
+            gb28181_tz: chrono_tz::Asia::Shanghai,
+        };
+        let (mut acks, mut handed) = Acks::new();
+        acks.reconnected();
+        let msg = Inbound {
+            topic: "alerts/s1".into(),
+            payload: Bytes::from_static(
+                br#"{"id":"a1","kind":"medical","severity":2,"lat":39.5,"lon":106.7}"#,
+            ),
+            ack: Some(acks.guard(7)),
+        };
+        ingest.handle(msg).await;
+
+        let cmd = tokio::time::timeout(std::time::Duration::from_secs(5), engine.recv()).await;
+        let Ok(Some(Command::Alert(alert, reply))) = cmd else {
+            panic!("the engine got no alert but {cmd:?}");
+        };
+        assert_eq!(alert.external_id, "a1");
+        // Give a stray drop every chance to show up before the engine answers.
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(
+            handed.try_recv().is_err(),
+            "the alert was handed for acknowledgement before it was stored"
+        );
+        reply
+            .send(Ok(AlertOutcome {
+                alert_id: "alr-1".into(),
+                incident_id: "inc-1".into(),
+                duplicate: false,
+                correlated: false,
+            }))
+            .unwrap();
+        let (_, _, pkid) = tokio::time::timeout(std::time::Duration::from_secs(5), handed.recv())
+            .await
+            .expect("acknowledged once stored")
+            .unwrap();
+        assert_eq!(pkid, 7);
+    }
 }

@@ -38,6 +38,12 @@ pub struct AckGuard {
 
 impl Drop for AckGuard {
     fn drop(&mut self) {
+        tracing::trace!(
+            generation = self.generation,
+            seq = self.seq,
+            pkid = self.pkid,
+            "ack guard dropped"
+        );
         let _ = self.tx.send((self.generation, self.seq, self.pkid));
     }
 }
@@ -74,6 +80,7 @@ impl Acks {
     pub fn guard(&mut self, pkid: u16) -> AckGuard {
         let seq = self.next_seq;
         self.next_seq += 1;
+        tracing::trace!(generation = self.generation, seq, pkid, "ack guard made");
         AckGuard {
             generation: self.generation,
             seq,
@@ -107,6 +114,7 @@ pub async fn run(
         if !handed.contains_key(&next) {
             continue;
         }
+        tracing::trace!(generation, next, "barrier");
         if dispatcher.barrier().await.is_err() {
             // The engine stopped; the process is going down and the broker keeps the rest.
             return Ok(());
@@ -114,6 +122,7 @@ pub async fn run(
         while let Some(pkid) = handed.remove(&next) {
             let mut ack = Publish::new("", QoS::AtLeastOnce, Vec::new());
             ack.pkid = pkid;
+            tracing::trace!(generation, seq = next, pkid, "PUBACK");
             client.ack(&ack).await?;
             next += 1;
         }

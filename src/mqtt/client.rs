@@ -135,6 +135,7 @@ pub async fn run(
                 let _ = dispatcher.send(Command::Republish).await;
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
+                tracing::trace!(topic = %p.topic, pkid = p.pkid, dup = p.dup, retain = p.retain, "publish in");
                 // Dropped (acknowledged) wherever the message's handling ends.
                 let ack = match acks.as_mut() {
                     Some(a) if p.qos != QoS::AtMostOnce => Some(a.guard(p.pkid)),
