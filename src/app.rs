@@ -154,7 +154,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             password: settings.mqtt.password.clone(),
             persistent_session: settings.mqtt.persistent_session,
             unix_socket: None,
-            manual_acks: true,
+            manual_acks: settings.mqtt.broker_redelivers(),
         }
     };
     let mqtt_url = format!("mqtt://{}:{}", client_cfg.host, client_cfg.port);
@@ -364,6 +364,7 @@ impl Dispatching {
                 self.out_rx,
                 self.mqtt_connected,
                 self.store.clone(),
+                self.metrics.clone(),
                 cancel.clone(),
             ),
         );

@@ -157,6 +157,16 @@ pub struct MqttSettings {
     pub ws_listen: String,
 }
 
+impl MqttSettings {
+    /// Whether the broker sends again what the dispatcher has not acknowledged: an external
+    /// broker (it outlives this process) with a kept session (it remembers what is owed).
+    /// Then messages are acknowledged only once their effects are stored, and those of a
+    /// batch the database refused come again (`mqtt::acks`).
+    pub fn broker_redelivers(&self) -> bool {
+        !self.url.is_empty() && self.persistent_session
+    }
+}
+
 /// `[dispatch]`
 #[derive(Debug, Clone, Deserialize)]
 pub struct DispatchSettings {

@@ -62,6 +62,12 @@ metrics! {
         /// Attempts to store an alert that failed and were retried (the database was
         /// unreachable or refused the batch); the alert waits, unacknowledged, meanwhile.
         alert_store_retries_total,
+        /// Dispatch batches the database did not store (unreachable, or a write refused);
+        /// the engine reloads its state from the database after each.
+        dispatch_store_failures_total,
+        /// Times the dispatcher dropped its broker connection so that messages it could
+        /// not act on (a dispatch batch failed) were sent again.
+        mqtt_redeliveries_total,
         /// MQTT messages received by the dispatcher.
         mqtt_messages_in_total,
         /// Camera stream probes run.

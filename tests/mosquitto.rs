@@ -169,3 +169,89 @@ async fn alerts_sent_while_the_dispatcher_is_down_are_all_processed() {
     drop(app);
     common::forget_session("127.0.0.1", 1883, &client_id).await;
 }
+
+/// A worker's answer that arrives while the database cannot store it is not lost: the
+/// dispatcher leaves it unacknowledged, drops its connection, and the broker sends it again
+/// until the database is back.
+#[tokio::test]
+async fn a_workers_answer_that_meets_a_database_outage_is_applied_when_it_ends() {
+    let _turn = ONE_DISPATCHER.lock().await;
+    if std::net::TcpStream::connect("127.0.0.1:1883").is_err() {
+        eprintln!("\n*** SKIPPED a_workers_answer_that_meets_a_database_outage_is_applied_when_it_ends: nothing listens on 127.0.0.1:1883 (scripts/test starts Mosquitto) ***\n");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Mosquitto is required in CI"
+        );
+        return;
+    }
+    let run = common::unique();
+    let dir = tempfile::tempdir().unwrap();
+    let client_id = format!("griddispatch-outage-{run}");
+    let settings = test_settings(
+        &dir,
+        &[
+            ("GRIDDISPATCH__MQTT__LISTEN", ""),
+            ("GRIDDISPATCH__MQTT__URL", "mqtt://127.0.0.1:1883"),
+            ("GRIDDISPATCH__MQTT__CLIENT_ID", &client_id),
+            ("GRIDDISPATCH__MQTT__PERSISTENT_SESSION", "true"),
+        ],
+    );
+    let mut app = TestApp::spawn_with(dir, settings).await;
+    app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70))
+        .await;
+    let rid = format!("out-{run}");
+    let pw = app.responder(&rid, "grid_worker", "foot", Some("g1")).await;
+    let mut w = Worker::connect(&app, &rid, &pw).await;
+    w.locate(&app, 39.495, 106.695).await;
+    let incident = app
+        .alert(json!({"id":format!("o-{run}"),"kind":"medical","severity":2,"lat":39.4951,"lon":106.6951}))
+        .await;
+    let task = w.expect_task().await;
+    let tid = task["task_id"].as_str().unwrap().to_owned();
+
+    // The outage: the tasks table is gone, so the batch with the answer fails.
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&app.db_url).await.unwrap();
+    sqlx::query("ALTER TABLE tasks RENAME TO tasks_away")
+        .execute(&db)
+        .await
+        .unwrap();
+    let topic = format!("dispatch/{rid}/tasks/{tid}/update");
+    w.c.publish(&topic, json!({"status":"accepted","version":1}).to_string())
+        .await;
+    common::wait_for("the batch with the answer to fail", || async {
+        let n = metric(
+            &app.metrics().await,
+            "griddispatch_dispatch_store_failures_total",
+        );
+        (n > 0).then(|| json!(n))
+    })
+    .await;
+    sqlx::query("ALTER TABLE tasks_away RENAME TO tasks")
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    app.wait_state(&incident, "assigned").await;
+    // The phone hears the verdict on its answer as usual.
+    let verdict =
+        w.c.next_where(common::WAIT, |t, _| t.starts_with(&format!("{topic}/")))
+            .await
+            .expect("a verdict on the answer");
+    assert!(verdict.0.ends_with("/accepted"), "{verdict:?}");
+    let asked_again = metric(&app.metrics().await, "griddispatch_mqtt_redeliveries_total");
+    assert!(
+        asked_again > 0,
+        "the answer was applied without being sent again"
+    );
+    app.stop().await;
+    common::forget_session("127.0.0.1", 1883, &client_id).await;
+}
+
+/// A counter's value in Prometheus text (0 when absent).
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}

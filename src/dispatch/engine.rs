@@ -76,6 +76,17 @@ pub(super) struct Engine {
     /// Set when a commit was refused because this replica no longer leads: the engine
     /// stops instead of deciding next to the new leader.
     deposed: Option<String>,
+    /// A batch failed since the last barrier: some command before the next barrier may
+    /// have had no effect, so that barrier reports it (see [`Command::Barrier`]).
+    failed_since_barrier: bool,
+    /// A failed batch left memory ahead of the database and reloading failed too: no
+    /// command is handled until a reload succeeds, since every decision would start from
+    /// a state that was never stored.
+    stale: bool,
+    /// The broker sends a message again when its batch fails (see
+    /// [`crate::config::MqttSettings::broker_redelivers`]), so a worker's update needs no
+    /// "try again" answer: it will be applied when it comes back.
+    redelivers: bool,
     /// Where snapshots are asked for (never waited on).
     snapshot_requests: SnapshotRequests,
     /// Links of snapshot files, for task messages.
@@ -221,6 +232,9 @@ impl Engine {
             joinable: PointIndex::new(39.5),
             batch: Batch::default(),
             deposed: None,
+            failed_since_barrier: false,
+            stale: false,
+            redelivers: settings.mqtt.broker_redelivers(),
             snapshot_requests,
             snapshot_files: SnapshotFiles::from_settings(settings),
             snapshots: HashMap::new(),
@@ -348,7 +362,33 @@ impl Engine {
             "dispatcher started"
         );
         self.resume().await;
+        let mut reload_failures: u32 = 0;
         loop {
+            if self.stale {
+                // Commands wait in the channel (and MQTT messages unacknowledged in the
+                // broker) until memory matches the database again.
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                match self.reload_all().await {
+                    Ok(()) => {
+                        tracing::info!(
+                            attempts = reload_failures + 1,
+                            "state reloaded from the database; dispatching again"
+                        );
+                        self.stale = false;
+                        reload_failures = 0;
+                    }
+                    Err(e) => {
+                        reload_failures += 1;
+                        if reload_failures.is_multiple_of(30) {
+                            tracing::error!(error = %e, attempts = reload_failures, "still cannot reload state from the database");
+                        }
+                        continue;
+                    }
+                }
+            }
             let next = [
                 self.deadlines.first().map(|(at, _)| *at),
                 self.camera_due.first().map(|(at, _)| *at),
@@ -555,9 +595,12 @@ impl Engine {
             Command::Republish => self.publish_inbox(),
             // Staged like a decision, so it answers after the commit of its batch, which
             // holds every command handled before it.
-            Command::Barrier(tx) => self.stage(Change::default(), move |_| {
-                let _ = tx.send(());
-            }),
+            Command::Barrier(tx) => {
+                let clean = !std::mem::take(&mut self.failed_since_barrier);
+                self.stage(Change::default(), move |stored| {
+                    let _ = tx.send(stored && clean);
+                })
+            }
             Command::AuditRetained {
                 responder_id,
                 task_id,
@@ -766,14 +809,19 @@ impl Engine {
                     false
                 }
                 Err(e) => {
+                    Metrics::inc(&self.metrics.dispatch_store_failures_total);
                     tracing::error!(error = %e, decisions = batch.done.len(), "could not store dispatch decisions; reloading state from the database");
                     if let Err(e) = self.reload_all().await {
-                        tracing::error!(error = %e, "reload after a failed write also failed");
+                        tracing::error!(error = %e, "reload after a failed write also failed; dispatching waits until a reload succeeds");
+                        self.stale = true;
                     }
                     false
                 }
             }
         };
+        if !stored {
+            self.failed_since_barrier = true;
+        }
         tracing::trace!(
             stored,
             decisions = batch.done.len(),
@@ -1347,8 +1395,9 @@ impl Engine {
                     reason: Some("internal error; try again".into()),
                 });
                 let out = self.out.clone();
+                let redelivers = self.redelivers;
                 self.stage(change, move |stored| {
-                    if !stored {
+                    if !stored && !redelivers {
                         let _ = out.send(failed);
                     }
                 });

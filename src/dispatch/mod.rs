@@ -216,7 +216,10 @@ pub enum Command {
     Republish,
     /// Answers once every command sent before it is committed (or refused): the MQTT client
     /// acknowledges a message to the broker only after that, so a crash never loses one.
-    Barrier(oneshot::Sender<()>),
+    /// `false` when a batch failed since the previous barrier, so a command before this
+    /// one may have had no effect: the messages behind it must come again, not be
+    /// acknowledged.
+    Barrier(oneshot::Sender<bool>),
     /// The broker holds a retained task message on `dispatch/<responder>/tasks/<task>`;
     /// clear it unless that task is open for that responder (a crash between a commit and
     /// its publish can leave one behind on a broker that keeps retained messages).
@@ -272,8 +275,10 @@ impl Dispatcher {
         Ok(engine.run(rx, cancel))
     }
 
-    /// Waits until every command sent before this call is committed (or refused).
-    pub async fn barrier(&self) -> Result<(), DispatchError> {
+    /// Waits until every command sent before this call is committed (or refused). `true`
+    /// when all of them were stored (or needed nothing stored); `false` when a batch
+    /// failed since the previous barrier.
+    pub async fn barrier(&self) -> Result<bool, DispatchError> {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Barrier(tx)).await?;
         rx.await.map_err(|_| DispatchError::Stopped)

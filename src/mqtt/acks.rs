@@ -10,18 +10,25 @@
 //! - then a barrier ([`Dispatcher::barrier`]) waits for the commit of every command queued
 //!   before it;
 //! - then the PUBACKs go out in the order the messages arrived, as MQTT 3.1.1 requires
-//!   (§4.6), so one slow alert holds back the acknowledgements behind it, never the work.
+//!   (§4.6), so one slow alert holds back the acknowledgements behind it, never the work;
+//! - unless the barrier reports a failed batch (the database refused or was unreachable):
+//!   then nothing more is acknowledged on this connection, and the client drops it and
+//!   connects again, so the broker sends every unacknowledged message once more.
 //!
 //! A message handled twice around a crash changes nothing: alerts are unique per (source,
 //! id), task updates carry versions, positions and duty toggles are values.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rumqttc::{AsyncClient, Publish, QoS};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::Dispatcher;
+
+/// How many connections in a row [`run`] gives up to have messages sent again.
+const MAX_REDELIVERIES: u32 = 5;
 
 /// One received message that still needs its PUBACK. Dropping it says "handed on".
 #[derive(Debug)]
@@ -90,24 +97,33 @@ impl Acks {
     }
 }
 
-/// Sends the PUBACKs, in order, once what came before them is committed.
+/// Sends the PUBACKs, in order, once what came before them is committed; asks for a new
+/// connection (`redeliver`) when something before them may not have been.
 pub async fn run(
     client: AsyncClient,
     dispatcher: Dispatcher,
     mut rx: mpsc::UnboundedReceiver<(u64, u64, u16)>,
+    redeliver: Arc<Notify>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut generation = 0;
     let mut next = 0;
     let mut handed: BTreeMap<u64, u16> = BTreeMap::new();
+    // The current connection is given up: its messages come again on the next one.
+    let mut abandoned = false;
+    // Connections given up in a row. A batch that fails every time (not an outage: then
+    // the engine waits for the database before it answers) must not stop every message
+    // behind it for ever, so after a few the messages are acknowledged all the same.
+    let mut given_up: u32 = 0;
     while let Some(batch) = crate::batch::recv(&mut rx, usize::MAX, &cancel).await {
         for (g, seq, pkid) in batch {
             if g > generation {
                 generation = g;
                 next = 0;
                 handed.clear();
+                abandoned = false;
             }
-            if g == generation {
+            if g == generation && !abandoned {
                 handed.insert(seq, pkid);
             }
         }
@@ -115,9 +131,29 @@ pub async fn run(
             continue;
         }
         tracing::trace!(generation, next, "barrier");
-        if dispatcher.barrier().await.is_err() {
+        match dispatcher.barrier().await {
+            Ok(true) => given_up = 0,
+            Ok(false) if given_up >= MAX_REDELIVERIES => {
+                tracing::error!(
+                    generation,
+                    attempts = given_up + 1,
+                    "dispatch batches keep failing; acknowledging the messages anyway (their effects may be lost)"
+                );
+                given_up = 0;
+            }
+            Ok(false) => {
+                given_up += 1;
+                tracing::warn!(
+                    generation,
+                    "a dispatch batch was not stored; reconnecting so the broker sends the unacknowledged messages again"
+                );
+                abandoned = true;
+                handed.clear();
+                redeliver.notify_one();
+                continue;
+            }
             // The engine stopped; the process is going down and the broker keeps the rest.
-            return Ok(());
+            Err(_) => return Ok(()),
         }
         while let Some(pkid) = handed.remove(&next) {
             let mut ack = Publish::new("", QoS::AtLeastOnce, Vec::new());

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::broker::lock;
 use crate::dispatch::{Command, Dispatcher, Outgoing};
 use crate::ingest::{Inbound, INBOX_AUDIT, INBOX_AUDIT_SECS, SUBSCRIPTIONS};
+use crate::metrics::Metrics;
 
 /// How to reach the broker.
 #[derive(Debug, Clone)]
@@ -39,6 +40,7 @@ pub struct ClientConfig {
 }
 
 /// Runs the connection until `cancel` fires, reconnecting after errors.
+#[allow(clippy::too_many_arguments)] // the connection's dependencies, passed once
 pub async fn run(
     cfg: ClientConfig,
     dispatcher: Dispatcher,
@@ -46,6 +48,7 @@ pub async fn run(
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     connected: Arc<AtomicBool>,
     store: crate::store::Store,
+    metrics: Arc<Metrics>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut opts = match &cfg.unix_socket {
@@ -65,12 +68,16 @@ pub async fn run(
     }
     opts.set_manual_acks(cfg.manual_acks);
     let (client, mut events) = AsyncClient::new(opts, 10_000);
+    // Asked for by the acknowledger when a batch failed: drop the connection so the broker
+    // sends what we have not acknowledged again.
+    let redeliver = Arc::new(tokio::sync::Notify::new());
     let mut acks = if cfg.manual_acks {
         let (acks, rx) = super::acks::Acks::new();
         tokio::spawn(super::acks::run(
             client.clone(),
             dispatcher.clone(),
             rx,
+            redeliver.clone(),
             cancel.clone(),
         ));
         Some(acks)
@@ -109,6 +116,17 @@ pub async fn run(
     loop {
         let event = tokio::select! {
             _ = cancel.cancelled() => break,
+            _ = redeliver.notified() => {
+                connected.store(false, Ordering::Relaxed);
+                Metrics::inc(&metrics.mqtt_redeliveries_total);
+                events.clean();
+                // A moment for the database to come back before the messages do.
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                continue;
+            }
             e = events.poll() => e,
         };
         match event {
