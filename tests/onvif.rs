@@ -337,6 +337,14 @@ fn a_metadata_session_reads_documents_and_stops_when_told() {
                 docs.push(String::from_utf8(d).unwrap());
                 if docs.iter().any(|d| d.contains("YardMotion")) {
                     stop.cancel();
+                } else if docs.len() >= 150 {
+                    // About 30 s of the camera's frames and never the motion: the asserts
+                    // below fail with what was read, instead of the test hanging.
+                    stop.cancel();
+                } else {
+                    // Sent again: a test camera drops what it is given before its stream
+                    // plays, which on a loaded machine can come after the link.
+                    cam.send(&doc, 4);
                 }
             }
             SessionEvent::Lost(why) => panic!("lost a document: {why}"),
