@@ -18,8 +18,8 @@ use rtsp::{h264_launch, RtspServer, SilentCamera};
 use serde_json::{json, Value};
 
 /// A grid zone, camera `cam1` in it streaming from `stream_uri`, and worker `w1` next to
-/// it, connected and located.
-async fn setup(app: &TestApp, stream_uri: Option<&str>) -> Worker {
+/// it, connected and located; with w1's MQTT password.
+async fn setup(app: &TestApp, stream_uri: Option<&str>) -> (Worker, String) {
     app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70))
         .await;
     let (s, v) = app
@@ -32,7 +32,7 @@ async fn setup(app: &TestApp, stream_uri: Option<&str>) -> Worker {
     let pw = app.responder("w1", "grid_worker", "bike", Some("g1")).await;
     let w = Worker::connect(app, "w1", &pw).await;
     w.locate(app, 39.4951, 106.6951).await;
-    w
+    (w, pw)
 }
 
 /// The incident's snapshots once there are `n` of them.
@@ -44,12 +44,26 @@ async fn wait_snapshots(app: &TestApp, id: &str, n: usize) -> Value {
     .await
 }
 
-/// GET with the admin token: (status, content type, body).
+/// GET with a token: (status, content type, body).
 async fn download(app: &TestApp, path: &str, token: Option<&str>) -> (u16, String, Vec<u8>) {
     let mut req = app.http.get(format!("{}{path}", app.base));
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
+    fetch(req).await
+}
+
+/// GET with an MQTT login as HTTP Basic, as the field app sends it.
+async fn download_as(app: &TestApp, path: &str, user: &str, pw: &str) -> (u16, String, Vec<u8>) {
+    fetch(
+        app.http
+            .get(format!("{}{path}", app.base))
+            .basic_auth(user, Some(pw)),
+    )
+    .await
+}
+
+async fn fetch(req: reqwest::RequestBuilder) -> (u16, String, Vec<u8>) {
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
     let ctype = resp
@@ -82,7 +96,7 @@ fn timeline_notes(timeline: &Value) -> Vec<String> {
 async fn an_alert_naming_a_camera_gets_a_jpeg_of_its_stream_linked_from_the_task() {
     let server = RtspServer::start(&h264_launch(320, 240, 10), 0);
     let app = TestApp::spawn(&[]).await;
-    let mut w = setup(&app, Some(&server.uri())).await;
+    let (mut w, _) = setup(&app, Some(&server.uri())).await;
 
     let id = app
         .alert(json!({"id":"a1","kind":"fall","severity":2,"camera_id":"cam1"}))
@@ -181,11 +195,48 @@ async fn an_alert_naming_a_camera_gets_a_jpeg_of_its_stream_linked_from_the_task
     assert_eq!(again["snapshots"][0]["url"], url.as_str(), "{again}");
 }
 
+/// The field app has the worker's MQTT login and no API token: with it, a worker sees the
+/// snapshots of an incident they were offered, and nobody else's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_sees_the_snapshots_of_their_own_incident_with_their_phone_login() {
+    let server = RtspServer::start(&h264_launch(320, 240, 10), 0);
+    let app = TestApp::spawn(&[]).await;
+    let (mut w, pw) = setup(&app, Some(&server.uri())).await;
+    let other_pw = app.responder("w2", "grid_worker", "bike", None).await;
+    let (source_user, source_pw) = app.source("s1").await;
+
+    let id = app
+        .alert(json!({"id":"a1","kind":"fall","severity":2,"camera_id":"cam1"}))
+        .await;
+    assert_eq!(w.expect_task().await["incident_id"], id.as_str());
+    let snaps = wait_snapshots(&app, &id, 1).await;
+    let url = snaps[0]["url"].as_str().unwrap().to_owned();
+
+    let (status, ctype, jpeg) = download_as(&app, &url, "w1", &pw).await;
+    assert_eq!((status, ctype.as_str()), (200, "image/jpeg"));
+    assert_eq!(decoded_size(&jpeg), (320, 240));
+    // Another worker, a source, a wrong password, garbage: no picture.
+    assert_eq!(download_as(&app, &url, "w2", &other_pw).await.0, 404);
+    assert_eq!(
+        download_as(&app, &url, &source_user, &source_pw).await.0,
+        404
+    );
+    assert_eq!(download_as(&app, &url, "w1", "wrong").await.0, 401);
+    let garbage = app
+        .http
+        .get(format!("{}{url}", app.base))
+        .header("authorization", "Basic %%%not-base64");
+    assert_eq!(fetch(garbage).await.0, 401);
+    // The login opens only snapshots, not the rest of the API.
+    let (status, _, _) = download_as(&app, &format!("/api/v1/incidents/{id}"), "w1", &pw).await;
+    assert_eq!(status, 401);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_camera_that_does_not_answer_delays_nothing_and_leaves_a_reason() {
     let cam = SilentCamera::start();
     let app = TestApp::spawn(&[("GRIDDISPATCH__VIDEO__SNAPSHOT_TIMEOUT_SECS", "3")]).await;
-    let mut w = setup(&app, Some(&cam.uri())).await;
+    let (mut w, _) = setup(&app, Some(&cam.uri())).await;
 
     let id = app
         .alert(json!({"id":"a1","kind":"fall","severity":2,"camera_id":"cam1"}))
@@ -292,7 +343,7 @@ async fn a_frigate_event_with_a_snapshot_gets_frigates_picture_instead_of_the_st
     // The camera streams too: the picture must still come from Frigate.
     let server = RtspServer::start(&h264_launch(320, 240, 10), 0);
     let app = TestApp::spawn(&[("GRIDDISPATCH__FRIGATE__URL", frigate_url.as_str())]).await;
-    let mut w = setup(&app, Some(&server.uri())).await;
+    let (mut w, _) = setup(&app, Some(&server.uri())).await;
     let (user, pass) = app.source("frigate-nvr").await;
     let nvr = Client::connect(&app.mqtt_host, app.mqtt_port, "frigate", &user, &pass).await;
 

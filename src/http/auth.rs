@@ -189,6 +189,22 @@ fn origin_of(url: &reqwest::Url) -> Option<(String, String, u16)> {
     ))
 }
 
+/// The username and password of an HTTP Basic `Authorization` header, if it has one.
+pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    use base64::Engine;
+    let encoded = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?
+        .trim();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let (user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
 /// The value of the session cookie, if the request carries one.
 pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
     headers

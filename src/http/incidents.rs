@@ -8,12 +8,15 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{Operator, Viewer};
+use axum::http::request::Parts;
+
+use super::auth::{authorize_parts, basic_credentials, Operator, Viewer};
 use super::error::{ApiError, JsonBody};
 use super::{rfc3339, AppState};
 use crate::dispatch::OperatorAction;
 use crate::domain::alert::{AlertPayload, NewAlert};
-use crate::domain::{Ident, IncidentState};
+use crate::domain::{Ident, IncidentState, Role};
+use crate::store::AccountOwner;
 use crate::store::{now_ms, IncidentRow, TaskRow, TimelineRow};
 
 /// Routes of this area.
@@ -183,13 +186,44 @@ async fn one(
     Ok(Json(v))
 }
 
+/// Console users (viewer and up) see every snapshot. A worker's phone holds the worker's
+/// MQTT login and no API token; sent as HTTP Basic, that login shows the snapshots of the
+/// incidents the worker was offered, and no others (404, as for a missing one).
+async fn may_see_snapshots(
+    parts: &Parts,
+    st: &AppState,
+    incident_id: &str,
+) -> Result<(), ApiError> {
+    let Some((username, password)) = basic_credentials(&parts.headers) else {
+        return authorize_parts(parts, st, Role::Viewer).await.map(|_| ());
+    };
+    let offered = match st.store.check_mqtt_login(&username, &password).await? {
+        None => return Err(ApiError::Unauthorized),
+        Some(AccountOwner::Responder(rid)) => st
+            .store
+            .tasks_of(incident_id)
+            .await?
+            .iter()
+            .any(|t| t.responder_id == rid),
+        Some(AccountOwner::Source(_)) => false,
+    };
+    if offered {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!(
+            "snapshots of incident {incident_id}"
+        )))
+    }
+}
+
 /// `GET /api/v1/incidents/{id}/snapshots/{n}.jpg`: the JPEG. `n` must be a number, so the
 /// path never names anything but a listed snapshot's file.
 async fn snapshot_file(
-    _: Viewer,
     State(st): State<AppState>,
     Path((id, file)): Path<(String, String)>,
+    parts: Parts,
 ) -> Result<Response, ApiError> {
+    may_see_snapshots(&parts, &st, &id).await?;
     let not_found = || ApiError::NotFound(format!("snapshot {file} of incident {id}"));
     let n: i64 = file
         .strip_suffix(".jpg")

@@ -439,6 +439,43 @@ function renderList() {
   $('no-tasks').hidden = tasks.length > 0;
 }
 
+/**
+ * Snapshot pictures by their link: an object URL once fetched, `'loading'`, or `'failed'`
+ * for a while. The phone has no API token; the worker's own MQTT login, sent as HTTP Basic,
+ * opens the snapshots of the incidents offered to them.
+ */
+const pictures = new Map();
+/** A picture that could not be fetched is tried again after this long. */
+const PICTURE_RETRY_MS = 15000;
+
+async function loadPicture(url) {
+  pictures.set(url, 'loading');
+  try {
+    const { username, password } = state.login;
+    const resp = await fetch(url, { headers: { Authorization: `Basic ${btoa(`${username}:${password}`)}` } });
+    if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
+    pictures.set(url, URL.createObjectURL(await resp.blob()));
+  } catch {
+    pictures.set(url, 'failed');
+    setTimeout(() => { if (pictures.get(url) === 'failed') pictures.delete(url); }, PICTURE_RETRY_MS);
+  }
+  if (state.open) renderDetail();
+}
+
+/** The task's snapshot pictures, each opening full size; fetched on first show. */
+function snapshotStrip(task) {
+  const list = Array.isArray(task.snapshots) ? task.snapshots.filter((s) => s && typeof s.url === 'string') : [];
+  if (!list.length) return null;
+  return h('div.snaps', {}, ...list.map((s) => {
+    const src = pictures.get(s.url);
+    if (src === undefined) loadPicture(s.url);
+    if (src === undefined || src === 'loading') return h('span.snap.wait', {}, '…');
+    if (src === 'failed') return h('span.snap.wait', {}, t('picture_failed'));
+    return h('a', { href: src, target: '_blank', rel: 'noopener' },
+      h('img.snap', { src, alt: `${t('snapshots')} ${s.n}`, dataset: { n: String(s.n) } }));
+  }));
+}
+
 function fact(label, value) {
   return value === undefined || value === null || value === '' ? [] : [h('dt', {}, label), h('dd', {}, value)];
 }
@@ -490,6 +527,7 @@ function renderDetail() {
       h(`button.${reject ? 'danger' : 'primary'}`, { type: 'submit', dataset: { send: state.form } }, t('send'))));
   }
   const snaps = Array.isArray(task.snapshots) ? task.snapshots.length : 0;
+  const strip = snapshotStrip(task);
   const mapEl = h('div.minimap#minimap');
   // The old map goes before its box does: Leaflet cannot take down a detached map.
   if (state.detailMap) { state.detailMap.remove(); state.detailMap = null; }
@@ -508,6 +546,7 @@ function renderDetail() {
       ...fact(t('kind'), task.kind),
       ...fact(t('description'), task.description),
       ...fact(t('snapshots'), snaps ? t('pictures', { n: snaps }) : null)),
+    ...(strip ? [strip] : []),
     ...queued.map((q) => h('p.pending-line', { dataset: { pending: q.status } },
       `${t(`a_${q.status}`)}: ${q.state === 'sent' ? t('sent_wait') : t('queued')}`)),
     form || h('div.actions', {}, ...buttons),

@@ -51,7 +51,7 @@ const STRINGS = {
     closed_rejected: 'Rejected: {reason}', closed_gone: 'No longer assigned to you', dismiss: 'Dismiss',
     enable_alerts: 'Enable sound and notifications', new_task: 'New task: {title}', my_position: 'My position',
     no_position: 'No position yet (allow location access)', dropped_answer: '“{status}” was not sent: the task closed',
-    your_status: 'Your status', pictures: '{n} picture(s) in the console',
+    your_status: 'Your status', pictures: '{n} picture(s)', picture_failed: 'Picture not available now',
   },
   'zh-CN': {
     app: '网格调度', console: '调度台', admin: '系统管理', operator_view: '调度视图',
@@ -102,7 +102,7 @@ const STRINGS = {
     closed_rejected: '已拒绝：{reason}', closed_gone: '该任务已不再指派给你', dismiss: '知道了',
     enable_alerts: '开启提示音和通知', new_task: '新任务：{title}', my_position: '我的位置',
     no_position: '暂无定位（请允许位置权限）', dropped_answer: '“{status}”未发送：任务已关闭',
-    your_status: '我的状态', pictures: '调度台有 {n} 张抓拍',
+    your_status: '我的状态', pictures: '{n} 张抓拍', picture_failed: '暂时无法显示抓拍',
   },
 };
 
