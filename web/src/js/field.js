@@ -656,6 +656,9 @@ function signOut(error) {
   localStorage.removeItem(LOGIN_KEY);
   state.login = null;
   state.tasks.clear();
+  // The next worker on this phone fetches pictures with their own login.
+  for (const src of pictures.values()) if (src.startsWith('blob:')) URL.revokeObjectURL(src);
+  pictures.clear();
   state.open = null;
   showLogin(error);
 }
