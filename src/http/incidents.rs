@@ -1,6 +1,7 @@
 //! `/api/v1/alerts` and `/api/v1/incidents`: alerts in, incidents out, operator actions.
 
 use axum::extract::{Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -8,16 +9,13 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use axum::http::request::Parts;
-
 use super::auth::{authorize_parts, basic_credentials, Operator, Viewer};
 use super::error::{ApiError, JsonBody};
 use super::{rfc3339, AppState};
 use crate::dispatch::OperatorAction;
 use crate::domain::alert::{AlertPayload, NewAlert};
 use crate::domain::{Ident, IncidentState, Role};
-use crate::store::AccountOwner;
-use crate::store::{now_ms, IncidentRow, TaskRow, TimelineRow};
+use crate::store::{now_ms, AccountOwner, IncidentRow, TaskRow, TimelineRow};
 
 /// Routes of this area.
 pub fn router() -> Router<AppState> {
