@@ -105,16 +105,8 @@ async fn an_alert_that_meets_a_database_outage_is_stored_when_it_ends() {
             .to_string(),
     )
     .await;
-    wait_for("a failed attempt to store the alert", || async {
-        let m = app.metrics().await;
-        let retries = m
-            .lines()
-            .find_map(|l| l.strip_prefix("griddispatch_alert_store_retries_total "))
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(0);
-        (retries > 0).then(|| json!(retries))
-    })
-    .await;
+    // A first attempt to store it has failed.
+    common::wait_metric(&app, "alert_store_retries_total", 1).await;
     sqlx::query("ALTER TABLE alerts_away RENAME TO alerts")
         .execute(&db)
         .await

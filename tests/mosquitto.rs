@@ -219,14 +219,8 @@ async fn a_workers_answer_that_meets_a_database_outage_is_applied_when_it_ends()
     let topic = format!("dispatch/{rid}/tasks/{tid}/update");
     w.c.publish(&topic, json!({"status":"accepted","version":1}).to_string())
         .await;
-    common::wait_for("the batch with the answer to fail", || async {
-        let n = metric(
-            &app.metrics().await,
-            "griddispatch_dispatch_store_failures_total",
-        );
-        (n > 0).then(|| json!(n))
-    })
-    .await;
+    // The batch with the answer fails.
+    common::wait_metric(&app, "dispatch_store_failures_total", 1).await;
     sqlx::query("ALTER TABLE tasks_away RENAME TO tasks")
         .execute(&db)
         .await
@@ -239,19 +233,11 @@ async fn a_workers_answer_that_meets_a_database_outage_is_applied_when_it_ends()
             .await
             .expect("a verdict on the answer");
     assert!(verdict.0.ends_with("/accepted"), "{verdict:?}");
-    let asked_again = metric(&app.metrics().await, "griddispatch_mqtt_redeliveries_total");
+    let asked_again = common::metric(&app.metrics().await, "mqtt_redeliveries_total");
     assert!(
         asked_again > 0,
         "the answer was applied without being sent again"
     );
     app.stop().await;
     common::forget_session("127.0.0.1", 1883, &client_id).await;
-}
-
-/// A counter's value in Prometheus text (0 when absent).
-fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }

@@ -11,7 +11,7 @@ mod rtsp;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::{wait_for, TestApp, Worker};
+use common::{metric, wait_for, wait_metric, TestApp, Worker};
 use griddispatch::video::metadata::{self, SessionError, SessionEvent};
 use rtsp::{h264_launch, MetadataCamera, RtspServer};
 use serde_json::{json, Value};
@@ -77,22 +77,6 @@ fn line_crossed(rule: &str, at: DateTime<Utc>) -> String {
 }
 
 /// The value of a metric line `griddispatch_<name> <value>`.
-fn metric(text: &str, name: &str) -> u64 {
-    let prefix = format!("griddispatch_{name} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
-}
-
-/// Waits until metric `name` is at least `min`.
-async fn wait_metric(app: &TestApp, name: &str, min: u64) {
-    wait_for(&format!("{name} >= {min}"), || async {
-        (metric(&app.metrics().await, name) >= min).then_some(Value::Null)
-    })
-    .await;
-}
-
 /// Waits until the RTSP server has `n` clients.
 async fn wait_clients(server: &RtspServer, n: usize) {
     wait_for(&format!("{n} RTSP clients"), || async {

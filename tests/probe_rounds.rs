@@ -10,7 +10,7 @@ mod rtsp;
 
 use std::time::Duration;
 
-use common::{wait_up_to, TestApp};
+use common::{metric, wait_up_to, TestApp};
 use rtsp::{h264_launch, RtspServer};
 use serde_json::Value;
 
@@ -29,15 +29,6 @@ fn threads_and_rss_kib() -> (u64, u64) {
             .unwrap()
     };
     (field("Threads:"), field("VmRSS:"))
-}
-
-fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("griddispatch_{name} ")))
-        .unwrap_or_else(|| panic!("no metric {name}"))
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

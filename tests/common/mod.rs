@@ -714,3 +714,21 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// The value of `griddispatch_<name>` in the Prometheus text of /metrics; fails the test
+/// when there is no such metric (every counter is listed, at 0 too, so that is a typo).
+pub fn metric(text: &str, name: &str) -> u64 {
+    let prefix = format!("griddispatch_{name} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
+}
+
+/// Waits until metric `name` is at least `min`.
+pub async fn wait_metric(api: &Api, name: &str, min: u64) {
+    wait_for(&format!("{name} >= {min}"), || async {
+        (metric(&api.metrics().await, name) >= min).then_some(Value::Null)
+    })
+    .await;
+}
