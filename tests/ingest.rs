@@ -93,12 +93,7 @@ async fn an_alert_that_meets_a_database_outage_is_stored_when_it_ends() {
     let (user, pass) = app.source("s1").await;
     let src = Client::connect(&app.mqtt_host, app.mqtt_port, "s1", &user, &pass).await;
     // The outage: the alerts table is gone for a while, so every attempt fails.
-    sqlx::any::install_default_drivers();
-    let db = sqlx::AnyPool::connect(&app.db_url).await.unwrap();
-    sqlx::query("ALTER TABLE alerts RENAME TO alerts_away")
-        .execute(&db)
-        .await
-        .unwrap();
+    common::rename_table(&app.db_url, "alerts", "alerts_away").await;
     src.publish(
         "alerts/s1",
         json!({"id":"during-outage","kind":"medical","severity":2,"lat":39.5,"lon":106.7})
@@ -107,10 +102,7 @@ async fn an_alert_that_meets_a_database_outage_is_stored_when_it_ends() {
     .await;
     // A first attempt to store it has failed.
     common::wait_metric(&app, "alert_store_retries_total", 1).await;
-    sqlx::query("ALTER TABLE alerts_away RENAME TO alerts")
-        .execute(&db)
-        .await
-        .unwrap();
+    common::rename_table(&app.db_url, "alerts_away", "alerts").await;
     let open = wait_for("the alert stored after the outage", || async {
         let v = app.get("/api/v1/incidents?state=open").await;
         (v.as_array().unwrap().len() == 1).then_some(v)

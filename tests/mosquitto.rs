@@ -14,14 +14,24 @@ use serde_json::json;
 /// take turns.
 static ONE_DISPATCHER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Whether Mosquitto listens on 127.0.0.1:1883. When it does not, the test is skipped and
+/// says so loudly; under CI that is a failure instead.
+fn mosquitto_here(test: &str) -> bool {
+    if std::net::TcpStream::connect("127.0.0.1:1883").is_ok() {
+        return true;
+    }
+    eprintln!("\n*** SKIPPED {test}: nothing listens on 127.0.0.1:1883 (scripts/test starts Mosquitto) ***\n");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "Mosquitto is required in CI"
+    );
+    false
+}
+
 #[tokio::test]
 async fn dispatches_through_mosquitto() {
     let _turn = ONE_DISPATCHER.lock().await;
-    if std::net::TcpStream::connect("127.0.0.1:1883").is_err() {
-        eprintln!("\n*** SKIPPED dispatches_through_mosquitto: nothing listens on 127.0.0.1:1883 (scripts/test starts Mosquitto) ***\n");
-        if std::env::var_os("CI").is_some() {
-            panic!("Mosquitto is required in CI");
-        }
+    if !mosquitto_here("dispatches_through_mosquitto") {
         return;
     }
     let run = common::unique();
@@ -109,12 +119,7 @@ async fn dispatches_through_mosquitto() {
 #[tokio::test]
 async fn alerts_sent_while_the_dispatcher_is_down_are_all_processed() {
     let _turn = ONE_DISPATCHER.lock().await;
-    if std::net::TcpStream::connect("127.0.0.1:1883").is_err() {
-        eprintln!("\n*** SKIPPED alerts_sent_while_the_dispatcher_is_down_are_all_processed: nothing listens on 127.0.0.1:1883 (scripts/test starts Mosquitto) ***\n");
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "Mosquitto is required in CI"
-        );
+    if !mosquitto_here("alerts_sent_while_the_dispatcher_is_down_are_all_processed") {
         return;
     }
     const ALERTS: usize = 60;
@@ -176,12 +181,7 @@ async fn alerts_sent_while_the_dispatcher_is_down_are_all_processed() {
 #[tokio::test]
 async fn a_workers_answer_that_meets_a_database_outage_is_applied_when_it_ends() {
     let _turn = ONE_DISPATCHER.lock().await;
-    if std::net::TcpStream::connect("127.0.0.1:1883").is_err() {
-        eprintln!("\n*** SKIPPED a_workers_answer_that_meets_a_database_outage_is_applied_when_it_ends: nothing listens on 127.0.0.1:1883 (scripts/test starts Mosquitto) ***\n");
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "Mosquitto is required in CI"
-        );
+    if !mosquitto_here("a_workers_answer_that_meets_a_database_outage_is_applied_when_it_ends") {
         return;
     }
     let run = common::unique();
@@ -210,22 +210,13 @@ async fn a_workers_answer_that_meets_a_database_outage_is_applied_when_it_ends()
     let tid = task["task_id"].as_str().unwrap().to_owned();
 
     // The outage: the tasks table is gone, so the batch with the answer fails.
-    sqlx::any::install_default_drivers();
-    let db = sqlx::AnyPool::connect(&app.db_url).await.unwrap();
-    sqlx::query("ALTER TABLE tasks RENAME TO tasks_away")
-        .execute(&db)
-        .await
-        .unwrap();
+    common::rename_table(&app.db_url, "tasks", "tasks_away").await;
     let topic = format!("dispatch/{rid}/tasks/{tid}/update");
     w.c.publish(&topic, json!({"status":"accepted","version":1}).to_string())
         .await;
     // The batch with the answer fails.
     common::wait_metric(&app, "dispatch_store_failures_total", 1).await;
-    sqlx::query("ALTER TABLE tasks_away RENAME TO tasks")
-        .execute(&db)
-        .await
-        .unwrap();
-    db.close().await;
+    common::rename_table(&app.db_url, "tasks_away", "tasks").await;
     app.wait_state(&incident, "assigned").await;
     // The phone hears the verdict on its answer as usual.
     let verdict =

@@ -732,3 +732,17 @@ pub async fn wait_metric(api: &Api, name: &str, min: u64) {
     })
     .await;
 }
+
+/// Renames a table of the database at `db_url`: how the tests take part of the database
+/// away for a while (every statement on it fails) and give it back.
+pub async fn rename_table(db_url: &str, from: &str, to: &str) {
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(db_url)
+        .await
+        .expect("the test database");
+    sqlx::query(&format!("ALTER TABLE {from} RENAME TO {to}"))
+        .execute(&db)
+        .await
+        .expect("renaming a table");
+    db.close().await;
+}
