@@ -28,6 +28,25 @@ fn mosquitto_here(test: &str) -> bool {
     false
 }
 
+/// Settings for a dispatcher on the Mosquitto at 127.0.0.1:1883 (no embedded broker) with
+/// MQTT client id `client_id`, plus `extra`.
+fn on_mosquitto(
+    dir: &tempfile::TempDir,
+    client_id: &str,
+    persistent_session: bool,
+    extra: &[(&str, &str)],
+) -> griddispatch::config::Settings {
+    let persistent = if persistent_session { "true" } else { "false" };
+    let mut env = vec![
+        ("GRIDDISPATCH__MQTT__LISTEN", ""),
+        ("GRIDDISPATCH__MQTT__URL", "mqtt://127.0.0.1:1883"),
+        ("GRIDDISPATCH__MQTT__CLIENT_ID", client_id),
+        ("GRIDDISPATCH__MQTT__PERSISTENT_SESSION", persistent),
+    ];
+    env.extend_from_slice(extra);
+    test_settings(dir, &env)
+}
+
 #[tokio::test]
 async fn dispatches_through_mosquitto() {
     let _turn = ONE_DISPATCHER.lock().await;
@@ -37,16 +56,8 @@ async fn dispatches_through_mosquitto() {
     let run = common::unique();
     let dir = tempfile::tempdir().unwrap();
     let client_id = format!("griddispatch-test-{run}");
-    let settings = test_settings(
-        &dir,
-        &[
-            ("GRIDDISPATCH__MQTT__LISTEN", ""),
-            ("GRIDDISPATCH__MQTT__URL", "mqtt://127.0.0.1:1883"),
-            ("GRIDDISPATCH__MQTT__CLIENT_ID", &client_id),
-            // A per-run client id with a kept session would pile up queues in the shared Mosquitto.
-            ("GRIDDISPATCH__MQTT__PERSISTENT_SESSION", "false"),
-        ],
-    );
+    // A per-run client id with a kept session would pile up queues in the shared Mosquitto.
+    let settings = on_mosquitto(&dir, &client_id, false, &[]);
     let rid = format!("mq-{run}");
     // A task message left retained on the broker by an earlier run that the database does
     // not know: the dispatcher must clear it when it connects.
@@ -126,13 +137,7 @@ async fn alerts_sent_while_the_dispatcher_is_down_are_all_processed() {
     let run = common::unique();
     let dir = tempfile::tempdir().unwrap();
     let client_id = format!("griddispatch-down-{run}");
-    let env = [
-        ("GRIDDISPATCH__MQTT__LISTEN", ""),
-        ("GRIDDISPATCH__MQTT__URL", "mqtt://127.0.0.1:1883"),
-        ("GRIDDISPATCH__MQTT__CLIENT_ID", client_id.as_str()),
-        ("GRIDDISPATCH__MQTT__PERSISTENT_SESSION", "true"),
-    ];
-    let settings = test_settings(&dir, &env);
+    let settings = on_mosquitto(&dir, &client_id, true, &[]);
     let mut app = TestApp::spawn_with(dir, settings).await;
     let db_url = app.db_url.clone();
     let source = format!("down-{run}");
@@ -160,9 +165,12 @@ async fn alerts_sent_while_the_dispatcher_is_down_are_all_processed() {
 
     // The same database and the same broker session, as after a restart.
     let dir = tempfile::tempdir().unwrap();
-    let mut env2: Vec<(&str, &str)> = env.to_vec();
-    env2.push(("GRIDDISPATCH__DATABASE__URL", &db_url));
-    let settings = test_settings(&dir, &env2);
+    let settings = on_mosquitto(
+        &dir,
+        &client_id,
+        true,
+        &[("GRIDDISPATCH__DATABASE__URL", &db_url)],
+    );
     let mut again = TestApp::spawn_with(dir, settings).await;
     common::wait_for("every queued alert stored", || async {
         let v = again.get("/api/v1/incidents?state=open&limit=1000").await;
@@ -187,15 +195,7 @@ async fn a_workers_answer_that_meets_a_database_outage_is_applied_when_it_ends()
     let run = common::unique();
     let dir = tempfile::tempdir().unwrap();
     let client_id = format!("griddispatch-outage-{run}");
-    let settings = test_settings(
-        &dir,
-        &[
-            ("GRIDDISPATCH__MQTT__LISTEN", ""),
-            ("GRIDDISPATCH__MQTT__URL", "mqtt://127.0.0.1:1883"),
-            ("GRIDDISPATCH__MQTT__CLIENT_ID", &client_id),
-            ("GRIDDISPATCH__MQTT__PERSISTENT_SESSION", "true"),
-        ],
-    );
+    let settings = on_mosquitto(&dir, &client_id, true, &[]);
     let mut app = TestApp::spawn_with(dir, settings).await;
     app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70))
         .await;
