@@ -1,0 +1,1 @@
+//! Attacks on the HTTP API and the login path.

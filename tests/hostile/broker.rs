@@ -1,0 +1,1 @@
+//! Attacks on the embedded MQTT broker.
