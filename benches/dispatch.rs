@@ -462,8 +462,11 @@ struct E2eResult {
     notes: Vec<String>,
 }
 
-/// Alerts older than this without a task count as lost.
+/// A task later than this after its alert counts as late (and lost for the latency target).
 const LOST_AFTER_NS: i64 = 5_000_000_000;
+
+/// A run ends when no task has arrived for this long; what never came is lost.
+const STALL_NS: u64 = 10_000_000_000;
 
 /// Receive time of each alert of each run, filled from the fleet's `T` lines.
 type Received = Arc<Mutex<Vec<Vec<Option<i64>>>>>;
@@ -547,6 +550,11 @@ async fn bench_e2e(opts: &Options) -> anyhow::Result<E2eResult> {
             ("GRIDDISPATCH__DATABASE__URL", db_url.clone()),
             // Every alert must open its own incident, or alerts would merge and get no task.
             ("GRIDDISPATCH__CORRELATION__RADIUS_M", "0".to_owned()),
+            // One source login offers every alert: its rate is what is being measured.
+            (
+                "GRIDDISPATCH__MQTT__LIMITS__MAX_MESSAGES_PER_SEC",
+                "0".to_owned(),
+            ),
             // Fixes are sent once at set-up; keep them usable however long set-up takes.
             (
                 "GRIDDISPATCH__DISPATCH__LOCATION_MAX_AGE_SECS",
@@ -728,13 +736,23 @@ async fn bench_e2e(opts: &Options) -> anyhow::Result<E2eResult> {
                 .await?;
         }
         let send_secs = start.elapsed().as_secs_f64();
-        // Wait for the stragglers: every task in, or 5 s after the last alert.
-        let drain_until = tokio::time::Instant::now() + Duration::from_nanos(LOST_AFTER_NS as u64);
-        while tokio::time::Instant::now() < drain_until {
-            if received.lock().expect("lock")[run]
+        // Wait for the stragglers: every task in, or none for STALL_NS. Past capacity the
+        // backlog (held by the source, whose PUBACKs wait) drains at the dispatcher's pace
+        // after the last alert is sent: a task that comes then is late, not lost.
+        let mut seen = 0;
+        let mut progress_at = tokio::time::Instant::now();
+        loop {
+            let now_in = received.lock().expect("lock")[run]
                 .iter()
-                .all(Option::is_some)
-            {
+                .filter(|t| t.is_some())
+                .count();
+            if now_in == n {
+                break;
+            }
+            if now_in > seen {
+                seen = now_in;
+                progress_at = tokio::time::Instant::now();
+            } else if progress_at.elapsed() >= Duration::from_nanos(STALL_NS) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

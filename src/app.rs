@@ -21,6 +21,7 @@ use crate::http::AppState;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::mqtt::auth::StoreAuthenticator;
+use crate::mqtt::broker::topic::TopicLimits;
 use crate::mqtt::broker::{Broker, BrokerConfig};
 use crate::mqtt::client::ClientConfig;
 use crate::store::Store;
@@ -99,8 +100,22 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let (broker, mqtt_addr) = if settings.mqtt.listen.is_empty() {
         (None, None)
     } else {
+        let limits = &settings.mqtt.limits;
         let config = BrokerConfig {
             max_packet_size: settings.mqtt.max_packet_size,
+            topic_limits: TopicLimits {
+                levels: limits.max_topic_levels,
+                bytes: limits.max_topic_bytes,
+            },
+            max_filters_per_subscribe: limits.max_filters_per_subscribe,
+            max_client_id_bytes: limits.max_client_id_bytes,
+            max_retained_per_login: limits.max_retained_per_login,
+            max_retained_bytes_per_login: limits.max_retained_bytes_per_login,
+            max_sessions_per_login: limits.max_sessions_per_login,
+            session_expiry: Duration::from_secs(limits.session_expiry_secs),
+            max_messages_per_sec: limits.max_messages_per_sec,
+            message_burst: limits.message_burst,
+            max_queued_per_session: limits.max_queued_per_session,
             ..BrokerConfig::default()
         };
         let mut broker = Broker::bind(&settings.mqtt.listen, config)

@@ -78,10 +78,20 @@ async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
         ));
     }
     if let Some(b) = &st.broker_stats {
-        let gauges = [(
-            "broker_connections",
-            b.connections_current.load(Ordering::Relaxed),
-        )];
+        let gauges = [
+            (
+                "broker_connections",
+                b.connections_current.load(Ordering::Relaxed),
+            ),
+            (
+                "broker_sessions",
+                b.sessions_current.load(Ordering::Relaxed),
+            ),
+            (
+                "broker_retained_messages",
+                b.retained_current.load(Ordering::Relaxed),
+            ),
+        ];
         let counters = [
             (
                 "broker_connections_total",
@@ -106,6 +116,26 @@ async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
             (
                 "broker_messages_dropped_total",
                 b.messages_dropped.load(Ordering::Relaxed),
+            ),
+            (
+                "broker_connects_refused_total",
+                b.connects_refused.load(Ordering::Relaxed),
+            ),
+            (
+                "broker_retained_refused_total",
+                b.retained_refused.load(Ordering::Relaxed),
+            ),
+            (
+                "broker_sessions_expired_total",
+                b.sessions_expired.load(Ordering::Relaxed),
+            ),
+            (
+                "broker_publisher_waits_total",
+                b.publisher_waits.load(Ordering::Relaxed),
+            ),
+            (
+                "broker_throttled_total",
+                b.throttled.load(Ordering::Relaxed),
             ),
         ];
         for (name, v) in gauges {

@@ -23,7 +23,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::session::{lock, ConnRef, SessionEntry, SessionShared};
+use super::session::{lock, ConnRef, Refusal, SessionEntry, SessionShared};
 use super::topic::min_qos;
 use super::{acl, Authenticator, Principal, Shared};
 
@@ -150,6 +150,14 @@ async fn handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    if !connect_flags_ok(stream, rbuf).await {
+        tracing::debug!(%peer, "CONNECT with its reserved flag set; closing");
+        shared
+            .stats
+            .connects_refused
+            .fetch_add(1, Ordering::Relaxed);
+        return None;
+    }
     let connect: Connect = match read_packet(stream, rbuf, shared.config.max_packet_size).await {
         Ok(Some(Packet::Connect(c))) => c,
         Ok(Some(other)) => {
@@ -184,6 +192,15 @@ where
         }
         client_id = format!("gd-auto-{:016x}", rand::random::<u64>());
     }
+    if client_id.len() > shared.config.max_client_id_bytes {
+        tracing::debug!(%peer, bytes = client_id.len(), "client id too long; refused");
+        shared
+            .stats
+            .connects_refused
+            .fetch_add(1, Ordering::Relaxed);
+        refuse(stream, ConnectReturnCode::BadClientId).await;
+        return None;
+    }
     let (username, password) = connect
         .login
         .map(|l| (l.username, l.password))
@@ -195,7 +212,7 @@ where
         return None;
     };
     let will = connect.last_will.and_then(|w| {
-        if acl::can_publish(&principal, &w.topic) {
+        if acl::can_publish(&principal, &w.topic) && shared.config.topic_limits.allows(&w.topic) {
             Some(Publish {
                 dup: false,
                 qos: w.qos,
@@ -225,17 +242,20 @@ where
 /// Attaches connection `conn_id` to the session of `client_id`, closing
 /// and waiting for any connection that currently holds it. Returns the
 /// session queue, whether a previous session was resumed, and the
-/// unacknowledged messages to resend.
+/// unacknowledged messages to resend; or why `owner` may not have that session.
 async fn attach(
     shared: &Shared,
     client_id: &str,
+    owner: &Principal,
     clean: bool,
     me: ConnRef,
-) -> (Arc<SessionShared>, bool, VecDeque<Publish>) {
+) -> Result<(Arc<SessionShared>, bool, VecDeque<Publish>), Refusal> {
     let mut forced = false;
     loop {
         let wait_for = {
             let mut router = lock(&shared.router);
+            // Before anything else: a login never so much as disconnects another's client.
+            router.admit(client_id, owner, &shared.config)?;
             let current = router.sessions.get(client_id).and_then(|e| e.conn.clone());
             match current {
                 Some(old) if !forced => {
@@ -248,24 +268,37 @@ async fn attach(
                         router.remove_session(client_id);
                     }
                     let present = router.sessions.contains_key(client_id);
-                    let entry = router
-                        .sessions
-                        .entry(client_id.to_owned())
-                        .or_insert_with(|| SessionEntry {
+                    if !present {
+                        let entry = SessionEntry {
                             shared: Arc::new(SessionShared::new(
                                 shared.next_id(),
                                 client_id.to_owned(),
+                                matches!(owner, Principal::Superuser(_)),
                             )),
+                            owner: owner.clone(),
                             subs: HashMap::new(),
                             clean,
                             conn: None,
+                            offline_since: None,
                             inflight: VecDeque::new(),
-                        });
+                        };
+                        router.insert_session(client_id, entry);
+                    }
+                    let sessions = router.sessions.len() as u64;
+                    shared
+                        .stats
+                        .sessions_current
+                        .store(sessions, Ordering::Relaxed);
+                    let Some(entry) = router.sessions.get_mut(client_id) else {
+                        // Just inserted under this lock.
+                        return Err(Refusal::NotOwner);
+                    };
                     entry.clean = clean;
                     entry.conn = Some(me);
+                    entry.offline_since = None;
                     let inflight = std::mem::take(&mut entry.inflight);
                     lock(&entry.shared.outbox).online = true;
-                    return (Arc::clone(&entry.shared), present, inflight);
+                    return Ok((Arc::clone(&entry.shared), present, inflight));
                 }
             }
         };
@@ -277,6 +310,56 @@ async fn attach(
             forced = true;
         }
     }
+}
+
+/// Reads until the CONNECT's flags byte is buffered and checks its reserved bit, which
+/// must be 0 (MQTT 3.1.1 §3.1.2.3: otherwise the server disconnects). The codec does not
+/// look at it. Anything that is not a well-formed CONNECT header is left to the codec.
+async fn connect_flags_ok<S>(stream: &mut S, rbuf: &mut BytesMut) -> bool
+where
+    S: AsyncRead + Unpin,
+{
+    loop {
+        if let Some(flags) = connect_flags(rbuf) {
+            return flags.is_none_or(|f| f & 0x01 == 0);
+        }
+        reserve(rbuf);
+        match stream.read_buf(rbuf).await {
+            Ok(0) | Err(_) => return true, // the codec will see the short packet
+            Ok(_) => {}
+        }
+        if rbuf.len() > 64 {
+            return true;
+        }
+    }
+}
+
+/// `None` while more bytes are needed; `Some(None)` when `buf` does not start like a
+/// CONNECT; `Some(Some(flags))` with the connect flags byte.
+fn connect_flags(buf: &[u8]) -> Option<Option<u8>> {
+    let (&first, rest) = buf.split_first()?;
+    if first != 0x10 {
+        return Some(None);
+    }
+    // Remaining length: 1 to 4 bytes, 7 bits each, high bit = more follow.
+    let mut i = 0;
+    loop {
+        let b = *rest.get(i)?;
+        i += 1;
+        if b & 0x80 == 0 {
+            break;
+        }
+        if i == 4 {
+            return Some(None);
+        }
+    }
+    let var = rest.get(i..)?;
+    let name_len = usize::from(u16::from_be_bytes([*var.first()?, *var.get(1)?]));
+    if name_len > 6 {
+        return Some(None);
+    }
+    // Name, then the protocol level, then the flags.
+    var.get(2 + name_len + 1).map(|f| Some(*f))
 }
 
 /// Serves one client connection from accept to close.
@@ -319,9 +402,24 @@ pub(crate) async fn serve<S>(
             // Never attached; nothing to clean up.
             return;
         }
-        a = attach(&shared, &accepted.client_id, accepted.clean_session, me) => a,
+        a = attach(&shared, &accepted.client_id, &accepted.principal, accepted.clean_session, me) => a,
     };
-    let (session, present, inflight) = attached;
+    let (session, present, inflight) = match attached {
+        Ok(a) => a,
+        Err(why) => {
+            shared
+                .stats
+                .connects_refused
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%peer, client_id = %accepted.client_id, principal = ?accepted.principal, ?why, "MQTT session refused");
+            let code = match why {
+                Refusal::NotOwner => ConnectReturnCode::NotAuthorized,
+                Refusal::TooManySessions => ConnectReturnCode::ServiceUnavailable,
+            };
+            refuse(&mut stream, code).await;
+            return;
+        }
+    };
     shared
         .stats
         .connections_current
@@ -344,6 +442,8 @@ pub(crate) async fn serve<S>(
         incoming_qos2: HashMap::new(),
         will: accepted.will,
         wbuf: BytesMut::with_capacity(4096),
+        waiting_for: Vec::new(),
+        paused_until: None,
     };
     encoded(ConnAck::new(ConnectReturnCode::Success, present).write(&mut conn.wbuf));
     for mut m in inflight {
@@ -392,6 +492,11 @@ struct Conn {
     will: Option<Publish>,
     /// Encoded packets waiting to be written.
     wbuf: BytesMut,
+    /// Full lossless sessions (the dispatcher's) this client filled: nothing more is read
+    /// from it until they have room.
+    waiting_for: Vec<Arc<SessionShared>>,
+    /// The login sent faster than its budget: nothing more is read until then.
+    paused_until: Option<Instant>,
 }
 
 /// Sleeps until `deadline`, or forever if there is none.
@@ -419,9 +524,10 @@ impl Conn {
         let mut deadline = grace.map(|g| Instant::now() + g);
         let max_packet = self.shared.config.max_packet_size;
         let max_inflight = self.shared.config.max_inflight.clamp(1, 60_000);
+        let queue_cap = self.shared.config.max_queued_per_session;
         loop {
-            // Handle every complete packet already buffered.
-            loop {
+            // Handle every complete packet already buffered, unless this client must wait.
+            while self.may_read() {
                 match v4::read(&mut rbuf, max_packet) {
                     Ok(packet) => {
                         deadline = grace.map(|g| Instant::now() + g);
@@ -454,20 +560,67 @@ impl Conn {
             }
             reserve(&mut rbuf);
             let can_send = self.inflight.len() < max_inflight;
+            let reading = self.may_read();
+            let waiting_for = self.waiting_for.clone();
+            let room = async {
+                for s in &waiting_for {
+                    s.wait_room(queue_cap).await;
+                }
+            };
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return End::Shutdown,
                 _ = kick.cancelled() => return End::TakenOver,
-                r = stream.read_buf(&mut rbuf) => match r {
+                r = stream.read_buf(&mut rbuf), if reading => match r {
                     Ok(0) | Err(_) => return End::Closed,
                     Ok(_) => {}
                 },
                 _ = self.session.notify.notified(), if can_send => {}
-                _ = sleep_opt(deadline) => {
+                _ = room, if !waiting_for.is_empty() => {
+                    self.waiting_for.clear();
+                    // Its pings went unread meanwhile; the wait was ours, not its silence.
+                    deadline = grace.map(|g| Instant::now() + g);
+                }
+                _ = sleep_opt(self.paused_until), if self.paused_until.is_some() => {
+                    self.paused_until = None;
+                    deadline = grace.map(|g| Instant::now() + g);
+                }
+                _ = sleep_opt(deadline), if reading => {
                     tracing::info!(client_id = %self.client_id, "keepalive expired; closing");
                     return End::KeepAlive;
                 }
             }
+        }
+    }
+
+    /// Whether the next packet from the client may be taken in now.
+    fn may_read(&self) -> bool {
+        self.waiting_for.is_empty() && self.paused_until.is_none()
+    }
+
+    /// Spends one message of the login's budget, pausing this connection when it is spent.
+    fn spend(&mut self) {
+        if let Some(pause) = self.shared.rates.spend(&self.principal, Instant::now()) {
+            if self.paused_until.is_none() {
+                self.shared.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(client_id = %self.client_id, ?pause, "login over its message rate; pausing");
+            }
+            self.paused_until = Some(Instant::now() + pause);
+        }
+    }
+
+    /// Routes a message this client sent (or its will), noting the full lossless
+    /// sessions it must wait for.
+    fn route(&mut self, msg: Publish) {
+        let full = self.shared.route(msg, &self.principal);
+        // A superuser is never held up: two of them waiting on each other's full queue
+        // would wait for ever, and the dispatcher's own publishes are tasks to phones.
+        if !full.is_empty() && !matches!(self.principal, Principal::Superuser(_)) {
+            self.shared
+                .stats
+                .publisher_waits
+                .fetch_add(1, Ordering::Relaxed);
+            self.waiting_for.extend(full);
         }
     }
 
@@ -482,7 +635,7 @@ impl Conn {
             }
             Packet::PubRel(rel) => {
                 if let Some(Some(msg)) = self.incoming_qos2.remove(&rel.pkid) {
-                    self.shared.route(msg);
+                    self.route(msg);
                 }
                 encoded(PubComp::new(rel.pkid).write(&mut self.wbuf));
             }
@@ -490,6 +643,7 @@ impl Conn {
             Packet::PubRec(_) | Packet::PubComp(_) => {}
             Packet::Subscribe(s) => self.on_subscribe(s),
             Packet::Unsubscribe(u) => {
+                self.spend();
                 {
                     let mut router = lock(&self.shared.router);
                     for filter in &u.topics {
@@ -514,17 +668,25 @@ impl Conn {
 
     /// Inbound PUBLISH: ACL, acknowledgement, routing.
     fn on_publish(&mut self, p: Publish) -> Flow {
+        self.spend();
         let stats = &self.shared.stats;
         stats.publishes_in.fetch_add(1, Ordering::Relaxed);
-        let allowed = acl::can_publish(&self.principal, &p.topic);
+        let allowed = if !self.shared.config.topic_limits.allows(&p.topic) {
+            tracing::warn!(client_id = %self.client_id, bytes = p.topic.len(), "publish to a topic past the limits; dropped");
+            false
+        } else if !acl::can_publish(&self.principal, &p.topic) {
+            tracing::warn!(client_id = %self.client_id, topic = %p.topic, "publish denied by ACL; dropped");
+            false
+        } else {
+            true
+        };
         if !allowed {
             stats.publishes_denied.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(client_id = %self.client_id, topic = %p.topic, "publish denied by ACL; dropped");
         }
         match p.qos {
             QoS::AtMostOnce => {
                 if allowed {
-                    self.shared.route(p);
+                    self.route(p);
                 }
             }
             QoS::AtLeastOnce => {
@@ -532,7 +694,7 @@ impl Conn {
                 // the client does not retry it forever.
                 let pkid = p.pkid;
                 if allowed {
-                    self.shared.route(p);
+                    self.route(p);
                 }
                 encoded(PubAck::new(pkid).write(&mut self.wbuf));
             }
@@ -551,12 +713,18 @@ impl Conn {
         Flow::Continue
     }
 
-    /// SUBSCRIBE: per-filter ACL, grant at most QoS 1, then retained.
+    /// SUBSCRIBE: per-filter ACL, grant at most QoS 1, then retained. Filters past
+    /// `max_filters_per_subscribe` are refused without being looked at.
     fn on_subscribe(&mut self, s: Subscribe) {
+        self.spend();
+        let config = &self.shared.config;
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut retained = Vec::new();
-        for f in &s.filters {
-            if acl::can_subscribe(&self.principal, &f.path) {
+        for (i, f) in s.filters.iter().enumerate() {
+            let ok = i < config.max_filters_per_subscribe
+                && config.topic_limits.allows(&f.path)
+                && acl::can_subscribe(&self.principal, &f.path);
+            if ok {
                 let qos = min_qos(f.qos, QoS::AtLeastOnce);
                 let mut router = lock(&self.shared.router);
                 retained.extend(router.subscribe(&self.client_id, &f.path, qos));
@@ -566,13 +734,20 @@ impl Conn {
                     .stats
                     .subscribes_denied
                     .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(client_id = %self.client_id, filter = %f.path, "subscribe denied");
+                if i < config.max_filters_per_subscribe {
+                    tracing::warn!(client_id = %self.client_id, filter = %f.path.chars().take(200).collect::<String>(), "subscribe denied");
+                }
                 codes.push(SubscribeReasonCode::Failure);
             }
         }
+        if s.filters.len() > config.max_filters_per_subscribe {
+            tracing::warn!(client_id = %self.client_id, filters = s.filters.len(), "SUBSCRIBE with too many filters; the rest refused");
+        }
         encoded(SubAck::new(s.pkid, codes).write(&mut self.wbuf));
         for m in retained {
-            self.session
+            // Its own queue: retained messages never make a client wait for itself.
+            let _ = self
+                .session
                 .push(m, &self.shared.config, &self.shared.stats);
         }
     }
@@ -602,6 +777,7 @@ impl Conn {
             }
             room > 0 && !ob.queue.is_empty()
         };
+        let batch_empty = batch.is_empty();
         for mut m in batch {
             if m.qos != QoS::AtMostOnce {
                 m.pkid = self.alloc_pkid();
@@ -610,6 +786,9 @@ impl Conn {
             } else {
                 encoded(m.write(&mut self.wbuf));
             }
+        }
+        if !batch_empty {
+            self.session.took(self.shared.config.max_queued_per_session);
         }
         if more {
             // Come back for the rest after this batch is written.
@@ -655,6 +834,7 @@ impl Drop for Conn {
                     ob.queue.clear();
                 } else if let Some(entry) = router.sessions.get_mut(&self.client_id) {
                     entry.conn = None;
+                    entry.offline_since = Some(Instant::now());
                     entry.inflight = std::mem::take(&mut self.inflight);
                     let mut ob = lock(&entry.shared.outbox);
                     ob.online = false;
@@ -664,7 +844,8 @@ impl Drop for Conn {
         }
         if let Some(will) = self.will.take() {
             tracing::debug!(client_id = %self.client_id, topic = %will.topic, "publishing will");
-            shared.route(will);
+            // Nobody is left to wait: a will never holds anything up.
+            let _ = shared.route(will, &self.principal);
         }
         self.done.cancel();
     }

@@ -19,8 +19,14 @@
 //!   session's outbox and wakes its connection task; a slow consumer only
 //!   fills its own outbox, where QoS 0 is dropped first and QoS 1 is kept up
 //!   to `max_queued_per_session`, then the oldest is dropped (counted in
-//!   [`BrokerStats::messages_dropped`]). Publishers never wait on
-//!   subscribers.
+//!   [`BrokerStats::messages_dropped`]). Publishers never wait on phones.
+//!   A superuser's session (the dispatcher's) is *lossless*: it never drops, and a
+//!   publisher that finds it full stops being read until it has room, so the pressure
+//!   goes back to the sources instead of losing alerts they were told were received.
+//! - **Every client is bounded** ([`BrokerConfig`]): topic depth and length, filters per
+//!   SUBSCRIBE, client id length, messages per second, retained messages and sessions per
+//!   login, and how long a kept session outlives its connection. A session belongs to the
+//!   login that made it; another login using its client id is refused.
 //! - **Authentication** is delegated to an [`Authenticator`] that maps
 //!   credentials to a [`Principal`]; the [`acl`] module decides, from the
 //!   principal alone, what it may publish and subscribe to.
@@ -40,6 +46,7 @@
 
 pub mod acl;
 mod connection;
+mod rate;
 mod session;
 /// Locks a mutex, ignoring poisoning (see there); for the dispatcher's client too.
 pub(crate) use session::lock;
@@ -62,7 +69,7 @@ use session::Router;
 use topic::min_qos;
 
 /// Who a connected client is, decided by the [`Authenticator`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Principal {
     /// The dispatcher itself and other trusted services: may publish and subscribe anywhere.
     Superuser(String),
@@ -107,6 +114,27 @@ pub struct BrokerConfig {
     pub connect_timeout: Duration,
     /// How long `run` waits for connection tasks to finish after cancel.
     pub shutdown_timeout: Duration,
+    /// Largest topic name or filter a client may use; beyond it a PUBLISH is dropped
+    /// (acknowledged, like an ACL denial) and a filter refused.
+    pub topic_limits: topic::TopicLimits,
+    /// Filters one SUBSCRIBE may carry; the ones beyond are refused (0x80) unexamined.
+    pub max_filters_per_subscribe: usize,
+    /// Longest client id, bytes; longer is refused with CONNACK 2.
+    pub max_client_id_bytes: usize,
+    /// Retained messages one login (not a superuser) may hold; more are delivered but not kept.
+    pub max_retained_per_login: usize,
+    /// Bytes (topic plus payload) of retained messages one login may hold.
+    pub max_retained_bytes_per_login: usize,
+    /// Sessions (connected or kept) one login may have; at the limit a new client id ends
+    /// the login's longest-offline session, or is refused when all are connected.
+    pub max_sessions_per_login: usize,
+    /// How long a kept session (clean_session = 0) outlives its last connection.
+    pub session_expiry: Duration,
+    /// Messages (PUBLISH, SUBSCRIBE, UNSUBSCRIBE) per second one login may send, averaged;
+    /// a faster login's connections are read more slowly. Superusers are not limited.
+    pub max_messages_per_sec: u32,
+    /// Messages a login may send at once above that rate.
+    pub message_burst: u32,
 }
 
 impl Default for BrokerConfig {
@@ -118,6 +146,18 @@ impl Default for BrokerConfig {
             max_inflight: 100,
             connect_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
+            topic_limits: topic::TopicLimits {
+                levels: 32,
+                bytes: 1024,
+            },
+            max_filters_per_subscribe: 32,
+            max_client_id_bytes: 128,
+            max_retained_per_login: 1000,
+            max_retained_bytes_per_login: 8 * 1024 * 1024,
+            max_sessions_per_login: 16,
+            session_expiry: Duration::from_secs(3 * 24 * 3600),
+            max_messages_per_sec: 200,
+            message_burst: 2000,
         }
     }
 }
@@ -139,6 +179,21 @@ pub struct BrokerStats {
     pub subscribes_denied: AtomicU64,
     /// Messages lost to a full per-session queue.
     pub messages_dropped: AtomicU64,
+    /// CONNECTs refused after authentication: a client id of another login, too many
+    /// sessions, a client id too long, a malformed CONNECT.
+    pub connects_refused: AtomicU64,
+    /// Retained messages not kept because their login was at its limit.
+    pub retained_refused: AtomicU64,
+    /// Kept sessions ended because they were offline for `session_expiry`.
+    pub sessions_expired: AtomicU64,
+    /// Times a publisher was made to wait for a full lossless (dispatcher) queue.
+    pub publisher_waits: AtomicU64,
+    /// Times a connection was paused because its login sent faster than allowed.
+    pub throttled: AtomicU64,
+    /// Retained messages held now.
+    pub retained_current: AtomicU64,
+    /// Sessions (connected or kept) now.
+    pub sessions_current: AtomicU64,
 }
 
 /// State shared by the accept loop and all connection tasks.
@@ -152,6 +207,8 @@ pub(crate) struct Shared {
     pub router: Mutex<Router>,
     /// Source of session and connection ids.
     pub next_id: AtomicU64,
+    /// Message budget of each login.
+    pub rates: rate::Rates,
 }
 
 impl Shared {
@@ -161,23 +218,26 @@ impl Shared {
     }
 
     /// Stores/clears the retained message if asked and fans `msg` out to
-    /// every matching subscription. Access control has already happened.
-    pub fn route(&self, msg: Publish) {
+    /// every matching subscription. Access control has already happened; `from` is the
+    /// publisher's login (retained messages are charged to it). Returns the lossless
+    /// sessions that are now full: the publisher should wait for them before it sends
+    /// more.
+    pub fn route(&self, msg: Publish, from: &Principal) -> Vec<Arc<session::SessionShared>> {
         let mut targets = HashMap::new();
         {
             let mut router = lock(&self.router);
             if msg.retain {
-                if msg.payload.is_empty() {
-                    router.retained.remove(&msg.topic);
+                if router.retain(&msg, from, &self.config) {
+                    let held = router.retained_len() as u64;
+                    self.stats.retained_current.store(held, Ordering::Relaxed);
                 } else {
-                    let mut stored = msg.clone();
-                    stored.pkid = 0;
-                    stored.dup = false;
-                    router.retained.insert(msg.topic.clone(), stored);
+                    self.stats.retained_refused.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(principal = ?from, topic = %msg.topic, "retained limit of this login reached; delivered, not kept");
                 }
             }
             router.trie.collect(&msg.topic, &mut targets);
         }
+        let mut full = Vec::new();
         for (qos, session) in targets.into_values() {
             let out = Publish {
                 dup: false,
@@ -187,8 +247,26 @@ impl Shared {
                 pkid: 0,
                 payload: msg.payload.clone(),
             };
-            session.push(out, &self.config, &self.stats);
+            if session.push(out, &self.config, &self.stats) {
+                full.push(session);
+            }
         }
+        full
+    }
+
+    /// Ends kept sessions past their expiry and forgets idle message budgets.
+    fn sweep(&self) {
+        let now = tokio::time::Instant::now();
+        let mut router = lock(&self.router);
+        let expired = router.expire(now, self.config.session_expiry);
+        self.stats
+            .sessions_current
+            .store(router.sessions.len() as u64, Ordering::Relaxed);
+        drop(router);
+        self.stats
+            .sessions_expired
+            .fetch_add(expired, Ordering::Relaxed);
+        self.rates.forget_idle(now);
     }
 }
 
@@ -227,6 +305,7 @@ impl Broker {
             ws: None,
             local_addr,
             shared: Arc::new(Shared {
+                rates: rate::Rates::new(config.max_messages_per_sec, config.message_burst),
                 config,
                 stats: Arc::new(BrokerStats::default()),
                 router: Mutex::new(Router::default()),
@@ -272,9 +351,16 @@ impl Broker {
     ) -> anyhow::Result<()> {
         let tracker = TaskTracker::new();
         tracing::info!(addr = %self.local_addr, "MQTT broker listening");
+        // Often enough that an expired session lingers at most a few per cent past its
+        // expiry, and at least every minute so idle budgets are forgotten.
+        let every = (self.shared.config.session_expiry / 16)
+            .clamp(Duration::from_millis(200), Duration::from_secs(60));
+        let mut sweep = tokio::time::interval(every);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
+                _ = sweep.tick() => self.shared.sweep(),
                 accepted = self.listener.accept() => {
                     if let Some((stream, peer)) = ready_tcp(accepted, "MQTT").await {
                         tracker.spawn(connection::serve(

@@ -1,14 +1,21 @@
-//! Topic names, topic filters and the subscription trie.
+//! Topic names, topic filters, their size limits, and the level tries that index
+//! subscriptions and retained messages.
 //!
 //! We deliberately do not use `rumqttc::mqttbytes::matches`: it slices the
 //! topic at byte 1 to look for `$`, which panics on a topic whose first
 //! character is multi-byte UTF-8, and topics come straight off the wire.
 //! Everything here works on whole `/`-separated levels and never indexes
 //! into strings.
+//!
+//! No function here recurses once per level: a client chooses how many levels its topics
+//! have, and a thread's stack is not a budget it may spend (a 10,000-level filter once
+//! overflowed it). Walks keep their own stack on the heap, and [`TopicLimits`] bounds the
+//! depth of everything stored, which also bounds the (recursive) drop of a trie.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rumqttc::mqttbytes::v4::Publish;
 use rumqttc::mqttbytes::QoS;
 
 use super::session::SessionShared;
@@ -37,6 +44,25 @@ pub fn valid_filter(filter: &str) -> bool {
         }
     }
     true
+}
+
+/// How large a topic name or filter the broker takes from a client.
+///
+/// # Units
+/// `levels` counts `/`-separated levels (`a/b` has 2); `bytes` is the UTF-8 length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicLimits {
+    /// Most levels.
+    pub levels: usize,
+    /// Most bytes.
+    pub bytes: usize,
+}
+
+impl TopicLimits {
+    /// True if `topic` (a name or a filter) is within both limits.
+    pub fn allows(&self, topic: &str) -> bool {
+        topic.len() <= self.bytes && topic.split('/').nth(self.levels).is_none()
+    }
 }
 
 /// Returns true if topic name `topic` matches topic filter `filter`.
@@ -87,57 +113,134 @@ pub fn max_qos(a: QoS, b: QoS) -> QoS {
     }
 }
 
+/// What a trie node holds, and whether it holds nothing (so the node can be pruned).
+pub(crate) trait NodeValue: Default {
+    /// True when the node may be removed once it also has no children.
+    fn is_empty(&self) -> bool;
+}
+
+impl<K, V> NodeValue for HashMap<K, V> {
+    fn is_empty(&self) -> bool {
+        HashMap::is_empty(self)
+    }
+}
+
+impl<T> NodeValue for Option<T> {
+    fn is_empty(&self) -> bool {
+        self.is_none()
+    }
+}
+
+/// A tree keyed by topic level (`+` and `#` are ordinary keys here), with a value at every
+/// node. Shared by the subscription index and the retained-message store.
+#[derive(Debug, Default)]
+pub(crate) struct Levels<T> {
+    /// Child nodes by level text.
+    children: HashMap<String, Levels<T>>,
+    /// What ends exactly at this node.
+    value: T,
+}
+
+impl<T: NodeValue> Levels<T> {
+    /// The value at `path`, creating the nodes on the way.
+    fn entry(&mut self, path: &str) -> &mut T {
+        let mut node = self;
+        for level in path.split('/') {
+            node = node.children.entry(level.to_owned()).or_default();
+        }
+        &mut node.value
+    }
+
+    /// The value at `path`, if the node exists.
+    fn get(&self, path: &str) -> Option<&T> {
+        let mut node = self;
+        for level in path.split('/') {
+            node = node.children.get(level)?;
+        }
+        Some(&node.value)
+    }
+
+    /// Changes the value at `path` (if the node exists) with `f`, then removes the nodes
+    /// on that path that were left with no value and no children.
+    fn update_and_prune<R>(&mut self, path: &str, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let levels: Vec<&str> = path.split('/').collect();
+        let result = {
+            let mut node = &mut *self;
+            for level in &levels {
+                node = node.children.get_mut(*level)?;
+            }
+            f(&mut node.value)
+        };
+        // The shallowest level from which everything below, along the path, is empty and
+        // has no other branch: cutting that child removes all of them at once.
+        let mut cut = None;
+        let mut node = &*self;
+        for (i, level) in levels.iter().enumerate() {
+            let Some(child) = node.children.get(*level) else {
+                break;
+            };
+            let last = i + 1 == levels.len();
+            let bare = child.value.is_empty()
+                && if last {
+                    child.children.is_empty()
+                } else {
+                    child.children.len() == 1
+                };
+            if !bare {
+                cut = None;
+            } else if cut.is_none() {
+                cut = Some(i);
+            }
+            node = child;
+        }
+        if let Some(cut) = cut {
+            let mut node = &mut *self;
+            for level in &levels[..cut] {
+                match node.children.get_mut(*level) {
+                    Some(child) => node = child,
+                    None => return Some(result),
+                }
+            }
+            node.children.remove(levels[cut]);
+        }
+        Some(result)
+    }
+}
+
+// Dropping a node drops its children, and the compiler's drop glue would recurse once per
+// level; taking them apart here keeps that off the stack too.
+impl<T> Drop for Levels<T> {
+    fn drop(&mut self) {
+        let mut stack: Vec<Levels<T>> = self.children.drain().map(|(_, c)| c).collect();
+        while let Some(mut node) = stack.pop() {
+            stack.extend(node.children.drain().map(|(_, c)| c));
+        }
+    }
+}
+
 /// One subscriber as stored in the trie: the granted QoS and a handle to
 /// the session's outbox, so fan-out needs no second lookup.
 pub(crate) type SubEntry = (QoS, Arc<SessionShared>);
 
-/// A trie node keyed by topic level; `+` and `#` are stored as ordinary
-/// children with those names. Matching a topic with `n` levels visits at
-/// most a few nodes per level instead of testing every filter, which keeps
-/// fan-out cheap with thousands of connected phones.
+/// The subscription index. Matching a topic with `n` levels visits at most a few nodes
+/// per level instead of testing every filter, which keeps fan-out cheap with thousands of
+/// connected phones.
 #[derive(Debug, Default)]
 pub(crate) struct Trie {
-    /// Child nodes by level text (including the literal `+` and `#`).
-    children: HashMap<String, Trie>,
-    /// Subscribers whose filter ends exactly at this node, by session id.
-    subs: HashMap<u64, SubEntry>,
+    /// Subscribers whose filter ends at each node, by session id.
+    root: Levels<HashMap<u64, SubEntry>>,
 }
 
 impl Trie {
     /// Adds (or replaces the QoS of) the subscription of session `sid`.
     pub fn insert(&mut self, filter: &str, sid: u64, entry: SubEntry) {
-        let mut node = self;
-        for level in filter.split('/') {
-            node = node.children.entry(level.to_owned()).or_default();
-        }
-        node.subs.insert(sid, entry);
+        self.root.entry(filter).insert(sid, entry);
     }
 
     /// Removes the subscription of session `sid` to `filter`, pruning
     /// nodes that became empty so the trie does not grow forever.
     pub fn remove(&mut self, filter: &str, sid: u64) {
-        let levels: Vec<&str> = filter.split('/').collect();
-        self.remove_at(&levels, sid);
-    }
-
-    /// Recursive helper for [`Trie::remove`]; returns true if this node is
-    /// now empty and may be pruned by its parent.
-    fn remove_at(&mut self, levels: &[&str], sid: u64) -> bool {
-        match levels.split_first() {
-            None => {
-                self.subs.remove(&sid);
-            }
-            Some((first, rest)) => {
-                let prune = match self.children.get_mut(*first) {
-                    Some(child) => child.remove_at(rest, sid),
-                    None => false,
-                };
-                if prune {
-                    self.children.remove(*first);
-                }
-            }
-        }
-        self.subs.is_empty() && self.children.is_empty()
+        self.root.update_and_prune(filter, |subs| subs.remove(&sid));
     }
 
     /// Collects every subscriber matching `topic` into `out`, keeping one
@@ -145,27 +248,27 @@ impl Trie {
     /// must yield a single copy).
     pub fn collect(&self, topic: &str, out: &mut HashMap<u64, SubEntry>) {
         let levels: Vec<&str> = topic.split('/').collect();
-        self.collect_at(&levels, 0, out);
-    }
-
-    /// Recursive helper for [`Trie::collect`].
-    fn collect_at(&self, levels: &[&str], depth: usize, out: &mut HashMap<u64, SubEntry>) {
-        let dollar = depth == 0 && levels.first().is_some_and(|l| l.starts_with('$'));
-        if !dollar {
-            if let Some(hash) = self.children.get("#") {
-                Self::add_all(&hash.subs, out);
+        let dollar = levels.first().is_some_and(|l| l.starts_with('$'));
+        let mut stack = vec![(&self.root, 0usize)];
+        while let Some((node, depth)) = stack.pop() {
+            // §4.7.2: a `$` topic is not matched by a wildcard in the first level.
+            let wild = !(dollar && depth == 0);
+            if wild {
+                if let Some(hash) = node.children.get("#") {
+                    Self::add_all(&hash.value, out);
+                }
             }
-        }
-        let Some((level, rest)) = levels.split_first() else {
-            Self::add_all(&self.subs, out);
-            return;
-        };
-        if let Some(child) = self.children.get(*level) {
-            child.collect_at(rest, depth + 1, out);
-        }
-        if !dollar {
-            if let Some(child) = self.children.get("+") {
-                child.collect_at(rest, depth + 1, out);
+            let Some(level) = levels.get(depth) else {
+                Self::add_all(&node.value, out);
+                continue;
+            };
+            if let Some(child) = node.children.get(*level) {
+                stack.push((child, depth + 1));
+            }
+            if wild {
+                if let Some(child) = node.children.get("+") {
+                    stack.push((child, depth + 1));
+                }
             }
         }
     }
@@ -177,6 +280,99 @@ impl Trie {
                 .and_modify(|e| e.0 = max_qos(e.0, *qos))
                 .or_insert_with(|| (*qos, Arc::clone(shared)));
         }
+    }
+}
+
+/// Retained messages indexed by topic level, so a SUBSCRIBE visits only the part of the
+/// tree its filter can match instead of testing every retained message.
+#[derive(Debug)]
+pub(crate) struct RetainedIndex<O> {
+    /// The retained message on each topic, with its owner.
+    root: Levels<Option<(Publish, O)>>,
+    /// Messages stored.
+    len: usize,
+}
+
+impl<O> Default for RetainedIndex<O> {
+    fn default() -> Self {
+        RetainedIndex {
+            root: Levels::default(),
+            len: 0,
+        }
+    }
+}
+
+impl<O> RetainedIndex<O> {
+    /// Messages stored.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The message retained on `topic`, with its owner.
+    pub fn get(&self, topic: &str) -> Option<&(Publish, O)> {
+        self.root.get(topic).and_then(Option::as_ref)
+    }
+
+    /// Stores `msg` on its topic; returns what it replaced.
+    pub fn insert(&mut self, msg: Publish, owner: O) -> Option<(Publish, O)> {
+        let slot = self.root.entry(&msg.topic.clone());
+        let old = slot.replace((msg, owner));
+        if old.is_none() {
+            self.len += 1;
+        }
+        old
+    }
+
+    /// Removes the message retained on `topic`.
+    pub fn remove(&mut self, topic: &str) -> Option<(Publish, O)> {
+        let old = self.root.update_and_prune(topic, Option::take).flatten();
+        if old.is_some() {
+            self.len -= 1;
+        }
+        old
+    }
+
+    /// Every retained message whose topic matches `filter` (a valid filter).
+    pub fn matching(&self, filter: &str) -> Vec<&Publish> {
+        let levels: Vec<&str> = filter.split('/').collect();
+        let mut out = Vec::new();
+        let mut stack = vec![(&self.root, 0usize)];
+        while let Some((node, depth)) = stack.pop() {
+            let Some(level) = levels.get(depth) else {
+                out.extend(node.value.as_ref().map(|(m, _)| m));
+                continue;
+            };
+            // §4.7.2: wildcards in the first level skip `$` topics.
+            let visible = |name: &str| depth > 0 || !name.starts_with('$');
+            match *level {
+                "#" => {
+                    // `a/#` matches `a` itself and everything below it.
+                    out.extend(node.value.as_ref().map(|(m, _)| m));
+                    let mut below: Vec<_> = node
+                        .children
+                        .iter()
+                        .filter(|(name, _)| visible(name))
+                        .map(|(_, child)| child)
+                        .collect();
+                    while let Some(n) = below.pop() {
+                        out.extend(n.value.as_ref().map(|(m, _)| m));
+                        below.extend(n.children.values());
+                    }
+                }
+                "+" => stack.extend(
+                    node.children
+                        .iter()
+                        .filter(|(name, _)| visible(name))
+                        .map(|(_, child)| (child, depth + 1)),
+                ),
+                literal => {
+                    if let Some(child) = node.children.get(literal) {
+                        stack.push((child, depth + 1));
+                    }
+                }
+            }
+        }
+        out
     }
 }
 
@@ -205,23 +401,110 @@ mod tests {
 
     #[test]
     fn matching() {
-        for (t, f, ok) in [
-            ("a/b", "a/b", true),
-            ("a/b", "a/+", true),
-            ("a/b", "#", true),
-            ("a", "a/#", true),
-            ("a/b/c", "a/#", true),
-            ("a/b/c", "a/+", false),
-            ("a/b", "a/b/c", false),
-            ("a/b/c", "a/b", false),
-            ("$SYS/x", "#", false),
-            ("$SYS/x", "+/x", false),
-            ("$SYS/x", "$SYS/#", true),
-            ("é/x", "+/x", true),
-            ("a//b", "a/+/b", true),
-            ("dispatch/w10/tasks", "dispatch/w1/#", false),
-        ] {
-            assert_eq!(topic_matches(t, f), ok, "{t} vs {f}");
+        for (t, f, ok) in MATCH_TABLE {
+            assert_eq!(topic_matches(t, f), *ok, "{t} vs {f}");
         }
+    }
+
+    const MATCH_TABLE: &[(&str, &str, bool)] = &[
+        ("a/b", "a/b", true),
+        ("a/b", "a/+", true),
+        ("a/b", "#", true),
+        ("a", "a/#", true),
+        ("a/b/c", "a/#", true),
+        ("a/b/c", "a/+", false),
+        ("a/b", "a/b/c", false),
+        ("a/b/c", "a/b", false),
+        ("$SYS/x", "#", false),
+        ("$SYS/x", "+/x", false),
+        ("$SYS/x", "$SYS/#", true),
+        ("é/x", "+/x", true),
+        ("a//b", "a/+/b", true),
+        ("dispatch/w10/tasks", "dispatch/w1/#", false),
+        ("a/b", "+/+", true),
+        ("a", "+/#", true),
+        ("/a", "+/a", true),
+    ];
+
+    fn publish(topic: &str) -> Publish {
+        Publish::new(topic, QoS::AtLeastOnce, "x")
+    }
+
+    #[test]
+    fn the_retained_index_agrees_with_topic_matches() {
+        let mut index = RetainedIndex::default();
+        for (t, _, _) in MATCH_TABLE {
+            index.insert(publish(t), ());
+        }
+        for (_, f, _) in MATCH_TABLE {
+            let mut got: Vec<&str> = index.matching(f).iter().map(|m| m.topic.as_str()).collect();
+            got.sort_unstable();
+            got.dedup();
+            let mut want: Vec<&str> = MATCH_TABLE
+                .iter()
+                .map(|(t, _, _)| *t)
+                .filter(|t| topic_matches(t, f))
+                .collect();
+            want.sort_unstable();
+            want.dedup();
+            assert_eq!(got, want, "filter {f}");
+        }
+    }
+
+    #[test]
+    fn the_subscription_trie_agrees_with_topic_matches() {
+        let shared = Arc::new(SessionShared::new(1, "c".into(), false));
+        for (t, f, ok) in MATCH_TABLE {
+            let mut trie = Trie::default();
+            trie.insert(f, 1, (QoS::AtLeastOnce, Arc::clone(&shared)));
+            let mut out = HashMap::new();
+            trie.collect(t, &mut out);
+            assert_eq!(out.contains_key(&1), *ok, "{t} vs {f}");
+            trie.remove(f, 1);
+            assert!(trie.root.children.is_empty(), "{f} left nodes behind");
+        }
+    }
+
+    #[test]
+    fn removing_prunes_only_what_became_empty() {
+        let shared = Arc::new(SessionShared::new(1, "c".into(), false));
+        let mut trie = Trie::default();
+        trie.insert("a/b/c/d", 1, (QoS::AtLeastOnce, Arc::clone(&shared)));
+        trie.insert("a/b", 2, (QoS::AtLeastOnce, Arc::clone(&shared)));
+        trie.insert("a/x", 3, (QoS::AtLeastOnce, Arc::clone(&shared)));
+        trie.remove("a/b/c/d", 1);
+        let mut out = HashMap::new();
+        trie.collect("a/b", &mut out);
+        assert!(out.contains_key(&2));
+        assert!(trie.root.get("a/b/c").is_none(), "a/b/c should be pruned");
+        trie.remove("a/b", 2);
+        assert!(trie.root.get("a/b").is_none());
+        assert!(trie.root.get("a/x").is_some_and(|s| s.contains_key(&3)));
+    }
+
+    #[test]
+    fn a_walk_over_thousands_of_levels_needs_no_stack() {
+        // Far beyond any limit a broker would set: only the heap grows.
+        let deep = vec!["a"; 50_000].join("/");
+        let shared = Arc::new(SessionShared::new(1, "c".into(), false));
+        let mut trie = Trie::default();
+        trie.insert(&deep, 1, (QoS::AtLeastOnce, shared));
+        let mut out = HashMap::new();
+        trie.collect(&deep, &mut out);
+        assert_eq!(out.len(), 1);
+        trie.remove(&deep, 1);
+        assert!(trie.root.children.is_empty());
+    }
+
+    #[test]
+    fn limits_count_levels_and_bytes() {
+        let limits = TopicLimits {
+            levels: 3,
+            bytes: 10,
+        };
+        assert!(limits.allows("a/b/c"));
+        assert!(!limits.allows("a/b/c/d"));
+        assert!(!limits.allows("abcdefghijk"));
+        assert!(limits.allows("abcdefghij"));
     }
 }
