@@ -150,7 +150,7 @@ async fn handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    if !connect_flags_ok(stream, rbuf).await {
+    if !connect_flags_ok(stream, rbuf, shared.config.max_packet_size).await {
         tracing::debug!(%peer, "CONNECT with its reserved flag set; closing");
         shared
             .stats
@@ -315,12 +315,12 @@ async fn attach(
 /// Reads until the CONNECT's flags byte is buffered and checks its reserved bit, which
 /// must be 0 (MQTT 3.1.1 §3.1.2.3: otherwise the server disconnects). The codec does not
 /// look at it. Anything that is not a well-formed CONNECT header is left to the codec.
-async fn connect_flags_ok<S>(stream: &mut S, rbuf: &mut BytesMut) -> bool
+async fn connect_flags_ok<S>(stream: &mut S, rbuf: &mut BytesMut, max: usize) -> bool
 where
     S: AsyncRead + Unpin,
 {
     loop {
-        if let Some(flags) = connect_flags(rbuf) {
+        if let Some(flags) = connect_flags(rbuf, max) {
             return flags.is_none_or(|f| f & 0x01 == 0);
         }
         reserve(rbuf);
@@ -336,15 +336,17 @@ where
 
 /// `None` while more bytes are needed; `Some(None)` when `buf` does not start like a
 /// CONNECT; `Some(Some(flags))` with the connect flags byte.
-fn connect_flags(buf: &[u8]) -> Option<Option<u8>> {
+fn connect_flags(buf: &[u8], max: usize) -> Option<Option<u8>> {
     let (&first, rest) = buf.split_first()?;
     if first != 0x10 {
         return Some(None);
     }
     // Remaining length: 1 to 4 bytes, 7 bits each, high bit = more follow.
     let mut i = 0;
+    let mut len = 0usize;
     loop {
         let b = *rest.get(i)?;
+        len |= usize::from(b & 0x7f) << (7 * i);
         i += 1;
         if b & 0x80 == 0 {
             break;
@@ -352,6 +354,11 @@ fn connect_flags(buf: &[u8]) -> Option<Option<u8>> {
         if i == 4 {
             return Some(None);
         }
+    }
+    // Too short to hold the flags, or longer than any packet taken: the codec refuses it
+    // without waiting for bytes that may never come.
+    if !(10..=max).contains(&len) {
+        return Some(None);
     }
     let var = rest.get(i..)?;
     let name_len = usize::from(u16::from_be_bytes([*var.first()?, *var.get(1)?]));
