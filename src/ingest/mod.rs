@@ -6,6 +6,7 @@ pub mod frigate;
 pub mod gb28181;
 pub mod onvif;
 pub mod owntracks;
+pub mod xml_limits;
 
 use std::sync::Arc;
 
@@ -219,9 +220,17 @@ impl Ingest {
     }
 
     /// The alert for a GB/T 28181 alarm body, placed at its coordinates or at the camera
-    /// registered with its DeviceID. `Invalid` carries the reason for the dead letter.
+    /// registered with its DeviceID. `Invalid` carries the reason for the dead letter. The
+    /// one parse path of MQTT and HTTP alarms: the parse runs on a blocking thread, so a
+    /// hostile document cannot stall the async workers (and with them /healthz and the
+    /// broker), and one over the size limit is refused before it is copied there.
     pub async fn gb28181_alert(&self, payload: &[u8]) -> Result<NewAlert, DispatchError> {
-        let alarm = gb28181::parse(payload, self.gb28181_tz).map_err(DispatchError::Invalid)?;
+        gb28181::check_size(payload).map_err(DispatchError::Invalid)?;
+        let (body, tz) = (payload.to_vec(), self.gb28181_tz);
+        let alarm = tokio::task::spawn_blocking(move || gb28181::parse(&body, tz))
+            .await
+            .map_err(|e| DispatchError::Invalid(format!("GB/T 28181 parse failed: {e}")))?
+            .map_err(DispatchError::Invalid)?;
         let camera = match self.store.camera_by_gb28181_id(&alarm.device_id).await? {
             Some(row) => Some(Ident::parse(&row.id).map_err(|e| {
                 DispatchError::Invalid(format!("camera id {}: {}", row.id, e.reason))
