@@ -92,7 +92,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     let metrics = Arc::new(Metrics::default());
-    let store = Store::connect(&settings.database.url, settings.database.max_connections).await?;
+    let store = Store::connect(&settings.database.url, settings.database.max_connections)
+        .await?
+        .with_password_check_limit(settings.console.max_concurrent_password_checks);
 
     let superuser_password = crate::store::new_secret();
     let mut mqtt_ws_addr = None;

@@ -75,6 +75,10 @@ pub struct FieldSettings {
 pub struct ConsoleSettings {
     /// Hours a login session lasts after its last use (sliding); at least 1.
     pub session_hours: u64,
+    /// Console passwords checked (argon2) at once at most; more logins meanwhile are
+    /// answered 429. 0 = one per CPU core. Not part of what the page is sent.
+    #[serde(skip_serializing)]
+    pub max_concurrent_password_checks: usize,
     /// The base map.
     pub tiles: TileSettings,
     /// Targets that turn the queue's timers amber and red.
@@ -504,6 +508,12 @@ impl Settings {
                     return bad(key, &why);
                 }
             }
+        }
+        if self.console.max_concurrent_password_checks > 256 {
+            return bad(
+                "console.max_concurrent_password_checks",
+                "must be 0 (one per CPU core) to 256; each check holds about 19 MiB",
+            );
         }
         if !(1..=24 * 366).contains(&self.console.session_hours) {
             return bad("console.session_hours", "must be 1 to 8784 (hours)");

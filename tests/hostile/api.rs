@@ -86,3 +86,115 @@ async fn gb28181_attribute_bomb_is_refused_and_healthz_answers() {
     assert!(v["error"].as_str().unwrap().contains("attributes"), "{v}");
     assert!(healthz_answers(&app).await);
 }
+
+/// `POST /api/v1/session` with a JSON login; (status, Retry-After if any).
+async fn login(
+    http: &reqwest::Client,
+    base: &str,
+    username: &str,
+    password: &str,
+) -> (u16, Option<String>) {
+    let resp = http
+        .post(format!("{base}/api/v1/session"))
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let retry = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .map(|v| v.to_str().unwrap().to_owned());
+    (resp.status().as_u16(), retry)
+}
+
+/// Password verifications the instance has started.
+async fn password_checks(app: &TestApp) -> u64 {
+    crate::common::metric(&app.metrics().await, "password_checks_total")
+}
+
+/// Finding 4, one username: the lockout was checked before verification and counted
+/// after it, so 16 concurrent attempts (limit 5) all had their passwords checked and the
+/// right one in the burst logged in. Now each attempt is counted before its check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_burst_on_one_username_cannot_outrun_the_lockout() {
+    // A bound on concurrent checks well above the burst, so only the lockout acts here.
+    let app = TestApp::spawn(&[(
+        "GRIDDISPATCH__CONSOLE__MAX_CONCURRENT_PASSWORD_CHECKS",
+        "64",
+    )])
+    .await;
+    let store = &app.running.as_ref().unwrap().store;
+    store
+        .create_user("alice", "correct horse battery", Role::Operator)
+        .await
+        .unwrap();
+    let before = password_checks(&app).await;
+    let wrong: Vec<_> = (0..15)
+        .map(|i| {
+            let (http, base) = (app.http.clone(), app.base.clone());
+            tokio::spawn(async move { login(&http, &base, "alice", &format!("guess {i}")).await })
+        })
+        .collect();
+    // Once five checks are under way the username's limit is used up…
+    crate::common::wait_for("five password checks started", || async {
+        (password_checks(&app).await >= before + 5).then_some(Value::Null)
+    })
+    .await;
+    // …so the right password, still inside the burst, must not get in.
+    let (right, _) = login(&app.http, &app.base, "alice", "correct horse battery").await;
+    let mut answers = Vec::new();
+    for w in wrong {
+        answers.push(w.await.unwrap());
+    }
+    let checked = answers.iter().filter(|(s, _)| *s == 401).count();
+    let locked = answers.iter().filter(|(s, _)| *s == 429).count();
+    assert_eq!(checked + locked, 15, "{answers:?}");
+    assert!(
+        checked <= 5,
+        "{checked} of 15 wrong passwords were checked (limit 5)"
+    );
+    assert!(
+        answers.iter().all(|(s, r)| *s != 429 || r.is_some()),
+        "429 without Retry-After"
+    );
+    assert_eq!(right, 429, "the right password got in during the burst");
+    assert!(password_checks(&app).await - before <= 5);
+}
+
+/// Finding 4, one address: 250 concurrent logins from one address (limit 20) had 197
+/// passwords checked, and argon2's memory took the process from 22 MB to 3.7 GB. Now at
+/// most the limit is checked, at most one check per core runs at once, and every other
+/// attempt is answered 429 with Retry-After.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_flood_from_one_address_checks_no_more_than_the_limit() {
+    let app = TestApp::spawn(&[]).await;
+    let before = password_checks(&app).await;
+    let flood: Vec<_> = (0..250)
+        .map(|i| {
+            let (http, base) = (app.http.clone(), app.base.clone());
+            tokio::spawn(async move { login(&http, &base, &format!("user{i}"), "guess").await })
+        })
+        .collect();
+    assert!(
+        healthz_answers(&app).await,
+        "/healthz stalled during the flood"
+    );
+    let mut answers = Vec::new();
+    for f in flood {
+        answers.push(f.await.unwrap());
+    }
+    assert!(
+        answers.iter().all(|(s, _)| *s == 401 || *s == 429),
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().all(|(s, r)| *s != 429 || r.is_some()),
+        "429 without Retry-After"
+    );
+    let checked = password_checks(&app).await - before;
+    assert!(
+        checked <= 20,
+        "{checked} passwords checked for one address (limit 20)"
+    );
+    assert!(answers.iter().filter(|(s, _)| *s == 429).count() >= 230);
+}
