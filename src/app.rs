@@ -198,9 +198,15 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         store: store.clone(),
         metrics: metrics.clone(),
         max_dead_letter_bytes: settings.dead_letters.max_payload_bytes,
+        dead_letter_bound: crate::ingest::DeadLetterBound::new(
+            settings.dead_letters.max_rows,
+            settings.dead_letters.max_age_days,
+        ),
         known_sources: Default::default(),
         gb28181_tz: settings.video.gb28181_tz()?,
     };
+    // What aged out while the service was down goes now; a flood prunes as it comes.
+    ingest.prune_dead_letters().await;
     let mqtt_connected = Arc::new(AtomicBool::new(false));
     let dispatching = Dispatching {
         commands,

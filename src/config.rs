@@ -240,6 +240,10 @@ pub struct CorrelationSettings {
 pub struct DeadLetterSettings {
     /// Bytes of a payload kept.
     pub max_payload_bytes: usize,
+    /// Dead letters kept at most; older ones are deleted first. At least 1.
+    pub max_rows: u64,
+    /// Days a dead letter is kept. At least 1.
+    pub max_age_days: u64,
 }
 
 /// `[live]`
@@ -437,6 +441,12 @@ impl Settings {
             if !(1..=1_000_000).contains(&v) {
                 return bad(key, "must be between 1 and 1000000");
             }
+        }
+        if !(1..=10_000_000).contains(&self.dead_letters.max_rows) {
+            return bad("dead_letters.max_rows", "must be 1 to 10000000");
+        }
+        if !(1..=3650).contains(&self.dead_letters.max_age_days) {
+            return bad("dead_letters.max_age_days", "must be 1 to 3650 (days)");
         }
         if self.database.max_connections == 0 {
             return bad("database.max_connections", "must be at least 1");

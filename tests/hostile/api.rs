@@ -198,3 +198,57 @@ async fn login_flood_from_one_address_checks_no_more_than_the_limit() {
     );
     assert!(answers.iter().filter(|(s, _)| *s == 429).count() >= 230);
 }
+
+/// Finding 7: every malformed message became a row, without bound (191 MB in 15 s).
+/// Now the store keeps at most `dead_letters.max_rows`; the rest are pruned and counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letter_flood_stays_within_the_cap() {
+    let app = TestApp::spawn(&[("GRIDDISPATCH__DEAD_LETTERS__MAX_ROWS", "20")]).await;
+    let operator = app.token(Role::Operator).await;
+    // Each refused GB/T 28181 body is a dead letter, stored before the answer comes.
+    let streams: Vec<_> = (0..4)
+        .map(|s| {
+            let (http, url, token) = (
+                app.http.clone(),
+                format!("{}/api/v1/ingest/gb28181", app.base),
+                operator.clone(),
+            );
+            tokio::spawn(async move {
+                for i in 0..50 {
+                    let resp = http
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .body(format!("garbage {s}/{i} <"))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(resp.status().as_u16(), 422);
+                }
+            })
+        })
+        .collect();
+    for s in streams {
+        s.await.unwrap();
+    }
+    let stored = app.get("/api/v1/dead-letters?limit=1000").await;
+    let stored = stored.as_array().unwrap().len() as u64;
+    let text = app.metrics().await;
+    let total = crate::common::metric(&text, "dead_letters_total");
+    let pruned = crate::common::metric(&text, "dead_letters_pruned_total");
+    assert_eq!(total, 200);
+    assert!(stored <= 20, "{stored} dead letters stored (cap 20)");
+    assert_eq!(
+        stored + pruned,
+        total,
+        "every dead letter not kept is counted"
+    );
+    // The newest are the ones kept.
+    let newest = app.get("/api/v1/dead-letters?limit=1").await;
+    assert!(
+        newest[0]["payload_text"]
+            .as_str()
+            .unwrap()
+            .contains("/49 <"),
+        "{newest}"
+    );
+}
