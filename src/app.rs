@@ -252,6 +252,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         live,
         console: Arc::new(settings.console.clone()),
         field: Arc::new(crate::http::field::FieldConfig::new(settings, mqtt_ws_addr)),
+        camera_import_max_rows: settings.video.camera_import_max_rows,
         cluster,
     };
     let app = crate::http::router(state);

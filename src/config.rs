@@ -287,6 +287,8 @@ pub struct VideoSettings {
     pub onvif_reconcile_secs: u64,
     /// Seconds during which repeats of one ONVIF rule on one camera raise no new alert.
     pub onvif_cooldown_secs: u64,
+    /// Most cameras one `POST /api/v1/cameras/import` may hold; 1 to 1,000,000.
+    pub camera_import_max_rows: usize,
 }
 
 /// `[frigate]`
@@ -562,6 +564,9 @@ impl Settings {
             if amber == 0 || red < amber {
                 return bad(key, "amber must be >= 1 and red >= amber (seconds)");
             }
+        }
+        if !(1..=1_000_000).contains(&self.video.camera_import_max_rows) {
+            return bad("video.camera_import_max_rows", "must be 1 to 1000000");
         }
         if self.video.onvif_reconcile_secs < 1 {
             return bad("video.onvif_reconcile_secs", "must be >= 1 (seconds)");

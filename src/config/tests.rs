@@ -182,3 +182,37 @@ fn a_bad_value_names_its_setting() {
         "{err}"
     );
 }
+
+#[test]
+fn security_bounds_have_defaults_and_are_checked() {
+    let s = Settings::load_with_env(None, env(&[])).unwrap();
+    assert_eq!(s.console.max_concurrent_password_checks, 0);
+    assert_eq!(s.dead_letters.max_rows, 10_000);
+    assert_eq!(s.dead_letters.max_age_days, 30);
+    assert_eq!(s.video.camera_import_max_rows, 50_000);
+    for (key, value, named) in [
+        (
+            "GRIDDISPATCH__CONSOLE__MAX_CONCURRENT_PASSWORD_CHECKS",
+            "100000",
+            "console.max_concurrent_password_checks",
+        ),
+        (
+            "GRIDDISPATCH__DEAD_LETTERS__MAX_ROWS",
+            "0",
+            "dead_letters.max_rows",
+        ),
+        (
+            "GRIDDISPATCH__DEAD_LETTERS__MAX_AGE_DAYS",
+            "0",
+            "dead_letters.max_age_days",
+        ),
+        (
+            "GRIDDISPATCH__VIDEO__CAMERA_IMPORT_MAX_ROWS",
+            "0",
+            "video.camera_import_max_rows",
+        ),
+    ] {
+        let err = Settings::load_with_env(None, env(&[(key, value)])).unwrap_err();
+        assert!(err.to_string().contains(named), "{key}={value}: {err}");
+    }
+}

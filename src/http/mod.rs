@@ -51,6 +51,8 @@ pub struct AppState {
     pub console: Arc<crate::config::ConsoleSettings>,
     /// What the field app needs (`GET /api/v1/field/config`), derived once at start.
     pub field: Arc<field::FieldConfig>,
+    /// Most cameras one import may hold (`video.camera_import_max_rows`).
+    pub camera_import_max_rows: usize,
     /// With replicas: whether this one leads, and where the leader is (requests that need
     /// the engine go there); `None` in a single-process install.
     pub cluster: Option<Arc<forward::ClusterView>>,

@@ -252,3 +252,48 @@ async fn dead_letter_flood_stays_within_the_cap() {
         "{newest}"
     );
 }
+
+/// Finding 9: a million-row camera import was accepted (the contract says 50,000) and
+/// held SQLite's one writer for a minute, so alerts meanwhile got 409. Now a file over
+/// `video.camera_import_max_rows` is refused whole, naming the key, without a write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn camera_import_over_the_row_cap_is_refused() {
+    let app = TestApp::spawn(&[("GRIDDISPATCH__VIDEO__CAMERA_IMPORT_MAX_ROWS", "100")]).await;
+    app.zone("g1", "grid", (39.0, 106.0), (40.0, 107.0)).await;
+    let csv = |n: usize| {
+        let mut csv = String::from("id,name,lat,lon\n");
+        for i in 0..n {
+            csv.push_str(&format!("cam{i},Camera {i},39.5,106.5\n"));
+        }
+        csv
+    };
+    let import = |body: String| {
+        app.http
+            .post(format!("{}/api/v1/cameras/import", app.base))
+            .bearer_auth(&app.token)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+    };
+    let resp = import(csv(101)).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 422);
+    let v: Value = resp.json().await.unwrap();
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("video.camera_import_max_rows"),
+        "{v}"
+    );
+    assert_eq!(
+        app.get("/api/v1/cameras").await.as_array().unwrap().len(),
+        0
+    );
+    let resp = import(csv(100)).await.unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        200,
+        "{}",
+        resp.text().await.unwrap()
+    );
+}
