@@ -297,3 +297,40 @@ async fn camera_import_over_the_row_cap_is_refused() {
         resp.text().await.unwrap()
     );
 }
+
+/// Finding 9: zone names of a million characters and properties nested 120 deep were
+/// stored. Now both are refused with the field named.
+#[tokio::test]
+async fn oversized_zone_names_and_deep_properties_are_refused() {
+    let app = TestApp::spawn(&[]).await;
+    let zone = |name: String, extra: Value| {
+        let mut props = serde_json::json!({"id": "z1", "name": name, "kind": "grid"});
+        props["extra"] = extra;
+        serde_json::json!({"type": "Feature", "properties": props, "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[106.0, 39.0], [107.0, 39.0], [107.0, 40.0], [106.0, 39.0]]]}})
+    };
+    let (s, v) = app
+        .post("/api/v1/zones", zone("区".repeat(1_000_000), Value::Null))
+        .await;
+    // Not the answer itself: a stored zone would echo the million characters.
+    assert_eq!(s, 422, "{}", v["error"]);
+    assert!(
+        v["error"].as_str().unwrap().contains("properties.name"),
+        "{v}"
+    );
+    let mut deep = serde_json::json!(1);
+    for _ in 0..120 {
+        deep = serde_json::json!({ "x": deep });
+    }
+    let (s, v) = app.post("/api/v1/zones", zone("North".into(), deep)).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("nested"), "{v}");
+    let (s, v) = app
+        .post(
+            "/api/v1/zones",
+            zone("North".into(), serde_json::json!({"a": [1]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+}
