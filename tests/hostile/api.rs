@@ -334,3 +334,28 @@ async fn oversized_zone_names_and_deep_properties_are_refused() {
         .await;
     assert_eq!(s, 201, "{v}");
 }
+
+/// Finding 9: usernames with U+202E or Cyrillic look-alikes (`u-аdmin`) were accepted
+/// and spoofed actors in timelines. Now only ASCII letters, digits, `._-@` and CJK
+/// ideographs are.
+#[tokio::test]
+async fn look_alike_usernames_are_refused() {
+    let app = TestApp::spawn(&[]).await;
+    for name in ["u-\u{0430}dmin", "admin\u{202E}nimda", "ad\u{200B}min"] {
+        let (s, v) = app
+            .post(
+                "/api/v1/users",
+                serde_json::json!({"username": name, "password": "long enough", "role": "viewer"}),
+            )
+            .await;
+        assert_eq!(s, 422, "{name:?}: {v}");
+        assert!(v["error"].as_str().unwrap().contains("username"), "{v}");
+    }
+    let (s, v) = app
+        .post(
+            "/api/v1/users",
+            serde_json::json!({"username": "张伟.ops", "password": "long enough", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+}
