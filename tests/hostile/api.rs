@@ -359,3 +359,50 @@ async fn look_alike_usernames_are_refused() {
         .await;
     assert_eq!(s, 201, "{v}");
 }
+
+/// Finding 9: answers carrying MQTT passwords could be kept by caches and sniffed by
+/// browsers. Now every answer says `nosniff` and every /api answer `no-store`.
+#[tokio::test]
+async fn secrets_are_not_cacheable_and_nothing_is_sniffed() {
+    let app = TestApp::spawn(&[]).await;
+    let resp = app
+        .http
+        .post(format!("{}/api/v1/responders", app.base))
+        .bearer_auth(&app.token)
+        .json(&serde_json::json!({"id": "w1", "name": "w1", "kind": "patrol", "travel": "car"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let h = resp.headers().clone();
+    assert!(resp.json::<Value>().await.unwrap()["mqtt"]["password"].is_string());
+    assert_eq!(h.get("cache-control").unwrap(), "no-store");
+    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+    let resp = app
+        .http
+        .post(format!("{}/api/v1/responders/w1/reset-password", app.base))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers().get("cache-control").unwrap(), "no-store");
+    // Errors too, and pages outside /api still get nosniff.
+    let resp = app
+        .http
+        .get(format!("{}/api/v1/zones", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    assert_eq!(resp.headers().get("cache-control").unwrap(), "no-store");
+    let resp = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers().get("x-content-type-options").unwrap(),
+        "nosniff"
+    );
+}
