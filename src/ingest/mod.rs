@@ -255,7 +255,7 @@ impl Ingest {
                     .inserts
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 // The first insert after a start prunes too, so what aged out meanwhile goes.
-                if n % bound.prune_every() == 0 {
+                if n.is_multiple_of(bound.prune_every()) {
                     self.prune_dead_letters().await;
                 }
                 true
