@@ -93,7 +93,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     let metrics = Arc::new(Metrics::default());
-    let store = Store::connect(&settings.database.url, settings.database.max_connections).await?;
+    let store = Store::connect(&settings.database.url, settings.database.max_connections)
+        .await?
+        .with_password_check_limit(settings.console.max_concurrent_password_checks);
 
     let superuser_password = crate::store::new_secret();
     let mut mqtt_ws_addr = None;
@@ -211,9 +213,15 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         store: store.clone(),
         metrics: metrics.clone(),
         max_dead_letter_bytes: settings.dead_letters.max_payload_bytes,
+        dead_letter_bound: crate::ingest::DeadLetterBound::new(
+            settings.dead_letters.max_rows,
+            settings.dead_letters.max_age_days,
+        ),
         known_sources: Default::default(),
         gb28181_tz: settings.video.gb28181_tz()?,
     };
+    // What aged out while the service was down goes now; a flood prunes as it comes.
+    ingest.prune_dead_letters().await;
     let mqtt_connected = Arc::new(AtomicBool::new(false));
     let dispatching = Dispatching {
         commands,
@@ -259,6 +267,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         live,
         console: Arc::new(settings.console.clone()),
         field: Arc::new(crate::http::field::FieldConfig::new(settings, mqtt_ws_addr)),
+        camera_import_max_rows: settings.video.camera_import_max_rows,
         cluster,
     };
     let app = crate::http::router(state);

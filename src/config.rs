@@ -75,6 +75,10 @@ pub struct FieldSettings {
 pub struct ConsoleSettings {
     /// Hours a login session lasts after its last use (sliding); at least 1.
     pub session_hours: u64,
+    /// Console passwords checked (argon2) at once at most; more logins meanwhile are
+    /// answered 429. 0 = one per CPU core. Not part of what the page is sent.
+    #[serde(skip_serializing)]
+    pub max_concurrent_password_checks: usize,
     /// The base map.
     pub tiles: TileSettings,
     /// Targets that turn the queue's timers amber and red.
@@ -304,6 +308,10 @@ pub struct CorrelationSettings {
 pub struct DeadLetterSettings {
     /// Bytes of a payload kept.
     pub max_payload_bytes: usize,
+    /// Dead letters kept at most; older ones are deleted first. At least 1.
+    pub max_rows: u64,
+    /// Days a dead letter is kept. At least 1.
+    pub max_age_days: u64,
 }
 
 /// `[live]`
@@ -347,6 +355,8 @@ pub struct VideoSettings {
     pub onvif_reconcile_secs: u64,
     /// Seconds during which repeats of one ONVIF rule on one camera raise no new alert.
     pub onvif_cooldown_secs: u64,
+    /// Most cameras one `POST /api/v1/cameras/import` may hold; 1 to 1,000,000.
+    pub camera_import_max_rows: usize,
 }
 
 /// `[frigate]`
@@ -503,6 +513,12 @@ impl Settings {
                 return bad(key, "must be between 1 and 1000000");
             }
         }
+        if !(1..=10_000_000).contains(&self.dead_letters.max_rows) {
+            return bad("dead_letters.max_rows", "must be 1 to 10000000");
+        }
+        if !(1..=3650).contains(&self.dead_letters.max_age_days) {
+            return bad("dead_letters.max_age_days", "must be 1 to 3650 (days)");
+        }
         if self.database.max_connections == 0 {
             return bad("database.max_connections", "must be at least 1");
         }
@@ -574,6 +590,12 @@ impl Settings {
                 }
             }
         }
+        if self.console.max_concurrent_password_checks > 256 {
+            return bad(
+                "console.max_concurrent_password_checks",
+                "must be 0 (one per CPU core) to 256; each check holds about 19 MiB",
+            );
+        }
         if !(1..=24 * 366).contains(&self.console.session_hours) {
             return bad("console.session_hours", "must be 1 to 8784 (hours)");
         }
@@ -611,6 +633,9 @@ impl Settings {
             if amber == 0 || red < amber {
                 return bad(key, "amber must be >= 1 and red >= amber (seconds)");
             }
+        }
+        if !(1..=1_000_000).contains(&self.video.camera_import_max_rows) {
+            return bad("video.camera_import_max_rows", "must be 1 to 1000000");
         }
         if self.video.onvif_reconcile_secs < 1 {
             return bad("video.onvif_reconcile_secs", "must be >= 1 (seconds)");
@@ -669,189 +694,4 @@ fn check_base_url(url: &str, schemes: &[&str]) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn field_location_interval_is_at_least_five_seconds() {
-        let s = Settings::load_with_env(None, env(&[])).unwrap();
-        assert_eq!(s.field.location_interval_secs, 30);
-        let ok = env(&[("GRIDDISPATCH__FIELD__LOCATION_INTERVAL_SECS", "5")]);
-        assert_eq!(
-            Settings::load_with_env(None, ok)
-                .unwrap()
-                .field
-                .location_interval_secs,
-            5
-        );
-        let low = env(&[("GRIDDISPATCH__FIELD__LOCATION_INTERVAL_SECS", "4")]);
-        let err = Settings::load_with_env(None, low).unwrap_err().to_string();
-        assert!(err.contains("field.location_interval_secs"), "{err}");
-    }
-
-    #[test]
-    fn database_url_takes_sqlite_or_postgres_and_the_data_folder_follows() {
-        let s = Settings::load_with_env(None, env(&[])).unwrap();
-        assert_eq!(s.data_folder(), PathBuf::from("data"));
-        let pg = Settings::load_with_env(
-            None,
-            env(&[("GRIDDISPATCH__DATABASE__URL", "postgres://gd@db.example/gd")]),
-        )
-        .unwrap();
-        // No file to sit beside: the data folder is `data`, or database.data_dir.
-        assert_eq!(pg.data_folder(), PathBuf::from("data"));
-        let pg = Settings::load_with_env(
-            None,
-            env(&[
-                (
-                    "GRIDDISPATCH__DATABASE__URL",
-                    "postgresql://gd@db.example/gd",
-                ),
-                ("GRIDDISPATCH__DATABASE__DATA_DIR", "/var/lib/gd"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(pg.data_folder(), PathBuf::from("/var/lib/gd"));
-        let err = Settings::load_with_env(
-            None,
-            env(&[("GRIDDISPATCH__DATABASE__URL", "mysql://gd@db.example/gd")]),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("database.url"), "{err}");
-    }
-
-    #[test]
-    fn defaults_match_the_documented_values() {
-        let s = Settings::load_with_env(None, env(&[])).unwrap();
-        assert_eq!(s.http.listen, "127.0.0.1:8080");
-        assert_eq!(s.mqtt.listen, "0.0.0.0:1883");
-        assert_eq!(s.dispatch.ack_timeout_secs, 60);
-        assert_eq!(s.dispatch.max_offers, 3);
-        assert_eq!(s.dispatch.location_max_age_secs, 300);
-        assert_eq!(s.dispatch.zone_preference_secs, 120.0);
-        assert_eq!(s.dispatch.detour_factor, 1.3);
-        assert_eq!(s.dispatch.speed_kmh.bike, 15.0);
-        assert_eq!(s.correlation.radius_m, 150.0);
-        assert_eq!(s.correlation.window_secs, 300);
-        assert_eq!(s.dispatch.allowed_for("fight"), &[ResponderKind::Patrol]);
-        assert_eq!(s.dispatch.allowed_for("medical").len(), 3);
-        assert_eq!(
-            s.dispatch.allowed_for("camera_fault"),
-            &[ResponderKind::GridWorker]
-        );
-        assert_eq!(s.video.gb28181_tz().unwrap(), chrono_tz::Asia::Shanghai);
-        assert_eq!(s.video.snapshot_timeout_secs, 5);
-        assert_eq!(s.video.max_concurrent_snapshots, 4);
-        assert_eq!(s.http.public_url, "");
-        assert_eq!(s.frigate.url, "");
-        assert_eq!(s.video.max_onvif_sessions, 256);
-        assert_eq!(s.video.onvif_reconcile_secs, 30);
-        assert_eq!(s.video.onvif_cooldown_secs, 60);
-    }
-
-    #[test]
-    fn environment_overrides_nested_keys() {
-        let s = Settings::load_with_env(
-            None,
-            env(&[
-                ("GRIDDISPATCH__HTTP__LISTEN", "127.0.0.1:18080"),
-                ("GRIDDISPATCH__DISPATCH__SPEED_KMH__CAR", "40"),
-                ("GRIDDISPATCH__MQTT__LISTEN", ""),
-                ("GRIDDISPATCH__MQTT__URL", "mqtt://127.0.0.1:1883"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(s.http.listen, "127.0.0.1:18080");
-        assert_eq!(s.dispatch.speed_kmh.car, 40.0);
-        assert_eq!(s.mqtt.listen, "");
-    }
-
-    #[test]
-    fn a_bad_value_names_its_setting() {
-        let err = Settings::load_with_env(
-            None,
-            env(&[("GRIDDISPATCH__DISPATCH__DETOUR_FACTOR", "0.5")]),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("dispatch.detour_factor"), "{err}");
-        let err = Settings::load_with_env(None, env(&[("GRIDDISPATCH__HTTP__LISTEN", "nope")]))
-            .unwrap_err();
-        assert!(err.to_string().contains("http.listen"), "{err}");
-        let err =
-            Settings::load_with_env(None, env(&[("GRIDDISPATCH__DISPATCH__MAX_OFFERS", "many")]))
-                .unwrap_err();
-        assert!(err.to_string().contains("max_offers"), "{err}");
-        let err = Settings::load_with_env(
-            None,
-            env(&[("GRIDDISPATCH__VIDEO__GB28181_TIMEZONE", "Mars/Olympus")]),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("video.gb28181_timezone"), "{err}");
-        let err = Settings::load_with_env(
-            None,
-            env(&[("GRIDDISPATCH__VIDEO__OFFLINE_INCIDENT_AFTER_SECS", "0")]),
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("video.offline_incident_after_secs"),
-            "{err}"
-        );
-        for (key, value, named) in [
-            ("GRIDDISPATCH__FRIGATE__URL", "frigate:5000", "frigate.url"),
-            ("GRIDDISPATCH__FRIGATE__URL", "https://nvr", "frigate.url"),
-            (
-                "GRIDDISPATCH__HTTP__PUBLIC_URL",
-                "http://h/?a=1",
-                "http.public_url",
-            ),
-            (
-                "GRIDDISPATCH__HTTP__PUBLIC_URL",
-                "ftp://x",
-                "http.public_url",
-            ),
-            (
-                "GRIDDISPATCH__VIDEO__SNAPSHOT_TIMEOUT_SECS",
-                "0",
-                "video.snapshot_timeout_secs",
-            ),
-            (
-                "GRIDDISPATCH__VIDEO__MAX_CONCURRENT_SNAPSHOTS",
-                "0",
-                "video.max_concurrent_snapshots",
-            ),
-        ] {
-            let err = Settings::load_with_env(None, env(&[(key, value)])).unwrap_err();
-            assert!(err.to_string().contains(named), "{key}={value}: {err}");
-        }
-        let s = Settings::load_with_env(
-            None,
-            env(&[
-                (
-                    "GRIDDISPATCH__HTTP__PUBLIC_URL",
-                    "https://gd.example.org/x/",
-                ),
-                ("GRIDDISPATCH__FRIGATE__URL", "http://frigate:5000"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(s.frigate.url, "http://frigate:5000");
-        let err = Settings::load_with_env(
-            None,
-            env(&[("GRIDDISPATCH__VIDEO__ONVIF_RECONCILE_SECS", "0")]),
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string().contains("video.onvif_reconcile_secs"),
-            "{err}"
-        );
-    }
-}
+mod tests;

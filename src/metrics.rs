@@ -59,6 +59,9 @@ metrics! {
         locations_total,
         /// Messages stored as dead letters.
         dead_letters_total,
+        /// Dead letters deleted to keep the store within `dead_letters.max_rows` and
+        /// `dead_letters.max_age_days`.
+        dead_letters_pruned_total,
         /// Attempts to store an alert that failed and were retried (the database was
         /// unreachable or refused the batch); the alert waits, unacknowledged, meanwhile.
         alert_store_retries_total,

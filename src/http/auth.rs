@@ -95,12 +95,14 @@ impl Logins {
     }
 
     /// `Err(seconds to wait)` while any of `keys` is locked.
-    pub fn check(&self, keys: &[String]) -> Result<(), u64> {
-        let now = Instant::now();
-        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+    fn locked(
+        map: &HashMap<String, Failures>,
+        keys: &[(String, u32)],
+        now: Instant,
+    ) -> Result<(), u64> {
         let wait = keys
             .iter()
-            .filter_map(|k| map.get(k)?.locked_until)
+            .filter_map(|(k, _)| map.get(k)?.locked_until)
             .filter(|until| *until > now)
             .map(|until| until - now)
             .max();
@@ -110,10 +112,16 @@ impl Logins {
         }
     }
 
-    /// Counts a failed login against each `(key, limit)`.
-    pub fn failed(&self, keys: &[(String, u32)]) {
+    /// Admits one login attempt against each `(key, limit)`: `Err(seconds to wait)` while
+    /// any key is locked, else the attempt is counted as a failure at once, before its
+    /// password is checked, so concurrent attempts cannot all pass the check before any
+    /// failure is recorded (security review, issue 12 finding 4). A success then clears
+    /// the keys ([`Logins::succeeded`]); an attempt whose password could not be checked at
+    /// all is given back ([`Logins::refund`]).
+    pub fn attempt(&self, keys: &[(String, u32)]) -> Result<(), u64> {
         let now = Instant::now();
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        Self::locked(&map, keys, now)?;
         if map.len() >= MAX_RECORDS {
             map.retain(|_, f| now.duration_since(f.last) < FAILURE_WINDOW);
         }
@@ -133,6 +141,19 @@ impl Logins {
             if f.count >= *limit {
                 f.locked_until = Some(now + f.next_lock);
                 f.next_lock = (f.next_lock * 2).min(MAX_LOCK);
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives back an attempt admitted by [`Logins::attempt`] whose password was never
+    /// checked (the server was busy), so honest users refused for that are not locked
+    /// out. A lock it already caused stays.
+    pub fn refund(&self, keys: &[(String, u32)]) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, _) in keys {
+            if let Some(f) = map.get_mut(key) {
+                f.count = f.count.saturating_sub(1);
             }
         }
     }
@@ -372,16 +393,28 @@ mod tests {
         let l = logins();
         let keys = ["user:a".to_owned()];
         let counted = [("user:a".to_owned(), 3)];
-        l.failed(&counted);
-        l.failed(&counted);
-        assert!(l.check(&keys).is_ok());
-        l.failed(&counted);
-        let first = l.check(&keys).expect_err("locked after 3");
+        assert!(l.attempt(&counted).is_ok());
+        assert!(l.attempt(&counted).is_ok());
+        // The third attempt is admitted, and counted before its password is checked.
+        assert!(l.attempt(&counted).is_ok());
+        let first = l.attempt(&counted).expect_err("locked after 3");
         assert!((1..=30).contains(&first), "{first}");
-        l.failed(&counted);
-        let second = l.check(&keys).expect_err("still locked");
+        // Once the lock has run out, the next attempt is admitted and locks for twice as long.
+        let expire = || {
+            let mut map = l.failures.lock().unwrap();
+            map.get_mut("user:a").unwrap().locked_until = Some(Instant::now());
+        };
+        expire();
+        assert!(l.attempt(&counted).is_ok());
+        let second = l.attempt(&counted).expect_err("locked again");
         assert!(second > 30 && second <= 60, "doubled: {second}");
         l.succeeded(&keys);
-        assert!(l.check(&keys).is_ok());
+        assert!(l.attempt(&counted).is_ok());
+        // An attempt given back does not count towards the limit.
+        l.refund(&counted);
+        assert!(l.attempt(&counted).is_ok());
+        assert!(l.attempt(&counted).is_ok());
+        assert!(l.attempt(&counted).is_ok(), "the refunded attempt counted");
+        assert!(l.attempt(&counted).is_err());
     }
 }

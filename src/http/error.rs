@@ -28,6 +28,10 @@ pub enum ApiError {
     /// 429: too many failed logins; try again after this many seconds (`Retry-After`).
     #[error("too many failed logins; try again in {0} s")]
     TooManyAttempts(u64),
+    /// 429: a bounded resource (password checks) is all in use; try again in a second
+    /// (`Retry-After: 1`).
+    #[error("server busy ({0}); try again in a second")]
+    Busy(String),
     /// 404.
     #[error("{0} not found")]
     NotFound(String),
@@ -58,6 +62,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(m) => ApiError::NotFound(m),
             // The replica lost the lead mid-request; it is stopping, the caller retries.
             StoreError::Fenced(_) => ApiError::Unavailable,
+            StoreError::Busy(m) => ApiError::Busy(m),
             StoreError::Db(e) => ApiError::Internal(e.into()),
         }
     }
@@ -80,7 +85,7 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::Unauthorized | ApiError::BadLogin => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::CrossOrigin => StatusCode::FORBIDDEN,
-            ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyAttempts(_) | ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -95,9 +100,14 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut resp = (status, Json(json!({ "error": message }))).into_response();
-        if let ApiError::TooManyAttempts(secs) = &self {
+        let retry_after = match &self {
+            ApiError::TooManyAttempts(secs) => Some(*secs),
+            ApiError::Busy(_) => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             resp.headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, (*secs).into());
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
         }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(

@@ -51,6 +51,8 @@ pub struct AppState {
     pub console: Arc<crate::config::ConsoleSettings>,
     /// What the field app needs (`GET /api/v1/field/config`), derived once at start.
     pub field: Arc<field::FieldConfig>,
+    /// Most cameras one import may hold (`video.camera_import_max_rows`).
+    pub camera_import_max_rows: usize,
     /// With replicas: whether this one leads, and where the leader is (requests that need
     /// the engine go there); `None` in a single-process install.
     pub cluster: Option<Arc<forward::ClusterView>>,
@@ -75,7 +77,30 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             forward::to_leader,
         ))
+        .layer(axum::middleware::from_fn(safety_headers))
         .with_state(state)
+}
+
+/// Headers every answer carries: `nosniff`, so a browser never runs an answer as
+/// something other than its declared type; and on `/api/` answers `no-store`, since many
+/// carry secrets (MQTT passwords, tokens) or live data that no cache, browser or proxy,
+/// should keep. A handler that sets its own `Cache-Control` keeps it.
+async fn safety_headers(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let api = req.uri().path().starts_with("/api/");
+    let mut resp = next.run(req).await;
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if api && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
 }
 
 pub use crate::clock::rfc3339;

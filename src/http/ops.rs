@@ -69,6 +69,16 @@ async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
         "griddispatch_mqtt_connected {}\n",
         u8::from(st.mqtt_connected.load(Ordering::Relaxed))
     ));
+    // Kept by the store, which bounds them (console logins' argon2 checks).
+    let checks = st.store.password_checks();
+    for (name, v) in [
+        ("password_checks_total", checks.checked()),
+        ("password_checks_busy_total", checks.busy()),
+    ] {
+        out.push_str(&format!(
+            "# TYPE griddispatch_{name} counter\ngriddispatch_{name} {v}\n"
+        ));
+    }
     if let Some(view) = st.cluster.as_deref() {
         // Each replica serves its own numbers; this says which one decides.
         out.push_str("# TYPE griddispatch_cluster_leading gauge\n");

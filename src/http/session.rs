@@ -16,6 +16,7 @@ use super::auth::{
 };
 use super::error::{ApiError, JsonBody};
 use super::AppState;
+use crate::store::StoreError;
 
 /// The session routes.
 pub fn router() -> Router<AppState> {
@@ -59,14 +60,20 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
     let names: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
     state
         .logins
-        .check(&names)
+        .attempt(&keys)
         .map_err(ApiError::TooManyAttempts)?;
-    let Some(user) = state
+    let checked = match state
         .store
         .check_login(&body.username, &body.password)
-        .await?
-    else {
-        state.logins.failed(&keys);
+        .await
+    {
+        Err(StoreError::Busy(why)) => {
+            state.logins.refund(&keys);
+            return Err(ApiError::Busy(why));
+        }
+        other => other?,
+    };
+    let Some(user) = checked else {
         tracing::warn!(username = %body.username, address = ?address, "failed console login");
         return Err(ApiError::BadLogin);
     };

@@ -26,6 +26,30 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/zones/{id}", put(replace).delete(remove))
 }
 
+/// Longest zone name, in characters (as a camera's): names label the map and timelines.
+pub const NAME_MAX_CHARS: usize = 200;
+/// Deepest nesting of a zone's extra properties (an object in an object is 2). GIS tools
+/// export flat attribute tables; a limit stops a document built to be slow to walk.
+pub const PROPERTIES_MAX_DEPTH: usize = 8;
+/// Largest size of a zone's extra properties as stored JSON, bytes.
+pub const PROPERTIES_MAX_BYTES: usize = 32 * 1024;
+
+/// How deeply arrays and objects nest in `v` (a scalar is 0), without recursion.
+fn json_depth(v: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(a) => Box::new(a.iter()),
+            Value::Object(o) => Box::new(o.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(d + 1);
+        stack.extend(children.map(|c| (c, d + 1)));
+    }
+    deepest
+}
+
 /// A Polygon or MultiPolygon with sane coordinates, as a `geo` shape.
 pub fn to_multipolygon(g: &geojson::Geometry) -> Result<MultiPolygon<f64>, Invalid> {
     let shape: geo::Geometry<f64> = g
@@ -99,15 +123,36 @@ fn feature_to_row(v: Value, expect_id: Option<&str>) -> Result<ZoneRow, Invalid>
         }
     }
     let name = text(&mut props, "name")?;
+    if name.chars().count() > NAME_MAX_CHARS {
+        return Err(Invalid::new(
+            "properties.name",
+            format!("must be at most {NAME_MAX_CHARS} characters"),
+        ));
+    }
     let kind: ZoneKind = text(&mut props, "kind")?
         .parse()
         .map_err(|e: Invalid| Invalid::new("properties.kind", e.reason))?;
+    let props = Value::Object(props);
+    // The properties object itself is level 1.
+    if json_depth(&props) > PROPERTIES_MAX_DEPTH {
+        return Err(Invalid::new(
+            "properties",
+            format!("nested more than {PROPERTIES_MAX_DEPTH} levels deep"),
+        ));
+    }
+    let properties = props.to_string();
+    if properties.len() > PROPERTIES_MAX_BYTES {
+        return Err(Invalid::new(
+            "properties",
+            format!("over {PROPERTIES_MAX_BYTES} bytes as JSON"),
+        ));
+    }
     Ok(ZoneRow {
         id: id.to_string(),
         name,
         kind: kind.to_string(),
         geometry: serde_json::to_string(geometry).unwrap_or_default(),
-        properties: Value::Object(props).to_string(),
+        properties,
     })
 }
 
@@ -206,4 +251,20 @@ async fn import(
     st.store.put_zones(&rows, true).await?;
     st.dispatcher.reload(Reload::Zones).await?;
     Ok(Json(json!({ "imported": rows.len() })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_counts_nesting_not_size() {
+        assert_eq!(json_depth(&json!(1)), 0);
+        assert_eq!(json_depth(&json!({"a": 1, "b": [1, 2]})), 2);
+        let mut deep = json!(1);
+        for _ in 0..120 {
+            deep = json!({ "x": deep });
+        }
+        assert_eq!(json_depth(&deep), 120);
+    }
 }

@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use encoding_rs::{Encoding, GB18030, GBK, UTF_8};
 
+use super::xml_limits::{self, XmlLimits};
 use crate::domain::alert::{AlertPlace, NewAlert};
 use crate::domain::{Ident, LatLon, Severity};
 
@@ -21,6 +22,17 @@ pub const TOPIC: &str = "gb28181/alarm";
 
 /// Longest AlarmDescription kept, in characters (the alert's whole text is capped at 2000).
 const MAX_DESCRIPTION: usize = 1500;
+
+/// The largest alarm body read. A real `<Notify>` alarm is well under 2 KB with a dozen
+/// elements, at most a namespace declaration or two and three levels; these bounds leave
+/// room for platforms' extra fields while refusing, before parsing, a document whose shape
+/// would make the parse slow (security review, issue 12 finding 3).
+pub const LIMITS: XmlLimits = XmlLimits {
+    max_bytes: 64 * 1024,
+    max_elements: 256,
+    max_attributes: 16,
+    max_depth: 16,
+};
 
 /// The fields of one alarm notification that the dispatcher uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +105,19 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
     Ok(encoding.decode_without_bom_handling(bytes).0.into_owned())
 }
 
+/// `Err` naming the limit when `bytes` is longer than an alarm body may be: the one check
+/// cheap enough to make before handing the body to a blocking thread.
+pub fn check_size(bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() > LIMITS.max_bytes {
+        return Err(format!(
+            "GB/T 28181 alarm refused: body of {} bytes is over the {} byte limit",
+            bytes.len(),
+            LIMITS.max_bytes
+        ));
+    }
+    Ok(())
+}
+
 /// The first child element named `name`, ignoring ASCII case (platforms differ, e.g. both
 /// `Info` and `info` are seen).
 fn child<'a, 'i>(node: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltree::Node<'a, 'i>> {
@@ -140,10 +165,18 @@ fn position(lon: Option<&str>, lat: Option<&str>) -> Option<LatLon> {
 }
 
 /// Parses an alarm notification body (any of the accepted encodings) with AlarmTime read
-/// in `tz`.
+/// in `tz`. A body over [`LIMITS`] is refused before it is decoded or parsed. CPU-bound:
+/// async callers run it on a blocking thread.
 pub fn parse(bytes: &[u8], tz: Tz) -> Result<Alarm, String> {
+    check_size(bytes)?;
     let text = decode(bytes)?;
-    let doc = roxmltree::Document::parse(&text).map_err(|e| format!("invalid XML: {e}"))?;
+    xml_limits::check(&text, &LIMITS).map_err(|e| format!("GB/T 28181 alarm refused: {e}"))?;
+    let options = roxmltree::ParsingOptions {
+        nodes_limit: u32::try_from(LIMITS.max_elements * 4).unwrap_or(u32::MAX),
+        ..roxmltree::ParsingOptions::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(&text, options)
+        .map_err(|e| format!("invalid XML: {e}"))?;
     let root = doc.root_element();
     if root.tag_name().name() != "Notify" {
         return Err(format!(

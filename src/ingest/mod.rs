@@ -6,6 +6,7 @@ pub mod frigate;
 pub mod gb28181;
 pub mod onvif;
 pub mod owntracks;
+pub mod xml_limits;
 
 use std::sync::Arc;
 
@@ -69,11 +70,49 @@ pub struct Ingest {
     pub metrics: Arc<Metrics>,
     /// Bytes of a bad payload kept.
     pub max_dead_letter_bytes: usize,
+    /// How many dead letters are kept, and for how long.
+    pub dead_letter_bound: DeadLetterBound,
     /// Sources already seen in the database. Sources are never deleted, so a hit never
     /// goes stale, and the busy path skips a query per alert.
     pub known_sources: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// Zone in which GB/T 28181 AlarmTime values are read.
     pub gb28181_tz: chrono_tz::Tz,
+}
+
+/// Keeps the dead-letter store bounded by count and age. A worker flooding malformed
+/// messages once grew the database from 0 to 191 MB in 15 s (security review, issue 12
+/// finding 7). Pruning runs every [`DeadLetterBound::prune_every`] inserts rather than per
+/// insert, and keeps that many fewer than `max_rows`, so the table never holds more than
+/// `max_rows` and a flood costs one cheap DELETE per batch.
+#[derive(Debug, Clone)]
+pub struct DeadLetterBound {
+    /// Rows kept at most.
+    pub max_rows: u64,
+    /// Rows older than this are deleted, ms.
+    pub max_age_ms: i64,
+    /// Inserts since start, shared by every clone.
+    pub inserts: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl DeadLetterBound {
+    /// At most `max_rows` dead letters, none older than `max_age_days`.
+    pub fn new(max_rows: u64, max_age_days: u64) -> DeadLetterBound {
+        DeadLetterBound {
+            max_rows: max_rows.max(1),
+            max_age_ms: i64::try_from(max_age_days.saturating_mul(86_400_000)).unwrap_or(i64::MAX),
+            inserts: Arc::default(),
+        }
+    }
+
+    /// Inserts between two prunes: a tenth of the bound (at least 1, at most 1000).
+    pub fn prune_every(&self) -> u64 {
+        (self.max_rows / 10).clamp(1, 1000)
+    }
+
+    /// Rows a prune leaves, so that the inserts until the next one fit under `max_rows`.
+    pub fn keep_rows(&self) -> u64 {
+        self.max_rows - self.prune_every().min(self.max_rows)
+    }
 }
 
 /// What a message turned out to be.
@@ -210,7 +249,17 @@ impl Ingest {
             .dead_letter(topic, payload, self.max_dead_letter_bytes, reason)
             .await
         {
-            Ok(_) => true,
+            Ok(_) => {
+                let bound = &self.dead_letter_bound;
+                let n = bound
+                    .inserts
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // The first insert after a start prunes too, so what aged out meanwhile goes.
+                if n.is_multiple_of(bound.prune_every()) {
+                    self.prune_dead_letters().await;
+                }
+                true
+            }
             Err(e) => {
                 tracing::error!(error = %e, "could not store a dead letter");
                 false
@@ -218,10 +267,38 @@ impl Ingest {
         }
     }
 
+    /// Deletes dead letters beyond the bound's count and age, counting them.
+    pub async fn prune_dead_letters(&self) {
+        let bound = &self.dead_letter_bound;
+        let keep = i64::try_from(bound.keep_rows()).unwrap_or(i64::MAX);
+        match self
+            .store
+            .prune_dead_letters(keep, now_ms().saturating_sub(bound.max_age_ms))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => {
+                self.metrics
+                    .dead_letters_pruned_total
+                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                tracing::debug!(pruned = n, "old dead letters deleted");
+            }
+            Err(e) => tracing::warn!(error = %e, "could not prune dead letters"),
+        }
+    }
+
     /// The alert for a GB/T 28181 alarm body, placed at its coordinates or at the camera
-    /// registered with its DeviceID. `Invalid` carries the reason for the dead letter.
+    /// registered with its DeviceID. `Invalid` carries the reason for the dead letter. The
+    /// one parse path of MQTT and HTTP alarms: the parse runs on a blocking thread, so a
+    /// hostile document cannot stall the async workers (and with them /healthz and the
+    /// broker), and one over the size limit is refused before it is copied there.
     pub async fn gb28181_alert(&self, payload: &[u8]) -> Result<NewAlert, DispatchError> {
-        let alarm = gb28181::parse(payload, self.gb28181_tz).map_err(DispatchError::Invalid)?;
+        gb28181::check_size(payload).map_err(DispatchError::Invalid)?;
+        let (body, tz) = (payload.to_vec(), self.gb28181_tz);
+        let alarm = tokio::task::spawn_blocking(move || gb28181::parse(&body, tz))
+            .await
+            .map_err(|e| DispatchError::Invalid(format!("GB/T 28181 parse failed: {e}")))?
+            .map_err(DispatchError::Invalid)?;
         let camera = match self.store.camera_by_gb28181_id(&alarm.device_id).await? {
             Some(row) => Some(Ident::parse(&row.id).map_err(|e| {
                 DispatchError::Invalid(format!("camera id {}: {}", row.id, e.reason))
@@ -377,6 +454,7 @@ mod tests {
             store,
             metrics: Arc::default(),
             max_dead_letter_bytes: 1024,
+            dead_letter_bound: DeadLetterBound::new(100, 1),
             // Known already, so routing asks nothing of the database.
             known_sources: Arc::new(std::sync::Mutex::new(["s1".to_owned()].into())),
             gb28181_tz: chrono_tz::Asia::Shanghai,

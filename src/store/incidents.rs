@@ -434,6 +434,27 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes all but the newest `keep_rows` dead letters, and those stored before
+    /// `before_ms`; returns how many went. The table is bounded by this very prune, so
+    /// the scan for old rows stays small.
+    pub async fn prune_dead_letters(
+        &self,
+        keep_rows: i64,
+        before_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM dead_letters
+             WHERE seq <= COALESCE(
+                 (SELECT seq FROM dead_letters ORDER BY seq DESC LIMIT 1 OFFSET $1), -1)
+                OR at < $2",
+        )
+        .bind(keep_rows)
+        .bind(before_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// The newest dead letters, newest first.
     pub async fn dead_letters(&self, limit: i64) -> Result<Vec<DeadLetterRow>, StoreError> {
         Ok(sqlx::query_as(

@@ -35,6 +35,10 @@ pub enum StoreError {
     /// A replica's engine wrote after it lost the lead; it must stop deciding.
     #[error("{0}")]
     Fenced(String),
+    /// Too much of a bounded resource is in use (e.g. password checks); try again soon
+    /// (maps to 429).
+    #[error("busy: {0}")]
+    Busy(String),
     /// Anything else from the database (maps to 500, logged, never shown).
     #[error(transparent)]
     Db(#[from] sqlx::Error),
@@ -134,6 +138,8 @@ pub struct Store {
     backend: Backend,
     /// With replicas: the leader's epoch, which every engine commit checks; 0 = none.
     fence: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// The bound on argon2 work (console passwords), shared by every clone.
+    password_checks: std::sync::Arc<PasswordChecks>,
 }
 
 pub use crate::clock::now_ms;
@@ -221,7 +227,20 @@ impl Store {
             pool,
             backend,
             fence: Default::default(),
+            password_checks: Default::default(),
         })
+    }
+
+    /// This store with at most `limit` argon2 computations at once (0 = one per CPU core);
+    /// set once, before the store is cloned.
+    pub fn with_password_check_limit(mut self, limit: usize) -> Store {
+        self.password_checks = std::sync::Arc::new(PasswordChecks::new(limit));
+        self
+    }
+
+    /// The bound on password checks and its counters.
+    pub fn password_checks(&self) -> &PasswordChecks {
+        &self.password_checks
     }
 
     /// From now on, the engine's commits ([`Store::apply`]) go through only while `epoch`

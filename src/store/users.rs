@@ -60,23 +60,39 @@ pub struct UserChange {
     pub disabled: Option<bool>,
 }
 
-/// Checks a username: 1–64 characters, no spaces, control characters or `:` (actors are
-/// written `<role>:<username>` in timelines).
+/// Checks a username: 1–64 characters, each an ASCII letter or digit, one of `. _ - @`,
+/// or a CJK ideograph (people here log in with Chinese names). Usernames are shown as the
+/// actor of timeline entries (`<role>:<username>`), so nothing that can pass for
+/// something else is allowed: no bidi controls such as U+202E that reorder what follows,
+/// no invisible or format characters, and no letters of other scripts that look like
+/// Latin ones (Cyrillic `а` in `u-аdmin`). Security review, issue 12 finding 9.
 pub fn check_username(name: &str) -> Result<(), Invalid> {
     let n = name.chars().count();
     if n == 0 || n > 64 {
         return Err(Invalid::new("username", "must be 1 to 64 characters"));
     }
-    if name
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || c == ':' || c == '/')
-    {
+    if let Some(bad) = name.chars().find(|c| !username_char(*c)) {
         return Err(Invalid::new(
             "username",
-            "must not contain spaces, control characters, ':' or '/'",
+            format!(
+                "may contain only ASCII letters and digits, '.', '_', '-', '@' and CJK ideographs, not U+{:04X}",
+                u32::from(bad)
+            ),
         ));
     }
     Ok(())
+}
+
+/// Whether `c` may appear in a username (see [`check_username`]).
+fn username_char(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(c, '.' | '_' | '-' | '@')
+        || matches!(u32::from(c),
+            0x3400..=0x4DBF        // CJK Unified Ideographs Extension A
+            | 0x4E00..=0x9FFF      // CJK Unified Ideographs
+            | 0xF900..=0xFAFF      // CJK Compatibility Ideographs
+            | 0x20000..=0x2EBEF    // Extensions B to F
+            | 0x30000..=0x3134F) // Extension G
 }
 
 /// Checks a new password's length.
@@ -97,10 +113,90 @@ pub fn check_password(password: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// Argon2id hash of a password in PHC string form, computed on a blocking thread.
-pub async fn hash_password(password: &str) -> anyhow::Result<String> {
+/// Bounds the argon2 computations running at once. Each holds about 19 MiB and a CPU for
+/// tens of milliseconds on a blocking thread; unbounded, a burst of 250 logins took the
+/// process from 22 MB to 3.7 GB (security review, issue 12 finding 4). A check beyond the
+/// bound is refused at once ([`StoreError::Busy`]) rather than queued, so a flood costs no
+/// memory and an honest user retries a second later.
+#[derive(Debug)]
+pub struct PasswordChecks {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The bound.
+    limit: usize,
+    /// Password verifications started.
+    checked: std::sync::atomic::AtomicU64,
+    /// Verifications refused because `limit` were running.
+    busy: std::sync::atomic::AtomicU64,
+}
+
+impl PasswordChecks {
+    /// At most `limit` at once; 0 = one per CPU core.
+    pub fn new(limit: usize) -> PasswordChecks {
+        let limit = if limit == 0 {
+            std::thread::available_parallelism().map_or(2, usize::from)
+        } else {
+            limit
+        };
+        PasswordChecks {
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(limit)),
+            limit,
+            checked: Default::default(),
+            busy: Default::default(),
+        }
+    }
+
+    /// The bound in force.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Password verifications started so far (for `/metrics`).
+    pub fn checked(&self) -> u64 {
+        self.checked.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Verifications refused as busy so far (for `/metrics`).
+    pub fn busy(&self) -> u64 {
+        self.busy.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A permit to verify a password now, or `Busy`.
+    fn try_verify(&self) -> Result<tokio::sync::OwnedSemaphorePermit, StoreError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        match self.permits.clone().try_acquire_owned() {
+            Ok(p) => {
+                self.checked.fetch_add(1, Relaxed);
+                Ok(p)
+            }
+            Err(_) => {
+                self.busy.fetch_add(1, Relaxed);
+                Err(StoreError::Busy(format!(
+                    "{} password checks are running already",
+                    self.limit
+                )))
+            }
+        }
+    }
+
+    /// A permit to hash a new password: waited for, since only admins set passwords.
+    async fn hash(&self) -> anyhow::Result<tokio::sync::OwnedSemaphorePermit> {
+        Ok(self.permits.clone().acquire_owned().await?)
+    }
+}
+
+impl Default for PasswordChecks {
+    fn default() -> PasswordChecks {
+        PasswordChecks::new(0)
+    }
+}
+
+/// Argon2id hash of a password in PHC string form, computed on a blocking thread once one
+/// of `checks`' permits is free.
+pub async fn hash_password(checks: &PasswordChecks, password: &str) -> anyhow::Result<String> {
+    let permit = checks.hash().await?;
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -110,11 +206,17 @@ pub async fn hash_password(password: &str) -> anyhow::Result<String> {
     .await?
 }
 
-/// Whether `password` matches a stored PHC hash, on a blocking thread. A malformed hash
-/// never matches.
-pub async fn verify_password(password: &str, stored: &str) -> bool {
+/// Whether `password` matches a stored PHC hash, on a blocking thread; `Busy` when
+/// `checks` has no permit free. A malformed hash never matches.
+async fn verify_password(
+    checks: &PasswordChecks,
+    password: &str,
+    stored: &str,
+) -> Result<bool, StoreError> {
+    let permit = checks.try_verify()?;
     let (password, stored) = (password.to_owned(), stored.to_owned());
-    tokio::task::spawn_blocking(move || {
+    Ok(tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         PasswordHash::new(&stored)
             .map(|h| {
                 Argon2::default()
@@ -124,16 +226,16 @@ pub async fn verify_password(password: &str, stored: &str) -> bool {
             .unwrap_or(false)
     })
     .await
-    .unwrap_or(false)
+    .unwrap_or(false))
 }
 
 /// A valid argon2 hash of a password nobody knows, checked against when the username is
 /// unknown so that a wrong username takes as long as a wrong password.
-async fn dummy_hash() -> &'static str {
+async fn dummy_hash(checks: &PasswordChecks) -> &'static str {
     static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     DUMMY
         .get_or_init(|| async {
-            hash_password(&new_secret())
+            hash_password(checks, &new_secret())
                 .await
                 .unwrap_or_else(|_| String::new())
         })
@@ -152,7 +254,7 @@ impl Store {
     ) -> Result<UserRow, UserError> {
         check_username(username)?;
         check_password(password)?;
-        let hash = hash_password(password).await?;
+        let hash = hash_password(&self.password_checks, password).await?;
         let row = UserRow {
             username: username.to_owned(),
             role: role.as_str().to_owned(),
@@ -202,7 +304,7 @@ impl Store {
         let hash = match &change.password {
             Some(p) => {
                 check_password(p)?;
-                Some(hash_password(p).await?)
+                Some(hash_password(&self.password_checks, p).await?)
             }
             None => None,
         };
@@ -255,7 +357,8 @@ impl Store {
     }
 
     /// Checks a username and password. `Some(user)` when they match an enabled user;
-    /// `None` for an unknown user, a wrong password or a disabled user alike.
+    /// `None` for an unknown user, a wrong password or a disabled user alike; `Busy` when
+    /// the password could not be checked now (see [`PasswordChecks`]).
     pub async fn check_login(
         &self,
         username: &str,
@@ -266,11 +369,12 @@ impl Store {
                 .bind(username)
                 .fetch_optional(&self.pool)
                 .await?;
+        let checks = &self.password_checks;
         let Some((hash, role, disabled)) = row else {
-            verify_password(password, dummy_hash().await).await;
+            verify_password(checks, password, dummy_hash(checks).await).await?;
             return Ok(None);
         };
-        if !verify_password(password, &hash).await || disabled.0 {
+        if !verify_password(checks, password, &hash).await? || disabled.0 {
             return Ok(None);
         }
         Ok(role.parse().ok().map(|role| SessionUser {
@@ -384,4 +488,31 @@ pub enum UserError {
     /// Hashing failed (500).
     #[error(transparent)]
     Hash(#[from] anyhow::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_that_could_pass_for_others_are_refused() {
+        for ok in ["alice", "ops.lead-2", "j_smith@site", "张伟", "王小明.ops"] {
+            assert!(check_username(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "u-\u{0430}dmin",     // Cyrillic a
+            "admin\u{202E}nimda", // right-to-left override
+            "ad\u{200B}min",      // zero-width space
+            "ad\u{00AD}min",      // soft hyphen
+            "\u{FF41}dmin",       // fullwidth a
+            "a b",
+            "a:b",
+            "a/b",
+            "",
+        ] {
+            let err = check_username(bad).expect_err(bad);
+            assert_eq!(err.field, "username", "{bad}");
+        }
+        assert!(check_username(&"x".repeat(65)).is_err());
+    }
 }
