@@ -5,7 +5,7 @@ use std::time::Duration;
 use griddispatch::domain::Role;
 use serde_json::Value;
 
-use crate::common::TestApp;
+use crate::common::{self, TestApp};
 
 /// A liveness bound: what must still answer while an attack runs answers within this.
 const ALIVE: Duration = Duration::from_secs(5);
@@ -405,4 +405,47 @@ async fn secrets_are_not_cacheable_and_nothing_is_sniffed() {
         resp.headers().get("x-content-type-options").unwrap(),
         "nosniff"
     );
+}
+
+#[tokio::test]
+async fn alerts_keep_being_taken_while_a_full_size_camera_import_runs() {
+    let app = TestApp::spawn(&[]).await;
+    app.zone("g1", "grid", (39.0, 106.0), (40.0, 107.0)).await;
+    let mut csv = String::from("id,name,lat,lon\n");
+    for i in 0..50_000 {
+        csv.push_str(&format!("cam{i},Camera {i},39.5,106.5\n"));
+    }
+    let import = app
+        .http
+        .post(format!("{}/api/v1/cameras/import", app.base))
+        .bearer_auth(&app.token)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send();
+    let import = tokio::spawn(import);
+    // An alert every 100 ms for as long as the import runs: each is taken (202).
+    let mut answers = Vec::new();
+    while !import.is_finished() {
+        let (s, v) = app
+            .post(
+                "/api/v1/alerts",
+                serde_json::json!({"id": common::unique(), "kind": "medical", "severity": 2,
+                    "lat": 39.5, "lon": 106.5}),
+            )
+            .await;
+        answers.push((s, v));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let resp = import.await.unwrap().unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        200,
+        "{}",
+        resp.text().await.unwrap()
+    );
+    assert!(!answers.is_empty());
+    for (s, v) in &answers {
+        assert_eq!(*s, 202, "an alert during the import: {v}");
+    }
+    eprintln!("{} alerts taken during the import", answers.len());
 }
