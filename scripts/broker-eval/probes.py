@@ -29,6 +29,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mqttraw as m  # noqa: E402
 
 HOST = "127.0.0.1"
+# Put before every topic and filter (--prefix), for a broker whose clients may only use
+# part of the tree, e.g. "frigate/" for our broker's source logins.
+PREFIX = ""
 LEVELS = 10_000
 
 
@@ -74,7 +77,7 @@ def alive(port, pid, patience=30.0):
 
 
 def deep(n=LEVELS):
-    return "/".join(["a"] * n)
+    return PREFIX + "/".join(["a"] * n)
 
 
 def probe_deep_sub(port, pid):
@@ -127,7 +130,7 @@ def _deep_pub(port, pid, sub_filter):
 
 def probe_deep_pub_hash(port, pid):
     """PUBLISH to a 10,000-level topic while someone is subscribed to '#'."""
-    return _deep_pub(port, pid, "#")
+    return _deep_pub(port, pid, PREFIX + "#")
 
 
 def probe_deep_pub_match(port, pid):
@@ -145,7 +148,7 @@ def probe_retained_flood(port, pid, count=1000, size=250_000):
     t0 = time.monotonic()
     try:
         for i in range(count):
-            c.publish("flood/%d" % i, payload, qos=1, retain=True, pid=(i % 60000) + 1,
+            c.publish(PREFIX + "flood/%d" % i, payload, qos=1, retain=True, pid=(i % 60000) + 1,
                       timeout=30)
             acked += 1
     except (m.Closed, socket.timeout) as e:
@@ -174,13 +177,13 @@ def probe_many_filters(port, pid, retained=20_000, filters=9_000):
     c.connect("probe-retained-setup")
     batch = []
     for i in range(retained):
-        batch.append(m.publish_packet("ret/%d/v" % i, b"v", qos=0, retain=True))
+        batch.append(m.publish_packet(PREFIX + "ret/%d/v" % i, b"v", qos=0, retain=True))
         if len(batch) == 500:
             c.send(b"".join(batch))
             batch = []
     if batch:
         c.send(b"".join(batch))
-    c.publish("ret/sync", b"s", qos=1, pid=1, timeout=60)  # in order after the QoS 0 ones
+    c.publish(PREFIX + "ret/sync", b"s", qos=1, pid=1, timeout=60)  # in order after the QoS 0 ones
     c.disconnect()
     time.sleep(1)
 
@@ -206,7 +209,7 @@ def probe_many_filters(port, pid, retained=20_000, filters=9_000):
     time.sleep(0.3)
     a = m.Conn(HOST, port, timeout=120)
     a.connect("probe-many-filters")
-    flt = [("ret/+/nomatch%d" % i, 0) for i in range(filters)]
+    flt = [(PREFIX + "ret/+/nomatch%d" % i, 0) for i in range(filters)]
     t0 = time.monotonic()
     try:
         codes = a.subscribe(7, flt, timeout=120)
@@ -233,7 +236,7 @@ def probe_takeover(port, pid):
     out = {}
     a = m.Conn(HOST, port)
     _, rc_a = a.connect("probe-victim", clean=False, username="login-a", password="pw-a")
-    a.subscribe(1, [("victim/inbox", 1)])
+    a.subscribe(1, [(PREFIX + "victim/inbox", 1)])
     b = m.Conn(HOST, port)
     try:
         sp, rc_b = b.connect("probe-victim", clean=False, username="login-b", password="pw-b")
@@ -251,7 +254,7 @@ def probe_takeover(port, pid):
         out["a_kicked"] = False
     p = m.Conn(HOST, port)
     p.connect("probe-takeover-pub")
-    p.publish("victim/inbox", b"for A only", qos=1, pid=1)
+    p.publish(PREFIX + "victim/inbox", b"for A only", qos=1, pid=1)
     p.disconnect()
     got = False
     if rc_b == 0:
@@ -285,7 +288,7 @@ def probe_sessions(port, pid, count=3000, id_len=20_000):
             c = m.Conn(HOST, port)
             _, rc = c.connect(cid, clean=False)
             if rc == 0:
-                c.subscribe(1, [("sess/%d" % i, 1)])
+                c.subscribe(1, [(PREFIX + "sess/%d" % i, 1)])
                 ok += 1
             else:
                 refused += 1
@@ -336,7 +339,10 @@ def main():
     ap.add_argument("--only", help="comma-separated probe names: " + ",".join(PROBES))
     ap.add_argument("--name", default="broker", help="label for the output")
     ap.add_argument("--json", help="write the raw results here")
+    ap.add_argument("--prefix", default="", help="put before every topic and filter")
     args = ap.parse_args()
+    global PREFIX
+    PREFIX = args.prefix
     names = args.only.split(",") if args.only else list(PROBES)
     results = {}
     for name in names:
