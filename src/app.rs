@@ -207,7 +207,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         );
     }
 
-    let (in_tx, in_rx) = mpsc::channel(10_000);
+    // Small: past capacity the backlog should wait at the sources (ingest::ALERTS_PENDING),
+    // and worker updates in this queue wait behind whatever is in it.
+    let (in_tx, in_rx) = mpsc::channel(1024);
     let ingest = Ingest {
         dispatcher: dispatcher.clone(),
         store: store.clone(),
@@ -219,6 +221,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         ),
         known_sources: Default::default(),
         gb28181_tz: settings.video.gb28181_tz()?,
+        alert_slots: Default::default(),
     };
     // What aged out while the service was down goes now; a flood prunes as it comes.
     ingest.prune_dead_letters().await;
@@ -300,7 +303,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
 /// single process starts it at once; a replica when it takes the lead.
 struct Dispatching {
     /// The engine's commands (from [`Dispatcher::deferred`]).
-    commands: mpsc::Receiver<crate::dispatch::Command>,
+    commands: crate::dispatch::Inbox,
     /// The handle the other parts send commands with.
     dispatcher: Dispatcher,
     /// The database.

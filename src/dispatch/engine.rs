@@ -351,7 +351,7 @@ impl Engine {
 
     pub(super) async fn run(
         mut self,
-        mut rx: mpsc::Receiver<Command>,
+        mut inbox: super::Inbox,
         cancel: CancellationToken,
     ) -> anyhow::Result<()> {
         tracing::info!(
@@ -405,27 +405,31 @@ impl Engine {
                     None => std::future::pending().await,
                 }
             };
-            tokio::select! {
+            // Commands before alerts (see `Inbox`).
+            let cmd = tokio::select! {
+                biased;
                 _ = cancel.cancelled() => break,
-                cmd = rx.recv() => match cmd {
-                    Some(cmd) => {
-                        self.handle(cmd).await;
-                        // Whatever else is already queued joins the same transaction.
-                        for _ in 1..MAX_BATCH {
-                            match rx.try_recv() {
-                                Ok(cmd) => self.handle(cmd).await,
-                                Err(_) => break,
-                            }
-                        }
-                        self.flush().await;
-                    }
-                    None => break,
-                },
+                cmd = inbox.commands.recv() => cmd,
+                cmd = inbox.alerts.recv() => cmd,
                 _ = sleep => {
                     self.expire_due();
                     self.open_due_cameras().await;
                     self.flush().await;
+                    None
                 }
+            };
+            if let Some(cmd) = cmd {
+                self.handle(cmd).await;
+                // Whatever else is already queued joins the same transaction.
+                for _ in 1..MAX_BATCH {
+                    match inbox.try_next() {
+                        Some(cmd) => self.handle(cmd).await,
+                        None => break,
+                    }
+                }
+                self.flush().await;
+            } else if inbox.commands.is_closed() && inbox.alerts.is_closed() {
+                break;
             }
             if let Some(why) = self.deposed.take() {
                 anyhow::bail!("the dispatcher stops: {why}");

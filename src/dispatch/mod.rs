@@ -247,22 +247,57 @@ pub enum Reload {
 pub struct Dispatcher {
     /// The command channel.
     tx: mpsc::Sender<Command>,
+    /// New alerts, in a lane of their own (see [`Inbox`]).
+    alerts: mpsc::Sender<Command>,
+}
+
+/// What the engine reads: commands, and new alerts in a lane of their own.
+///
+/// Past capacity, alerts queue here, and the workers' answers to the tasks already out
+/// (accepted, resolved, positions) must not queue behind them: a worker whose "resolved"
+/// waits behind thousands of alerts stays busy in the engine's eyes, the next alerts find
+/// nobody free and are escalated, and throughput collapses. So the engine takes commands
+/// first; alerts wait (and, once their lane and the ingest's bound are full, their sources
+/// wait at the broker).
+#[derive(Debug)]
+pub struct Inbox {
+    /// Everything but new alerts, in order (barriers order against these).
+    pub commands: mpsc::Receiver<Command>,
+    /// New alerts.
+    pub alerts: mpsc::Receiver<Command>,
+}
+
+impl Inbox {
+    /// A command already queued (commands first), without waiting.
+    pub(crate) fn try_next(&mut self) -> Option<Command> {
+        self.commands
+            .try_recv()
+            .ok()
+            .or_else(|| self.alerts.try_recv().ok())
+    }
 }
 
 impl Dispatcher {
     /// The handle now, the engine later ([`Dispatcher::run_engine`]): a replica loads the
     /// engine only once it leads, since the previous leader may have changed the database
     /// until a moment before.
-    pub fn deferred() -> (Dispatcher, mpsc::Receiver<Command>) {
-        let (tx, rx) = mpsc::channel(4096);
-        (Dispatcher { tx }, rx)
+    pub fn deferred() -> (Dispatcher, Inbox) {
+        let (tx, commands) = mpsc::channel(4096);
+        let (alerts_tx, alerts) = mpsc::channel(1024);
+        (
+            Dispatcher {
+                tx,
+                alerts: alerts_tx,
+            },
+            Inbox { commands, alerts },
+        )
     }
 
     /// Loads the engine from the database; the future it returns runs it on the commands
     /// of a [`Dispatcher::deferred`] handle until `cancel` fires.
     #[allow(clippy::too_many_arguments)] // the engine's dependencies, passed once
     pub async fn load_engine(
-        rx: mpsc::Receiver<Command>,
+        rx: Inbox,
         store: Store,
         settings: &Settings,
         out: mpsc::UnboundedSender<Outgoing>,
@@ -277,7 +312,8 @@ impl Dispatcher {
 
     /// Waits until every command sent before this call is committed (or refused). `true`
     /// when all of them were stored (or needed nothing stored); `false` when a batch
-    /// failed since the previous barrier.
+    /// failed since the previous barrier. New alerts travel in their own lane and are not
+    /// ordered by it: each has its own answer ([`Dispatcher::alert`]).
     pub async fn barrier(&self) -> Result<bool, DispatchError> {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Barrier(tx)).await?;
@@ -297,7 +333,12 @@ impl Dispatcher {
 
     /// Takes in an alert; answers once it is stored and the first offer is out.
     pub async fn alert(&self, alert: NewAlert) -> Result<AlertOutcome, DispatchError> {
-        self.ask(|r| Command::Alert(alert, r)).await
+        let (reply, rx) = oneshot::channel();
+        self.alerts
+            .send(Command::Alert(alert, reply))
+            .await
+            .map_err(|_| DispatchError::Stopped)?;
+        rx.await.map_err(|_| DispatchError::Stopped)?
     }
 
     /// Applies an operator action.

@@ -77,6 +77,24 @@ pub struct Ingest {
     pub known_sources: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// Zone in which GB/T 28181 AlarmTime values are read.
     pub gb28181_tz: chrono_tz::Tz,
+    /// Alerts handed on and not yet answered by the dispatcher ([`ALERTS_PENDING`]).
+    pub alert_slots: AlertSlots,
+}
+
+/// Most alerts waiting for the dispatcher at once. Past capacity the ingest loop waits for
+/// a slot, its channel fills, the MQTT client stops reading, and the broker makes the
+/// sources wait (their alerts stay theirs until taken): the backlog lives at the sources,
+/// not in this process's memory. About three seconds of the dispatcher's capacity.
+pub const ALERTS_PENDING: usize = 4096;
+
+/// The slots of [`ALERTS_PENDING`].
+#[derive(Debug, Clone)]
+pub struct AlertSlots(Arc<tokio::sync::Semaphore>);
+
+impl Default for AlertSlots {
+    fn default() -> Self {
+        AlertSlots(Arc::new(tokio::sync::Semaphore::new(ALERTS_PENDING)))
+    }
 }
 
 /// Keeps the dead-letter store bounded by count and age. A worker flooding malformed
@@ -150,8 +168,12 @@ impl Ingest {
             Ok(Routed::Alert(alert)) => {
                 // The reply is awaited off the ingest loop so location fixes and task
                 // updates never queue behind an alert being stored.
+                let Ok(slot) = self.alert_slots.0.clone().acquire_owned().await else {
+                    return; // never closed
+                };
                 let this = self.clone();
                 tokio::spawn(async move {
+                    let _slot = slot;
                     this.submit_alert(&msg.topic, &msg.payload, alert).await;
                     // Named so the block owns the guard: an async block captures only the
                     // fields it uses, and a guard left behind in `msg` would be dropped
@@ -458,6 +480,7 @@ mod tests {
             // Known already, so routing asks nothing of the database.
             known_sources: Arc::new(std::sync::Mutex::new(["s1".to_owned()].into())),
             gb28181_tz: chrono_tz::Asia::Shanghai,
+            alert_slots: AlertSlots::default(),
         };
         let (mut acks, mut handed) = Acks::new();
         acks.reconnected();
@@ -470,7 +493,8 @@ mod tests {
         };
         ingest.handle(msg).await;
 
-        let cmd = tokio::time::timeout(std::time::Duration::from_secs(5), engine.recv()).await;
+        let cmd =
+            tokio::time::timeout(std::time::Duration::from_secs(5), engine.alerts.recv()).await;
         let Ok(Some(Command::Alert(alert, reply))) = cmd else {
             panic!("the engine got no alert but {cmd:?}");
         };
