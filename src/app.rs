@@ -159,7 +159,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             password: superuser_password.clone(),
             persistent_session: settings.mqtt.persistent_session,
             unix_socket: broker.as_ref().map(|(_, socket)| socket.clone()),
-            manual_acks: false,
+            // Acknowledged once handled, so the embedded broker's in-flight window is what
+            // bounds the messages inside this process: past capacity the broker holds the
+            // rest, and makes their publishers wait, while this client keeps reading and
+            // writing. Acknowledging on receipt let the backlog pile up here, where a full
+            // queue stopped the client's one event loop, and with it the tasks going out.
+            manual_acks: true,
         }
     } else {
         let (host, port) = crate::mqtt::parse_broker_url(&settings.mqtt.url).context("mqtt.url")?;

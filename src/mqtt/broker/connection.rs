@@ -530,7 +530,12 @@ impl Conn {
         let grace = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
         let mut deadline = grace.map(|g| Instant::now() + g);
         let max_packet = self.shared.config.max_packet_size;
-        let max_inflight = self.shared.config.max_inflight.clamp(1, 60_000);
+        let max_inflight = match self.principal {
+            // The dispatcher acknowledges what it has handled; its window is its pipeline.
+            Principal::Superuser(_) => self.shared.config.max_inflight_superuser,
+            _ => self.shared.config.max_inflight,
+        }
+        .clamp(1, 60_000);
         let queue_cap = self.shared.config.max_queued_per_session;
         loop {
             // Handle every complete packet already buffered, unless this client must wait.

@@ -110,6 +110,9 @@ pub struct BrokerConfig {
     /// Unacknowledged QoS 1 messages per connection; further messages wait
     /// in the session queue. Also bounds pending inbound QoS 2 exchanges.
     pub max_inflight: usize,
+    /// The same for a superuser (the dispatcher, which acknowledges a message only once it
+    /// is handled, so this window is how many it works on at once).
+    pub max_inflight_superuser: usize,
     /// Time a new connection has to send CONNECT (and be authenticated).
     pub connect_timeout: Duration,
     /// How long `run` waits for connection tasks to finish after cancel.
@@ -144,6 +147,7 @@ impl Default for BrokerConfig {
             max_queued_per_session: 1000,
             max_queued_qos0: 1000,
             max_inflight: 100,
+            max_inflight_superuser: 2000,
             connect_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
             topic_limits: topic::TopicLimits {
