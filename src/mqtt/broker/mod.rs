@@ -46,6 +46,7 @@
 
 pub mod acl;
 mod connection;
+mod handshake;
 mod rate;
 mod session;
 /// Locks a mutex, ignoring poisoning (see there); for the dispatcher's client too.
