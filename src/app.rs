@@ -212,8 +212,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         );
     }
 
-    // Small: past capacity the backlog should wait at the sources (ingest::ALERTS_PENDING),
-    // and worker updates in this queue wait behind whatever is in it.
+    // Small: past capacity the backlog waits in the broker and at the sources, not here
+    // (ingest::ALERTS_PENDING), and worker updates in this queue wait behind whatever is in it.
     let (in_tx, in_rx) = mpsc::channel(1024);
     let ingest = Ingest {
         dispatcher: dispatcher.clone(),

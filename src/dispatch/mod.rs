@@ -326,19 +326,24 @@ impl Dispatcher {
     }
 
     async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, DispatchError> {
+        Self::ask_on(&self.tx, make).await
+    }
+
+    /// Sends the command `make` builds on `lane` and waits for its answer.
+    async fn ask_on<T>(
+        lane: &mpsc::Sender<Command>,
+        make: impl FnOnce(Reply<T>) -> Command,
+    ) -> Result<T, DispatchError> {
         let (reply, rx) = oneshot::channel();
-        self.send(make(reply)).await?;
+        lane.send(make(reply))
+            .await
+            .map_err(|_| DispatchError::Stopped)?;
         rx.await.map_err(|_| DispatchError::Stopped)?
     }
 
     /// Takes in an alert; answers once it is stored and the first offer is out.
     pub async fn alert(&self, alert: NewAlert) -> Result<AlertOutcome, DispatchError> {
-        let (reply, rx) = oneshot::channel();
-        self.alerts
-            .send(Command::Alert(alert, reply))
-            .await
-            .map_err(|_| DispatchError::Stopped)?;
-        rx.await.map_err(|_| DispatchError::Stopped)?
+        Self::ask_on(&self.alerts, |r| Command::Alert(alert, r)).await
     }
 
     /// Applies an operator action.

@@ -81,10 +81,13 @@ pub struct Ingest {
     pub alert_slots: AlertSlots,
 }
 
-/// Most alerts waiting for the dispatcher at once. Past capacity the ingest loop waits for
-/// a slot, its channel fills, the MQTT client stops reading, and the broker makes the
-/// sources wait (their alerts stay theirs until taken): the backlog lives at the sources,
-/// not in this process's memory. About three seconds of the dispatcher's capacity.
+/// Most alerts waiting for the dispatcher at once, so a backlog never grows without bound
+/// in this process's memory. With the embedded broker, or an external one and a kept
+/// session, messages are acknowledged once handled and the broker's in-flight window
+/// (smaller than this) is the real bound: past capacity the broker holds the rest and
+/// makes the sources wait. Only a client that acknowledges on receipt (an external broker
+/// without a kept session) reaches this bound; the ingest loop then waits for a slot. About
+/// three seconds of the dispatcher's capacity.
 pub const ALERTS_PENDING: usize = 4096;
 
 /// The slots of [`ALERTS_PENDING`].
