@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Settings;
 use crate::dispatch::Dispatcher;
+use crate::dispatch::SnapshotRequests;
 use crate::http::AppState;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
@@ -25,7 +26,8 @@ use crate::mqtt::broker::topic::TopicLimits;
 use crate::mqtt::broker::{Broker, BrokerConfig};
 use crate::mqtt::client::ClientConfig;
 use crate::store::Store;
-use crate::video::snapshots::{SnapshotFiles, SnapshotRequests, SnapshotService};
+use crate::video::snapshots::SnapshotService;
+use crate::views::SnapshotFiles;
 
 /// The dispatcher's username on the embedded broker.
 pub const DISPATCHER_MQTT_USER: &str = "griddispatch";
@@ -316,17 +318,17 @@ struct Dispatching {
     /// The settings.
     settings: Settings,
     /// The engine's outgoing MQTT messages…
-    out_tx: mpsc::UnboundedSender<crate::dispatch::Outgoing>,
+    out_tx: mpsc::UnboundedSender<crate::store::Outgoing>,
     /// …which the MQTT client sends.
-    out_rx: mpsc::UnboundedReceiver<crate::dispatch::Outgoing>,
+    out_rx: mpsc::UnboundedReceiver<crate::store::Outgoing>,
     /// Incoming MQTT messages, from the client…
-    in_tx: mpsc::Sender<crate::ingest::Inbound>,
+    in_tx: mpsc::Sender<crate::mqtt::client::Inbound>,
     /// …to the ingest adapters.
-    in_rx: mpsc::Receiver<crate::ingest::Inbound>,
+    in_rx: mpsc::Receiver<crate::mqtt::client::Inbound>,
     /// Snapshot requests, from the engine…
     snapshot_tx: SnapshotRequests,
     /// …to the snapshot service.
-    snapshot_rx: mpsc::Receiver<crate::video::snapshots::SnapshotRequest>,
+    snapshot_rx: mpsc::Receiver<crate::dispatch::SnapshotRequest>,
     /// Takes the pictures.
     snapshots: SnapshotService,
     /// Counters.
@@ -354,7 +356,7 @@ impl Dispatching {
             self.out_tx,
             self.metrics.clone(),
             self.snapshot_tx,
-            self.live,
+            std::sync::Arc::new(self.live),
             cancel.clone(),
         )
         .await?;
@@ -392,6 +394,7 @@ impl Dispatching {
             crate::mqtt::client::run(
                 self.client_cfg,
                 self.dispatcher.clone(),
+                crate::ingest::SUBSCRIPTIONS,
                 self.in_tx,
                 self.out_rx,
                 self.mqtt_connected,

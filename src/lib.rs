@@ -55,3 +55,7 @@ pub mod mqtt;
 pub mod sim;
 pub mod store;
 pub mod video;
+pub mod views;
+
+#[cfg(test)]
+mod layers;

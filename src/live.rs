@@ -1,7 +1,8 @@
 //! The live feed's hub: every committed change becomes one numbered event, kept in a ring
 //! buffer for clients that reconnect and fanned out to the connected ones.
 //!
-//! The dispatcher engine calls [`Live::publish`] after each group commit. Publishing
+//! The dispatcher engine announces each group commit ([`Announce`], which [`Live`]
+//! implements with [`Live::publish`]); the events' shapes are in [`crate::views`]. Publishing
 //! never waits: it takes a short lock, appends to the ring and hands the event to a
 //! `tokio::sync::broadcast` channel, whose slow receivers are the ones that lose out (they
 //! see `Lagged` and get disconnected by `http::live`), never the engine.
@@ -13,14 +14,12 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::ranking::Responder;
-use crate::http::rfc3339;
-use crate::store::{CameraHealthRow, IncidentRow, TaskRow, TimelineRow};
+use crate::dispatch::Announce;
 
 /// Events kept for replay after a reconnect, by default (`live.buffer_events`).
 pub const RING_EVENTS: usize = 10_000;
@@ -33,8 +32,9 @@ pub const CLIENT_BACKLOG: usize = 4_096;
 pub struct Event {
     /// Its number, strictly increasing within a process.
     pub seq: u64,
-    /// The whole message, `{"seq":…,"type":…,"data":…}` (shared, not copied, per client).
-    pub text: Utf8Bytes,
+    /// The whole message, `{"seq":…,"type":…,"data":…}`, UTF-8 JSON (shared, not copied,
+    /// per client).
+    pub text: Bytes,
 }
 
 /// The hub; cheap to clone.
@@ -144,7 +144,7 @@ impl Live {
         let seq = ring.last + 1;
         let event = Arc::new(Event {
             seq,
-            text: Utf8Bytes::from(format!(r#"{{"seq":{seq}{tail}"#)),
+            text: Bytes::from(format!(r#"{{"seq":{seq}{tail}"#)),
         });
         ring.last = seq;
         if ring.events.len() >= self.inner.capacity {
@@ -198,66 +198,10 @@ impl Live {
     }
 }
 
-// ---- the shapes of the events --------------------------------------------------------------
-
-/// `incident`: the same shape as an item of `GET /api/v1/incidents`.
-pub fn incident(i: &IncidentRow) -> Value {
-    crate::http::incidents::view(i)
-}
-
-/// `task`: a task as in `GET /api/v1/incidents/{id}`'s `tasks`, plus its `incident_id`.
-pub fn task(t: &TaskRow) -> Value {
-    let mut v = crate::http::incidents::task_view(t);
-    if let Some(o) = v.as_object_mut() {
-        o.insert("incident_id".into(), json!(t.incident_id));
+impl Announce for Live {
+    fn announce(&self, kind: &str, data: Value) {
+        self.publish(kind, data);
     }
-    v
-}
-
-/// `timeline`: the incident and the line as `GET /api/v1/incidents/{id}/timeline` shows it.
-pub fn timeline(l: &TimelineRow) -> Value {
-    json!({
-        "incident_id": l.incident_id,
-        "line": crate::http::incidents::timeline_view(l),
-    })
-}
-
-/// `camera`: a camera's health, with the fields (and Unix ms times) of
-/// `GET /api/v1/cameras`.
-pub fn camera(id: &str, h: &CameraHealthRow) -> Value {
-    json!({
-        "id": id,
-        "status": h.status,
-        "status_since": h.status_since,
-        "last_seen": h.last_seen,
-        "last_error": h.last_error,
-    })
-}
-
-/// `responder`: duty, busy and the last fix.
-pub fn responder(r: &Responder) -> Value {
-    let status = if !r.on_duty {
-        "off_duty"
-    } else if r.busy {
-        "busy"
-    } else {
-        "available"
-    };
-    json!({
-        "id": r.id.as_str(),
-        "kind": r.kind.to_string(),
-        "zone_id": r.zone_id.as_ref().map(|z| z.as_str()),
-        "on_duty": r.on_duty,
-        "busy": r.busy,
-        "status": status,
-        "location": r.position.map(|p| json!({ "lat": p.lat, "lon": p.lon })),
-        "fix_at": r.fix_at_ms.map(rfc3339),
-    })
-}
-
-/// `responder` for one that was deleted.
-pub fn responder_deleted(id: &str) -> Value {
-    json!({ "id": id, "deleted": true })
 }
 
 #[cfg(test)]
@@ -303,7 +247,7 @@ mod tests {
         live.publish("camera", json!({}));
         let e = sub.rx.recv().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(e.seq, sub.current + 1);
-        let msg: Value = serde_json::from_str(e.text.as_str()).unwrap_or_default();
+        let msg: Value = serde_json::from_slice(&e.text).unwrap_or_default();
         assert_eq!(msg["type"], "camera");
         assert_eq!(msg["seq"], e.seq);
         for _ in 0..5 {

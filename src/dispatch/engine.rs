@@ -12,8 +12,8 @@ use super::messages::{
     answer_topic, closed_message, closed_topic, duty_message, duty_topic, task_message, task_topic,
 };
 use super::{
-    AlertOutcome, Command, DispatchError, OperatorAction, Outgoing, Reload, TaskUpdate,
-    UpdateAnswer,
+    AlertOutcome, Announce, Command, DispatchError, OperatorAction, Outgoing, Reload,
+    SnapshotRequest, SnapshotRequests, TaskUpdate, UpdateAnswer,
 };
 use crate::config::{CorrelationSettings, DispatchSettings, Settings};
 use crate::domain::alert::{AlertPlace, NewAlert, Rendezvous, SnapshotSource};
@@ -25,13 +25,12 @@ use crate::domain::Severity;
 use crate::domain::{
     Ident, IncidentState, LatLon, ResponderKind, TaskStatus, TravelMode, ZoneKind,
 };
-use crate::live::{self, Live};
 use crate::metrics::Metrics;
 use crate::store::{
     now_ms, AlertRow, CameraHealthRow, CameraStatusWrite, CameraStreamRow, IncidentRow,
     ResponderRow, SnapshotRow, Store, StoreError, TaskRow, TimelineRow, Write,
 };
-use crate::video::snapshots::{SnapshotFiles, SnapshotRequest, SnapshotRequests};
+use crate::views::{self, SnapshotFiles};
 
 /// Actor name of the dispatcher itself in timelines.
 const DISPATCHER: &str = "dispatcher";
@@ -94,7 +93,7 @@ pub(super) struct Engine {
     /// Open incident id → its snapshots, which its task messages carry.
     snapshots: HashMap<String, Vec<SnapshotRow>>,
     /// The live feed: told of every committed change, never waited on.
-    live: Live,
+    live: Arc<dyn Announce>,
 }
 
 /// Most commands handled before their decisions are written together.
@@ -143,7 +142,7 @@ pub(crate) fn zone_from_row(row: &crate::store::ZoneRow) -> Option<Zone> {
             return None;
         }
     };
-    let shape = crate::http::zones::to_multipolygon(&geometry).ok()?;
+    let shape = crate::domain::zones::to_multipolygon(&geometry).ok()?;
     Some(Zone {
         id: Ident::parse(&row.id).ok()?,
         name: row.name.clone(),
@@ -208,7 +207,7 @@ impl Engine {
         out: mpsc::UnboundedSender<Outgoing>,
         metrics: Arc<Metrics>,
         snapshot_requests: SnapshotRequests,
-        live: Live,
+        live: Arc<dyn Announce>,
     ) -> anyhow::Result<Engine> {
         let mut engine = Engine {
             store,
@@ -739,7 +738,8 @@ impl Engine {
                     }
                     Err(StoreError::NotFound(_)) => {
                         self.responders.remove(&ident);
-                        self.live.publish("responder", live::responder_deleted(&id));
+                        self.live
+                            .announce("responder", views::responder_deleted_event(&id));
                         // Clear the retained duty state of a responder that is gone.
                         self.send(Outgoing {
                             topic: duty_topic(&id),
@@ -864,20 +864,20 @@ impl Engine {
         for w in writes {
             match w {
                 Write::InsertIncident(i) | Write::UpdateIncident(i) => {
-                    self.live.publish("incident", live::incident(i))
+                    self.live.announce("incident", views::incident(i))
                 }
                 Write::InsertTask(t) | Write::UpdateTask(t) => {
-                    self.live.publish("task", live::task(t));
+                    self.live.announce("task", views::task_event(t));
                     if !touched.contains(&t.responder_id) {
                         touched.push(t.responder_id.clone());
                     }
                 }
-                Write::Timeline(l) => self.live.publish("timeline", live::timeline(l)),
+                Write::Timeline(l) => self.live.announce("timeline", views::timeline_event(l)),
                 Write::InsertAlert(_) | Write::CameraStatus(_) | Write::ResponderDuty { .. } => {}
             }
         }
         for (kind, data) in extra {
-            self.live.publish(kind, data);
+            self.live.announce(kind, data);
         }
         for id in touched {
             self.publish_responder(&id);
@@ -887,7 +887,7 @@ impl Engine {
     /// Sends a responder's current state to the live feed.
     fn publish_responder(&self, id: &str) {
         if let Some(r) = Ident::parse(id).ok().and_then(|i| self.responders.get(&i)) {
-            self.live.publish("responder", live::responder(r));
+            self.live.announce("responder", views::responder_event(r));
         }
     }
 
@@ -1631,7 +1631,7 @@ impl Engine {
             return;
         };
         r.on_duty = on_duty;
-        let event = live::responder(&r);
+        let event = views::responder_event(&r);
         self.responders.upsert(r);
         let mut change = Change::default();
         change.writes.push(Write::ResponderDuty {
@@ -1800,7 +1800,7 @@ impl Engine {
         if changed || current.last_error != next.last_error {
             change
                 .live
-                .push(("camera", live::camera(camera_id, &health)));
+                .push(("camera", views::camera_event(camera_id, &health)));
         }
         change.writes.push(Write::CameraStatus(CameraStatusWrite {
             camera_id: camera_id.to_owned(),

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use crate::clock::rfc3339;
 use crate::store::{IncidentRow, SnapshotRow, TaskRow};
-use crate::video::snapshots::SnapshotFiles;
+use crate::views::SnapshotFiles;
 
 /// `dispatch/<responder_id>/tasks/<task_id>`: the retained inbox entry.
 pub fn task_topic(responder_id: &str, task_id: &str) -> String {

@@ -5,12 +5,13 @@
 //! once, or a worker accepting while the offer expires, are simply ordered; a responder can
 //! never be double-assigned. Each decision is written to the database in one transaction
 //! before its MQTT messages go out, so after a crash (even `kill -9`) the dispatcher
-//! reloads exactly what it had promised. The same commit is what the live feed
-//! ([`crate::live`]) announces, without waiting for any of its clients.
+//! reloads exactly what it had promised. The same commit is what the live feed announces
+//! (through [`Announce`]), without waiting for any of its clients.
 
 mod engine;
 pub(crate) use engine::zone_index;
 mod messages;
+mod outgoing;
 
 use std::sync::Arc;
 
@@ -24,24 +25,10 @@ use crate::domain::ranking::Ranked;
 use crate::domain::state::WorkerStatus;
 use crate::domain::{Ident, LatLon};
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
-use crate::video::snapshots::SnapshotRequests;
+use crate::store::{Outgoing, Store, StoreError};
 
 pub use messages::{answer_topic, task_topic};
-
-/// An MQTT message the dispatcher wants sent (the MQTT adapter sends it).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outgoing {
-    /// Topic.
-    pub topic: String,
-    /// Payload; empty with `retain` clears a retained message.
-    pub payload: Vec<u8>,
-    /// Retained or not.
-    pub retain: bool,
-    /// Its row in the outbox, when a committed decision owes it: deleted once the broker
-    /// acknowledged the message (`store::outbox`); `None` for best-effort messages.
-    pub outbox_seq: Option<i64>,
-}
+pub use outgoing::{Announce, Silent, SnapshotRequest, SnapshotRequests, SNAPSHOT_QUEUE};
 
 /// A worker's task update, as published on `dispatch/<rid>/tasks/<tid>/update`.
 #[derive(Debug, Clone, Deserialize)]
@@ -303,7 +290,7 @@ impl Dispatcher {
         out: mpsc::UnboundedSender<Outgoing>,
         metrics: Arc<Metrics>,
         snapshots: SnapshotRequests,
-        live: crate::live::Live,
+        live: Arc<dyn Announce>,
         cancel: CancellationToken,
     ) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
         let engine = engine::Engine::load(store, settings, out, metrics, snapshots, live).await?;

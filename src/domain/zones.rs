@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use geo::{Area, BoundingRect, Contains, MultiPolygon};
 use rstar::{RTree, RTreeObject, AABB};
 
-use super::{Ident, LatLon, ZoneKind};
+use super::{Ident, Invalid, LatLon, ZoneKind};
 
 /// One coverage zone.
 #[derive(Debug, Clone)]
@@ -18,6 +18,52 @@ pub struct Zone {
     pub kind: ZoneKind,
     /// Outline in WGS-84 degrees (x = lon, y = lat).
     pub shape: MultiPolygon<f64>,
+}
+
+/// A GeoJSON Polygon or MultiPolygon with sane coordinates, as a `geo` shape (how a zone's
+/// outline enters from the API and from the database).
+///
+/// # Units
+/// Coordinates are `[lon, lat]` in WGS-84 degrees.
+pub fn to_multipolygon(g: &geojson::Geometry) -> Result<MultiPolygon<f64>, Invalid> {
+    let shape: geo::Geometry<f64> = g
+        .clone()
+        .try_into()
+        .map_err(|e| Invalid::new("geometry", format!("not valid GeoJSON geometry: {e}")))?;
+    let mp = match shape {
+        geo::Geometry::Polygon(p) => MultiPolygon(vec![p]),
+        geo::Geometry::MultiPolygon(mp) => mp,
+        _ => {
+            return Err(Invalid::new(
+                "geometry",
+                "must be a Polygon or MultiPolygon",
+            ))
+        }
+    };
+    for poly in &mp.0 {
+        if poly.exterior().0.len() < 4 {
+            return Err(Invalid::new(
+                "geometry",
+                "each ring needs at least 4 positions (closed)",
+            ));
+        }
+    }
+    let rect = mp
+        .bounding_rect()
+        .ok_or_else(|| Invalid::new("geometry", "is empty"))?;
+    let ok = |x: f64, y: f64| {
+        x.is_finite()
+            && y.is_finite()
+            && (-180.0..=180.0).contains(&x)
+            && (-90.0..=90.0).contains(&y)
+    };
+    if !ok(rect.min().x, rect.min().y) || !ok(rect.max().x, rect.max().y) {
+        return Err(Invalid::new(
+            "geometry",
+            "coordinates must be [lon, lat] in WGS-84 degrees",
+        ));
+    }
+    Ok(mp)
 }
 
 /// A zone's bounding box in the R-tree, pointing back into the zone list.

@@ -15,7 +15,8 @@ use super::{rfc3339, AppState};
 use crate::dispatch::OperatorAction;
 use crate::domain::alert::{AlertPayload, NewAlert};
 use crate::domain::{Ident, IncidentState, Role};
-use crate::store::{now_ms, AccountOwner, IncidentRow, TaskRow, TimelineRow};
+use crate::store::{now_ms, AccountOwner};
+use crate::views;
 
 /// Routes of this area.
 pub fn router() -> Router<AppState> {
@@ -52,51 +53,6 @@ async fn post_alert(
     let alert = NewAlert::from_payload(source, body.alert, now_ms())?;
     let outcome = st.dispatcher.alert(alert).await?;
     Ok((StatusCode::ACCEPTED, Json(json!(outcome))))
-}
-
-/// Public shape of an incident (also the live feed's `incident` event).
-pub(crate) fn view(i: &IncidentRow) -> Value {
-    json!({
-        "id": i.id,
-        "kind": i.kind,
-        "severity": i.severity,
-        "state": i.state,
-        "location": { "lat": i.lat, "lon": i.lon },
-        "zone_id": i.zone_id,
-        "title": i.title,
-        "description": i.description,
-        "address": i.address,
-        "rendezvous": i.rendezvous.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()),
-        "offers_made": i.offers_made,
-        "created_at": rfc3339(i.created_at),
-        "updated_at": rfc3339(i.updated_at),
-    })
-}
-
-/// Public shape of a task (also the live feed's `task` event).
-pub(crate) fn task_view(t: &TaskRow) -> Value {
-    json!({
-        "task_id": t.id,
-        "responder_id": t.responder_id,
-        "status": t.status,
-        "version": t.version,
-        "offered_at": rfc3339(t.offered_at),
-        "respond_by": rfc3339(t.respond_by),
-        "eta_secs": t.eta_secs,
-        "distance_m": t.distance_m,
-        "note": t.note,
-    })
-}
-
-/// Public shape of a timeline line (also in the live feed's `timeline` event).
-pub(crate) fn timeline_view(l: &TimelineRow) -> Value {
-    json!({
-        "at": rfc3339(l.at),
-        "actor": l.actor,
-        "from": l.from_state,
-        "to": l.to_state,
-        "note": l.note,
-    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,7 +93,9 @@ async fn list(
     }
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
     let rows = st.store.incidents(&states, limit).await?;
-    Ok(Json(Value::Array(rows.iter().map(view).collect())))
+    Ok(Json(Value::Array(
+        rows.iter().map(views::incident).collect(),
+    )))
 }
 
 async fn one(
@@ -149,11 +107,11 @@ async fn one(
     let tasks = st.store.tasks_of(&id).await?;
     let alerts = st.store.alerts_of(&id).await?;
     let snapshots = st.store.snapshots_of(&id).await?;
-    let mut v = view(&incident);
+    let mut v = views::incident(&incident);
     if let Some(o) = v.as_object_mut() {
         o.insert(
             "tasks".into(),
-            json!(tasks.iter().map(task_view).collect::<Vec<_>>()),
+            json!(tasks.iter().map(views::task).collect::<Vec<_>>()),
         );
         o.insert(
             "alerts".into(),
@@ -266,7 +224,7 @@ async fn timeline(
     let lines = st.store.timeline(&id).await?;
     Ok(Json(json!(lines
         .iter()
-        .map(timeline_view)
+        .map(views::timeline_line)
         .collect::<Vec<_>>())))
 }
 
@@ -311,7 +269,7 @@ async fn act(
     st.dispatcher
         .operator(id.clone(), action, caller.actor(), note)
         .await?;
-    Ok(Json(view(&st.store.incident(&id).await?)))
+    Ok(Json(views::incident(&st.store.incident(&id).await?)))
 }
 
 async fn assign(

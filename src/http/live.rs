@@ -22,7 +22,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::auth::Viewer;
 use super::error::ApiError;
 use super::AppState;
-use crate::live::{Start, Subscription};
+use crate::live::{Event, Start, Subscription};
 use crate::metrics::Metrics;
 
 /// Longest one message may take to go out before the client counts as stuck.
@@ -91,7 +91,7 @@ async fn serve(
         json!({ "type": "hello", "seq": current }).to_string(),
     )];
     match std::mem::replace(&mut sub.start, Start::Replay(Vec::new())) {
-        Start::Replay(events) => first.extend(events.iter().map(|e| e.text.clone())),
+        Start::Replay(events) => first.extend(events.iter().filter_map(|e| frame(e))),
         Start::Resync => first.push(Utf8Bytes::from(
             json!({ "type": "resync", "seq": current }).to_string(),
         )),
@@ -110,7 +110,10 @@ async fn serve(
                 return End::Gone;
             }
             event = sub.rx.recv() => match event {
-                Ok(e) => send(&mut tx, Message::Text(e.text.clone())).await,
+                Ok(e) => match frame(&e) {
+                    Some(text) => send(&mut tx, Message::Text(text)).await,
+                    None => Ok(()),
+                },
                 Err(RecvError::Lagged(missed)) => {
                     tracing::info!(missed, "live client too slow; disconnected");
                     close(&mut tx, close_code::AGAIN, "too slow: reconnect with since").await;
@@ -137,6 +140,18 @@ async fn serve(
 type Sink = futures::stream::SplitSink<WebSocket, Message>;
 
 /// Sends one message; the reason to end when the client is gone or stuck.
+/// The WebSocket text frame of an event. The hub writes only JSON it serialized itself, so
+/// an event that is not UTF-8 would be a bug in the hub: it is logged and not sent.
+fn frame(e: &Event) -> Option<Utf8Bytes> {
+    match Utf8Bytes::try_from(e.text.clone()) {
+        Ok(text) => Some(text),
+        Err(err) => {
+            tracing::error!(seq = e.seq, error = %err, "live event is not UTF-8; not sent");
+            None
+        }
+    }
+}
+
 async fn send(tx: &mut Sink, msg: Message) -> Result<(), End> {
     match tokio::time::timeout(SEND_TIMEOUT, tx.send(msg)).await {
         Ok(Ok(())) => Ok(()),

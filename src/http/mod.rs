@@ -42,7 +42,7 @@ pub struct AppState {
     /// The ingest adapters, for formats that also come in over HTTP.
     pub ingest: Ingest,
     /// Where incident snapshots are kept, and their links.
-    pub snapshot_files: crate::video::snapshots::SnapshotFiles,
+    pub snapshot_files: crate::views::SnapshotFiles,
     /// Console login settings and failed-login counters.
     pub logins: Arc<auth::Logins>,
     /// The live feed's hub, for `/api/v1/live`.

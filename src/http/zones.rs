@@ -4,13 +4,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use geo::{BoundingRect, MultiPolygon};
 use serde_json::{json, Map, Value};
 
 use super::auth::{Admin, Viewer};
 use super::error::{ApiError, JsonBody};
 use super::AppState;
 use crate::dispatch::Reload;
+use crate::domain::zones::to_multipolygon;
 use crate::domain::{Ident, Invalid, ZoneKind};
 use crate::store::ZoneRow;
 
@@ -48,48 +48,6 @@ fn json_depth(v: &Value) -> usize {
         stack.extend(children.map(|c| (c, d + 1)));
     }
     deepest
-}
-
-/// A Polygon or MultiPolygon with sane coordinates, as a `geo` shape.
-pub fn to_multipolygon(g: &geojson::Geometry) -> Result<MultiPolygon<f64>, Invalid> {
-    let shape: geo::Geometry<f64> = g
-        .clone()
-        .try_into()
-        .map_err(|e| Invalid::new("geometry", format!("not valid GeoJSON geometry: {e}")))?;
-    let mp = match shape {
-        geo::Geometry::Polygon(p) => MultiPolygon(vec![p]),
-        geo::Geometry::MultiPolygon(mp) => mp,
-        _ => {
-            return Err(Invalid::new(
-                "geometry",
-                "must be a Polygon or MultiPolygon",
-            ))
-        }
-    };
-    for poly in &mp.0 {
-        if poly.exterior().0.len() < 4 {
-            return Err(Invalid::new(
-                "geometry",
-                "each ring needs at least 4 positions (closed)",
-            ));
-        }
-    }
-    let rect = mp
-        .bounding_rect()
-        .ok_or_else(|| Invalid::new("geometry", "is empty"))?;
-    let ok = |x: f64, y: f64| {
-        x.is_finite()
-            && y.is_finite()
-            && (-180.0..=180.0).contains(&x)
-            && (-90.0..=90.0).contains(&y)
-    };
-    if !ok(rect.min().x, rect.min().y) || !ok(rect.max().x, rect.max().y) {
-        return Err(Invalid::new(
-            "geometry",
-            "coordinates must be [lon, lat] in WGS-84 degrees",
-        ));
-    }
-    Ok(mp)
 }
 
 /// Checks one Feature and turns it into a row. `expect_id` is the id from the URL (PUT).

@@ -10,7 +10,6 @@ pub mod xml_limits;
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -19,9 +18,11 @@ use crate::domain::alert::{AlertPayload, NewAlert};
 use crate::domain::camera_health;
 use crate::domain::Ident;
 use crate::metrics::Metrics;
+use crate::mqtt::client::Inbound;
 use crate::store::{now_ms, Store, StoreError};
 
-/// The topics the dispatcher subscribes to.
+/// The topics whose messages ingest handles (the dispatcher's MQTT client subscribes to
+/// them).
 pub const SUBSCRIPTIONS: &[&str] = &[
     "alerts/+",
     "frigate/events",
@@ -33,31 +34,12 @@ pub const SUBSCRIPTIONS: &[&str] = &[
     "dispatch/+/duty/set",
 ];
 
-/// Subscribed for a short while after each connect, to find retained task messages the
-/// database no longer backs (see `Command::AuditRetained`).
-pub const INBOX_AUDIT: &str = "dispatch/+/tasks/+";
-
-/// How long the inbox audit subscription stays, seconds.
-pub const INBOX_AUDIT_SECS: u64 = 10;
-
 /// How long [`Ingest::submit_alert`] retries a store failure before filing the alert as a
 /// dead letter.
 pub const GIVE_UP_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Source id under which Frigate events are recorded.
 pub const FRIGATE_SOURCE: &str = "frigate";
-
-/// One received MQTT message. Not `Clone`: it owns its acknowledgement.
-#[derive(Debug)]
-pub struct Inbound {
-    /// Topic.
-    pub topic: String,
-    /// Payload.
-    pub payload: Bytes,
-    /// Its acknowledgement to the broker, sent once its handling is committed (`None`: no
-    /// acknowledgement owed, e.g. the embedded broker or QoS 0).
-    pub ack: Option<crate::mqtt::acks::AckGuard>,
-}
 
 /// Routes inbound messages to the dispatcher and dead letters.
 #[derive(Debug, Clone)]
@@ -489,7 +471,7 @@ mod tests {
         acks.reconnected();
         let msg = Inbound {
             topic: "alerts/s1".into(),
-            payload: Bytes::from_static(
+            payload: bytes::Bytes::from_static(
                 br#"{"id":"a1","kind":"medical","severity":2,"lat":39.5,"lon":106.7}"#,
             ),
             ack: Some(acks.guard(7)),

@@ -7,16 +7,37 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::acks::AckGuard;
 use super::broker::lock;
-use crate::dispatch::{Command, Dispatcher, Outgoing};
-use crate::ingest::{Inbound, INBOX_AUDIT, INBOX_AUDIT_SECS, SUBSCRIPTIONS};
+use crate::dispatch::{Command, Dispatcher};
 use crate::metrics::Metrics;
+use crate::store::Outgoing;
 
 /// How to reach the broker.
+/// Subscribed for a short while after each connect, to find retained task messages the
+/// database no longer backs (see `Command::AuditRetained`).
+pub const INBOX_AUDIT: &str = "dispatch/+/tasks/+";
+
+/// How long the inbox audit subscription stays, seconds.
+pub const INBOX_AUDIT_SECS: u64 = 10;
+
+/// One received MQTT message. Not `Clone`: it owns its acknowledgement.
+#[derive(Debug)]
+pub struct Inbound {
+    /// Topic.
+    pub topic: String,
+    /// Payload.
+    pub payload: Bytes,
+    /// Its acknowledgement to the broker, sent once its handling is committed (`None`: no
+    /// acknowledgement owed, e.g. the embedded broker or QoS 0).
+    pub ack: Option<AckGuard>,
+}
+
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Host.
@@ -44,6 +65,7 @@ pub struct ClientConfig {
 pub async fn run(
     cfg: ClientConfig,
     dispatcher: Dispatcher,
+    subscriptions: &'static [&'static str],
     inbound: mpsc::Sender<Inbound>,
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
     connected: Arc<AtomicBool>,
@@ -136,7 +158,7 @@ pub async fn run(
                     a.reconnected();
                 }
                 tracing::info!(host = %cfg.host, port = cfg.port, code = ?ack.code, "MQTT connected");
-                for topic in SUBSCRIPTIONS.iter().chain([&INBOX_AUDIT]) {
+                for topic in subscriptions.iter().chain([&INBOX_AUDIT]) {
                     if let Err(e) = client.subscribe(*topic, QoS::AtLeastOnce).await {
                         tracing::error!(topic, error = %e, "MQTT subscribe could not be queued");
                     }

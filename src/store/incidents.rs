@@ -183,7 +183,7 @@ impl Store {
     pub async fn apply(
         &self,
         batch: &[Write],
-        publish: &mut [crate::dispatch::Outgoing],
+        publish: &mut [super::Outgoing],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let fence = self.fence.load(std::sync::atomic::Ordering::Acquire);

@@ -19,6 +19,7 @@ use sqlx::{Any, AnyPool, Decode, Executor, Type, ValueRef};
 
 pub use config_data::*;
 pub use incidents::*;
+pub use outbox::Outgoing;
 pub use secrets::{hash_secret, mosquitto_hash, new_secret, verify_secret, MOSQUITTO_ITERATIONS};
 pub use snapshots::SnapshotRow;
 pub use users::*;

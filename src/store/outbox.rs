@@ -8,7 +8,21 @@
 use sqlx::Any;
 
 use super::{Flag, Store, StoreError};
-use crate::dispatch::Outgoing;
+
+/// An MQTT message the dispatcher wants sent (the MQTT client sends it); those a committed
+/// decision owes wait in the outbox until the broker has them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    /// Topic.
+    pub topic: String,
+    /// Payload; empty with `retain` clears a retained message.
+    pub payload: Vec<u8>,
+    /// Retained or not.
+    pub retain: bool,
+    /// Its row in the outbox, when a committed decision owes it: deleted once the broker
+    /// acknowledged the message (`store::outbox`); `None` for best-effort messages.
+    pub outbox_seq: Option<i64>,
+}
 
 /// Adds `msgs` to the outbox inside `tx` and gives each its `outbox_seq`.
 pub(super) async fn stage(

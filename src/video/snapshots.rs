@@ -10,24 +10,19 @@
 //! own task, which is the only writer of the `snapshots` table, so numbering needs no lock.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::snapshot::{grab_jpeg, jpeg_dimensions, looks_like_jpeg};
-use crate::clock::rfc3339;
 use crate::config::Settings;
-use crate::dispatch::{Command, Dispatcher};
+use crate::dispatch::{Command, Dispatcher, SnapshotRequest};
 use crate::domain::alert::SnapshotSource;
 use crate::metrics::Metrics;
 use crate::store::{now_ms, SnapshotRow, Store, StoreError};
-
-/// Requests the dispatcher may have queued before it has to drop some.
-pub const QUEUE: usize = 256;
+use crate::views::SnapshotFiles;
 
 /// Grabs and fetches waiting for a permit or running, at most; more are dropped (and
 /// counted) rather than piling up behind a slow camera.
@@ -39,107 +34,6 @@ const MAX_FRIGATE_BYTES: usize = 10 * 1024 * 1024;
 
 /// How long an incident's attempt counts are remembered after its last request, ms.
 const FORGET_AFTER_MS: i64 = 24 * 3600 * 1000;
-
-/// A picture wanted for an incident.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotRequest {
-    /// The incident (already stored).
-    pub incident_id: String,
-    /// The camera the alert named.
-    pub camera_id: String,
-    /// Where the picture should come from.
-    pub source: SnapshotSource,
-}
-
-/// The dispatcher's end of the snapshot queue: hands requests over without waiting.
-#[derive(Debug, Clone)]
-pub struct SnapshotRequests {
-    /// The queue.
-    tx: mpsc::Sender<SnapshotRequest>,
-    /// For counting dropped requests.
-    metrics: Arc<Metrics>,
-}
-
-impl SnapshotRequests {
-    /// A queue of [`QUEUE`] requests: the sending end, and the receiving end for
-    /// [`SnapshotService::run`].
-    pub fn channel(metrics: Arc<Metrics>) -> (SnapshotRequests, mpsc::Receiver<SnapshotRequest>) {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        (SnapshotRequests { tx, metrics }, rx)
-    }
-
-    /// Queues a request; never waits. A full queue drops it with a warning and a count: a
-    /// picture is worth less than a dispatcher that keeps up.
-    pub fn request(&self, req: SnapshotRequest) {
-        match self.tx.try_send(req) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(req)) => {
-                Metrics::inc(&self.metrics.snapshots_dropped_total);
-                tracing::warn!(incident = %req.incident_id, camera = %req.camera_id, "snapshot queue full; snapshot dropped");
-            }
-            Err(mpsc::error::TrySendError::Closed(req)) => {
-                tracing::debug!(incident = %req.incident_id, "snapshot service stopped; snapshot not taken");
-            }
-        }
-    }
-}
-
-/// Where snapshot files live (`<data folder>/snapshots/<incident>/<n>.jpg`) and the links
-/// they are served at; shared by the service, the API and the task messages.
-#[derive(Debug, Clone)]
-pub struct SnapshotFiles {
-    /// `<data folder>/snapshots`.
-    dir: PathBuf,
-    /// `http.public_url` without a trailing `/`; empty = links are paths.
-    public_url: String,
-}
-
-impl SnapshotFiles {
-    /// Files under `data_folder`, links under `public_url` (may be empty).
-    pub fn new(data_folder: &Path, public_url: &str) -> SnapshotFiles {
-        SnapshotFiles {
-            dir: data_folder.join("snapshots"),
-            public_url: public_url.trim_end_matches('/').to_owned(),
-        }
-    }
-
-    /// As configured.
-    pub fn from_settings(settings: &Settings) -> SnapshotFiles {
-        SnapshotFiles::new(&settings.data_folder(), &settings.http.public_url)
-    }
-
-    /// The file of snapshot `n` of `incident_id`; `None` for an id that could leave the
-    /// snapshot folder (ours are `inc-<hex>`, so only a forged one would).
-    pub fn path(&self, incident_id: &str, n: i64) -> Option<PathBuf> {
-        let safe = !incident_id.is_empty()
-            && incident_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        (safe && n >= 1).then(|| self.dir.join(incident_id).join(format!("{n}.jpg")))
-    }
-
-    /// The link of snapshot `n` of `incident_id`.
-    pub fn url(&self, incident_id: &str, n: i64) -> String {
-        format!(
-            "{}/api/v1/incidents/{incident_id}/snapshots/{n}.jpg",
-            self.public_url
-        )
-    }
-
-    /// The public shape of a snapshot, in the API and in task messages.
-    pub fn view(&self, s: &SnapshotRow) -> Value {
-        json!({
-            "n": s.n,
-            "url": self.url(&s.incident_id, s.n),
-            "camera_id": s.camera_id,
-            "taken_at": rfc3339(s.taken_at),
-            "source": s.source,
-            "width": s.width,
-            "height": s.height,
-            "bytes": s.bytes,
-        })
-    }
-}
 
 /// Why a request is not taken up now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -651,27 +545,5 @@ mod tests {
         for bad in ["", "..", "../config", "a/b", "a?b", "x y"] {
             assert!(frigate_snapshot_url(&base, bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn files_stay_in_their_folder_and_links_follow_the_public_url() {
-        let f = SnapshotFiles::new(Path::new("/data"), "");
-        assert_eq!(
-            f.path("inc-0a1b", 2).unwrap(),
-            Path::new("/data/snapshots/inc-0a1b/2.jpg")
-        );
-        assert_eq!(
-            f.url("inc-0a1b", 2),
-            "/api/v1/incidents/inc-0a1b/snapshots/2.jpg"
-        );
-        for bad in ["", "..", "a/b", "a\\b", "."] {
-            assert!(f.path(bad, 1).is_none(), "{bad:?}");
-        }
-        assert!(f.path("inc-1", 0).is_none());
-        let f = SnapshotFiles::new(Path::new("/data"), "https://gd.example/");
-        assert_eq!(
-            f.url("inc-1", 1),
-            "https://gd.example/api/v1/incidents/inc-1/snapshots/1.jpg"
-        );
     }
 }

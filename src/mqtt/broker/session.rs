@@ -200,7 +200,7 @@ fn retained_bytes(m: &Publish) -> usize {
 #[derive(Debug, Default)]
 pub(crate) struct Router {
     /// Subscription index.
-    pub trie: Trie,
+    pub trie: Trie<Arc<SessionShared>>,
     /// Retained message per topic (QoS as published, retain flag set), with its owner.
     retained: RetainedIndex<Principal>,
     /// What each login has retained.

@@ -12,13 +12,9 @@
 //! overflowed it). Walks keep their own stack on the heap, and [`TopicLimits`] bounds the
 //! depth of everything stored, which also bounds the (recursive) drop of a trie.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use rumqttc::mqttbytes::v4::Publish;
 use rumqttc::mqttbytes::QoS;
-
-use super::session::SessionShared;
+use std::collections::HashMap;
 
 /// Returns true if `topic` is a valid topic *name* (what a PUBLISH carries):
 /// non-empty, no wildcards, no NUL.
@@ -218,22 +214,27 @@ impl<T> Drop for Levels<T> {
     }
 }
 
-/// One subscriber as stored in the trie: the granted QoS and a handle to
-/// the session's outbox, so fan-out needs no second lookup.
-pub(crate) type SubEntry = (QoS, Arc<SessionShared>);
-
-/// The subscription index. Matching a topic with `n` levels visits at most a few nodes
+/// The subscription index, holding for each subscriber its granted QoS and an `S` (the
+/// broker keeps a handle to the session's outbox there, so fan-out needs no second lookup). Matching a topic with `n` levels visits at most a few nodes
 /// per level instead of testing every filter, which keeps fan-out cheap with thousands of
 /// connected phones.
-#[derive(Debug, Default)]
-pub(crate) struct Trie {
+#[derive(Debug)]
+pub(crate) struct Trie<S> {
     /// Subscribers whose filter ends at each node, by session id.
-    root: Levels<HashMap<u64, SubEntry>>,
+    root: Levels<HashMap<u64, (QoS, S)>>,
 }
 
-impl Trie {
+impl<S> Default for Trie<S> {
+    fn default() -> Self {
+        Trie {
+            root: Levels::default(),
+        }
+    }
+}
+
+impl<S: Clone> Trie<S> {
     /// Adds (or replaces the QoS of) the subscription of session `sid`.
-    pub fn insert(&mut self, filter: &str, sid: u64, entry: SubEntry) {
+    pub fn insert(&mut self, filter: &str, sid: u64, entry: (QoS, S)) {
         self.root.entry(filter).insert(sid, entry);
     }
 
@@ -246,7 +247,7 @@ impl Trie {
     /// Collects every subscriber matching `topic` into `out`, keeping one
     /// entry per session at the highest granted QoS (overlapping filters
     /// must yield a single copy).
-    pub fn collect(&self, topic: &str, out: &mut HashMap<u64, SubEntry>) {
+    pub fn collect(&self, topic: &str, out: &mut HashMap<u64, (QoS, S)>) {
         let levels: Vec<&str> = topic.split('/').collect();
         let dollar = levels.first().is_some_and(|l| l.starts_with('$'));
         let mut stack = vec![(&self.root, 0usize)];
@@ -274,11 +275,11 @@ impl Trie {
     }
 
     /// Merges `subs` into `out`, keeping the max QoS per session.
-    fn add_all(subs: &HashMap<u64, SubEntry>, out: &mut HashMap<u64, SubEntry>) {
+    fn add_all(subs: &HashMap<u64, (QoS, S)>, out: &mut HashMap<u64, (QoS, S)>) {
         for (sid, (qos, shared)) in subs {
             out.entry(*sid)
                 .and_modify(|e| e.0 = max_qos(e.0, *qos))
-                .or_insert_with(|| (*qos, Arc::clone(shared)));
+                .or_insert_with(|| (*qos, shared.clone()));
         }
     }
 }
@@ -453,10 +454,10 @@ mod tests {
 
     #[test]
     fn the_subscription_trie_agrees_with_topic_matches() {
-        let shared = Arc::new(SessionShared::new(1, "c".into(), false));
+        let shared = "session";
         for (t, f, ok) in MATCH_TABLE {
-            let mut trie = Trie::default();
-            trie.insert(f, 1, (QoS::AtLeastOnce, Arc::clone(&shared)));
+            let mut trie: Trie<&str> = Trie::default();
+            trie.insert(f, 1, (QoS::AtLeastOnce, shared));
             let mut out = HashMap::new();
             trie.collect(t, &mut out);
             assert_eq!(out.contains_key(&1), *ok, "{t} vs {f}");
@@ -467,11 +468,11 @@ mod tests {
 
     #[test]
     fn removing_prunes_only_what_became_empty() {
-        let shared = Arc::new(SessionShared::new(1, "c".into(), false));
-        let mut trie = Trie::default();
-        trie.insert("a/b/c/d", 1, (QoS::AtLeastOnce, Arc::clone(&shared)));
-        trie.insert("a/b", 2, (QoS::AtLeastOnce, Arc::clone(&shared)));
-        trie.insert("a/x", 3, (QoS::AtLeastOnce, Arc::clone(&shared)));
+        let shared = "session";
+        let mut trie: Trie<&str> = Trie::default();
+        trie.insert("a/b/c/d", 1, (QoS::AtLeastOnce, shared));
+        trie.insert("a/b", 2, (QoS::AtLeastOnce, shared));
+        trie.insert("a/x", 3, (QoS::AtLeastOnce, shared));
         trie.remove("a/b/c/d", 1);
         let mut out = HashMap::new();
         trie.collect("a/b", &mut out);
@@ -486,8 +487,8 @@ mod tests {
     fn a_walk_over_thousands_of_levels_needs_no_stack() {
         // Far beyond any limit a broker would set: only the heap grows.
         let deep = vec!["a"; 50_000].join("/");
-        let shared = Arc::new(SessionShared::new(1, "c".into(), false));
-        let mut trie = Trie::default();
+        let shared = "session";
+        let mut trie: Trie<&str> = Trie::default();
         trie.insert(&deep, 1, (QoS::AtLeastOnce, shared));
         let mut out = HashMap::new();
         trie.collect(&deep, &mut out);
