@@ -1,4 +1,5 @@
-//! Incidents, their alerts, tasks and timelines, and the dead-letter store.
+//! Incidents, the alerts that opened or joined them, their tasks (offers to responders)
+//! and their timelines. The dispatcher writes them through [`Store::apply`] (`writes.rs`).
 
 use serde::Serialize;
 use sqlx::FromRow;
@@ -124,200 +125,12 @@ pub struct TimelineRow {
     pub note: Option<String>,
 }
 
-/// A message that could not be understood.
-#[derive(Debug, Clone, FromRow, Serialize)]
-pub struct DeadLetterRow {
-    /// Order of arrival.
-    pub seq: i64,
-    /// When, Unix ms.
-    pub at: i64,
-    /// Where it came from (MQTT topic or HTTP path).
-    pub topic: String,
-    /// The bytes, cut to the configured bound.
-    #[serde(skip)]
-    pub payload: Vec<u8>,
-    /// Whether the payload was cut.
-    #[sqlx(try_from = "Flag")]
-    pub truncated: bool,
-    /// What was wrong.
-    pub reason: String,
-}
-
-/// One change, part of an atomic batch written by [`Store::apply`].
-#[derive(Debug, Clone)]
-pub enum Write {
-    /// A new incident.
-    InsertIncident(IncidentRow),
-    /// An incident's mutable fields.
-    UpdateIncident(IncidentRow),
-    /// A new alert.
-    InsertAlert(AlertRow),
-    /// A new task.
-    InsertTask(TaskRow),
-    /// A task's mutable fields (status, version, note, updated_at).
-    UpdateTask(TaskRow),
-    /// A timeline line (seq is assigned by the database).
-    Timeline(TimelineRow),
-    /// A camera's health (history only on a change of status).
-    CameraStatus(super::CameraStatusWrite),
-    /// A responder went on or off duty (from its phone, `dispatch/<id>/duty/set`).
-    ResponderDuty {
-        /// The responder.
-        id: String,
-        /// On duty now.
-        on_duty: bool,
-        /// When, Unix ms.
-        at_ms: i64,
-    },
-}
-
-const INCIDENT_COLUMNS: &str = "id, kind, severity, state, lat, lon, zone_id, title, description, address, rendezvous, offers_made, manual, created_at, updated_at, last_alert_at";
-const TASK_COLUMNS: &str =
+pub(super) const INCIDENT_COLUMNS: &str = "id, kind, severity, state, lat, lon, zone_id, title, description, address, rendezvous, offers_made, manual, created_at, updated_at, last_alert_at";
+pub(super) const TASK_COLUMNS: &str =
     "id, incident_id, responder_id, status, version, status_version, offered_at, respond_by, eta_secs, distance_m, note, updated_at";
-const ALERT_COLUMNS: &str = "id, source_id, external_id, incident_id, kind, severity, lat, lon, camera_id, time, received_at, description, address";
+pub(super) const ALERT_COLUMNS: &str = "id, source_id, external_id, incident_id, kind, severity, lat, lon, camera_id, time, received_at, description, address";
 
 impl Store {
-    /// Writes a batch in one transaction: either all of it lands or none.
-    /// `publish` are the MQTT messages the batch owes: they go into the outbox in the same
-    /// transaction and get their `outbox_seq`.
-    pub async fn apply(
-        &self,
-        batch: &[Write],
-        publish: &mut [crate::dispatch::Outgoing],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let fence = self.fence.load(std::sync::atomic::Ordering::Acquire);
-        if fence != 0 {
-            super::cluster::check_fence(&mut tx, fence).await?;
-        }
-        for w in batch {
-            match w {
-                Write::CameraStatus(c) => {
-                    super::config_data::write_camera_status(&mut tx, c).await?
-                }
-                Write::ResponderDuty { id, on_duty, at_ms } => {
-                    // A responder deleted meanwhile matches no row; nothing to keep then.
-                    sqlx::query(
-                        "UPDATE responders SET on_duty = $1, updated_at = $2 WHERE id = $3",
-                    )
-                    .bind(on_duty)
-                    .bind(at_ms)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Write::InsertIncident(i) => {
-                    sqlx::query(&format!(
-                        "INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-                    ))
-                    .bind(&i.id)
-                    .bind(&i.kind)
-                    .bind(i.severity)
-                    .bind(&i.state)
-                    .bind(i.lat)
-                    .bind(i.lon)
-                    .bind(&i.zone_id)
-                    .bind(&i.title)
-                    .bind(&i.description)
-                    .bind(&i.address)
-                    .bind(&i.rendezvous)
-                    .bind(i.offers_made)
-                    .bind(i.manual)
-                    .bind(i.created_at)
-                    .bind(i.updated_at)
-                    .bind(i.last_alert_at)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Write::UpdateIncident(i) => {
-                    sqlx::query(
-                        "UPDATE incidents SET severity = $1, state = $2, offers_made = $3, manual = $4, updated_at = $5, last_alert_at = $6 WHERE id = $7",
-                    )
-                    .bind(i.severity)
-                    .bind(&i.state)
-                    .bind(i.offers_made)
-                    .bind(i.manual)
-                    .bind(i.updated_at)
-                    .bind(i.last_alert_at)
-                    .bind(&i.id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Write::InsertAlert(a) => {
-                    sqlx::query(&format!(
-                        "INSERT INTO alerts ({ALERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-                    ))
-                    .bind(&a.id)
-                    .bind(&a.source_id)
-                    .bind(&a.external_id)
-                    .bind(&a.incident_id)
-                    .bind(&a.kind)
-                    .bind(a.severity)
-                    .bind(a.lat)
-                    .bind(a.lon)
-                    .bind(&a.camera_id)
-                    .bind(a.time)
-                    .bind(a.received_at)
-                    .bind(&a.description)
-                    .bind(&a.address)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| {
-                        StoreError::on_unique(e, || {
-                            format!("alert {} from {} already received", a.external_id, a.source_id)
-                        })
-                    })?;
-                }
-                Write::InsertTask(t) => {
-                    sqlx::query(&format!(
-                        "INSERT INTO tasks ({TASK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-                    ))
-                    .bind(&t.id)
-                    .bind(&t.incident_id)
-                    .bind(&t.responder_id)
-                    .bind(&t.status)
-                    .bind(t.version)
-                    .bind(t.status_version)
-                    .bind(t.offered_at)
-                    .bind(t.respond_by)
-                    .bind(t.eta_secs)
-                    .bind(t.distance_m)
-                    .bind(&t.note)
-                    .bind(t.updated_at)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Write::UpdateTask(t) => {
-                    sqlx::query("UPDATE tasks SET status = $1, version = $2, status_version = $3, note = $4, updated_at = $5 WHERE id = $6")
-                        .bind(&t.status)
-                        .bind(t.version)
-                        .bind(t.status_version)
-                        .bind(&t.note)
-                        .bind(t.updated_at)
-                        .bind(&t.id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Write::Timeline(l) => {
-                    sqlx::query(
-                        "INSERT INTO timeline (incident_id, at, actor, from_state, to_state, note) VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(&l.incident_id)
-                    .bind(l.at)
-                    .bind(&l.actor)
-                    .bind(&l.from_state)
-                    .bind(&l.to_state)
-                    .bind(&l.note)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-        }
-        super::outbox::stage(&mut tx, publish, super::now_ms()).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// The alert a source already sent under this id, if any.
     pub async fn find_alert(
         &self,
@@ -414,53 +227,18 @@ impl Store {
         .await?)
     }
 
-    /// Keeps a message that could not be understood.
-    pub async fn dead_letter(
+    /// (camera id, incident id) of the open incidents opened by alerts of `source` that
+    /// name a camera, oldest first.
+    pub async fn open_incidents_by_camera(
         &self,
-        topic: &str,
-        payload: &[u8],
-        max_bytes: usize,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        let cut = payload.len() > max_bytes;
-        sqlx::query("INSERT INTO dead_letters (at, topic, payload, truncated, reason) VALUES ($1, $2, $3, $4, $5)")
-            .bind(super::now_ms())
-            .bind(topic)
-            .bind(&payload[..payload.len().min(max_bytes)])
-            .bind(cut)
-            .bind(reason)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Deletes all but the newest `keep_rows` dead letters, and those stored before
-    /// `before_ms`; returns how many went. The table is bounded by this very prune, so
-    /// the scan for old rows stays small.
-    pub async fn prune_dead_letters(
-        &self,
-        keep_rows: i64,
-        before_ms: i64,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM dead_letters
-             WHERE seq <= COALESCE(
-                 (SELECT seq FROM dead_letters ORDER BY seq DESC LIMIT 1 OFFSET $1), -1)
-                OR at < $2",
-        )
-        .bind(keep_rows)
-        .bind(before_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    /// The newest dead letters, newest first.
-    pub async fn dead_letters(&self, limit: i64) -> Result<Vec<DeadLetterRow>, StoreError> {
+        source: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT seq, at, topic, payload, truncated, reason FROM dead_letters ORDER BY seq DESC LIMIT $1",
+            "SELECT a.camera_id, a.incident_id FROM alerts a JOIN incidents i ON i.id = a.incident_id
+             WHERE a.source_id = $1 AND a.camera_id IS NOT NULL AND i.state NOT IN ('closed', 'cancelled')
+             ORDER BY a.received_at",
         )
-        .bind(limit)
+        .bind(source)
         .fetch_all(&self.pool)
         .await?)
     }

@@ -1,13 +1,22 @@
 //! All SQL lives here. The rest of the program sees typed rows and a handful of
 //! operations; `Write` batches let the dispatcher commit one decision atomically.
 
+mod accounts;
+mod camera_health;
+mod cameras;
 pub mod cluster;
-mod config_data;
+mod dead_letters;
 mod incidents;
 mod outbox;
+mod passwords;
+mod responders;
 mod secrets;
 mod snapshots;
+mod sources;
+mod tokens;
 mod users;
+mod writes;
+mod zones;
 
 use std::str::FromStr;
 use std::sync::Once;
@@ -17,11 +26,21 @@ use sqlx::any::{AnyPoolOptions, AnyQueryResult, AnyTypeInfo, AnyTypeInfoKind};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, Decode, Executor, Type, ValueRef};
 
-pub use config_data::*;
-pub use incidents::*;
+pub use accounts::{source_username, AccountOwner, MqttAccountRow, MqttCredentials};
+pub use camera_health::{
+    CameraHealthRow, CameraHistoryRow, CameraStatusWrite, CameraStreamRow, CameraView,
+};
+pub use cameras::{CameraRow, ImportCounts};
+pub use dead_letters::DeadLetterRow;
+pub use incidents::{AlertRow, IncidentRow, TaskRow, TimelineRow};
+pub use passwords::{check_password, hash_password, PasswordChecks, MIN_PASSWORD_CHARS};
+pub use responders::{NewResponder, ResponderRow};
 pub use secrets::{hash_secret, mosquitto_hash, new_secret, verify_secret, MOSQUITTO_ITERATIONS};
 pub use snapshots::SnapshotRow;
-pub use users::*;
+pub use sources::SourceRow;
+pub use users::{check_username, SessionUser, UserChange, UserError, UserRow};
+pub use writes::Write;
+pub use zones::ZoneRow;
 
 /// A storage failure, sorted by what the caller should do about it.
 #[derive(Debug, thiserror::Error)]
