@@ -4,8 +4,10 @@
 use serde::Serialize;
 use sqlx::FromRow;
 
+use super::rows::{decode_all, name};
 use super::secrets::{hash_secret, mosquitto_hash, new_secret, verify_secret};
 use super::{Store, StoreError};
+use crate::domain::AccountKind;
 
 /// Who an MQTT login belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +33,8 @@ pub struct MqttAccountRow {
     /// MQTT username: the responder id, or `source-<id>`.
     pub username: String,
     /// `responder` or `source`.
-    pub principal: String,
+    #[sqlx(try_from = "String")]
+    pub principal: AccountKind,
     /// The responder's or source's id.
     pub subject_id: String,
     /// The password in Mosquitto's format; `None` for logins issued before it was kept.
@@ -50,8 +53,8 @@ impl Store {
         owner: &AccountOwner,
     ) -> Result<MqttCredentials, StoreError> {
         let (principal, subject, username) = match owner {
-            AccountOwner::Responder(id) => ("responder", id.as_str(), id.clone()),
-            AccountOwner::Source(id) => ("source", id.as_str(), source_username(id)),
+            AccountOwner::Responder(id) => (AccountKind::Responder, id.as_str(), id.clone()),
+            AccountOwner::Source(id) => (AccountKind::Source, id.as_str(), source_username(id)),
         };
         // One statement, no read-then-write transaction: under SQLite WAL a read
         // transaction that later writes fails at once when another writer got in between.
@@ -62,7 +65,7 @@ impl Store {
         )
         .bind(hash_secret(&password))
         .bind(mosquitto_hash(&password))
-        .bind(principal)
+        .bind(principal.as_str())
         .bind(subject)
         .execute(&self.pool)
         .await?;
@@ -75,12 +78,13 @@ impl Store {
     /// Every MQTT login (responders and sources), by username, for exporting to an
     /// external broker.
     pub async fn mqtt_accounts(&self) -> Result<Vec<MqttAccountRow>, StoreError> {
-        Ok(sqlx::query_as(
+        let rows = sqlx::query(
             "SELECT username, principal, subject_id, mosquitto_hash FROM mqtt_accounts
              ORDER BY username",
         )
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        decode_all(rows, "mqtt_accounts", "username")
     }
 
     /// Checks an MQTT login.
@@ -95,23 +99,25 @@ impl Store {
         .bind(username)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.and_then(|(hash, principal, subject)| {
-            if !verify_secret(password, &hash) {
-                return None;
-            }
-            match principal.as_str() {
-                "responder" => Some(AccountOwner::Responder(subject)),
-                "source" => Some(AccountOwner::Source(subject)),
-                _ => None,
-            }
-        }))
+        let Some((hash, principal, subject)) = row else {
+            return Ok(None);
+        };
+        if !verify_secret(password, &hash) {
+            return Ok(None);
+        }
+        Ok(Some(
+            match name(principal, "mqtt_accounts", username, "principal")? {
+                AccountKind::Responder => AccountOwner::Responder(subject),
+                AccountKind::Source => AccountOwner::Source(subject),
+            },
+        ))
     }
 }
 
 pub(super) async fn put_account(
     tx: &mut sqlx::AnyConnection,
     username: &str,
-    principal: &str,
+    principal: AccountKind,
     subject: &str,
 ) -> Result<MqttCredentials, StoreError> {
     let password = new_secret();
@@ -119,7 +125,7 @@ pub(super) async fn put_account(
         .bind(username)
         .bind(hash_secret(&password))
         .bind(mosquitto_hash(&password))
-        .bind(principal)
+        .bind(principal.as_str())
         .bind(subject)
         .execute(&mut *tx)
         .await

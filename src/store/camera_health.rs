@@ -5,13 +5,16 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use super::cameras::{CameraRow, CAMERA_COLUMNS};
+use super::rows::{decode_all, decode_opt};
 use super::{Store, StoreError};
+use crate::domain::camera_health::CameraStatus;
 
 /// A camera's health as stored.
 #[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
 pub struct CameraHealthRow {
     /// online, offline or unknown.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: CameraStatus,
     /// When it took that status, Unix ms.
     pub status_since: Option<i64>,
     /// When it was last seen working (Frigate said online, or a probe decoded video), Unix ms.
@@ -79,7 +82,8 @@ pub struct CameraHistoryRow {
     /// When, Unix ms.
     pub at: i64,
     /// The new status.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: CameraStatus,
     /// Why.
     pub reason: Option<String>,
 }
@@ -118,7 +122,7 @@ pub(crate) async fn write_camera_status(
     sqlx::query(
         "UPDATE cameras SET status = $1, status_since = $2, last_seen = $3, last_error = $4 WHERE id = $5",
     )
-    .bind(&w.health.status)
+    .bind(w.health.status.as_str())
     .bind(w.health.status_since)
     .bind(w.health.last_seen)
     .bind(&w.health.last_error)
@@ -144,13 +148,13 @@ pub(crate) async fn write_camera_status(
         .bind(&w.camera_id)
         .fetch_one(&mut *conn)
         .await?;
-    if old != w.health.status || first.0 == 0 {
+    if old != w.health.status.as_str() || first.0 == 0 {
         sqlx::query(
             "INSERT INTO camera_history (camera_id, at, status, reason) VALUES ($1, $2, $3, $4)",
         )
         .bind(&w.camera_id)
         .bind(w.at)
-        .bind(&w.health.status)
+        .bind(w.health.status.as_str())
         .bind(&w.reason)
         .execute(&mut *conn)
         .await?;
@@ -179,33 +183,36 @@ impl Store {
 
     /// Every camera with its health, by id.
     pub async fn camera_views(&self) -> Result<Vec<CameraView>, StoreError> {
-        Ok(sqlx::query_as(&format!(
+        let rows = sqlx::query(&format!(
             "SELECT {CAMERA_COLUMNS}, {HEALTH_COLUMNS} FROM cameras ORDER BY id"
         ))
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        decode_all(rows, "cameras", "id")
     }
 
     /// One camera with its health.
     pub async fn camera_view(&self, id: &str) -> Result<CameraView, StoreError> {
-        sqlx::query_as(&format!(
+        let row = sqlx::query(&format!(
             "SELECT {CAMERA_COLUMNS}, {HEALTH_COLUMNS} FROM cameras WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("camera {id}")))
+        .await?;
+        decode_opt(row, "cameras", "id")?
+            .ok_or_else(|| StoreError::NotFound(format!("camera {id}")))
     }
 
     /// A camera's status changes, newest first (404 for an unknown camera).
     pub async fn camera_history(&self, id: &str) -> Result<Vec<CameraHistoryRow>, StoreError> {
         self.camera(id).await?;
-        Ok(sqlx::query_as(
+        let rows = sqlx::query(
             "SELECT seq, camera_id, at, status, reason FROM camera_history WHERE camera_id = $1
              ORDER BY seq DESC LIMIT 1000",
         )
         .bind(id)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        decode_all(rows, "camera_history", "seq")
     }
 }

@@ -2,9 +2,12 @@
 //! and their timelines. The dispatcher writes them through [`Store::apply`] (`writes.rs`).
 
 use serde::Serialize;
-use sqlx::FromRow;
+use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
 
+use super::rows::{decode_all, decode_opt};
 use super::{Flag, Store, StoreError};
+use crate::domain::{IncidentState, TaskStatus, UnknownName};
 
 /// A stored incident.
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -15,8 +18,9 @@ pub struct IncidentRow {
     pub kind: String,
     /// 1..4.
     pub severity: i64,
-    /// State name.
-    pub state: String,
+    /// Where it stands.
+    #[sqlx(try_from = "String")]
+    pub state: IncidentState,
     /// Latitude.
     pub lat: f64,
     /// Longitude.
@@ -84,8 +88,9 @@ pub struct TaskRow {
     pub incident_id: String,
     /// Its responder.
     pub responder_id: String,
-    /// Status name.
-    pub status: String,
+    /// Where it stands.
+    #[sqlx(try_from = "String")]
+    pub status: TaskStatus,
     /// Bumped on every change the responder sees.
     pub version: i64,
     /// The version at which the status last changed. Later bumps only add information
@@ -107,7 +112,7 @@ pub struct TaskRow {
 }
 
 /// One line of an incident's timeline.
-#[derive(Debug, Clone, FromRow, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct TimelineRow {
     /// Order of insertion.
     pub seq: i64,
@@ -118,11 +123,35 @@ pub struct TimelineRow {
     /// Who: `dispatcher`, `responder:<id>`, `operator:<name>`, `source:<id>`.
     pub actor: String,
     /// Previous state (none for the first line).
-    pub from_state: Option<String>,
+    pub from_state: Option<IncidentState>,
     /// New state.
-    pub to_state: String,
+    pub to_state: IncidentState,
     /// Why.
     pub note: Option<String>,
+}
+
+/// By hand: `from_state` is a nullable state, which `#[sqlx(try_from)]` cannot express.
+impl<'r> FromRow<'r, AnyRow> for TimelineRow {
+    fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
+        let state = |column: &str, value: String| {
+            IncidentState::try_from(value).map_err(|e: UnknownName| sqlx::Error::ColumnDecode {
+                index: column.to_owned(),
+                source: Box::new(e),
+            })
+        };
+        Ok(TimelineRow {
+            seq: row.try_get("seq")?,
+            incident_id: row.try_get("incident_id")?,
+            at: row.try_get("at")?,
+            actor: row.try_get("actor")?,
+            from_state: row
+                .try_get::<Option<String>, _>("from_state")?
+                .map(|v| state("from_state", v))
+                .transpose()?,
+            to_state: state("to_state", row.try_get("to_state")?)?,
+            note: row.try_get("note")?,
+        })
+    }
 }
 
 pub(super) const INCIDENT_COLUMNS: &str = "id, kind, severity, state, lat, lon, zone_id, title, description, address, rendezvous, offers_made, manual, created_at, updated_at, last_alert_at";
@@ -148,19 +177,20 @@ impl Store {
 
     /// One incident.
     pub async fn incident(&self, id: &str) -> Result<IncidentRow, StoreError> {
-        sqlx::query_as(&format!(
+        let row = sqlx::query(&format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("incident {id}")))
+        .await?;
+        decode_opt(row, "incidents", "id")?
+            .ok_or_else(|| StoreError::NotFound(format!("incident {id}")))
     }
 
     /// Incidents, newest first; `states` empty = all. At most `limit`.
     pub async fn incidents(
         &self,
-        states: &[String],
+        states: &[IncidentState],
         limit: i64,
     ) -> Result<Vec<IncidentRow>, StoreError> {
         let filter = if states.is_empty() {
@@ -171,40 +201,44 @@ impl Store {
         };
         let limit_mark = states.len() + 1;
         let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents {filter} ORDER BY created_at DESC, id DESC LIMIT ${limit_mark}");
-        let mut q = sqlx::query_as(&sql);
+        let mut q = sqlx::query(&sql);
         for s in states {
-            q = q.bind(s);
+            q = q.bind(s.as_str());
         }
-        Ok(q.bind(limit).fetch_all(&self.pool).await?)
+        let rows = q.bind(limit).fetch_all(&self.pool).await?;
+        decode_all(rows, "incidents", "id")
     }
 
     /// Every incident not closed or cancelled (for the dispatcher's start-up).
     pub async fn open_incidents(&self) -> Result<Vec<IncidentRow>, StoreError> {
-        Ok(sqlx::query_as(&format!(
+        let rows = sqlx::query(&format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE state NOT IN ('closed', 'cancelled') ORDER BY created_at"
         ))
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        decode_all(rows, "incidents", "id")
     }
 
     /// Every task of the incidents that are still open (for start-up).
     pub async fn tasks_of_open_incidents(&self) -> Result<Vec<TaskRow>, StoreError> {
-        Ok(sqlx::query_as(&format!(
+        let rows = sqlx::query(&format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE incident_id IN
              (SELECT id FROM incidents WHERE state NOT IN ('closed', 'cancelled')) ORDER BY offered_at"
         ))
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        decode_all(rows, "tasks", "id")
     }
 
     /// Tasks of one incident, oldest first.
     pub async fn tasks_of(&self, incident_id: &str) -> Result<Vec<TaskRow>, StoreError> {
-        Ok(sqlx::query_as(&format!(
+        let rows = sqlx::query(&format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE incident_id = $1 ORDER BY offered_at, id"
         ))
         .bind(incident_id)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        decode_all(rows, "tasks", "id")
     }
 
     /// Alerts of one incident, oldest first.
@@ -219,12 +253,13 @@ impl Store {
 
     /// Timeline of one incident, in order.
     pub async fn timeline(&self, incident_id: &str) -> Result<Vec<TimelineRow>, StoreError> {
-        Ok(sqlx::query_as(
+        let rows = sqlx::query(
             "SELECT seq, incident_id, at, actor, from_state, to_state, note FROM timeline WHERE incident_id = $1 ORDER BY seq",
         )
         .bind(incident_id)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        decode_all(rows, "timeline", "seq")
     }
 
     /// (camera id, incident id) of the open incidents opened by alerts of `source` that

@@ -10,6 +10,7 @@ mod incidents;
 mod outbox;
 mod passwords;
 mod responders;
+mod rows;
 mod secrets;
 mod snapshots;
 mod sources;
@@ -58,6 +59,18 @@ pub enum StoreError {
     /// (maps to 429).
     #[error("busy: {0}")]
     Busy(String),
+    /// A row holds a value the schema should never hold, such as a state no incident can
+    /// be in (maps to 500, logged, never shown). The message names the table, the row and
+    /// the value: `incidents row inc-123: state "bogus" is not an incident state`.
+    #[error("{table} row {id}: {problem}")]
+    BadRow {
+        /// The table.
+        table: &'static str,
+        /// The row's id.
+        id: String,
+        /// The column and what is wrong with its value.
+        problem: String,
+    },
     /// Anything else from the database (maps to 500, logged, never shown).
     #[error(transparent)]
     Db(#[from] sqlx::Error),

@@ -5,7 +5,9 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use super::accounts::{put_account, MqttCredentials};
+use super::rows::{decode_all, decode_opt};
 use super::{now_ms, one_row, Flag, Store, StoreError};
+use crate::domain::{AccountKind, ResponderKind, TravelMode};
 
 /// A stored responder.
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -15,9 +17,11 @@ pub struct ResponderRow {
     /// Display name.
     pub name: String,
     /// grid_worker, patrol or volunteer.
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: ResponderKind,
     /// foot, bike or car.
-    pub travel: String,
+    #[sqlx(try_from = "String")]
+    pub travel: TravelMode,
     /// Zone of responsibility.
     pub zone_id: Option<String>,
     /// JSON array of skill names.
@@ -46,9 +50,9 @@ pub struct NewResponder {
     /// Name.
     pub name: String,
     /// Kind.
-    pub kind: String,
+    pub kind: ResponderKind,
     /// Travel mode.
-    pub travel: String,
+    pub travel: TravelMode,
     /// Zone.
     pub zone_id: Option<String>,
     /// Skills, JSON array.
@@ -71,8 +75,8 @@ impl Store {
         )
         .bind(&r.id)
         .bind(&r.name)
-        .bind(&r.kind)
-        .bind(&r.travel)
+        .bind(r.kind.as_str())
+        .bind(r.travel.as_str())
         .bind(&r.zone_id)
         .bind(&r.skills)
         .bind(r.on_duty)
@@ -81,29 +85,31 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::on_unique(e, || format!("responder {} already exists", r.id)))?;
-        let creds = put_account(&mut tx, &r.id, "responder", &r.id).await?;
+        let creds = put_account(&mut tx, &r.id, AccountKind::Responder, &r.id).await?;
         tx.commit().await?;
         Ok(creds)
     }
 
     /// One responder.
     pub async fn responder(&self, id: &str) -> Result<ResponderRow, StoreError> {
-        sqlx::query_as(&format!(
+        let row = sqlx::query(&format!(
             "SELECT {RESPONDER_COLUMNS} FROM responders WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("responder {id}")))
+        .await?;
+        decode_opt(row, "responders", "id")?
+            .ok_or_else(|| StoreError::NotFound(format!("responder {id}")))
     }
 
     /// All responders, by id.
     pub async fn responders(&self) -> Result<Vec<ResponderRow>, StoreError> {
-        Ok(sqlx::query_as(&format!(
+        let rows = sqlx::query(&format!(
             "SELECT {RESPONDER_COLUMNS} FROM responders ORDER BY id"
         ))
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        decode_all(rows, "responders", "id")
     }
 
     /// Overwrites the editable fields of a responder.
@@ -113,8 +119,8 @@ impl Store {
              WHERE id = $8",
         )
         .bind(&r.name)
-        .bind(&r.kind)
-        .bind(&r.travel)
+        .bind(r.kind.as_str())
+        .bind(r.travel.as_str())
         .bind(&r.zone_id)
         .bind(&r.skills)
         .bind(r.on_duty)

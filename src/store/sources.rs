@@ -5,6 +5,7 @@ use sqlx::FromRow;
 
 use super::accounts::{put_account, source_username, MqttCredentials};
 use super::{now_ms, Store, StoreError};
+use crate::domain::AccountKind;
 
 /// A stored alert source.
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -26,7 +27,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| StoreError::on_unique(e, || format!("source {id} already exists")))?;
-        let creds = put_account(&mut tx, &source_username(id), "source", id).await?;
+        let creds = put_account(&mut tx, &source_username(id), AccountKind::Source, id).await?;
         tx.commit().await?;
         Ok(creds)
     }

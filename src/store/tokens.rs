@@ -1,5 +1,6 @@
 //! API tokens: bearer tokens for integrations, each with a role. Only their hash is kept.
 
+use super::rows::name;
 use super::secrets::{hash_secret, new_secret};
 use super::{now_ms, Store, StoreError};
 use crate::domain::Role;
@@ -21,11 +22,14 @@ impl Store {
 
     /// The name and role behind a token.
     pub async fn token_role(&self, token: &str) -> Result<Option<(String, Role)>, StoreError> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT name, role FROM api_tokens WHERE token_hash = $1")
+        let row: Option<(String, String, String)> =
+            sqlx::query_as("SELECT id, name, role FROM api_tokens WHERE token_hash = $1")
                 .bind(hash_secret(token))
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(row.and_then(|(name, role)| role.parse().ok().map(|r| (name, r))))
+        let Some((id, token_name, role)) = row else {
+            return Ok(None);
+        };
+        Ok(Some((token_name, name(role, "api_tokens", &id, "role")?)))
     }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use super::passwords::{check_password, dummy_hash, hash_password, verify_password};
+use super::rows::{decode_all, decode_opt, name};
 use super::{hash_secret, new_secret, now_ms, one_row, Flag, Store, StoreError};
 use crate::domain::{Invalid, Role};
 
@@ -20,7 +21,8 @@ pub struct UserRow {
     /// Login name; unique.
     pub username: String,
     /// admin, operator or viewer.
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     /// Unix ms.
     #[serde(serialize_with = "ser_ms")]
     pub created_at: i64,
@@ -103,7 +105,7 @@ impl Store {
         let hash = hash_password(&self.password_checks, password).await?;
         let row = UserRow {
             username: username.to_owned(),
-            role: role.as_str().to_owned(),
+            role,
             created_at: now_ms(),
             disabled: false,
         };
@@ -112,7 +114,7 @@ impl Store {
         )
         .bind(&row.username)
         .bind(hash)
-        .bind(&row.role)
+        .bind(row.role.as_str())
         .bind(row.created_at)
         .execute(&self.pool)
         .await
@@ -122,22 +124,24 @@ impl Store {
 
     /// All users, by name.
     pub async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
-        Ok(sqlx::query_as(&format!(
+        let rows = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users ORDER BY username"
         ))
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        decode_all(rows, "users", "username")
     }
 
     /// One user.
     pub async fn user(&self, username: &str) -> Result<UserRow, StoreError> {
-        sqlx::query_as(&format!(
+        let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
         ))
         .bind(username)
         .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("user {username}")))
+        .await?;
+        decode_opt(row, "users", "username")?
+            .ok_or_else(|| StoreError::NotFound(format!("user {username}")))
     }
 
     /// Changes a user. A new password or disabling ends the user's sessions. Leaving no
@@ -223,9 +227,9 @@ impl Store {
         if !verify_password(checks, password, &hash).await? || disabled.0 {
             return Ok(None);
         }
-        Ok(role.parse().ok().map(|role| SessionUser {
+        Ok(Some(SessionUser {
             username: username.to_owned(),
-            role,
+            role: name(role, "users", username, "role")?,
         }))
     }
 
@@ -283,7 +287,8 @@ impl Store {
                 .execute(&self.pool)
                 .await?;
         }
-        Ok(role.parse().ok().map(|role| SessionUser { username, role }))
+        let role = name(role, "users", &username, "role")?;
+        Ok(Some(SessionUser { username, role }))
     }
 
     /// Ends a session (logout); unknown cookies are ignored.

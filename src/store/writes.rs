@@ -3,6 +3,7 @@
 
 use super::incidents::{ALERT_COLUMNS, INCIDENT_COLUMNS, TASK_COLUMNS};
 use super::{AlertRow, IncidentRow, Store, StoreError, TaskRow, TimelineRow};
+use crate::domain::IncidentState;
 
 /// One change, part of an atomic batch written by [`Store::apply`].
 #[derive(Debug, Clone)]
@@ -69,7 +70,7 @@ impl Store {
                     .bind(&i.id)
                     .bind(&i.kind)
                     .bind(i.severity)
-                    .bind(&i.state)
+                    .bind(i.state.as_str())
                     .bind(i.lat)
                     .bind(i.lon)
                     .bind(&i.zone_id)
@@ -90,7 +91,7 @@ impl Store {
                         "UPDATE incidents SET severity = $1, state = $2, offers_made = $3, manual = $4, updated_at = $5, last_alert_at = $6 WHERE id = $7",
                     )
                     .bind(i.severity)
-                    .bind(&i.state)
+                    .bind(i.state.as_str())
                     .bind(i.offers_made)
                     .bind(i.manual)
                     .bind(i.updated_at)
@@ -131,7 +132,7 @@ impl Store {
                     .bind(&t.id)
                     .bind(&t.incident_id)
                     .bind(&t.responder_id)
-                    .bind(&t.status)
+                    .bind(t.status.as_str())
                     .bind(t.version)
                     .bind(t.status_version)
                     .bind(t.offered_at)
@@ -145,7 +146,7 @@ impl Store {
                 }
                 Write::UpdateTask(t) => {
                     sqlx::query("UPDATE tasks SET status = $1, version = $2, status_version = $3, note = $4, updated_at = $5 WHERE id = $6")
-                        .bind(&t.status)
+                        .bind(t.status.as_str())
                         .bind(t.version)
                         .bind(t.status_version)
                         .bind(&t.note)
@@ -161,8 +162,8 @@ impl Store {
                     .bind(&l.incident_id)
                     .bind(l.at)
                     .bind(&l.actor)
-                    .bind(&l.from_state)
-                    .bind(&l.to_state)
+                    .bind(l.from_state.map(IncidentState::as_str))
+                    .bind(l.to_state.as_str())
                     .bind(&l.note)
                     .execute(&mut *tx)
                     .await?;

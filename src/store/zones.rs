@@ -2,7 +2,9 @@
 
 use sqlx::FromRow;
 
+use super::rows::decode_all;
 use super::{now_ms, one_row, Store, StoreError};
+use crate::domain::ZoneKind;
 
 /// A stored zone.
 #[derive(Debug, Clone, FromRow)]
@@ -12,7 +14,8 @@ pub struct ZoneRow {
     /// Display name.
     pub name: String,
     /// `grid` or `beat`.
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: ZoneKind,
     /// GeoJSON geometry, as text.
     pub geometry: String,
     /// Other Feature properties, JSON object text.
@@ -22,11 +25,11 @@ pub struct ZoneRow {
 impl Store {
     /// All zones, by id.
     pub async fn zones(&self) -> Result<Vec<ZoneRow>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT id, name, kind, geometry, properties FROM zones ORDER BY id")
+        let rows =
+            sqlx::query("SELECT id, name, kind, geometry, properties FROM zones ORDER BY id")
                 .fetch_all(&self.pool)
-                .await?,
-        )
+                .await?;
+        decode_all(rows, "zones", "id")
     }
 
     /// Whether a zone with this id exists.
@@ -53,7 +56,7 @@ impl Store {
             sqlx::query(sql)
                 .bind(&z.id)
                 .bind(&z.name)
-                .bind(&z.kind)
+                .bind(z.kind.as_str())
                 .bind(&z.geometry)
                 .bind(&z.properties)
                 .bind(now)
@@ -73,7 +76,7 @@ impl Store {
             "UPDATE zones SET name = $1, kind = $2, geometry = $3, properties = $4, updated_at = $5 WHERE id = $6",
         )
         .bind(&z.name)
-        .bind(&z.kind)
+        .bind(z.kind.as_str())
         .bind(&z.geometry)
         .bind(&z.properties)
         .bind(now_ms())
