@@ -51,7 +51,7 @@ impl fmt::Display for CameraStatus {
     }
 }
 
-/// Reads a stored status (`#[sqlx(try_from = "String")]` on store rows).
+/// Reads a stored status (the store decodes its column through this).
 impl TryFrom<String> for CameraStatus {
     type Error = super::UnknownName;
     fn try_from(s: String) -> Result<Self, super::UnknownName> {

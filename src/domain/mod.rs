@@ -137,7 +137,7 @@ macro_rules! name_enum {
             }
         }
 
-        /// Reads a stored name (`#[sqlx(try_from = "String")]` on store rows).
+        /// Reads a stored name (the store decodes its columns through this).
         impl TryFrom<String> for $name {
             type Error = $crate::domain::UnknownName;
             fn try_from(s: String) -> Result<Self, $crate::domain::UnknownName> {
@@ -310,6 +310,32 @@ mod tests {
         }
         assert!("cyclist".parse::<TravelMode>().is_err());
         assert!(Role::Admin > Role::Operator && Role::Operator > Role::Viewer);
+    }
+
+    /// Rows carry these enums now, so the JSON they serialize to must be the names the
+    /// database holds (and the API always sent).
+    #[test]
+    fn json_and_stored_names_agree() {
+        fn check<T: Serialize + Copy + fmt::Display>(all: &[T]) {
+            for v in all {
+                assert_eq!(serde_json::to_value(v).unwrap(), v.to_string());
+            }
+        }
+        check(IncidentState::ALL);
+        check(state::TaskStatus::ALL);
+        check(ResponderKind::ALL);
+        check(TravelMode::ALL);
+        check(ZoneKind::ALL);
+        check(Role::ALL);
+        check(AccountKind::ALL);
+        use camera_health::CameraStatus;
+        check(&[
+            CameraStatus::Online,
+            CameraStatus::Offline,
+            CameraStatus::Unknown,
+        ]);
+        let bad = IncidentState::try_from("bogus".to_owned()).unwrap_err();
+        assert_eq!(bad.to_string(), r#""bogus" is not an incident state"#);
     }
 
     #[test]

@@ -33,7 +33,6 @@ pub struct MqttAccountRow {
     /// MQTT username: the responder id, or `source-<id>`.
     pub username: String,
     /// `responder` or `source`.
-    #[sqlx(try_from = "String")]
     pub principal: AccountKind,
     /// The responder's or source's id.
     pub subject_id: String,

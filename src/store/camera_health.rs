@@ -13,7 +13,6 @@ use crate::domain::camera_health::CameraStatus;
 #[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
 pub struct CameraHealthRow {
     /// online, offline or unknown.
-    #[sqlx(try_from = "String")]
     pub status: CameraStatus,
     /// When it took that status, Unix ms.
     pub status_since: Option<i64>,
@@ -82,7 +81,6 @@ pub struct CameraHistoryRow {
     /// When, Unix ms.
     pub at: i64,
     /// The new status.
-    #[sqlx(try_from = "String")]
     pub status: CameraStatus,
     /// Why.
     pub reason: Option<String>,

@@ -2,12 +2,11 @@
 //! and their timelines. The dispatcher writes them through [`Store::apply`] (`writes.rs`).
 
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::{FromRow, Row};
+use sqlx::FromRow;
 
 use super::rows::{decode_all, decode_opt};
 use super::{Flag, Store, StoreError};
-use crate::domain::{IncidentState, TaskStatus, UnknownName};
+use crate::domain::{IncidentState, TaskStatus};
 
 /// A stored incident.
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -19,7 +18,6 @@ pub struct IncidentRow {
     /// 1..4.
     pub severity: i64,
     /// Where it stands.
-    #[sqlx(try_from = "String")]
     pub state: IncidentState,
     /// Latitude.
     pub lat: f64,
@@ -89,7 +87,6 @@ pub struct TaskRow {
     /// Its responder.
     pub responder_id: String,
     /// Where it stands.
-    #[sqlx(try_from = "String")]
     pub status: TaskStatus,
     /// Bumped on every change the responder sees.
     pub version: i64,
@@ -112,7 +109,7 @@ pub struct TaskRow {
 }
 
 /// One line of an incident's timeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, FromRow, Serialize)]
 pub struct TimelineRow {
     /// Order of insertion.
     pub seq: i64,
@@ -128,30 +125,6 @@ pub struct TimelineRow {
     pub to_state: IncidentState,
     /// Why.
     pub note: Option<String>,
-}
-
-/// By hand: `from_state` is a nullable state, which `#[sqlx(try_from)]` cannot express.
-impl<'r> FromRow<'r, AnyRow> for TimelineRow {
-    fn from_row(row: &'r AnyRow) -> sqlx::Result<Self> {
-        let state = |column: &str, value: String| {
-            IncidentState::try_from(value).map_err(|e: UnknownName| sqlx::Error::ColumnDecode {
-                index: column.to_owned(),
-                source: Box::new(e),
-            })
-        };
-        Ok(TimelineRow {
-            seq: row.try_get("seq")?,
-            incident_id: row.try_get("incident_id")?,
-            at: row.try_get("at")?,
-            actor: row.try_get("actor")?,
-            from_state: row
-                .try_get::<Option<String>, _>("from_state")?
-                .map(|v| state("from_state", v))
-                .transpose()?,
-            to_state: state("to_state", row.try_get("to_state")?)?,
-            note: row.try_get("note")?,
-        })
-    }
 }
 
 pub(super) const INCIDENT_COLUMNS: &str = "id, kind, severity, state, lat, lon, zone_id, title, description, address, rendezvous, offers_made, manual, created_at, updated_at, last_alert_at";

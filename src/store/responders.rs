@@ -17,10 +17,8 @@ pub struct ResponderRow {
     /// Display name.
     pub name: String,
     /// grid_worker, patrol or volunteer.
-    #[sqlx(try_from = "String")]
     pub kind: ResponderKind,
     /// foot, bike or car.
-    #[sqlx(try_from = "String")]
     pub travel: TravelMode,
     /// Zone of responsibility.
     pub zone_id: Option<String>,

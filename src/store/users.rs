@@ -21,7 +21,6 @@ pub struct UserRow {
     /// Login name; unique.
     pub username: String,
     /// admin, operator or viewer.
-    #[sqlx(try_from = "String")]
     pub role: Role,
     /// Unix ms.
     #[serde(serialize_with = "ser_ms")]

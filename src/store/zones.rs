@@ -14,7 +14,6 @@ pub struct ZoneRow {
     /// Display name.
     pub name: String,
     /// `grid` or `beat`.
-    #[sqlx(try_from = "String")]
     pub kind: ZoneKind,
     /// GeoJSON geometry, as text.
     pub geometry: String,
