@@ -517,7 +517,7 @@ async fn bench_e2e(opts: &Options) -> anyhow::Result<E2eResult> {
         .map(|(id, sw, ne)| ZoneRow {
             name: id.clone(),
             id,
-            kind: "grid".into(),
+            kind: griddispatch::domain::ZoneKind::Grid,
             geometry: json!({"type":"Polygon","coordinates":[ring(sw, ne)]}).to_string(),
             properties: "{}".into(),
         })
@@ -530,8 +530,8 @@ async fn bench_e2e(opts: &Options) -> anyhow::Result<E2eResult> {
             .create_responder(&NewResponder {
                 id: p.id.clone(),
                 name: p.id.clone(),
-                kind: p.kind.to_string(),
-                travel: p.travel.to_string(),
+                kind: p.kind,
+                travel: p.travel,
                 zone_id: p.zone_id.clone(),
                 skills: "[]".into(),
                 on_duty: true,

@@ -22,9 +22,7 @@ use crate::domain::nearby::PointIndex;
 use crate::domain::ranking::{RankParams, RankRequest, Ranked, Responder, ResponderIndex};
 use crate::domain::zones::{Zone, ZoneIndex};
 use crate::domain::Severity;
-use crate::domain::{
-    Ident, IncidentState, LatLon, ResponderKind, TaskStatus, TravelMode, ZoneKind,
-};
+use crate::domain::{Ident, IncidentState, LatLon, TaskStatus};
 use crate::metrics::Metrics;
 use crate::store::{
     now_ms, AlertRow, CameraHealthRow, CameraStatusWrite, CameraStreamRow, IncidentRow,
@@ -146,7 +144,7 @@ pub(crate) fn zone_from_row(row: &crate::store::ZoneRow) -> Option<Zone> {
     Some(Zone {
         id: Ident::parse(&row.id).ok()?,
         name: row.name.clone(),
-        kind: row.kind.parse().unwrap_or(ZoneKind::Grid),
+        kind: row.kind,
         shape,
     })
 }
@@ -159,8 +157,8 @@ pub(crate) fn zone_index(rows: &[crate::store::ZoneRow]) -> ZoneIndex {
 fn responder_from_row(row: &ResponderRow) -> Option<Responder> {
     Some(Responder {
         id: Ident::parse(&row.id).ok()?,
-        kind: row.kind.parse().unwrap_or(ResponderKind::Volunteer),
-        travel: row.travel.parse().unwrap_or(TravelMode::Foot),
+        kind: row.kind,
+        travel: row.travel,
         zone_id: row.zone_id.as_deref().and_then(|z| Ident::parse(z).ok()),
         on_duty: row.on_duty,
         position: match (row.lat, row.lon) {
@@ -174,19 +172,11 @@ fn responder_from_row(row: &ResponderRow) -> Option<Responder> {
 
 fn health_from_row(row: &CameraHealthRow) -> Health {
     Health {
-        status: row.status.parse().unwrap_or(CameraStatus::Unknown),
+        status: row.status,
         since: row.status_since,
         last_seen: row.last_seen,
         last_error: row.last_error.clone(),
     }
-}
-
-fn state_of(i: &IncidentRow) -> IncidentState {
-    i.state.parse().unwrap_or(IncidentState::Escalated)
-}
-
-fn status_of(t: &TaskRow) -> TaskStatus {
-    t.status.parse().unwrap_or(TaskStatus::Withdrawn)
 }
 
 /// One decision in the making: database writes and the messages to send once they commit.
@@ -280,7 +270,7 @@ impl Engine {
             .collect();
         self.joinable = PointIndex::new(ref_lat);
         for i in self.incidents.values() {
-            if state_of(i) != IncidentState::Resolved {
+            if i.state != IncidentState::Resolved {
                 self.joinable.insert(
                     &i.id,
                     LatLon {
@@ -301,7 +291,7 @@ impl Engine {
         self.excluded.clear();
         self.deadlines.clear();
         for t in self.store.tasks_of_open_incidents().await? {
-            let status = status_of(&t);
+            let status = t.status;
             if matches!(status, TaskStatus::Rejected | TaskStatus::Expired) {
                 if let Ok(rid) = Ident::parse(&t.responder_id) {
                     self.excluded
@@ -458,7 +448,7 @@ impl Engine {
             .incidents
             .values()
             .filter(|i| {
-                let s = state_of(i);
+                let s = i.state;
                 s == IncidentState::New
                     || (s == IncidentState::Dispatching && !self.has_outstanding_offer(&i.id))
             })
@@ -957,7 +947,7 @@ impl Engine {
                     id: id.clone(),
                     kind: alert.kind.clone(),
                     severity: i64::from(alert.severity.get()),
-                    state: IncidentState::New.to_string(),
+                    state: IncidentState::New,
                     lat: at.lat,
                     lon: at.lon,
                     zone_id,
@@ -981,7 +971,7 @@ impl Engine {
                     at: now,
                     actor: actor.clone(),
                     from_state: None,
-                    to_state: IncidentState::New.to_string(),
+                    to_state: IncidentState::New,
                     note: Some(format!("alert {}", alert.external_id)),
                 }));
                 self.joinable.insert(&id, at);
@@ -1082,7 +1072,7 @@ impl Engine {
     fn has_outstanding_offer(&self, incident_id: &str) -> bool {
         self.tasks
             .values()
-            .any(|t| t.incident_id == incident_id && status_of(t) == TaskStatus::Offered)
+            .any(|t| t.incident_id == incident_id && t.status == TaskStatus::Offered)
     }
 
     /// Moves an incident to `to`, recording it; refuses silently (with a log) if illegal.
@@ -1098,12 +1088,12 @@ impl Engine {
         let Some(incident) = self.incidents.get_mut(incident_id) else {
             return false;
         };
-        let from = state_of(incident);
+        let from = incident.state;
         if !from.can_become(to) {
             tracing::debug!(incident = incident_id, %from, %to, "state change skipped");
             return false;
         }
-        incident.state = to.to_string();
+        incident.state = to;
         incident.updated_at = now;
         tracing::info!(incident = incident_id, %from, %to, actor, "incident state");
         change.writes.push(Write::UpdateIncident(incident.clone()));
@@ -1112,8 +1102,8 @@ impl Engine {
             incident_id: incident_id.to_owned(),
             at: now,
             actor: actor.to_owned(),
-            from_state: Some(from.to_string()),
-            to_state: to.to_string(),
+            from_state: Some(from),
+            to_state: to,
             note,
         }));
         if to.is_terminal() || to == IncidentState::Resolved {
@@ -1136,7 +1126,7 @@ impl Engine {
         change: &mut Change,
         now: i64,
     ) {
-        let Some(state) = self.incidents.get(incident_id).map(|i| i.state.clone()) else {
+        let Some(state) = self.incidents.get(incident_id).map(|i| i.state) else {
             return;
         };
         change.writes.push(Write::Timeline(TimelineRow {
@@ -1144,7 +1134,7 @@ impl Engine {
             incident_id: incident_id.to_owned(),
             at: now,
             actor: actor.to_owned(),
-            from_state: Some(state.clone()),
+            from_state: Some(state),
             to_state: state,
             note: Some(note),
         }));
@@ -1214,7 +1204,7 @@ impl Engine {
             id: new_id("tsk"),
             incident_id: incident_id.to_owned(),
             responder_id: responder.to_string(),
-            status: TaskStatus::Offered.to_string(),
+            status: TaskStatus::Offered,
             version: 1,
             status_version: 1,
             offered_at: now,
@@ -1263,7 +1253,7 @@ impl Engine {
     ) -> Option<String> {
         let mut task = self.tasks.remove(task_id)?;
         self.deadlines.remove(&(task.respond_by, task.id.clone()));
-        task.status = status.to_string();
+        task.status = status;
         task.version += 1;
         task.status_version = task.version;
         task.updated_at = now;
@@ -1329,9 +1319,7 @@ impl Engine {
         let Some(incident) = self.incidents.get(incident_id) else {
             return;
         };
-        if state_of(incident) != IncidentState::Dispatching
-            || self.has_outstanding_offer(incident_id)
-        {
+        if incident.state != IncidentState::Dispatching || self.has_outstanding_offer(incident_id) {
             return;
         }
         if incident.manual {
@@ -1437,7 +1425,7 @@ impl Engine {
         };
         if task.responder_id != rid.as_str() {
             return Err(refuse(
-                task.status.clone(),
+                task.status.to_string(),
                 task.version,
                 "this task belongs to another responder".into(),
             ));
@@ -1447,17 +1435,17 @@ impl Engine {
             // link): the worker answered the status it saw, so the answer stands.
             if !(task.status_version..=task.version).contains(&v) {
                 return Err(refuse(
-                    task.status.clone(),
+                    task.status.to_string(),
                     task.version,
                     format!("stale version {v}; the task is at version {}", task.version),
                 ));
             }
         }
-        let from = status_of(&task);
+        let from = task.status;
         let to = TaskStatus::from(update.status);
         if !from.worker_may_set(to) {
             return Err(refuse(
-                task.status.clone(),
+                task.status.to_string(),
                 task.version,
                 format!("a task cannot go from {from} to {to}"),
             ));
@@ -1521,9 +1509,10 @@ impl Engine {
             _ => {}
         }
         if to == TaskStatus::Accepted {
-            if self.incidents.get(&incident_id).map(state_of) != Some(IncidentState::Dispatching) {
+            if self.incidents.get(&incident_id).map(|i| i.state) != Some(IncidentState::Dispatching)
+            {
                 return Err(refuse(
-                    task.status.clone(),
+                    task.status.to_string(),
                     task.version,
                     "the incident is no longer looking for a responder".into(),
                 ));
@@ -1544,7 +1533,7 @@ impl Engine {
                 .filter(|t| {
                     t.incident_id == incident_id
                         && t.id != task_id
-                        && status_of(t) == TaskStatus::Offered
+                        && t.status == TaskStatus::Offered
                 })
                 .map(|t| t.id.clone())
                 .collect();
@@ -1564,7 +1553,7 @@ impl Engine {
         let Some(t) = self.tasks.get_mut(task_id) else {
             return Err(refuse("unknown".into(), 0, "task vanished".into()));
         };
-        t.status = to.to_string();
+        t.status = to;
         t.version += 1;
         t.status_version = t.version;
         t.updated_at = now;
@@ -1585,7 +1574,7 @@ impl Engine {
             change,
             UpdateAnswer {
                 task_id: t.id.clone(),
-                status: t.status.clone(),
+                status: t.status.to_string(),
                 version: t.version,
                 reason: None,
             },
@@ -1668,7 +1657,7 @@ impl Engine {
                 Err(e) => Err(e.into()),
             };
         };
-        let from = state_of(incident);
+        let from = incident.state;
         let now = now_ms();
         let mut change = Change::default();
         let open_tasks: Vec<String> = self
@@ -1790,7 +1779,7 @@ impl Engine {
         }
         let mut change = Change::default();
         let health = CameraHealthRow {
-            status: next.status.to_string(),
+            status: next.status,
             status_since: next.since,
             last_seen: next.last_seen,
             last_error: next.last_error.clone(),

@@ -23,7 +23,8 @@ pub const REASON_DISABLED: &str = "detection disabled in Frigate";
 pub const REASON_FRIGATE_UNAVAILABLE: &str = "Frigate unavailable";
 
 /// A camera's health.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CameraStatus {
     /// Frigate detects on it.
     Online,
@@ -47,6 +48,17 @@ impl CameraStatus {
 impl fmt::Display for CameraStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Reads a stored status (the store decodes its column through this).
+impl TryFrom<String> for CameraStatus {
+    type Error = super::UnknownName;
+    fn try_from(s: String) -> Result<Self, super::UnknownName> {
+        s.parse().map_err(|_| super::UnknownName {
+            what: "a camera status",
+            value: s,
+        })
     }
 }
 

@@ -90,17 +90,32 @@ impl fmt::Display for Ident {
     }
 }
 
+/// A stored or received name that is none of the values of its closed set, e.g. a state
+/// the database should never hold. Its message reads `"bogus" is not an incident state`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not {what}")]
+pub struct UnknownName {
+    /// What the value should have been, with its article: `an incident state`.
+    pub what: &'static str,
+    /// The value found.
+    pub value: String,
+}
+
 /// Declares a closed set of names that travel as lower-case strings in JSON, config and SQL.
+/// `what` names one of them in messages (`an incident state`).
 macro_rules! name_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident ($what:literal) { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vdoc])* $variant),+ }
 
         impl $name {
             /// Every value, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// What one of these is called in messages.
+            pub const WHAT: &'static str = $what;
 
             /// The name used in JSON, config and the database.
             pub fn as_str(self) -> &'static str {
@@ -109,15 +124,26 @@ macro_rules! name_enum {
         }
 
         impl std::str::FromStr for $name {
-            type Err = Invalid;
-            fn from_str(s: &str) -> Result<Self, Invalid> {
+            type Err = $crate::domain::Invalid;
+            fn from_str(s: &str) -> Result<Self, $crate::domain::Invalid> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    _ => Err(Invalid::new(
+                    _ => Err($crate::domain::Invalid::new(
                         stringify!($name),
                         format!("unknown value {s:?}; expected one of: {}",
                             [$($text),+].join(", ")),
                     )),
+                }
+            }
+        }
+
+        /// Reads a stored name (the store decodes its columns through this).
+        impl TryFrom<String> for $name {
+            type Error = $crate::domain::UnknownName;
+            fn try_from(s: String) -> Result<Self, $crate::domain::UnknownName> {
+                match s.as_str() {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err($crate::domain::UnknownName { what: $what, value: s }),
                 }
             }
         }
@@ -133,7 +159,7 @@ pub(crate) use name_enum;
 
 name_enum! {
     /// What kind of field responder someone is.
-    ResponderKind {
+    ResponderKind ("a responder kind") {
         /// 网格员: responsible for one grid zone of a community.
         GridWorker = "grid_worker",
         /// A police or security patrol, usually in a car, covering a beat.
@@ -145,7 +171,7 @@ name_enum! {
 
 name_enum! {
     /// How a responder moves, which sets the assumed speed.
-    TravelMode {
+    TravelMode ("a travel mode") {
         /// Walking.
         Foot = "foot",
         /// Bicycle or e-bike.
@@ -157,7 +183,7 @@ name_enum! {
 
 name_enum! {
     /// What a coverage zone is.
-    ZoneKind {
+    ZoneKind ("a zone kind") {
         /// A community grid (网格), the finest responsibility unit.
         Grid = "grid",
         /// A patrol beat, usually spanning several grids.
@@ -167,13 +193,23 @@ name_enum! {
 
 name_enum! {
     /// API roles, in increasing power.
-    Role {
+    Role ("a role") {
         /// Reads everything.
         Viewer = "viewer",
         /// Reads, and acts on incidents.
         Operator = "operator",
         /// Everything, including configuration.
         Admin = "admin",
+    }
+}
+
+name_enum! {
+    /// Whose an MQTT login is.
+    AccountKind ("an MQTT account kind") {
+        /// A responder's phone; the username is the responder id.
+        Responder = "responder",
+        /// An alert source; the username is `source-<id>`.
+        Source = "source",
     }
 }
 
@@ -274,6 +310,32 @@ mod tests {
         }
         assert!("cyclist".parse::<TravelMode>().is_err());
         assert!(Role::Admin > Role::Operator && Role::Operator > Role::Viewer);
+    }
+
+    /// Rows carry these enums now, so the JSON they serialize to must be the names the
+    /// database holds (and the API always sent).
+    #[test]
+    fn json_and_stored_names_agree() {
+        fn check<T: Serialize + Copy + fmt::Display>(all: &[T]) {
+            for v in all {
+                assert_eq!(serde_json::to_value(v).unwrap(), v.to_string());
+            }
+        }
+        check(IncidentState::ALL);
+        check(state::TaskStatus::ALL);
+        check(ResponderKind::ALL);
+        check(TravelMode::ALL);
+        check(ZoneKind::ALL);
+        check(Role::ALL);
+        check(AccountKind::ALL);
+        use camera_health::CameraStatus;
+        check(&[
+            CameraStatus::Online,
+            CameraStatus::Offline,
+            CameraStatus::Unknown,
+        ]);
+        let bad = IncidentState::try_from("bogus".to_owned()).unwrap_err();
+        assert_eq!(bad.to_string(), r#""bogus" is not an incident state"#);
     }
 
     #[test]

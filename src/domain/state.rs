@@ -7,7 +7,7 @@ use super::{name_enum, Invalid};
 
 name_enum! {
     /// Where an incident stands.
-    IncidentState {
+    IncidentState ("an incident state") {
         /// Just opened; no offer yet.
         New = "new",
         /// Offers are out; nobody has accepted yet.
@@ -75,7 +75,7 @@ impl IncidentState {
 
 name_enum! {
     /// Where one task (one offer to one responder) stands.
-    TaskStatus {
+    TaskStatus ("a task status") {
         /// Sent to the responder; waiting for an answer.
         Offered = "offered",
         /// The responder took it.

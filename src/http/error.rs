@@ -63,6 +63,7 @@ impl From<StoreError> for ApiError {
             // The replica lost the lead mid-request; it is stopping, the caller retries.
             StoreError::Fenced(_) => ApiError::Unavailable,
             StoreError::Busy(m) => ApiError::Busy(m),
+            e @ StoreError::BadRow { .. } => ApiError::Internal(e.into()),
             StoreError::Db(e) => ApiError::Internal(e.into()),
         }
     }

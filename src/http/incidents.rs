@@ -78,17 +78,12 @@ async fn list(
         .filter(|s| !s.is_empty())
     {
         if s == "open" {
-            states.extend(
-                IncidentState::ALL
-                    .iter()
-                    .filter(|x| x.is_open())
-                    .map(|x| x.to_string()),
-            );
+            states.extend(IncidentState::ALL.iter().filter(|x| x.is_open()).copied());
         } else {
             let parsed: IncidentState = s.parse().map_err(|e: crate::domain::Invalid| {
                 ApiError::Unprocessable(format!("state: {}", e.reason))
             })?;
-            states.push(parsed.to_string());
+            states.push(parsed);
         }
     }
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);

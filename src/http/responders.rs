@@ -107,8 +107,8 @@ async fn create(
     let new = NewResponder {
         id: body.id.to_string(),
         name: name_of(&body.name)?,
-        kind: body.kind.to_string(),
-        travel: body.travel.to_string(),
+        kind: body.kind,
+        travel: body.travel,
         zone_id: body.zone_id.map(String::from),
         skills: serde_json::to_string(&body.skills.unwrap_or_default())
             .unwrap_or_else(|_| "[]".into()),
@@ -155,8 +155,8 @@ async fn patch(
             Some(n) => name_of(n)?,
             None => cur.name.clone(),
         },
-        kind: body.kind.map_or(cur.kind.clone(), |k| k.to_string()),
-        travel: body.travel.map_or(cur.travel.clone(), |t| t.to_string()),
+        kind: body.kind.unwrap_or(cur.kind),
+        travel: body.travel.unwrap_or(cur.travel),
         zone_id: match body.zone_id {
             Some(z) => z.map(String::from),
             None => cur.zone_id.clone(),

@@ -108,7 +108,7 @@ fn feature_to_row(v: Value, expect_id: Option<&str>) -> Result<ZoneRow, Invalid>
     Ok(ZoneRow {
         id: id.to_string(),
         name,
-        kind: kind.to_string(),
+        kind,
         geometry: serde_json::to_string(geometry).unwrap_or_default(),
         properties,
     })

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 use crate::config::Settings;
-use crate::domain::Ident;
+use crate::domain::{AccountKind, Ident};
 use crate::store::{mosquitto_hash, MqttAccountRow, Store};
 
 /// Name of the password file written in the output folder (Mosquitto's `password_file`).
@@ -91,7 +91,7 @@ pub fn render(
                     "no Mosquitto hash: its password was issued before griddispatch kept one; \
                      issue a new one with POST {} (admin token) and give it to the {}",
                     reset_path(a),
-                    if a.principal == "responder" {
+                    if a.principal == AccountKind::Responder {
                         "worker's phone"
                     } else {
                         "source"
@@ -115,9 +115,9 @@ pub fn render(
 
 /// The API path that issues a new password for this login.
 fn reset_path(a: &MqttAccountRow) -> String {
-    match a.principal.as_str() {
-        "responder" => format!("/api/v1/responders/{}/reset-password", a.subject_id),
-        _ => format!("/api/v1/sources/{}/reset-password", a.subject_id),
+    match a.principal {
+        AccountKind::Responder => format!("/api/v1/responders/{}/reset-password", a.subject_id),
+        AccountKind::Source => format!("/api/v1/sources/{}/reset-password", a.subject_id),
     }
 }
 
@@ -134,10 +134,10 @@ fn account_block(a: &MqttAccountRow) -> Result<String, String> {
             a.principal
         ));
     }
-    match a.principal.as_str() {
+    match a.principal {
         // `+` also matches an empty level, which the embedded broker refuses for a task
         // id; the dispatcher rejects such an update as it would any unknown task.
-        "responder" if a.username == id => Ok(format!(
+        AccountKind::Responder if a.username == id => Ok(format!(
             "# responder {id}\nuser {id}\n\
              topic write dispatch/{id}/tasks/+/update\n\
              topic write dispatch/{id}/duty/set\n\
@@ -146,7 +146,7 @@ fn account_block(a: &MqttAccountRow) -> Result<String, String> {
              topic read dispatch/{id}/#\n\
              topic read owntracks/{id}/+/cmd\n"
         )),
-        "source" if a.username == crate::store::source_username(id) => Ok(format!(
+        AccountKind::Source if a.username == crate::store::source_username(id) => Ok(format!(
             "# source {id}\nuser {user}\n\
              topic write alerts/{id}\n\
              topic read alerts/{id}/#\n\
@@ -274,7 +274,7 @@ mod tests {
     fn account(user: &str, principal: &str, id: &str, hash: Option<&str>) -> MqttAccountRow {
         MqttAccountRow {
             username: user.into(),
-            principal: principal.into(),
+            principal: principal.parse().expect("a test account kind"),
             subject_id: id.into(),
             mosquitto_hash: hash.map(str::to_owned),
         }

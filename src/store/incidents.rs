@@ -1,9 +1,12 @@
-//! Incidents, their alerts, tasks and timelines, and the dead-letter store.
+//! Incidents, the alerts that opened or joined them, their tasks (offers to responders)
+//! and their timelines. The dispatcher writes them through [`Store::apply`] (`writes.rs`).
 
 use serde::Serialize;
 use sqlx::FromRow;
 
+use super::rows::{decode_all, decode_opt};
 use super::{Flag, Store, StoreError};
+use crate::domain::{IncidentState, TaskStatus};
 
 /// A stored incident.
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -14,8 +17,8 @@ pub struct IncidentRow {
     pub kind: String,
     /// 1..4.
     pub severity: i64,
-    /// State name.
-    pub state: String,
+    /// Where it stands.
+    pub state: IncidentState,
     /// Latitude.
     pub lat: f64,
     /// Longitude.
@@ -83,8 +86,8 @@ pub struct TaskRow {
     pub incident_id: String,
     /// Its responder.
     pub responder_id: String,
-    /// Status name.
-    pub status: String,
+    /// Where it stands.
+    pub status: TaskStatus,
     /// Bumped on every change the responder sees.
     pub version: i64,
     /// The version at which the status last changed. Later bumps only add information
@@ -117,207 +120,19 @@ pub struct TimelineRow {
     /// Who: `dispatcher`, `responder:<id>`, `operator:<name>`, `source:<id>`.
     pub actor: String,
     /// Previous state (none for the first line).
-    pub from_state: Option<String>,
+    pub from_state: Option<IncidentState>,
     /// New state.
-    pub to_state: String,
+    pub to_state: IncidentState,
     /// Why.
     pub note: Option<String>,
 }
 
-/// A message that could not be understood.
-#[derive(Debug, Clone, FromRow, Serialize)]
-pub struct DeadLetterRow {
-    /// Order of arrival.
-    pub seq: i64,
-    /// When, Unix ms.
-    pub at: i64,
-    /// Where it came from (MQTT topic or HTTP path).
-    pub topic: String,
-    /// The bytes, cut to the configured bound.
-    #[serde(skip)]
-    pub payload: Vec<u8>,
-    /// Whether the payload was cut.
-    #[sqlx(try_from = "Flag")]
-    pub truncated: bool,
-    /// What was wrong.
-    pub reason: String,
-}
-
-/// One change, part of an atomic batch written by [`Store::apply`].
-#[derive(Debug, Clone)]
-pub enum Write {
-    /// A new incident.
-    InsertIncident(IncidentRow),
-    /// An incident's mutable fields.
-    UpdateIncident(IncidentRow),
-    /// A new alert.
-    InsertAlert(AlertRow),
-    /// A new task.
-    InsertTask(TaskRow),
-    /// A task's mutable fields (status, version, note, updated_at).
-    UpdateTask(TaskRow),
-    /// A timeline line (seq is assigned by the database).
-    Timeline(TimelineRow),
-    /// A camera's health (history only on a change of status).
-    CameraStatus(super::CameraStatusWrite),
-    /// A responder went on or off duty (from its phone, `dispatch/<id>/duty/set`).
-    ResponderDuty {
-        /// The responder.
-        id: String,
-        /// On duty now.
-        on_duty: bool,
-        /// When, Unix ms.
-        at_ms: i64,
-    },
-}
-
-const INCIDENT_COLUMNS: &str = "id, kind, severity, state, lat, lon, zone_id, title, description, address, rendezvous, offers_made, manual, created_at, updated_at, last_alert_at";
-const TASK_COLUMNS: &str =
+pub(super) const INCIDENT_COLUMNS: &str = "id, kind, severity, state, lat, lon, zone_id, title, description, address, rendezvous, offers_made, manual, created_at, updated_at, last_alert_at";
+pub(super) const TASK_COLUMNS: &str =
     "id, incident_id, responder_id, status, version, status_version, offered_at, respond_by, eta_secs, distance_m, note, updated_at";
-const ALERT_COLUMNS: &str = "id, source_id, external_id, incident_id, kind, severity, lat, lon, camera_id, time, received_at, description, address";
+pub(super) const ALERT_COLUMNS: &str = "id, source_id, external_id, incident_id, kind, severity, lat, lon, camera_id, time, received_at, description, address";
 
 impl Store {
-    /// Writes a batch in one transaction: either all of it lands or none.
-    /// `publish` are the MQTT messages the batch owes: they go into the outbox in the same
-    /// transaction and get their `outbox_seq`.
-    pub async fn apply(
-        &self,
-        batch: &[Write],
-        publish: &mut [super::Outgoing],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let fence = self.fence.load(std::sync::atomic::Ordering::Acquire);
-        if fence != 0 {
-            super::cluster::check_fence(&mut tx, fence).await?;
-        }
-        for w in batch {
-            match w {
-                Write::CameraStatus(c) => {
-                    super::config_data::write_camera_status(&mut tx, c).await?
-                }
-                Write::ResponderDuty { id, on_duty, at_ms } => {
-                    // A responder deleted meanwhile matches no row; nothing to keep then.
-                    sqlx::query(
-                        "UPDATE responders SET on_duty = $1, updated_at = $2 WHERE id = $3",
-                    )
-                    .bind(on_duty)
-                    .bind(at_ms)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Write::InsertIncident(i) => {
-                    sqlx::query(&format!(
-                        "INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-                    ))
-                    .bind(&i.id)
-                    .bind(&i.kind)
-                    .bind(i.severity)
-                    .bind(&i.state)
-                    .bind(i.lat)
-                    .bind(i.lon)
-                    .bind(&i.zone_id)
-                    .bind(&i.title)
-                    .bind(&i.description)
-                    .bind(&i.address)
-                    .bind(&i.rendezvous)
-                    .bind(i.offers_made)
-                    .bind(i.manual)
-                    .bind(i.created_at)
-                    .bind(i.updated_at)
-                    .bind(i.last_alert_at)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Write::UpdateIncident(i) => {
-                    sqlx::query(
-                        "UPDATE incidents SET severity = $1, state = $2, offers_made = $3, manual = $4, updated_at = $5, last_alert_at = $6 WHERE id = $7",
-                    )
-                    .bind(i.severity)
-                    .bind(&i.state)
-                    .bind(i.offers_made)
-                    .bind(i.manual)
-                    .bind(i.updated_at)
-                    .bind(i.last_alert_at)
-                    .bind(&i.id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Write::InsertAlert(a) => {
-                    sqlx::query(&format!(
-                        "INSERT INTO alerts ({ALERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-                    ))
-                    .bind(&a.id)
-                    .bind(&a.source_id)
-                    .bind(&a.external_id)
-                    .bind(&a.incident_id)
-                    .bind(&a.kind)
-                    .bind(a.severity)
-                    .bind(a.lat)
-                    .bind(a.lon)
-                    .bind(&a.camera_id)
-                    .bind(a.time)
-                    .bind(a.received_at)
-                    .bind(&a.description)
-                    .bind(&a.address)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| {
-                        StoreError::on_unique(e, || {
-                            format!("alert {} from {} already received", a.external_id, a.source_id)
-                        })
-                    })?;
-                }
-                Write::InsertTask(t) => {
-                    sqlx::query(&format!(
-                        "INSERT INTO tasks ({TASK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-                    ))
-                    .bind(&t.id)
-                    .bind(&t.incident_id)
-                    .bind(&t.responder_id)
-                    .bind(&t.status)
-                    .bind(t.version)
-                    .bind(t.status_version)
-                    .bind(t.offered_at)
-                    .bind(t.respond_by)
-                    .bind(t.eta_secs)
-                    .bind(t.distance_m)
-                    .bind(&t.note)
-                    .bind(t.updated_at)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Write::UpdateTask(t) => {
-                    sqlx::query("UPDATE tasks SET status = $1, version = $2, status_version = $3, note = $4, updated_at = $5 WHERE id = $6")
-                        .bind(&t.status)
-                        .bind(t.version)
-                        .bind(t.status_version)
-                        .bind(&t.note)
-                        .bind(t.updated_at)
-                        .bind(&t.id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Write::Timeline(l) => {
-                    sqlx::query(
-                        "INSERT INTO timeline (incident_id, at, actor, from_state, to_state, note) VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(&l.incident_id)
-                    .bind(l.at)
-                    .bind(&l.actor)
-                    .bind(&l.from_state)
-                    .bind(&l.to_state)
-                    .bind(&l.note)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-        }
-        super::outbox::stage(&mut tx, publish, super::now_ms()).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// The alert a source already sent under this id, if any.
     pub async fn find_alert(
         &self,
@@ -335,19 +150,20 @@ impl Store {
 
     /// One incident.
     pub async fn incident(&self, id: &str) -> Result<IncidentRow, StoreError> {
-        sqlx::query_as(&format!(
+        let row = sqlx::query(&format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("incident {id}")))
+        .await?;
+        decode_opt(row, "incidents", "id")?
+            .ok_or_else(|| StoreError::NotFound(format!("incident {id}")))
     }
 
     /// Incidents, newest first; `states` empty = all. At most `limit`.
     pub async fn incidents(
         &self,
-        states: &[String],
+        states: &[IncidentState],
         limit: i64,
     ) -> Result<Vec<IncidentRow>, StoreError> {
         let filter = if states.is_empty() {
@@ -358,40 +174,44 @@ impl Store {
         };
         let limit_mark = states.len() + 1;
         let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents {filter} ORDER BY created_at DESC, id DESC LIMIT ${limit_mark}");
-        let mut q = sqlx::query_as(&sql);
+        let mut q = sqlx::query(&sql);
         for s in states {
-            q = q.bind(s);
+            q = q.bind(s.as_str());
         }
-        Ok(q.bind(limit).fetch_all(&self.pool).await?)
+        let rows = q.bind(limit).fetch_all(&self.pool).await?;
+        decode_all(rows, "incidents", "id")
     }
 
     /// Every incident not closed or cancelled (for the dispatcher's start-up).
     pub async fn open_incidents(&self) -> Result<Vec<IncidentRow>, StoreError> {
-        Ok(sqlx::query_as(&format!(
+        let rows = sqlx::query(&format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE state NOT IN ('closed', 'cancelled') ORDER BY created_at"
         ))
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        decode_all(rows, "incidents", "id")
     }
 
     /// Every task of the incidents that are still open (for start-up).
     pub async fn tasks_of_open_incidents(&self) -> Result<Vec<TaskRow>, StoreError> {
-        Ok(sqlx::query_as(&format!(
+        let rows = sqlx::query(&format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE incident_id IN
              (SELECT id FROM incidents WHERE state NOT IN ('closed', 'cancelled')) ORDER BY offered_at"
         ))
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        decode_all(rows, "tasks", "id")
     }
 
     /// Tasks of one incident, oldest first.
     pub async fn tasks_of(&self, incident_id: &str) -> Result<Vec<TaskRow>, StoreError> {
-        Ok(sqlx::query_as(&format!(
+        let rows = sqlx::query(&format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE incident_id = $1 ORDER BY offered_at, id"
         ))
         .bind(incident_id)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        decode_all(rows, "tasks", "id")
     }
 
     /// Alerts of one incident, oldest first.
@@ -406,61 +226,27 @@ impl Store {
 
     /// Timeline of one incident, in order.
     pub async fn timeline(&self, incident_id: &str) -> Result<Vec<TimelineRow>, StoreError> {
-        Ok(sqlx::query_as(
+        let rows = sqlx::query(
             "SELECT seq, incident_id, at, actor, from_state, to_state, note FROM timeline WHERE incident_id = $1 ORDER BY seq",
         )
         .bind(incident_id)
         .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// Keeps a message that could not be understood.
-    pub async fn dead_letter(
-        &self,
-        topic: &str,
-        payload: &[u8],
-        max_bytes: usize,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        let cut = payload.len() > max_bytes;
-        sqlx::query("INSERT INTO dead_letters (at, topic, payload, truncated, reason) VALUES ($1, $2, $3, $4, $5)")
-            .bind(super::now_ms())
-            .bind(topic)
-            .bind(&payload[..payload.len().min(max_bytes)])
-            .bind(cut)
-            .bind(reason)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Deletes all but the newest `keep_rows` dead letters, and those stored before
-    /// `before_ms`; returns how many went. The table is bounded by this very prune, so
-    /// the scan for old rows stays small.
-    pub async fn prune_dead_letters(
-        &self,
-        keep_rows: i64,
-        before_ms: i64,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM dead_letters
-             WHERE seq <= COALESCE(
-                 (SELECT seq FROM dead_letters ORDER BY seq DESC LIMIT 1 OFFSET $1), -1)
-                OR at < $2",
-        )
-        .bind(keep_rows)
-        .bind(before_ms)
-        .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected())
+        decode_all(rows, "timeline", "seq")
     }
 
-    /// The newest dead letters, newest first.
-    pub async fn dead_letters(&self, limit: i64) -> Result<Vec<DeadLetterRow>, StoreError> {
+    /// (camera id, incident id) of the open incidents opened by alerts of `source` that
+    /// name a camera, oldest first.
+    pub async fn open_incidents_by_camera(
+        &self,
+        source: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT seq, at, topic, payload, truncated, reason FROM dead_letters ORDER BY seq DESC LIMIT $1",
+            "SELECT a.camera_id, a.incident_id FROM alerts a JOIN incidents i ON i.id = a.incident_id
+             WHERE a.source_id = $1 AND a.camera_id IS NOT NULL AND i.state NOT IN ('closed', 'cancelled')
+             ORDER BY a.received_at",
         )
-        .bind(limit)
+        .bind(source)
         .fetch_all(&self.pool)
         .await?)
     }

@@ -1,13 +1,23 @@
 //! All SQL lives here. The rest of the program sees typed rows and a handful of
 //! operations; `Write` batches let the dispatcher commit one decision atomically.
 
+mod accounts;
+mod camera_health;
+mod cameras;
 pub mod cluster;
-mod config_data;
+mod dead_letters;
 mod incidents;
 mod outbox;
+mod passwords;
+mod responders;
+mod rows;
 mod secrets;
 mod snapshots;
+mod sources;
+mod tokens;
 mod users;
+mod writes;
+mod zones;
 
 use std::str::FromStr;
 use std::sync::Once;
@@ -17,12 +27,22 @@ use sqlx::any::{AnyPoolOptions, AnyQueryResult, AnyTypeInfo, AnyTypeInfoKind};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, Decode, Executor, Type, ValueRef};
 
-pub use config_data::*;
-pub use incidents::*;
+pub use accounts::{source_username, AccountOwner, MqttAccountRow, MqttCredentials};
+pub use camera_health::{
+    CameraHealthRow, CameraHistoryRow, CameraStatusWrite, CameraStreamRow, CameraView,
+};
+pub use cameras::{CameraRow, ImportCounts};
+pub use dead_letters::DeadLetterRow;
+pub use incidents::{AlertRow, IncidentRow, TaskRow, TimelineRow};
 pub use outbox::Outgoing;
+pub use passwords::{check_password, hash_password, PasswordChecks, MIN_PASSWORD_CHARS};
+pub use responders::{NewResponder, ResponderRow};
 pub use secrets::{hash_secret, mosquitto_hash, new_secret, verify_secret, MOSQUITTO_ITERATIONS};
 pub use snapshots::SnapshotRow;
-pub use users::*;
+pub use sources::SourceRow;
+pub use users::{check_username, SessionUser, UserChange, UserError, UserRow};
+pub use writes::Write;
+pub use zones::ZoneRow;
 
 /// A storage failure, sorted by what the caller should do about it.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +60,18 @@ pub enum StoreError {
     /// (maps to 429).
     #[error("busy: {0}")]
     Busy(String),
+    /// A row holds a value the schema should never hold, such as a state no incident can
+    /// be in (maps to 500, logged, never shown). The message names the table, the row and
+    /// the value: `incidents row inc-123: state "bogus" is not an incident state`.
+    #[error("{table} row {id}: {problem}")]
+    BadRow {
+        /// The table.
+        table: &'static str,
+        /// The row's id.
+        id: String,
+        /// The column and what is wrong with its value.
+        problem: String,
+    },
     /// Anything else from the database (maps to 500, logged, never shown).
     #[error(transparent)]
     Db(#[from] sqlx::Error),

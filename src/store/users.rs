@@ -1,22 +1,16 @@
 //! Console users and their login sessions.
 //!
-//! Passwords are chosen by people, so unlike the machine-made secrets in `secrets.rs` they
-//! are stored with argon2 (slow on purpose). Hashing and checking run on a blocking thread
-//! so a login never stalls the runtime. Session cookies are machine-made secrets again, so
-//! only their SHA-256 is stored and every request checks them cheaply.
+//! Passwords are argon2 hashes (`passwords.rs`). Session cookies are machine-made secrets,
+//! so only their SHA-256 is stored and every request checks them cheaply.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use serde::Serialize;
 use sqlx::FromRow;
 
+use super::passwords::{check_password, dummy_hash, hash_password, verify_password};
+use super::rows::{decode_all, decode_opt, name};
 use super::{hash_secret, new_secret, now_ms, one_row, Flag, Store, StoreError};
 use crate::domain::{Invalid, Role};
 
-/// Fewest characters a password may have.
-pub const MIN_PASSWORD_CHARS: usize = 8;
-/// Most characters a password may have (argon2 takes any length; this bounds the work).
-const MAX_PASSWORD_CHARS: usize = 1024;
 /// Session rows are re-dated at most this often, so reading pages does not write the
 /// database on every request.
 const TOUCH_EVERY_MS: i64 = 60_000;
@@ -27,7 +21,7 @@ pub struct UserRow {
     /// Login name; unique.
     pub username: String,
     /// admin, operator or viewer.
-    pub role: String,
+    pub role: Role,
     /// Unix ms.
     #[serde(serialize_with = "ser_ms")]
     pub created_at: i64,
@@ -95,153 +89,6 @@ fn username_char(c: char) -> bool {
             | 0x30000..=0x3134F) // Extension G
 }
 
-/// Checks a new password's length.
-pub fn check_password(password: &str) -> Result<(), Invalid> {
-    let n = password.chars().count();
-    if n < MIN_PASSWORD_CHARS {
-        return Err(Invalid::new(
-            "password",
-            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
-        ));
-    }
-    if n > MAX_PASSWORD_CHARS {
-        return Err(Invalid::new(
-            "password",
-            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
-        ));
-    }
-    Ok(())
-}
-
-/// Bounds the argon2 computations running at once. Each holds about 19 MiB and a CPU for
-/// tens of milliseconds on a blocking thread; unbounded, a burst of 250 logins took the
-/// process from 22 MB to 3.7 GB (security review, issue 12 finding 4). A check beyond the
-/// bound is refused at once ([`StoreError::Busy`]) rather than queued, so a flood costs no
-/// memory and an honest user retries a second later.
-#[derive(Debug)]
-pub struct PasswordChecks {
-    permits: std::sync::Arc<tokio::sync::Semaphore>,
-    /// The bound.
-    limit: usize,
-    /// Password verifications started.
-    checked: std::sync::atomic::AtomicU64,
-    /// Verifications refused because `limit` were running.
-    busy: std::sync::atomic::AtomicU64,
-}
-
-impl PasswordChecks {
-    /// At most `limit` at once; 0 = one per CPU core.
-    pub fn new(limit: usize) -> PasswordChecks {
-        let limit = if limit == 0 {
-            std::thread::available_parallelism().map_or(2, usize::from)
-        } else {
-            limit
-        };
-        PasswordChecks {
-            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(limit)),
-            limit,
-            checked: Default::default(),
-            busy: Default::default(),
-        }
-    }
-
-    /// The bound in force.
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
-
-    /// Password verifications started so far (for `/metrics`).
-    pub fn checked(&self) -> u64 {
-        self.checked.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Verifications refused as busy so far (for `/metrics`).
-    pub fn busy(&self) -> u64 {
-        self.busy.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// A permit to verify a password now, or `Busy`.
-    fn try_verify(&self) -> Result<tokio::sync::OwnedSemaphorePermit, StoreError> {
-        use std::sync::atomic::Ordering::Relaxed;
-        match self.permits.clone().try_acquire_owned() {
-            Ok(p) => {
-                self.checked.fetch_add(1, Relaxed);
-                Ok(p)
-            }
-            Err(_) => {
-                self.busy.fetch_add(1, Relaxed);
-                Err(StoreError::Busy(format!(
-                    "{} password checks are running already",
-                    self.limit
-                )))
-            }
-        }
-    }
-
-    /// A permit to hash a new password: waited for, since only admins set passwords.
-    async fn hash(&self) -> anyhow::Result<tokio::sync::OwnedSemaphorePermit> {
-        Ok(self.permits.clone().acquire_owned().await?)
-    }
-}
-
-impl Default for PasswordChecks {
-    fn default() -> PasswordChecks {
-        PasswordChecks::new(0)
-    }
-}
-
-/// Argon2id hash of a password in PHC string form, computed on a blocking thread once one
-/// of `checks`' permits is free.
-pub async fn hash_password(checks: &PasswordChecks, password: &str) -> anyhow::Result<String> {
-    let permit = checks.hash().await?;
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
-    })
-    .await?
-}
-
-/// Whether `password` matches a stored PHC hash, on a blocking thread; `Busy` when
-/// `checks` has no permit free. A malformed hash never matches.
-async fn verify_password(
-    checks: &PasswordChecks,
-    password: &str,
-    stored: &str,
-) -> Result<bool, StoreError> {
-    let permit = checks.try_verify()?;
-    let (password, stored) = (password.to_owned(), stored.to_owned());
-    Ok(tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        PasswordHash::new(&stored)
-            .map(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false))
-}
-
-/// A valid argon2 hash of a password nobody knows, checked against when the username is
-/// unknown so that a wrong username takes as long as a wrong password.
-async fn dummy_hash(checks: &PasswordChecks) -> &'static str {
-    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-    DUMMY
-        .get_or_init(|| async {
-            hash_password(checks, &new_secret())
-                .await
-                .unwrap_or_else(|_| String::new())
-        })
-        .await
-}
-
 const USER_COLUMNS: &str = "username, role, created_at, disabled";
 
 impl Store {
@@ -257,7 +104,7 @@ impl Store {
         let hash = hash_password(&self.password_checks, password).await?;
         let row = UserRow {
             username: username.to_owned(),
-            role: role.as_str().to_owned(),
+            role,
             created_at: now_ms(),
             disabled: false,
         };
@@ -266,7 +113,7 @@ impl Store {
         )
         .bind(&row.username)
         .bind(hash)
-        .bind(&row.role)
+        .bind(row.role.as_str())
         .bind(row.created_at)
         .execute(&self.pool)
         .await
@@ -276,22 +123,24 @@ impl Store {
 
     /// All users, by name.
     pub async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
-        Ok(sqlx::query_as(&format!(
+        let rows = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users ORDER BY username"
         ))
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        decode_all(rows, "users", "username")
     }
 
     /// One user.
     pub async fn user(&self, username: &str) -> Result<UserRow, StoreError> {
-        sqlx::query_as(&format!(
+        let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
         ))
         .bind(username)
         .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("user {username}")))
+        .await?;
+        decode_opt(row, "users", "username")?
+            .ok_or_else(|| StoreError::NotFound(format!("user {username}")))
     }
 
     /// Changes a user. A new password or disabling ends the user's sessions. Leaving no
@@ -358,7 +207,7 @@ impl Store {
 
     /// Checks a username and password. `Some(user)` when they match an enabled user;
     /// `None` for an unknown user, a wrong password or a disabled user alike; `Busy` when
-    /// the password could not be checked now (see [`PasswordChecks`]).
+    /// the password could not be checked now (see [`super::PasswordChecks`]).
     pub async fn check_login(
         &self,
         username: &str,
@@ -377,9 +226,9 @@ impl Store {
         if !verify_password(checks, password, &hash).await? || disabled.0 {
             return Ok(None);
         }
-        Ok(role.parse().ok().map(|role| SessionUser {
+        Ok(Some(SessionUser {
             username: username.to_owned(),
-            role,
+            role: name(role, "users", username, "role")?,
         }))
     }
 
@@ -437,7 +286,8 @@ impl Store {
                 .execute(&self.pool)
                 .await?;
         }
-        Ok(role.parse().ok().map(|role| SessionUser { username, role }))
+        let role = name(role, "users", &username, "role")?;
+        Ok(Some(SessionUser { username, role }))
     }
 
     /// Ends a session (logout); unknown cookies are ignored.
