@@ -23,7 +23,6 @@
 //! - [`cluster`]: replicas on one PostgreSQL: the leader lock and epoch, the live feed
 //!   relayed over NOTIFY (its SQL is in `store::cluster`; followers forward engine requests
 //!   in `http::forward`).
-//! - [`batch`]: receiving from a channel in batches (one round trip per burst).
 //! - [`app`]: start-up, supervision and shutdown; [`cli`] the command line; [`admin`]:
 //!   command-line administration of a running instance over its HTTP API (camera import).
 //! - [`sim`]: the simulator (virtual workers and alert sources driving a running instance
@@ -39,7 +38,6 @@
 
 pub mod admin;
 pub mod app;
-pub mod batch;
 pub mod cli;
 pub mod clock;
 pub mod cluster;

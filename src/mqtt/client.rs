@@ -221,7 +221,13 @@ async fn settle(
     mut rx: mpsc::UnboundedReceiver<i64>,
     cancel: CancellationToken,
 ) {
-    while let Some(seqs) = crate::batch::recv(&mut rx, 500, &cancel).await {
+    loop {
+        // One DELETE per burst of acknowledgements, not one per row.
+        let mut seqs = Vec::new();
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            n = rx.recv_many(&mut seqs, 500) => if n == 0 { break },
+        }
         if let Err(e) = store.outbox_done(&seqs).await {
             tracing::warn!(error = %e, rows = seqs.len(), "could not settle outbox rows");
         }
