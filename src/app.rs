@@ -93,15 +93,16 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     let metrics = Arc::new(Metrics::default());
-    let store = Store::connect(&settings.database.url, settings.database.max_connections)
-        .await?
-        .with_password_check_limit(settings.console.max_concurrent_password_checks);
+    let store = Store::connect(
+        settings.database.url.as_str(),
+        settings.database.max_connections,
+    )
+    .await?
+    .with_password_check_limit(settings.console.max_concurrent_password_checks);
 
     let superuser_password = crate::store::new_secret();
     let mut mqtt_ws_addr = None;
-    let (broker, mqtt_addr) = if settings.mqtt.listen.is_empty() {
-        (None, None)
-    } else {
+    let (broker, mqtt_addr) = if let Some(listen) = settings.mqtt.listen {
         let limits = &settings.mqtt.limits;
         let config = BrokerConfig {
             max_packet_size: settings.mqtt.max_packet_size,
@@ -120,9 +121,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             max_queued_per_session: limits.max_queued_per_session,
             ..BrokerConfig::default()
         };
-        let mut broker = Broker::bind(&settings.mqtt.listen, config)
+        let mut broker = Broker::bind(listen, config)
             .await
-            .with_context(|| format!("mqtt.listen {}: cannot listen", settings.mqtt.listen))?;
+            .with_context(|| format!("mqtt.listen {listen}: cannot listen"))?;
         // Beside the database: one per data folder, so a restart (even after kill -9)
         // simply replaces the old socket file.
         let socket = settings.data_folder().join("dispatcher-mqtt.sock");
@@ -132,19 +133,30 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
                 socket.display()
             )
         })?;
-        if !settings.mqtt.ws_listen.is_empty() {
+        if let Some(ws_listen) = settings.mqtt.ws_listen {
             let ws = broker
-                .listen_ws(&settings.mqtt.ws_listen)
+                .listen_ws(ws_listen)
                 .await
-                .with_context(|| {
-                    format!("mqtt.ws_listen {}: cannot listen", settings.mqtt.ws_listen)
-                })?;
+                .with_context(|| format!("mqtt.ws_listen {ws_listen}: cannot listen"))?;
             mqtt_ws_addr = Some(ws);
         }
         let addr = broker.local_addr();
         (Some((broker, socket)), Some(addr))
+    } else {
+        (None, None)
     };
-    let client_cfg = if settings.mqtt.url.is_empty() {
+    let client_cfg = if let Some(url) = &settings.mqtt.url {
+        ClientConfig {
+            host: url.host().to_owned(),
+            port: url.port(),
+            client_id: settings.mqtt.client_id.clone(),
+            username: settings.mqtt.username.clone(),
+            password: settings.mqtt.password.clone(),
+            persistent_session: settings.mqtt.persistent_session,
+            unix_socket: None,
+            manual_acks: settings.mqtt.broker_redelivers(),
+        }
+    } else {
         let addr = mqtt_addr.context("mqtt.url: empty, and there is no embedded broker")?;
         let host = if addr.ip().is_unspecified() {
             "127.0.0.1".to_owned()
@@ -156,7 +168,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             port: addr.port(),
             client_id: settings.mqtt.client_id.clone(),
             username: DISPATCHER_MQTT_USER.to_owned(),
-            password: superuser_password.clone(),
+            password: superuser_password.as_str().into(),
             persistent_session: settings.mqtt.persistent_session,
             unix_socket: broker.as_ref().map(|(_, socket)| socket.clone()),
             // Acknowledged once handled, so the embedded broker's in-flight window is what
@@ -166,22 +178,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             // queue stopped the client's one event loop, and with it the tasks going out.
             manual_acks: true,
         }
-    } else {
-        let (host, port) = crate::mqtt::parse_broker_url(&settings.mqtt.url).context("mqtt.url")?;
-        ClientConfig {
-            host,
-            port,
-            client_id: settings.mqtt.client_id.clone(),
-            username: settings.mqtt.username.clone(),
-            password: settings.mqtt.password.clone(),
-            persistent_session: settings.mqtt.persistent_session,
-            unix_socket: None,
-            manual_acks: settings.mqtt.broker_redelivers(),
-        }
     };
-    let mqtt_url = format!("mqtt://{}:{}", client_cfg.host, client_cfg.port);
+    let mqtt_url = crate::config::BrokerUrl::new(&client_cfg.host, client_cfg.port).to_string();
 
-    let listener = tokio::net::TcpListener::bind(&settings.http.listen)
+    let listener = tokio::net::TcpListener::bind(settings.http.listen)
         .await
         .with_context(|| format!("http.listen {}: cannot listen", settings.http.listen))?;
     let http_addr = listener.local_addr()?;
@@ -427,21 +427,16 @@ fn start_replica(
     tracker: &TaskTracker,
     cancel: &CancellationToken,
 ) -> Arc<crate::http::forward::ClusterView> {
-    let url = settings.database.url.clone();
+    let url = settings.database.url.as_str().to_owned();
     let me = crate::cluster::Replica {
         id: if settings.cluster.replica_id.is_empty() {
             format!("{}:{}", host_name(), http_addr.port())
         } else {
             settings.cluster.replica_id.clone()
         },
-        http_url: if settings.cluster.advertise_url.is_empty() {
-            format!("http://{http_addr}")
-        } else {
-            settings
-                .cluster
-                .advertise_url
-                .trim_end_matches('/')
-                .to_owned()
+        http_url: match &settings.cluster.advertise_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{http_addr}"),
         },
     };
     let view = Arc::new(crate::http::forward::ClusterView::default());

@@ -270,7 +270,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// Opens the database named by a config file, for commands that work on it directly.
 async fn open_store(config: Option<&std::path::Path>) -> anyhow::Result<crate::store::Store> {
     let settings = Settings::load(config)?;
-    crate::store::Store::connect(&settings.database.url, 1).await
+    crate::store::Store::connect(settings.database.url.as_str(), 1).await
 }
 
 /// The first line of stdin without its line ending, checked as a password.

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use self::mqtt::{parse_mqtt_url, MqttEndpoint};
+pub use self::mqtt::MqttEndpoint;
 pub use self::stats::SimReport;
 
 use self::api::{ApiClient, MqttCredentials, NewResponder};

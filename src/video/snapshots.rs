@@ -105,7 +105,8 @@ impl SnapshotFiles {
 
     /// As configured.
     pub fn from_settings(settings: &Settings) -> SnapshotFiles {
-        SnapshotFiles::new(&settings.data_folder(), &settings.http.public_url)
+        let public_url = settings.http.public_url.as_ref().map_or("", |u| u.as_str());
+        SnapshotFiles::new(&settings.data_folder(), public_url)
     }
 
     /// The file of snapshot `n` of `incident_id`; `None` for an id that could leave the
@@ -291,14 +292,7 @@ impl SnapshotService {
     ) -> anyhow::Result<SnapshotService> {
         let v = &settings.video;
         let timeout = Duration::from_secs(v.snapshot_timeout_secs);
-        let frigate_url = if settings.frigate.url.is_empty() {
-            None
-        } else {
-            Some(
-                reqwest::Url::parse(&settings.frigate.url)
-                    .map_err(|e| anyhow::anyhow!("frigate.url: {e}"))?,
-            )
-        };
+        let frigate_url = settings.frigate.url.as_ref().map(|u| u.url().clone());
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
