@@ -1,7 +1,8 @@
 //! Start-up, supervision and shutdown of `griddispatch serve`.
 //!
 //! Every long-running part (HTTP server, embedded broker, MQTT client, ingest, dispatcher,
-//! demo) runs as a task on one [`TaskTracker`] and watches one [`CancellationToken`]. When
+//! and side tasks such as the demo, which `demo` starts on a [`Running`] instance) runs as a
+//! task on one [`TaskTracker`] and watches one [`CancellationToken`]. When
 //! any task ends, for whatever reason, the token fires and everything stops: a dispatcher
 //! that silently lost its MQTT client would be worse than one that exits and is restarted.
 
@@ -530,106 +531,4 @@ impl Running {
             }
         });
     }
-}
-
-/// Loads the demo county into a running instance and drives it until the instance stops.
-pub async fn start_demo(running: &Running) -> anyhow::Result<()> {
-    let token = running
-        .store
-        .create_token("demo", crate::domain::Role::Admin)
-        .await?;
-    let url = format!("http://{}", running.http_addr);
-    tracing::info!(
-        api = %url,
-        mqtt = %running.mqtt_url,
-        "demo: loading the Wuda county (乌达区) and starting simulated workers; try `curl -H 'Authorization: Bearer {token}' {url}/api/v1/incidents`"
-    );
-    // Console logins: new random passwords at every start, since the demo database is
-    // kept between runs and nobody should have to remember the last ones.
-    let mut console = running.http_addr;
-    if console.ip().is_unspecified() {
-        console.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
-    for (username, role) in [
-        ("operator", crate::domain::Role::Operator),
-        ("admin", crate::domain::Role::Admin),
-    ] {
-        let password = demo_user(&running.store, username, role).await?;
-        tracing::info!("console: http://{console}/  login: {username} / {password}");
-    }
-    let mqtt_url = running.mqtt_url.clone();
-    let cancel = running.cancel.clone();
-    running.spawn_side_task("demo", async move {
-        crate::demo::run(&url, &token, &mqtt_url, cancel).await
-    });
-    Ok(())
-}
-
-/// Creates the demo console user `username`, or gives the existing one `role` and a new
-/// password (enabled); returns the password.
-pub async fn demo_user(
-    store: &Store,
-    username: &str,
-    role: crate::domain::Role,
-) -> anyhow::Result<String> {
-    let password: String = crate::store::new_secret().chars().take(12).collect();
-    match store.create_user(username, &password, role).await {
-        Ok(_) => {}
-        Err(crate::store::UserError::Store(crate::store::StoreError::Conflict(_))) => {
-            let change = crate::store::UserChange {
-                role: Some(role),
-                password: Some(password.clone()),
-                disabled: Some(false),
-            };
-            store
-                .update_user(username, change)
-                .await
-                .with_context(|| format!("demo user {username}"))?;
-        }
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("demo user {username}"))),
-    }
-    Ok(password)
-}
-
-/// `griddispatch simulate`: drives virtual workers and an alert source against `url`.
-pub async fn simulate(
-    url: String,
-    token: String,
-    mqtt_url: Option<String>,
-    workers: usize,
-    rate: f64,
-    duration: u64,
-) -> anyhow::Result<()> {
-    if !(rate.is_finite() && rate > 0.0) {
-        anyhow::bail!("--rate must be a number of alerts per second > 0");
-    }
-    let mqtt_url = match mqtt_url {
-        Some(u) => u,
-        None => {
-            let parsed =
-                reqwest::Url::parse(&url).map_err(|e| anyhow::anyhow!("--url {url:?}: {e}"))?;
-            let host = parsed
-                .host_str()
-                .ok_or_else(|| anyhow::anyhow!("--url {url:?}: no host"))?;
-            format!("mqtt://{host}:1883")
-        }
-    };
-    let cfg = crate::sim::SimConfig {
-        url,
-        token,
-        mqtt_url,
-        workers,
-        rate,
-        duration: Duration::from_secs(duration),
-        close_resolved: true,
-        ..crate::sim::SimConfig::default()
-    };
-    let cancel = CancellationToken::new();
-    stop_on_signals(cancel.clone());
-    let report = crate::sim::run(cfg, cancel).await?;
-    #[allow(clippy::print_stdout)]
-    {
-        println!("{report}");
-    }
-    Ok(())
 }

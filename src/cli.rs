@@ -197,7 +197,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let running = crate::app::start(&settings).await?;
             crate::app::stop_on_signals(running.cancel.clone());
             if demo {
-                crate::app::start_demo(&running).await?;
+                crate::demo::start(&running).await?;
             }
             running.wait().await
         }
@@ -263,7 +263,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             workers,
             rate,
             duration,
-        } => crate::app::simulate(url, token, mqtt_url, workers, rate, duration).await,
+        } => crate::sim::simulate(url, token, mqtt_url, workers, rate, duration).await,
     }
 }
 

@@ -26,7 +26,9 @@
 //! - [`app`]: start-up, supervision and shutdown; [`cli`] the command line; [`admin`]:
 //!   command-line administration of a running instance over its HTTP API (camera import).
 //! - [`sim`]: the simulator (virtual workers and alert sources driving a running instance
-//!   over its public HTTP and MQTT contract); [`demo`]: the Wuda demo county built on it.
+//!   over its public HTTP and MQTT contract, `griddispatch simulate`); [`demo`]: the Wuda
+//!   demo county built on it (`serve --demo`). Both sit above [`app`], which imports
+//!   neither.
 //! - [`video`]: camera streams through GStreamer — health probes, snapshots on alerts,
 //!   ONVIF metadata; blocking work on blocking threads.
 //! - [`config`]: layered settings; [`metrics`]: Prometheus counters; [`clock`]: time.
