@@ -3,7 +3,9 @@
 //! environment variables `GRIDDISPATCH__SECTION__KEY`.
 //!
 //! Every value is checked once here, so the rest of the program can trust it; a bad value
-//! becomes one error line that names the setting.
+//! becomes one error line that names the setting. Addresses, URLs and passwords are held
+//! typed (`values`), so no other module parses a setting again. This module sits just above
+//! `domain` and imports nothing higher: `store` takes its [`Backend`] from here.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
