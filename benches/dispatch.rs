@@ -616,7 +616,9 @@ async fn bench_e2e(opts: &Options) -> anyhow::Result<E2eResult> {
     );
 
     // The fleet.
-    let (host, port) = griddispatch::mqtt::parse_broker_url(&running.mqtt_url)?;
+    let broker =
+        griddispatch::config::BrokerUrl::parse(&running.mqtt_url).map_err(anyhow::Error::msg)?;
+    let (host, port) = (broker.host().to_owned(), broker.port());
     anyhow::ensure!(
         host == "127.0.0.1",
         "the broker must be on loopback, is {host}"

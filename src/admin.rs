@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use bytes::Bytes;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -19,11 +19,7 @@ const CHUNK: usize = 256 * 1024;
 /// The base URL of the instance these settings describe: `http://` + `http.listen`, with a
 /// wildcard address (0.0.0.0, ::) replaced by loopback, where such a server also answers.
 pub fn local_url(settings: &Settings) -> anyhow::Result<String> {
-    let mut addr: SocketAddr = settings
-        .http
-        .listen
-        .parse()
-        .map_err(|e| anyhow!("http.listen {:?}: {e}", settings.http.listen))?;
+    let mut addr = settings.http.listen;
     if addr.ip().is_unspecified() {
         addr.set_ip(match addr {
             SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),

@@ -1,7 +1,8 @@
 //! Start-up, supervision and shutdown of `griddispatch serve`.
 //!
 //! Every long-running part (HTTP server, embedded broker, MQTT client, ingest, dispatcher,
-//! demo) runs as a task on one [`TaskTracker`] and watches one [`CancellationToken`]. When
+//! and side tasks such as the demo, which `demo` starts on a [`Running`] instance) runs as a
+//! task on one [`TaskTracker`] and watches one [`CancellationToken`]. When
 //! any task ends, for whatever reason, the token fires and everything stops: a dispatcher
 //! that silently lost its MQTT client would be worse than one that exits and is restarted.
 
@@ -95,15 +96,16 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     let metrics = Arc::new(Metrics::default());
-    let store = Store::connect(&settings.database.url, settings.database.max_connections)
-        .await?
-        .with_password_check_limit(settings.console.max_concurrent_password_checks);
+    let store = Store::connect(
+        settings.database.url.as_str(),
+        settings.database.max_connections,
+    )
+    .await?
+    .with_password_check_limit(settings.console.max_concurrent_password_checks);
 
     let superuser_password = crate::store::new_secret();
     let mut mqtt_ws_addr = None;
-    let (broker, mqtt_addr) = if settings.mqtt.listen.is_empty() {
-        (None, None)
-    } else {
+    let (broker, mqtt_addr) = if let Some(listen) = settings.mqtt.listen {
         let limits = &settings.mqtt.limits;
         let config = BrokerConfig {
             max_packet_size: settings.mqtt.max_packet_size,
@@ -122,9 +124,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             max_queued_per_session: limits.max_queued_per_session,
             ..BrokerConfig::default()
         };
-        let mut broker = Broker::bind(&settings.mqtt.listen, config)
+        let mut broker = Broker::bind(listen, config)
             .await
-            .with_context(|| format!("mqtt.listen {}: cannot listen", settings.mqtt.listen))?;
+            .with_context(|| format!("mqtt.listen {listen}: cannot listen"))?;
         // Beside the database: one per data folder, so a restart (even after kill -9)
         // simply replaces the old socket file.
         let socket = settings.data_folder().join("dispatcher-mqtt.sock");
@@ -134,19 +136,30 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
                 socket.display()
             )
         })?;
-        if !settings.mqtt.ws_listen.is_empty() {
+        if let Some(ws_listen) = settings.mqtt.ws_listen {
             let ws = broker
-                .listen_ws(&settings.mqtt.ws_listen)
+                .listen_ws(ws_listen)
                 .await
-                .with_context(|| {
-                    format!("mqtt.ws_listen {}: cannot listen", settings.mqtt.ws_listen)
-                })?;
+                .with_context(|| format!("mqtt.ws_listen {ws_listen}: cannot listen"))?;
             mqtt_ws_addr = Some(ws);
         }
         let addr = broker.local_addr();
         (Some((broker, socket)), Some(addr))
+    } else {
+        (None, None)
     };
-    let client_cfg = if settings.mqtt.url.is_empty() {
+    let client_cfg = if let Some(url) = &settings.mqtt.url {
+        ClientConfig {
+            host: url.host().to_owned(),
+            port: url.port(),
+            client_id: settings.mqtt.client_id.clone(),
+            username: settings.mqtt.username.clone(),
+            password: settings.mqtt.password.clone(),
+            persistent_session: settings.mqtt.persistent_session,
+            unix_socket: None,
+            manual_acks: settings.mqtt.broker_redelivers(),
+        }
+    } else {
         let addr = mqtt_addr.context("mqtt.url: empty, and there is no embedded broker")?;
         let host = if addr.ip().is_unspecified() {
             "127.0.0.1".to_owned()
@@ -158,7 +171,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             port: addr.port(),
             client_id: settings.mqtt.client_id.clone(),
             username: DISPATCHER_MQTT_USER.to_owned(),
-            password: superuser_password.clone(),
+            password: superuser_password.as_str().into(),
             persistent_session: settings.mqtt.persistent_session,
             unix_socket: broker.as_ref().map(|(_, socket)| socket.clone()),
             // Acknowledged once handled, so the embedded broker's in-flight window is what
@@ -168,22 +181,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             // queue stopped the client's one event loop, and with it the tasks going out.
             manual_acks: true,
         }
-    } else {
-        let (host, port) = crate::mqtt::parse_broker_url(&settings.mqtt.url).context("mqtt.url")?;
-        ClientConfig {
-            host,
-            port,
-            client_id: settings.mqtt.client_id.clone(),
-            username: settings.mqtt.username.clone(),
-            password: settings.mqtt.password.clone(),
-            persistent_session: settings.mqtt.persistent_session,
-            unix_socket: None,
-            manual_acks: settings.mqtt.broker_redelivers(),
-        }
     };
-    let mqtt_url = format!("mqtt://{}:{}", client_cfg.host, client_cfg.port);
+    let mqtt_url = crate::config::BrokerUrl::new(&client_cfg.host, client_cfg.port).to_string();
 
-    let listener = tokio::net::TcpListener::bind(&settings.http.listen)
+    let listener = tokio::net::TcpListener::bind(settings.http.listen)
         .await
         .with_context(|| format!("http.listen {}: cannot listen", settings.http.listen))?;
     let http_addr = listener.local_addr()?;
@@ -430,21 +431,16 @@ fn start_replica(
     tracker: &TaskTracker,
     cancel: &CancellationToken,
 ) -> Arc<crate::http::forward::ClusterView> {
-    let url = settings.database.url.clone();
+    let url = settings.database.url.as_str().to_owned();
     let me = crate::cluster::Replica {
         id: if settings.cluster.replica_id.is_empty() {
             format!("{}:{}", host_name(), http_addr.port())
         } else {
             settings.cluster.replica_id.clone()
         },
-        http_url: if settings.cluster.advertise_url.is_empty() {
-            format!("http://{http_addr}")
-        } else {
-            settings
-                .cluster
-                .advertise_url
-                .trim_end_matches('/')
-                .to_owned()
+        http_url: match &settings.cluster.advertise_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{http_addr}"),
         },
     };
     let view = Arc::new(crate::http::forward::ClusterView::default());
@@ -538,106 +534,4 @@ impl Running {
             }
         });
     }
-}
-
-/// Loads the demo county into a running instance and drives it until the instance stops.
-pub async fn start_demo(running: &Running) -> anyhow::Result<()> {
-    let token = running
-        .store
-        .create_token("demo", crate::domain::Role::Admin)
-        .await?;
-    let url = format!("http://{}", running.http_addr);
-    tracing::info!(
-        api = %url,
-        mqtt = %running.mqtt_url,
-        "demo: loading the Wuda county (乌达区) and starting simulated workers; try `curl -H 'Authorization: Bearer {token}' {url}/api/v1/incidents`"
-    );
-    // Console logins: new random passwords at every start, since the demo database is
-    // kept between runs and nobody should have to remember the last ones.
-    let mut console = running.http_addr;
-    if console.ip().is_unspecified() {
-        console.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
-    for (username, role) in [
-        ("operator", crate::domain::Role::Operator),
-        ("admin", crate::domain::Role::Admin),
-    ] {
-        let password = demo_user(&running.store, username, role).await?;
-        tracing::info!("console: http://{console}/  login: {username} / {password}");
-    }
-    let mqtt_url = running.mqtt_url.clone();
-    let cancel = running.cancel.clone();
-    running.spawn_side_task("demo", async move {
-        crate::demo::run(&url, &token, &mqtt_url, cancel).await
-    });
-    Ok(())
-}
-
-/// Creates the demo console user `username`, or gives the existing one `role` and a new
-/// password (enabled); returns the password.
-pub async fn demo_user(
-    store: &Store,
-    username: &str,
-    role: crate::domain::Role,
-) -> anyhow::Result<String> {
-    let password: String = crate::store::new_secret().chars().take(12).collect();
-    match store.create_user(username, &password, role).await {
-        Ok(_) => {}
-        Err(crate::store::UserError::Store(crate::store::StoreError::Conflict(_))) => {
-            let change = crate::store::UserChange {
-                role: Some(role),
-                password: Some(password.clone()),
-                disabled: Some(false),
-            };
-            store
-                .update_user(username, change)
-                .await
-                .with_context(|| format!("demo user {username}"))?;
-        }
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("demo user {username}"))),
-    }
-    Ok(password)
-}
-
-/// `griddispatch simulate`: drives virtual workers and an alert source against `url`.
-pub async fn simulate(
-    url: String,
-    token: String,
-    mqtt_url: Option<String>,
-    workers: usize,
-    rate: f64,
-    duration: u64,
-) -> anyhow::Result<()> {
-    if !(rate.is_finite() && rate > 0.0) {
-        anyhow::bail!("--rate must be a number of alerts per second > 0");
-    }
-    let mqtt_url = match mqtt_url {
-        Some(u) => u,
-        None => {
-            let parsed =
-                reqwest::Url::parse(&url).map_err(|e| anyhow::anyhow!("--url {url:?}: {e}"))?;
-            let host = parsed
-                .host_str()
-                .ok_or_else(|| anyhow::anyhow!("--url {url:?}: no host"))?;
-            format!("mqtt://{host}:1883")
-        }
-    };
-    let cfg = crate::sim::SimConfig {
-        url,
-        token,
-        mqtt_url,
-        workers,
-        rate,
-        duration: Duration::from_secs(duration),
-        close_resolved: true,
-        ..crate::sim::SimConfig::default()
-    };
-    let cancel = CancellationToken::new();
-    stop_on_signals(cancel.clone());
-    let report = crate::sim::run(cfg, cancel).await?;
-    #[allow(clippy::print_stdout)]
-    {
-        println!("{report}");
-    }
-    Ok(())
 }

@@ -197,7 +197,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let running = crate::app::start(&settings).await?;
             crate::app::stop_on_signals(running.cancel.clone());
             if demo {
-                crate::app::start_demo(&running).await?;
+                crate::demo::start(&running).await?;
             }
             running.wait().await
         }
@@ -263,14 +263,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             workers,
             rate,
             duration,
-        } => crate::app::simulate(url, token, mqtt_url, workers, rate, duration).await,
+        } => crate::sim::simulate(url, token, mqtt_url, workers, rate, duration).await,
     }
 }
 
 /// Opens the database named by a config file, for commands that work on it directly.
 async fn open_store(config: Option<&std::path::Path>) -> anyhow::Result<crate::store::Store> {
     let settings = Settings::load(config)?;
-    crate::store::Store::connect(&settings.database.url, 1).await
+    crate::store::Store::connect(settings.database.url.as_str(), 1).await
 }
 
 /// The first line of stdin without its line ending, checked as a password.

@@ -168,7 +168,13 @@ pub async fn relay_live(
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut conn: Option<PgConnection> = None;
-    while let Some(batch) = crate::batch::recv(&mut rx, MAX_BATCH, &cancel).await {
+    loop {
+        // A burst of events goes out in few NOTIFYs, not one per event.
+        let mut batch = Vec::new();
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            n = rx.recv_many(&mut batch, MAX_BATCH) => if n == 0 { break },
+        }
         if conn.is_none() {
             conn = PgConnection::connect(&url)
                 .await

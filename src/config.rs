@@ -3,15 +3,21 @@
 //! environment variables `GRIDDISPATCH__SECTION__KEY`.
 //!
 //! Every value is checked once here, so the rest of the program can trust it; a bad value
-//! becomes one error line that names the setting.
+//! becomes one error line that names the setting. Addresses, URLs and passwords are held
+//! typed (`values`), so no other module parses a setting again. This module sits just above
+//! `domain` and imports nothing higher: `store` takes its [`Backend`] from here.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::domain::{ResponderKind, TravelMode};
+
+mod values;
+pub use values::{Backend, BaseUrl, BrokerUrl, DatabaseUrl};
 
 /// The defaults, identical to `config/default.toml`.
 const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -54,9 +60,10 @@ pub struct ClusterSettings {
     /// This replica's name in logs, metrics and `cluster_leader`; empty = host name and
     /// HTTP port.
     pub replica_id: String,
-    /// Where the other replicas reach this one's HTTP API (`http://10.0.0.5:8080`); empty =
+    /// Where the other replicas reach this one's HTTP API (`http://10.0.0.5:8080`); `""` =
     /// `http.listen`, which must then not be a wildcard address.
-    pub advertise_url: String,
+    #[serde(deserialize_with = "values::optional_http_url")]
+    pub advertise_url: Option<BaseUrl>,
 }
 
 /// `[field]`
@@ -66,8 +73,9 @@ pub struct FieldSettings {
     /// a crowd of phones cannot flood the broker.
     pub location_interval_secs: u64,
     /// The broker's WebSocket URL as phones reach it (`ws://` or `wss://`), for a broker
-    /// published by a reverse proxy; empty = derived (see `FieldConfig`).
-    pub mqtt_ws_url: String,
+    /// published by a reverse proxy; `""` = derived (see `FieldConfig`).
+    #[serde(deserialize_with = "values::optional_ws_url")]
+    pub mqtt_ws_url: Option<BaseUrl>,
 }
 
 /// `[console]`
@@ -121,20 +129,23 @@ pub struct TargetSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct HttpSettings {
     /// Address the API listens on.
-    pub listen: String,
+    #[serde(deserialize_with = "values::socket_addr")]
+    pub listen: SocketAddr,
     /// Address (`https://host[:port][/prefix]`) at which phones reach this API, put before
-    /// links such as snapshot URLs in task messages; empty = links are paths alone.
-    pub public_url: String,
+    /// links such as snapshot URLs in task messages; `""` = links are paths alone.
+    #[serde(deserialize_with = "values::optional_http_url")]
+    pub public_url: Option<BaseUrl>,
 }
 
 /// `[database]`
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
     /// sqlx URL: `sqlite://data/griddispatch.db` or `postgres://user@host[:port]/db`.
-    pub url: String,
+    pub url: DatabaseUrl,
     /// Folder for the files kept beside the database (snapshots, the dispatcher's socket);
-    /// empty = the SQLite file's folder, or `data` with PostgreSQL.
-    pub data_dir: String,
+    /// `""` = the SQLite file's folder, or `data` with PostgreSQL.
+    #[serde(deserialize_with = "values::optional_path")]
+    pub data_dir: Option<PathBuf>,
     /// Upper bound on pooled connections.
     pub max_connections: u32,
 }
@@ -142,14 +153,16 @@ pub struct DatabaseSettings {
 /// `[mqtt]`
 #[derive(Debug, Clone, Deserialize)]
 pub struct MqttSettings {
-    /// Embedded broker address; empty = none.
-    pub listen: String,
-    /// Broker the dispatcher uses; empty = the embedded one.
-    pub url: String,
+    /// Embedded broker address; `""` = none.
+    #[serde(deserialize_with = "values::optional_socket_addr")]
+    pub listen: Option<SocketAddr>,
+    /// Broker the dispatcher uses; `""` = the embedded one.
+    #[serde(deserialize_with = "values::optional_broker_url")]
+    pub url: Option<BrokerUrl>,
     /// Username for an external broker.
     pub username: String,
-    /// Password for an external broker.
-    pub password: String,
+    /// Password for an external broker; a secret, so that `Debug` never shows it.
+    pub password: SecretString,
     /// The dispatcher's MQTT client id.
     pub client_id: String,
     /// Keep the dispatcher's session (and what the broker queued for it) across reconnects.
@@ -157,8 +170,9 @@ pub struct MqttSettings {
     /// Largest packet the embedded broker accepts, bytes.
     pub max_packet_size: usize,
     /// Address of the embedded broker's MQTT-over-WebSocket listener (browsers: the field
-    /// app); empty = none.
-    pub ws_listen: String,
+    /// app); `""` = none.
+    #[serde(deserialize_with = "values::optional_socket_addr")]
+    pub ws_listen: Option<SocketAddr>,
     /// What one client or login may take from the embedded broker.
     pub limits: MqttLimits,
 }
@@ -235,7 +249,12 @@ impl MqttSettings {
     /// Then messages are acknowledged only once their effects are stored, and those of a
     /// batch the database refused come again (`mqtt::acks`).
     pub fn broker_redelivers(&self) -> bool {
-        !self.url.is_empty() && self.persistent_session
+        self.url.is_some() && self.persistent_session
+    }
+
+    /// Whether a password for the external broker is set.
+    pub fn has_password(&self) -> bool {
+        !self.password.expose_secret().is_empty()
     }
 }
 
@@ -362,9 +381,10 @@ pub struct VideoSettings {
 /// `[frigate]`
 #[derive(Debug, Clone, Deserialize)]
 pub struct FrigateSettings {
-    /// Frigate's HTTP address, e.g. `http://frigate:5000`; empty = pictures come from the
-    /// camera streams only.
-    pub url: String,
+    /// Frigate's HTTP address, e.g. `http://frigate:5000`; `""` = pictures come from the
+    /// camera streams only. `http://` only: our HTTP client is built without TLS.
+    #[serde(deserialize_with = "values::optional_plain_http_url")]
+    pub url: Option<BaseUrl>,
 }
 
 impl VideoSettings {
@@ -418,9 +438,15 @@ impl Settings {
                 .source(Some(env)),
         );
         let raw = builder.build().map_err(|e| ConfigError(e.to_string()))?;
-        let settings: Settings = raw
-            .try_deserialize()
-            .map_err(|e| ConfigError(e.to_string()))?;
+        let settings: Settings = raw.try_deserialize().map_err(|e| match e {
+            // A value our deserializers refused: "key: why", as the checks below say it.
+            config::ConfigError::At {
+                error,
+                key: Some(key),
+                ..
+            } => ConfigError(format!("{key}: {error}")),
+            e => ConfigError(e.to_string()),
+        })?;
         settings.validate()?;
         Ok(settings)
     }
@@ -428,15 +454,13 @@ impl Settings {
     /// Replicas share one database and one broker, and find each other over HTTP.
     fn validate_cluster(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError(format!("{key}: {why}")));
-        if crate::store::Backend::of_url(&self.database.url)
-            != Some(crate::store::Backend::Postgres)
-        {
+        if self.database.url.backend() != Backend::Postgres {
             return bad(
                 "database.url",
                 "cluster.enabled needs PostgreSQL (postgres://…): replicas share one database",
             );
         }
-        if !self.mqtt.listen.is_empty() {
+        if self.mqtt.listen.is_some() {
             return bad(
                 "mqtt.listen",
                 "cluster.enabled needs an external broker: set mqtt.listen = \"\" and mqtt.url",
@@ -448,49 +472,25 @@ impl Settings {
                 "cluster.enabled needs it: the broker keeps what arrives while the lead changes",
             );
         }
-        if self.cluster.advertise_url.is_empty() {
-            let wildcard = self
-                .http
-                .listen
-                .parse::<SocketAddr>()
-                .map(|a| a.ip().is_unspecified())
-                .unwrap_or(true);
-            if wildcard {
-                return bad(
-                    "cluster.advertise_url",
-                    "http.listen is a wildcard address, so say where other replicas reach this one, e.g. http://10.0.0.5:8080",
-                );
-            }
-        } else if let Err(why) = check_base_url(&self.cluster.advertise_url, &["http", "https"]) {
-            return bad("cluster.advertise_url", &why);
+        if self.cluster.advertise_url.is_none() && self.http.listen.ip().is_unspecified() {
+            return bad(
+                "cluster.advertise_url",
+                "http.listen is a wildcard address, so say where other replicas reach this one, e.g. http://10.0.0.5:8080",
+            );
         }
         Ok(())
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError(format!("{key}: {why}")));
-        if self.http.listen.parse::<SocketAddr>().is_err() {
-            return bad("http.listen", "expected host:port, e.g. 127.0.0.1:8080");
-        }
         if self.field.location_interval_secs < 5 {
             return bad("field.location_interval_secs", "must be at least 5");
         }
-        if !self.mqtt.listen.is_empty() && self.mqtt.listen.parse::<SocketAddr>().is_err() {
-            return bad(
-                "mqtt.listen",
-                "expected host:port, e.g. 0.0.0.0:1883, or \"\" for no embedded broker",
-            );
-        }
-        if self.mqtt.listen.is_empty() && self.mqtt.url.is_empty() {
+        if self.mqtt.listen.is_none() && self.mqtt.url.is_none() {
             return bad(
                 "mqtt.url",
                 "no embedded broker (mqtt.listen is empty), so mqtt.url must name a broker",
             );
-        }
-        if !self.mqtt.url.is_empty() {
-            if let Err(e) = crate::mqtt::parse_broker_url(&self.mqtt.url) {
-                return bad("mqtt.url", &e.to_string());
-            }
         }
         if self.mqtt.client_id.is_empty() {
             return bad("mqtt.client_id", "must not be empty");
@@ -498,12 +498,6 @@ impl Settings {
         self.mqtt.limits.validate()?;
         if self.cluster.enabled {
             self.validate_cluster()?;
-        }
-        if crate::store::Backend::of_url(&self.database.url).is_none() {
-            return bad(
-                "database.url",
-                "must be sqlite:… (a file) or postgres://… (a server)",
-            );
         }
         for (key, v) in [
             ("live.buffer_events", self.live.buffer_events),
@@ -569,27 +563,6 @@ impl Settings {
         if self.video.max_concurrent_snapshots < 1 {
             return bad("video.max_concurrent_snapshots", "must be at least 1");
         }
-        // Frigate is fetched by our own HTTP client, which is built without TLS; the
-        // public URL is only text handed to phones.
-        for (key, url, schemes) in [
-            (
-                "http.public_url",
-                &self.http.public_url,
-                &["http", "https"][..],
-            ),
-            ("frigate.url", &self.frigate.url, &["http"][..]),
-            (
-                "field.mqtt_ws_url",
-                &self.field.mqtt_ws_url,
-                &["ws", "wss"][..],
-            ),
-        ] {
-            if !url.is_empty() {
-                if let Err(why) = check_base_url(url, schemes) {
-                    return bad(key, &why);
-                }
-            }
-        }
         if self.console.max_concurrent_password_checks > 256 {
             return bad(
                 "console.max_concurrent_password_checks",
@@ -646,16 +619,16 @@ impl Settings {
     /// The folder for data that sits beside the database: `database.data_dir`, else the
     /// folder holding the SQLite file, else (PostgreSQL) `data`.
     pub fn data_dir(&self) -> Option<&Path> {
-        if !self.database.data_dir.is_empty() {
-            return Some(Path::new(&self.database.data_dir));
+        if let Some(dir) = &self.database.data_dir {
+            return Some(dir);
         }
-        if crate::store::Backend::of_url(&self.database.url) != Some(crate::store::Backend::Sqlite)
-        {
+        if self.database.url.backend() != Backend::Sqlite {
             return Some(Path::new("data"));
         }
         let path = self
             .database
             .url
+            .as_str()
             .trim_start_matches("sqlite://")
             .trim_start_matches("sqlite:");
         let path = path.split('?').next().unwrap_or(path);
@@ -670,27 +643,6 @@ impl Settings {
             .unwrap_or(Path::new("."))
             .to_path_buf()
     }
-}
-
-/// Checks a base URL that paths are appended to: one of `schemes`, a host, no query or
-/// fragment.
-fn check_base_url(url: &str, schemes: &[&str]) -> Result<(), String> {
-    let expected = schemes
-        .iter()
-        .map(|s| format!("{s}://host[:port][/path]"))
-        .collect::<Vec<_>>()
-        .join(" or ");
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|e| format!("{url:?} is not a URL ({e}); expected {expected}"))?;
-    if !schemes.contains(&parsed.scheme()) || parsed.host_str().is_none() {
-        return Err(format!("{url:?}: expected {expected}"));
-    }
-    if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(format!(
-            "{url:?}: expected {expected}, without query or fragment"
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

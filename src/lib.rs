@@ -23,11 +23,12 @@
 //! - [`cluster`]: replicas on one PostgreSQL: the leader lock and epoch, the live feed
 //!   relayed over NOTIFY (its SQL is in `store::cluster`; followers forward engine requests
 //!   in `http::forward`).
-//! - [`batch`]: receiving from a channel in batches (one round trip per burst).
 //! - [`app`]: start-up, supervision and shutdown; [`cli`] the command line; [`admin`]:
 //!   command-line administration of a running instance over its HTTP API (camera import).
 //! - [`sim`]: the simulator (virtual workers and alert sources driving a running instance
-//!   over its public HTTP and MQTT contract); [`demo`]: the Wuda demo county built on it.
+//!   over its public HTTP and MQTT contract, `griddispatch simulate`); [`demo`]: the Wuda
+//!   demo county built on it (`serve --demo`). Both sit above [`app`], which imports
+//!   neither.
 //! - [`video`]: camera streams through GStreamer — health probes, snapshots on alerts,
 //!   ONVIF metadata; blocking work on blocking threads.
 //! - [`config`]: layered settings; [`metrics`]: Prometheus counters; [`clock`]: time.
@@ -39,7 +40,6 @@
 
 pub mod admin;
 pub mod app;
-pub mod batch;
 pub mod cli;
 pub mod clock;
 pub mod cluster;

@@ -140,7 +140,8 @@ impl SnapshotFiles {
 
     /// As configured.
     pub fn from_settings(settings: &Settings) -> SnapshotFiles {
-        SnapshotFiles::new(&settings.data_folder(), &settings.http.public_url)
+        let public_url = settings.http.public_url.as_ref().map_or("", |u| u.as_str());
+        SnapshotFiles::new(&settings.data_folder(), public_url)
     }
 
     /// The file of snapshot `n` of `incident_id`; `None` for an id that could leave the

@@ -501,11 +501,11 @@ async fn sessions_expire_and_demo_users_get_fresh_passwords() {
     assert_eq!(me.status, 401);
 
     // The demo makes its users, and at a later start gives them new passwords.
-    let first = griddispatch::app::demo_user(store, "operator", Role::Operator)
+    let first = griddispatch::demo::demo_user(store, "operator", Role::Operator)
         .await
         .unwrap();
     assert_eq!(login(&app, "operator", &first).await.status, 200);
-    let second = griddispatch::app::demo_user(store, "operator", Role::Operator)
+    let second = griddispatch::demo::demo_user(store, "operator", Role::Operator)
         .await
         .unwrap();
     assert_ne!(first, second);

@@ -60,8 +60,12 @@ fn database_url_takes_sqlite_or_postgres_and_the_data_folder_follows() {
 #[test]
 fn defaults_match_the_documented_values() {
     let s = Settings::load_with_env(None, env(&[])).unwrap();
-    assert_eq!(s.http.listen, "127.0.0.1:8080");
-    assert_eq!(s.mqtt.listen, "0.0.0.0:1883");
+    assert_eq!(s.http.listen, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(s.mqtt.listen, Some("0.0.0.0:1883".parse().unwrap()));
+    assert_eq!(s.mqtt.url, None);
+    assert_eq!(s.mqtt.ws_listen, None);
+    assert_eq!(s.database.url.backend(), Backend::Sqlite);
+    assert_eq!(s.database.data_dir, None);
     assert_eq!(s.dispatch.ack_timeout_secs, 60);
     assert_eq!(s.dispatch.max_offers, 3);
     assert_eq!(s.dispatch.location_max_age_secs, 300);
@@ -79,8 +83,10 @@ fn defaults_match_the_documented_values() {
     assert_eq!(s.video.gb28181_tz().unwrap(), chrono_tz::Asia::Shanghai);
     assert_eq!(s.video.snapshot_timeout_secs, 5);
     assert_eq!(s.video.max_concurrent_snapshots, 4);
-    assert_eq!(s.http.public_url, "");
-    assert_eq!(s.frigate.url, "");
+    assert_eq!(s.http.public_url, None);
+    assert_eq!(s.frigate.url, None);
+    assert_eq!(s.field.mqtt_ws_url, None);
+    assert_eq!(s.cluster.advertise_url, None);
     assert_eq!(s.video.max_onvif_sessions, 256);
     assert_eq!(s.video.onvif_reconcile_secs, 30);
     assert_eq!(s.video.onvif_cooldown_secs, 60);
@@ -98,9 +104,10 @@ fn environment_overrides_nested_keys() {
         ]),
     )
     .unwrap();
-    assert_eq!(s.http.listen, "127.0.0.1:18080");
+    assert_eq!(s.http.listen, "127.0.0.1:18080".parse().unwrap());
     assert_eq!(s.dispatch.speed_kmh.car, 40.0);
-    assert_eq!(s.mqtt.listen, "");
+    assert_eq!(s.mqtt.listen, None);
+    assert_eq!(s.mqtt.url, Some(BrokerUrl::new("127.0.0.1", 1883)));
 }
 
 #[test]
@@ -171,7 +178,14 @@ fn a_bad_value_names_its_setting() {
         ]),
     )
     .unwrap();
-    assert_eq!(s.frigate.url, "http://frigate:5000");
+    assert_eq!(
+        s.frigate.url.as_ref().map(BaseUrl::as_str),
+        Some("http://frigate:5000")
+    );
+    assert_eq!(
+        s.http.public_url.as_ref().map(BaseUrl::as_str),
+        Some("https://gd.example.org/x/")
+    );
     let err = Settings::load_with_env(
         None,
         env(&[("GRIDDISPATCH__VIDEO__ONVIF_RECONCILE_SECS", "0")]),
@@ -215,4 +229,54 @@ fn security_bounds_have_defaults_and_are_checked() {
         let err = Settings::load_with_env(None, env(&[(key, value)])).unwrap_err();
         assert!(err.to_string().contains(named), "{key}={value}: {err}");
     }
+}
+
+#[test]
+fn typed_values_name_their_key_when_refused() {
+    for (key, value, named) in [
+        (
+            "GRIDDISPATCH__HTTP__LISTEN",
+            "localhost:8080",
+            "http.listen",
+        ),
+        ("GRIDDISPATCH__MQTT__LISTEN", "1883", "mqtt.listen"),
+        ("GRIDDISPATCH__MQTT__WS_LISTEN", "nowhere", "mqtt.ws_listen"),
+        ("GRIDDISPATCH__MQTT__URL", "amqp://x", "mqtt.url"),
+        ("GRIDDISPATCH__MQTT__URL", "mqtt://h:1883/topic", "mqtt.url"),
+        ("GRIDDISPATCH__DATABASE__URL", "data/x.db", "database.url"),
+        (
+            "GRIDDISPATCH__CLUSTER__ADVERTISE_URL",
+            "ftp://10.0.0.5",
+            "cluster.advertise_url",
+        ),
+    ] {
+        let err = Settings::load_with_env(None, env(&[(key, value)]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("configuration: {named}: ")),
+            "{key}={value}: {err}"
+        );
+    }
+}
+
+#[test]
+fn debug_never_shows_a_password() {
+    let s = Settings::load_with_env(
+        None,
+        env(&[
+            ("GRIDDISPATCH__MQTT__USERNAME", "dispatcher"),
+            ("GRIDDISPATCH__MQTT__PASSWORD", "hunter22-mqtt"),
+            (
+                "GRIDDISPATCH__DATABASE__URL",
+                "postgres://gd:hunter22-db@db.example/gd",
+            ),
+        ]),
+    )
+    .unwrap();
+    assert!(s.mqtt.has_password());
+    assert_eq!(s.mqtt.password.expose_secret(), "hunter22-mqtt");
+    let shown = format!("{s:?}");
+    assert!(shown.contains("dispatcher"), "{shown}");
+    assert!(!shown.contains("hunter22"), "{shown}");
 }

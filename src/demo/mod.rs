@@ -7,6 +7,7 @@
 
 mod alerts;
 mod data;
+mod start;
 
 use anyhow::Context;
 use geo::Polygon;
@@ -18,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::alerts::DemoAlerts;
 pub use self::data::BEAT_ID;
+pub use self::start::{demo_user, start};
 
 use crate::domain::{LatLon, TravelMode};
 use crate::sim::api::{ApiClient, Created, MqttCredentials, NewCamera, NewResponder};

@@ -85,11 +85,11 @@ struct Failures {
 impl Logins {
     /// From the `[console]` and `[http]` settings.
     pub fn new(settings: &Settings) -> Logins {
-        let public = reqwest::Url::parse(&settings.http.public_url).ok();
+        let public = settings.http.public_url.as_ref().map(|u| u.url());
         Logins {
             session_ms: (settings.console.session_hours as i64).saturating_mul(3_600_000),
-            secure_cookie: public.as_ref().is_some_and(|u| u.scheme() == "https"),
-            public_origin: public.as_ref().and_then(origin_of),
+            secure_cookie: public.is_some_and(|u| u.scheme() == "https"),
+            public_origin: public.and_then(origin_of),
             failures: Mutex::new(HashMap::new()),
         }
     }

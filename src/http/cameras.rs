@@ -248,15 +248,15 @@ struct PatchCamera {
     name: Option<String>,
     lat: Option<f64>,
     lon: Option<f64>,
-    #[serde(default, with = "super::double_option")]
+    #[serde(default, with = "serde_with::rust::double_option")]
     zone_id: Option<Option<Ident>>,
-    #[serde(default, with = "super::double_option")]
+    #[serde(default, with = "serde_with::rust::double_option")]
     stream_uri: Option<Option<String>>,
-    #[serde(default, with = "super::double_option")]
+    #[serde(default, with = "serde_with::rust::double_option")]
     gb28181_id: Option<Option<String>>,
-    #[serde(default, with = "super::double_option")]
+    #[serde(default, with = "serde_with::rust::double_option")]
     heading: Option<Option<f64>>,
-    #[serde(default, with = "super::double_option")]
+    #[serde(default, with = "serde_with::rust::double_option")]
     fov: Option<Option<f64>>,
     onvif_metadata: Option<bool>,
 }

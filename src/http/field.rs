@@ -45,10 +45,12 @@ impl FieldConfig {
     /// address, not `mqtt.ws_listen`, so that port 0 reports the port actually taken.
     pub fn new(settings: &Settings, ws_addr: Option<SocketAddr>) -> FieldConfig {
         let listen = ws_addr;
-        let public = (!settings.http.public_url.is_empty())
-            .then(|| reqwest::Url::parse(&settings.http.public_url).ok())
-            .flatten();
-        let configured = Some(settings.field.mqtt_ws_url.clone()).filter(|u| !u.is_empty());
+        let public = settings.http.public_url.as_ref().map(|u| u.url());
+        let configured = settings
+            .field
+            .mqtt_ws_url
+            .as_ref()
+            .map(|u| u.as_str().to_owned());
         let mqtt_ws_url = configured.or_else(|| {
             listen.and_then(|addr| {
                 // A page served over https may only open wss:, so a TLS terminator must then

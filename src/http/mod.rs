@@ -104,16 +104,3 @@ async fn safety_headers(
 }
 
 pub use crate::clock::rfc3339;
-
-/// For PATCH bodies: tells a missing field (no change) from `null` (clear), as
-/// `#[serde(default, with = "super::double_option")]` on an `Option<Option<T>>`.
-pub(crate) mod double_option {
-    use serde::{Deserialize, Deserializer};
-
-    /// A present field, `null` or not.
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Option<T>>, D::Error> {
-        Option::<T>::deserialize(d).map(Some)
-    }
-}

@@ -59,7 +59,7 @@ struct PatchResponder {
     kind: Option<ResponderKind>,
     travel: Option<TravelMode>,
     /// `null` clears the zone.
-    #[serde(default, with = "super::double_option")]
+    #[serde(default, with = "serde_with::rust::double_option")]
     zone_id: Option<Option<Ident>>,
     skills: Option<Vec<String>>,
     on_duty: Option<bool>,

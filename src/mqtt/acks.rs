@@ -115,7 +115,13 @@ pub async fn run(
     // the engine waits for the database before it answers) must not stop every message
     // behind it for ever, so after a few the messages are acknowledged all the same.
     let mut given_up: u32 = 0;
-    while let Some(batch) = crate::batch::recv(&mut rx, usize::MAX, &cancel).await {
+    loop {
+        // Everything already queued at once: one barrier covers the whole burst.
+        let mut batch = Vec::new();
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            n = rx.recv_many(&mut batch, usize::MAX) => if n == 0 { break },
+        }
         for (g, seq, pkid) in batch {
             if g > generation {
                 generation = g;

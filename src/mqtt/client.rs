@@ -48,8 +48,8 @@ pub struct ClientConfig {
     pub client_id: String,
     /// Username (empty = none).
     pub username: String,
-    /// Password.
-    pub password: String,
+    /// Password; a secret, so that `Debug` never shows it.
+    pub password: secrecy::SecretString,
     /// `clean_session = false`: the broker keeps our subscriptions and queues for us.
     pub persistent_session: bool,
     /// Connect over this Unix socket instead of TCP (the embedded broker's own socket).
@@ -86,7 +86,10 @@ pub async fn run(
     opts.set_max_packet_size(1024 * 1024, 1024 * 1024);
     opts.set_inflight(1000);
     if !cfg.username.is_empty() {
-        opts.set_credentials(cfg.username.clone(), cfg.password.clone());
+        opts.set_credentials(
+            cfg.username.clone(),
+            secrecy::ExposeSecret::expose_secret(&cfg.password),
+        );
     }
     opts.set_manual_acks(cfg.manual_acks);
     let (client, mut events) = AsyncClient::new(opts, 10_000);
@@ -243,7 +246,13 @@ async fn settle(
     mut rx: mpsc::UnboundedReceiver<i64>,
     cancel: CancellationToken,
 ) {
-    while let Some(seqs) = crate::batch::recv(&mut rx, 500, &cancel).await {
+    loop {
+        // One DELETE per burst of acknowledgements, not one per row.
+        let mut seqs = Vec::new();
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            n = rx.recv_many(&mut seqs, 500) => if n == 0 { break },
+        }
         if let Err(e) = store.outbox_done(&seqs).await {
             tracing::warn!(error = %e, rows = seqs.len(), "could not settle outbox rows");
         }

@@ -10,6 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use secrecy::ExposeSecret;
 
 use crate::config::Settings;
 use crate::domain::{AccountKind, Ident};
@@ -195,18 +196,18 @@ pub async fn export(
     out: &Path,
     skip_missing: bool,
 ) -> anyhow::Result<Exported> {
-    if settings.mqtt.username.is_empty() || settings.mqtt.password.is_empty() {
+    if settings.mqtt.username.is_empty() || !settings.mqtt.has_password() {
         bail!(
             "mqtt.username and mqtt.password must be set: they are the dispatcher's own login \
              on the external broker, written to the password file with full rights"
         );
     }
-    let store = Store::connect(&settings.database.url, 1).await?;
+    let store = Store::connect(settings.database.url.as_str(), 1).await?;
     let accounts = store.mqtt_accounts().await;
     store.close().await;
     let files = render(
         &settings.mqtt.username,
-        &mosquitto_hash(&settings.mqtt.password),
+        &mosquitto_hash(settings.mqtt.password.expose_secret()),
         &accounts?,
     )?;
     if !files.unexported.is_empty() && !skip_missing {

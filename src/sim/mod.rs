@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use self::mqtt::{parse_mqtt_url, MqttEndpoint};
+pub use self::mqtt::MqttEndpoint;
 pub use self::stats::SimReport;
 
 use self::api::{ApiClient, MqttCredentials, NewResponder};
@@ -307,6 +307,49 @@ pub async fn run(cfg: SimConfig, cancel: CancellationToken) -> anyhow::Result<Si
     stop.cancel();
     join_all(tasks, Duration::from_secs(10)).await;
     Ok(stats.report())
+}
+
+/// `griddispatch simulate`: drives virtual workers and an alert source against `url`.
+pub async fn simulate(
+    url: String,
+    token: String,
+    mqtt_url: Option<String>,
+    workers: usize,
+    rate: f64,
+    duration: u64,
+) -> anyhow::Result<()> {
+    if !(rate.is_finite() && rate > 0.0) {
+        anyhow::bail!("--rate must be a number of alerts per second > 0");
+    }
+    let mqtt_url = match mqtt_url {
+        Some(u) => u,
+        None => {
+            let parsed =
+                reqwest::Url::parse(&url).map_err(|e| anyhow::anyhow!("--url {url:?}: {e}"))?;
+            let host = parsed
+                .host_str()
+                .ok_or_else(|| anyhow::anyhow!("--url {url:?}: no host"))?;
+            format!("mqtt://{host}:1883")
+        }
+    };
+    let cfg = SimConfig {
+        url,
+        token,
+        mqtt_url,
+        workers,
+        rate,
+        duration: Duration::from_secs(duration),
+        close_resolved: true,
+        ..SimConfig::default()
+    };
+    let cancel = CancellationToken::new();
+    crate::app::stop_on_signals(cancel.clone());
+    let report = run(cfg, cancel).await?;
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{report}");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

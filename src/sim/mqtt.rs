@@ -24,13 +24,14 @@ pub struct MqttEndpoint {
     pub port: u16,
 }
 
-pub use crate::mqtt::parse_broker_url as parse_mqtt_url;
-
 impl MqttEndpoint {
     /// Builds an endpoint from an `mqtt://` / `tcp://` URL.
     pub fn from_url(url: &str) -> anyhow::Result<Self> {
-        let (host, port) = parse_mqtt_url(url)?;
-        Ok(Self { host, port })
+        let url = crate::config::BrokerUrl::parse(url).map_err(anyhow::Error::msg)?;
+        Ok(Self {
+            host: url.host().to_owned(),
+            port: url.port(),
+        })
     }
 }
 
@@ -150,51 +151,6 @@ impl Session {
             .is_err()
         {
             abort.abort();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_urls() {
-        assert_eq!(
-            parse_mqtt_url("mqtt://127.0.0.1:1883").unwrap(),
-            ("127.0.0.1".to_string(), 1883)
-        );
-        assert_eq!(
-            parse_mqtt_url("tcp://broker.local:11883").unwrap(),
-            ("broker.local".to_string(), 11883)
-        );
-        assert_eq!(
-            parse_mqtt_url("mqtt://localhost").unwrap(),
-            ("localhost".to_string(), 1883)
-        );
-        assert_eq!(
-            parse_mqtt_url("mqtt://localhost/").unwrap(),
-            ("localhost".to_string(), 1883)
-        );
-        assert_eq!(
-            parse_mqtt_url("mqtt://[::1]:1884").unwrap(),
-            ("::1".to_string(), 1884)
-        );
-    }
-
-    #[test]
-    fn rejects_bad_urls() {
-        for bad in [
-            "http://x:1883",
-            "127.0.0.1:1883",
-            "mqtt://",
-            "mqtt://:1883",
-            "mqtt://h:0",
-            "mqtt://h:99999",
-            "mqtt://h:abc",
-            "mqtt://h:1883/topic",
-        ] {
-            assert!(parse_mqtt_url(bad).is_err(), "{bad} should fail");
         }
     }
 }

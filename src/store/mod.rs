@@ -99,35 +99,8 @@ pub(crate) fn one_row(
     Ok(())
 }
 
-/// Which database a [`Store`] talks to, from the scheme of `database.url`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// An SQLite file (`sqlite:`).
-    Sqlite,
-    /// A PostgreSQL server (`postgres:` or `postgresql:`).
-    Postgres,
-}
-
-impl Backend {
-    /// The backend a `database.url` names, or `None` for a scheme we do not support.
-    pub fn of_url(url: &str) -> Option<Backend> {
-        if url.starts_with("sqlite:") {
-            Some(Backend::Sqlite)
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Some(Backend::Postgres)
-        } else {
-            None
-        }
-    }
-
-    /// `sqlite` or `postgres`, for logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
-    }
-}
+/// Which database a [`Store`] talks to: the settings name it, from `database.url`.
+pub use crate::config::Backend;
 
 /// A boolean column as read through sqlx's `Any` driver. PostgreSQL columns are `BOOLEAN`,
 /// but SQLite has no boolean type: its 0/1 integers reach `Any` as integers, which `bool`
@@ -323,21 +296,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_url_scheme_picks_the_backend() {
-        assert_eq!(Backend::of_url("sqlite://data/x.db"), Some(Backend::Sqlite));
-        assert_eq!(Backend::of_url("sqlite::memory:"), Some(Backend::Sqlite));
-        assert_eq!(
-            Backend::of_url("postgres://u@h/db"),
-            Some(Backend::Postgres)
-        );
-        assert_eq!(
-            Backend::of_url("postgresql://u@h/db"),
-            Some(Backend::Postgres)
-        );
-        assert_eq!(Backend::of_url("mysql://u@h/db"), None);
-    }
 
     #[test]
     fn messages_never_show_a_database_password() {

@@ -185,14 +185,7 @@ impl SnapshotService {
     ) -> anyhow::Result<SnapshotService> {
         let v = &settings.video;
         let timeout = Duration::from_secs(v.snapshot_timeout_secs);
-        let frigate_url = if settings.frigate.url.is_empty() {
-            None
-        } else {
-            Some(
-                reqwest::Url::parse(&settings.frigate.url)
-                    .map_err(|e| anyhow::anyhow!("frigate.url: {e}"))?,
-            )
-        };
+        let frigate_url = settings.frigate.url.as_ref().map(|u| u.url().clone());
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)

@@ -211,8 +211,8 @@ impl TestApp {
             .create_token("test-admin", Role::Admin)
             .await
             .expect("token");
-        let (mqtt_host, mqtt_port) =
-            griddispatch::mqtt::parse_broker_url(&running.mqtt_url).expect("url");
+        let broker = griddispatch::config::BrokerUrl::parse(&running.mqtt_url).expect("url");
+        let (mqtt_host, mqtt_port) = (broker.host().to_owned(), broker.port());
         let app = TestApp {
             api: Api {
                 base: format!("http://{}", running.http_addr),
@@ -224,7 +224,7 @@ impl TestApp {
             running: Some(running),
             mqtt_host,
             mqtt_port,
-            db_url: settings.database.url.clone(),
+            db_url: settings.database.url.as_str().to_owned(),
             dir,
         };
         app.wait_healthy().await;

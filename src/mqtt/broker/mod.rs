@@ -301,7 +301,10 @@ impl std::fmt::Debug for Broker {
 
 impl Broker {
     /// Binds the listener now so "address in use" surfaces at start-up.
-    pub async fn bind(addr: &str, config: BrokerConfig) -> std::io::Result<Broker> {
+    pub async fn bind(
+        addr: impl tokio::net::ToSocketAddrs,
+        config: BrokerConfig,
+    ) -> std::io::Result<Broker> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         Ok(Broker {
@@ -331,7 +334,10 @@ impl Broker {
 
     /// Also accepts MQTT over WebSocket (binary frames, subprotocol `mqtt`, any path) at
     /// `addr`, for browser clients such as the field app; returns the bound address.
-    pub async fn listen_ws(&mut self, addr: &str) -> std::io::Result<SocketAddr> {
+    pub async fn listen_ws(
+        &mut self,
+        addr: impl tokio::net::ToSocketAddrs,
+    ) -> std::io::Result<SocketAddr> {
         let listener = TcpListener::bind(addr).await?;
         let bound = listener.local_addr()?;
         self.ws = Some(listener);

@@ -1,0 +1,66 @@
+//! Starting the demo on a running instance (`griddispatch serve --demo`): console users,
+//! an admin token, and the driver that keeps the county alive.
+
+use anyhow::Context;
+
+use crate::app::Running;
+use crate::store::Store;
+
+/// Loads the demo county into a running instance and drives it until the instance stops.
+pub async fn start(running: &Running) -> anyhow::Result<()> {
+    let token = running
+        .store
+        .create_token("demo", crate::domain::Role::Admin)
+        .await?;
+    let url = format!("http://{}", running.http_addr);
+    tracing::info!(
+        api = %url,
+        mqtt = %running.mqtt_url,
+        "demo: loading the Wuda county (乌达区) and starting simulated workers; try `curl -H 'Authorization: Bearer {token}' {url}/api/v1/incidents`"
+    );
+    // Console logins: new random passwords at every start, since the demo database is
+    // kept between runs and nobody should have to remember the last ones.
+    let mut console = running.http_addr;
+    if console.ip().is_unspecified() {
+        console.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    for (username, role) in [
+        ("operator", crate::domain::Role::Operator),
+        ("admin", crate::domain::Role::Admin),
+    ] {
+        let password = demo_user(&running.store, username, role).await?;
+        tracing::info!("console: http://{console}/  login: {username} / {password}");
+    }
+    let mqtt_url = running.mqtt_url.clone();
+    let cancel = running.cancel.clone();
+    running.spawn_side_task("demo", async move {
+        super::run(&url, &token, &mqtt_url, cancel).await
+    });
+    Ok(())
+}
+
+/// Creates the demo console user `username`, or gives the existing one `role` and a new
+/// password (enabled); returns the password.
+pub async fn demo_user(
+    store: &Store,
+    username: &str,
+    role: crate::domain::Role,
+) -> anyhow::Result<String> {
+    let password: String = crate::store::new_secret().chars().take(12).collect();
+    match store.create_user(username, &password, role).await {
+        Ok(_) => {}
+        Err(crate::store::UserError::Store(crate::store::StoreError::Conflict(_))) => {
+            let change = crate::store::UserChange {
+                role: Some(role),
+                password: Some(password.clone()),
+                disabled: Some(false),
+            };
+            store
+                .update_user(username, change)
+                .await
+                .with_context(|| format!("demo user {username}"))?;
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("demo user {username}"))),
+    }
+    Ok(password)
+}
