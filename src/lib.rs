@@ -6,37 +6,29 @@
 //! follows it until it is closed.
 //!
 //! # Layout
-//! - [`domain`]: pure rules — identifiers, geometry, zone index, candidate ranking, the
-//!   incident and task state machines, the alert schema. No I/O.
-//! - [`dispatch`]: the engine, one task owning every dispatch decision; it writes each
-//!   decision to the store before telling anyone.
-//! - [`store`]: all SQL (SQLite or PostgreSQL through sqlx's `Any` driver).
-//! - [`mqtt`]: the embedded broker (with per-worker topic ACLs), its login check, the
-//!   dispatcher's own MQTT client, and the same logins and ACLs exported for Mosquitto.
-//! - [`ingest`]: one adapter per incoming format (our alert JSON, Frigate, GB/T 28181
-//!   alarms, OwnTracks).
-//! - [`http`]: the JSON API, one router per area; `http::auth` checks bearer tokens and
-//!   console session cookies (with the Origin rule), `http::session` logs users in and out,
-//!   `http::console` and `http::field` serve the web console and the field app (a PWA on
-//!   MQTT over WebSocket), embedded from `web/` by `build.rs`.
-//! - [`live`]: the numbered change feed behind the `/api/v1/live` WebSocket.
-//! - [`cluster`]: replicas on one PostgreSQL: the leader lock and epoch, the live feed
-//!   relayed over NOTIFY (its SQL is in `store::cluster`; followers forward engine requests
-//!   in `http::forward`).
-//! - [`app`]: start-up, supervision and shutdown; [`cli`] the command line; [`admin`]:
-//!   command-line administration of a running instance over its HTTP API (camera import).
-//! - [`sim`]: the simulator (virtual workers and alert sources driving a running instance
-//!   over its public HTTP and MQTT contract, `griddispatch simulate`); [`demo`]: the Wuda
-//!   demo county built on it (`serve --demo`). Both sit above [`app`], which imports
-//!   neither.
-//! - [`video`]: camera streams through GStreamer — health probes, snapshots on alerts,
-//!   ONVIF metadata; blocking work on blocking threads.
-//! - [`config`]: layered settings; [`metrics`]: Prometheus counters; [`clock`]: time.
+//! Layers from the bottom up; each names only those below it (checked by `src/layers.rs`,
+//! `cargo test --lib layers`, which also refuses files of one module naming each other
+//! in a circle):
 //!
-//! Two rooms are still past the ~800 lines a file should hold: `dispatch/engine.rs`
-//! (the engine's state and every rule in one struct) and `ingest/onvif.rs` (RTSP metadata
-//! sessions and the ONVIF event parser).
-//! Splitting them by responsibility is the reshaping of issue 13, which comes next.
+//! 1. [`clock`], [`metrics`]: time and Prometheus counters.
+//! 2. [`domain`]: pure rules: identifiers, geometry and GeoJSON outlines, zones, ranking, the
+//!    incident and task state machines, the alert schema, camera health. No I/O.
+//! 3. [`config`]: settings, typed as they are read (addresses, URLs, secrets).
+//! 4. [`store`]: all SQL, one file per entity; rows come out typed or as an error naming
+//!    the row.
+//! 5. [`views`]: the JSON shapes that the API and the live feed share.
+//! 6. [`dispatch`]: the engine, one task owning every decision (`dispatch/engine/`, one
+//!    room per responsibility); what it hands out is `dispatch::outgoing`.
+//! 7. The edges: [`mqtt`] (the embedded broker, the dispatcher's client, Mosquitto
+//!    export), then [`ingest`] (one adapter per incoming format), then [`video`]
+//!    (GStreamer probes, snapshots, ONVIF metadata) and [`live`] (the numbered change feed).
+//! 8. [`http`]: the JSON API, one router per area, the console and the field app.
+//! 9. [`cluster`] (replicas on one PostgreSQL), [`app`] (start-up, supervision, shutdown),
+//!    then [`sim`], [`demo`] and [`admin`], and [`cli`] on top.
+//!
+//! Where things go: a new incident state in `domain/state.rs` (the engine's rooms then say
+//! when it is entered); a new ingest format as a file in `ingest/`; a new report as its
+//! figures in `domain/`, its queries in `store/` and its route in `http/`.
 
 pub mod admin;
 pub mod app;
