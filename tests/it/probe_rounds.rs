@@ -2,15 +2,11 @@
 //! and neither threads nor memory keep growing. A binary of its own, so that no other test
 //! shares the process whose threads and memory it counts.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-#[path = "common/rtsp.rs"]
-mod rtsp;
+use crate::common::rtsp;
 
 use std::time::Duration;
 
-use common::{metric, wait_up_to, TestApp};
+use crate::common::{metric, wait_up_to, TestApp};
 use rtsp::{h264_launch, RtspServer};
 use serde_json::Value;
 

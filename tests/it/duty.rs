@@ -1,12 +1,9 @@
-#![allow(clippy::unwrap_used)]
 //! The field app's groundwork: its public settings endpoint, and the duty toggle a
 //! worker's phone publishes on `dispatch/<id>/duty/set`.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{wait_for, Api, Client, TestApp, Worker};
+use crate::common::{wait_for, Api, Client, TestApp, Worker};
 use rumqttc::SubscribeReasonCode;
 use serde_json::{json, Value};
 

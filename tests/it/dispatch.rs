@@ -1,13 +1,10 @@
 //! Dispatch rules, end to end: real app, real embedded broker, real SQLite, workers as
 //! real MQTT clients.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-
+use crate::common;
 use std::time::Duration;
 
-use common::{TestApp, Worker};
+use crate::common::{TestApp, Worker};
 use serde_json::json;
 
 /// g1 and g2 are adjacent grids; the beat covers both.

@@ -2,16 +2,12 @@
 //! (VND.ONVIF.METADATA, packets built in the test and served by gst-rtsp-server), read by
 //! the dispatcher's metadata session, turned into incidents and offers over MQTT.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-#[path = "common/rtsp.rs"]
-mod rtsp;
+use crate::common::rtsp;
 
 use std::time::Duration;
 
+use crate::common::{metric, wait_for, wait_metric, TestApp, Worker};
 use chrono::{DateTime, Utc};
-use common::{metric, wait_for, wait_metric, TestApp, Worker};
 use griddispatch::video::metadata::{self, SessionError, SessionEvent};
 use rtsp::{h264_launch, MetadataCamera, RtspServer};
 use serde_json::{json, Value};

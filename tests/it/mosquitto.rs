@@ -1,11 +1,8 @@
 //! The dispatcher against a real Mosquitto on 127.0.0.1:1883 (no embedded broker). Ids are
 //! unique per run because Mosquitto keeps retained messages between runs.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-
-use common::{test_settings, Client, TestApp, Worker};
+use crate::common;
+use crate::common::{test_settings, Client, TestApp, Worker};
 use serde_json::json;
 
 /// The tests here share the Mosquitto on 127.0.0.1:1883, where every dispatcher hears every

@@ -1,13 +1,9 @@
 //! GB/T 28181 alarms as a video platform forwards them, over MQTT (`gb28181/alarm`) and
 //! HTTP (`POST /api/v1/ingest/gb28181`), against the real app and its embedded broker.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-
 use std::time::Duration;
 
-use common::{wait_for, Client, TestApp};
+use crate::common::{wait_for, Client, TestApp};
 use griddispatch::domain::Role;
 use serde_json::{json, Value};
 

@@ -1,13 +1,10 @@
 //! The live feed `/api/v1/live`: a real WebSocket client against the real app, alerts over
 //! real MQTT, reconnects with `since`.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-
+use crate::common;
 use std::time::Duration;
 
-use common::{Client, TestApp, Worker, WAIT};
+use crate::common::{Client, TestApp, Worker, WAIT};
 use futures::StreamExt;
 use griddispatch::domain::Role;
 use serde_json::{json, Value};

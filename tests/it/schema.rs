@@ -3,10 +3,7 @@
 //! (conflict messages name `cameras_gb28181_id`). Needs both databases, so it runs in
 //! either pass of scripts/test whenever PostgreSQL answers.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-
+use crate::common;
 use std::collections::BTreeSet;
 
 use griddispatch::store::Store;

@@ -1,13 +1,10 @@
 //! MQTT over WebSocket on the embedded broker (`mqtt.ws_listen`), as the field app in a
 //! browser uses it: a real WebSocket client carries a real MQTT client's bytes.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-
+use crate::common;
 use std::net::SocketAddr;
 
-use common::{Api, TestApp, Worker};
+use crate::common::{Api, TestApp, Worker};
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,10 +1,7 @@
 //! The HTTP API's access rules and input checks.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-
-use common::TestApp;
+use crate::common;
+use crate::common::TestApp;
 use griddispatch::domain::Role;
 use reqwest::Method;
 use serde_json::json;

@@ -1,12 +1,8 @@
 //! The simulator and the demo county against a real instance.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-
 use std::time::Duration;
 
-use common::TestApp;
+use crate::common::TestApp;
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test]

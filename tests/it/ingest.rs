@@ -1,12 +1,9 @@
 //! What arrives on MQTT from cameras, phones and sensors, and what the broker lets through.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-
+use crate::common;
 use std::time::Duration;
 
-use common::{wait_for, Client, TestApp, Worker, WAIT};
+use crate::common::{wait_for, Client, TestApp, Worker, WAIT};
 use rumqttc::SubscribeReasonCode;
 use serde_json::json;
 

@@ -1,13 +1,9 @@
 //! Camera stream probes end to end: a real RTSP server inside the test, the real app
 //! probing it on its schedule, and the `camera_offline` incident that follows an outage.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
+use crate::common::rtsp;
 
-mod common;
-#[path = "common/rtsp.rs"]
-mod rtsp;
-
-use common::{TestApp, Worker};
+use crate::common::{TestApp, Worker};
 use rtsp::{h264_launch, RtspServer};
 use serde_json::json;
 

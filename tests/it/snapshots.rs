@@ -1,17 +1,14 @@
 //! Snapshots on alerts: a frame of the camera's real RTSP stream (or Frigate's picture),
 //! stored, listed on the incident, served over the API and linked from the worker's task.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-#[path = "common/rtsp.rs"]
-mod rtsp;
+use crate::common;
+use crate::common::rtsp;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{wait_for, Client, TestApp, Worker};
+use crate::common::{wait_for, Client, TestApp, Worker};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use rtsp::{h264_launch, RtspServer, SilentCamera};

@@ -1,13 +1,10 @@
 //! Console logins: users, the session cookie, the Origin rule for cookie requests,
 //! lockout after failed logins, and the users admin API — against the real app.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-
+use crate::common;
 use std::process::{Command, Stdio};
 
-use common::TestApp;
+use crate::common::TestApp;
 use griddispatch::domain::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -1,8 +1,6 @@
 //! A real RTSP server inside the test process (gst-rtsp-server), serving a GStreamer
 //! launch line on 127.0.0.1, and a "camera" that accepts TCP connections and never answers.
 
-#![allow(dead_code)] // each test binary uses part of it
-
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,9 +1,6 @@
 //! Start-up failures: one clear line naming the setting, a non-zero exit, never a panic.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-
+use crate::common;
 use std::process::Command;
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {

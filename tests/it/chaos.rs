@@ -15,10 +15,7 @@
 //! With `CHAOS_KEEP` set, a run that loses an alert keeps its folder (the replicas' logs,
 //! Mosquitto's log and persistence file) and prints where it is.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-
+use crate::common;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,13 +1,9 @@
 //! Cameras against the real app: the view fields, CRUD, bulk import from CSV and GeoJSON
 //! (all or nothing), and the `cameras import` command line.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-
 use std::time::Instant;
 
-use common::{Api, TestApp};
+use crate::common::{Api, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -1,12 +1,8 @@
 //! Camera health from Frigate's status topics, and the `camera_offline` incidents it opens.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-
 use std::time::Duration;
 
-use common::{wait_for, Client, TestApp, Worker};
+use crate::common::{wait_for, Client, TestApp, Worker};
 use serde_json::json;
 
 const AFTER_1S: &[(&str, &str)] = &[("GRIDDISPATCH__VIDEO__OFFLINE_INCIDENT_AFTER_SECS", "1")];

@@ -4,10 +4,5 @@
 //! Every finding of a security review gets a test here that failed before its fix.
 //! docs/security.md lists the attacks and their results.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-#[path = "../common/mod.rs"]
-mod common;
-
 mod api;
 mod broker;

@@ -3,7 +3,6 @@
 
 // clippy.toml only allows unwrap inside #[test] fns; the helpers here are
 // test code too, and a panic is exactly what a failed setup should do.
-#![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

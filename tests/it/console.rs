@@ -1,10 +1,7 @@
 //! The web console as the binary serves it: embedded pages and npm assets with their content
 //! types, the redirect to /login, and `GET /api/v1/console/config` from the settings.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use griddispatch::config::Settings;
 use griddispatch::domain::Role;
 

@@ -2,13 +2,10 @@
 //! the other forwards what needs the engine, relays the live feed, and takes over the
 //! pending offer's timer when the leader stops.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-
+use crate::common;
 use std::time::Duration;
 
-use common::{Api, Worker, WAIT};
+use crate::common::{Api, Worker, WAIT};
 use futures::StreamExt;
 use griddispatch::app::Running;
 use griddispatch::domain::Role;

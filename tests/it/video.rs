@@ -1,9 +1,6 @@
 //! Stream probes against real RTSP streams served inside the test.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-#[path = "common/rtsp.rs"]
-mod rtsp;
+use crate::common::rtsp;
 
 use std::time::{Duration, Instant};
 

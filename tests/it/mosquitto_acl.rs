@@ -2,15 +2,11 @@
 //! started with the exported files lets each login in with the password griddispatch
 //! issued, and gives it exactly its own topics (docs/contract.md "Login and ACL").
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Client, TestApp, WAIT};
+use crate::common::{Client, TestApp, WAIT};
 use rumqttc::{ConnectReturnCode, SubscribeReasonCode};
 use serde_json::json;
 

@@ -5,7 +5,8 @@
 //! a fresh PostgreSQL database (`gd_t_…`) on `GRIDDISPATCH_TEST_PG` (default
 //! `postgres://postgres@127.0.0.1:5432`), one per test folder, dropped with the `TestApp`
 //! that owns the folder. The same tests run unchanged on both.
-#![allow(dead_code)]
+
+pub mod rtsp;
 
 use std::time::Duration;
 
@@ -120,23 +121,20 @@ pub fn pg_db_url(dir: &std::path::Path) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    // gd_t_<unix secs>_<pid>_<n>_<µs>_<test binary>: scripts/test drops those older than
-    // any run (the server may be shared, so a process id alone says nothing); the binary's
-    // name tells where a leftover came from.
-    let binary: String = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .unwrap_or_default()
-        .split('-')
-        .next()
-        .unwrap_or_default()
+    // gd_t_<unix secs>_<pid>_<n>_<µs>_<module>: scripts/test drops those older than any
+    // run (the server may be shared, so a process id alone says nothing); the test's module
+    // (libtest names a test's thread after the test) tells where a leftover came from.
+    let module: String = std::thread::current()
+        .name()
+        .and_then(|t| t.split("::").next())
+        .unwrap_or("it")
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .take(16)
         .collect::<String>()
         .to_ascii_lowercase();
     let name = format!(
-        "gd_t_{}_{}_{}_{}_{binary}",
+        "gd_t_{}_{}_{}_{}_{module}",
         now.as_secs(),
         std::process::id(),
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -447,7 +445,6 @@ impl Drop for TestApp {
 
 /// A real MQTT client acting as a worker's phone or a source.
 pub struct Client {
-    pub id: String,
     pub client: AsyncClient,
     pub rx: mpsc::UnboundedReceiver<(String, Bytes)>,
     pub suback: mpsc::UnboundedReceiver<Vec<SubscribeReasonCode>>,
@@ -517,7 +514,6 @@ impl Client {
             }
         });
         Client {
-            id: client_id.to_owned(),
             client,
             rx,
             suback,

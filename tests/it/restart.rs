@@ -2,14 +2,11 @@
 //! restarted process republishes the worker's inbox from the database and keeps the
 //! offer's original deadline.
 
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
-
-mod common;
-
+use crate::common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Api, Worker, WAIT};
+use crate::common::{Api, Worker, WAIT};
 use serde_json::json;
 
 struct Proc {
