@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::common::{wait_for, Client, TestApp, Worker};
+use crate::common::{w1_by_the_camera, wait_for, Client, TestApp};
 use serde_json::json;
 
 const AFTER_1S: &[(&str, &str)] = &[("GRIDDISPATCH__VIDEO__OFFLINE_INCIDENT_AFTER_SECS", "1")];
@@ -29,9 +29,7 @@ async fn a_camera_offline_too_long_is_dispatched_and_closed_when_back() {
     let nvr = setup(&app).await;
     let cam = app.get("/api/v1/cameras/cam1").await;
     assert_eq!(cam["status"], "unknown", "{cam}");
-    let pw = app.responder("w1", "grid_worker", "bike", Some("g1")).await;
-    let mut w = Worker::connect(&app, "w1", &pw).await;
-    w.locate(&app, 39.4951, 106.6951).await;
+    let mut w = w1_by_the_camera(&app).await;
 
     nvr.publish("frigate/cam1/status/detect", "offline").await;
     let cam = app.wait_camera_status("cam1", "offline").await;

@@ -3,7 +3,7 @@
 
 use crate::common::rtsp;
 
-use crate::common::{TestApp, Worker};
+use crate::common::{w1_by_the_camera, TestApp};
 use rtsp::{h264_launch, RtspServer};
 use serde_json::json;
 
@@ -27,9 +27,7 @@ async fn a_probed_camera_goes_online_offline_and_back_with_its_incident() {
         )
         .await;
     assert_eq!(s, 201, "{v}");
-    let pw = app.responder("w1", "grid_worker", "bike", Some("g1")).await;
-    let mut w = Worker::connect(&app, "w1", &pw).await;
-    w.locate(&app, 39.4951, 106.6951).await;
+    let mut w = w1_by_the_camera(&app).await;
 
     let cam = app.wait_camera_status("gate", "online").await;
     assert_eq!(cam["width"], 320, "{cam}");

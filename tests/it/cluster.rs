@@ -5,7 +5,7 @@
 use crate::common;
 use std::time::Duration;
 
-use crate::common::{Api, Worker, WAIT};
+use crate::common::{worker, Api, WAIT};
 use futures::StreamExt;
 use griddispatch::app::Running;
 use griddispatch::domain::Role;
@@ -102,12 +102,24 @@ async fn a_follower_forwards_relays_and_takes_over_the_lead() {
     // Writes through the follower reach the leader's engine.
     b.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70)).await;
     let (near, far) = (format!("near-{run}"), format!("far-{run}"));
-    let pw_near = b.responder(&near, "grid_worker", "foot", Some("g1")).await;
-    let pw_far = b.responder(&far, "grid_worker", "foot", Some("g1")).await;
-    let mut w_near = Worker::connect(&b, &near, &pw_near).await;
-    let mut w_far = Worker::connect(&b, &far, &pw_far).await;
-    w_near.locate(&b, 39.4951, 106.6951).await;
-    w_far.locate(&b, 39.4910, 106.6910).await;
+    let mut w_near = worker(
+        &b,
+        &near,
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4951, 106.6951),
+    )
+    .await;
+    let mut w_far = worker(
+        &b,
+        &far,
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4910, 106.6910),
+    )
+    .await;
 
     // A console on the follower sees the leader's changes.
     let url = format!("{}/api/v1/live", b.base.replacen("http://", "ws://", 1));

@@ -4,7 +4,7 @@
 use crate::common;
 use std::time::Duration;
 
-use crate::common::{TestApp, Worker};
+use crate::common::{first_and_second, worker, TestApp, Worker};
 use serde_json::json;
 
 /// g1 and g2 are adjacent grids; the beat covers both.
@@ -15,20 +15,6 @@ async fn county(app: &common::Api) {
         .await;
     app.zone("beat", "beat", (39.48, 106.68), (39.52, 106.72))
         .await;
-}
-
-async fn worker(
-    app: &common::Api,
-    id: &str,
-    kind: &str,
-    travel: &str,
-    zone: Option<&str>,
-    at: (f64, f64),
-) -> Worker {
-    let pw = app.responder(id, kind, travel, zone).await;
-    let w = Worker::connect(app, id, &pw).await;
-    w.locate(app, at.0, at.1).await;
-    w
 }
 
 const QUIET: Duration = Duration::from_millis(400);
@@ -166,24 +152,7 @@ async fn stale_and_off_duty_workers_are_skipped() {
 async fn no_answer_in_time_goes_to_the_next_candidate() {
     let app = TestApp::spawn(&[("GRIDDISPATCH__DISPATCH__ACK_TIMEOUT_SECS", "1")]).await;
     county(&app).await;
-    let mut first = worker(
-        &app,
-        "first",
-        "grid_worker",
-        "foot",
-        Some("g1"),
-        (39.4950, 106.6950),
-    )
-    .await;
-    let mut second = worker(
-        &app,
-        "second",
-        "grid_worker",
-        "foot",
-        Some("g1"),
-        (39.4920, 106.6920),
-    )
-    .await;
+    let (mut first, mut second) = first_and_second(&app, ("first", "second")).await;
     let id = app
         .alert(json!({"id":"a1","kind":"medical","severity":2,"lat":39.4951,"lon":106.6951}))
         .await;
@@ -215,24 +184,7 @@ async fn no_answer_in_time_goes_to_the_next_candidate() {
 async fn a_rejection_goes_to_the_next_candidate() {
     let app = TestApp::spawn(&[]).await;
     county(&app).await;
-    let mut first = worker(
-        &app,
-        "first",
-        "grid_worker",
-        "foot",
-        Some("g1"),
-        (39.4950, 106.6950),
-    )
-    .await;
-    let mut second = worker(
-        &app,
-        "second",
-        "grid_worker",
-        "foot",
-        Some("g1"),
-        (39.4920, 106.6920),
-    )
-    .await;
+    let (mut first, mut second) = first_and_second(&app, ("first", "second")).await;
     let id = app
         .alert(json!({"id":"a1","kind":"medical","severity":3,"lat":39.4951,"lon":106.6951}))
         .await;
@@ -576,9 +528,16 @@ async fn illegal_transitions_and_stale_versions_are_refused() {
 async fn a_reconnecting_phone_sees_exactly_its_open_tasks() {
     let app = TestApp::spawn(&[]).await;
     county(&app).await;
-    let pw = app.responder("w", "grid_worker", "foot", Some("g1")).await;
-    let mut w = Worker::connect(&app, "w", &pw).await;
-    w.locate(&app, 39.4950, 106.6950).await;
+    let mut w = worker(
+        &app,
+        "w",
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4950, 106.6950),
+    )
+    .await;
+    let pw = w.password.clone();
     app.alert(json!({"id":"a1","kind":"medical","severity":3,"lat":39.4951,"lon":106.6950}))
         .await;
     let t = w.expect_task().await;

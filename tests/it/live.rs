@@ -4,7 +4,7 @@
 use crate::common;
 use std::time::Duration;
 
-use crate::common::{Client, TestApp, Worker, WAIT};
+use crate::common::{w1_by_the_camera, Client, TestApp, WAIT};
 use futures::StreamExt;
 use griddispatch::domain::Role;
 use serde_json::{json, Value};
@@ -174,9 +174,7 @@ async fn alerts_over_mqtt_become_incident_events_in_order() {
 async fn a_reconnect_with_since_replays_what_was_missed() {
     let app = TestApp::spawn(&[]).await;
     county(&app).await;
-    let pw = app.responder("w1", "grid_worker", "bike", Some("g1")).await;
-    let mut worker = Worker::connect(&app, "w1", &pw).await;
-    worker.locate(&app, 39.4951, 106.6951).await;
+    let mut worker = w1_by_the_camera(&app).await;
 
     let mut ws = connect(&app, None).await;
     let start = hello_seq(&next(&mut ws).await);

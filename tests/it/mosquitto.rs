@@ -2,7 +2,7 @@
 //! unique per run because Mosquitto keeps retained messages between runs.
 
 use crate::common;
-use crate::common::{test_settings, Client, TestApp, Worker};
+use crate::common::{test_settings, worker, Client, TestApp};
 use serde_json::json;
 
 /// The tests here share the Mosquitto on 127.0.0.1:1883, where every dispatcher hears every
@@ -81,10 +81,16 @@ async fn dispatches_through_mosquitto() {
     );
     app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70))
         .await;
-    let pw = app.responder(&rid, "grid_worker", "foot", Some("g1")).await;
     // Mosquitto here allows anonymous clients; the credentials are sent all the same.
-    let mut w = Worker::connect(&app, &rid, &pw).await;
-    w.locate(&app, 39.495, 106.695).await;
+    let mut w = worker(
+        &app,
+        &rid,
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.495, 106.695),
+    )
+    .await;
     let source = format!("src-{run}");
     let (user, pass) = app.source(&source).await;
     let src = Client::connect("127.0.0.1", 1883, &format!("s-{run}"), &user, &pass).await;
@@ -197,9 +203,15 @@ async fn a_workers_answer_that_meets_a_database_outage_is_applied_when_it_ends()
     app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70))
         .await;
     let rid = format!("out-{run}");
-    let pw = app.responder(&rid, "grid_worker", "foot", Some("g1")).await;
-    let mut w = Worker::connect(&app, &rid, &pw).await;
-    w.locate(&app, 39.495, 106.695).await;
+    let mut w = worker(
+        &app,
+        &rid,
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.495, 106.695),
+    )
+    .await;
     let incident = app
         .alert(json!({"id":format!("o-{run}"),"kind":"medical","severity":2,"lat":39.4951,"lon":106.6951}))
         .await;

@@ -6,7 +6,7 @@ use crate::common::rtsp;
 
 use std::time::Duration;
 
-use crate::common::{metric, wait_for, wait_metric, TestApp, Worker};
+use crate::common::{metric, w1_by_the_camera, wait_for, wait_metric, TestApp};
 use chrono::{DateTime, Utc};
 use griddispatch::video::metadata::{self, SessionError, SessionEvent};
 use rtsp::{h264_launch, MetadataCamera, RtspServer};
@@ -107,9 +107,7 @@ async fn motion_on_the_metadata_track_is_dispatched_once_per_cooldown() {
     let app = TestApp::spawn(FAST).await;
     app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70))
         .await;
-    let pw = app.responder("w1", "grid_worker", "bike", Some("g1")).await;
-    let mut w = Worker::connect(&app, "w1", &pw).await;
-    w.locate(&app, 39.4951, 106.6951).await;
+    let mut w = w1_by_the_camera(&app).await;
     onvif_camera(&app, "cam1", &cam.uri()).await;
 
     // The session is up once the analytics-only frames (one every 200 ms) arrive; they

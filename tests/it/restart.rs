@@ -6,7 +6,7 @@ use crate::common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{Api, Worker, WAIT};
+use crate::common::{first_and_second, Api, Worker, WAIT};
 use serde_json::json;
 
 struct Proc {
@@ -88,12 +88,8 @@ async fn kill_9_with_a_pending_offer_resumes_where_it_was() {
     api.wait_healthy().await;
     api.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70))
         .await;
-    let pa = api.responder("a", "grid_worker", "foot", Some("g1")).await;
-    let pb = api.responder("b", "grid_worker", "foot", Some("g1")).await;
-    let mut a = Worker::connect(&api, "a", &pa).await;
-    a.locate(&api, 39.4950, 106.6950).await;
-    let b = Worker::connect(&api, "b", &pb).await;
-    b.locate(&api, 39.4920, 106.6920).await;
+    let (mut a, b) = first_and_second(&api, ("a", "b")).await;
+    let (pa, pb) = (a.password.clone(), b.password.clone());
     drop(b);
     let id = api
         .alert(json!({"id":"a1","kind":"medical","severity":2,"lat":39.4951,"lon":106.6951}))

@@ -8,15 +8,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{wait_for, Client, TestApp, Worker};
+use crate::common::{w1_by_the_camera, wait_for, Client, TestApp, Worker};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use rtsp::{h264_launch, RtspServer, SilentCamera};
 use serde_json::{json, Value};
 
 /// A grid zone, camera `cam1` in it streaming from `stream_uri`, and worker `w1` next to
-/// it, connected and located; with w1's MQTT password.
-async fn setup(app: &TestApp, stream_uri: Option<&str>) -> (Worker, String) {
+/// it, on duty.
+async fn setup(app: &TestApp, stream_uri: Option<&str>) -> Worker {
     app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70))
         .await;
     let (s, v) = app
@@ -26,10 +26,7 @@ async fn setup(app: &TestApp, stream_uri: Option<&str>) -> (Worker, String) {
         )
         .await;
     assert_eq!(s, 201, "{v}");
-    let pw = app.responder("w1", "grid_worker", "bike", Some("g1")).await;
-    let w = Worker::connect(app, "w1", &pw).await;
-    w.locate(app, 39.4951, 106.6951).await;
-    (w, pw)
+    w1_by_the_camera(app).await
 }
 
 /// The incident's snapshots once there are `n` of them.
@@ -93,7 +90,7 @@ fn timeline_notes(timeline: &Value) -> Vec<String> {
 async fn an_alert_naming_a_camera_gets_a_jpeg_of_its_stream_linked_from_the_task() {
     let server = RtspServer::start(&h264_launch(320, 240, 10), 0);
     let app = TestApp::spawn(&[]).await;
-    let (mut w, _) = setup(&app, Some(&server.uri())).await;
+    let mut w = setup(&app, Some(&server.uri())).await;
 
     let id = app
         .alert(json!({"id":"a1","kind":"fall","severity":2,"camera_id":"cam1"}))
@@ -198,7 +195,8 @@ async fn an_alert_naming_a_camera_gets_a_jpeg_of_its_stream_linked_from_the_task
 async fn a_worker_sees_the_snapshots_of_their_own_incident_with_their_phone_login() {
     let server = RtspServer::start(&h264_launch(320, 240, 10), 0);
     let app = TestApp::spawn(&[]).await;
-    let (mut w, pw) = setup(&app, Some(&server.uri())).await;
+    let mut w = setup(&app, Some(&server.uri())).await;
+    let pw = w.password.clone();
     let other_pw = app.responder("w2", "grid_worker", "bike", None).await;
     let (source_user, source_pw) = app.source("s1").await;
 
@@ -233,7 +231,7 @@ async fn a_worker_sees_the_snapshots_of_their_own_incident_with_their_phone_logi
 async fn a_camera_that_does_not_answer_delays_nothing_and_leaves_a_reason() {
     let cam = SilentCamera::start();
     let app = TestApp::spawn(&[("GRIDDISPATCH__VIDEO__SNAPSHOT_TIMEOUT_SECS", "3")]).await;
-    let (mut w, _) = setup(&app, Some(&cam.uri())).await;
+    let mut w = setup(&app, Some(&cam.uri())).await;
 
     let id = app
         .alert(json!({"id":"a1","kind":"fall","severity":2,"camera_id":"cam1"}))
@@ -340,7 +338,7 @@ async fn a_frigate_event_with_a_snapshot_gets_frigates_picture_instead_of_the_st
     // The camera streams too: the picture must still come from Frigate.
     let server = RtspServer::start(&h264_launch(320, 240, 10), 0);
     let app = TestApp::spawn(&[("GRIDDISPATCH__FRIGATE__URL", frigate_url.as_str())]).await;
-    let (mut w, _) = setup(&app, Some(&server.uri())).await;
+    let mut w = setup(&app, Some(&server.uri())).await;
     let (user, pass) = app.source("frigate-nvr").await;
     let nvr = Client::connect(&app.mqtt_host, app.mqtt_port, "frigate", &user, &pass).await;
 

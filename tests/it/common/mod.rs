@@ -565,6 +565,8 @@ impl Client {
 /// A worker: a client logged in as a responder, subscribed to its own inbox.
 pub struct Worker {
     pub rid: String,
+    /// Its MQTT password, to connect again as the same worker.
+    pub password: String,
     pub c: Client,
 }
 
@@ -585,6 +587,7 @@ impl Worker {
         );
         Worker {
             rid: rid.to_owned(),
+            password: password.to_owned(),
             c,
         }
     }
@@ -659,6 +662,64 @@ impl Worker {
             serde_json::from_slice(&p).expect("answer JSON"),
         )
     }
+}
+
+/// Fixture: a worker on duty. Its responder record and MQTT login are made, its phone is
+/// connected and subscribed to its inbox, and its position `at` (now) is stored.
+pub async fn worker(
+    app: &Api,
+    id: &str,
+    kind: &str,
+    travel: &str,
+    zone: Option<&str>,
+    at: (f64, f64),
+) -> Worker {
+    let pw = app.responder(id, kind, travel, zone).await;
+    let w = Worker::connect(app, id, &pw).await;
+    w.locate(app, at.0, at.1).await;
+    w
+}
+
+/// Fixture: worker `w1`, a grid worker on a bike in zone g1 (made by the caller), on duty
+/// as [`worker`] makes them at (39.4951, 106.6951): beside the tests' camera at
+/// (39.4955, 106.6955), so it gets the first offer of an incident there.
+pub async fn w1_by_the_camera(app: &Api) -> Worker {
+    worker(
+        app,
+        "w1",
+        "grid_worker",
+        "bike",
+        Some("g1"),
+        (39.4951, 106.6951),
+    )
+    .await
+}
+
+/// Fixture: the usual two candidates for one alert, grid workers on foot in zone g1
+/// (39.49–39.50 N, 106.69–106.70 E, made by the caller), on duty as [`worker`] makes them:
+/// `first` at (39.4950, 106.6950), beside the alerts at (39.4951, 106.6951), and `second`
+/// about 400 m further at (39.4920, 106.6920), so the first offer goes to `first` and the
+/// next to `second`.
+pub async fn first_and_second(app: &Api, ids: (&str, &str)) -> (Worker, Worker) {
+    let first = worker(
+        app,
+        ids.0,
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4950, 106.6950),
+    )
+    .await;
+    let second = worker(
+        app,
+        ids.1,
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4920, 106.6920),
+    )
+    .await;
+    (first, second)
 }
 
 /// Ends the kept session `client_id` left on a shared broker (connecting with a clean

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 
-use crate::common::{self, Client, TestApp, Worker, WAIT};
+use crate::common::{self, worker, Client, TestApp, Worker, WAIT};
 
 /// A client speaking raw MQTT 3.1.1 packets.
 struct Raw {
@@ -147,9 +147,7 @@ impl Raw {
 async fn honest_worker(app: &TestApp, rid: &str) -> Worker {
     app.zone("z1", "grid", (39.50, 106.70), (39.52, 106.72))
         .await;
-    let pw = app.responder(rid, "grid_worker", "foot", Some("z1")).await;
-    let w = Worker::connect(app, rid, &pw).await;
-    w.locate(app, 39.51, 106.71).await;
+    let w = worker(app, rid, "grid_worker", "foot", Some("z1"), (39.51, 106.71)).await;
     w
 }
 
