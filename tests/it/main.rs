@@ -1,6 +1,9 @@
 //! The integration tests, as one binary: each module was a test binary of its own, and
 //! every one of them linked GStreamer, sqlx and the app. They run against the real app,
 //! broker and database (see `common`); `hostile` is the hostile-client suite.
+//!
+//! Tests here run as threads of one process. A test that measures the whole process
+//! (threads, memory) runs itself again alone in a child process: [`common::run_alone`].
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
 

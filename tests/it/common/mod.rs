@@ -772,6 +772,47 @@ where
     }
 }
 
+/// Whether to run the test `name` of module `module` (pass `module_path!()`) here. A test
+/// that measures the whole process (its threads, its memory) must not share it with the
+/// other tests of this binary, which run as threads beside it. In the test process this
+/// starts the test binary again for that one test alone (`--exact`, one test thread), with
+/// `GRIDDISPATCH_TEST_ALONE` naming it, prints the child's output, fails unless the child
+/// ran the test and it passed, and returns false; in the child it returns true, and the
+/// caller runs the test's body.
+pub fn run_alone(module: &str, name: &str) -> bool {
+    const MARK: &str = "GRIDDISPATCH_TEST_ALONE";
+    // The path libtest knows the test by: without the crate's name.
+    let module = module.split_once("::").map_or("", |(_, m)| m);
+    let path = format!("{module}::{name}");
+    if std::env::var(MARK).is_ok_and(|v| v == path) {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = std::process::Command::new(exe)
+        .args([path.as_str(), "--exact", "--test-threads=1", "--nocapture"])
+        .env(MARK, &path)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("cannot start the test binary again");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!(
+        "--- {path}, alone in process {exe}:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr),
+        exe = std::env::current_exe().unwrap_or_default().display()
+    );
+    // A name that matched no test would "pass" with nothing run.
+    assert!(
+        stdout.contains("running 1 test"),
+        "the child process did not run {path}"
+    );
+    assert!(
+        out.status.success(),
+        "{path} failed in its own process ({})",
+        out.status
+    );
+    false
+}
+
 /// The value of `griddispatch_<name>` in the Prometheus text of /metrics; fails the test
 /// when there is no such metric (every counter is listed, at 0 too, so that is a typo).
 pub fn metric(text: &str, name: &str) -> u64 {
