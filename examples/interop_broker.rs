@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
     let mut config = BrokerConfig::default();
     if logins {
         // The probes' set-up publishes 20,000 retained messages from one login; the message
-        // rate is tested by tests/hostile instead.
+        // rate is tested by tests/it/hostile instead.
         config.max_messages_per_sec = 0;
     }
     let broker = Broker::bind(&addr, config).await?;

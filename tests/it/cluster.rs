@@ -1,0 +1,178 @@
+//! Two replicas on one PostgreSQL database and the Mosquitto on 127.0.0.1:1883: one leads,
+//! the other forwards what needs the engine, relays the live feed, and takes over the
+//! pending offer's timer when the leader stops.
+
+use crate::common;
+use std::time::Duration;
+
+use crate::common::{worker, Api, WAIT};
+use futures::StreamExt;
+use griddispatch::app::Running;
+use griddispatch::domain::Role;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// Skips loudly (fails under CI) when a service this test needs is not there.
+fn services_or_skip() -> bool {
+    for (what, addr) in [
+        ("PostgreSQL", "127.0.0.1:5432"),
+        ("Mosquitto", "127.0.0.1:1883"),
+    ] {
+        if std::net::TcpStream::connect(addr).is_err() {
+            eprintln!("\n*** SKIPPED cluster test: {what} does not listen on {addr} (scripts/test starts it) ***\n");
+            assert!(std::env::var_os("CI").is_none(), "{what} is required in CI");
+            return false;
+        }
+    }
+    true
+}
+
+/// A replica on the database `db`, its data folder `dir` shared with the others (as
+/// docs/deploy.md asks for snapshots).
+async fn replica(dir: &tempfile::TempDir, db: &str, id: &str, client_id: &str) -> (Running, Api) {
+    let settings = common::test_settings(
+        dir,
+        &[
+            ("GRIDDISPATCH__DATABASE__URL", db),
+            ("GRIDDISPATCH__MQTT__LISTEN", ""),
+            ("GRIDDISPATCH__MQTT__URL", "mqtt://127.0.0.1:1883"),
+            // One session for the cluster: whoever leads takes it over, with what the
+            // broker queued while nobody did.
+            ("GRIDDISPATCH__MQTT__CLIENT_ID", client_id),
+            ("GRIDDISPATCH__CLUSTER__ENABLED", "true"),
+            ("GRIDDISPATCH__CLUSTER__REPLICA_ID", id),
+            ("GRIDDISPATCH__DISPATCH__ACK_TIMEOUT_SECS", "3"),
+            ("GRIDDISPATCH__VIDEO__PROBE_INTERVAL_SECS", "0"),
+        ],
+    );
+    let running = griddispatch::app::start(&settings).await.unwrap();
+    let token = running
+        .store
+        .create_token(&format!("test-{id}"), Role::Admin)
+        .await
+        .unwrap();
+    let api = Api {
+        base: format!("http://{}", running.http_addr),
+        token,
+        http: reqwest::Client::new(),
+        mqtt_host: "127.0.0.1".into(),
+        mqtt_port: 1883,
+    };
+    (running, api)
+}
+
+/// Polls `/readyz` until it reports `role` (and is ready); returns the body.
+async fn wait_role(api: &Api, role: &str, within: Duration) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let r = api.http.get(format!("{}/readyz", api.base)).send().await;
+        if let Ok(r) = r {
+            let ok = r.status().is_success();
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            if ok && v["role"] == role {
+                return v;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} never became a ready {role}: {v}",
+                api.base
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_follower_forwards_relays_and_takes_over_the_lead() {
+    if !services_or_skip() {
+        return;
+    }
+    let run = common::unique();
+    let dir = tempfile::tempdir().unwrap();
+    // The test folder's own PostgreSQL database, whichever backend this pass tests.
+    let db = common::pg_db_url(dir.path());
+    let client_id = format!("gd-cluster-{run}");
+
+    let (first, a) = replica(&dir, &db, "r1", &client_id).await;
+    wait_role(&a, "leader", WAIT).await;
+    let (second, b) = replica(&dir, &db, "r2", &client_id).await;
+    let v = wait_role(&b, "follower", WAIT).await;
+    assert_eq!(v["leader"], a.base, "{v}");
+
+    // Writes through the follower reach the leader's engine.
+    b.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70)).await;
+    let (near, far) = (format!("near-{run}"), format!("far-{run}"));
+    let mut w_near = worker(
+        &b,
+        &near,
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4951, 106.6951),
+    )
+    .await;
+    let mut w_far = worker(
+        &b,
+        &far,
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4910, 106.6910),
+    )
+    .await;
+
+    // A console on the follower sees the leader's changes.
+    let url = format!("{}/api/v1/live", b.base.replacen("http://", "ws://", 1));
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", b.token).parse().unwrap(),
+    );
+    let (mut feed, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+
+    let incident = b
+        .alert(json!({"id": format!("c-{run}"), "kind": "medical", "severity": 2, "lat": 39.4952, "lon": 106.6952}))
+        .await;
+    let offer = w_near.expect_task().await;
+    assert_eq!(offer["incident_id"], incident);
+    let seen = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(msg)) = feed.next().await {
+            let Ok(text) = msg.to_text() else { continue };
+            let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+            if v["type"] == "incident" && v["data"]["id"] == incident {
+                return v;
+            }
+        }
+        Value::Null
+    })
+    .await
+    .expect("the follower's live feed relays the leader's incident");
+    assert_eq!(seen["data"]["id"], incident);
+
+    // The leader goes away with the offer unanswered: the follower takes the lead, loads
+    // the open offer and its deadline, and the offer moves on to the other worker.
+    first.stop().await.unwrap();
+    wait_role(&b, "leader", WAIT).await;
+    let moved = tokio::time::timeout(WAIT, w_far.expect_task())
+        .await
+        .expect("the offer moved on after the lead changed");
+    assert_eq!(moved["incident_id"], incident);
+    let (ok, answer) = w_far
+        .update(
+            moved["task_id"].as_str().unwrap(),
+            json!({"status": "accepted"}),
+        )
+        .await;
+    assert!(ok, "{answer}");
+    let inc = b.wait_state(&incident, "assigned").await;
+    let statuses: Vec<&str> = inc["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["expired", "accepted"], "{inc}");
+    second.stop().await.unwrap();
+    common::forget_session("127.0.0.1", 1883, &client_id).await;
+    common::drop_test_db(dir.path());
+}

@@ -1,0 +1,846 @@
+//! Test harness: spawns the real app (real database, real embedded broker or Mosquitto,
+//! ephemeral ports) and talks to it as workers, sources and operators do.
+//!
+//! The database is an SQLite file in the test's folder, or with `GRIDDISPATCH_TEST_DB=postgres`
+//! a fresh PostgreSQL database (`gd_t_…`) on `GRIDDISPATCH_TEST_PG` (default
+//! `postgres://postgres@127.0.0.1:5432`), one per test folder, dropped with the `TestApp`
+//! that owns the folder. The same tests run unchanged on both.
+
+pub mod rtsp;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use griddispatch::app::Running;
+use griddispatch::config::Settings;
+use griddispatch::domain::Role;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeReasonCode};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+/// How long any single wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// An HTTP client for one instance, with an admin token.
+pub struct Api {
+    pub base: String,
+    pub token: String,
+    pub http: reqwest::Client,
+    pub mqtt_host: String,
+    pub mqtt_port: u16,
+}
+
+/// A running in-process instance.
+pub struct TestApp {
+    pub api: Api,
+    pub running: Option<Running>,
+    pub mqtt_host: String,
+    pub mqtt_port: u16,
+    pub db_url: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// The database the tests run against: `sqlite` (default) or `postgres`, from env
+/// `GRIDDISPATCH_TEST_DB`. Anything else fails the test rather than quietly testing SQLite.
+pub fn test_backend() -> &'static str {
+    match std::env::var("GRIDDISPATCH_TEST_DB").as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => "sqlite",
+        Ok("postgres") => "postgres",
+        Ok(other) => panic!("GRIDDISPATCH_TEST_DB={other:?}: expected sqlite or postgres"),
+    }
+}
+
+/// The PostgreSQL server the tests use, without a database name.
+pub fn pg_server() -> String {
+    std::env::var("GRIDDISPATCH_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// Test folder → the PostgreSQL database made for it.
+static PG_DATABASES: std::sync::Mutex<
+    Option<std::collections::HashMap<std::path::PathBuf, String>>,
+> = std::sync::Mutex::new(None);
+
+/// Runs one statement on the server's `postgres` database, on a thread of its own (callers
+/// may be inside a runtime, and this is a short, test-only wait). Tried a few times: a busy
+/// server (another suite's instances, a concurrent CREATE or DROP DATABASE) can refuse one.
+fn pg_admin(sql: String) -> Result<(), String> {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            use sqlx::Connection;
+            let url = format!("{}/postgres", pg_server());
+            let mut last = String::new();
+            for attempt in 0..5u64 {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                let mut c = match sqlx::postgres::PgConnection::connect(&url).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        last = format!("{url}: {e}");
+                        continue;
+                    }
+                };
+                let done = sqlx::query(&sql).execute(&mut c).await;
+                let _ = c.close().await;
+                match done {
+                    Ok(_) => return Ok(()),
+                    Err(e) => last = format!("{sql}: {e}"),
+                }
+            }
+            Err(last)
+        })
+    })
+    .join()
+    .unwrap_or_else(|_| Err("admin thread panicked".into()))
+}
+
+/// The database URL of the test folder `dir`: an SQLite file in it, or its own PostgreSQL
+/// database (made at the first call; later calls for the same folder get the same one, so
+/// a restarted instance finds its data).
+pub fn test_db_url(dir: &std::path::Path) -> String {
+    if test_backend() == "sqlite" {
+        return format!("sqlite://{}/test.db", dir.display());
+    }
+    pg_db_url(dir)
+}
+
+/// The PostgreSQL database of the test folder `dir`, whatever `GRIDDISPATCH_TEST_DB` says
+/// (made at the first call, the same one later).
+pub fn pg_db_url(dir: &std::path::Path) -> String {
+    let mut map = PG_DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+    let map = map.get_or_insert_with(Default::default);
+    if let Some(name) = map.get(dir) {
+        return format!("{}/{name}", pg_server());
+    }
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    // gd_t_<unix secs>_<pid>_<n>_<µs>_<module>: scripts/test drops those older than any
+    // run (the server may be shared, so a process id alone says nothing); the test's module
+    // (libtest names a test's thread after the test) tells where a leftover came from.
+    let module: String = std::thread::current()
+        .name()
+        .and_then(|t| t.split("::").next())
+        .unwrap_or("it")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(16)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let name = format!(
+        "gd_t_{}_{}_{}_{}_{module}",
+        now.as_secs(),
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        now.subsec_micros()
+    );
+    pg_admin(format!("CREATE DATABASE {name}"))
+        .unwrap_or_else(|e| panic!("cannot create the test database on {}: {e}", pg_server()));
+    map.insert(dir.to_path_buf(), name.clone());
+    format!("{}/{name}", pg_server())
+}
+
+/// Drops the PostgreSQL database of the test folder `dir`, if it has one.
+pub fn drop_test_db(dir: &std::path::Path) {
+    let name = {
+        let mut map = PG_DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+        map.as_mut().and_then(|m| m.remove(dir))
+    };
+    if let Some(name) = name {
+        // FORCE: an instance that was not stopped may still hold connections.
+        if let Err(e) = pg_admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")) {
+            eprintln!(
+                "*** could not drop test database {name} (scripts/test drops leftovers): {e} ***"
+            );
+        }
+    }
+}
+
+/// The environment naming the test folder's database, and the folder for files beside it.
+pub fn test_db_env(dir: &std::path::Path) -> Vec<(String, String)> {
+    vec![
+        ("GRIDDISPATCH__DATABASE__URL".into(), test_db_url(dir)),
+        (
+            "GRIDDISPATCH__DATABASE__DATA_DIR".into(),
+            dir.display().to_string(),
+        ),
+    ]
+}
+
+/// Settings for a test instance: ephemeral ports and a fresh database (see [`test_db_url`]).
+pub fn test_settings(dir: &tempfile::TempDir, extra: &[(&str, &str)]) -> Settings {
+    let mut env: Vec<(String, String)> = vec![
+        ("GRIDDISPATCH__HTTP__LISTEN".into(), "127.0.0.1:0".into()),
+        ("GRIDDISPATCH__MQTT__LISTEN".into(), "127.0.0.1:0".into()),
+    ];
+    env.extend(test_db_env(dir.path()));
+    for (k, v) in extra {
+        env.push((k.to_string(), v.to_string()));
+    }
+    Settings::load_with_env(None, env).expect("test settings")
+}
+
+impl TestApp {
+    /// Spawns with the embedded broker and the given env-style overrides.
+    pub async fn spawn(extra: &[(&str, &str)]) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let settings = test_settings(&dir, extra);
+        Self::spawn_with(dir, settings).await
+    }
+
+    pub async fn spawn_with(dir: tempfile::TempDir, settings: Settings) -> TestApp {
+        let running = griddispatch::app::start(&settings)
+            .await
+            .expect("app starts");
+        // A run meant for PostgreSQL must not pass on SQLite by mistake (or the reverse).
+        assert_eq!(
+            running.store.backend().as_str(),
+            test_backend(),
+            "GRIDDISPATCH_TEST_DB and the instance's database disagree"
+        );
+        let token = running
+            .store
+            .create_token("test-admin", Role::Admin)
+            .await
+            .expect("token");
+        let broker = griddispatch::config::BrokerUrl::parse(&running.mqtt_url).expect("url");
+        let (mqtt_host, mqtt_port) = (broker.host().to_owned(), broker.port());
+        let app = TestApp {
+            api: Api {
+                base: format!("http://{}", running.http_addr),
+                token,
+                http: reqwest::Client::new(),
+                mqtt_host: mqtt_host.clone(),
+                mqtt_port,
+            },
+            running: Some(running),
+            mqtt_host,
+            mqtt_port,
+            db_url: settings.database.url.as_str().to_owned(),
+            dir,
+        };
+        app.wait_healthy().await;
+        app
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl TestApp {
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await.expect("clean stop");
+        }
+    }
+
+    pub async fn token(&self, role: Role) -> String {
+        self.running
+            .as_ref()
+            .expect("running")
+            .store
+            .create_token("t", role)
+            .await
+            .expect("token")
+    }
+}
+
+impl Api {
+    pub async fn wait_healthy(&self) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Ok(r) = self.http.get(format!("{}/healthz", self.base)).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "instance never became healthy"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("http request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let (status, v) = self
+            .call(reqwest::Method::GET, path, Some(&self.token), None)
+            .await;
+        assert_eq!(status, 200, "GET {path}: {v}");
+        v
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, Some(&self.token), Some(body))
+            .await
+    }
+
+    /// A rectangular zone from south-west to north-east corners (lat, lon).
+    pub async fn zone(&self, id: &str, kind: &str, sw: (f64, f64), ne: (f64, f64)) {
+        let ring = json!([
+            [sw.1, sw.0],
+            [ne.1, sw.0],
+            [ne.1, ne.0],
+            [sw.1, ne.0],
+            [sw.1, sw.0]
+        ]);
+        let (s, v) = self
+            .post("/api/v1/zones", json!({"type":"Feature","geometry":{"type":"Polygon","coordinates":[ring]},"properties":{"id":id,"name":id,"kind":kind}}))
+            .await;
+        assert_eq!(s, 201, "zone {id}: {v}");
+    }
+
+    /// Creates a responder; returns its MQTT password.
+    pub async fn responder(
+        &self,
+        id: &str,
+        kind: &str,
+        travel: &str,
+        zone: Option<&str>,
+    ) -> String {
+        let (s, v) = self
+            .post(
+                "/api/v1/responders",
+                json!({"id": id, "name": id, "kind": kind, "travel": travel, "zone_id": zone}),
+            )
+            .await;
+        assert_eq!(s, 201, "responder {id}: {v}");
+        v["mqtt"]["password"].as_str().expect("password").to_owned()
+    }
+
+    /// Creates a source; returns its MQTT (username, password).
+    pub async fn source(&self, id: &str) -> (String, String) {
+        let (s, v) = self
+            .post("/api/v1/sources", json!({"id": id, "name": id}))
+            .await;
+        assert_eq!(s, 201, "source {id}: {v}");
+        (
+            v["mqtt"]["username"].as_str().expect("u").to_owned(),
+            v["mqtt"]["password"].as_str().expect("p").to_owned(),
+        )
+    }
+
+    /// Posts an alert over HTTP; returns the incident id.
+    pub async fn alert(&self, body: Value) -> String {
+        let (s, v) = self.post("/api/v1/alerts", body).await;
+        assert_eq!(s, 202, "alert: {v}");
+        v["incident_id"].as_str().expect("incident id").to_owned()
+    }
+
+    /// The Prometheus text of /metrics.
+    pub async fn metrics(&self) -> String {
+        let resp = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics");
+        resp.text().await.expect("metrics text")
+    }
+
+    /// Waits until camera `id` has `status`; returns the camera.
+    pub async fn wait_camera_status(&self, id: &str, status: &str) -> Value {
+        wait_for(&format!("camera {id} {status}"), || async {
+            let c = self.get(&format!("/api/v1/cameras/{id}")).await;
+            (c["status"] == status).then_some(c)
+        })
+        .await
+    }
+
+    /// Camera `id`'s status changes, newest first, and the whole history.
+    pub async fn camera_statuses(&self, id: &str) -> (Vec<String>, Value) {
+        let history = self.get(&format!("/api/v1/cameras/{id}/history")).await;
+        let statuses = history
+            .as_array()
+            .expect("history is a list")
+            .iter()
+            .map(|h| h["status"].as_str().expect("status").to_owned())
+            .collect();
+        (statuses, history)
+    }
+
+    pub async fn incident(&self, id: &str) -> Value {
+        self.get(&format!("/api/v1/incidents/{id}")).await
+    }
+
+    /// Polls until the incident is in `state` (or fails after WAIT).
+    pub async fn wait_state(&self, id: &str, state: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let v = self.incident(id).await;
+            if v["state"] == state {
+                return v;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "incident {id} never reached {state}; it is {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits until the dispatcher has stored a fix for `id` at least as new as `tst`.
+    pub async fn wait_fix(&self, id: &str, tst: i64) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let v = self.get(&format!("/api/v1/responders/{id}")).await;
+            if let Some(at) = v["fix_at"].as_str() {
+                let at = chrono::DateTime::parse_from_rfc3339(at)
+                    .expect("rfc3339")
+                    .timestamp();
+                if at >= tst {
+                    return;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "fix for {id} never stored"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.cancel.cancel();
+        }
+        drop_test_db(self.dir.path());
+    }
+}
+
+/// A real MQTT client acting as a worker's phone or a source.
+pub struct Client {
+    pub client: AsyncClient,
+    pub rx: mpsc::UnboundedReceiver<(String, Bytes)>,
+    pub suback: mpsc::UnboundedReceiver<Vec<SubscribeReasonCode>>,
+    pub connack: mpsc::UnboundedReceiver<rumqttc::ConnectReturnCode>,
+    /// Messages seen but not yet asked for; later waits look here first.
+    backlog: std::collections::VecDeque<(String, Bytes)>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Client {
+    /// Connects and waits for the CONNACK; panics if refused.
+    pub async fn connect(host: &str, port: u16, client_id: &str, user: &str, pass: &str) -> Client {
+        let mut c = Self::try_connect(host, port, client_id, user, pass).await;
+        let code = tokio::time::timeout(WAIT, c.connack.recv())
+            .await
+            .expect("connack in time")
+            .expect("connack");
+        assert_eq!(
+            code,
+            rumqttc::ConnectReturnCode::Success,
+            "{client_id} refused"
+        );
+        c
+    }
+
+    /// Connects without waiting.
+    pub async fn try_connect(
+        host: &str,
+        port: u16,
+        client_id: &str,
+        user: &str,
+        pass: &str,
+    ) -> Client {
+        let mut opts = MqttOptions::new(client_id, host, port);
+        opts.set_keep_alive(Duration::from_secs(10));
+        opts.set_credentials(user, pass);
+        opts.set_clean_session(true);
+        let (client, mut el) = AsyncClient::new(opts, 100);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (stx, suback) = mpsc::unbounded_channel();
+        let (ctx, connack) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            loop {
+                match el.poll().await {
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let _ = tx.send((p.topic, p.payload));
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(s))) => {
+                        let _ = stx.send(s.return_codes);
+                    }
+                    Ok(Event::Incoming(Packet::ConnAck(a))) => {
+                        let _ = ctx.send(a.code);
+                    }
+                    Ok(_) => {}
+                    Err(rumqttc::ConnectionError::ConnectionRefused(code)) => {
+                        let _ = ctx.send(code);
+                        return;
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        Client {
+            client,
+            rx,
+            suback,
+            connack,
+            backlog: Default::default(),
+            task,
+        }
+    }
+
+    /// Subscribes and returns the SUBACK codes.
+    pub async fn subscribe(&mut self, filter: &str) -> Vec<SubscribeReasonCode> {
+        self.client
+            .subscribe(filter, QoS::AtLeastOnce)
+            .await
+            .expect("subscribe");
+        tokio::time::timeout(WAIT, self.suback.recv())
+            .await
+            .expect("suback in time")
+            .expect("suback")
+    }
+
+    pub async fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload)
+            .await
+            .expect("publish");
+    }
+
+    /// Next message matching `pred`; others are kept for later calls. None after `within`.
+    pub async fn next_where(
+        &mut self,
+        within: Duration,
+        mut pred: impl FnMut(&str, &Bytes) -> bool,
+    ) -> Option<(String, Bytes)> {
+        if let Some(i) = self.backlog.iter().position(|(t, p)| pred(t, p)) {
+            return self.backlog.remove(i);
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some((t, p))) if pred(&t, &p) => return Some((t, p)),
+                Ok(Some(other)) => self.backlog.push_back(other),
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// A worker: a client logged in as a responder, subscribed to its own inbox.
+pub struct Worker {
+    pub rid: String,
+    /// Its MQTT password, to connect again as the same worker.
+    pub password: String,
+    pub c: Client,
+}
+
+impl Worker {
+    pub async fn connect(app: &Api, rid: &str, password: &str) -> Worker {
+        let mut c = Client::connect(
+            &app.mqtt_host,
+            app.mqtt_port,
+            &format!("phone-{rid}"),
+            rid,
+            password,
+        )
+        .await;
+        let codes = c.subscribe(&format!("dispatch/{rid}/tasks/#")).await;
+        assert!(
+            matches!(codes[0], SubscribeReasonCode::Success(_)),
+            "{rid} could not subscribe: {codes:?}"
+        );
+        Worker {
+            rid: rid.to_owned(),
+            password: password.to_owned(),
+            c,
+        }
+    }
+
+    /// Publishes an OwnTracks fix (now) and waits until the dispatcher stored it.
+    pub async fn locate(&self, app: &Api, lat: f64, lon: f64) {
+        let tst = chrono::Utc::now().timestamp();
+        self.locate_at(lat, lon, tst).await;
+        app.wait_fix(&self.rid, tst).await;
+    }
+
+    pub async fn locate_at(&self, lat: f64, lon: f64, tst: i64) {
+        let msg =
+            json!({"_type":"location","lat":lat,"lon":lon,"tst":tst,"acc":8,"batt":77,"tid":"wk"});
+        self.c
+            .publish(&format!("owntracks/{}/phone", self.rid), msg.to_string())
+            .await;
+    }
+
+    /// The next task message (non-empty retained inbox entry).
+    pub async fn task(&mut self, within: Duration) -> Option<Value> {
+        let prefix = format!("dispatch/{}/tasks/", self.rid);
+        let (_, p) = self
+            .c
+            .next_where(within, |t, p| {
+                // `…/tasks/<id>` itself: not `…/update/…` answers nor `…/closed` notices.
+                t.strip_prefix(&prefix)
+                    .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+                    && !p.is_empty()
+            })
+            .await?;
+        Some(serde_json::from_slice(&p).expect("task JSON"))
+    }
+
+    pub async fn expect_task(&mut self) -> Value {
+        self.task(WAIT)
+            .await
+            .unwrap_or_else(|| panic!("{} got no task", self.rid))
+    }
+
+    /// Waits for the empty retained message that clears `task_id`.
+    pub async fn expect_cleared(&mut self, task_id: &str) {
+        let topic = format!("dispatch/{}/tasks/{task_id}", self.rid);
+        self.c
+            .next_where(WAIT, |t, p| t == topic && p.is_empty())
+            .await
+            .unwrap_or_else(|| panic!("task {task_id} was never cleared for {}", self.rid));
+    }
+
+    /// Waits for the notice that says why `task_id` left the inbox.
+    pub async fn expect_closed(&mut self, task_id: &str) -> Value {
+        let topic = format!("dispatch/{}/tasks/{task_id}/closed", self.rid);
+        let (_, p) = self
+            .c
+            .next_where(WAIT, |t, _| t == topic)
+            .await
+            .unwrap_or_else(|| panic!("no closing notice for {task_id} to {}", self.rid));
+        serde_json::from_slice(&p).expect("closing notice JSON")
+    }
+
+    /// Sends an update and returns (accepted?, answer).
+    pub async fn update(&mut self, task_id: &str, body: Value) -> (bool, Value) {
+        let topic = format!("dispatch/{}/tasks/{task_id}/update", self.rid);
+        self.c.publish(&topic, body.to_string()).await;
+        let (t, p) = self
+            .c
+            .next_where(WAIT, |t, _| t.starts_with(&format!("{topic}/")))
+            .await
+            .expect("an answer to the update");
+        (
+            t.ends_with("/accepted"),
+            serde_json::from_slice(&p).expect("answer JSON"),
+        )
+    }
+}
+
+/// Fixture: a worker on duty. Its responder record and MQTT login are made, its phone is
+/// connected and subscribed to its inbox, and its position `at` (now) is stored.
+pub async fn worker(
+    app: &Api,
+    id: &str,
+    kind: &str,
+    travel: &str,
+    zone: Option<&str>,
+    at: (f64, f64),
+) -> Worker {
+    let pw = app.responder(id, kind, travel, zone).await;
+    let w = Worker::connect(app, id, &pw).await;
+    w.locate(app, at.0, at.1).await;
+    w
+}
+
+/// Fixture: worker `w1`, a grid worker on a bike in zone g1 (made by the caller), on duty
+/// as [`worker`] makes them at (39.4951, 106.6951): beside the tests' camera at
+/// (39.4955, 106.6955), so it gets the first offer of an incident there.
+pub async fn w1_by_the_camera(app: &Api) -> Worker {
+    worker(
+        app,
+        "w1",
+        "grid_worker",
+        "bike",
+        Some("g1"),
+        (39.4951, 106.6951),
+    )
+    .await
+}
+
+/// Fixture: the usual two candidates for one alert, grid workers on foot in zone g1
+/// (39.49–39.50 N, 106.69–106.70 E, made by the caller), on duty as [`worker`] makes them:
+/// `first` at (39.4950, 106.6950), beside the alerts at (39.4951, 106.6951), and `second`
+/// about 400 m further at (39.4920, 106.6920), so the first offer goes to `first` and the
+/// next to `second`.
+pub async fn first_and_second(app: &Api, ids: (&str, &str)) -> (Worker, Worker) {
+    let first = worker(
+        app,
+        ids.0,
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4950, 106.6950),
+    )
+    .await;
+    let second = worker(
+        app,
+        ids.1,
+        "grid_worker",
+        "foot",
+        Some("g1"),
+        (39.4920, 106.6920),
+    )
+    .await;
+    (first, second)
+}
+
+/// Ends the kept session `client_id` left on a shared broker (connecting with a clean
+/// session discards it), so finished tests leave no subscriber queuing messages for ever.
+pub async fn forget_session(host: &str, port: u16, client_id: &str) {
+    let c = Client::connect(host, port, client_id, "", "").await;
+    let _ = c.client.disconnect().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// A TCP port nothing listens on now (for processes the test starts itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("its address")
+        .port()
+}
+
+/// A unique suffix, for ids on a shared broker.
+pub fn unique() -> String {
+    format!("{:x}", uuid::Uuid::new_v4().as_u128() & 0xffff_ffff)
+}
+
+/// Polls `f` until it gives a value (or fails the test after WAIT).
+pub async fn wait_for<F, Fut>(what: &str, f: F) -> serde_json::Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<serde_json::Value>>,
+{
+    wait_up_to(WAIT, what, f).await
+}
+
+/// Polls `f` until it gives a value (or fails the test after `limit`).
+pub async fn wait_up_to<F, Fut>(limit: Duration, what: &str, mut f: F) -> serde_json::Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<serde_json::Value>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Whether to run the test `name` of module `module` (pass `module_path!()`) here. A test
+/// that measures the whole process (its threads, its memory) must not share it with the
+/// other tests of this binary, which run as threads beside it. In the test process this
+/// starts the test binary again for that one test alone (`--exact`, one test thread), with
+/// `GRIDDISPATCH_TEST_ALONE` naming it, prints the child's output, fails unless the child
+/// ran the test and it passed, and returns false; in the child it returns true, and the
+/// caller runs the test's body.
+pub fn run_alone(module: &str, name: &str) -> bool {
+    const MARK: &str = "GRIDDISPATCH_TEST_ALONE";
+    // The path libtest knows the test by: without the crate's name.
+    let module = module.split_once("::").map_or("", |(_, m)| m);
+    let path = format!("{module}::{name}");
+    if std::env::var(MARK).is_ok_and(|v| v == path) {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = std::process::Command::new(exe)
+        .args([path.as_str(), "--exact", "--test-threads=1", "--nocapture"])
+        .env(MARK, &path)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("cannot start the test binary again");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!(
+        "--- {path}, alone in process {exe}:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr),
+        exe = std::env::current_exe().unwrap_or_default().display()
+    );
+    // A name that matched no test would "pass" with nothing run.
+    assert!(
+        stdout.contains("running 1 test"),
+        "the child process did not run {path}"
+    );
+    assert!(
+        out.status.success(),
+        "{path} failed in its own process ({})",
+        out.status
+    );
+    false
+}
+
+/// The value of `griddispatch_<name>` in the Prometheus text of /metrics; fails the test
+/// when there is no such metric (every counter is listed, at 0 too, so that is a typo).
+pub fn metric(text: &str, name: &str) -> u64 {
+    let prefix = format!("griddispatch_{name} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
+}
+
+/// Waits until metric `name` is at least `min`.
+pub async fn wait_metric(api: &Api, name: &str, min: u64) {
+    wait_for(&format!("{name} >= {min}"), || async {
+        (metric(&api.metrics().await, name) >= min).then_some(Value::Null)
+    })
+    .await;
+}
+
+/// Renames a table of the database at `db_url`: how the tests take part of the database
+/// away for a while (every statement on it fails) and give it back.
+pub async fn rename_table(db_url: &str, from: &str, to: &str) {
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(db_url)
+        .await
+        .expect("the test database");
+    sqlx::query(&format!("ALTER TABLE {from} RENAME TO {to}"))
+        .execute(&db)
+        .await
+        .expect("renaming a table");
+    db.close().await;
+}

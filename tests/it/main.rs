@@ -1,0 +1,37 @@
+//! The integration tests, as one binary: each module was a test binary of its own, and
+//! every one of them linked GStreamer, sqlx and the app. They run against the real app,
+//! broker and database (see `common`); `hostile` is the hostile-client suite.
+//!
+//! Tests here run as threads of one process. A test that measures the whole process
+//! (threads, memory) runs itself again alone in a child process: [`common::run_alone`].
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns fail loudly by design
+
+mod common;
+
+mod api;
+mod broker;
+mod camera_health;
+mod camera_probes;
+mod cameras;
+mod chaos;
+mod cli;
+mod cluster;
+mod console;
+mod console_auth;
+mod dispatch;
+mod duty;
+mod gb28181;
+mod hostile;
+mod ingest;
+mod live;
+mod mosquitto;
+mod mosquitto_acl;
+mod mqtt_ws;
+mod onvif;
+mod probe_rounds;
+mod restart;
+mod schema;
+mod sim;
+mod snapshots;
+mod video;

@@ -1,0 +1,82 @@
+//! The simulator and the demo county against a real instance.
+
+use std::time::Duration;
+
+use crate::common::TestApp;
+use tokio_util::sync::CancellationToken;
+
+#[tokio::test]
+async fn simulated_workers_take_alerts_through_to_closed() {
+    let app = TestApp::spawn(&[]).await;
+    let cfg = griddispatch::sim::SimConfig {
+        url: app.base.clone(),
+        token: app.token.clone(),
+        mqtt_url: app.running.as_ref().unwrap().mqtt_url.clone(),
+        workers: 15,
+        rate: 3.0,
+        duration: Duration::from_secs(10),
+        pace: 300.0,
+        location_interval: Duration::from_secs(1),
+        close_resolved: true,
+        ..griddispatch::sim::SimConfig::default()
+    };
+    let report = griddispatch::sim::run(cfg, CancellationToken::new())
+        .await
+        .unwrap();
+    eprintln!("{report}");
+    assert!(report.alerts_sent >= 10, "{report}");
+    assert!(report.tasks_received > 0 && report.accepted > 0, "{report}");
+    assert!(
+        report.resolved > 0 && report.incidents_closed > 0,
+        "{report}"
+    );
+    let closed = app.get("/api/v1/incidents?state=closed").await;
+    assert_eq!(
+        closed.as_array().unwrap().len() as u64,
+        report.incidents_closed
+    );
+    let dead = app.get("/api/v1/dead-letters").await;
+    assert!(
+        dead.as_array().unwrap().is_empty(),
+        "the simulator sent something malformed: {dead}"
+    );
+}
+
+#[tokio::test]
+async fn the_demo_county_loads_and_loads_again() {
+    let app = TestApp::spawn(&[]).await;
+    let first = griddispatch::demo::load(&app.base, &app.token)
+        .await
+        .map_err(|e| format!("{e:#}"))
+        .unwrap();
+    // A second start on the same database (passwords are re-issued, nothing duplicated).
+    let second = griddispatch::demo::load(&app.base, &app.token)
+        .await
+        .map_err(|e| format!("{e:#}"))
+        .unwrap();
+    assert_eq!(first.responders.len(), second.responders.len());
+    let zones = app.get("/api/v1/zones").await;
+    let kinds: Vec<_> = zones["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        kinds.iter().filter(|k| *k == "grid").count() >= 5,
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"beat".to_owned()));
+    let responders = app.get("/api/v1/responders").await;
+    let n = responders.as_array().unwrap().len();
+    assert!((20..=30).contains(&n), "{n} responders");
+    // Every camera lands in a grid zone by the dispatcher's own zone rules.
+    let cameras = app.get("/api/v1/cameras").await;
+    assert!(cameras.as_array().unwrap().len() >= 10);
+    for c in cameras.as_array().unwrap() {
+        assert!(
+            c["zone_id"].as_str().is_some(),
+            "camera outside every zone: {c}"
+        );
+    }
+}
