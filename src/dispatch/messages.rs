@@ -126,7 +126,11 @@ pub(crate) fn clear_task(responder_id: &str, task_id: &str) -> Outgoing {
 }
 
 /// The answer to a worker's task update, on [`answer_topic`] (not retained).
-pub(crate) fn answer_outgoing(responder_id: &str, task_id: &str, answer: &UpdateAnswer) -> Outgoing {
+pub(crate) fn answer_outgoing(
+    responder_id: &str,
+    task_id: &str,
+    answer: &UpdateAnswer,
+) -> Outgoing {
     let topic = answer_topic(responder_id, task_id, answer.reason.is_none());
     Outgoing::new(topic, serde_json::to_vec(answer).unwrap_or_default(), false)
 }
