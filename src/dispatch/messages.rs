@@ -145,3 +145,30 @@ pub(crate) fn duty_outgoing(responder_id: &str, on_duty: bool, at_ms: i64) -> Ou
 pub(crate) fn clear_duty(responder_id: &str) -> Outgoing {
     Outgoing::clear_retained(duty_topic(responder_id))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_go_to_accepted_or_rejected_and_clearing_is_an_empty_retained_message() {
+        let mut answer = UpdateAnswer {
+            task_id: "t1".into(),
+            status: "accepted".into(),
+            version: 2,
+            reason: None,
+        };
+        let ok = answer_outgoing("w1", "t1", &answer);
+        assert_eq!(ok.topic, "dispatch/w1/tasks/t1/update/accepted");
+        assert!(!ok.retain && ok.outbox_seq.is_none());
+        answer.reason = Some("stale".into());
+        let refused = answer_outgoing("w1", "t1", &answer);
+        assert_eq!(refused.topic, "dispatch/w1/tasks/t1/update/rejected");
+        let clear = clear_task("w1", "t1");
+        assert_eq!(clear.topic, "dispatch/w1/tasks/t1");
+        assert!(clear.retain && clear.payload.is_empty());
+        let duty = clear_duty("w1");
+        assert_eq!(duty.topic, "dispatch/w1/duty");
+        assert!(duty.retain && duty.payload.is_empty());
+    }
+}
