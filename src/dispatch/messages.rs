@@ -2,8 +2,9 @@
 
 use serde_json::{json, Value};
 
+use super::UpdateAnswer;
 use crate::clock::rfc3339;
-use crate::store::{IncidentRow, SnapshotRow, TaskRow};
+use crate::store::{IncidentRow, Outgoing, SnapshotRow, TaskRow};
 use crate::views::SnapshotFiles;
 
 /// `dispatch/<responder_id>/tasks/<task_id>`: the retained inbox entry.
@@ -96,4 +97,78 @@ pub fn duty_topic(responder_id: &str) -> String {
 /// The retained duty state: `{"on_duty": bool, "at": "<RFC 3339>"}`.
 pub fn duty_message(on_duty: bool, at_ms: i64) -> Value {
     json!({ "on_duty": on_duty, "at": rfc3339(at_ms) })
+}
+
+// ---- the messages as they go out ----------------------------------------------------------
+
+/// The retained task message on [`task_topic`], with its incident's snapshots.
+pub(crate) fn task_outgoing(
+    task: &TaskRow,
+    incident: &IncidentRow,
+    snapshots: &[SnapshotRow],
+    files: &SnapshotFiles,
+) -> Outgoing {
+    let payload = task_message(task, incident, snapshots, files)
+        .to_string()
+        .into_bytes();
+    Outgoing::new(task_topic(&task.responder_id, &task.id), payload, true)
+}
+
+/// The notice on [`closed_topic`] that a task left the inbox (see [`closed_message`]).
+pub(crate) fn closed_outgoing(task: &TaskRow, at_ms: i64) -> Outgoing {
+    let payload = serde_json::to_vec(&closed_message(task, at_ms)).unwrap_or_default();
+    Outgoing::new(closed_topic(&task.responder_id, &task.id), payload, false)
+}
+
+/// Clears a task's retained message from the worker's inbox.
+pub(crate) fn clear_task(responder_id: &str, task_id: &str) -> Outgoing {
+    Outgoing::clear_retained(task_topic(responder_id, task_id))
+}
+
+/// The answer to a worker's task update, on [`answer_topic`] (not retained).
+pub(crate) fn answer_outgoing(
+    responder_id: &str,
+    task_id: &str,
+    answer: &UpdateAnswer,
+) -> Outgoing {
+    let topic = answer_topic(responder_id, task_id, answer.reason.is_none());
+    Outgoing::new(topic, serde_json::to_vec(answer).unwrap_or_default(), false)
+}
+
+/// The retained duty state on [`duty_topic`].
+pub(crate) fn duty_outgoing(responder_id: &str, on_duty: bool, at_ms: i64) -> Outgoing {
+    let payload = duty_message(on_duty, at_ms).to_string().into_bytes();
+    Outgoing::new(duty_topic(responder_id), payload, true)
+}
+
+/// Clears the retained duty state of a responder that is gone.
+pub(crate) fn clear_duty(responder_id: &str) -> Outgoing {
+    Outgoing::clear_retained(duty_topic(responder_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_go_to_accepted_or_rejected_and_clearing_is_an_empty_retained_message() {
+        let mut answer = UpdateAnswer {
+            task_id: "t1".into(),
+            status: "accepted".into(),
+            version: 2,
+            reason: None,
+        };
+        let ok = answer_outgoing("w1", "t1", &answer);
+        assert_eq!(ok.topic, "dispatch/w1/tasks/t1/update/accepted");
+        assert!(!ok.retain && ok.outbox_seq.is_none());
+        answer.reason = Some("stale".into());
+        let refused = answer_outgoing("w1", "t1", &answer);
+        assert_eq!(refused.topic, "dispatch/w1/tasks/t1/update/rejected");
+        let clear = clear_task("w1", "t1");
+        assert_eq!(clear.topic, "dispatch/w1/tasks/t1");
+        assert!(clear.retain && clear.payload.is_empty());
+        let duty = clear_duty("w1");
+        assert_eq!(duty.topic, "dispatch/w1/duty");
+        assert!(duty.retain && duty.payload.is_empty());
+    }
 }

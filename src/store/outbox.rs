@@ -24,6 +24,24 @@ pub struct Outgoing {
     pub outbox_seq: Option<i64>,
 }
 
+impl Outgoing {
+    /// A message not yet in the outbox: staging it with a decision gives it its
+    /// `outbox_seq`; sent on its own it is best effort.
+    pub fn new(topic: String, payload: Vec<u8>, retain: bool) -> Outgoing {
+        Outgoing {
+            topic,
+            payload,
+            retain,
+            outbox_seq: None,
+        }
+    }
+
+    /// The empty retained message that clears what `topic` retains.
+    pub fn clear_retained(topic: String) -> Outgoing {
+        Outgoing::new(topic, Vec::new(), true)
+    }
+}
+
 /// Adds `msgs` to the outbox inside `tx` and gives each its `outbox_seq`.
 pub(super) async fn stage(
     tx: &mut sqlx::Transaction<'static, Any>,

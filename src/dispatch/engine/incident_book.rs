@@ -1,0 +1,328 @@
+//! The open incidents with what must follow them: the positions of those alerts may still
+//! join, and the snapshots their task messages carry.
+//!
+//! Invariants, kept by every method here:
+//! - an incident is joinable (in the point index) while it is open and not resolved;
+//! - a closed or cancelled incident leaves the book with its snapshots;
+//! - every state change passes [`IncidentState::can_become`].
+
+use std::collections::HashMap;
+
+use crate::config::CorrelationSettings;
+use crate::domain::nearby::PointIndex;
+use crate::domain::{IncidentState, LatLon};
+use crate::store::{IncidentRow, SnapshotRow};
+
+/// Open incidents, the joinable index and their snapshots (see the module docs).
+#[derive(Debug)]
+pub(super) struct Incidents {
+    /// Open incidents by id.
+    by_id: HashMap<String, IncidentRow>,
+    /// Positions of the open incidents that alerts may still join (not resolved).
+    joinable: PointIndex,
+    /// Open incident id → its snapshots, in order.
+    snapshots: HashMap<String, Vec<SnapshotRow>>,
+}
+
+/// What became of a requested state change.
+#[derive(Debug, Clone)]
+pub(super) enum Transition {
+    /// Not an open incident.
+    Missing,
+    /// The state machine does not allow it; nothing changed.
+    Refused(IncidentState),
+    /// Done: the state before, and the incident after.
+    Moved(IncidentState, Box<IncidentRow>),
+}
+
+fn position(i: &IncidentRow) -> LatLon {
+    LatLon {
+        lat: i.lat,
+        lon: i.lon,
+    }
+}
+
+impl Incidents {
+    /// An empty book whose index is true around `ref_lat` degrees.
+    pub(super) fn new(ref_lat: f64) -> Incidents {
+        Incidents {
+            by_id: HashMap::new(),
+            joinable: PointIndex::new(ref_lat),
+            snapshots: HashMap::new(),
+        }
+    }
+
+    /// The stored open incidents and their snapshots.
+    pub(super) fn load(
+        ref_lat: f64,
+        rows: impl IntoIterator<Item = IncidentRow>,
+        snapshots: impl IntoIterator<Item = SnapshotRow>,
+    ) -> Incidents {
+        let mut book = Incidents::new(ref_lat);
+        for i in rows {
+            if i.state != IncidentState::Resolved {
+                book.joinable.insert(&i.id, position(&i));
+            }
+            book.by_id.insert(i.id.clone(), i);
+        }
+        for snap in snapshots {
+            book.snapshots
+                .entry(snap.incident_id.clone())
+                .or_default()
+                .push(snap);
+        }
+        book
+    }
+
+    /// A new incident (state `new`), joinable at once.
+    pub(super) fn open(&mut self, incident: IncidentRow) {
+        self.joinable.insert(&incident.id, position(&incident));
+        self.by_id.insert(incident.id.clone(), incident);
+    }
+
+    /// The nearest open incident of `kind` within the radius whose last alert is within
+    /// the window; ties go to the smaller id.
+    pub(super) fn correlate(
+        &self,
+        rules: &CorrelationSettings,
+        kind: &str,
+        at: LatLon,
+        now: i64,
+    ) -> Option<String> {
+        let window_ms = rules.window_secs as i64 * 1000;
+        self.joinable
+            .within(at, rules.radius_m)
+            .filter_map(|(id, d)| Some((d, self.by_id.get(id)?)))
+            .filter(|(_, i)| i.kind == kind && now - i.last_alert_at <= window_ms)
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.id.cmp(&b.1.id)))
+            .map(|(_, i)| i.id.clone())
+    }
+
+    /// Another alert joined: the incident is as recent as it, and as urgent as the most
+    /// urgent of its alerts (1 is the most urgent).
+    pub(super) fn join_alert(&mut self, id: &str, severity: i64, now: i64) -> Option<IncidentRow> {
+        let incident = self.by_id.get_mut(id)?;
+        incident.last_alert_at = now;
+        incident.updated_at = now;
+        incident.severity = incident.severity.min(severity);
+        Some(incident.clone())
+    }
+
+    /// One more offer made for the incident.
+    pub(super) fn count_offer(&mut self, id: &str, now: i64) -> Option<IncidentRow> {
+        let incident = self.by_id.get_mut(id)?;
+        incident.offers_made += 1;
+        incident.updated_at = now;
+        Some(incident.clone())
+    }
+
+    /// An operator chose the responder: a failed offer goes back to the operators.
+    pub(super) fn mark_manual(&mut self, id: &str) -> bool {
+        self.by_id.get_mut(id).map(|i| i.manual = true).is_some()
+    }
+
+    /// Moves an incident to `to` if the state machine allows it. A resolved incident is no
+    /// longer joinable; a closed or cancelled one leaves the book.
+    pub(super) fn transition(&mut self, id: &str, to: IncidentState, now: i64) -> Transition {
+        let Some(incident) = self.by_id.get_mut(id) else {
+            return Transition::Missing;
+        };
+        let from = incident.state;
+        if !from.can_become(to) {
+            return Transition::Refused(from);
+        }
+        incident.state = to;
+        incident.updated_at = now;
+        let row = incident.clone();
+        if to.is_terminal() || to == IncidentState::Resolved {
+            self.joinable.remove(id);
+        }
+        if to.is_terminal() {
+            self.by_id.remove(id);
+            self.snapshots.remove(id);
+        }
+        Transition::Moved(from, Box::new(row))
+    }
+
+    /// Adds a stored snapshot (once; kept in order of `n`). False when the incident is not
+    /// open.
+    pub(super) fn add_snapshot(&mut self, row: SnapshotRow) -> bool {
+        if !self.by_id.contains_key(&row.incident_id) {
+            return false;
+        }
+        let list = self.snapshots.entry(row.incident_id.clone()).or_default();
+        if !list.iter().any(|s| s.n == row.n) {
+            list.push(row);
+            list.sort_by_key(|s| s.n);
+        }
+        true
+    }
+
+    /// The snapshots of an open incident, in order.
+    pub(super) fn snapshots(&self, id: &str) -> &[SnapshotRow] {
+        self.snapshots
+            .get(id)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// An open incident.
+    pub(super) fn get(&self, id: &str) -> Option<&IncidentRow> {
+        self.by_id.get(id)
+    }
+
+    /// Whether the incident is open.
+    pub(super) fn contains(&self, id: &str) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    /// Every open incident.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &IncidentRow> {
+        self.by_id.values()
+    }
+
+    /// Open incidents.
+    pub(super) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn incident(id: &str, kind: &str, lat: f64, lon: f64, last_alert_at: i64) -> IncidentRow {
+        IncidentRow {
+            id: id.into(),
+            kind: kind.into(),
+            severity: 3,
+            state: IncidentState::New,
+            lat,
+            lon,
+            zone_id: None,
+            title: kind.into(),
+            description: None,
+            address: None,
+            rendezvous: None,
+            offers_made: 0,
+            manual: false,
+            created_at: last_alert_at,
+            updated_at: last_alert_at,
+            last_alert_at,
+        }
+    }
+
+    fn snapshot(incident: &str, n: i64) -> SnapshotRow {
+        SnapshotRow {
+            incident_id: incident.into(),
+            n,
+            camera_id: "cam1".into(),
+            taken_at: 0,
+            source: "stream".into(),
+            bytes: 1,
+            width: None,
+            height: None,
+        }
+    }
+
+    const RULES: CorrelationSettings = CorrelationSettings {
+        radius_m: 200.0,
+        window_secs: 600,
+    };
+
+    fn at(lat: f64, lon: f64) -> LatLon {
+        LatLon { lat, lon }
+    }
+
+    #[test]
+    fn an_alert_joins_the_nearest_incident_of_its_kind_within_distance_and_time() {
+        let mut book = Incidents::new(30.5);
+        // ~110 m and ~55 m north of the alert; another kind even closer; one too far.
+        book.open(incident("far", "fire", 30.501, 114.3, 0));
+        book.open(incident("near", "fire", 30.5005, 114.3, 0));
+        book.open(incident("flood", "flood", 30.5001, 114.3, 0));
+        book.open(incident("away", "fire", 30.51, 114.3, 0));
+        let here = at(30.5, 114.3);
+        assert_eq!(
+            book.correlate(&RULES, "fire", here, 600_000),
+            Some("near".into())
+        );
+        // Past the window since the last alert: a new incident.
+        assert_eq!(book.correlate(&RULES, "fire", here, 600_001), None);
+        assert_eq!(book.correlate(&RULES, "smoke", here, 0), None);
+    }
+
+    #[test]
+    fn a_resolved_incident_takes_no_more_alerts_and_a_closed_one_leaves() {
+        let mut book = Incidents::new(30.5);
+        book.open(incident("i1", "fire", 30.5, 114.3, 0));
+        for to in [
+            IncidentState::Dispatching,
+            IncidentState::Assigned,
+            IncidentState::Resolved,
+        ] {
+            assert!(matches!(
+                book.transition("i1", to, 1),
+                Transition::Moved(..)
+            ));
+        }
+        assert!(book.contains("i1"));
+        assert_eq!(book.correlate(&RULES, "fire", at(30.5, 114.3), 1), None);
+        assert!(book.add_snapshot(snapshot("i1", 1)));
+        let moved = book.transition("i1", IncidentState::Closed, 2);
+        assert!(
+            matches!(moved, Transition::Moved(IncidentState::Resolved, ref row) if row.state == IncidentState::Closed)
+        );
+        assert!(!book.contains("i1"));
+        assert!(book.snapshots("i1").is_empty());
+        assert!(matches!(
+            book.transition("i1", IncidentState::Dispatching, 3),
+            Transition::Missing
+        ));
+    }
+
+    #[test]
+    fn an_illegal_state_change_is_refused_and_changes_nothing() {
+        let mut book = Incidents::new(30.5);
+        book.open(incident("i1", "fire", 30.5, 114.3, 0));
+        assert!(matches!(
+            book.transition("i1", IncidentState::Assigned, 5),
+            Transition::Refused(IncidentState::New)
+        ));
+        assert!(matches!(
+            book.transition("i1", IncidentState::Resolved, 5),
+            Transition::Refused(IncidentState::New)
+        ));
+        let i = book.get("i1").cloned();
+        assert_eq!(
+            i.map(|i| (i.state, i.updated_at)),
+            Some((IncidentState::New, 0))
+        );
+        assert!(book.correlate(&RULES, "fire", at(30.5, 114.3), 1).is_some());
+    }
+
+    #[test]
+    fn a_joined_alert_refreshes_the_incident_and_keeps_the_most_urgent_severity() {
+        let mut book = Incidents::new(30.5);
+        book.open(incident("i1", "fire", 30.5, 114.3, 0));
+        let joined = book.join_alert("i1", 5, 100);
+        assert_eq!(
+            joined.map(|i| (i.severity, i.last_alert_at)),
+            Some((3, 100))
+        );
+        let joined = book.join_alert("i1", 1, 200);
+        assert_eq!(joined.map(|i| i.severity), Some(1));
+    }
+
+    #[test]
+    fn snapshots_are_kept_once_in_order_and_only_for_open_incidents() {
+        let mut book = Incidents::new(30.5);
+        book.open(incident("i1", "fire", 30.5, 114.3, 0));
+        assert!(book.add_snapshot(snapshot("i1", 2)));
+        assert!(book.add_snapshot(snapshot("i1", 1)));
+        assert!(book.add_snapshot(snapshot("i1", 2)));
+        let ns: Vec<i64> = book.snapshots("i1").iter().map(|s| s.n).collect();
+        assert_eq!(ns, vec![1, 2]);
+        assert!(!book.add_snapshot(snapshot("gone", 1)));
+    }
+}
