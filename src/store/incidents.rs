@@ -44,6 +44,40 @@ pub struct IncidentRow {
     pub updated_at: i64,
     /// Last linked alert, Unix ms.
     pub last_alert_at: i64,
+    /// Its deadline and the times it reached each step.
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub milestones: Milestones,
+}
+
+/// An incident's deadline (处置时限) and when it reached each step of the loop, kept on its
+/// row so that reports scan incidents alone. Times are Unix ms; `None` = not (yet) reached.
+#[derive(Debug, Clone, Default, PartialEq, Eq, FromRow, Serialize)]
+pub struct Milestones {
+    /// When it must be closed by; `None` for incidents opened before deadlines existed.
+    pub due_at: Option<i64>,
+    /// The first offer.
+    pub first_offer_at: Option<i64>,
+    /// First reached `assigned` (an offer accepted).
+    pub accepted_at: Option<i64>,
+    /// First reached `on_scene`.
+    pub on_scene_at: Option<i64>,
+    /// Last reached `resolved` (after a rework, the final resolution).
+    pub resolved_at: Option<i64>,
+    /// Reached `closed` or `cancelled` (the state says which).
+    pub ended_at: Option<i64>,
+    /// The source of the alert that opened it.
+    pub source_id: Option<String>,
+    /// The responder whose task last reached `resolved`.
+    pub resolver_id: Option<String>,
+    /// Times it was escalated to the operators.
+    pub escalation_count: i64,
+    /// Times its work was sent back (返工).
+    pub rework_count: i64,
+    /// Extensions granted (延期).
+    pub extension_count: i64,
+    /// Times it was suspended (缓办).
+    pub suspension_count: i64,
 }
 
 /// A stored alert.
@@ -106,6 +140,8 @@ pub struct TaskRow {
     pub note: Option<String>,
     /// Last change, Unix ms.
     pub updated_at: i64,
+    /// When the responder accepted it, Unix ms; `None` for an offer never accepted.
+    pub accepted_at: Option<i64>,
 }
 
 /// One line of an incident's timeline.
@@ -127,9 +163,9 @@ pub struct TimelineRow {
     pub note: Option<String>,
 }
 
-pub(super) const INCIDENT_COLUMNS: &str = "id, kind, severity, state, lat, lon, zone_id, title, description, address, rendezvous, offers_made, manual, created_at, updated_at, last_alert_at";
+pub(super) const INCIDENT_COLUMNS: &str = "id, kind, severity, state, lat, lon, zone_id, title, description, address, rendezvous, offers_made, manual, created_at, updated_at, last_alert_at, due_at, first_offer_at, accepted_at, on_scene_at, resolved_at, ended_at, source_id, resolver_id, escalation_count, rework_count, extension_count, suspension_count";
 pub(super) const TASK_COLUMNS: &str =
-    "id, incident_id, responder_id, status, version, status_version, offered_at, respond_by, eta_secs, distance_m, note, updated_at";
+    "id, incident_id, responder_id, status, version, status_version, offered_at, respond_by, eta_secs, distance_m, note, updated_at, accepted_at";
 pub(super) const ALERT_COLUMNS: &str = "id, source_id, external_id, incident_id, kind, severity, lat, lon, camera_id, time, received_at, description, address";
 
 impl Store {

@@ -33,7 +33,7 @@ pub use camera_health::{
 };
 pub use cameras::{CameraRow, ImportCounts};
 pub use dead_letters::DeadLetterRow;
-pub use incidents::{AlertRow, IncidentRow, TaskRow, TimelineRow};
+pub use incidents::{AlertRow, IncidentRow, Milestones, TaskRow, TimelineRow};
 pub use outbox::Outgoing;
 pub use passwords::{check_password, hash_password, PasswordChecks, MIN_PASSWORD_CHARS};
 pub use responders::{NewResponder, ResponderRow};

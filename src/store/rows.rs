@@ -173,6 +173,7 @@ mod tests {
             created_at: 1,
             updated_at: 1,
             last_alert_at: 1,
+            milestones: Default::default(),
         }
     }
 
@@ -213,6 +214,7 @@ mod tests {
             distance_m: None,
             note: None,
             updated_at: 1,
+            accepted_at: None,
         };
         s.apply(
             &[

@@ -65,7 +65,7 @@ impl Store {
                 }
                 Write::InsertIncident(i) => {
                     sqlx::query(&format!(
-                        "INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                        "INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
                     ))
                     .bind(&i.id)
                     .bind(&i.kind)
@@ -83,12 +83,24 @@ impl Store {
                     .bind(i.created_at)
                     .bind(i.updated_at)
                     .bind(i.last_alert_at)
+                    .bind(i.milestones.due_at)
+                    .bind(i.milestones.first_offer_at)
+                    .bind(i.milestones.accepted_at)
+                    .bind(i.milestones.on_scene_at)
+                    .bind(i.milestones.resolved_at)
+                    .bind(i.milestones.ended_at)
+                    .bind(&i.milestones.source_id)
+                    .bind(&i.milestones.resolver_id)
+                    .bind(i.milestones.escalation_count)
+                    .bind(i.milestones.rework_count)
+                    .bind(i.milestones.extension_count)
+                    .bind(i.milestones.suspension_count)
                     .execute(&mut *tx)
                     .await?;
                 }
                 Write::UpdateIncident(i) => {
                     sqlx::query(
-                        "UPDATE incidents SET severity = $1, state = $2, offers_made = $3, manual = $4, updated_at = $5, last_alert_at = $6 WHERE id = $7",
+                        "UPDATE incidents SET severity = $1, state = $2, offers_made = $3, manual = $4, updated_at = $5, last_alert_at = $6, due_at = $7, first_offer_at = $8, accepted_at = $9, on_scene_at = $10, resolved_at = $11, ended_at = $12, resolver_id = $13, escalation_count = $14, rework_count = $15, extension_count = $16, suspension_count = $17 WHERE id = $18",
                     )
                     .bind(i.severity)
                     .bind(i.state.as_str())
@@ -96,6 +108,17 @@ impl Store {
                     .bind(i.manual)
                     .bind(i.updated_at)
                     .bind(i.last_alert_at)
+                    .bind(i.milestones.due_at)
+                    .bind(i.milestones.first_offer_at)
+                    .bind(i.milestones.accepted_at)
+                    .bind(i.milestones.on_scene_at)
+                    .bind(i.milestones.resolved_at)
+                    .bind(i.milestones.ended_at)
+                    .bind(&i.milestones.resolver_id)
+                    .bind(i.milestones.escalation_count)
+                    .bind(i.milestones.rework_count)
+                    .bind(i.milestones.extension_count)
+                    .bind(i.milestones.suspension_count)
                     .bind(&i.id)
                     .execute(&mut *tx)
                     .await?;
@@ -127,7 +150,7 @@ impl Store {
                 }
                 Write::InsertTask(t) => {
                     sqlx::query(&format!(
-                        "INSERT INTO tasks ({TASK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                        "INSERT INTO tasks ({TASK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
                     ))
                     .bind(&t.id)
                     .bind(&t.incident_id)
@@ -141,16 +164,18 @@ impl Store {
                     .bind(t.distance_m)
                     .bind(&t.note)
                     .bind(t.updated_at)
+                    .bind(t.accepted_at)
                     .execute(&mut *tx)
                     .await?;
                 }
                 Write::UpdateTask(t) => {
-                    sqlx::query("UPDATE tasks SET status = $1, version = $2, status_version = $3, note = $4, updated_at = $5 WHERE id = $6")
+                    sqlx::query("UPDATE tasks SET status = $1, version = $2, status_version = $3, note = $4, updated_at = $5, accepted_at = $6 WHERE id = $7")
                         .bind(t.status.as_str())
                         .bind(t.version)
                         .bind(t.status_version)
                         .bind(&t.note)
                         .bind(t.updated_at)
+                        .bind(t.accepted_at)
                         .bind(&t.id)
                         .execute(&mut *tx)
                         .await?;

@@ -477,6 +477,26 @@ async fn guidance_the_nearest_grid_worker_meets_the_ambulance_at_the_gate() {
             "closed"
         ]
     );
+    // The steps' times are kept on the incident for the reports, in order, credited to
+    // the worker who resolved it and to the source that reported it.
+    let store = &app.running.as_ref().unwrap().store;
+    let m = store.incident(&id).await.unwrap().milestones;
+    let times = [
+        m.first_offer_at,
+        m.accepted_at,
+        m.on_scene_at,
+        m.resolved_at,
+        m.ended_at,
+    ];
+    assert!(times.iter().all(Option::is_some), "{m:?}");
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{m:?}");
+    assert_eq!(m.resolver_id.as_deref(), Some("wang-li"));
+    assert_eq!(m.source_id.as_deref(), Some("api"));
+    assert_eq!(m.escalation_count, 0);
+    let tasks = store.tasks_of(&id).await.unwrap();
+    assert!(tasks[0]
+        .accepted_at
+        .is_some_and(|t| t >= tasks[0].offered_at));
 }
 
 #[tokio::test]

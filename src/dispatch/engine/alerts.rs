@@ -10,7 +10,9 @@ use crate::dispatch::{AlertOutcome, DispatchError, Reply, SnapshotRequest};
 use crate::domain::alert::{AlertPlace, NewAlert, SnapshotSource};
 use crate::domain::{IncidentState, LatLon};
 use crate::metrics::Metrics;
-use crate::store::{now_ms, AlertRow, IncidentRow, SnapshotRow, StoreError, TimelineRow, Write};
+use crate::store::{
+    now_ms, AlertRow, IncidentRow, Milestones, SnapshotRow, StoreError, TimelineRow, Write,
+};
 
 /// The incident's title: its kind in words, and the address when the alert has one.
 fn title(alert: &NewAlert) -> String {
@@ -49,6 +51,10 @@ fn new_incident(
         created_at: now,
         updated_at: now,
         last_alert_at: now,
+        milestones: Milestones {
+            source_id: Some(alert.source_id.to_string()),
+            ..Milestones::default()
+        },
     }
 }
 

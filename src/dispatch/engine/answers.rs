@@ -145,6 +145,7 @@ impl Engine {
             TaskStatus::Resolved => {
                 let why = note.as_deref();
                 self.end_task(task_id, TaskStatus::Resolved, why, &mut change, now);
+                self.incidents.set_resolver(&incident_id, rid.as_str());
                 let to = IncidentState::Resolved;
                 self.set_state(&incident_id, to, &actor, note, &mut change, now);
                 return Ok((change, ended));
@@ -284,6 +285,7 @@ mod tests {
             distance_m: None,
             note: None,
             updated_at: 0,
+            accepted_at: None,
         }
     }
 

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use crate::config::CorrelationSettings;
 use crate::domain::nearby::PointIndex;
 use crate::domain::{IncidentState, LatLon};
-use crate::store::{IncidentRow, SnapshotRow};
+use crate::store::{IncidentRow, Milestones, SnapshotRow};
 
 /// Open incidents, the joinable index and their snapshots (see the module docs).
 #[derive(Debug)]
@@ -112,8 +112,16 @@ impl Incidents {
     pub(super) fn count_offer(&mut self, id: &str, now: i64) -> Option<IncidentRow> {
         let incident = self.by_id.get_mut(id)?;
         incident.offers_made += 1;
+        incident.milestones.first_offer_at.get_or_insert(now);
         incident.updated_at = now;
         Some(incident.clone())
+    }
+
+    /// `responder` resolved the incident's work (the report credits the incident to them).
+    pub(super) fn set_resolver(&mut self, id: &str, responder: &str) {
+        if let Some(incident) = self.by_id.get_mut(id) {
+            incident.milestones.resolver_id = Some(responder.to_owned());
+        }
     }
 
     /// An operator chose the responder: a failed offer goes back to the operators.
@@ -133,6 +141,7 @@ impl Incidents {
         }
         incident.state = to;
         incident.updated_at = now;
+        reached(&mut incident.milestones, to, now);
         let row = incident.clone();
         if to.is_terminal() || to == IncidentState::Resolved {
             self.joinable.remove(id);
@@ -187,6 +196,23 @@ impl Incidents {
     }
 }
 
+/// Records in `m` that the incident reached `to` at `at`: the first acceptance and arrival,
+/// the last resolution (a reworked case is resolved again), its end, and each escalation.
+fn reached(m: &mut Milestones, to: IncidentState, at: i64) {
+    match to {
+        IncidentState::Assigned => {
+            m.accepted_at.get_or_insert(at);
+        }
+        IncidentState::OnScene => {
+            m.on_scene_at.get_or_insert(at);
+        }
+        IncidentState::Resolved => m.resolved_at = Some(at),
+        IncidentState::Closed | IncidentState::Cancelled => m.ended_at = Some(at),
+        IncidentState::Escalated => m.escalation_count += 1,
+        IncidentState::New | IncidentState::Dispatching | IncidentState::EnRoute => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +235,7 @@ mod tests {
             created_at: last_alert_at,
             updated_at: last_alert_at,
             last_alert_at,
+            milestones: Default::default(),
         }
     }
 
@@ -324,5 +351,55 @@ mod tests {
         let ns: Vec<i64> = book.snapshots("i1").iter().map(|s| s.n).collect();
         assert_eq!(ns, vec![1, 2]);
         assert!(!book.add_snapshot(snapshot("gone", 1)));
+    }
+
+    #[test]
+    fn milestones_keep_the_first_offer_acceptance_and_arrival_and_the_last_resolution() {
+        use IncidentState::*;
+        let mut book = Incidents::new(30.5);
+        book.open(incident("i1", "fire", 30.5, 114.3, 0));
+        book.count_offer("i1", 10);
+        book.count_offer("i1", 20);
+        let steps = [
+            (Dispatching, 10),
+            (Escalated, 30),
+            (Dispatching, 40),
+            (Assigned, 50),
+            (OnScene, 60),
+            (Dispatching, 70), // reassigned by an operator
+            (Assigned, 80),
+            (OnScene, 90),
+            (Resolved, 100),
+            (Closed, 120),
+        ];
+        let mut last = None;
+        for (to, at) in steps {
+            match book.transition("i1", to, at) {
+                Transition::Moved(_, row) => last = Some(row.milestones),
+                other => panic!("{to} at {at}: {other:?}"),
+            }
+        }
+        book.set_resolver("i1", "w1"); // gone once closed: changes nothing
+        let m = last.unwrap_or_default();
+        assert_eq!(m.first_offer_at, Some(10));
+        assert_eq!(m.accepted_at, Some(50));
+        assert_eq!(m.on_scene_at, Some(60));
+        assert_eq!(m.resolved_at, Some(100));
+        assert_eq!(m.ended_at, Some(120));
+        assert_eq!(m.escalation_count, 1);
+        assert_eq!(m.resolver_id, None);
+    }
+
+    #[test]
+    fn the_resolver_is_kept_with_the_incident() {
+        let mut book = Incidents::new(30.5);
+        book.open(incident("i1", "fire", 30.5, 114.3, 0));
+        book.set_resolver("i1", "w1");
+        book.set_resolver("i1", "w2");
+        assert_eq!(
+            book.get("i1")
+                .and_then(|i| i.milestones.resolver_id.clone()),
+            Some("w2".into())
+        );
     }
 }

@@ -110,6 +110,9 @@ impl Offers {
             self.deadlines.remove(&(t.respond_by, t.id.clone()));
         }
         t.status = status;
+        if status == TaskStatus::Accepted {
+            t.accepted_at.get_or_insert(now);
+        }
         t.version += 1;
         t.status_version = t.version;
         t.updated_at = now;
@@ -233,6 +236,7 @@ mod tests {
             distance_m: None,
             note: None,
             updated_at: 0,
+            accepted_at: None,
         }
     }
 

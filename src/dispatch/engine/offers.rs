@@ -116,6 +116,7 @@ fn new_offer(
         distance_m: ranked.map(|r| r.distance_m),
         note: None,
         updated_at: now,
+        accepted_at: None,
     }
 }
 
@@ -365,6 +366,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             last_alert_at: 0,
+            milestones: Default::default(),
         }
     }
 
