@@ -149,6 +149,9 @@ test('an alert near A reaches A within 2 s and never B; A accepts and the incide
   assert.ok((await phoneA.page.getAttribute('#nav-amap', 'href')).includes(`position=${r6(gLon)},${r6(gLat)}&`));
   assert.ok((await phoneA.page.getAttribute('#nav-baidu', 'href')).includes(`location=${r6(bLat)},${r6(bLon)}&`));
   assert.ok((await phoneA.page.getAttribute('#nav-geo', 'href')).startsWith(`geo:${r6(GATE.lat)},${r6(GATE.lon)}`));
+  // The small map labels its dots (the incident and the meeting point at least).
+  await phoneA.page.waitForSelector('.leaflet-tooltip');
+  assert.ok(await phoneA.page.locator('.leaflet-tooltip').count() >= 2, 'each dot on the small map is labelled');
   await shot(phoneA.page, 'field-task-detail');
 
   await press(phoneA.page, task.task_id, 'accepted');
@@ -165,6 +168,8 @@ test('an alert near A reaches A within 2 s and never B; A accepts and the incide
   await phoneA.page.click('[data-send="resolved"]');
   await until('incident 1 resolved', async () => (await incident(iid)).state === 'resolved');
   await phoneA.page.waitForSelector(`[data-task="${task.task_id}"]`, { state: 'detached' });
+  // …and the phone says the resolution arrived instead of the task just vanishing.
+  await phoneA.page.waitForSelector('.notice.ok');
 });
 
 test('A offline: the offer to A expires and goes to B; back online, A sees that it expired', async () => {

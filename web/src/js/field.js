@@ -269,6 +269,9 @@ function onMessage(topic, payload) {
     const reason = c.reason || '';
     if (c.status === 'withdrawn' || c.status === 'expired') {
       notice(`${task.title}: ${t(`closed_${c.status}`, { reason })}`, 'warn', what.taskId);
+    } else if (c.status === 'resolved') {
+      // The task leaves the list once the dispatcher stored the resolution: say it arrived.
+      notice(`${task.title}: ${t('resolution_received')}`, 'ok', what.taskId);
     }
     for (const item of state.outbox.observed(what.taskId, c.status, true)) dropNotice(task, item);
     saveTasks();
@@ -570,17 +573,19 @@ function drawMiniMap(el, task) {
   const m = createMap(el, tiles);
   state.detailMap = m.map;
   const pts = [m.toMap(task.location.lat, task.location.lon)];
-  window.L.marker(pts[0], { icon: pin('incident'), title: task.title }).addTo(m.map);
+  // Each dot says what it is: a bare dot is read as "me" as often as "the incident".
+  const label = (marker, text) => marker.bindTooltip(text, { permanent: true, direction: 'top', offset: [0, -6] });
+  label(window.L.marker(pts[0], { icon: pin('incident'), title: task.title }).addTo(m.map), t('incident_at'));
   if (task.rendezvous) {
     const p = m.toMap(task.rendezvous.lat, task.rendezvous.lon);
     pts.push(p);
-    window.L.marker(p, { icon: pin('meet'), title: t('rendezvous') }).addTo(m.map);
+    label(window.L.marker(p, { icon: pin('meet'), title: t('rendezvous') }).addTo(m.map), t('rendezvous'));
   }
   const me = here();
   if (me) {
     const p = m.toMap(me.lat, me.lon);
     pts.push(p);
-    window.L.marker(p, { icon: pin('me'), title: t('my_position') }).addTo(m.map);
+    label(window.L.marker(p, { icon: pin('me'), title: t('my_position') }).addTo(m.map), t('my_position'));
   }
   requestAnimationFrame(() => {
     if (state.detailMap !== m.map) return; // replaced before it was first drawn
