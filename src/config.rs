@@ -35,6 +35,8 @@ pub struct Settings {
     pub dispatch: DispatchSettings,
     /// When alerts join an existing incident.
     pub correlation: CorrelationSettings,
+    /// How long an incident may take, from opening to closing (处置时限).
+    pub deadlines: DeadlineSettings,
     /// The store of messages that could not be understood.
     pub dead_letters: DeadLetterSettings,
     /// The live feed (`/api/v1/live`).
@@ -322,6 +324,82 @@ pub struct CorrelationSettings {
     pub window_secs: u64,
 }
 
+/// `[deadlines]`: how long an incident may stay open (处置时限), from its opening until it
+/// is closed or cancelled: by severity, overridden per incident kind.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DeadlineSettings {
+    /// Severity 1 (most urgent), seconds.
+    pub sev1_secs: u64,
+    /// Severity 2, seconds.
+    pub sev2_secs: u64,
+    /// Severity 3, seconds.
+    pub sev3_secs: u64,
+    /// Severity 4 (least urgent), seconds.
+    pub sev4_secs: u64,
+    /// Incident kind → seconds, whatever the severity (`[deadlines.kinds]`).
+    #[serde(default)]
+    pub kinds: BTreeMap<String, u64>,
+}
+
+impl DeadlineSettings {
+    /// Longest deadline accepted: a year. Longer is no deadline, and the bound keeps
+    /// `created_at + deadline` far from overflowing.
+    pub const MAX_SECS: u64 = 366 * 24 * 3600;
+
+    /// Seconds an incident of `kind` and `severity` (1 most urgent … 4) may stay open: the
+    /// kind's own deadline if it has one, else its severity's (below 1 counts as 1, above
+    /// 4 as 4).
+    pub fn secs_for(&self, kind: &str, severity: i64) -> u64 {
+        if let Some(&secs) = self.kinds.get(kind) {
+            return secs;
+        }
+        match severity {
+            i64::MIN..=1 => self.sev1_secs,
+            2 => self.sev2_secs,
+            3 => self.sev3_secs,
+            _ => self.sev4_secs,
+        }
+    }
+
+    /// When an incident of `kind` and `severity` opened at `created_at` (Unix ms) is due.
+    pub fn due_at(&self, kind: &str, severity: i64, created_at: i64) -> i64 {
+        let ms =
+            i64::try_from(self.secs_for(kind, severity).saturating_mul(1000)).unwrap_or(i64::MAX);
+        created_at.saturating_add(ms)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let range = |key: String, v: u64| {
+            if (1..=Self::MAX_SECS).contains(&v) {
+                Ok(())
+            } else {
+                Err(ConfigError(format!(
+                    "{key}: must be 1 to {} seconds (a year), is {v}",
+                    Self::MAX_SECS
+                )))
+            }
+        };
+        for (key, v) in [
+            ("sev1_secs", self.sev1_secs),
+            ("sev2_secs", self.sev2_secs),
+            ("sev3_secs", self.sev3_secs),
+            ("sev4_secs", self.sev4_secs),
+        ] {
+            range(format!("deadlines.{key}"), v)?;
+        }
+        for (kind, &v) in &self.kinds {
+            let key = format!("deadlines.kinds.{kind}");
+            if crate::domain::alert::parse_kind(kind).is_err() {
+                return Err(ConfigError(format!(
+                    "{key}: not an incident kind (1 to 32 of a-z, 0-9, _)"
+                )));
+            }
+            range(key, v)?;
+        }
+        Ok(())
+    }
+}
+
 /// `[dead_letters]`
 #[derive(Debug, Clone, Deserialize)]
 pub struct DeadLetterSettings {
@@ -544,6 +622,7 @@ impl Settings {
         if !(self.correlation.radius_m.is_finite() && self.correlation.radius_m >= 0.0) {
             return bad("correlation.radius_m", "must be >= 0 (metres)");
         }
+        self.deadlines.validate()?;
         self.video.gb28181_tz()?;
         if self.video.offline_incident_after_secs < 1 {
             return bad(

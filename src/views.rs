@@ -6,15 +6,22 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::clock::rfc3339;
+use crate::clock::{now_ms, rfc3339};
 use crate::config::Settings;
 use crate::domain::ranking::Responder;
 use crate::store::{CameraHealthRow, IncidentRow, SnapshotRow, TaskRow, TimelineRow};
 
 // ---- the API's shapes, which the live feed's events reuse -----------------------------------
 
-/// An incident, as `GET /api/v1/incidents` lists it (also the live feed's `incident` event).
+/// An incident, as `GET /api/v1/incidents` lists it (also the live feed's `incident` event),
+/// `overdue` as of now.
 pub fn incident(i: &IncidentRow) -> Value {
+    incident_at(i, now_ms())
+}
+
+/// [`incident`] with `overdue` as of `now` (Unix ms).
+pub fn incident_at(i: &IncidentRow, now: i64) -> Value {
+    let due_at = i.milestones.due_at;
     json!({
         "id": i.id,
         "kind": i.kind,
@@ -29,6 +36,8 @@ pub fn incident(i: &IncidentRow) -> Value {
         "offers_made": i.offers_made,
         "created_at": rfc3339(i.created_at),
         "updated_at": rfc3339(i.updated_at),
+        "due_at": due_at.map(rfc3339),
+        "overdue": i.state.is_overdue(due_at, now),
     })
 }
 
@@ -180,6 +189,46 @@ impl SnapshotFiles {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::IncidentState;
+    use crate::store::Milestones;
+
+    #[test]
+    fn an_incident_shows_its_due_time_and_whether_it_is_overdue() {
+        let mut i = IncidentRow {
+            id: "inc-1".into(),
+            kind: "fire".into(),
+            severity: 1,
+            state: IncidentState::Dispatching,
+            lat: 30.5,
+            lon: 114.3,
+            zone_id: None,
+            title: "fire".into(),
+            description: None,
+            address: None,
+            rendezvous: None,
+            offers_made: 0,
+            manual: false,
+            created_at: 0,
+            updated_at: 0,
+            last_alert_at: 0,
+            milestones: Milestones {
+                due_at: Some(3_600_000),
+                ..Milestones::default()
+            },
+        };
+        let v = incident_at(&i, 3_600_000);
+        assert_eq!(v["due_at"], "1970-01-01T01:00:00.000Z");
+        assert_eq!(v["overdue"], false);
+        assert_eq!(incident_at(&i, 3_600_001)["overdue"], true);
+        i.state = IncidentState::Closed;
+        assert_eq!(incident_at(&i, 3_600_001)["overdue"], false);
+        i.milestones.due_at = None;
+        let v = incident_at(&i, 3_600_001);
+        assert_eq!(
+            (v["due_at"].clone(), v["overdue"].clone()),
+            (Value::Null, json!(false))
+        );
+    }
 
     #[test]
     fn files_stay_in_their_folder_and_links_follow_the_public_url() {

@@ -280,3 +280,61 @@ fn debug_never_shows_a_password() {
     assert!(shown.contains("dispatcher"), "{shown}");
     assert!(!shown.contains("hunter22"), "{shown}");
 }
+
+#[test]
+fn deadlines_go_by_severity_unless_the_kind_has_its_own() {
+    let s = Settings::load_with_env(None, env(&[])).unwrap();
+    let d = &s.deadlines;
+    assert_eq!(
+        (d.sev1_secs, d.sev2_secs, d.sev3_secs, d.sev4_secs),
+        (3600, 14400, 86400, 259200)
+    );
+    assert_eq!(d.secs_for("fire", 1), 3600);
+    assert_eq!(d.secs_for("fight", 2), 14400);
+    assert_eq!(d.secs_for("noise", 3), 86400);
+    assert_eq!(d.secs_for("illegal_dumping", 4), 259200);
+    // Out of range counts as the nearest end.
+    assert_eq!(d.secs_for("fire", 0), 3600);
+    assert_eq!(d.secs_for("fire", 9), 259200);
+    // camera_offline (severity 4) has a day of its own.
+    assert_eq!(d.secs_for("camera_offline", 4), 86400);
+    assert_eq!(d.due_at("fire", 1, 1_000), 1_000 + 3_600_000);
+    assert_eq!(d.due_at("camera_offline", 4, 0), 86_400_000);
+
+    let s = Settings::load_with_env(
+        None,
+        env(&[
+            ("GRIDDISPATCH__DEADLINES__SEV2_SECS", "5"),
+            ("GRIDDISPATCH__DEADLINES__KINDS__GAS_LEAK", "2"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.deadlines.due_at("fight", 2, 10), 5_010);
+    // The kind wins whatever the severity.
+    assert_eq!(s.deadlines.due_at("gas_leak", 4, 10), 2_010);
+    assert_eq!(s.deadlines.secs_for("camera_offline", 4), 86400);
+}
+
+#[test]
+fn deadlines_are_positive_and_at_most_a_year_naming_the_key() {
+    for (var, key) in [
+        ("GRIDDISPATCH__DEADLINES__SEV1_SECS", "deadlines.sev1_secs"),
+        ("GRIDDISPATCH__DEADLINES__SEV4_SECS", "deadlines.sev4_secs"),
+        (
+            "GRIDDISPATCH__DEADLINES__KINDS__CAMERA_OFFLINE",
+            "deadlines.kinds.camera_offline",
+        ),
+    ] {
+        for bad in ["0", "31622401"] {
+            let err = Settings::load_with_env(None, env(&[(var, bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{var}={bad}: {err}");
+        }
+        assert!(Settings::load_with_env(None, env(&[(var, "31622400")])).is_ok());
+    }
+    let err = Settings::load_with_env(None, env(&[("GRIDDISPATCH__DEADLINES__SEV2_SECS", "-1")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sev2_secs"), "{err}");
+}

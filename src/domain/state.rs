@@ -40,6 +40,13 @@ impl IncidentState {
         !self.is_terminal()
     }
 
+    /// Whether an incident in this state, due at `due_at` (Unix ms; `None` = no deadline),
+    /// is overdue at `now`: still open (a resolved one awaits closing, so it counts) and
+    /// past its due time.
+    pub fn is_overdue(self, due_at: Option<i64>, now: i64) -> bool {
+        self.is_open() && due_at.is_some_and(|due| now > due)
+    }
+
     /// Whether `self → to` is allowed.
     pub fn can_become(self, to: IncidentState) -> bool {
         use IncidentState::*;
@@ -168,6 +175,31 @@ impl From<WorkerStatus> for TaskStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_open_incident_past_its_due_time_is_overdue() {
+        use IncidentState::*;
+        for open in [
+            New,
+            Dispatching,
+            Escalated,
+            Assigned,
+            EnRoute,
+            OnScene,
+            Resolved,
+        ] {
+            assert!(!open.is_overdue(Some(100), 99), "{open}");
+            assert!(
+                !open.is_overdue(Some(100), 100),
+                "{open}: due, not yet past"
+            );
+            assert!(open.is_overdue(Some(100), 101), "{open}");
+            assert!(!open.is_overdue(None, i64::MAX), "{open}: no deadline");
+        }
+        for ended in [Closed, Cancelled] {
+            assert!(!ended.is_overdue(Some(100), 1_000), "{ended}");
+        }
+    }
 
     #[test]
     fn incident_happy_path_and_terminal_states() {

@@ -69,6 +69,14 @@ async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
         "griddispatch_mqtt_connected {}\n",
         u8::from(st.mqtt_connected.load(Ordering::Relaxed))
     ));
+    // Counted at scrape time, since an incident becomes overdue as time passes, not on a
+    // change; a database that does not answer leaves the metric out rather than say 0.
+    match st.store.count_overdue(crate::clock::now_ms()).await {
+        Ok(n) => out.push_str(&format!(
+            "# TYPE griddispatch_incidents_overdue gauge\ngriddispatch_incidents_overdue {n}\n"
+        )),
+        Err(e) => tracing::warn!(error = %e, "metrics: could not count overdue incidents"),
+    }
     // Kept by the store, which bounds them (console logins' argon2 checks).
     let checks = st.store.password_checks();
     for (name, v) in [

@@ -228,6 +228,27 @@ impl Store {
         decode_all(rows, "incidents", "id")
     }
 
+    /// Open incidents (not closed or cancelled) past their due time at `now` (Unix ms), as
+    /// `IncidentState::is_overdue` counts them; by the state index, so a cheap count of the
+    /// open incidents alone, however many have ended.
+    pub async fn count_overdue(&self, now: i64) -> Result<i64, StoreError> {
+        let open: Vec<IncidentState> = IncidentState::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.is_open())
+            .collect();
+        let marks: Vec<String> = (2..=open.len() + 1).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT COUNT(*) FROM incidents WHERE due_at < $1 AND state IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query_scalar(&sql).bind(now);
+        for s in &open {
+            q = q.bind(s.as_str());
+        }
+        Ok(q.fetch_one(&self.pool).await?)
+    }
+
     /// Every task of the incidents that are still open (for start-up).
     pub async fn tasks_of_open_incidents(&self) -> Result<Vec<TaskRow>, StoreError> {
         let rows = sqlx::query(&format!(

@@ -19,6 +19,7 @@ mod cli;
 mod cluster;
 mod console;
 mod console_auth;
+mod deadlines;
 mod dispatch;
 mod duty;
 mod gb28181;

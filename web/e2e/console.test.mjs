@@ -52,7 +52,8 @@ async function signIn(t, b, role) {
 }
 
 before(async () => {
-  app = await startApp();
+  // One kind with a deadline of seconds, so an incident becomes overdue while a test watches.
+  app = await startApp({ GRIDDISPATCH__DEADLINES__KINDS__E2E_LATE: '4' });
   hasLogin = await app.hasSessionApi();
   if (hasLogin) for (const role of ['admin', 'operator', 'viewer']) app.addUser(role, role, PW[role]);
   await seed();
@@ -191,6 +192,33 @@ test('operator: a phoned-in incident placed by a map click keeps its address; a 
     publish(app, { ...worker.source, topic: 'alerts/sensors', payload: { id: 'e2e-sev1', kind: 'fire', severity: 1, lat: 31.244, lon: 121.445 } });
     await b.page.waitForSelector('#sev1-banner:not([hidden])', { timeout: 6000 });
     await shot(b.page, 'operator-sev1');
+  } finally {
+    await b.close();
+    for (const i of (await app.api('GET', '/api/v1/incidents?state=open')).data) await app.api('POST', `/api/v1/incidents/${i.id}/cancel`, { note: 'e2e cleanup' });
+  }
+});
+
+test('operator: an incident past its deadline is marked overdue in the queue as time passes, and the drawer shows its deadline', async (t) => {
+  const b = await browser();
+  try {
+    if (!await signIn(t, b, 'operator')) return;
+    await b.page.waitForSelector('#queue');
+    publish(app, { ...worker.source, topic: 'alerts/sensors', payload: { id: 'e2e-late', kind: 'e2e_late', severity: 3, lat: 31.23, lon: 121.47 } });
+    const item = b.page.locator('#queue li.item', { hasText: 'e2e late' });
+    await item.first().waitFor({ timeout: 5000 });
+    const id = await item.first().getAttribute('data-id');
+    const inc = (await app.api('GET', `/api/v1/incidents/${id}`)).data;
+    assert.equal(Date.parse(inc.due_at) - Date.parse(inc.created_at), 4000, JSON.stringify(inc));
+    if (Date.now() < Date.parse(inc.due_at) - 500) {
+      assert.equal(await item.first().getAttribute('data-overdue'), 'false', 'not yet due');
+    }
+    // No event comes when the deadline passes: the page marks the item by itself.
+    const late = b.page.locator(`#queue li.item.overdue[data-id="${id}"]`);
+    await late.waitFor({ timeout: 8000 });
+    assert.match(await late.locator('.badge.overdue').textContent(), /overdue \d\d:\d\d|超时/);
+    await late.click();
+    await b.page.waitForSelector('#drawer-due[data-overdue=true] .badge.overdue', { timeout: 5000 });
+    await shot(b.page, 'operator-overdue');
   } finally {
     await b.close();
     for (const i of (await app.api('GET', '/api/v1/incidents?state=open')).data) await app.api('POST', `/api/v1/incidents/${i.id}/cancel`, { note: 'e2e cleanup' });

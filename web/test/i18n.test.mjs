@@ -27,3 +27,16 @@ test('every t() key used in the pages exists', async () => {
   const missing = [...used].filter((k) => !(k in ALL_STRINGS.en));
   assert.deepEqual(missing, []);
 });
+
+test('no key is given twice in one language (the later would silently win)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const src = readFileSync(new URL('../src/js/i18n.js', import.meta.url), 'utf8');
+  const body = src.slice(src.indexOf('const STRINGS = {'), src.indexOf('\n};'));
+  const blocks = body.split(/\n  ['\w-]+: \{\n/).slice(1);
+  assert.equal(blocks.length, 2, 'en and zh-CN');
+  for (const block of blocks) {
+    const keys = [...block.matchAll(/(?:^|[\s,])([a-z0-9_]+): '/g)].map((m) => m[1]);
+    const dup = keys.filter((k, n) => keys.indexOf(k) !== n);
+    assert.deepEqual(dup, []);
+  }
+});

@@ -5,6 +5,7 @@
 
 use super::incident_book::Transition;
 use super::{new_id, Change, Engine, DISPATCHER};
+use crate::config::DeadlineSettings;
 use crate::dispatch::messages::task_outgoing;
 use crate::dispatch::{AlertOutcome, DispatchError, Reply, SnapshotRequest};
 use crate::domain::alert::{AlertPlace, NewAlert, SnapshotSource};
@@ -23,18 +24,20 @@ fn title(alert: &NewAlert) -> String {
     }
 }
 
-/// The incident a new alert opens at `at`, in zone `zone_id`.
+/// The incident a new alert opens at `at`, in zone `zone_id`, due as `deadlines` say.
 fn new_incident(
     id: String,
     alert: &NewAlert,
     at: LatLon,
     zone_id: Option<String>,
+    deadlines: &DeadlineSettings,
     now: i64,
 ) -> IncidentRow {
+    let severity = i64::from(alert.severity.get());
     IncidentRow {
         id,
         kind: alert.kind.clone(),
-        severity: i64::from(alert.severity.get()),
+        severity,
         state: IncidentState::New,
         lat: at.lat,
         lon: at.lon,
@@ -52,6 +55,7 @@ fn new_incident(
         updated_at: now,
         last_alert_at: now,
         milestones: Milestones {
+            due_at: Some(deadlines.due_at(&alert.kind, severity, now)),
             source_id: Some(alert.source_id.to_string()),
             ..Milestones::default()
         },
@@ -182,7 +186,10 @@ impl Engine {
                 .correlate(&self.correlation, &alert.kind, at, now)
             {
                 Some(id) => {
-                    let Some(incident) = self.incidents.join_alert(&id, severity, now) else {
+                    let Some(incident) =
+                        self.incidents
+                            .join_alert(&id, severity, &self.deadlines, now)
+                    else {
                         return Err(DispatchError::NotFound(format!("incident {id}")));
                     };
                     change.writes.push(Write::UpdateIncident(incident));
@@ -193,7 +200,8 @@ impl Engine {
                 None => {
                     let id = new_id("inc");
                     let zone_id = self.zones.locate(at).map(|z| z.id.to_string());
-                    let incident = new_incident(id.clone(), &alert, at, zone_id, now);
+                    let incident =
+                        new_incident(id.clone(), &alert, at, zone_id, &self.deadlines, now);
                     change.writes.push(Write::InsertIncident(incident.clone()));
                     change.writes.push(Write::Timeline(TimelineRow {
                         seq: 0,
@@ -411,11 +419,26 @@ mod tests {
             lat: 30.5,
             lon: 114.3,
         };
-        let i = new_incident("inc-1".into(), &a, at, Some("z1".into()), 42);
+        let deadlines = DeadlineSettings {
+            sev1_secs: 60,
+            sev2_secs: 600,
+            sev3_secs: 6000,
+            sev4_secs: 60000,
+            kinds: [("fire".to_owned(), 30)].into_iter().collect(),
+        };
+        let i = new_incident("inc-1".into(), &a, at, Some("z1".into()), &deadlines, 42);
         assert_eq!(i.state, IncidentState::New);
         assert_eq!(i.title, "illegal dumping — Jiefang Rd 3");
         assert_eq!((i.severity, i.offers_made, i.manual), (2, 0, false));
         assert_eq!((i.created_at, i.last_alert_at), (42, 42));
         assert_eq!(i.zone_id.as_deref(), Some("z1"));
+        // Severity 2: due 600 s after it opened; a kind with its own deadline keeps it.
+        assert_eq!(i.milestones.due_at, Some(42 + 600_000));
+        let fire = NewAlert {
+            kind: "fire".into(),
+            ..alert()
+        };
+        let i = new_incident("inc-2".into(), &fire, at, None, &deadlines, 42);
+        assert_eq!(i.milestones.due_at, Some(42 + 30_000));
     }
 }

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::config::CorrelationSettings;
+use crate::config::{CorrelationSettings, DeadlineSettings};
 use crate::domain::nearby::PointIndex;
 use crate::domain::{IncidentState, LatLon};
 use crate::store::{IncidentRow, Milestones, SnapshotRow};
@@ -99,12 +99,24 @@ impl Incidents {
     }
 
     /// Another alert joined: the incident is as recent as it, and as urgent as the most
-    /// urgent of its alerts (1 is the most urgent).
-    pub(super) fn join_alert(&mut self, id: &str, severity: i64, now: i64) -> Option<IncidentRow> {
+    /// urgent of its alerts (1 is the most urgent); a more urgent one brings its deadline
+    /// forward (counted from the opening), never back. One without a deadline (opened
+    /// before deadlines existed) gets none.
+    pub(super) fn join_alert(
+        &mut self,
+        id: &str,
+        severity: i64,
+        deadlines: &DeadlineSettings,
+        now: i64,
+    ) -> Option<IncidentRow> {
         let incident = self.by_id.get_mut(id)?;
         incident.last_alert_at = now;
         incident.updated_at = now;
         incident.severity = incident.severity.min(severity);
+        let due = deadlines.due_at(&incident.kind, incident.severity, incident.created_at);
+        if let Some(at) = incident.milestones.due_at.as_mut() {
+            *at = (*at).min(due);
+        }
         Some(incident.clone())
     }
 
@@ -328,17 +340,37 @@ mod tests {
         assert!(book.correlate(&RULES, "fire", at(30.5, 114.3), 1).is_some());
     }
 
+    fn deadlines() -> DeadlineSettings {
+        DeadlineSettings {
+            sev1_secs: 10,
+            sev2_secs: 20,
+            sev3_secs: 30,
+            sev4_secs: 40,
+            kinds: Default::default(),
+        }
+    }
+
     #[test]
     fn a_joined_alert_refreshes_the_incident_and_keeps_the_most_urgent_severity() {
         let mut book = Incidents::new(30.5);
-        book.open(incident("i1", "fire", 30.5, 114.3, 0));
-        let joined = book.join_alert("i1", 5, 100);
+        let mut i1 = incident("i1", "fire", 30.5, 114.3, 0);
+        i1.milestones.due_at = Some(30_000);
+        book.open(i1);
+        let joined = book.join_alert("i1", 5, &deadlines(), 100);
         assert_eq!(
-            joined.map(|i| (i.severity, i.last_alert_at)),
-            Some((3, 100))
+            joined.map(|i| (i.severity, i.last_alert_at, i.milestones.due_at)),
+            Some((3, 100, Some(30_000)))
         );
-        let joined = book.join_alert("i1", 1, 200);
-        assert_eq!(joined.map(|i| i.severity), Some(1));
+        // More urgent: due sooner, counted from the opening.
+        let joined = book.join_alert("i1", 1, &deadlines(), 200);
+        assert_eq!(
+            joined.map(|i| (i.severity, i.milestones.due_at)),
+            Some((1, Some(10_000)))
+        );
+        // An incident from before deadlines gets none.
+        book.open(incident("i2", "fire", 30.5, 114.3, 0));
+        let joined = book.join_alert("i2", 1, &deadlines(), 200);
+        assert_eq!(joined.map(|i| i.milestones.due_at), Some(None));
     }
 
     #[test]

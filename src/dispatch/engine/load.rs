@@ -101,6 +101,7 @@ impl Engine {
             store,
             rules: settings.dispatch.clone(),
             correlation: settings.correlation.clone(),
+            deadlines: settings.deadlines.clone(),
             out,
             metrics,
             zones: ZoneIndex::default(),

@@ -38,7 +38,7 @@ use self::commit::Batch;
 use self::incident_book::Incidents;
 use self::offer_book::Offers;
 use super::{Announce, Command, Outgoing, SnapshotRequests};
-use crate::config::{CorrelationSettings, DispatchSettings};
+use crate::config::{CorrelationSettings, DeadlineSettings, DispatchSettings};
 use crate::domain::ranking::ResponderIndex;
 use crate::domain::zones::ZoneIndex;
 use crate::metrics::Metrics;
@@ -60,6 +60,8 @@ pub(super) struct Engine {
     rules: DispatchSettings,
     /// Correlation rules.
     correlation: CorrelationSettings,
+    /// When incidents are due (处置时限).
+    deadlines: DeadlineSettings,
     /// MQTT messages to send.
     out: mpsc::UnboundedSender<Outgoing>,
     /// Counters.

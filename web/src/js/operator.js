@@ -1,9 +1,11 @@
 // The operator view: map (zones, cameras, responders, incidents), the incident queue with
-// timers against `console.targets`, the incident drawer with actions, manual incidents, and
+// timers against `console.targets` and overdue marks (re-worked every second from due_at),
+// the incident drawer with actions, manual incidents, and
 // live updates over `/api/v1/live`.
 import { api, h, text, clock, age, when, toast, requireSession, header, ROLE_RANK, t, applyI18n, onLangChange } from './common.js';
 import { createMap, zoneStyle, fitTo } from './map.js';
 import { startLive } from './live.js';
+import { isOverdue, msToDue } from './deadline.js';
 
 const L = window.L;
 const OPEN = new Set(['new', 'dispatching', 'assigned', 'en_route', 'on_scene', 'resolved', 'escalated']);
@@ -208,13 +210,17 @@ function drawQueue() {
   document.getElementById('queue-count').textContent = String(list.length);
   const q = document.getElementById('queue');
   if (!list.length) { q.replaceChildren(h('li.empty', {}, t('no_incidents'))); return; }
-  q.replaceChildren(...list.map((i) => h(`li.item.sev${i.severity}${selected === i.id ? '.selected' : ''}`, {
-    dataset: { id: i.id, state: i.state, severity: String(i.severity) }, onclick: () => openDrawer(i.id), tabindex: '0',
-  },
-  h('div.row1', {}, h(`span.sev.sev${i.severity}`, {}, t('sev', { n: i.severity })), h('span.title', {}, i.title || i.kind),
-    h(`span.state.st-${i.state}`, {}, t(`st_${i.state}`))),
+  q.replaceChildren(...list.map((i) => {
+    const late = isOverdue(i, now);
+    return h(`li.item.sev${i.severity}${late ? '.overdue' : ''}${selected === i.id ? '.selected' : ''}`, {
+      dataset: { id: i.id, state: i.state, severity: String(i.severity), overdue: String(late) }, onclick: () => openDrawer(i.id), tabindex: '0',
+    },
+    h('div.row1', {}, h(`span.sev.sev${i.severity}`, {}, t('sev', { n: i.severity })), h('span.title', {}, i.title || i.kind),
+      late ? h('span.badge.overdue', { title: `${t('due')} ${when(i.due_at)}` }, t('overdue_by', { time: clock(-msToDue(i, now) / 1000) })) : null,
+      h(`span.state.st-${i.state}`, {}, t(`st_${i.state}`))),
   h('div.row2', {}, h('span.muted', {}, `${i.kind} · ${i.zone_id || '—'}`), i.address ? h('span.addr', {}, i.address) : null),
-  h('div.timers', {}, timers(i, now).map(([k, s, lv]) => h(`span.timer.${lv}`, { dataset: { timer: k } }, `${t(k)} ${clock(s)}`))))));
+    h('div.timers', {}, timers(i, now).map(([k, s, lv]) => h(`span.timer.${lv}`, { dataset: { timer: k } }, `${t(k)} ${clock(s)}`))));
+  }));
 }
 
 function dot(color, size, cls = '') {
@@ -294,6 +300,8 @@ async function openDrawer(id) {
       h('dt', {}, t('zone')), h('dd', {}, d.zone_id || '—'),
       h('dt', {}, t('kind')), h('dd', {}, d.kind),
       h('dt', {}, t('created')), h('dd', {}, when(d.created_at)),
+      h('dt', {}, t('due')), h('dd#drawer-due', { dataset: { overdue: String(isOverdue(d)) } }, d.due_at ? when(d.due_at) : t('no_deadline'),
+        isOverdue(d) ? [' ', h('span.badge.overdue', {}, t('incident_overdue'))] : null),
       d.description ? [h('dt', {}, t('description')), h('dd', {}, d.description)] : null),
     canAct && open ? h('div.actions', {}, noteBox,
       h('div.btns', {},
