@@ -90,6 +90,10 @@ impl Period {
     ) -> Result<Period, Invalid> {
         let from = parse_bound("from", from, offset, false)?;
         let to = parse_bound("to", to, offset, true)?;
+        // Day numbers are computed in SQL by integer division, which floors only from 1970.
+        if from < 0 {
+            return Err(Invalid::new("from", "must be 1970 or later"));
+        }
         if from >= to {
             return Err(Invalid::new("to", "must be after from"));
         }
@@ -811,6 +815,7 @@ mod tests {
             ("yesterday", "2026-01-01"),
             ("2026-13-01", "2026-12-01"),
             ("2025-01-01", "2026-01-02"),
+            ("1969-12-31", "1970-01-02"),
         ] {
             assert!(Period::parse(from, to, cst(), 366).is_err(), "{from} {to}");
         }
