@@ -277,6 +277,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         logins: Arc::new(crate::http::auth::Logins::new(settings)),
         live,
         console: Arc::new(settings.console.clone()),
+        reports: Arc::new(settings.reports.clone()),
         field: Arc::new(crate::http::field::FieldConfig::new(settings, mqtt_ws_addr)),
         camera_import_max_rows: settings.video.camera_import_max_rows,
         cluster,

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::domain::report::{GradeThresholds, ScoreWeights};
 use crate::domain::{ResponderKind, TravelMode};
 
 mod values;
@@ -51,6 +52,22 @@ pub struct Settings {
     pub field: FieldSettings,
     /// Several `serve` replicas on one PostgreSQL database and one external broker.
     pub cluster: ClusterSettings,
+    /// Evaluation reports.
+    pub reports: ReportSettings,
+}
+
+/// `[reports]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReportSettings {
+    /// The calendar's UTC offset (`+08:00`): days in `from`/`to` and `group_by=day`.
+    #[serde(deserialize_with = "values::utc_offset")]
+    pub utc_offset: chrono::FixedOffset,
+    /// Longest period of one report, days.
+    pub max_days: u32,
+    /// `[reports.score]`: the composite score's weights.
+    pub score: ScoreWeights,
+    /// `[reports.grades]`: the lowest score of each grade.
+    pub grades: GradeThresholds,
 }
 
 /// `[cluster]`
@@ -691,6 +708,16 @@ impl Settings {
         }
         if self.video.onvif_reconcile_secs < 1 {
             return bad("video.onvif_reconcile_secs", "must be >= 1 (seconds)");
+        }
+        let r = &self.reports;
+        if !(1..=3660).contains(&r.max_days) {
+            return bad("reports.max_days", "must be 1 to 3660 (days)");
+        }
+        if let Err(e) = r.score.check() {
+            return bad(&format!("reports.score.{}", e.field), &e.reason);
+        }
+        if let Err(e) = r.grades.check() {
+            return bad("reports.grades", &e.reason);
         }
         Ok(())
     }

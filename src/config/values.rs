@@ -238,6 +238,15 @@ pub(super) fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr,
     })
 }
 
+/// A UTC offset, `+08:00` or `-05:30` (`Z` = UTC).
+pub(super) fn utc_offset<'de, D: Deserializer<'de>>(d: D) -> Result<chrono::FixedOffset, D::Error> {
+    let text = String::deserialize(d)?;
+    let parsed = if text == "Z" { "+00:00" } else { text.as_str() };
+    parsed.parse().map_err(|_| {
+        serde::de::Error::custom(format!("{text:?}: expected a UTC offset, e.g. +08:00"))
+    })
+}
+
 /// A listen address, or `""` for none.
 pub(super) fn optional_socket_addr<'de, D: Deserializer<'de>>(
     d: D,

@@ -10,6 +10,7 @@ pub mod incidents;
 pub mod ingest;
 pub mod live;
 pub mod ops;
+pub mod reports;
 pub mod responders;
 pub mod session;
 pub mod users;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub live: crate::live::Live,
     /// The web console's settings (`[console]`).
     pub console: Arc<crate::config::ConsoleSettings>,
+    /// The evaluation reports' settings (`[reports]`).
+    pub reports: Arc<crate::config::ReportSettings>,
     /// What the field app needs (`GET /api/v1/field/config`), derived once at start.
     pub field: Arc<field::FieldConfig>,
     /// Most cameras one import may hold (`video.camera_import_max_rows`).
@@ -67,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(incidents::router())
         .merge(ingest::router())
         .merge(ops::router())
+        .merge(reports::router())
         .merge(session::router())
         .merge(users::router())
         .merge(live::router())

@@ -9,6 +9,7 @@ mod dead_letters;
 mod incidents;
 mod outbox;
 mod passwords;
+mod reports;
 mod responders;
 mod rows;
 mod secrets;

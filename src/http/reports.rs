@@ -1,0 +1,206 @@
+//! `/api/v1/reports/summary`: the evaluation report (docs/reports.md) as JSON, CSV and an
+//! Excel workbook. Viewer role.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Viewer;
+use super::error::ApiError;
+use super::{rfc3339, AppState};
+use crate::domain::report::{self, Cell, GroupBy, Period, ReportRow};
+use crate::store::now_ms;
+
+/// Routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/reports/summary", get(summary))
+        .route("/api/v1/reports/summary.csv", get(summary_csv))
+        .route("/api/v1/reports/summary.xlsx", get(summary_xlsx))
+}
+
+/// `?from=…&to=…&group_by=…`.
+#[derive(Debug, Deserialize)]
+struct SummaryQuery {
+    /// RFC 3339, or `YYYY-MM-DD` (that day's start).
+    from: Option<String>,
+    /// RFC 3339 (excluded), or `YYYY-MM-DD` (that day included).
+    to: Option<String>,
+    /// `zone` (default), `responder`, `kind`, `source` or `day`.
+    group_by: Option<String>,
+}
+
+/// The report.
+#[derive(Debug, Serialize)]
+struct Summary {
+    /// First instant included, RFC 3339 UTC.
+    from: String,
+    /// First instant excluded.
+    to: String,
+    /// The grouping.
+    group_by: GroupBy,
+    /// When the figures were taken (what is overdue depends on it).
+    generated_at: String,
+    /// One row per group, in the order of their names.
+    rows: Vec<ReportRow>,
+    /// Every group together (its percentiles are over all the values, not of the rows).
+    total: ReportRow,
+}
+
+/// Checks the query and computes the report.
+async fn compute(
+    st: &AppState,
+    q: Result<Query<SummaryQuery>, QueryRejection>,
+) -> Result<Summary, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let missing = |f: &str| ApiError::Unprocessable(format!("{f}: required"));
+    let from = q.from.ok_or_else(|| missing("from"))?;
+    let to = q.to.ok_or_else(|| missing("to"))?;
+    let group_by = GroupBy::parse(q.group_by.as_deref().unwrap_or("zone"))?;
+    let settings = &st.reports;
+    let period = Period::parse(&from, &to, settings.utc_offset, settings.max_days)?;
+    let now = now_ms();
+    let offset_ms = i64::from(settings.utc_offset.local_minus_utc()) * 1000;
+    let inputs = st
+        .store
+        .report_inputs(period, group_by, offset_ms, now)
+        .await?;
+    let (rows, total) = report::rows(&inputs, &settings.score, &settings.grades);
+    Ok(Summary {
+        from: rfc3339(period.from),
+        to: rfc3339(period.to),
+        group_by,
+        generated_at: rfc3339(now),
+        rows,
+        total,
+    })
+}
+
+async fn summary(
+    _: Viewer,
+    State(st): State<AppState>,
+    q: Result<Query<SummaryQuery>, QueryRejection>,
+) -> Result<Json<Summary>, ApiError> {
+    Ok(Json(compute(&st, q).await?))
+}
+
+/// The file name for a download: `report-zone-20260101-20260201.csv` (the bounds' UTC dates).
+fn file_name(s: &Summary, ext: &str) -> String {
+    let day = |t: &str| t.get(..10).unwrap_or(t).replace('-', "");
+    format!(
+        "report-{}-{}-{}.{ext}",
+        s.group_by.as_str(),
+        day(&s.from),
+        day(&s.to)
+    )
+}
+
+/// The rows then the total, as cells.
+fn table(s: &Summary) -> impl Iterator<Item = Vec<Cell>> + '_ {
+    s.rows
+        .iter()
+        .chain(std::iter::once(&s.total))
+        .map(ReportRow::cells)
+}
+
+fn attachment(content_type: &'static str, name: String, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn summary_csv(
+    _: Viewer,
+    State(st): State<AppState>,
+    q: Result<Query<SummaryQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let s = compute(&st, q).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| ApiError::Internal(e.into());
+    w.write_record(report::columns()).map_err(csv_err)?;
+    for cells in table(&s) {
+        w.write_record(cells.iter().map(|c| match c {
+            Cell::Text(t) => t.clone(),
+            Cell::Int(n) => n.to_string(),
+            Cell::Num(x) => x.to_string(),
+            Cell::Empty => String::new(),
+        }))
+        .map_err(csv_err)?;
+    }
+    let body = w
+        .into_inner()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    Ok(attachment(
+        "text/csv; charset=utf-8",
+        file_name(&s, "csv"),
+        body,
+    ))
+}
+
+/// The workbook: sheet `summary` (a header row, one row per group, the total last) and
+/// sheet `period` (from, to, group_by, generated_at).
+fn workbook(s: &Summary) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let sheet = wb.add_worksheet();
+    sheet.set_name("summary")?;
+    for (col, name) in (0u16..).zip(report::columns()) {
+        sheet.write_string_with_format(0, col, name, &bold)?;
+    }
+    for (row, cells) in (1u32..).zip(table(s)) {
+        for (col, cell) in (0u16..).zip(cells) {
+            match cell {
+                Cell::Text(t) => sheet.write_string(row, col, t)?,
+                // Counts stay well under 2^53, where f64 is exact.
+                Cell::Int(n) => sheet.write_number(row, col, n as f64)?,
+                Cell::Num(x) => sheet.write_number(row, col, x)?,
+                Cell::Empty => sheet,
+            };
+        }
+    }
+    sheet.set_freeze_panes(1, 1)?;
+    let period = wb.add_worksheet();
+    period.set_name("period")?;
+    for (row, (k, v)) in (0u32..).zip([
+        ("from", s.from.as_str()),
+        ("to", s.to.as_str()),
+        ("group_by", s.group_by.as_str()),
+        ("generated_at", s.generated_at.as_str()),
+    ]) {
+        period.write_string_with_format(row, 0, k, &bold)?;
+        period.write_string(row, 1, v)?;
+    }
+    wb.save_to_buffer()
+}
+
+async fn summary_xlsx(
+    _: Viewer,
+    State(st): State<AppState>,
+    q: Result<Query<SummaryQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let s = compute(&st, q).await?;
+    let name = file_name(&s, "xlsx");
+    // Compressing a year of daily rows takes a moment: off the async workers.
+    let body = tokio::task::spawn_blocking(move || workbook(&s))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("xlsx writer: {e}")))?
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("xlsx: {e}")))?;
+    Ok(attachment(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        name,
+        body,
+    ))
+}
