@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::domain::closed_loop::VerificationMode;
 use crate::domain::{ResponderKind, TravelMode};
 
 mod values;
@@ -35,6 +36,8 @@ pub struct Settings {
     pub dispatch: DispatchSettings,
     /// When alerts join an existing incident.
     pub correlation: CorrelationSettings,
+    /// Who checks a resolution before the incident closes (核查结案).
+    pub verification: VerificationSettings,
     /// The store of messages that could not be understood.
     pub dead_letters: DeadLetterSettings,
     /// The live feed (`/api/v1/live`).
@@ -313,6 +316,24 @@ impl DispatchSettings {
     }
 }
 
+/// `[verification]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationSettings {
+    /// For incident kinds not listed in `kinds`.
+    pub default: VerificationMode,
+    /// Per incident kind (exact kind names).
+    #[serde(default)]
+    pub kinds: BTreeMap<String, VerificationMode>,
+}
+
+impl VerificationSettings {
+    /// How a resolution of an incident of `kind` is verified.
+    pub fn mode_for(&self, kind: &str) -> VerificationMode {
+        self.kinds.get(kind).copied().unwrap_or(self.default)
+    }
+}
+
 /// `[correlation]`
 #[derive(Debug, Clone, Deserialize)]
 pub struct CorrelationSettings {
@@ -540,6 +561,9 @@ impl Settings {
         }
         if !d.allowed_kinds.contains_key("default") {
             return bad("dispatch.allowed_kinds.default", "must be present");
+        }
+        if self.verification.kinds.keys().any(|k| k.trim().is_empty()) {
+            return bad("verification.kinds", "a kind name must not be empty");
         }
         if !(self.correlation.radius_m.is_finite() && self.correlation.radius_m >= 0.0) {
             return bad("correlation.radius_m", "must be >= 0 (metres)");

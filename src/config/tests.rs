@@ -280,3 +280,34 @@ fn debug_never_shows_a_password() {
     assert!(shown.contains("dispatcher"), "{shown}");
     assert!(!shown.contains("hunter22"), "{shown}");
 }
+
+#[test]
+fn verification_is_by_operator_unless_set_per_kind() {
+    use crate::domain::closed_loop::VerificationMode;
+    let s = Settings::load_with_env(None, env(&[])).unwrap();
+    assert_eq!(s.verification.default, VerificationMode::Operator);
+    assert_eq!(s.verification.mode_for("fire"), VerificationMode::Operator);
+    let s = Settings::load_with_env(
+        None,
+        env(&[
+            ("GRIDDISPATCH__VERIFICATION__DEFAULT", "inspector"),
+            ("GRIDDISPATCH__VERIFICATION__KINDS__CAMERA_OFFLINE", "none"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        s.verification.mode_for("camera_offline"),
+        VerificationMode::None
+    );
+    assert_eq!(
+        s.verification.mode_for("camera"),
+        VerificationMode::Inspector
+    );
+    let err = Settings::load_with_env(
+        None,
+        env(&[("GRIDDISPATCH__VERIFICATION__DEFAULT", "maybe")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("verification"), "{err}");
+}

@@ -101,6 +101,7 @@ impl Engine {
             store,
             rules: settings.dispatch.clone(),
             correlation: settings.correlation.clone(),
+            verification: settings.verification.clone(),
             out,
             metrics,
             zones: ZoneIndex::default(),
