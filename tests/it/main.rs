@@ -34,4 +34,5 @@ mod restart;
 mod schema;
 mod sim;
 mod snapshots;
+mod verification;
 mod video;
