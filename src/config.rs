@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::domain::closed_loop::VerificationMode;
 use crate::domain::report::{GradeThresholds, ScoreWeights};
 use crate::domain::{ResponderKind, TravelMode};
 
@@ -38,6 +39,8 @@ pub struct Settings {
     pub correlation: CorrelationSettings,
     /// How long an incident may take, from opening to closing (处置时限).
     pub deadlines: DeadlineSettings,
+    /// Who checks a resolution before the incident closes (核查结案).
+    pub verification: VerificationSettings,
     /// The store of messages that could not be understood.
     pub dead_letters: DeadLetterSettings,
     /// The live feed (`/api/v1/live`).
@@ -329,6 +332,24 @@ impl DispatchSettings {
             .or_else(|| self.allowed_kinds.get("default"))
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+}
+
+/// `[verification]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationSettings {
+    /// For incident kinds not listed in `kinds`.
+    pub default: VerificationMode,
+    /// Per incident kind (exact kind names).
+    #[serde(default)]
+    pub kinds: BTreeMap<String, VerificationMode>,
+}
+
+impl VerificationSettings {
+    /// How a resolution of an incident of `kind` is verified.
+    pub fn mode_for(&self, kind: &str) -> VerificationMode {
+        self.kinds.get(kind).copied().unwrap_or(self.default)
     }
 }
 
@@ -635,6 +656,9 @@ impl Settings {
         }
         if !d.allowed_kinds.contains_key("default") {
             return bad("dispatch.allowed_kinds.default", "must be present");
+        }
+        if self.verification.kinds.keys().any(|k| k.trim().is_empty()) {
+            return bad("verification.kinds", "a kind name must not be empty");
         }
         if !(self.correlation.radius_m.is_finite() && self.correlation.radius_m >= 0.0) {
             return bad("correlation.radius_m", "must be >= 0 (metres)");

@@ -38,7 +38,30 @@ pub fn incident_at(i: &IncidentRow, now: i64) -> Value {
         "updated_at": rfc3339(i.updated_at),
         "due_at": due_at.map(rfc3339),
         "overdue": i.state.is_overdue(due_at, now),
+        "rework_count": i.milestones.rework_count,
+        "extension_count": i.milestones.extension_count,
+        "suspension_count": i.milestones.suspension_count,
+        "suspended_at": i.milestones.suspended_at.map(rfc3339),
+        "extension_request": extension_request(i),
     })
+}
+
+/// The pending extension request of an incident, as the API shows it (null when none).
+fn extension_request(i: &IncidentRow) -> Value {
+    let parsed =
+        i.milestones.extension_request.as_deref().and_then(|r| {
+            serde_json::from_str::<crate::domain::closed_loop::ExtensionRequest>(r).ok()
+        });
+    match parsed {
+        Some(r) => json!({
+            "task_id": r.task_id,
+            "responder_id": r.responder_id,
+            "minutes": r.minutes,
+            "reason": r.reason,
+            "requested_at": rfc3339(r.requested_at),
+        }),
+        None => Value::Null,
+    }
 }
 
 /// Public shape of a task (also the live feed's `task` event).

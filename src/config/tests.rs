@@ -338,3 +338,34 @@ fn deadlines_are_positive_and_at_most_a_year_naming_the_key() {
         .to_string();
     assert!(err.contains("sev2_secs"), "{err}");
 }
+
+#[test]
+fn verification_is_by_operator_unless_set_per_kind() {
+    use crate::domain::closed_loop::VerificationMode;
+    let s = Settings::load_with_env(None, env(&[])).unwrap();
+    assert_eq!(s.verification.default, VerificationMode::Operator);
+    assert_eq!(s.verification.mode_for("fire"), VerificationMode::Operator);
+    let s = Settings::load_with_env(
+        None,
+        env(&[
+            ("GRIDDISPATCH__VERIFICATION__DEFAULT", "inspector"),
+            ("GRIDDISPATCH__VERIFICATION__KINDS__CAMERA_OFFLINE", "none"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        s.verification.mode_for("camera_offline"),
+        VerificationMode::None
+    );
+    assert_eq!(
+        s.verification.mode_for("camera"),
+        VerificationMode::Inspector
+    );
+    let err = Settings::load_with_env(
+        None,
+        env(&[("GRIDDISPATCH__VERIFICATION__DEFAULT", "maybe")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("verification"), "{err}");
+}

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::UpdateAnswer;
 use crate::clock::rfc3339;
+use crate::domain::closed_loop::TaskPurpose;
 use crate::store::{IncidentRow, Outgoing, SnapshotRow, TaskRow};
 use crate::views::SnapshotFiles;
 
@@ -65,8 +66,13 @@ pub fn task_message(
         "location": { "lat": incident.lat, "lon": incident.lon },
         "offered_at": rfc3339(task.offered_at),
         "respond_by": rfc3339(task.respond_by),
+        "purpose": task.purpose,
     });
     if let Some(obj) = msg.as_object_mut() {
+        if task.purpose == TaskPurpose::Rework {
+            let reason = task.purpose_note.clone().unwrap_or_default();
+            obj.insert("rework_reason".into(), json!(reason));
+        }
         if let Some(a) = &incident.address {
             obj.insert("address".into(), json!(a));
         }
@@ -87,6 +93,28 @@ pub fn task_message(
         }
     }
     msg
+}
+
+/// `dispatch/<rid>/tasks/<tid>/extension/answer`: the verdict on a worker's extension
+/// request (not retained).
+pub fn extension_answer_topic(responder_id: &str, task_id: &str) -> String {
+    format!("dispatch/{responder_id}/tasks/{task_id}/extension/answer")
+}
+
+/// The verdict on an extension request: `{approved, minutes, due_at, note}` (`due_at` the
+/// incident's deadline after it, RFC 3339, or null when it has none).
+pub fn extension_answer(
+    approved: bool,
+    minutes: u32,
+    due_at: Option<i64>,
+    note: Option<&str>,
+) -> Value {
+    json!({
+        "approved": approved,
+        "minutes": minutes,
+        "due_at": due_at.map(rfc3339),
+        "note": note,
+    })
 }
 
 /// `dispatch/<responder_id>/duty`: the retained duty state, so a phone sees it at connect.
@@ -133,6 +161,12 @@ pub(crate) fn answer_outgoing(
 ) -> Outgoing {
     let topic = answer_topic(responder_id, task_id, answer.reason.is_none());
     Outgoing::new(topic, serde_json::to_vec(answer).unwrap_or_default(), false)
+}
+
+/// The verdict on an extension request, on [`extension_answer_topic`] (not retained).
+pub(crate) fn extension_outgoing(responder_id: &str, task_id: &str, answer: &Value) -> Outgoing {
+    let topic = extension_answer_topic(responder_id, task_id);
+    Outgoing::new(topic, answer.to_string().into_bytes(), false)
 }
 
 /// The retained duty state on [`duty_topic`].

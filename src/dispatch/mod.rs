@@ -27,7 +27,7 @@ use crate::domain::{Ident, LatLon};
 use crate::metrics::Metrics;
 use crate::store::{Outgoing, Store, StoreError};
 
-pub use messages::{answer_topic, task_topic};
+pub use messages::{answer_topic, extension_answer_topic, task_topic};
 pub use outgoing::{Announce, Silent, SnapshotRequest, SnapshotRequests, SNAPSHOT_QUEUE};
 
 /// A worker's task update, as published on `dispatch/<rid>/tasks/<tid>/update`.
@@ -101,6 +101,24 @@ pub enum OperatorAction {
     Cancel,
     /// Finish it.
     Close,
+    /// A resolution checked and found good: closes a resolved incident (核查结案).
+    Verify,
+    /// A resolution found lacking: back to dispatching, offered again to the worker who
+    /// resolved it, with this reason (返工).
+    Rework(String),
+    /// Put an open, not yet resolved incident on hold (缓办): its tasks are withdrawn, no
+    /// offers go out and its deadline pauses.
+    Suspend,
+    /// A suspended incident dispatches again; its deadline moves later by the time
+    /// suspended.
+    Resume,
+    /// The verdict on the pending extension request (延期).
+    Extension {
+        /// Granted or refused.
+        approve: bool,
+        /// Minutes granted (default: those asked for).
+        minutes: Option<u32>,
+    },
 }
 
 type Reply<T> = oneshot::Sender<Result<T, DispatchError>>;
@@ -118,6 +136,16 @@ pub enum Command {
         task_id: String,
         /// The payload.
         update: TaskUpdate,
+    },
+    /// A worker asks for more time on an accepted task
+    /// (`dispatch/<rid>/tasks/<tid>/extension`).
+    Extension {
+        /// From the topic.
+        responder_id: Ident,
+        /// From the topic.
+        task_id: String,
+        /// The checked request.
+        ask: crate::domain::closed_loop::ExtensionAsk,
     },
     /// A location fix.
     Location {

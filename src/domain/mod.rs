@@ -4,6 +4,7 @@
 
 pub mod alert;
 pub mod camera_health;
+pub mod closed_loop;
 pub mod geometry;
 pub mod nearby;
 pub mod ranking;
@@ -329,6 +330,8 @@ mod tests {
         check(ZoneKind::ALL);
         check(Role::ALL);
         check(AccountKind::ALL);
+        check(closed_loop::VerificationMode::ALL);
+        check(closed_loop::TaskPurpose::ALL);
         use camera_health::CameraStatus;
         check(&[
             CameraStatus::Online,

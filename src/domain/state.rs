@@ -18,7 +18,8 @@ name_enum! {
         EnRoute = "en_route",
         /// The responder arrived.
         OnScene = "on_scene",
-        /// The responder reports it handled; waits for an operator to close.
+        /// The responder reports it handled; waits for its verification (an operator's
+        /// verify or rework, or an inspector) unless none is required.
         Resolved = "resolved",
         /// Finished.
         Closed = "closed",
@@ -26,6 +27,8 @@ name_enum! {
         Escalated = "escalated",
         /// Called off.
         Cancelled = "cancelled",
+        /// Put on hold by an operator (缓办): no offers, its deadline paused, until resumed.
+        Suspended = "suspended",
     }
 }
 
@@ -56,13 +59,25 @@ impl IncidentState {
         match to {
             New => false,
             // Offers start from a new incident, again after an escalation (an operator
-            // assigns), or after a reassignment takes the task away.
-            Dispatching => matches!(self, New | Escalated | Assigned | EnRoute | OnScene),
+            // assigns), after a reassignment takes the task away, after a resolution is
+            // sent back for rework (返工), or when a suspended incident resumes.
+            Dispatching => matches!(
+                self,
+                New | Escalated | Assigned | EnRoute | OnScene | Resolved | Suspended
+            ),
             Assigned => matches!(self, Dispatching),
             EnRoute => matches!(self, Assigned),
             OnScene => matches!(self, Assigned | EnRoute),
             Resolved => matches!(self, Assigned | EnRoute | OnScene),
-            Escalated => matches!(self, New | Dispatching | Assigned | EnRoute | OnScene),
+            Escalated => matches!(
+                self,
+                New | Dispatching | Assigned | EnRoute | OnScene | Suspended
+            ),
+            // Any open incident not yet resolved may be put on hold.
+            Suspended => matches!(
+                self,
+                New | Dispatching | Assigned | EnRoute | OnScene | Escalated
+            ),
             Closed | Cancelled => true,
         }
     }
@@ -221,6 +236,34 @@ mod tests {
         assert!(!New.can_become(Resolved));
         assert!(Escalated.can_become(Dispatching));
         assert!(Dispatching.transition(Resolved).is_err());
+    }
+
+    #[test]
+    fn a_resolution_is_verified_or_sent_back_for_rework() {
+        use IncidentState::*;
+        assert!(Resolved.can_become(Closed));
+        assert!(Resolved.can_become(Dispatching));
+        assert!(!Resolved.can_become(Assigned));
+        assert!(!Resolved.can_become(Escalated));
+        assert!(!Closed.can_become(Dispatching));
+    }
+
+    #[test]
+    fn open_work_may_be_suspended_and_resumed_but_not_a_resolution() {
+        use IncidentState::*;
+        for from in [New, Dispatching, Assigned, EnRoute, OnScene, Escalated] {
+            assert!(from.can_become(Suspended), "{from} -> suspended");
+        }
+        for from in [Resolved, Closed, Cancelled, Suspended] {
+            assert!(!from.can_become(Suspended), "{from} -> suspended");
+        }
+        assert!(Suspended.can_become(Dispatching));
+        assert!(Suspended.can_become(Escalated));
+        assert!(Suspended.can_become(Closed));
+        assert!(Suspended.can_become(Cancelled));
+        for to in [New, Assigned, EnRoute, OnScene, Resolved] {
+            assert!(!Suspended.can_become(to), "suspended -> {to}");
+        }
     }
 
     #[test]

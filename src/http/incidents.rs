@@ -33,6 +33,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/incidents/{id}/assign", post(assign))
         .route("/api/v1/incidents/{id}/cancel", post(cancel))
         .route("/api/v1/incidents/{id}/close", post(close))
+        .route("/api/v1/incidents/{id}/verify", post(verify))
+        .route("/api/v1/incidents/{id}/rework", post(rework))
+        .route("/api/v1/incidents/{id}/suspend", post(suspend))
+        .route("/api/v1/incidents/{id}/resume", post(resume))
+        .route("/api/v1/incidents/{id}/extension", post(extension))
 }
 
 /// An alert posted over HTTP: the MQTT schema plus an optional `source_id` (default `api`).
@@ -306,4 +311,88 @@ async fn close(
 ) -> Result<Json<Value>, ApiError> {
     let note = optional_body(&body)?.note;
     act(st, id, c, OperatorAction::Close, note).await
+}
+
+async fn verify(
+    Operator(c): Operator,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let note = optional_body(&body)?.note;
+    act(st, id, c, OperatorAction::Verify, note).await
+}
+
+async fn suspend(
+    Operator(c): Operator,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let note = optional_body(&body)?.note;
+    act(st, id, c, OperatorAction::Suspend, note).await
+}
+
+async fn resume(
+    Operator(c): Operator,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let note = optional_body(&body)?.note;
+    act(st, id, c, OperatorAction::Resume, note).await
+}
+
+/// Body of `rework`: why the work is sent back (required).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReworkBody {
+    reason: Option<String>,
+}
+
+async fn rework(
+    Operator(c): Operator,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ReworkBody>,
+) -> Result<Json<Value>, ApiError> {
+    let reason = body.reason.unwrap_or_default().trim().to_owned();
+    if reason.is_empty() {
+        return Err(ApiError::Unprocessable("reason: required".into()));
+    }
+    if reason.chars().count() > 2000 {
+        return Err(ApiError::Unprocessable(
+            "reason: at most 2000 characters".into(),
+        ));
+    }
+    act(st, id, c, OperatorAction::Rework(reason), None).await
+}
+
+/// Body of `extension`: the verdict on the pending request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtensionBody {
+    approve: Option<bool>,
+    minutes: Option<u32>,
+    note: Option<String>,
+}
+
+async fn extension(
+    Operator(c): Operator,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ExtensionBody>,
+) -> Result<Json<Value>, ApiError> {
+    let approve = body
+        .approve
+        .ok_or_else(|| ApiError::Unprocessable("approve: required (true or false)".into()))?;
+    if let Some(m) = body.minutes {
+        crate::domain::closed_loop::check_minutes(m)
+            .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    }
+    let action = OperatorAction::Extension {
+        approve,
+        minutes: body.minutes,
+    };
+    act(st, id, c, action, body.note).await
 }

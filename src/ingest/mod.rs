@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dispatch::{AlertOutcome, Command, DispatchError, Dispatcher, TaskUpdate};
 use crate::domain::alert::{AlertPayload, NewAlert};
 use crate::domain::camera_health;
+use crate::domain::closed_loop::ExtensionAsk;
 use crate::domain::Ident;
 use crate::metrics::Metrics;
 use crate::mqtt::client::Inbound;
@@ -31,6 +32,7 @@ pub const SUBSCRIPTIONS: &[&str] = &[
     gb28181::TOPIC,
     "owntracks/+/+",
     "dispatch/+/tasks/+/update",
+    "dispatch/+/tasks/+/extension",
     "dispatch/+/duty/set",
 ];
 
@@ -409,6 +411,23 @@ impl Ingest {
                     responder_id,
                     task_id: (*task).to_owned(),
                     update,
+                }))
+            }
+            ["dispatch", responder, "tasks", task, "extension"] => {
+                let responder_id =
+                    Ident::parse(responder).map_err(|e| format!("responder id in topic: {e}"))?;
+                let ask: ExtensionAsk = parse_json(&msg.payload).map_err(|e| {
+                    format!(
+                        "extension request: expected {{\"minutes\": n, \"reason\": \"…\"}}: {e}"
+                    )
+                })?;
+                let ask = ask
+                    .checked()
+                    .map_err(|e| format!("extension request: {e}"))?;
+                Ok(Routed::Command(Command::Extension {
+                    responder_id,
+                    task_id: (*task).to_owned(),
+                    ask,
                 }))
             }
             ["dispatch", responder, "duty", "set"] => {

@@ -141,6 +141,7 @@ fn account_block(a: &MqttAccountRow) -> Result<String, String> {
         AccountKind::Responder if a.username == id => Ok(format!(
             "# responder {id}\nuser {id}\n\
              topic write dispatch/{id}/tasks/+/update\n\
+             topic write dispatch/{id}/tasks/+/extension\n\
              topic write dispatch/{id}/duty/set\n\
              topic write owntracks/{id}/+\n\
              topic write owntracks/{id}/+/event\n\
@@ -300,6 +301,7 @@ mod tests {
         assert!(files.unexported.is_empty());
         let w1 = "user w1\n\
                   topic write dispatch/w1/tasks/+/update\n\
+                  topic write dispatch/w1/tasks/+/extension\n\
                   topic write dispatch/w1/duty/set\n\
                   topic write owntracks/w1/+\n\
                   topic write owntracks/w1/+/event\n\

@@ -6,6 +6,7 @@ use sqlx::FromRow;
 
 use super::rows::{decode_all, decode_opt};
 use super::{Flag, Store, StoreError};
+use crate::domain::closed_loop::TaskPurpose;
 use crate::domain::{IncidentState, TaskStatus};
 
 /// A stored incident.
@@ -78,6 +79,10 @@ pub struct Milestones {
     pub extension_count: i64,
     /// Times it was suspended (缓办).
     pub suspension_count: i64,
+    /// While suspended: since when (the deadline moves later by the time suspended).
+    pub suspended_at: Option<i64>,
+    /// The pending extension request, JSON ([`crate::domain::closed_loop::ExtensionRequest`]).
+    pub extension_request: Option<String>,
 }
 
 /// A stored alert.
@@ -142,6 +147,10 @@ pub struct TaskRow {
     pub updated_at: i64,
     /// When the responder accepted it, Unix ms; `None` for an offer never accepted.
     pub accepted_at: Option<i64>,
+    /// What it asks of the responder.
+    pub purpose: TaskPurpose,
+    /// The reason given with its purpose (a rework's reason).
+    pub purpose_note: Option<String>,
 }
 
 /// One line of an incident's timeline.
@@ -163,9 +172,9 @@ pub struct TimelineRow {
     pub note: Option<String>,
 }
 
-pub(super) const INCIDENT_COLUMNS: &str = "id, kind, severity, state, lat, lon, zone_id, title, description, address, rendezvous, offers_made, manual, created_at, updated_at, last_alert_at, due_at, first_offer_at, accepted_at, on_scene_at, resolved_at, ended_at, source_id, resolver_id, escalation_count, rework_count, extension_count, suspension_count";
+pub(super) const INCIDENT_COLUMNS: &str = "id, kind, severity, state, lat, lon, zone_id, title, description, address, rendezvous, offers_made, manual, created_at, updated_at, last_alert_at, due_at, first_offer_at, accepted_at, on_scene_at, resolved_at, ended_at, source_id, resolver_id, escalation_count, rework_count, extension_count, suspension_count, suspended_at, extension_request";
 pub(super) const TASK_COLUMNS: &str =
-    "id, incident_id, responder_id, status, version, status_version, offered_at, respond_by, eta_secs, distance_m, note, updated_at, accepted_at";
+    "id, incident_id, responder_id, status, version, status_version, offered_at, respond_by, eta_secs, distance_m, note, updated_at, accepted_at, purpose, purpose_note";
 pub(super) const ALERT_COLUMNS: &str = "id, source_id, external_id, incident_id, kind, severity, lat, lon, camera_id, time, received_at, description, address";
 
 impl Store {

@@ -12,6 +12,7 @@ use sqlx::{Any, Decode, FromRow, Row, Type};
 
 use super::StoreError;
 use crate::domain::camera_health::CameraStatus;
+use crate::domain::closed_loop::TaskPurpose;
 use crate::domain::{
     AccountKind, IncidentState, ResponderKind, Role, TaskStatus, TravelMode, UnknownName, ZoneKind,
 };
@@ -45,6 +46,7 @@ stored_name!(
     IncidentState,
     ResponderKind,
     Role,
+    TaskPurpose,
     TaskStatus,
     TravelMode,
     ZoneKind,
@@ -215,6 +217,8 @@ mod tests {
             note: None,
             updated_at: 1,
             accepted_at: None,
+            purpose: crate::domain::closed_loop::TaskPurpose::Respond,
+            purpose_note: None,
         };
         s.apply(
             &[

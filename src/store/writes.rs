@@ -65,7 +65,7 @@ impl Store {
                 }
                 Write::InsertIncident(i) => {
                     sqlx::query(&format!(
-                        "INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
+                        "INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)"
                     ))
                     .bind(&i.id)
                     .bind(&i.kind)
@@ -95,12 +95,14 @@ impl Store {
                     .bind(i.milestones.rework_count)
                     .bind(i.milestones.extension_count)
                     .bind(i.milestones.suspension_count)
+                    .bind(i.milestones.suspended_at)
+                    .bind(&i.milestones.extension_request)
                     .execute(&mut *tx)
                     .await?;
                 }
                 Write::UpdateIncident(i) => {
                     sqlx::query(
-                        "UPDATE incidents SET severity = $1, state = $2, offers_made = $3, manual = $4, updated_at = $5, last_alert_at = $6, due_at = $7, first_offer_at = $8, accepted_at = $9, on_scene_at = $10, resolved_at = $11, ended_at = $12, resolver_id = $13, escalation_count = $14, rework_count = $15, extension_count = $16, suspension_count = $17 WHERE id = $18",
+                        "UPDATE incidents SET severity = $1, state = $2, offers_made = $3, manual = $4, updated_at = $5, last_alert_at = $6, due_at = $7, first_offer_at = $8, accepted_at = $9, on_scene_at = $10, resolved_at = $11, ended_at = $12, resolver_id = $13, escalation_count = $14, rework_count = $15, extension_count = $16, suspension_count = $17, suspended_at = $18, extension_request = $19 WHERE id = $20",
                     )
                     .bind(i.severity)
                     .bind(i.state.as_str())
@@ -119,6 +121,8 @@ impl Store {
                     .bind(i.milestones.rework_count)
                     .bind(i.milestones.extension_count)
                     .bind(i.milestones.suspension_count)
+                    .bind(i.milestones.suspended_at)
+                    .bind(&i.milestones.extension_request)
                     .bind(&i.id)
                     .execute(&mut *tx)
                     .await?;
@@ -150,7 +154,7 @@ impl Store {
                 }
                 Write::InsertTask(t) => {
                     sqlx::query(&format!(
-                        "INSERT INTO tasks ({TASK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                        "INSERT INTO tasks ({TASK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
                     ))
                     .bind(&t.id)
                     .bind(&t.incident_id)
@@ -165,6 +169,8 @@ impl Store {
                     .bind(&t.note)
                     .bind(t.updated_at)
                     .bind(t.accepted_at)
+                    .bind(t.purpose.as_str())
+                    .bind(&t.purpose_note)
                     .execute(&mut *tx)
                     .await?;
                 }

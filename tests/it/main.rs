@@ -36,4 +36,5 @@ mod restart;
 mod schema;
 mod sim;
 mod snapshots;
+mod verification;
 mod video;

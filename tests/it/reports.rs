@@ -70,6 +70,8 @@ fn task(n: usize, t: &TaskSpec) -> TaskRow {
         note: None,
         updated_at: t.4.unwrap_or(t.3),
         accepted_at: t.4,
+        purpose: griddispatch::domain::closed_loop::TaskPurpose::Respond,
+        purpose_note: None,
     }
 }
 

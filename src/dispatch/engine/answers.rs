@@ -1,9 +1,12 @@
 //! What workers send: updates of their tasks (accept, reject, on the way, on scene,
 //! resolved), location fixes, and going on or off duty.
 
-use super::{Change, Engine};
-use crate::dispatch::messages::{answer_outgoing, duty_outgoing, task_outgoing};
+use super::{Change, Engine, DISPATCHER};
+use crate::dispatch::messages::{
+    answer_outgoing, duty_outgoing, extension_answer, extension_outgoing, task_outgoing,
+};
 use crate::dispatch::{TaskUpdate, UpdateAnswer};
+use crate::domain::closed_loop::{ExtensionAsk, ExtensionRequest, VerificationMode};
 use crate::domain::{Ident, IncidentState, LatLon, TaskStatus};
 use crate::metrics::Metrics;
 use crate::store::{now_ms, TaskRow, Write};
@@ -147,7 +150,9 @@ impl Engine {
                 self.end_task(task_id, TaskStatus::Resolved, why, &mut change, now);
                 self.incidents.set_resolver(&incident_id, rid.as_str());
                 let to = IncidentState::Resolved;
-                self.set_state(&incident_id, to, &actor, note, &mut change, now);
+                if self.set_state(&incident_id, to, &actor, note, &mut change, now) {
+                    self.after_resolution(&incident_id, &mut change, now);
+                }
                 return Ok((change, ended));
             }
             _ => {}
@@ -208,6 +213,104 @@ impl Engine {
                 reason: None,
             },
         ))
+    }
+
+    /// A resolution is verified as the settings say for its kind: with `none` the
+    /// incident closes at once; otherwise it stays resolved for an operator (inspectors
+    /// are not built yet, so they too leave it to the operators).
+    fn after_resolution(&mut self, incident_id: &str, change: &mut Change, now: i64) {
+        let Some(kind) = self.incidents.get(incident_id).map(|i| i.kind.clone()) else {
+            return;
+        };
+        match self.verification.mode_for(&kind) {
+            VerificationMode::Operator => {}
+            VerificationMode::Inspector => {
+                let line = "verification by an inspector is not available; an operator verifies";
+                self.timeline_note(incident_id, DISPATCHER, line.into(), change, now);
+            }
+            VerificationMode::None => {
+                for tid in self.offers.of_incident(incident_id) {
+                    let why = Some("incident closed");
+                    self.end_task(&tid, TaskStatus::Withdrawn, why, change, now);
+                }
+                let text = format!("closed at once: {kind} incidents need no verification");
+                let to = IncidentState::Closed;
+                self.set_state(incident_id, to, DISPATCHER, Some(text), change, now);
+            }
+        }
+    }
+
+    /// A worker asks for more time on a task it holds (accepted, on the way or on scene):
+    /// the incident keeps the request for the operators, one at a time. A request that
+    /// cannot be kept is answered at once on the task's `extension/answer` topic.
+    pub(super) fn on_extension_request(&mut self, rid: &Ident, task_id: &str, ask: ExtensionAsk) {
+        let now = now_ms();
+        let refused = match self.keep_extension_request(rid, task_id, &ask, now) {
+            Ok(change) => return self.stage(change, |_| {}),
+            Err(why) => why,
+        };
+        tracing::info!(task = %task_id, responder = %rid, reason = %refused, "extension request refused");
+        let due_at = self
+            .offers
+            .get(task_id)
+            .and_then(|t| self.incidents.get(&t.incident_id))
+            .and_then(|i| i.milestones.due_at);
+        let answer = extension_answer(false, 0, due_at, Some(&refused));
+        self.send(extension_outgoing(rid.as_str(), task_id, &answer));
+    }
+
+    fn keep_extension_request(
+        &mut self,
+        rid: &Ident,
+        task_id: &str,
+        ask: &ExtensionAsk,
+        now: i64,
+    ) -> Result<Change, String> {
+        let Some(task) = self.offers.get(task_id) else {
+            return Err("this task is no longer open".into());
+        };
+        if task.responder_id != rid.as_str() {
+            return Err("this task belongs to another responder".into());
+        }
+        if !task.status.is_active() {
+            return Err(format!(
+                "a task that is {} cannot ask for more time",
+                task.status
+            ));
+        }
+        let incident_id = task.incident_id.clone();
+        let pending = self
+            .incidents
+            .get(&incident_id)
+            .map(|i| i.milestones.extension_request.is_some());
+        match pending {
+            None => return Err("the incident is no longer open".into()),
+            Some(true) => return Err("an extension request is already pending".into()),
+            Some(false) => {}
+        }
+        let request = ExtensionRequest {
+            task_id: task_id.to_owned(),
+            responder_id: rid.to_string(),
+            minutes: ask.minutes,
+            reason: ask.reason.clone(),
+            requested_at: now,
+        };
+        let json = serde_json::to_string(&request).map_err(|e| e.to_string())?;
+        let Some(row) = self
+            .incidents
+            .set_extension_request(&incident_id, Some(json), now)
+        else {
+            return Err("the incident is no longer open".into());
+        };
+        let mut change = Change::default();
+        change.writes.push(Write::UpdateIncident(row));
+        let line = format!(
+            "{rid} asks for {} more minutes: {}",
+            ask.minutes, ask.reason
+        );
+        let actor = format!("responder:{rid}");
+        self.timeline_note(&incident_id, &actor, line, &mut change, now);
+        Ok(change)
     }
 
     /// A location fix: ranking uses it at once; storing it waits for nobody.
@@ -286,6 +389,8 @@ mod tests {
             note: None,
             updated_at: 0,
             accepted_at: None,
+            purpose: crate::domain::closed_loop::TaskPurpose::Respond,
+            purpose_note: None,
         }
     }
 

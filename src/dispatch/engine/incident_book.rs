@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::config::{CorrelationSettings, DeadlineSettings};
 use crate::domain::nearby::PointIndex;
-use crate::domain::{IncidentState, LatLon};
+use crate::domain::{closed_loop, IncidentState, LatLon};
 use crate::store::{IncidentRow, Milestones, SnapshotRow};
 
 /// Open incidents, the joinable index and their snapshots (see the module docs).
@@ -136,6 +136,35 @@ impl Incidents {
         }
     }
 
+    /// Sets (or with `None` clears) the incident's pending extension request.
+    pub(super) fn set_extension_request(
+        &mut self,
+        id: &str,
+        request: Option<String>,
+        now: i64,
+    ) -> Option<IncidentRow> {
+        let incident = self.by_id.get_mut(id)?;
+        incident.milestones.extension_request = request;
+        incident.updated_at = now;
+        Some(incident.clone())
+    }
+
+    /// An extension of `minutes` granted: the deadline moves later, the request is done.
+    pub(super) fn grant_extension(
+        &mut self,
+        id: &str,
+        minutes: u32,
+        now: i64,
+    ) -> Option<IncidentRow> {
+        let incident = self.by_id.get_mut(id)?;
+        let m = &mut incident.milestones;
+        m.due_at = closed_loop::extended(m.due_at, minutes);
+        m.extension_count += 1;
+        m.extension_request = None;
+        incident.updated_at = now;
+        Some(incident.clone())
+    }
+
     /// An operator chose the responder: a failed offer goes back to the operators.
     pub(super) fn mark_manual(&mut self, id: &str) -> bool {
         self.by_id.get_mut(id).map(|i| i.manual = true).is_some()
@@ -153,10 +182,13 @@ impl Incidents {
         }
         incident.state = to;
         incident.updated_at = now;
-        reached(&mut incident.milestones, to, now);
+        reached(&mut incident.milestones, from, to, now);
         let row = incident.clone();
         if to.is_terminal() || to == IncidentState::Resolved {
             self.joinable.remove(id);
+        } else if from == IncidentState::Resolved {
+            // Sent back for rework: open work again, which alerts may join.
+            self.joinable.insert(id, position(&row));
         }
         if to.is_terminal() {
             self.by_id.remove(id);
@@ -208,9 +240,22 @@ impl Incidents {
     }
 }
 
-/// Records in `m` that the incident reached `to` at `at`: the first acceptance and arrival,
-/// the last resolution (a reworked case is resolved again), its end, and each escalation.
-fn reached(m: &mut Milestones, to: IncidentState, at: i64) {
+/// Records in `m` that the incident went from `from` to `to` at `at`: the first acceptance
+/// and arrival, the last resolution (a reworked case is resolved again), its end, each
+/// escalation, rework and suspension; leaving a suspension moves the deadline later by the
+/// time suspended.
+fn reached(m: &mut Milestones, from: IncidentState, to: IncidentState, at: i64) {
+    if from == IncidentState::Suspended {
+        m.due_at = closed_loop::resumed(m.due_at, m.suspended_at, at);
+        m.suspended_at = None;
+    }
+    if to == IncidentState::Resolved || to.is_terminal() {
+        // The work is done: a request for more time is moot.
+        m.extension_request = None;
+    }
+    if from == IncidentState::Resolved && to == IncidentState::Dispatching {
+        m.rework_count += 1;
+    }
     match to {
         IncidentState::Assigned => {
             m.accepted_at.get_or_insert(at);
@@ -221,6 +266,10 @@ fn reached(m: &mut Milestones, to: IncidentState, at: i64) {
         IncidentState::Resolved => m.resolved_at = Some(at),
         IncidentState::Closed | IncidentState::Cancelled => m.ended_at = Some(at),
         IncidentState::Escalated => m.escalation_count += 1,
+        IncidentState::Suspended => {
+            m.suspension_count += 1;
+            m.suspended_at = Some(at);
+        }
         IncidentState::New | IncidentState::Dispatching | IncidentState::EnRoute => {}
     }
 }
@@ -420,6 +469,44 @@ mod tests {
         assert_eq!(m.ended_at, Some(120));
         assert_eq!(m.escalation_count, 1);
         assert_eq!(m.resolver_id, None);
+    }
+
+    #[test]
+    fn rework_and_suspension_are_counted_and_a_suspension_pauses_the_deadline() {
+        use IncidentState::*;
+        let mut book = Incidents::new(30.5);
+        let mut i = incident("i1", "fire", 30.5, 114.3, 0);
+        i.milestones.due_at = Some(1_000_000);
+        book.open(i);
+        for (to, at) in [(Dispatching, 1), (Suspended, 100), (Dispatching, 60_100)] {
+            assert!(matches!(
+                book.transition("i1", to, at),
+                Transition::Moved(..)
+            ));
+        }
+        let m = book
+            .get("i1")
+            .map(|i| i.milestones.clone())
+            .unwrap_or_default();
+        assert_eq!((m.suspension_count, m.suspended_at), (1, None));
+        assert_eq!(m.due_at, Some(1_060_000));
+        for (to, at) in [(Assigned, 2), (Resolved, 3)] {
+            assert!(matches!(
+                book.transition("i1", to, at),
+                Transition::Moved(..)
+            ));
+        }
+        assert_eq!(book.correlate(&RULES, "fire", at(30.5, 114.3), 3), None);
+        // Sent back: counted, and alerts may join the open work again.
+        assert!(matches!(
+            book.transition("i1", Dispatching, 4),
+            Transition::Moved(..)
+        ));
+        assert_eq!(book.get("i1").map(|i| i.milestones.rework_count), Some(1));
+        assert!(book.correlate(&RULES, "fire", at(30.5, 114.3), 4).is_some());
+        let granted = book.grant_extension("i1", 30, 5);
+        let m = granted.map(|i| i.milestones).unwrap_or_default();
+        assert_eq!((m.due_at, m.extension_count), (Some(2_860_000), 1));
     }
 
     #[test]

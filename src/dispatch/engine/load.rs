@@ -102,6 +102,7 @@ impl Engine {
             rules: settings.dispatch.clone(),
             correlation: settings.correlation.clone(),
             deadlines: settings.deadlines.clone(),
+            verification: settings.verification.clone(),
             out,
             metrics,
             zones: ZoneIndex::default(),

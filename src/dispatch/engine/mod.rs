@@ -38,7 +38,9 @@ use self::commit::Batch;
 use self::incident_book::Incidents;
 use self::offer_book::Offers;
 use super::{Announce, Command, Outgoing, SnapshotRequests};
-use crate::config::{CorrelationSettings, DeadlineSettings, DispatchSettings};
+use crate::config::{
+    CorrelationSettings, DeadlineSettings, DispatchSettings, VerificationSettings,
+};
 use crate::domain::ranking::ResponderIndex;
 use crate::domain::zones::ZoneIndex;
 use crate::metrics::Metrics;
@@ -62,6 +64,8 @@ pub(super) struct Engine {
     correlation: CorrelationSettings,
     /// When incidents are due (处置时限).
     deadlines: DeadlineSettings,
+    /// Who verifies a resolution.
+    verification: VerificationSettings,
     /// MQTT messages to send.
     out: mpsc::UnboundedSender<Outgoing>,
     /// Counters.
@@ -222,6 +226,11 @@ impl Engine {
                 task_id,
                 update,
             } => self.on_task_update(responder_id, task_id, update),
+            Command::Extension {
+                responder_id,
+                task_id,
+                ask,
+            } => self.on_extension_request(&responder_id, &task_id, ask),
             Command::Location {
                 responder_id,
                 at,

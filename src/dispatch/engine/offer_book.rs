@@ -237,6 +237,8 @@ mod tests {
             note: None,
             updated_at: 0,
             accepted_at: None,
+            purpose: crate::domain::closed_loop::TaskPurpose::Respond,
+            purpose_note: None,
         }
     }
 

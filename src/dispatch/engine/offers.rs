@@ -8,6 +8,7 @@ use crate::config::DispatchSettings;
 use crate::dispatch::messages::{clear_task, closed_outgoing, task_outgoing};
 use crate::dispatch::{DispatchError, Reply};
 use crate::domain::alert::Rendezvous;
+use crate::domain::closed_loop::TaskPurpose;
 use crate::domain::ranking::{RankParams, RankRequest, Ranked};
 use crate::domain::{Ident, IncidentState, LatLon, TaskStatus};
 use crate::metrics::Metrics;
@@ -117,6 +118,8 @@ fn new_offer(
         note: None,
         updated_at: now,
         accepted_at: None,
+        purpose: TaskPurpose::Respond,
+        purpose_note: None,
     }
 }
 
@@ -194,11 +197,28 @@ impl Engine {
         change: &mut Change,
         now: i64,
     ) {
+        let purpose = (TaskPurpose::Respond, None);
+        self.make_offer_for(incident_id, responder, ranked, purpose, change, now);
+    }
+
+    /// As [`Engine::make_offer`], for a task with its own purpose and the reason given
+    /// with it (a rework).
+    pub(super) fn make_offer_for(
+        &mut self,
+        incident_id: &str,
+        responder: &Ident,
+        ranked: Option<&Ranked>,
+        (purpose, purpose_note): (TaskPurpose, Option<String>),
+        change: &mut Change,
+        now: i64,
+    ) {
         let Some(incident) = self.incidents.count_offer(incident_id, now) else {
             return;
         };
         change.writes.push(Write::UpdateIncident(incident.clone()));
-        let task = new_offer(incident_id, responder, ranked, &self.rules, now);
+        let mut task = new_offer(incident_id, responder, ranked, &self.rules, now);
+        task.purpose = purpose;
+        task.purpose_note = purpose_note;
         change.writes.push(Write::InsertTask(task.clone()));
         let snapshots = self.incidents.snapshots(incident_id);
         let message = task_outgoing(&task, &incident, snapshots, &self.snapshot_files);

@@ -1,10 +1,14 @@
-//! Operator actions: assign an incident to a chosen responder, cancel it, close it.
+//! Operator actions: assign an incident to a chosen responder, cancel it, close it; and
+//! the closed loop after the work: verify a resolution or send it back for rework, suspend
+//! and resume, decide a worker's extension request.
 
-use super::{Change, Engine};
+use super::{Change, Engine, DISPATCHER};
+use crate::dispatch::messages::{extension_answer, extension_outgoing};
 use crate::dispatch::{DispatchError, OperatorAction, Reply};
+use crate::domain::closed_loop::{ExtensionRequest, TaskPurpose};
 use crate::domain::ranking::Responder;
 use crate::domain::{Ident, IncidentState, TaskStatus};
-use crate::store::{now_ms, StoreError};
+use crate::store::{now_ms, StoreError, Write};
 
 /// Whether an operator may offer an incident now in state `from` to `responder`
 /// (`holds_task`: the responder already has an open task).
@@ -28,12 +32,38 @@ fn check_assign(
             "responder {rid} already holds an open task"
         )));
     }
-    if !from.can_become(IncidentState::Dispatching) && from != IncidentState::Dispatching {
+    // A resolution is verified or sent back for rework, and a suspension resumed, first.
+    let held = matches!(from, IncidentState::Resolved | IncidentState::Suspended);
+    if held || !from.can_become(IncidentState::Dispatching) && from != IncidentState::Dispatching {
         return Err(DispatchError::Conflict(format!(
             "incident {incident_id} is {from}; it cannot be assigned"
         )));
     }
     Ok(())
+}
+
+/// The action needs the incident in state `needs`; it is `from`.
+fn require(
+    incident_id: &str,
+    from: IncidentState,
+    needs: IncidentState,
+    what: &str,
+) -> Result<(), DispatchError> {
+    if from == needs {
+        Ok(())
+    } else {
+        Err(DispatchError::Conflict(format!(
+            "incident {incident_id} is {from}; only a {needs} incident can be {what}"
+        )))
+    }
+}
+
+/// `text`, then `: note` when there is one.
+fn with_note(text: &str, note: Option<&str>) -> String {
+    match note {
+        Some(n) if !n.trim().is_empty() => format!("{text}: {n}"),
+        _ => text.to_owned(),
+    }
 }
 
 /// The state a cancel or a close leads to, and the note on the tasks it withdraws.
@@ -133,6 +163,21 @@ impl Engine {
                 let ranked = self.estimate_for(incident_id, &rid);
                 self.make_offer(incident_id, &rid, ranked.as_ref(), &mut change, now);
             }
+            OperatorAction::Verify => {
+                self.verify(incident_id, from, actor, note, &mut change, now)?
+            }
+            OperatorAction::Rework(reason) => {
+                self.rework(incident_id, from, actor, reason, &mut change, now)?
+            }
+            OperatorAction::Suspend => {
+                self.suspend(incident_id, from, actor, note, &mut change, now)?
+            }
+            OperatorAction::Resume => {
+                self.resume_incident(incident_id, from, actor, note, &mut change, now)?
+            }
+            OperatorAction::Extension { approve, minutes } => {
+                self.decide_extension(incident_id, approve, minutes, actor, note, &mut change, now)?
+            }
             OperatorAction::Cancel | OperatorAction::Close => {
                 let (to, why) = ending(&action);
                 for tid in open_tasks {
@@ -146,6 +191,177 @@ impl Engine {
             }
         }
         Ok(change)
+    }
+}
+
+impl Engine {
+    /// A resolution found good: the incident closes.
+    fn verify(
+        &mut self,
+        incident_id: &str,
+        from: IncidentState,
+        actor: &str,
+        note: Option<String>,
+        change: &mut Change,
+        now: i64,
+    ) -> Result<(), DispatchError> {
+        require(incident_id, from, IncidentState::Resolved, "verified")?;
+        let text = with_note("verified", note.as_deref());
+        self.set_state(
+            incident_id,
+            IncidentState::Closed,
+            actor,
+            Some(text),
+            change,
+            now,
+        );
+        Ok(())
+    }
+
+    /// A resolution found lacking (返工): back to dispatching, and a new offer to the
+    /// worker who resolved it, whose task carries the reason. Should that worker be gone,
+    /// the usual ranking picks someone.
+    fn rework(
+        &mut self,
+        incident_id: &str,
+        from: IncidentState,
+        actor: &str,
+        reason: String,
+        change: &mut Change,
+        now: i64,
+    ) -> Result<(), DispatchError> {
+        require(
+            incident_id,
+            from,
+            IncidentState::Resolved,
+            "sent back for rework",
+        )?;
+        let resolver = self
+            .incidents
+            .get(incident_id)
+            .and_then(|i| i.milestones.resolver_id.as_deref())
+            .and_then(|r| Ident::parse(r).ok())
+            .filter(|r| self.responders.get(r).is_some());
+        let text = format!("sent back for rework: {reason}");
+        let to = IncidentState::Dispatching;
+        if !self.set_state(incident_id, to, actor, Some(text), change, now) {
+            return Err(DispatchError::Conflict(format!(
+                "incident {incident_id} is {from}"
+            )));
+        }
+        let Some(rid) = resolver else {
+            self.offer_next(incident_id, change, now);
+            return Ok(());
+        };
+        let line = format!("rework offered to {rid}, who resolved it");
+        self.timeline_note(incident_id, DISPATCHER, line, change, now);
+        let ranked = self.estimate_for(incident_id, &rid);
+        let purpose = (TaskPurpose::Rework, Some(reason));
+        self.make_offer_for(incident_id, &rid, ranked.as_ref(), purpose, change, now);
+        Ok(())
+    }
+
+    /// Puts open work on hold (缓办): its tasks are withdrawn and its deadline pauses.
+    fn suspend(
+        &mut self,
+        incident_id: &str,
+        from: IncidentState,
+        actor: &str,
+        note: Option<String>,
+        change: &mut Change,
+        now: i64,
+    ) -> Result<(), DispatchError> {
+        if !from.can_become(IncidentState::Suspended) {
+            return Err(DispatchError::Conflict(format!(
+                "incident {incident_id} is {from}; it cannot be suspended"
+            )));
+        }
+        for tid in self.offers.of_incident(incident_id) {
+            let why = Some("incident suspended");
+            self.end_task(&tid, TaskStatus::Withdrawn, why, change, now);
+        }
+        let text = with_note("suspended", note.as_deref());
+        self.set_state(
+            incident_id,
+            IncidentState::Suspended,
+            actor,
+            Some(text),
+            change,
+            now,
+        );
+        Ok(())
+    }
+
+    /// A suspended incident dispatches again (its deadline moves later by the time
+    /// suspended as it leaves `suspended`).
+    fn resume_incident(
+        &mut self,
+        incident_id: &str,
+        from: IncidentState,
+        actor: &str,
+        note: Option<String>,
+        change: &mut Change,
+        now: i64,
+    ) -> Result<(), DispatchError> {
+        require(incident_id, from, IncidentState::Suspended, "resumed")?;
+        let text = with_note("resumed", note.as_deref());
+        self.timeline_note(incident_id, actor, text, change, now);
+        self.offer_next(incident_id, change, now);
+        Ok(())
+    }
+
+    /// The verdict on the pending extension request: granted, the deadline moves later
+    /// (by the minutes asked for unless the operator says otherwise); either way the
+    /// worker hears it on the task's `extension/answer` topic.
+    #[allow(clippy::too_many_arguments)] // one action's inputs, passed once
+    fn decide_extension(
+        &mut self,
+        incident_id: &str,
+        approve: bool,
+        minutes: Option<u32>,
+        actor: &str,
+        note: Option<String>,
+        change: &mut Change,
+        now: i64,
+    ) -> Result<(), DispatchError> {
+        let pending: Option<ExtensionRequest> = self
+            .incidents
+            .get(incident_id)
+            .and_then(|i| i.milestones.extension_request.as_deref())
+            .and_then(|r| serde_json::from_str(r).ok());
+        let Some(request) = pending else {
+            return Err(DispatchError::Conflict(format!(
+                "incident {incident_id} has no pending extension request"
+            )));
+        };
+        let (granted, row) = if approve {
+            let m = minutes.unwrap_or(request.minutes);
+            (m, self.incidents.grant_extension(incident_id, m, now))
+        } else {
+            (
+                0,
+                self.incidents.set_extension_request(incident_id, None, now),
+            )
+        };
+        let Some(row) = row else {
+            return Err(DispatchError::NotFound(format!("incident {incident_id}")));
+        };
+        let due_at = row.milestones.due_at;
+        change.writes.push(Write::UpdateIncident(row));
+        let verdict = if approve {
+            format!(
+                "extension of {granted} min for {} approved",
+                request.responder_id
+            )
+        } else {
+            format!("extension for {} refused", request.responder_id)
+        };
+        let text = with_note(&verdict, note.as_deref());
+        self.timeline_note(incident_id, actor, text, change, now);
+        let answer = extension_answer(approve, granted, due_at, note.as_deref());
+        let message = extension_outgoing(&request.responder_id, &request.task_id, &answer);
+        change.publish.push(message);
+        Ok(())
     }
 }
 
@@ -199,6 +415,31 @@ mod tests {
         assert!(r.is_ok());
         let r = check_assign("i1", IncidentState::Resolved, &rid(), Some(&on), false);
         assert!(conflict(r).contains("cannot be assigned"));
+        let r = check_assign("i1", IncidentState::Suspended, &rid(), Some(&on), false);
+        assert!(conflict(r).contains("cannot be assigned"));
+    }
+
+    #[test]
+    fn verify_rework_and_resume_need_their_own_state() {
+        let r = require(
+            "i1",
+            IncidentState::Assigned,
+            IncidentState::Resolved,
+            "verified",
+        );
+        assert_eq!(
+            conflict(r),
+            "incident i1 is assigned; only a resolved incident can be verified"
+        );
+        assert!(require(
+            "i1",
+            IncidentState::Suspended,
+            IncidentState::Suspended,
+            "resumed"
+        )
+        .is_ok());
+        assert_eq!(with_note("verified", Some("ok")), "verified: ok");
+        assert_eq!(with_note("verified", Some(" ")), "verified");
     }
 
     #[test]

@@ -24,8 +24,8 @@ fn literal(level: &str) -> bool {
 /// May `p` publish to topic name `topic`?
 ///
 /// - Superuser: anything valid.
-/// - Responder `r`: `dispatch/r/tasks/<task>/update`, `dispatch/r/duty/set` (its own
-///   duty toggle), `owntracks/r/<device>`
+/// - Responder `r`: `dispatch/r/tasks/<task>/update`, `dispatch/r/tasks/<task>/extension`
+///   (asking for more time), `dispatch/r/duty/set` (its own duty toggle), `owntracks/r/<device>`
 ///   and `owntracks/r/<device>/event` (OwnTracks puts the MQTT username,
 ///   which is the responder id, in the second level).
 /// - Source `s`: `alerts/s`, and anything under `frigate/` or `gb28181/`
@@ -40,7 +40,9 @@ pub fn can_publish(p: &Principal, topic: &str) -> bool {
         Principal::Responder(r) => {
             usable_id(r)
                 && match levels.as_slice() {
-                    ["dispatch", who, "tasks", task, "update"] => who == r && literal(task),
+                    ["dispatch", who, "tasks", task, "update" | "extension"] => {
+                        who == r && literal(task)
+                    }
                     ["dispatch", who, "duty", "set"] => who == r,
                     ["owntracks", who, device] | ["owntracks", who, device, "event"] => {
                         who == r && literal(device)
@@ -123,6 +125,11 @@ mod tests {
             // responder: own task updates
             (w1(), "dispatch/w1/tasks/t1/update", true),
             (w1(), "dispatch/w1/duty/set", true),
+            (w1(), "dispatch/w1/tasks/t1/extension", true),
+            (w1(), "dispatch/w2/tasks/t1/extension", false),
+            (w1(), "dispatch/w10/tasks/t1/extension", false),
+            (w1(), "dispatch/w1/tasks/+/extension", false),
+            (w1(), "dispatch/w1/tasks/t1/extension/answer", false),
             (w1(), "dispatch/w2/duty/set", false),
             (w1(), "dispatch/w10/duty/set", false),
             (w1(), "dispatch/w1/duty", false),
