@@ -42,7 +42,7 @@ function drawToolbar() {
   const custom = state.period === 'custom';
   const q = state.range ? summaryQuery(state.range, state.group) : null;
   const exportLink = (id, ext, key) => h(`a.button#${id}`, q && !state.error ? { href: `/api/v1/reports/summary.${ext}?${q}`, download: `report-${state.group}-${periodLabel(state.range).replace(/\s+/g, '')}.${ext}` } : { 'aria-disabled': 'true' }, t(key));
-  bar.replaceChildren(
+  bar.replaceChildren(...[
     h('label', {}, t('period'), h('select#period', { name: 'period', onchange: (e) => { state.period = e.target.value; if (state.period === 'custom' && !state.custom.from) prefillCustom(); drawToolbar(); if (state.period !== 'custom') load(); } },
       PERIODS.map((p) => h('option', { value: p, selected: p === state.period }, t(p))))),
     custom ? h('label', {}, t('from'), from) : null,
@@ -52,7 +52,7 @@ function drawToolbar() {
     exportLink('export-csv', 'csv', 'export_csv'),
     exportLink('export-xlsx', 'xlsx', 'export_xlsx'),
     h('button#print', { onclick: () => window.print() }, t('print')),
-  );
+  ].filter(Boolean));
   document.getElementById('rep-tabs').replaceChildren(...GROUPS.map((g) => h(`button${g === state.group ? '.active' : ''}`, {
     dataset: { group: g }, onclick: () => { state.group = g; drawToolbar(); load(); },
   }, t(`g_${g}`))));
@@ -119,9 +119,9 @@ function phaseTable(rows, by) {
   return h('table#phases', {},
     h('thead', {},
       h('tr', {}, h('th', { rowspan: '2' }, t(`g_${by}`)), phases.map((p) => h('th.grp', { colspan: '3', dataset: { phase: p } }, phaseLabel(p)))),
-      h('tr', {}, phases.map(() => [h('th.num', {}, t('p50')), h('th.num', {}, t('p90')), h('th.num', {}, t('n_samples'))]))),
+      h('tr', {}, phases.flatMap(() => [h('th.num', {}, t('p50')), h('th.num', {}, t('p90')), h('th.num', {}, t('n_samples'))]))),
     h('tbody', {}, rows.map((r) => h('tr', { dataset: { group: r.group } }, h('td.group', {}, groupLabel(r, by)),
-      phases.map((p) => {
+      phases.flatMap((p) => {
         const x = r.phases.find((y) => y.phase === p);
         return [h('td.num.p50', {}, dur(x?.p50)), h('td.num.p90', {}, dur(x?.p90)), h('td.num', {}, fmtNum(x?.n ?? null))];
       })))));
@@ -153,7 +153,7 @@ function draw() {
   const range = state.range;
   const head = range ? h('div.rep-head', {}, h('h1#report-title', {}, t('report_title', { period: periodLabel(range) })),
     h('div.muted', {}, `${t('group_by')}: ${t(`g_${state.group}`)}`,
-      state.summary?.generated_at ? ` · ${t('generated', { at: when(state.summary.generated_at) })}` : '')) : null;
+      state.summary?.generated_at ? ` · ${t('generated', { at: when(state.summary.generated_at) })}` : '')) : h('div.rep-head');
   if (state.loading && !state.summary) { box.replaceChildren(head, h('p.rep-notice', {}, t('loading'))); return; }
   if (state.error) {
     chart?.dispose(); chart = null;
