@@ -69,7 +69,7 @@ const STRINGS = {
     group_by: 'Group by', g_zone: 'Grid', g_responder: 'Worker', g_kind: 'Kind', g_source: 'Source', g_day: 'Day',
     ranking: 'Ranking', rank: 'Rank', grade: 'Grade', opened: 'Opened', due_n: 'Due', closed_n: 'Closed', closed_on_time: 'On time',
     reworked: 'Reworked', extended: 'Extended', suspended_n: 'Suspended', overdue_n: 'Overdue', cancelled_n: 'Cancelled', escalated_n: 'Escalated',
-    closure_rate: 'Closure', on_time_rate: 'On time', rework_rate: 'Rework', extension_rate: 'Extension', accept_rate: 'Offers accepted',
+    closure_rate: 'Closure rate', on_time_rate: 'On-time rate', rework_rate: 'Rework rate', extension_rate: 'Extension rate', accept_rate: 'Offers accepted',
     offers: 'Offers', rates: 'Rates', counts: 'Counts', phase_times: 'Time per phase', phase: 'Phase', p50: 'Median (p50)', p90: 'p90', n_samples: 'Cases',
     fractile_chart: 'Opened → on scene, by fractile', fractile: 'Fractile', minutes: 'minutes',
     export_csv: 'Download CSV', export_xlsx: 'Download Excel', print: 'Print', generated: 'Generated {at}',
