@@ -42,6 +42,12 @@ const VENDOR: &[(&str, &str)] = &[
     ),
     // The field app's MQTT-over-WebSocket client (a classic script: global `mqtt`).
     ("mqtt/mqtt.min.js", "node_modules/mqtt/dist/mqtt.min.js"),
+    // The reports page's charts (a classic script: global `echarts`). The "common" build
+    // (line, bar, pie, scatter; legend, tooltip; canvas and SVG) is the smallest with a legend.
+    (
+        "echarts/echarts.min.js",
+        "node_modules/echarts/dist/echarts.common.min.js",
+    ),
 ];
 
 fn content_type(path: &str) -> &'static str {
@@ -85,7 +91,7 @@ fn main() {
         .collect();
     if !missing.is_empty() {
         panic!(
-            "\n\nThe web console's map libraries are missing:\n  {}\n\
+            "\n\nThe web console's libraries (maps, charts, MQTT) are missing:\n  {}\n\
              They come from npm: run scripts/test (or scripts/run), or `npm ci --prefix web`, \
              then build again.\n\n",
             missing.join("\n  ")

@@ -60,7 +60,7 @@ ensure_web() {
   command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
   local stamp=web/node_modules/.package-lock.json
   if [ ! -f "$stamp" ] || [ web/package-lock.json -nt "$stamp" ]; then
-    log "npm ci (web console and field app: leaflet, leaflet-geoman, mqtt.js, playwright-core)"
+    log "npm ci (web console and field app: leaflet, leaflet-geoman, mqtt.js, echarts, playwright-core)"
     (cd web && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(operator_page))
         .route("/admin", get(admin_page))
+        .route("/reports", get(reports_page))
         .route("/login", get(login_page))
         .route("/assets/{*path}", get(asset))
         .route("/api/v1/console/config", get(config))
@@ -101,6 +102,11 @@ async fn operator_page(headers: HeaderMap) -> Response {
 
 async fn admin_page(headers: HeaderMap) -> Response {
     guarded(&headers, "admin.html")
+}
+
+/// The reports page (its data, `GET /api/v1/reports/summary`, needs the viewer role).
+async fn reports_page(headers: HeaderMap) -> Response {
+    guarded(&headers, "reports.html")
 }
 
 async fn login_page() -> Response {

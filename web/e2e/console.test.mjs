@@ -66,6 +66,7 @@ test('assets are served with the right content types and cache headers', async (
     ['/login', 'text/html'], ['/assets/app/js/operator.js', 'text/javascript'], ['/assets/app/css/console.css', 'text/css'],
     ['/assets/vendor/leaflet/leaflet.js', 'text/javascript'], ['/assets/vendor/leaflet/leaflet.css', 'text/css'],
     ['/assets/vendor/leaflet/images/marker-icon.png', 'image/png'], ['/assets/vendor/geoman/leaflet-geoman.js', 'text/javascript'],
+    ['/assets/vendor/echarts/echarts.min.js', 'text/javascript'], ['/assets/app/js/reports.js', 'text/javascript'],
   ];
   for (const [path, type] of cases) {
     const r = await fetch(app.url + path);
@@ -76,7 +77,7 @@ test('assets are served with the right content types and cache headers', async (
   }
   assert.match((await fetch(`${app.url}/assets/vendor/leaflet/leaflet.js`)).headers.get('cache-control'), /max-age/);
   assert.equal((await fetch(`${app.url}/assets/nope.js`)).status, 404);
-  for (const path of ['/', '/admin']) {
+  for (const path of ['/', '/admin', '/reports']) {
     const r = await fetch(app.url + path, { redirect: 'manual' });
     assert.equal(r.status, 303, `${path} without a session redirects`);
     assert.equal(r.headers.get('location'), '/login');
@@ -169,7 +170,44 @@ test('operator: an alert over MQTT shows in the queue within 2 s; assign; the ac
     publish(app, { ...worker.w2, topic: `dispatch/w2/tasks/${task.task_id}/update`, payload: { status: 'accepted', version: task.version } });
     await b.page.waitForSelector('#drawer-state.st-assigned', { timeout: 5000 });
     await b.page.waitForSelector(`#queue li.item[data-id="${id}"][data-state=assigned]`, { timeout: 5000 });
+    // The tasks table has headings, names the worker as Candidates does, and its travel
+    // time reads as an estimate, not a countdown.
+    assert.deepEqual(await b.page.locator('#drawer table.tasks thead th').allTextContents(), ['Responder', 'Status', 'Offered', 'Travel estimate']);
+    const row = b.page.locator('#drawer table.tasks tr[data-responder=w2]');
+    assert.equal(await row.locator('td.who').textContent(), 'Worker w2');
+    assert.match(await row.locator('td.eta').textContent(), /^(≈ \d+ (h \d+ )?min|< 1 min)$/);
+    // The incident is in the part of the map the drawer leaves visible.
+    await b.page.waitForTimeout(600);
+    const marker = await b.page.locator('.inc-icon.selected').boundingBox();
+    const drawerBox = await b.page.locator('#drawer').boundingBox();
+    const mapBox = await b.page.locator('#map').boundingBox();
+    assert.ok(marker.x + marker.width <= drawerBox.x && marker.x >= mapBox.x, `marker at x ${marker.x}, drawer from ${drawerBox.x}`);
     await shot(b.page, 'operator-assigned');
+    // A suspend button while it is being handled; verify and rework once it is resolved.
+    assert.equal(await b.page.locator('#act-suspend').count(), 1);
+    for (const status of ['en_route', 'on_scene', 'resolved']) {
+      const cur = (await app.api('GET', `/api/v1/incidents/${id}`)).data.tasks.find((x) => x.task_id === task.task_id);
+      publish(app, { ...worker.w2, topic: `dispatch/w2/tasks/${task.task_id}/update`, payload: { status, version: cur.version } });
+      await b.page.waitForSelector(`#drawer table.tasks tr[data-task="${task.task_id}"][data-status=${status}]`, { timeout: 5000 });
+    }
+    await b.page.waitForSelector('#drawer-state.st-resolved', { timeout: 5000 });
+    await b.page.waitForSelector('#act-verify');
+    assert.equal(await b.page.locator('#act-suspend').count(), 0);
+    await b.page.click('#act-rework');
+    await b.page.click('#rework-send');
+    await b.page.waitForSelector('.toast.error:has-text("Please give a reason")');
+    await b.page.fill('#rework-reason', 'photo missing');
+    // A server without the route answers 404 with no body; an unknown incident gets a JSON error.
+    const probe = await app.api('POST', '/api/v1/incidents/00000000-0000-0000-0000-000000000000/rework', { reason: 'probe' });
+    const hasLoop = !(probe.status === 404 && !probe.data);
+    await b.page.click('#rework-send');
+    if (hasLoop) {
+      await b.page.waitForSelector('.toast:not(.error):has-text("Done")', { timeout: 5000 });
+    } else {
+      await b.page.waitForSelector('.toast.error:has-text("does not offer")');
+      console.log(`E2E NOTE: ${t.name}: no /rework in this build; checked that the console says so plainly`);
+    }
+    await shot(b.page, 'operator-resolved');
   } finally { await b.close(); }
 });
 
@@ -258,7 +296,11 @@ test('language switch changes the texts', async (t) => {
     await b.page.selectOption('#lang', 'zh-CN');
     assert.equal(await b.page.textContent('#logout'), '退出');
     assert.equal(await b.page.textContent('.queue-head h2'), '事件队列');
+    assert.equal(await b.page.textContent('#user-role'), '调度员');
+    assert.equal(await b.page.textContent('#nav-reports'), '统计报表');
     await b.page.waitForSelector('#queue li.item');
+    // Kinds and the titles built from them are in Chinese; the address stays as written.
+    await b.page.waitForSelector('#queue li.item .title:text-is("积水 — 长江路 12 号")');
     await b.page.waitForSelector('path.leaflet-interactive');
     await shot(b.page, 'operator-zh');
   } finally { await b.close(); }
@@ -274,6 +316,9 @@ test('a viewer cannot act: no action buttons, and the API answers 403', async (t
     await b.page.click('#queue li.item >> nth=0');
     await b.page.waitForSelector('#drawer .dsec');
     assert.equal(await b.page.locator('#drawer button.assign, #close-incident, #cancel-incident').count(), 0);
+    assert.equal(await b.page.locator('#loop-actions, #act-verify, #act-rework, #act-suspend, #act-resume, #act-approve, #act-refuse').count(), 0);
+    assert.equal(await b.page.textContent('#user-role'), 'viewer');
+    assert.equal(await b.page.locator('#drawer table.tasks, #drawer .dsec').first().count(), 1);
     const id = await b.page.getAttribute('#drawer', 'data-id');
     const status = await b.page.evaluate(async (iid) => (await fetch(`/api/v1/incidents/${iid}/close`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })).status, id);
     assert.equal(status, 403);

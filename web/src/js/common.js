@@ -1,5 +1,5 @@
 // What every page shares: the API client, the session, the header bar, small DOM helpers.
-import { t, setLang, currentLang, LANGUAGES, applyI18n, onLangChange } from './i18n.js';
+import { t, setLang, currentLang, LANGUAGES, applyI18n, onLangChange, hasKey } from './i18n.js';
 
 /** An API answer that was not 2xx; `status` and the server's `error` text. */
 export class ApiError extends Error {
@@ -115,16 +115,18 @@ export function header(user, view) {
   const langSel = h('select#lang', { 'aria-label': 'language', name: 'lang', onchange: (e) => setLang(e.target.value) },
     LANGUAGES.map(([code, label]) => h('option', { value: code, selected: code === currentLang() }, label)));
   const links = [];
-  if (view === 'admin') links.push(h('a.navlink', { href: '/', 'data-i18n': 'open_operator' }));
-  else if (user.role === 'admin') links.push(h('a.navlink', { href: '/admin', 'data-i18n': 'open_admin' }));
+  if (view !== 'operator') links.push(h('a.navlink#nav-operator', { href: '/', 'data-i18n': 'open_operator' }));
+  if (view !== 'reports') links.push(h('a.navlink#nav-reports', { href: '/reports', 'data-i18n': 'open_reports' }));
+  if (view !== 'admin' && user.role === 'admin') links.push(h('a.navlink#nav-admin', { href: '/admin', 'data-i18n': 'open_admin' }));
+  const roleKey = `role_${user.role}`;
   bar.replaceChildren(
-    h('div.brand', {}, h('span.logo', {}, '◉'), h('span', { 'data-i18n': 'app' }), h('span.sub', { 'data-i18n': view === 'admin' ? 'admin' : 'console' })),
+    h('div.brand', {}, h('span.logo', {}, '◉'), h('span', { 'data-i18n': 'app' }), h('span.sub', { 'data-i18n': { admin: 'admin', reports: 'reports' }[view] || 'console' })),
     h('div.spacer'),
     h('span#live.pill', {}),
     h('span#clock.clock', {}),
     ...links,
     langSel,
-    h('span.user', {}, `${user.username} · ${user.role}`),
+    h('span.user', {}, `${user.username} · `, hasKey(roleKey) ? h('span#user-role', { 'data-i18n': roleKey }) : h('span#user-role', {}, user.role)),
     h('button.ghost#logout', {
       'data-i18n': 'logout',
       onclick: async () => {
@@ -140,4 +142,4 @@ export function header(user, view) {
   onLangChange(() => { langSel.value = currentLang(); });
 }
 
-export { t, applyI18n, onLangChange, currentLang };
+export { t, applyI18n, onLangChange, currentLang, hasKey };

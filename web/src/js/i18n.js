@@ -53,6 +53,32 @@ const STRINGS = {
     enable_alerts: 'Enable sound and notifications', new_task: 'New task: {title}', my_position: 'My position',
     no_position: 'No position yet (allow location access)', dropped_answer: '“{status}” was not sent: the task closed',
     your_status: 'Your status', pictures: '{n} picture(s)', picture_failed: 'Picture not available now',
+    // roles, kinds, the closed loop (drawer actions), reports
+    role_viewer: 'viewer', role_operator: 'operator', role_admin: 'admin', open_reports: 'Reports', reports: 'Reports',
+    k_medical: 'medical', k_fire: 'fire', k_fall: 'fall', k_intrusion: 'intrusion', k_fight: 'fight', k_flood: 'flood',
+    k_traffic: 'traffic', k_guidance: 'guidance', k_alarm: 'alarm', k_motion: 'motion', k_tripwire: 'tripwire',
+    k_camera_fault: 'camera fault', k_device_fault: 'device fault', k_manual_alarm: 'manual alarm', k_left_object: 'left object',
+    k_object_removed: 'object removed', k_wrong_way: 'wrong way', k_loitering: 'loitering', k_crowd: 'crowd', k_fast_movement: 'fast movement',
+    st_suspended: 'suspended', dash: '—', eta_est: 'Travel estimate', eta_help: 'Estimated travel time from the last position fix; not a countdown',
+    approx_lt_min: '< 1 min', approx_min: '≈ {n} min', approx_h_min: '≈ {h} h {m} min',
+    act_verify: 'Verify resolution', act_rework: 'Send back for rework', act_suspend: 'Suspend', act_resume: 'Resume',
+    act_approve: 'Approve extension', act_refuse: 'Refuse extension', rework_reason: 'Why must it be redone?',
+    reason_required: 'Please give a reason', ext_pending: 'Extension requested: {minutes} min', ext_reason: 'Reason: {reason}',
+    ext_minutes: 'Minutes granted', not_on_server: 'This server does not offer “{what}” yet', due_at: 'Due', past_due: 'overdue',
+    loop_actions: 'Follow-up',
+    period: 'Period', this_month: 'This month', last_month: 'Last month', custom: 'Custom', from: 'From', to: 'To', show: 'Show',
+    group_by: 'Group by', g_zone: 'Grid', g_responder: 'Worker', g_kind: 'Kind', g_source: 'Source', g_day: 'Day',
+    ranking: 'Ranking', rank: 'Rank', grade: 'Grade', opened: 'Opened', due_n: 'Due', closed_n: 'Closed', closed_on_time: 'On time',
+    reworked: 'Reworked', extended: 'Extended', suspended_n: 'Suspended', overdue_n: 'Overdue', cancelled_n: 'Cancelled', escalated_n: 'Escalated',
+    closure_rate: 'Closure rate', on_time_rate: 'On-time rate', rework_rate: 'Rework rate', extension_rate: 'Extension rate', accept_rate: 'Offers accepted',
+    offers: 'Offers', rates: 'Rates', counts: 'Counts', phase_times: 'Time per phase', phase: 'Phase', p50: 'Median (p50)', p90: 'p90', n_samples: 'Cases',
+    fractile_chart: 'Opened → on scene, by fractile', fractile: 'Fractile', minutes: 'minutes',
+    export_csv: 'Download CSV', export_xlsx: 'Download Excel', print: 'Print', generated: 'Generated {at}',
+    report_title: 'Dispatch report {period}', reports_unavailable: 'Reports are not available on this server yet.',
+    no_data: 'No incidents in this period', loading: 'Loading…', bad_period: 'Choose a start and an end date (start first)',
+    no_fractiles: 'No on-scene times in this period', dur_s: '{n} s', dur_min: '{n} min', dur_h: '{h} h {m} min',
+    ph_first_offer: 'alert → first offer', ph_accept: 'offer → accepted', ph_travel: 'accepted → on scene', ph_on_scene: 'opened → on scene',
+    ph_resolve: 'on scene → resolved', ph_verify: 'resolved → verified', ph_close: 'resolved → closed', ph_total: 'opened → closed',
   },
   'zh-CN': {
     app: '网格调度', console: '调度台', admin: '系统管理', operator_view: '调度视图',
@@ -105,6 +131,31 @@ const STRINGS = {
     enable_alerts: '开启提示音和通知', new_task: '新任务：{title}', my_position: '我的位置',
     no_position: '暂无定位（请允许位置权限）', dropped_answer: '“{status}”未发送：任务已关闭',
     your_status: '我的状态', pictures: '{n} 张抓拍', picture_failed: '暂时无法显示抓拍',
+    role_viewer: '查看员', role_operator: '调度员', role_admin: '管理员', open_reports: '统计报表', reports: '统计报表',
+    k_medical: '急救', k_fire: '火情', k_fall: '摔倒', k_intrusion: '入侵', k_fight: '打架斗殴', k_flood: '积水',
+    k_traffic: '交通事故', k_guidance: '引导', k_alarm: '报警', k_motion: '移动侦测', k_tripwire: '越线',
+    k_camera_fault: '摄像头故障', k_device_fault: '设备故障', k_manual_alarm: '手动报警', k_left_object: '物品遗留',
+    k_object_removed: '物品移除', k_wrong_way: '逆行', k_loitering: '徘徊', k_crowd: '人员聚集', k_fast_movement: '快速移动',
+    st_suspended: '已挂起', dash: '—', eta_est: '预计路程用时', eta_help: '按最近定位估算的路程用时，不是倒计时',
+    approx_lt_min: '不到 1 分钟', approx_min: '约 {n} 分钟', approx_h_min: '约 {h} 小时 {m} 分钟',
+    act_verify: '核查通过', act_rework: '退回重办', act_suspend: '挂起', act_resume: '恢复办理',
+    act_approve: '批准延期', act_refuse: '驳回延期', rework_reason: '退回原因（需重办的理由）',
+    reason_required: '请填写原因', ext_pending: '申请延期 {minutes} 分钟', ext_reason: '理由：{reason}',
+    ext_minutes: '批准分钟数', not_on_server: '本服务器尚不支持“{what}”', due_at: '办结时限', past_due: '已超期',
+    loop_actions: '闭环处置',
+    period: '统计周期', this_month: '本月', last_month: '上月', custom: '自定义', from: '开始', to: '结束', show: '查询',
+    group_by: '分组', g_zone: '网格', g_responder: '网格员', g_kind: '类型', g_source: '来源', g_day: '日期',
+    ranking: '排名', rank: '名次', grade: '评级', opened: '受理', due_n: '应办结', closed_n: '办结', closed_on_time: '按时办结',
+    reworked: '返工', extended: '延期', suspended_n: '挂起', overdue_n: '超期', cancelled_n: '撤销', escalated_n: '升级',
+    closure_rate: '办结率', on_time_rate: '按时办结率', rework_rate: '返工率', extension_rate: '延期率', accept_rate: '接单率',
+    offers: '派单数', rates: '比率', counts: '数量', phase_times: '各环节用时', phase: '环节', p50: '中位数（p50）', p90: '90 分位（p90）', n_samples: '件数',
+    fractile_chart: '受理到到场用时（分位）', fractile: '分位', minutes: '分钟',
+    export_csv: '下载 CSV', export_xlsx: '下载 Excel', print: '打印', generated: '生成于 {at}',
+    report_title: '调度统计报表 {period}', reports_unavailable: '本服务器尚未提供统计报表。',
+    no_data: '本期无事件', loading: '加载中…', bad_period: '请选择开始和结束日期（开始在前）',
+    no_fractiles: '本期无到场记录', dur_s: '{n} 秒', dur_min: '{n} 分钟', dur_h: '{h} 小时 {m} 分钟',
+    ph_first_offer: '报警 → 首次派单', ph_accept: '派单 → 接单', ph_travel: '接单 → 到场', ph_on_scene: '受理 → 到场',
+    ph_resolve: '到场 → 处置完毕', ph_verify: '处置 → 核查', ph_close: '处置 → 结案', ph_total: '受理 → 结案',
   },
 };
 
@@ -131,6 +182,9 @@ export function t(key, vars = {}) {
   return s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] ?? `{${k}}`));
 }
 
+/** Whether `key` has a text (in the current language or English). */
+export function hasKey(key) { return key in STRINGS[lang] || key in STRINGS.en; }
+
 /** Fills `[data-i18n]` texts and `[data-i18n-placeholder]`/`[data-i18n-title]` attributes. */
 export function applyI18n(root = document) {
   document.documentElement.lang = lang;
@@ -143,8 +197,8 @@ export function applyI18n(root = document) {
 export function setLang(l) {
   if (!STRINGS[l]) return;
   lang = l;
-  localStorage.setItem('gd_lang', l);
-  applyI18n();
+  if (typeof localStorage !== 'undefined') localStorage.setItem('gd_lang', l);
+  if (typeof document !== 'undefined') applyI18n();
   for (const f of listeners) f(l);
 }
 

@@ -2,13 +2,19 @@
 // timers against `console.targets` and overdue marks (re-worked every second from due_at),
 // the incident drawer with actions, manual incidents, and
 // live updates over `/api/v1/live`.
-import { api, h, text, clock, age, when, toast, requireSession, header, ROLE_RANK, t, applyI18n, onLangChange } from './common.js';
+import { api, h, text, age, when, toast, requireSession, header, ROLE_RANK, t, applyI18n, onLangChange, hasKey, clock } from './common.js';
+import { OPEN_STATES, actionsFor, etaParts, extensionRequest, incidentTitle, kindLabel, panIntoView, responderName } from './console-core.js';
 import { createMap, zoneStyle, fitTo } from './map.js';
 import { startLive } from './live.js';
 import { isOverdue, msToDue } from './deadline.js';
 
 const L = window.L;
-const OPEN = new Set(['new', 'dispatching', 'assigned', 'en_route', 'on_scene', 'resolved', 'escalated']);
+const OPEN = new Set(OPEN_STATES);
+/** An incident's title and a kind in the current language (server titles are built from the kind). */
+const titleOf = (i) => incidentTitle(i, t, hasKey);
+const kindOf = (k) => kindLabel(k, t, hasKey);
+/** A travel estimate, "≈ 4 min". */
+const eta = (secs) => t(...etaParts(secs));
 const SEV_COLOR = { 1: '#e5383b', 2: '#f77f00', 3: '#fcbf49', 4: '#4ea8de' };
 const CAM_COLOR = { online: '#38b000', offline: '#e5383b', unknown: '#8d99ae' };
 
@@ -162,7 +168,7 @@ function beep() {
 function sev1Alarm(i) {
   beep();
   const b = document.getElementById('sev1-banner');
-  b.replaceChildren(h('strong', {}, `⚠ ${t('sev1_alarm')}`), ' ', `${i.title || i.kind} · ${i.address || ''} `,
+  b.replaceChildren(h('strong', {}, `⚠ ${t('sev1_alarm')}`), ' ', `${titleOf(i)} · ${i.address || ''} `,
     h('button.small', { onclick: () => { openDrawer(i.id); b.hidden = true; } }, i.id.slice(0, 8)),
     h('button.ghost.small', { onclick: () => { b.hidden = true; } }, '✕'));
   b.hidden = false;
@@ -215,10 +221,10 @@ function drawQueue() {
     return h(`li.item.sev${i.severity}${late ? '.overdue' : ''}${selected === i.id ? '.selected' : ''}`, {
       dataset: { id: i.id, state: i.state, severity: String(i.severity), overdue: String(late) }, onclick: () => openDrawer(i.id), tabindex: '0',
     },
-    h('div.row1', {}, h(`span.sev.sev${i.severity}`, {}, t('sev', { n: i.severity })), h('span.title', {}, i.title || i.kind),
+    h('div.row1', {}, h(`span.sev.sev${i.severity}`, {}, t('sev', { n: i.severity })), h('span.title', {}, titleOf(i)),
       late ? h('span.badge.overdue', { title: `${t('due')} ${when(i.due_at)}` }, t('overdue_by', { time: clock(-msToDue(i, now) / 1000) })) : null,
       h(`span.state.st-${i.state}`, {}, t(`st_${i.state}`))),
-  h('div.row2', {}, h('span.muted', {}, `${i.kind} · ${i.zone_id || '—'}`), i.address ? h('span.addr', {}, i.address) : null),
+  h('div.row2', {}, h('span.muted', {}, `${kindOf(i.kind)} · ${i.zone_id || '—'}`), i.address ? h('span.addr', {}, i.address) : null),
     h('div.timers', {}, timers(i, now).map(([k, s, lv]) => h(`span.timer.${lv}`, { dataset: { timer: k } }, `${t(k)} ${clock(s)}`))));
   }));
 }
@@ -232,7 +238,7 @@ function drawMap() {
   layers.incidents.clearLayers();
   for (const i of incidents.values()) {
     const m = L.marker(M.toMap(i.location.lat, i.location.lon), { icon: L.divIcon({ className: `inc-icon sev${i.severity}${selected === i.id ? ' selected' : ''}`, html: `<span>${i.severity}</span>`, iconSize: [26, 26] }), zIndexOffset: 1000 - i.severity * 100 });
-    m.bindTooltip(text(`${i.title || i.kind} · ${t(`st_${i.state}`)}`));
+    m.bindTooltip(text(`${titleOf(i)} · ${t(`st_${i.state}`)}`));
     m.on('click', () => openDrawer(i.id));
     layers.incidents.addLayer(m);
   }
@@ -260,12 +266,60 @@ onLangChange(() => { layerNames(); drawLive(); drawAll(); if (selected) openDraw
 
 // ---- drawer -----------------------------------------------------------------------------
 
-async function act(id, what, body) {
+/** Posts an incident action; says plainly what went wrong (a server without it answers 404 or 405). */
+async function act(id, what, body, label = what) {
   try {
     await api('POST', `/api/v1/incidents/${encodeURIComponent(id)}/${what}`, body);
     toast(t('done'));
     refreshDetail(id);
-  } catch (e) { toast(e.status === 403 ? t('forbidden') : e.message, 'error'); }
+    return true;
+  } catch (e) {
+    const msg = e.status === 403 ? t('forbidden') : (e.status === 404 && !(e.body && e.body.error)) || e.status === 405 ? t('not_on_server', { what: label }) : `${label}: ${e.message}`;
+    toast(msg, 'error');
+    return false;
+  }
+}
+
+/**
+ * The closed-loop buttons of an incident for this user (none for a viewer): verify or send
+ * back a resolution (with a reason), suspend or resume, approve or refuse a pending
+ * extension request (its minutes and reason shown).
+ */
+function loopActions(d, note, prev) {
+  const acts = actionsFor(d, user.role);
+  if (!acts.length) return null;
+  const out = [];
+  const btn = (key, cls, onclick) => h(`button.small${cls}#act-${key}`, { dataset: { action: key }, onclick }, t(`act_${key}`));
+  if (acts.includes('verify')) out.push(btn('verify', '.primary', () => act(d.id, 'verify', { note: note() }, t('act_verify'))));
+  if (acts.includes('rework')) {
+    const reason = h('textarea#rework-reason', { name: 'reason', rows: '2', placeholder: t('rework_reason') });
+    const form = h('form#rework-form.inline-form', { hidden: !prev.reworkOpen }, reason,
+      h('div.btns', {}, h('button.ghost.small', { type: 'button', onclick: () => { form.hidden = true; } }, t('cancel')),
+        h('button.danger.small#rework-send', { type: 'submit' }, t('act_rework'))));
+    if (prev.reason) reason.value = prev.reason;
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const r = reason.value.trim();
+      if (!r) { toast(t('reason_required'), 'error'); reason.focus(); return; }
+      act(d.id, 'rework', { reason: r }, t('act_rework'));
+    });
+    out.push(btn('rework', '.danger', () => { form.hidden = false; reason.focus(); }), form);
+  }
+  if (acts.includes('suspend')) out.push(btn('suspend', '', () => act(d.id, 'suspend', { note: note() }, t('act_suspend'))));
+  if (acts.includes('resume')) out.push(btn('resume', '.primary', () => act(d.id, 'resume', {}, t('act_resume'))));
+  if (acts.includes('extension')) {
+    const req = extensionRequest(d);
+    const minutes = h('input#ext-minutes', { name: 'minutes', type: 'number', min: '1', step: '1', value: req.minutes != null ? String(req.minutes) : '' });
+    const mins = () => { const n = Number(minutes.value); return minutes.value && Number.isFinite(n) && n > 0 ? Math.round(n) : undefined; };
+    out.push(h('div.ext-request#ext-request', {},
+      h('div', {}, h('b', {}, t('ext_pending', { minutes: req.minutes ?? '?' }))),
+      req.reason ? h('div.muted', {}, t('ext_reason', { reason: req.reason })) : null,
+      h('label.inline', {}, t('ext_minutes'), minutes),
+      h('div.btns', {},
+        btn('refuse', '.danger', () => act(d.id, 'extension', { approve: false, note: note() }, t('act_refuse'))),
+        btn('approve', '.primary', () => act(d.id, 'extension', { approve: true, minutes: mins(), note: note() }, t('act_approve'))))));
+  }
+  return h('div.loop-actions#loop-actions', {}, h('h3', {}, t('loop_actions')), h('div.loop-btns', {}, out));
 }
 
 async function openDrawer(id) {
@@ -285,44 +339,52 @@ async function openDrawer(id) {
   } catch (e) { toast(e.message, 'error'); return; }
   if (selected !== id) return;
   const noteBox = h('textarea#note', { name: 'note', rows: '2', placeholder: t('note') });
-  const prevNote = drawer.querySelector('#note')?.value; if (prevNote && drawer.dataset.shown === id) noteBox.value = prevNote;
+  const firstShow = drawer.dataset.shown !== id;
+  const prevNote = drawer.querySelector('#note')?.value; if (prevNote && !firstShow) noteBox.value = prevNote;
+  const prevForm = firstShow ? {} : { reworkOpen: drawer.querySelector('#rework-form') && !drawer.querySelector('#rework-form').hidden, reason: drawer.querySelector('#rework-reason')?.value };
   const note = () => noteBox.value.trim() || undefined;
   const open = OPEN.has(d.state);
   const hasTask = (d.tasks || []).some((x) => ['offered', 'accepted', 'en_route', 'on_scene'].includes(x.status));
   const section = (key, ...content) => h('section.dsec', {}, h('h3', {}, t(key)), ...content);
   drawer.replaceChildren(...[
-    h('div.dhead', {}, h(`span.sev.sev${d.severity}`, {}, t('sev', { n: d.severity })), h('h2', {}, d.title || d.kind),
+    h('div.dhead', {}, h(`span.sev.sev${d.severity}`, {}, t('sev', { n: d.severity })), h('h2', {}, titleOf(d)),
       h(`span.state.st-${d.state}`, { id: 'drawer-state' }, t(`st_${d.state}`)),
-      h('button.ghost.small', { 'aria-label': t('close'), onclick: () => { selected = null; drawer.hidden = true; drawAll(); } }, '✕')),
+      h('button.ghost.small', { 'aria-label': t('close'), onclick: () => { selected = null; drawer.hidden = true; drawer.dataset.shown = ''; drawAll(); } }, '✕')),
     h('dl.facts', {},
       h('dt', {}, t('location')), h('dd', {}, `${d.location.lat.toFixed(6)}, ${d.location.lon.toFixed(6)}`),
       h('dt', {}, t('address')), h('dd', {}, d.address || '—'),
       h('dt', {}, t('zone')), h('dd', {}, d.zone_id || '—'),
-      h('dt', {}, t('kind')), h('dd', {}, d.kind),
+      h('dt', {}, t('kind')), h('dd', {}, kindOf(d.kind)),
       h('dt', {}, t('created')), h('dd', {}, when(d.created_at)),
       h('dt', {}, t('due')), h('dd#drawer-due', { dataset: { overdue: String(isOverdue(d)) } }, d.due_at ? when(d.due_at) : t('no_deadline'),
         isOverdue(d) ? [' ', h('span.badge.overdue', {}, t('incident_overdue'))] : null),
       d.description ? [h('dt', {}, t('description')), h('dd', {}, d.description)] : null),
-    canAct && open ? h('div.actions', {}, noteBox,
+    canAct && open ? h('div.actions', {}, noteBox, loopActions(d, note, prevForm),
       h('div.btns', {},
         h('button.danger#cancel-incident', { onclick: () => { if (confirm(t('confirm_cancel', { id: d.id.slice(0, 8) }))) act(id, 'cancel', { note: note() }); } }, t('cancel_incident')),
         h('button.primary#close-incident', { onclick: () => act(id, 'close', { note: note() }) }, t('close_incident')))) : null,
-    open ? section('candidates', cands.length ? h('table.cands', {}, h('thead', {}, h('tr', {}, [t('responder'), t('eta'), t('distance'), t('in_zone'), ''].map((x) => h('th', {}, x)))),
+    open ? section('candidates', cands.length ? h('table.cands', {}, h('thead', {}, h('tr', {}, [t('responder'), h('span', { title: t('eta_help') }, t('eta_est')), t('distance'), t('in_zone'), ''].map((x) => h('th', {}, x)))),
       h('tbody', {}, cands.map((c) => h('tr', { dataset: { responder: c.responder_id } },
         h('td', {}, responders.get(c.responder_id)?.name ? `${responders.get(c.responder_id).name} (${c.responder_id})` : c.responder_id),
-        h('td', {}, clock(c.eta_secs)), h('td', {}, `${Math.round(c.distance_m)} m`), h('td', {}, c.in_zone ? t('yes') : t('no')),
+        h('td.eta', { title: t('eta_help') }, eta(c.eta_secs)), h('td', {}, `${Math.round(c.distance_m)} m`), h('td', {}, c.in_zone ? t('yes') : t('no')),
         h('td', {}, canAct ? h('button.small.assign', { dataset: { responder: c.responder_id }, onclick: () => act(id, 'assign', { responder_id: c.responder_id, note: note() }) }, hasTask ? t('reassign') : t('assign')) : null)))))
       : h('p.muted', {}, t('no_candidates'))) : null,
-    section('tasks', (d.tasks || []).length ? h('table', {}, h('tbody', {}, d.tasks.map((x) => h('tr', { dataset: { task: x.task_id, status: x.status } },
-      h('td', {}, x.responder_id), h('td', {}, h(`span.tstatus.ts-${x.status}`, {}, t(`t_${x.status}`))), h('td', {}, when(x.offered_at)), h('td', {}, x.eta_secs != null ? clock(x.eta_secs) : ''))))) : h('p.muted', {}, t('none'))),
+    section('tasks', (d.tasks || []).length ? h('table.tasks', {},
+      h('thead', {}, h('tr', {}, [t('responder'), t('status'), t('offered_at'), h('span', { title: t('eta_help') }, t('eta_est'))].map((x) => h('th', {}, x)))),
+      h('tbody', {}, d.tasks.map((x) => h('tr', { dataset: { task: x.task_id, status: x.status, responder: x.responder_id } },
+        h('td.who', { title: x.responder_id }, responderName(x.responder_id, responders)), h('td', {}, h(`span.tstatus.ts-${x.status}`, {}, t(`t_${x.status}`))),
+        h('td', {}, when(x.offered_at)), h('td.eta', { title: t('eta_help') }, x.eta_secs != null ? eta(x.eta_secs) : t('dash')))))) : h('p.muted', {}, t('none'))),
     (d.snapshots || []).length ? section('snapshots', h('div.snaps', {}, d.snapshots.map((s) => h('a', { href: s.url, target: '_blank' }, h('img', { src: s.url, alt: `${s.camera_id} #${s.n}`, loading: 'lazy' }))))) : null,
     section('alerts', h('ul.alerts', {}, (d.alerts || []).map((a) => h('li', {}, `${when(a.received_at)} · ${a.source_id}/${a.id} · ${a.kind} S${a.severity}${a.camera_id ? ` · ${t('camera')} ${a.camera_id}` : ''}${a.description ? ` · ${a.description}` : ''}`)))),
     section('timeline', h('ol.timeline', {}, [...d.timeline].reverse().map((l) => h('li', {}, h('time', {}, when(l.at)), ' ', h('b', {}, l.actor), ` ${l.from ? t(`st_${l.from}`) : ''} → ${l.to ? t(`st_${l.to}`) : ''}`, l.note ? h('div.note', {}, l.note) : null)))),
   ].filter(Boolean));
   drawer.dataset.shown = id;
   drawAll();
-  const ll = M.toMap(d.location.lat, d.location.lon);
-  if (!M.map.getBounds().contains(ll)) M.map.panTo(ll);
+  // On opening, keep the incident in the part of the map the drawer leaves visible.
+  if (firstShow) {
+    const [dx, dy] = panIntoView(M.map.latLngToContainerPoint(M.toMap(d.location.lat, d.location.lon)), M.map.getSize(), drawer.offsetWidth);
+    if (dx || dy) M.map.panBy([dx, dy]);
+  }
 }
 
 // ---- manual incident ----------------------------------------------------------------------
@@ -338,7 +400,7 @@ function newIncidentPanel() {
       h('label', {}, t('lat'), h('input', { name: 'lat', required: true, inputmode: 'decimal' })),
       h('label', {}, t('lon'), h('input', { name: 'lon', required: true, inputmode: 'decimal' }))),
     h('div.grid2', {},
-      h('label', {}, t('kind'), h('select', { name: 'kind' }, KINDS.map((k) => h('option', { value: k }, k)))),
+      h('label', {}, t('kind'), h('select', { name: 'kind' }, KINDS.map((k) => h('option', { value: k }, kindOf(k))))),
       h('label', { title: t('severity_help') }, t('severity'), h('select', { name: 'severity' }, [1, 2, 3, 4].map((n) => h('option', { value: String(n), selected: n === 2 }, t('sev', { n })))))),
     h('label', {}, t('address'), h('input', { name: 'address', maxlength: '500' })),
     h('label', {}, t('description'), h('textarea', { name: 'description', rows: '2', maxlength: '2000' })),
