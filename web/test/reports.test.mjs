@@ -78,3 +78,10 @@ test('rows rank by score, then closure rate; the answer may lack anything', () =
   assert.deepEqual(readSummary(null).rows, []);
   assert.deepEqual(readSummary({ rows: 'nope' }).rows, []);
 });
+
+test('the server\'s on_scene_within shares read as points of the fractile curve', async () => {
+  const { readFractiles } = await import('../src/js/reports-core.js');
+  assert.deepEqual(readFractiles({ s60: 0.25, s120: 0.5, s300: 0.75, s600: 1 }),
+    [{ q: 0.25, secs: 60 }, { q: 0.5, secs: 120 }, { q: 0.75, secs: 300 }, { q: 1, secs: 600 }]);
+  assert.deepEqual(readFractiles({ s60: null, s120: 0.5 }), [{ q: 0.5, secs: 120 }]);
+});

@@ -32,7 +32,7 @@ export const FIELDS = {
   score: ['score', 'performance_score'],
   grade: ['grade'],
   phases: ['phases', 'phase_times'],
-  fractiles: ['fractiles', 'on_scene_fractiles', 'opened_to_on_scene', 'response_fractiles'],
+  fractiles: ['on_scene_within', 'fractiles', 'on_scene_fractiles', 'opened_to_on_scene', 'response_fractiles'],
   offers: ['offers', 'offers_made'],
   offers_accepted: ['offers_accepted', 'accepted'],
   accept_rate: ['accept_rate', 'offer_accept_rate'],
@@ -89,6 +89,10 @@ export function readFractiles(raw) {
     } else {
       out = raw.map((x) => ({ q: fractileOf(pick(x, ['q', 'p', 'fractile', 'quantile', 'pct'])), secs: secsOf(pick(x, ['secs', 'seconds', 'value'])) }));
     }
+  } else if (raw && typeof raw === 'object' && Object.keys(raw).some((k) => /^s\d+$/.test(k))) {
+    // The server's `on_scene_within`: {s60: share, s120: …}, the share of cases on scene
+    // within each bound — the same curve read the other way (share q within secs).
+    out = Object.entries(raw).filter(([k]) => /^s\d+$/.test(k)).map(([k, v]) => ({ q: num(v), secs: Number(k.slice(1)) }));
   } else if (raw && typeof raw === 'object') {
     out = Object.entries(raw).map(([k, v]) => ({ q: fractileOf(k), secs: secsOf(v) }));
   }
