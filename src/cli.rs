@@ -197,7 +197,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let running = crate::app::start(&settings).await?;
             crate::app::stop_on_signals(running.cancel.clone());
             if demo {
-                crate::demo::start(&running).await?;
+                crate::demo::start(&running, &settings).await?;
             }
             running.wait().await
         }

@@ -7,6 +7,7 @@
 
 mod alerts;
 mod data;
+mod history;
 mod start;
 
 use anyhow::Context;

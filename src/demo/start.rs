@@ -4,10 +4,27 @@
 use anyhow::Context;
 
 use crate::app::Running;
+use crate::config::Settings;
 use crate::store::Store;
 
 /// Loads the demo county into a running instance and drives it until the instance stops.
-pub async fn start(running: &Running) -> anyhow::Result<()> {
+/// A month of finished cases is written first (once per database), so that the reports
+/// have something real to show.
+pub async fn start(running: &Running, settings: &Settings) -> anyhow::Result<()> {
+    let written = super::history::seed(
+        &running.store,
+        &super::county(),
+        &settings.deadlines,
+        crate::clock::now_ms(),
+    )
+    .await
+    .context("writing the demo's month of history")?;
+    if written > 0 {
+        tracing::info!(
+            incidents = written,
+            "demo: a month of finished cases written for the reports"
+        );
+    }
     let token = running
         .store
         .create_token("demo", crate::domain::Role::Admin)

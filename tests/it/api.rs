@@ -64,7 +64,11 @@ async fn every_endpoint_needs_credentials_and_the_right_role() {
         (Method::POST, "/api/v1/incidents/i1/rework", Role::Operator),
         (Method::POST, "/api/v1/incidents/i1/suspend", Role::Operator),
         (Method::POST, "/api/v1/incidents/i1/resume", Role::Operator),
-        (Method::POST, "/api/v1/incidents/i1/extension", Role::Operator),
+        (
+            Method::POST,
+            "/api/v1/incidents/i1/extension",
+            Role::Operator,
+        ),
         (Method::GET, "/api/v1/reports/summary", Role::Viewer),
         (Method::GET, "/api/v1/reports/summary.csv", Role::Viewer),
         (Method::GET, "/api/v1/reports/summary.xlsx", Role::Viewer),
