@@ -233,7 +233,11 @@ fn case(dice: &mut Dice, writes: &mut Vec<Write>, c: Case<'_>) {
     lines.push((on_scene, Some(IncidentState::OnScene), "on scene".into()));
     // About one case in eight takes far longer than its deadline allows.
     let slow = if dice.chance(12) { 30 } else { 1 };
-    let work = if c.severity == 1 { dice.within(5, 25) } else { dice.within(10, 90) };
+    let work = if c.severity == 1 {
+        dice.within(5, 25)
+    } else {
+        dice.within(10, 90)
+    };
     let mut resolved = on_scene + work * MIN * slow;
     if dice.chance(5) {
         m.suspension_count = 1;
@@ -305,7 +309,11 @@ fn case(dice: &mut Dice, writes: &mut Vec<Write>, c: Case<'_>) {
     }
     m.resolved_at = Some(resolved);
     m.resolver_id = Some(c.worker.to_owned());
-    let check = if c.severity == 1 { dice.within(3, 20) } else { dice.within(5, 60) };
+    let check = if c.severity == 1 {
+        dice.within(3, 20)
+    } else {
+        dice.within(5, 60)
+    };
     let closed = resolved + check * MIN;
     m.ended_at = Some(closed);
     lines.push((closed, Some(IncidentState::Closed), "verified".into()));
