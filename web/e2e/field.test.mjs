@@ -261,6 +261,74 @@ test("a camera's snapshot shows in the task on the worker's phone", async () => 
   await phoneA.page.waitForSelector(`[data-task="${task.task_id}"]`, { state: 'detached' });
 });
 
+test('a case sent back shows as rework; the worker asks for more time and hears the approval', async () => {
+  const page = phoneA.page;
+  // A resolves a case…
+  const iid = await raise('e2e-5', 'flood', { address: 'Courtyard drain, block 3' });
+  const task = await until('the offer to A', () => taskOf(iid, A.id));
+  await page.waitForSelector(`[data-task="${task.task_id}"]`, { timeout: 5000 });
+  assert.equal(await page.locator(`[data-task="${task.task_id}"] .badge.rework`).count(), 0, 'a first offer is no rework');
+  await press(page, task.task_id, 'accepted');
+  await until('incident 5 assigned', async () => (await incident(iid)).state === 'assigned');
+  await press(page, task.task_id, 'resolved');
+  await page.fill('#answer-note', 'Drain cleared');
+  await page.click('[data-send="resolved"]');
+  await until('incident 5 resolved', async () => (await incident(iid)).state === 'resolved');
+  await page.waitForSelector(`[data-task="${task.task_id}"]`, { state: 'detached' });
+
+  // …and the operator sends it back: the same case comes back to A, marked as rework.
+  const reason = 'Water still standing by the north gate';
+  const rw = await app.api('POST', `/api/v1/incidents/${iid}/rework`, { reason });
+  assert.equal(rw.status, 200, JSON.stringify(rw.data));
+  const again = await until('the rework offer to A', async () => {
+    const t = await taskOf(iid, A.id);
+    return t && t.task_id !== task.task_id ? t : null;
+  });
+  const row = page.locator(`[data-task="${again.task_id}"]`);
+  await row.waitFor({ timeout: 5000 });
+  assert.equal(await row.locator('.badge.rework').textContent(), 'Rework');
+  assert.match(await row.textContent(), new RegExp(`Sent back: ${reason}`));
+  await press(page, again.task_id, 'accepted');
+  await until('incident 5 assigned again', async () => (await incident(iid)).state === 'assigned');
+  await page.waitForSelector('#detail-view:not([hidden]) [data-action="extension"]');
+  assert.equal(await page.textContent('#detail-view h2 .badge.rework'), 'Rework');
+  assert.equal(await page.textContent('#detail-view .rework-reason'), `Sent back: ${reason}`);
+  await shot(page, 'field-task-rework');
+
+  // More time: a reason is required; 60 minutes from the quick choices.
+  await page.click('[data-action="extension"]');
+  await page.click('[data-minutes="60"]');
+  assert.equal(await page.inputValue('#ext-minutes'), '60');
+  await page.click('[data-send="extension"]');
+  await page.waitForSelector('#ext-error:not([hidden])');
+  assert.match(await page.textContent('#ext-error'), /reason/);
+  await page.fill('#ext-reason', 'Pump truck arrives in 40 minutes');
+  await shot(page, 'field-task-extension-form');
+  await page.click('[data-send="extension"]');
+  await page.locator('.notice.ok', { hasText: 'Request sent: 60 more minutes' }).waitFor({ timeout: 5000 });
+  await page.waitForSelector('.pending-line[data-pending="extension"]');
+  const req = await until('the pending extension request', async () => (await incident(iid)).extension_request);
+  assert.equal(req.minutes, 60);
+  assert.equal(req.reason, 'Pump truck arrives in 40 minutes');
+  assert.equal(req.responder_id, A.id);
+
+  const ok = await app.api('POST', `/api/v1/incidents/${iid}/extension`, { approve: true });
+  assert.equal(ok.status, 200, JSON.stringify(ok.data));
+  const approved = page.locator('.notice.ok', { hasText: 'More time approved: +60 min' });
+  await approved.waitFor({ timeout: 5000 });
+  const due = (await incident(iid)).due_at;
+  if (due) assert.match(await approved.textContent(), /new deadline/);
+  await page.waitForSelector('.pending-line[data-pending="extension"]', { state: 'detached' });
+  assert.equal(await page.locator('.notice', { hasText: 'Request sent' }).count(), 0, 'the verdict replaced the "sent" notice');
+  await shot(page, 'field-task-extension-approved');
+
+  // Done, so A is free again.
+  await press(page, again.task_id, 'resolved');
+  await page.fill('#answer-note', 'Pumped out, drain flowing');
+  await page.click('[data-send="resolved"]');
+  await until('incident 5 resolved again', async () => (await incident(iid)).state === 'resolved');
+});
+
 test('zh-CN: the app speaks Chinese', async () => {
   await phoneB.page.selectOption('#main-view select.lang', 'zh-CN');
   assert.equal(await phoneB.page.textContent('h1'), '我的任务');

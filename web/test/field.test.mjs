@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   sortTasks, distanceM, formatDistance, navLinks, destination, ownTracksLocation, classify, actionsFor, Outbox,
+  topics, isRework, reworkReason, canAskExtension, extensionRequest, extensionVerdict, EXTENSION_PRESETS,
 } from '../src/js/field-core.js';
 import { gcj02ToWgs84 } from '../src/js/gcj02.js';
 
@@ -125,4 +126,59 @@ test('outbox: a connection lost before the broker confirmed sends again after a 
   box.mark(box.ready()[0].id, 'sending');
   const again = new Outbox(store);
   assert.equal(again.ready().length, 1);
+});
+
+test('extension topics: the request goes to the task, the answers come on one subscription', () => {
+  const tp = topics('w1');
+  assert.equal(tp.extension('t-9'), 'dispatch/w1/tasks/t-9/extension');
+  assert.equal(tp.extensionAnswers, 'dispatch/w1/tasks/+/extension/answer');
+  assert.deepEqual(classify('w1', 'dispatch/w1/tasks/t-9/extension/answer'), { kind: 'extension', taskId: 't-9' });
+  assert.equal(classify('w1', 'dispatch/w1/tasks/t-9/extension'), null, 'our own request is not a message to us');
+  assert.equal(classify('w1', 'dispatch/w2/tasks/t-9/extension/answer'), null);
+  assert.equal(classify('w1', 'dispatch/w1/tasks/t-9/extension/other'), null);
+});
+
+test('a rework task is told apart, with its reason', () => {
+  assert.equal(isRework({ purpose: 'rework', rework_reason: ' Water still leaking ' }), true);
+  assert.equal(reworkReason({ purpose: 'rework', rework_reason: ' Water still leaking ' }), 'Water still leaking');
+  assert.equal(isRework({ purpose: 'respond' }), false);
+  assert.equal(isRework({}), false, 'an older message without purpose is a usual offer');
+  assert.equal(reworkReason({ purpose: 'respond', rework_reason: 'x' }), '');
+  assert.equal(reworkReason({ purpose: 'rework' }), '');
+});
+
+test('more time may be asked for on accepted, en route and on-scene tasks only', () => {
+  for (const s of ['accepted', 'en_route', 'on_scene']) assert.equal(canAskExtension({ status: s }), true, s);
+  for (const s of ['offered', 'rejected', 'resolved', 'expired', 'withdrawn', undefined]) assert.equal(canAskExtension({ status: s }), false, String(s));
+  assert.equal(canAskExtension(null), false);
+  assert.deepEqual(EXTENSION_PRESETS, [30, 60, 120, 240]);
+});
+
+test('an extension request: whole minutes 1..10080 and a required reason', () => {
+  assert.deepEqual(extensionRequest(60, ' Waiting for the plumber '), { ok: true, body: { minutes: 60, reason: 'Waiting for the plumber' } });
+  assert.deepEqual(extensionRequest('120', 'parts'), { ok: true, body: { minutes: 120, reason: 'parts' } });
+  assert.deepEqual(extensionRequest(1, 'x').body.minutes, 1);
+  assert.deepEqual(extensionRequest(10080, 'x').body.minutes, 10080);
+  for (const m of [0, -5, 10081, 1.5, NaN, Infinity, '', ' ', 'abc', '30m', null, undefined]) {
+    assert.deepEqual(extensionRequest(m, 'reason'), { ok: false, error: 'minutes' }, String(m));
+  }
+  for (const r of ['', '   ', null, undefined, 'x'.repeat(501)]) {
+    assert.deepEqual(extensionRequest(30, r), { ok: false, error: 'reason' }, String(r));
+  }
+  assert.equal(extensionRequest(30, '长'.repeat(500)).ok, true, '500 characters, counted as characters');
+});
+
+test("the dispatcher's verdict on an extension, as the worker reads it", () => {
+  const fmt = (iso) => `<${iso}>`;
+  assert.deepEqual(extensionVerdict({ approved: true, minutes: 60, due_at: '2026-12-05T12:00:00Z', note: '' }, fmt),
+    { kind: 'ok', key: 'f_ext_approved', vars: { minutes: 60, due: '<2026-12-05T12:00:00Z>', note: '' } });
+  assert.deepEqual(extensionVerdict({ approved: true, minutes: 30, due_at: null, note: null }, fmt),
+    { kind: 'ok', key: 'f_ext_approved_nodue', vars: { minutes: 30, due: '', note: '' } });
+  assert.equal(extensionVerdict({ approved: true, minutes: 30, due_at: '2026-12-05T12:00:00Z', note: 'ok, hurry' }, fmt).key, 'f_ext_approved_note');
+  assert.equal(extensionVerdict({ approved: true, minutes: 30, due_at: null, note: 'ok' }, fmt).key, 'f_ext_approved_nodue_note');
+  assert.deepEqual(extensionVerdict({ approved: false, minutes: 0, due_at: null, note: ' Finish today ' }, fmt),
+    { kind: 'bad', key: 'f_ext_refused', vars: { note: 'Finish today' } });
+  assert.equal(extensionVerdict({ approved: false, minutes: 0, due_at: null, note: '' }).key, 'f_ext_refused_nonote');
+  assert.equal(extensionVerdict(null), null);
+  assert.equal(extensionVerdict({ minutes: 5 }), null);
 });

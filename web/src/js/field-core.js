@@ -95,13 +95,15 @@ export function topics(rid) {
     answers: `${base}/tasks/+/update/+`,
     duty: `${base}/duty`,
     dutySet: `${base}/duty/set`,
+    extensionAnswers: `${base}/tasks/+/extension/answer`,
     update: (taskId) => `${base}/tasks/${taskId}/update`,
+    extension: (taskId) => `${base}/tasks/${taskId}/extension`,
     position: `owntracks/${rid}/field`,
   };
 }
 
 /**
- * What a message on one of the worker's topics is: `{kind: 'task'|'closed'|'answer'|'duty',
+ * What a message on one of the worker's topics is: `{kind: 'task'|'closed'|'answer'|'extension'|'duty',
  * taskId?, verdict?}`, or null for anything else.
  */
 export function classify(rid, topic) {
@@ -114,7 +116,61 @@ export function classify(rid, topic) {
   if (parts.length === 6 && parts[4] === 'update' && (parts[5] === 'accepted' || parts[5] === 'rejected')) {
     return { kind: 'answer', taskId: parts[3], verdict: parts[5] };
   }
+  if (parts.length === 6 && parts[4] === 'extension' && parts[5] === 'answer') return { kind: 'extension', taskId: parts[3] };
   return null;
+}
+
+// ---- rework and extensions (延期) -----------------------------------------------------------
+
+/** A task that brings back a case the worker resolved and an operator sent back (返工). */
+export function isRework(task) {
+  return task?.purpose === 'rework';
+}
+
+/** Why the case came back: the operator's reason, '' when none was given. */
+export function reworkReason(task) {
+  return isRework(task) && typeof task.rework_reason === 'string' ? task.rework_reason.trim() : '';
+}
+
+/** The task statuses in which the worker may ask for more time (docs/contract.md). */
+export const EXTENSION_STATUSES = ['accepted', 'en_route', 'on_scene'];
+/** Quick choices offered in the form, in minutes. */
+export const EXTENSION_PRESETS = [30, 60, 120, 240];
+export const EXTENSION_MAX_MINUTES = 10080;
+export const EXTENSION_MAX_REASON = 500;
+
+/** Whether the worker may ask for more time on `task` (judged on its status, as projected). */
+export function canAskExtension(task) {
+  return EXTENSION_STATUSES.includes(task?.status);
+}
+
+/**
+ * Checks what the worker typed and builds the payload for `…/extension`:
+ * `{ok: true, body: {minutes, reason}}`, or `{ok: false, error: 'minutes'|'reason'}`.
+ * Minutes are a whole number 1..10080 (a string from an input is read too); the reason is
+ * required, trimmed, at most 500 characters.
+ */
+export function extensionRequest(minutes, reason) {
+  const m = typeof minutes === 'string' ? (minutes.trim() === '' ? NaN : Number(minutes)) : minutes;
+  if (typeof m !== 'number' || !Number.isInteger(m) || m < 1 || m > EXTENSION_MAX_MINUTES) return { ok: false, error: 'minutes' };
+  const r = typeof reason === 'string' ? reason.trim() : '';
+  if (!r || [...r].length > EXTENSION_MAX_REASON) return { ok: false, error: 'reason' };
+  return { ok: true, body: { minutes: m, reason: r } };
+}
+
+/**
+ * How the dispatcher's answer on `…/extension/answer` is told to the worker:
+ * `{kind: 'ok'|'bad', key, vars}` for i18n's `t(key, vars)`. `formatTime` turns the
+ * RFC 3339 deadline into the phone's local wording. Null for a malformed answer.
+ */
+export function extensionVerdict(answer, formatTime = (iso) => iso) {
+  if (!answer || typeof answer.approved !== 'boolean') return null;
+  const note = typeof answer.note === 'string' ? answer.note.trim() : '';
+  if (!answer.approved) return { kind: 'bad', key: note ? 'f_ext_refused' : 'f_ext_refused_nonote', vars: { note } };
+  const minutes = Number.isFinite(answer.minutes) ? answer.minutes : 0;
+  const due = answer.due_at && Number.isFinite(Date.parse(answer.due_at)) ? formatTime(answer.due_at) : '';
+  const key = due ? 'f_ext_approved' : 'f_ext_approved_nodue';
+  return { kind: 'ok', key: note ? `${key}_note` : key, vars: { minutes, due, note } };
 }
 
 /**

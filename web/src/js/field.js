@@ -8,6 +8,8 @@ import { h, clock } from './common.js';
 import { createMap } from './map.js';
 import {
   Outbox, actionsFor, sortTasks, distanceM, formatDistance, destination, navLinks, ownTracksLocation, topics, classify,
+  isRework, reworkReason, canAskExtension, extensionRequest, extensionVerdict, EXTENSION_PRESETS, EXTENSION_MAX_MINUTES,
+  EXTENSION_MAX_REASON,
 } from './field-core.js';
 
 const LOGIN_KEY = 'gd_field_login';
@@ -44,8 +46,12 @@ const state = {
   open: null,
   /** Typed notes per task and action, kept across re-renders. */
   drafts: {},
-  /** Which answer form (rejected / resolved) is open in the detail. */
+  /** Which answer form (rejected / resolved / extension) is open in the detail. */
   form: null,
+  /** task_id → `{minutes}` of an extension request sent and not yet answered. */
+  ext: {},
+  /** task_id → `{minutes, reason}` typed in the extension form. */
+  extDrafts: {},
   detailMap: null,
   timers: [],
 };
@@ -185,7 +191,7 @@ function connect(onFirst) {
     first?.(null);
     first = null;
     renderConn();
-    client.subscribe([tp.inbox, tp.closed, tp.answers, tp.duty], { qos: 1 }, (err) => {
+    client.subscribe([tp.inbox, tp.closed, tp.answers, tp.extensionAnswers, tp.duty], { qos: 1 }, (err) => {
       if (err || epoch !== state.epoch) return;
       setTimeout(() => sweep(epoch), SWEEP_MS);
     });
@@ -274,7 +280,17 @@ function onMessage(topic, payload) {
       notice(`${task.title}: ${t('resolution_received')}`, 'ok', what.taskId);
     }
     for (const item of state.outbox.observed(what.taskId, c.status, true)) dropNotice(task, item);
+    delete state.ext[what.taskId];
     saveTasks();
+    render();
+    return;
+  }
+  if (what.kind === 'extension') {
+    const v = extensionVerdict(parse(payload), formatDue);
+    if (!v) return;
+    const task = state.tasks.get(what.taskId);
+    delete state.ext[what.taskId];
+    notice(`${task ? task.title : what.taskId}: ${t(v.key, v.vars)}`, v.kind, `ext-${what.taskId}`);
     render();
     return;
   }
@@ -366,6 +382,96 @@ function answer(task, status, note) {
   render();
 }
 
+/** A deadline (RFC 3339) in the phone's own time and language. */
+function formatDue(iso) {
+  return new Date(iso).toLocaleString(currentLang(), { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
+
+/**
+ * Asks for more time (延期). Sent at once and only when connected: unlike status answers it
+ * carries no version to order it, and a request that waited offline for hours would ask
+ * for the wrong amount; offline, the worker is told so and the form keeps what was typed.
+ */
+function askExtension(task, body) {
+  if (!state.connected || !state.client) {
+    notice(`${task.title}: ${t('f_ext_offline')}`, 'warn', `ext-${task.task_id}`);
+    return;
+  }
+  state.ext[task.task_id] = { minutes: body.minutes };
+  delete state.extDrafts[task.task_id];
+  state.form = null;
+  state.client.publish(topics(state.login.username).extension(task.task_id), JSON.stringify(body), { qos: 1 }, (err) => {
+    if (err) {
+      delete state.ext[task.task_id];
+      notice(`${task.title}: ${t('f_ext_failed')}`, 'bad', `ext-${task.task_id}`);
+    } else if (state.ext[task.task_id]) {
+      notice(`${task.title}: ${t('f_ext_sent', { minutes: body.minutes })}`, 'ok', `ext-${task.task_id}`);
+    }
+    render();
+  });
+  render();
+}
+
+/** The extension form: quick choices, a number, a required reason. */
+function extensionForm(task) {
+  const draft = state.extDrafts[task.task_id] || (state.extDrafts[task.task_id] = { minutes: '60', reason: '' });
+  const minutes = h('input', {
+    type: 'number', id: 'ext-minutes', name: 'minutes', min: '1', max: String(EXTENSION_MAX_MINUTES), step: '1', inputmode: 'numeric', required: true,
+    oninput: (e) => { draft.minutes = e.target.value; syncPresets(); error.hidden = true; },
+  });
+  minutes.value = draft.minutes;
+  const presets = EXTENSION_PRESETS.map((m) => h('button.plain.small', {
+    type: 'button', dataset: { minutes: String(m) },
+    onclick: () => { minutes.value = String(m); draft.minutes = String(m); syncPresets(); },
+  }, t('f_min_n', { n: m })));
+  function syncPresets() {
+    for (const b of presets) b.setAttribute('aria-pressed', String(b.dataset.minutes === String(minutes.value).trim()));
+  }
+  syncPresets();
+  const reason = h('textarea', {
+    id: 'ext-reason', name: 'reason', placeholder: t('f_ext_reason'), required: true, maxlength: String(EXTENSION_MAX_REASON),
+    oninput: (e) => { draft.reason = e.target.value; error.hidden = true; },
+  });
+  reason.value = draft.reason;
+  const error = h('p.form-error#ext-error', { hidden: true, role: 'alert' });
+  // Checked here, not by the browser: its bubbles speak the browser's language, not the app's.
+  return h('form.answer-form.ext-form', {
+    novalidate: true,
+    onsubmit: (e) => {
+      e.preventDefault();
+      const r = extensionRequest(minutes.value, reason.value);
+      if (!r.ok) {
+        error.textContent = t(r.error === 'minutes' ? 'f_ext_bad_minutes' : 'f_ext_bad_reason');
+        error.hidden = false;
+        (r.error === 'minutes' ? minutes : reason).focus();
+        return;
+      }
+      askExtension(task, r.body);
+    },
+  },
+  h('strong', {}, t('f_ask_ext')),
+  h('label', { for: 'ext-minutes' }, t('f_ext_minutes')),
+  h('div.presets', {}, ...presets),
+  minutes,
+  h('label', { for: 'ext-reason' }, t('f_ext_reason')),
+  reason,
+  error,
+  h('div.actions', {},
+    h('button.ghost', { type: 'button', onclick: () => { state.form = null; renderDetail(); } }, t('cancel')),
+    h('button.primary', { type: 'submit', dataset: { send: 'extension' } }, t('send'))));
+}
+
+/** The rework badge (返工) of a task sent back, or nothing. */
+function reworkBadge(task) {
+  return isRework(task) ? h('span.badge.rework', { dataset: { rework: 'true' } }, t('f_rework')) : null;
+}
+
+function reworkText(task) {
+  if (!isRework(task)) return null;
+  const reason = reworkReason(task);
+  return reason ? t('f_rework_reason', { reason }) : t('f_rework_noreason');
+}
+
 // ---- rendering ----------------------------------------------------------------------------
 
 function renderConn() {
@@ -436,8 +542,9 @@ function renderList() {
     onkeydown: (e) => { if (e.key === 'Enter') openTask(task.task_id); },
   },
   h(`span.sev.s${task.severity}`, {}, t('sev', { n: task.severity })),
-  h('span.title', {}, task.title),
+  h('span.title', {}, task.title, ' ', reworkBadge(task)),
   h('span.status', {}, statusText(task)),
+  ...(isRework(task) ? [h('span.rework-reason', {}, reworkText(task))] : []),
   h('span.meta', {}, [task.kind, distanceText(task), task.address].filter(Boolean).join(' · '), ' ', countdown(task)))));
   $('no-tasks').hidden = tasks.length > 0;
 }
@@ -508,8 +615,11 @@ function renderDetail() {
       onclick: () => { if (needsNote) { state.form = a; renderDetail(); } else answer(task, a); },
     }, t(`a_${a}`));
   });
+  const extAllowed = canAskExtension({ status }) && !state.ext[task.task_id];
   let form = null;
-  if (state.form && actions.includes(state.form)) {
+  if (state.form === 'extension' && extAllowed) {
+    form = extensionForm(task);
+  } else if (state.form && actions.includes(state.form)) {
     const key = `${task.task_id}:${state.form}`;
     const reject = state.form === 'rejected';
     const area = h('textarea', {
@@ -538,7 +648,8 @@ function renderDetail() {
     h('div.detail-head', {},
       h('button.ghost.small#back', { onclick: () => { state.open = null; state.form = null; render(); } }, `← ${t('back')}`),
       h(`span.sev.s${task.severity}`, {}, t('sev', { n: task.severity })),
-      h('h2', {}, task.title)),
+      h('h2', {}, task.title, ' ', reworkBadge(task))),
+    ...(isRework(task) ? [h('p.rework-reason.detail', { role: 'note' }, reworkText(task))] : []),
     mapEl,
     h('dl.facts', {},
       ...fact(t('your_status'), statusText(task)),
@@ -552,7 +663,10 @@ function renderDetail() {
     ...(strip ? [strip] : []),
     ...queued.map((q) => h('p.pending-line', { dataset: { pending: q.status } },
       `${t(`a_${q.status}`)}: ${q.state === 'sent' ? t('sent_wait') : t('queued')}`)),
-    form || h('div.actions', {}, ...buttons),
+    ...(state.ext[task.task_id] ? [h('p.pending-line', { dataset: { pending: 'extension' } }, t('f_ext_pending', { minutes: state.ext[task.task_id].minutes }))] : []),
+    form || h('div.actions', {}, ...buttons, ...(extAllowed ? [h('button.plain.wide', {
+      dataset: { action: 'extension' }, onclick: () => { state.form = 'extension'; renderDetail(); },
+    }, t('f_ask_ext'))] : [])),
     h('div', {}, h('strong', {}, t('navigate'))),
     h('div.nav', {},
       h('a', { href: links.geo, id: 'nav-geo' }, t('nav_system')),
@@ -602,7 +716,7 @@ function render() {
   // The open detail is rebuilt only when what it shows changed, so a half-typed note and
   // the map's pan survive the every-second countdown and unrelated messages.
   const task = state.open && state.tasks.get(state.open);
-  const sig = task ? JSON.stringify([task.version, task.status, state.outbox.forTask(task.task_id), state.form, currentLang()]) : null;
+  const sig = task ? JSON.stringify([task.version, task.status, task.purpose, state.outbox.forTask(task.task_id), state.form, state.ext[task.task_id], currentLang()]) : null;
   if (sig !== state.detailSig) {
     state.detailSig = sig;
     renderDetail();
