@@ -87,6 +87,7 @@ pub fn timeline_line(l: &TimelineRow) -> Value {
         "from": l.from_state,
         "to": l.to_state,
         "note": l.note,
+        "event": l.event,
     })
 }
 

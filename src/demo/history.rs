@@ -10,6 +10,7 @@
 
 use crate::config::DeadlineSettings;
 use crate::domain::closed_loop::TaskPurpose;
+use crate::domain::timeline::Event;
 use crate::domain::{IncidentState, TaskStatus};
 use crate::store::{IncidentRow, Milestones, Store, StoreError, TaskRow, TimelineRow, Write};
 
@@ -142,7 +143,7 @@ fn month(county: &DemoCounty, deadlines: &DeadlineSettings, now: i64) -> Vec<Wri
 }
 
 /// A timeline line: when, the state it moved to (`None`: a note, no move), the note.
-type Line = (i64, Option<IncidentState>, String);
+type Line = (i64, Option<IncidentState>, Option<Event>);
 
 /// One case to write.
 #[derive(Debug)]
@@ -173,12 +174,18 @@ fn case(dice: &mut Dice, writes: &mut Vec<Write>, c: Case<'_>) {
         ),
         ..Milestones::default()
     };
-    // (when, the state it moved to or `None` for a note, the note)
-    let mut lines: Vec<Line> = vec![(c.created, Some(IncidentState::New), "alert".into())];
+    // (when, the state it moved to or `None` for a note, what happened)
+    let opened = Event::AlertOpened {
+        alert: format!("{}-call", c.id),
+    };
+    let mut lines: Vec<Line> = vec![(c.created, Some(IncidentState::New), Some(opened))];
+    let worker = c.worker.to_owned();
     let mut tasks = Vec::new();
     let mut t = c.created + dice.within(3, 30) * SEC;
     m.first_offer_at = Some(t);
-    lines.push((t, Some(IncidentState::Dispatching), "offered".into()));
+    let responders = vec![worker.clone()];
+    let offered = Event::Offered { responders };
+    lines.push((t, Some(IncidentState::Dispatching), Some(offered)));
     if let (Some(other), true) = (c.other, dice.chance(15)) {
         let answered = t + dice.within(20, 90) * SEC;
         tasks.push(task(
@@ -195,12 +202,13 @@ fn case(dice: &mut Dice, writes: &mut Vec<Write>, c: Case<'_>) {
     if dice.chance(4) {
         m.escalation_count = 1;
         let back = t + dice.within(5, 30) * MIN;
-        lines.push((t, Some(IncidentState::Escalated), "no one free".into()));
-        lines.push((
-            back,
-            Some(IncidentState::Dispatching),
-            "assigned by an operator".into(),
-        ));
+        let none_free = Some(Event::NoResponder);
+        lines.push((t, Some(IncidentState::Escalated), none_free));
+        let assigned = Event::Assigned {
+            responder: worker.clone(),
+            note: None,
+        };
+        lines.push((back, Some(IncidentState::Dispatching), Some(assigned)));
         t = back;
     }
     let offered = t;
@@ -217,12 +225,16 @@ fn case(dice: &mut Dice, writes: &mut Vec<Write>, c: Case<'_>) {
             None,
         ));
         m.ended_at = Some(end);
-        lines.push((end, Some(IncidentState::Cancelled), "false alarm".into()));
+        let false_alarm = Event::words(Some("现场核实为误报".into()));
+        lines.push((end, Some(IncidentState::Cancelled), false_alarm));
         return finish(writes, c, m, IncidentState::Cancelled, tasks, lines);
     }
     let accepted = t + dice.within(10, 150) * SEC;
     m.accepted_at = Some(accepted);
-    lines.push((accepted, Some(IncidentState::Assigned), "accepted".into()));
+    let took = Some(Event::Accepted {
+        responder: worker.clone(),
+    });
+    lines.push((accepted, Some(IncidentState::Assigned), took.clone()));
     let travel = if c.severity == 1 {
         dice.within(2, 9)
     } else {
@@ -230,7 +242,7 @@ fn case(dice: &mut Dice, writes: &mut Vec<Write>, c: Case<'_>) {
     };
     let on_scene = accepted + travel * MIN;
     m.on_scene_at = Some(on_scene);
-    lines.push((on_scene, Some(IncidentState::OnScene), "on scene".into()));
+    lines.push((on_scene, Some(IncidentState::OnScene), None));
     // About one case in eight takes far longer than its deadline allows.
     let slow = if dice.chance(12) { 30 } else { 1 };
     let work = if c.severity == 1 {
@@ -242,34 +254,31 @@ fn case(dice: &mut Dice, writes: &mut Vec<Write>, c: Case<'_>) {
     if dice.chance(5) {
         m.suspension_count = 1;
         let pause = dice.within(60, 360) * MIN;
+        let waiting = Event::Suspended {
+            note: Some("等待物业公司到场".into()),
+        };
         lines.push((
             on_scene + 5 * MIN,
             Some(IncidentState::Suspended),
-            "waiting for the property company".into(),
+            Some(waiting),
         ));
         let back = on_scene + 5 * MIN + pause;
-        lines.push((back, Some(IncidentState::Dispatching), "resumed".into()));
-        lines.push((
-            back + MIN,
-            Some(IncidentState::Assigned),
-            "accepted again".into(),
-        ));
-        lines.push((
-            back + 15 * MIN,
-            Some(IncidentState::OnScene),
-            "on scene again".into(),
-        ));
+        let resumed = Some(Event::Resumed { note: None });
+        lines.push((back, Some(IncidentState::Dispatching), resumed));
+        lines.push((back + MIN, Some(IncidentState::Assigned), took));
+        lines.push((back + 15 * MIN, Some(IncidentState::OnScene), None));
         m.due_at = Some(c.due + pause);
         resolved += pause;
     }
     if dice.chance(6) {
         m.extension_count = 1;
         m.due_at = m.due_at.map(|d| d + 120 * MIN);
-        lines.push((
-            on_scene + 10 * MIN,
-            None,
-            "extension of 120 min approved".into(),
-        ));
+        let granted = Event::ExtensionGranted {
+            responder: worker.clone(),
+            minutes: 120,
+            note: None,
+        };
+        lines.push((on_scene + 10 * MIN, None, Some(granted)));
     }
     tasks.push(task(
         &c.id,
@@ -280,17 +289,16 @@ fn case(dice: &mut Dice, writes: &mut Vec<Write>, c: Case<'_>) {
         resolved,
         Some(accepted),
     ));
-    lines.push((resolved, Some(IncidentState::Resolved), "resolved".into()));
+    lines.push((resolved, Some(IncidentState::Resolved), None));
     if dice.chance(7) {
         // Sent back by the operator at the check, then done again.
         m.rework_count = 1;
         let back = resolved + dice.within(10, 60) * MIN;
         let again = back + dice.within(30, 120) * MIN;
-        lines.push((
-            back,
-            Some(IncidentState::Dispatching),
-            "rework: photo does not show the repair".into(),
-        ));
+        let rework = Event::Rework {
+            reason: "照片未显示维修结果".into(),
+        };
+        lines.push((back, Some(IncidentState::Dispatching), Some(rework)));
         tasks.push(task(
             &c.id,
             c.worker,
@@ -300,11 +308,7 @@ fn case(dice: &mut Dice, writes: &mut Vec<Write>, c: Case<'_>) {
             again,
             Some(back + 2 * MIN),
         ));
-        lines.push((
-            again,
-            Some(IncidentState::Resolved),
-            "resolved again".into(),
-        ));
+        lines.push((again, Some(IncidentState::Resolved), None));
         resolved = again;
     }
     m.resolved_at = Some(resolved);
@@ -316,7 +320,8 @@ fn case(dice: &mut Dice, writes: &mut Vec<Write>, c: Case<'_>) {
     };
     let closed = resolved + check * MIN;
     m.ended_at = Some(closed);
-    lines.push((closed, Some(IncidentState::Closed), "verified".into()));
+    let verified = Some(Event::Verified { note: None });
+    lines.push((closed, Some(IncidentState::Closed), verified));
     finish(writes, c, m, IncidentState::Closed, tasks, lines);
 }
 
@@ -387,19 +392,12 @@ fn finish(
     };
     lines.sort_by_key(|l| l.0);
     let mut now_in: Option<IncidentState> = None;
-    for (at, to, note) in lines {
+    for (at, to, event) in lines {
         let from = now_in;
         let to = to.or(from).unwrap_or(IncidentState::New);
         now_in = Some(to);
-        writes.push(Write::Timeline(TimelineRow {
-            seq: 0,
-            incident_id: c.id.clone(),
-            at,
-            actor: actor(to),
-            from_state: from,
-            to_state: to,
-            note: Some(note),
-        }));
+        let line = TimelineRow::new(&c.id, at, &actor(to), (from, to), event);
+        writes.push(Write::Timeline(line));
     }
 }
 

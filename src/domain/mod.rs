@@ -10,6 +10,7 @@ pub mod nearby;
 pub mod ranking;
 pub mod report;
 pub mod state;
+pub mod timeline;
 pub mod zones;
 
 use std::fmt;

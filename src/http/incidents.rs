@@ -31,12 +31,27 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/incidents/{id}/candidates", get(candidates))
         .route("/api/v1/incidents/{id}/assign", post(assign))
-        .route("/api/v1/incidents/{id}/cancel", post(cancel))
-        .route("/api/v1/incidents/{id}/close", post(close))
-        .route("/api/v1/incidents/{id}/verify", post(verify))
+        .route(
+            "/api/v1/incidents/{id}/cancel",
+            post(|o, s, p, b| noted(o, s, p, b, OperatorAction::Cancel)),
+        )
+        .route(
+            "/api/v1/incidents/{id}/close",
+            post(|o, s, p, b| noted(o, s, p, b, OperatorAction::Close)),
+        )
+        .route(
+            "/api/v1/incidents/{id}/verify",
+            post(|o, s, p, b| noted(o, s, p, b, OperatorAction::Verify)),
+        )
         .route("/api/v1/incidents/{id}/rework", post(rework))
-        .route("/api/v1/incidents/{id}/suspend", post(suspend))
-        .route("/api/v1/incidents/{id}/resume", post(resume))
+        .route(
+            "/api/v1/incidents/{id}/suspend",
+            post(|o, s, p, b| noted(o, s, p, b, OperatorAction::Suspend)),
+        )
+        .route(
+            "/api/v1/incidents/{id}/resume",
+            post(|o, s, p, b| noted(o, s, p, b, OperatorAction::Resume)),
+        )
         .route("/api/v1/incidents/{id}/extension", post(extension))
 }
 
@@ -284,7 +299,7 @@ async fn assign(
     act(st, id, c, OperatorAction::Assign(rid), body.note).await
 }
 
-/// The body of cancel and close is optional: none, `{}` or `{"note": …}`.
+/// The body of the noted actions is optional: none, `{}` or `{"note": …}`.
 fn optional_body(bytes: &[u8]) -> Result<ActionBody, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(ActionBody::default());
@@ -293,54 +308,17 @@ fn optional_body(bytes: &[u8]) -> Result<ActionBody, ApiError> {
         .map_err(|e| ApiError::Unprocessable(format!("invalid JSON body: {e}")))
 }
 
-async fn cancel(
+/// An action whose body is optional (none, `{}` or `{"note": …}`): cancel, close,
+/// verify, suspend, resume.
+async fn noted(
     Operator(c): Operator,
     State(st): State<AppState>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
+    action: OperatorAction,
 ) -> Result<Json<Value>, ApiError> {
     let note = optional_body(&body)?.note;
-    act(st, id, c, OperatorAction::Cancel, note).await
-}
-
-async fn close(
-    Operator(c): Operator,
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let note = optional_body(&body)?.note;
-    act(st, id, c, OperatorAction::Close, note).await
-}
-
-async fn verify(
-    Operator(c): Operator,
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let note = optional_body(&body)?.note;
-    act(st, id, c, OperatorAction::Verify, note).await
-}
-
-async fn suspend(
-    Operator(c): Operator,
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let note = optional_body(&body)?.note;
-    act(st, id, c, OperatorAction::Suspend, note).await
-}
-
-async fn resume(
-    Operator(c): Operator,
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let note = optional_body(&body)?.note;
-    act(st, id, c, OperatorAction::Resume, note).await
+    act(st, id, c, action, note).await
 }
 
 /// Body of `rework`: why the work is sent back (required).

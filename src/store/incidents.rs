@@ -7,6 +7,7 @@ use sqlx::FromRow;
 use super::rows::{decode_all, decode_opt};
 use super::{Flag, Store, StoreError};
 use crate::domain::closed_loop::TaskPurpose;
+use crate::domain::timeline::Event;
 use crate::domain::{IncidentState, TaskStatus};
 
 /// A stored incident.
@@ -168,8 +169,33 @@ pub struct TimelineRow {
     pub from_state: Option<IncidentState>,
     /// New state.
     pub to_state: IncidentState,
-    /// Why.
+    /// The English line (what [`TimelineRow::event`] says, or a line from before events).
     pub note: Option<String>,
+    /// What happened, as a code with parameters for each page to word in its language.
+    pub event: Option<Event>,
+}
+
+impl TimelineRow {
+    /// A new line (its `seq` is given by the store) recording `event`, worded in English
+    /// in its `note`.
+    pub fn new(
+        incident_id: &str,
+        at: i64,
+        actor: &str,
+        (from_state, to_state): (Option<IncidentState>, IncidentState),
+        event: Option<Event>,
+    ) -> TimelineRow {
+        TimelineRow {
+            seq: 0,
+            incident_id: incident_id.to_owned(),
+            at,
+            actor: actor.to_owned(),
+            from_state,
+            to_state,
+            note: event.as_ref().map(Event::to_string),
+            event,
+        }
+    }
 }
 
 pub(super) const INCIDENT_COLUMNS: &str = "id, kind, severity, state, lat, lon, zone_id, title, description, address, rendezvous, offers_made, manual, created_at, updated_at, last_alert_at, due_at, first_offer_at, accepted_at, on_scene_at, resolved_at, ended_at, source_id, resolver_id, escalation_count, rework_count, extension_count, suspension_count, suspended_at, extension_request";
@@ -293,7 +319,7 @@ impl Store {
     /// Timeline of one incident, in order.
     pub async fn timeline(&self, incident_id: &str) -> Result<Vec<TimelineRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, incident_id, at, actor, from_state, to_state, note FROM timeline WHERE incident_id = $1 ORDER BY seq",
+            "SELECT seq, incident_id, at, actor, from_state, to_state, note, event FROM timeline WHERE incident_id = $1 ORDER BY seq",
         )
         .bind(incident_id)
         .fetch_all(&self.pool)

@@ -13,6 +13,7 @@ use sqlx::{Any, Decode, FromRow, Row, Type};
 use super::StoreError;
 use crate::domain::camera_health::CameraStatus;
 use crate::domain::closed_loop::TaskPurpose;
+use crate::domain::timeline::Event;
 use crate::domain::{
     AccountKind, IncidentState, ResponderKind, Role, TaskStatus, TravelMode, UnknownName, ZoneKind,
 };
@@ -43,6 +44,7 @@ macro_rules! stored_name {
 stored_name!(
     AccountKind,
     CameraStatus,
+    Event,
     IncidentState,
     ResponderKind,
     Role,
@@ -126,6 +128,7 @@ mod tests {
 
     use super::super::*;
     use crate::domain::camera_health::CameraStatus;
+    use crate::domain::timeline::Event;
     use crate::domain::{IncidentState, ResponderKind, Role, TaskStatus, TravelMode, ZoneKind};
 
     /// A fresh SQLite store (one connection, so the pragma below holds for every query)
@@ -242,15 +245,11 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_timeline_state_names_the_line() {
         let (s, _dir) = store().await;
-        let line = TimelineRow {
-            seq: 0,
-            incident_id: "inc-1".into(),
-            at: 1,
-            actor: "dispatcher".into(),
-            from_state: None,
-            to_state: IncidentState::New,
-            note: None,
+        let event = Event::AlertOpened {
+            alert: "call-1".into(),
         };
+        let states = (None, IncidentState::New);
+        let line = TimelineRow::new("inc-1", 1, "dispatcher", states, Some(event.clone()));
         s.apply(
             &[
                 Write::InsertIncident(incident("inc-1")),
@@ -265,7 +264,17 @@ mod tests {
             (read[0].from_state, read[0].to_state),
             (None, IncidentState::New)
         );
+        assert_eq!(read[0].event.as_ref(), Some(&event));
+        assert_eq!(read[0].note.as_deref(), Some("alert call-1"));
         let seq = read[0].seq;
+        corrupt(&s, "UPDATE timeline SET event = '{\"code\":\"beamed\"}'").await;
+        assert_eq!(
+            message(s.timeline("inc-1").await),
+            format!(
+                r#"timeline row {seq}: event "{{\"code\":\"beamed\"}}" is not a timeline event"#
+            )
+        );
+        corrupt(&s, "UPDATE timeline SET event = NULL").await;
         corrupt(&s, "UPDATE timeline SET from_state = 'limbo'").await;
         assert_eq!(
             message(s.timeline("inc-1").await),

@@ -2,8 +2,30 @@
 //! one transaction (fenced when replicas run).
 
 use super::incidents::{ALERT_COLUMNS, INCIDENT_COLUMNS, TASK_COLUMNS};
-use super::{AlertRow, IncidentRow, Store, StoreError, TaskRow, TimelineRow};
+use super::{AlertRow, IncidentRow, Milestones, Store, StoreError, TaskRow, TimelineRow};
+use crate::domain::timeline::Event;
 use crate::domain::IncidentState;
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds an incident's milestones, in the order of their columns (`due_at` …
+/// `extension_request`), as the insert and the update both list them.
+fn bind_milestones<'q>(q: AnyQuery<'q>, m: &'q Milestones) -> AnyQuery<'q> {
+    q.bind(m.due_at)
+        .bind(m.first_offer_at)
+        .bind(m.accepted_at)
+        .bind(m.on_scene_at)
+        .bind(m.resolved_at)
+        .bind(m.ended_at)
+        .bind(&m.source_id)
+        .bind(&m.resolver_id)
+        .bind(m.escalation_count)
+        .bind(m.rework_count)
+        .bind(m.extension_count)
+        .bind(m.suspension_count)
+        .bind(m.suspended_at)
+        .bind(&m.extension_request)
+}
 
 /// One change, part of an atomic batch written by [`Store::apply`].
 #[derive(Debug, Clone)]
@@ -64,68 +86,42 @@ impl Store {
                     .await?;
                 }
                 Write::InsertIncident(i) => {
-                    sqlx::query(&format!(
+                    let sql = format!(
                         "INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)"
-                    ))
-                    .bind(&i.id)
-                    .bind(&i.kind)
-                    .bind(i.severity)
-                    .bind(i.state.as_str())
-                    .bind(i.lat)
-                    .bind(i.lon)
-                    .bind(&i.zone_id)
-                    .bind(&i.title)
-                    .bind(&i.description)
-                    .bind(&i.address)
-                    .bind(&i.rendezvous)
-                    .bind(i.offers_made)
-                    .bind(i.manual)
-                    .bind(i.created_at)
-                    .bind(i.updated_at)
-                    .bind(i.last_alert_at)
-                    .bind(i.milestones.due_at)
-                    .bind(i.milestones.first_offer_at)
-                    .bind(i.milestones.accepted_at)
-                    .bind(i.milestones.on_scene_at)
-                    .bind(i.milestones.resolved_at)
-                    .bind(i.milestones.ended_at)
-                    .bind(&i.milestones.source_id)
-                    .bind(&i.milestones.resolver_id)
-                    .bind(i.milestones.escalation_count)
-                    .bind(i.milestones.rework_count)
-                    .bind(i.milestones.extension_count)
-                    .bind(i.milestones.suspension_count)
-                    .bind(i.milestones.suspended_at)
-                    .bind(&i.milestones.extension_request)
-                    .execute(&mut *tx)
-                    .await?;
+                    );
+                    let q = sqlx::query(&sql)
+                        .bind(&i.id)
+                        .bind(&i.kind)
+                        .bind(i.severity)
+                        .bind(i.state.as_str())
+                        .bind(i.lat)
+                        .bind(i.lon)
+                        .bind(&i.zone_id)
+                        .bind(&i.title)
+                        .bind(&i.description)
+                        .bind(&i.address)
+                        .bind(&i.rendezvous)
+                        .bind(i.offers_made)
+                        .bind(i.manual)
+                        .bind(i.created_at)
+                        .bind(i.updated_at)
+                        .bind(i.last_alert_at);
+                    bind_milestones(q, &i.milestones).execute(&mut *tx).await?;
                 }
                 Write::UpdateIncident(i) => {
-                    sqlx::query(
-                        "UPDATE incidents SET severity = $1, state = $2, offers_made = $3, manual = $4, updated_at = $5, last_alert_at = $6, due_at = $7, first_offer_at = $8, accepted_at = $9, on_scene_at = $10, resolved_at = $11, ended_at = $12, resolver_id = $13, escalation_count = $14, rework_count = $15, extension_count = $16, suspension_count = $17, suspended_at = $18, extension_request = $19 WHERE id = $20",
+                    let q = sqlx::query(
+                        "UPDATE incidents SET severity = $1, state = $2, offers_made = $3, manual = $4, updated_at = $5, last_alert_at = $6, due_at = $7, first_offer_at = $8, accepted_at = $9, on_scene_at = $10, resolved_at = $11, ended_at = $12, source_id = $13, resolver_id = $14, escalation_count = $15, rework_count = $16, extension_count = $17, suspension_count = $18, suspended_at = $19, extension_request = $20 WHERE id = $21",
                     )
                     .bind(i.severity)
                     .bind(i.state.as_str())
                     .bind(i.offers_made)
                     .bind(i.manual)
                     .bind(i.updated_at)
-                    .bind(i.last_alert_at)
-                    .bind(i.milestones.due_at)
-                    .bind(i.milestones.first_offer_at)
-                    .bind(i.milestones.accepted_at)
-                    .bind(i.milestones.on_scene_at)
-                    .bind(i.milestones.resolved_at)
-                    .bind(i.milestones.ended_at)
-                    .bind(&i.milestones.resolver_id)
-                    .bind(i.milestones.escalation_count)
-                    .bind(i.milestones.rework_count)
-                    .bind(i.milestones.extension_count)
-                    .bind(i.milestones.suspension_count)
-                    .bind(i.milestones.suspended_at)
-                    .bind(&i.milestones.extension_request)
-                    .bind(&i.id)
-                    .execute(&mut *tx)
-                    .await?;
+                    .bind(i.last_alert_at);
+                    bind_milestones(q, &i.milestones)
+                        .bind(&i.id)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 Write::InsertAlert(a) => {
                     sqlx::query(&format!(
@@ -188,7 +184,7 @@ impl Store {
                 }
                 Write::Timeline(l) => {
                     sqlx::query(
-                        "INSERT INTO timeline (incident_id, at, actor, from_state, to_state, note) VALUES ($1, $2, $3, $4, $5, $6)",
+                        "INSERT INTO timeline (incident_id, at, actor, from_state, to_state, note, event) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
                     .bind(&l.incident_id)
                     .bind(l.at)
@@ -196,6 +192,7 @@ impl Store {
                     .bind(l.from_state.map(IncidentState::as_str))
                     .bind(l.to_state.as_str())
                     .bind(&l.note)
+                    .bind(l.event.as_ref().map(Event::to_json))
                     .execute(&mut *tx)
                     .await?;
                 }

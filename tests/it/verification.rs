@@ -75,6 +75,17 @@ async fn timeline_notes(app: &common::Api, id: &str) -> Vec<String> {
         .collect()
 }
 
+/// The timeline's events (codes with parameters), oldest first; `null` for none.
+async fn timeline_events(app: &common::Api, id: &str) -> Vec<Value> {
+    let lines = app.get(&format!("/api/v1/incidents/{id}/timeline")).await;
+    lines
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["event"].clone())
+        .collect()
+}
+
 #[tokio::test]
 async fn an_operator_verifies_a_resolution_and_it_closes() {
     let app = TestApp::spawn(&[]).await;
@@ -89,6 +100,21 @@ async fn an_operator_verifies_a_resolution_and_it_closes() {
     assert!(timeline_notes(&app, &id)
         .await
         .contains(&"verified: 现场核实".to_owned()));
+    // Each line also says what happened as a code, for the pages to word it in Chinese.
+    let events = timeline_events(&app, &id).await;
+    assert_eq!(events[0], json!({"code": "alert_opened", "alert": "v1"}));
+    assert!(
+        events.contains(&json!({"code": "offered", "responders": ["w1"]})),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&json!({"code": "accepted", "responder": "w1"})),
+        "{events:?}"
+    );
+    assert_eq!(
+        events.last(),
+        Some(&json!({"code": "verified", "note": "现场核实"}))
+    );
     // Once closed, nothing more: 409; an unknown incident: 404.
     let (s, _) = act(&app, &id, "verify", json!({})).await;
     assert_eq!(s, 409);
@@ -136,6 +162,13 @@ async fn rework_goes_back_to_the_worker_who_resolved_it_with_the_reason() {
     assert!(
         notes.iter().any(|n| n.starts_with("rework offered to w1")),
         "{notes:?}"
+    );
+    let events = timeline_events(&app, &id).await;
+    let rework = json!({"code": "rework", "reason": "垃圾未清运完"});
+    let offered = json!({"code": "rework_offered", "responder": "w1"});
+    assert!(
+        events.contains(&rework) && events.contains(&offered),
+        "{events:?}"
     );
     // Done again, then verified.
     let tid = task["task_id"].as_str().unwrap();

@@ -301,6 +301,13 @@ test('language switch changes the texts', async (t) => {
     await b.page.waitForSelector('#queue li.item');
     // Kinds and the titles built from them are in Chinese; the address stays as written.
     await b.page.waitForSelector('#queue li.item .title:text-is("积水 — 长江路 12 号")');
+    // The timeline comes as codes and is worded here: who acted and what happened, in Chinese.
+    await b.page.click('#queue li.item:has(.title:text-is("积水 — 长江路 12 号"))');
+    const first = b.page.locator('#drawer ol.timeline li').last();
+    await first.waitFor();
+    assert.match(await first.textContent(), /来源 \S+.*→ 新建.*收到报警 e2e-lang/s);
+    const lines = await b.page.locator('#drawer ol.timeline li').allTextContents();
+    for (const l of lines) assert.doesNotMatch(l, /\b(alert|offered to|dispatcher|source:)\b/, `an English timeline line: ${l}`);
     await b.page.waitForSelector('path.leaflet-interactive');
     await shot(b.page, 'operator-zh');
   } finally { await b.close(); }

@@ -9,6 +9,7 @@ use crate::config::DeadlineSettings;
 use crate::dispatch::messages::task_outgoing;
 use crate::dispatch::{AlertOutcome, DispatchError, Reply, SnapshotRequest};
 use crate::domain::alert::{AlertPlace, NewAlert, SnapshotSource};
+use crate::domain::timeline::Event;
 use crate::domain::{IncidentState, LatLon};
 use crate::metrics::Metrics;
 use crate::store::{
@@ -193,8 +194,10 @@ impl Engine {
                         return Err(DispatchError::NotFound(format!("incident {id}")));
                     };
                     change.writes.push(Write::UpdateIncident(incident));
-                    let linked = format!("alert {} linked", alert.external_id);
-                    self.timeline_note(&id, &actor, linked, &mut change, now);
+                    let linked = Event::AlertLinked {
+                        alert: alert.external_id.clone(),
+                    };
+                    self.record(&id, &actor, linked, &mut change, now);
                     (id, true)
                 }
                 None => {
@@ -203,15 +206,12 @@ impl Engine {
                     let incident =
                         new_incident(id.clone(), &alert, at, zone_id, &self.deadlines, now);
                     change.writes.push(Write::InsertIncident(incident.clone()));
-                    change.writes.push(Write::Timeline(TimelineRow {
-                        seq: 0,
-                        incident_id: id.clone(),
-                        at: now,
-                        actor: actor.clone(),
-                        from_state: None,
-                        to_state: IncidentState::New,
-                        note: Some(format!("alert {}", alert.external_id)),
-                    }));
+                    let opened = Event::AlertOpened {
+                        alert: alert.external_id.clone(),
+                    };
+                    let states = (None, IncidentState::New);
+                    let line = TimelineRow::new(&id, now, &actor, states, Some(opened));
+                    change.writes.push(Write::Timeline(line));
                     self.incidents.open(incident);
                     (id, false)
                 }
@@ -264,14 +264,21 @@ impl Engine {
         let row = match result {
             Ok(row) => row,
             Err(why) => {
-                let note = format!("snapshot from {camera_id} failed: {why}");
-                self.timeline_note(incident_id, DISPATCHER, note, &mut change, now);
+                let failed = Event::SnapshotFailed {
+                    camera: camera_id.to_owned(),
+                    reason: why,
+                };
+                self.record(incident_id, DISPATCHER, failed, &mut change, now);
                 self.stage(change, |_| {});
                 return;
             }
         };
-        let note = format!("snapshot {} from {camera_id} ({})", row.n, row.source);
-        self.timeline_note(incident_id, DISPATCHER, note, &mut change, now);
+        let taken = Event::Snapshot {
+            n: row.n,
+            camera: camera_id.to_owned(),
+            source: row.source.clone(),
+        };
+        self.record(incident_id, DISPATCHER, taken, &mut change, now);
         // The incident is open (checked above), so the snapshot is kept.
         self.incidents.add_snapshot(SnapshotRow {
             incident_id: incident_id.to_owned(),
@@ -300,7 +307,7 @@ impl Engine {
         incident_id: &str,
         to: IncidentState,
         actor: &str,
-        note: Option<String>,
+        event: Option<Event>,
         change: &mut Change,
         now: i64,
     ) -> bool {
@@ -314,15 +321,9 @@ impl Engine {
         };
         tracing::info!(incident = incident_id, %from, %to, actor, "incident state");
         change.writes.push(Write::UpdateIncident(*incident));
-        change.writes.push(Write::Timeline(TimelineRow {
-            seq: 0,
-            incident_id: incident_id.to_owned(),
-            at: now,
-            actor: actor.to_owned(),
-            from_state: Some(from),
-            to_state: to,
-            note,
-        }));
+        let states = (Some(from), to);
+        let line = TimelineRow::new(incident_id, now, actor, states, event);
+        change.writes.push(Write::Timeline(line));
         if to.is_terminal() {
             self.offers.forget_incident(incident_id);
         }
@@ -330,26 +331,20 @@ impl Engine {
     }
 
     /// A timeline line that records an event without a state change.
-    pub(super) fn timeline_note(
+    pub(super) fn record(
         &self,
         incident_id: &str,
         actor: &str,
-        note: String,
+        event: Event,
         change: &mut Change,
         now: i64,
     ) {
         let Some(state) = self.incidents.get(incident_id).map(|i| i.state) else {
             return;
         };
-        change.writes.push(Write::Timeline(TimelineRow {
-            seq: 0,
-            incident_id: incident_id.to_owned(),
-            at: now,
-            actor: actor.to_owned(),
-            from_state: Some(state),
-            to_state: state,
-            note: Some(note),
-        }));
+        let states = (Some(state), state);
+        let line = TimelineRow::new(incident_id, now, actor, states, Some(event));
+        change.writes.push(Write::Timeline(line));
     }
 }
 

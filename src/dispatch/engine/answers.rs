@@ -7,6 +7,7 @@ use crate::dispatch::messages::{
 };
 use crate::dispatch::{TaskUpdate, UpdateAnswer};
 use crate::domain::closed_loop::{ExtensionAsk, ExtensionRequest, VerificationMode};
+use crate::domain::timeline::Event;
 use crate::domain::{Ident, IncidentState, LatLon, TaskStatus};
 use crate::metrics::Metrics;
 use crate::store::{now_ms, TaskRow, Write};
@@ -136,12 +137,11 @@ impl Engine {
                 let why = note.as_deref().or(Some("rejected"));
                 self.end_task(task_id, TaskStatus::Rejected, why, &mut change, now);
                 Metrics::inc(&self.metrics.offers_rejected_total);
-                let why = note
-                    .as_deref()
-                    .map(|n| format!(": {n}"))
-                    .unwrap_or_default();
-                let line = format!("{rid} rejected{why}");
-                self.timeline_note(&incident_id, &actor, line, &mut change, now);
+                let line = Event::Rejected {
+                    responder: rid.to_string(),
+                    note: note.clone(),
+                };
+                self.record(&incident_id, &actor, line, &mut change, now);
                 self.after_offer_failed(&incident_id, &mut change, now);
                 return Ok((change, ended));
             }
@@ -150,7 +150,8 @@ impl Engine {
                 self.end_task(task_id, TaskStatus::Resolved, why, &mut change, now);
                 self.incidents.set_resolver(&incident_id, rid.as_str());
                 let to = IncidentState::Resolved;
-                if self.set_state(&incident_id, to, &actor, note, &mut change, now) {
+                let words = Event::words(note);
+                if self.set_state(&incident_id, to, &actor, words, &mut change, now) {
                     self.after_resolution(&incident_id, &mut change, now);
                 }
                 return Ok((change, ended));
@@ -172,7 +173,9 @@ impl Engine {
                 &incident_id,
                 IncidentState::Assigned,
                 &actor,
-                Some(format!("{rid} accepted")),
+                Some(Event::Accepted {
+                    responder: rid.to_string(),
+                }),
                 &mut change,
                 now,
             );
@@ -187,7 +190,8 @@ impl Engine {
                 );
             }
         } else if let Some(state) = to.incident_state() {
-            self.set_state(&incident_id, state, &actor, note.clone(), &mut change, now);
+            let words = Event::words(note.clone());
+            self.set_state(&incident_id, state, &actor, words, &mut change, now);
         }
         // An accepted offer loses its deadline here.
         let Some(t) = self.offers.advance(task_id, to, note, now) else {
@@ -225,15 +229,14 @@ impl Engine {
         match self.verification.mode_for(&kind) {
             VerificationMode::Operator => {}
             VerificationMode::Inspector => {
-                let line = "verification by an inspector is not available; an operator verifies";
-                self.timeline_note(incident_id, DISPATCHER, line.into(), change, now);
+                self.record(incident_id, DISPATCHER, Event::NoInspector, change, now);
             }
             VerificationMode::None => {
                 for tid in self.offers.of_incident(incident_id) {
                     let why = Some("incident closed");
                     self.end_task(&tid, TaskStatus::Withdrawn, why, change, now);
                 }
-                let text = format!("closed at once: {kind} incidents need no verification");
+                let text = Event::ClosedUnverified { kind };
                 let to = IncidentState::Closed;
                 self.set_state(incident_id, to, DISPATCHER, Some(text), change, now);
             }
@@ -304,12 +307,13 @@ impl Engine {
         };
         let mut change = Change::default();
         change.writes.push(Write::UpdateIncident(row));
-        let line = format!(
-            "{rid} asks for {} more minutes: {}",
-            ask.minutes, ask.reason
-        );
+        let line = Event::ExtensionAsked {
+            responder: rid.to_string(),
+            minutes: ask.minutes,
+            reason: ask.reason.clone(),
+        };
         let actor = format!("responder:{rid}");
-        self.timeline_note(&incident_id, &actor, line, &mut change, now);
+        self.record(&incident_id, &actor, line, &mut change, now);
         Ok(change)
     }
 

@@ -10,6 +10,7 @@ use crate::dispatch::{DispatchError, Reply};
 use crate::domain::alert::Rendezvous;
 use crate::domain::closed_loop::TaskPurpose;
 use crate::domain::ranking::{RankParams, RankRequest, Ranked};
+use crate::domain::timeline::Event;
 use crate::domain::{Ident, IncidentState, LatLon, TaskStatus};
 use crate::metrics::Metrics;
 use crate::store::{now_ms, IncidentRow, TaskRow, Write};
@@ -20,7 +21,7 @@ enum OfferPlan {
     /// Offers to this many of the best candidates at once.
     Offer(usize),
     /// Back to the operators, for this reason.
-    Escalate(String),
+    Escalate(Event),
 }
 
 /// How many offers an incident gets now: two at once when it is urgent enough, never past
@@ -28,7 +29,8 @@ enum OfferPlan {
 fn offer_plan(incident: &IncidentRow, rules: &DispatchSettings) -> OfferPlan {
     let max = i64::from(rules.max_offers);
     if incident.offers_made >= max {
-        return OfferPlan::Escalate(format!("no acceptance after {max} offers"));
+        let offers = rules.max_offers;
+        return OfferPlan::Escalate(Event::NoAcceptance { offers });
     }
     let wanted: i64 = if incident.severity <= i64::from(rules.double_offer_max_severity) {
         2
@@ -169,11 +171,11 @@ impl Engine {
         };
         let picks = self.rank_for(incident, wanted);
         if picks.is_empty() {
-            self.escalate(incident_id, "no available responder".into(), change, now);
+            self.escalate(incident_id, Event::NoResponder, change, now);
             return;
         }
-        let names: Vec<&str> = picks.iter().map(|p| p.responder_id.as_str()).collect();
-        let note = format!("offered to {}", names.join(", "));
+        let responders = picks.iter().map(|p| p.responder_id.to_string()).collect();
+        let note = Event::Offered { responders };
         self.set_state(
             incident_id,
             IncidentState::Dispatching,
@@ -233,7 +235,7 @@ impl Engine {
     pub(super) fn escalate(
         &mut self,
         incident_id: &str,
-        why: String,
+        why: Event,
         change: &mut Change,
         now: i64,
     ) {
@@ -306,12 +308,9 @@ impl Engine {
         let outstanding = self.offers.has_outstanding_offer(incident_id);
         match after_failure(incident, outstanding) {
             AfterFailure::Wait => {}
-            AfterFailure::Escalate => self.escalate(
-                incident_id,
-                "the responder chosen by an operator did not take it".into(),
-                change,
-                now,
-            ),
+            AfterFailure::Escalate => {
+                self.escalate(incident_id, Event::ChosenDeclined, change, now)
+            }
             AfterFailure::OfferNext => self.offer_next(incident_id, change, now),
         }
     }
@@ -420,7 +419,7 @@ mod tests {
     fn an_incident_past_its_most_offers_is_escalated() {
         assert_eq!(
             offer_plan(&incident(3, 3), &rules()),
-            OfferPlan::Escalate("no acceptance after 3 offers".into())
+            OfferPlan::Escalate(Event::NoAcceptance { offers: 3 })
         );
     }
 

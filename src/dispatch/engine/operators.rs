@@ -7,6 +7,7 @@ use crate::dispatch::messages::{extension_answer, extension_outgoing};
 use crate::dispatch::{DispatchError, OperatorAction, Reply};
 use crate::domain::closed_loop::{ExtensionRequest, TaskPurpose};
 use crate::domain::ranking::Responder;
+use crate::domain::timeline::Event;
 use crate::domain::{Ident, IncidentState, TaskStatus};
 use crate::store::{now_ms, StoreError, Write};
 
@@ -55,14 +56,6 @@ fn require(
         Err(DispatchError::Conflict(format!(
             "incident {incident_id} is {from}; only a {needs} incident can be {what}"
         )))
-    }
-}
-
-/// `text`, then `: note` when there is one.
-fn with_note(text: &str, note: Option<&str>) -> String {
-    match note {
-        Some(n) if !n.trim().is_empty() => format!("{text}: {n}"),
-        _ => text.to_owned(),
     }
 }
 
@@ -148,14 +141,12 @@ impl Engine {
                 if !self.incidents.mark_manual(incident_id) {
                     return Err(DispatchError::NotFound(incident_id.into()));
                 }
-                let text = format!(
-                    "assigned to {rid}{}",
-                    note.as_deref()
-                        .map(|n| format!(": {n}"))
-                        .unwrap_or_default()
-                );
+                let text = Event::Assigned {
+                    responder: rid.to_string(),
+                    note: note.filter(|n| !n.trim().is_empty()),
+                };
                 if from == IncidentState::Dispatching {
-                    self.timeline_note(incident_id, actor, text, &mut change, now);
+                    self.record(incident_id, actor, text, &mut change, now);
                 } else {
                     let to = IncidentState::Dispatching;
                     self.set_state(incident_id, to, actor, Some(text), &mut change, now);
@@ -183,11 +174,8 @@ impl Engine {
                 for tid in open_tasks {
                     self.end_task(&tid, TaskStatus::Withdrawn, Some(why), &mut change, now);
                 }
-                if !self.set_state(incident_id, to, actor, note, &mut change, now) {
-                    return Err(DispatchError::Conflict(format!(
-                        "incident {incident_id} is {from}"
-                    )));
-                }
+                let words = Event::words(note);
+                self.move_to(incident_id, from, to, actor, words, &mut change, now)?;
             }
         }
         Ok(change)
@@ -195,6 +183,27 @@ impl Engine {
 }
 
 impl Engine {
+    /// [`Engine::set_state`] for an operator, who hears why it could not be done.
+    #[allow(clippy::too_many_arguments)] // set_state's inputs and the state it is in
+    fn move_to(
+        &mut self,
+        incident_id: &str,
+        from: IncidentState,
+        to: IncidentState,
+        actor: &str,
+        event: Option<Event>,
+        change: &mut Change,
+        now: i64,
+    ) -> Result<(), DispatchError> {
+        if self.set_state(incident_id, to, actor, event, change, now) {
+            Ok(())
+        } else {
+            Err(DispatchError::Conflict(format!(
+                "incident {incident_id} is {from}; it cannot become {to}"
+            )))
+        }
+    }
+
     /// A resolution found good: the incident closes.
     fn verify(
         &mut self,
@@ -206,16 +215,9 @@ impl Engine {
         now: i64,
     ) -> Result<(), DispatchError> {
         require(incident_id, from, IncidentState::Resolved, "verified")?;
-        let text = with_note("verified", note.as_deref());
-        self.set_state(
-            incident_id,
-            IncidentState::Closed,
-            actor,
-            Some(text),
-            change,
-            now,
-        );
-        Ok(())
+        let text = Some(Event::Verified { note });
+        let to = IncidentState::Closed;
+        self.move_to(incident_id, from, to, actor, text, change, now)
     }
 
     /// A resolution found lacking (返工): back to dispatching, and a new offer to the
@@ -242,19 +244,19 @@ impl Engine {
             .and_then(|i| i.milestones.resolver_id.as_deref())
             .and_then(|r| Ident::parse(r).ok())
             .filter(|r| self.responders.get(r).is_some());
-        let text = format!("sent back for rework: {reason}");
+        let text = Some(Event::Rework {
+            reason: reason.clone(),
+        });
         let to = IncidentState::Dispatching;
-        if !self.set_state(incident_id, to, actor, Some(text), change, now) {
-            return Err(DispatchError::Conflict(format!(
-                "incident {incident_id} is {from}"
-            )));
-        }
+        self.move_to(incident_id, from, to, actor, text, change, now)?;
         let Some(rid) = resolver else {
             self.offer_next(incident_id, change, now);
             return Ok(());
         };
-        let line = format!("rework offered to {rid}, who resolved it");
-        self.timeline_note(incident_id, DISPATCHER, line, change, now);
+        let line = Event::ReworkOffered {
+            responder: rid.to_string(),
+        };
+        self.record(incident_id, DISPATCHER, line, change, now);
         let ranked = self.estimate_for(incident_id, &rid);
         let purpose = (TaskPurpose::Rework, Some(reason));
         self.make_offer_for(incident_id, &rid, ranked.as_ref(), purpose, change, now);
@@ -280,16 +282,9 @@ impl Engine {
             let why = Some("incident suspended");
             self.end_task(&tid, TaskStatus::Withdrawn, why, change, now);
         }
-        let text = with_note("suspended", note.as_deref());
-        self.set_state(
-            incident_id,
-            IncidentState::Suspended,
-            actor,
-            Some(text),
-            change,
-            now,
-        );
-        Ok(())
+        let text = Some(Event::Suspended { note });
+        let to = IncidentState::Suspended;
+        self.move_to(incident_id, from, to, actor, text, change, now)
     }
 
     /// A suspended incident dispatches again (its deadline moves later by the time
@@ -304,8 +299,7 @@ impl Engine {
         now: i64,
     ) -> Result<(), DispatchError> {
         require(incident_id, from, IncidentState::Suspended, "resumed")?;
-        let text = with_note("resumed", note.as_deref());
-        self.timeline_note(incident_id, actor, text, change, now);
+        self.record(incident_id, actor, Event::Resumed { note }, change, now);
         self.offer_next(incident_id, change, now);
         Ok(())
     }
@@ -348,16 +342,21 @@ impl Engine {
         };
         let due_at = row.milestones.due_at;
         change.writes.push(Write::UpdateIncident(row));
+        let responder = request.responder_id.clone();
+        let words = note.clone();
         let verdict = if approve {
-            format!(
-                "extension of {granted} min for {} approved",
-                request.responder_id
-            )
+            Event::ExtensionGranted {
+                responder,
+                minutes: granted,
+                note: words,
+            }
         } else {
-            format!("extension for {} refused", request.responder_id)
+            Event::ExtensionRefused {
+                responder,
+                note: words,
+            }
         };
-        let text = with_note(&verdict, note.as_deref());
-        self.timeline_note(incident_id, actor, text, change, now);
+        self.record(incident_id, actor, verdict, change, now);
         let answer = extension_answer(approve, granted, due_at, note.as_deref());
         let message = extension_outgoing(&request.responder_id, &request.task_id, &answer);
         change.publish.push(message);
@@ -438,8 +437,6 @@ mod tests {
             "resumed"
         )
         .is_ok());
-        assert_eq!(with_note("verified", Some("ok")), "verified: ok");
-        assert_eq!(with_note("verified", Some(" ")), "verified");
     }
 
     #[test]

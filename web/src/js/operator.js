@@ -7,12 +7,15 @@ import { OPEN_STATES, actionsFor, etaParts, extensionRequest, incidentTitle, kin
 import { createMap, zoneStyle, fitTo } from './map.js';
 import { startLive } from './live.js';
 import { isOverdue, msToDue } from './deadline.js';
+import { actorText, eventText } from './timeline.js';
 
 const L = window.L;
 const OPEN = new Set(OPEN_STATES);
 /** An incident's title and a kind in the current language (server titles are built from the kind). */
 const titleOf = (i) => incidentTitle(i, t, hasKey);
 const kindOf = (k) => kindLabel(k, t, hasKey);
+/** How timeline lines are worded: this page's language, responders' names, kinds' labels. */
+const words = { tr: t, has: hasKey, name: (id) => responderName(id, responders), kind: kindOf };
 /** A travel estimate, "≈ 4 min". */
 const eta = (secs) => t(...etaParts(secs));
 const SEV_COLOR = { 1: '#e5383b', 2: '#f77f00', 3: '#fcbf49', 4: '#4ea8de' };
@@ -375,8 +378,12 @@ async function openDrawer(id) {
         h('td.who', { title: x.responder_id }, responderName(x.responder_id, responders)), h('td', {}, h(`span.tstatus.ts-${x.status}`, {}, t(`t_${x.status}`))),
         h('td', {}, when(x.offered_at)), h('td.eta', { title: t('eta_help') }, x.eta_secs != null ? eta(x.eta_secs) : t('dash')))))) : h('p.muted', {}, t('none'))),
     (d.snapshots || []).length ? section('snapshots', h('div.snaps', {}, d.snapshots.map((s) => h('a', { href: s.url, target: '_blank' }, h('img', { src: s.url, alt: `${s.camera_id} #${s.n}`, loading: 'lazy' }))))) : null,
-    section('alerts', h('ul.alerts', {}, (d.alerts || []).map((a) => h('li', {}, `${when(a.received_at)} · ${a.source_id}/${a.id} · ${a.kind} S${a.severity}${a.camera_id ? ` · ${t('camera')} ${a.camera_id}` : ''}${a.description ? ` · ${a.description}` : ''}`)))),
-    section('timeline', h('ol.timeline', {}, [...d.timeline].reverse().map((l) => h('li', {}, h('time', {}, when(l.at)), ' ', h('b', {}, l.actor), ` ${l.from ? t(`st_${l.from}`) : ''} → ${l.to ? t(`st_${l.to}`) : ''}`, l.note ? h('div.note', {}, l.note) : null)))),
+    section('alerts', h('ul.alerts', {}, (d.alerts || []).map((a) => h('li', {}, `${when(a.received_at)} · ${a.source_id}/${a.id} · ${kindOf(a.kind)} S${a.severity}${a.camera_id ? ` · ${t('camera')} ${a.camera_id}` : ''}${a.description ? ` · ${a.description}` : ''}`)))),
+    section('timeline', h('ol.timeline', {}, [...d.timeline].reverse().map((l) => {
+      const said = eventText(l, words);
+      const moved = l.from !== l.to ? ` ${l.from ? t(`st_${l.from}`) : ''} → ${t(`st_${l.to}`)}` : '';
+      return h('li', {}, h('time', {}, when(l.at)), ' ', h('b', { title: l.actor }, actorText(l.actor, words)), moved, said ? h('div.note', {}, said) : null);
+    }))),
   ].filter(Boolean));
   drawer.dataset.shown = id;
   drawAll();
