@@ -106,6 +106,15 @@ function statusText(task) {
   return t(`t_${projected(task)}`);
 }
 
+/** Opens a task's detail. */
+export function openTask(id) {
+  state.open = id;
+  state.form = null;
+  state.detailSig = undefined;
+  render();
+  window.scrollTo(0, 0);
+}
+
 export function renderList() {
   const list = $('tasks');
   const tasks = sortTasks([...state.tasks.values()]);
@@ -228,12 +237,14 @@ export function renderDetail() {
   const links = navLinks(dest.lat, dest.lon, task.rendezvous ? (task.rendezvous.note || task.title) : (task.address || task.title));
   const queued = state.outbox.forTask(task.task_id);
   const actions = actionsFor({ status, purpose: task.purpose });
+  // On a verification the verdicts lead; taking or declining the check comes second.
+  const secondary = (a) => isVerify(task) && (a === 'accepted' || a === 'rejected');
   const buttons = actions.map((a) => {
-    const cls = BUTTON_CLASS[a] || 'plain';
+    const cls = secondary(a) ? 'plain' : BUTTON_CLASS[a] || 'plain';
     return h(`button.${cls}${actions.length % 2 && a === actions[actions.length - 1] ? '.wide' : ''}`, {
       dataset: { action: a },
       onclick: () => { if (NOTE_LABEL[a]) { state.form = a; renderDetail(); } else answer(task, a); },
-    }, t(`a_${a}`));
+    }, t(secondary(a) ? `a_v_${a}` : `a_${a}`));
   });
   const extAllowed = canAskExtension({ status, purpose: task.purpose }) && !state.ext[task.task_id];
   let form = null;

@@ -454,14 +454,6 @@ function render() {
   }
 }
 
-function openTask(id) {
-  state.open = id;
-  state.form = null;
-  state.detailSig = undefined;
-  render();
-  window.scrollTo(0, 0);
-}
-
 // ---- sign in / out -------------------------------------------------------------------------
 
 function fillLangs() {
