@@ -65,7 +65,10 @@ pub fn check_answer(
         } else {
             "a task"
         };
-        return Err(format!("{what} cannot go from {from} to {}", status.as_str()));
+        return Err(format!(
+            "{what} cannot go from {from} to {}",
+            status.as_str()
+        ));
     }
     if status == WorkerStatus::Rework && note.is_none_or(|n| n.trim().is_empty()) {
         return Err("a rework needs a reason (the note)".into());

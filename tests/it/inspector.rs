@@ -80,7 +80,9 @@ async fn take_and_resolve(w: &mut Worker, task: &Value, note: &str) {
 /// An alert beside w1 that w1 takes and resolves with `note`; returns the incident id.
 async fn resolved_by(app: &Api, w: &mut Worker, alert: &str, note: &str) -> String {
     let id = app
-        .alert(json!({"id": alert, "kind": "litter", "severity": 3, "lat": 39.4951, "lon": 106.6951}))
+        .alert(
+            json!({"id": alert, "kind": "litter", "severity": 3, "lat": 39.4951, "lon": 106.6951}),
+        )
         .await;
     let task = offer(w).await;
     assert_eq!(task["incident_id"], id.as_str());
@@ -188,7 +190,10 @@ async fn rework_from_the_inspector_reaches_the_same_worker_and_verified_closes()
     let (ok, a) = i1.update(&check_id, json!({"status": "accepted"})).await;
     assert!(ok, "{a}");
     // A rework needs a reason.
-    for bad in [json!({"status": "rework"}), json!({"status": "rework", "note": "  "})] {
+    for bad in [
+        json!({"status": "rework"}),
+        json!({"status": "rework", "note": "  "}),
+    ] {
         let (ok, a) = i1.update(&check_id, bad.clone()).await;
         assert!(!ok, "{bad} was accepted: {a}");
         assert!(
@@ -202,7 +207,10 @@ async fn rework_from_the_inspector_reaches_the_same_worker_and_verified_closes()
     assert_eq!(app.incident(&id).await["state"], "resolved");
 
     let (ok, a) = i1
-        .update(&check_id, json!({"status": "rework", "note": "垃圾未清运完"}))
+        .update(
+            &check_id,
+            json!({"status": "rework", "note": "垃圾未清运完"}),
+        )
         .await;
     assert!(ok, "{a}");
     assert_eq!(a["status"], "rework");
@@ -234,7 +242,10 @@ async fn rework_from_the_inspector_reaches_the_same_worker_and_verified_closes()
     assert_eq!(recheck["incident_id"], id.as_str());
     assert_eq!(recheck["resolution_note"], "已全部清运", "{recheck}");
     let (ok, a) = i1
-        .update(&tid(&recheck), json!({"status": "verified", "note": "现场核实"}))
+        .update(
+            &tid(&recheck),
+            json!({"status": "verified", "note": "现场核实"}),
+        )
         .await;
     assert!(ok, "{a}");
     assert_eq!(a["status"], "verified");
@@ -259,8 +270,7 @@ async fn only_the_inspector_offered_the_verification_can_answer_it() {
 
     // Another inspector cannot publish on i1's task (the broker's ACL drops it) ...
     let before = common::metric(&app.metrics().await, "broker_publishes_denied_total");
-    i2.c
-        .publish(
+    i2.c.publish(
         &format!("dispatch/i1/tasks/{check_id}/update"),
         json!({"status": "verified"}).to_string(),
     )
@@ -289,9 +299,7 @@ async fn only_the_inspector_offered_the_verification_can_answer_it() {
         (Some(id.as_str()), Some("verify"))
     );
     // i2 declines too: with no inspector left, the operators verify, as the timeline says.
-    let (ok, a) = i2
-        .update(&tid(&next), json!({"status": "rejected"}))
-        .await;
+    let (ok, a) = i2.update(&tid(&next), json!({"status": "rejected"})).await;
     assert!(ok, "{a}");
     common::wait_for("the hand-over to the operators", || async {
         let lines = timeline(&app, &id).await;
@@ -314,7 +322,9 @@ async fn a_verdict_answers_only_a_verification_task() {
     let app = TestApp::spawn(&INSPECTED).await;
     let mut w1 = w1_in_g1(&app).await;
     let id = app
-        .alert(json!({"id": "x1", "kind": "litter", "severity": 3, "lat": 39.4951, "lon": 106.6951}))
+        .alert(
+            json!({"id": "x1", "kind": "litter", "severity": 3, "lat": 39.4951, "lon": 106.6951}),
+        )
         .await;
     let task = offer(&mut w1).await;
     let (ok, a) = w1.update(&tid(&task), json!({"status": "accepted"})).await;

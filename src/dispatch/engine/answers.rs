@@ -6,7 +6,9 @@ use crate::dispatch::messages::{
     answer_outgoing, duty_outgoing, extension_answer, extension_outgoing, task_outgoing,
 };
 use crate::dispatch::{TaskUpdate, UpdateAnswer};
-use crate::domain::closed_loop::{self, ExtensionAsk, ExtensionRequest, TaskPurpose, VerificationMode};
+use crate::domain::closed_loop::{
+    self, ExtensionAsk, ExtensionRequest, TaskPurpose, VerificationMode,
+};
 use crate::domain::{Ident, IncidentState, LatLon, TaskStatus};
 use crate::metrics::Metrics;
 use crate::store::{now_ms, TaskRow, Write};

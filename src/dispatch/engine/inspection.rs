@@ -204,7 +204,9 @@ impl Engine {
         let mut change = Change::default();
         let (closing, verdict) = match (update.status, note) {
             (WorkerStatus::Accepted, _) => {
-                let Some(t) = self.offers.advance(&task.id, TaskStatus::Accepted, None, now)
+                let Some(t) = self
+                    .offers
+                    .advance(&task.id, TaskStatus::Accepted, None, now)
                 else {
                     return Err(refused(task, "task vanished"));
                 };
@@ -235,7 +237,9 @@ impl Engine {
         self.end_task(&task.id, done, Some(&closing), &mut change, now);
         let state = IncidentState::Resolved;
         let decided = match verdict {
-            Verdict::Verified(note) => self.verify(&incident_id, state, &actor, note, &mut change, now),
+            Verdict::Verified(note) => {
+                self.verify(&incident_id, state, &actor, note, &mut change, now)
+            }
             Verdict::Rework(reason) => {
                 self.rework(&incident_id, state, &actor, reason, &mut change, now)
             }
