@@ -352,3 +352,66 @@ async fn a_verdict_answers_only_a_verification_task() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_operator_can_still_decide_and_the_inspectors_task_is_withdrawn() {
+    let app = TestApp::spawn(&INSPECTED).await;
+    let mut w1 = w1_in_g1(&app).await;
+    let mut i1 = inspector(&app, "i1", (39.4985, 106.6985)).await;
+    let id = resolved_by(&app, &mut w1, "p1", "清理完毕").await;
+    let check = offer(&mut i1).await;
+    let check_id = tid(&check);
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/incidents/{id}/rework"),
+            json!({"reason": "照片不清楚"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let closed = i1.expect_closed(&check_id).await;
+    assert_eq!(
+        (closed["status"].as_str(), closed["reason"].as_str()),
+        (Some("withdrawn"), Some("sent back for rework")),
+        "{closed}"
+    );
+    i1.expect_cleared(&check_id).await;
+    // Too late for the inspector's verdict: the task is gone.
+    let (ok, a) = i1.update(&check_id, json!({"status": "verified"})).await;
+    assert!(!ok, "{a}");
+    let again = offer(&mut w1).await;
+    assert_eq!(again["rework_reason"], "照片不清楚");
+    // Done again; this time the operator verifies before the inspector answers.
+    take_and_resolve(&mut w1, &again, "重新清理").await;
+    let recheck = offer(&mut i1).await;
+    let (s, v) = app
+        .post(&format!("/api/v1/incidents/{id}/verify"), json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["state"], "closed");
+    let closed = i1.expect_closed(&tid(&recheck)).await;
+    assert_eq!(closed["status"], "withdrawn", "{closed}");
+}
+
+#[tokio::test]
+async fn a_verification_nobody_answers_goes_to_the_next_inspector() {
+    let app = TestApp::spawn(&[
+        INSPECTED[0],
+        ("GRIDDISPATCH__DISPATCH__ACK_TIMEOUT_SECS", "3"),
+    ])
+    .await;
+    let mut w1 = w1_in_g1(&app).await;
+    let mut i1 = inspector(&app, "i1", (39.4975, 106.6975)).await;
+    let mut i2 = inspector(&app, "i2", (39.4995, 106.6995)).await;
+    let id = resolved_by(&app, &mut w1, "t1", "done").await;
+    let check = offer(&mut i1).await;
+    // i1 lets it run out.
+    let closed = i1.expect_closed(&tid(&check)).await;
+    assert_eq!(closed["status"], "expired", "{closed}");
+    let next = offer(&mut i2).await;
+    assert_eq!(
+        (next["incident_id"].as_str(), next["purpose"].as_str()),
+        (Some(id.as_str()), Some("verify"))
+    );
+    assert_eq!(next["resolution_note"], "done", "{next}");
+    has_line(&app, &id, "dispatcher", "verification offered to i2").await;
+}

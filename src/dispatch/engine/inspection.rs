@@ -289,6 +289,43 @@ mod tests {
         }
     }
 
+    fn verify_task(id: &str, offered_at: i64, note: &str) -> TaskRow {
+        TaskRow {
+            id: id.into(),
+            incident_id: "inc-1".into(),
+            responder_id: "i1".into(),
+            status: TaskStatus::Expired,
+            version: 2,
+            status_version: 2,
+            offered_at,
+            respond_by: offered_at + 60_000,
+            eta_secs: None,
+            distance_m: None,
+            note: None,
+            updated_at: offered_at,
+            accepted_at: None,
+            purpose: TaskPurpose::Verify,
+            purpose_note: Some(note.into()),
+        }
+    }
+
+    #[test]
+    fn after_a_restart_the_next_inspector_gets_the_latest_resolution_note() {
+        let mut respond = verify_task("t0", 9, "not a verification");
+        respond.purpose = TaskPurpose::Respond;
+        let tasks = [
+            verify_task("t1", 1, "first"),
+            verify_task("t2", 5, "after rework"),
+            respond,
+        ];
+        let book = Inspection::load(&[], &tasks);
+        assert_eq!(
+            book.notes.get("inc-1"),
+            Some(&Some("after rework".to_owned()))
+        );
+        assert_eq!(book.notes.len(), 1);
+    }
+
     #[test]
     fn an_inspector_is_a_responder_with_the_skill() {
         let rows = [
