@@ -69,9 +69,18 @@ pub fn task_message(
         "purpose": task.purpose,
     });
     if let Some(obj) = msg.as_object_mut() {
-        if task.purpose == TaskPurpose::Rework {
-            let reason = task.purpose_note.clone().unwrap_or_default();
-            obj.insert("rework_reason".into(), json!(reason));
+        match task.purpose {
+            TaskPurpose::Rework => {
+                let reason = task.purpose_note.clone().unwrap_or_default();
+                obj.insert("rework_reason".into(), json!(reason));
+            }
+            // What the inspector checks: who did the work and what they reported.
+            TaskPurpose::Verify => {
+                obj.insert("resolution_note".into(), json!(task.purpose_note));
+                let resolver = &incident.milestones.resolver_id;
+                obj.insert("resolver_id".into(), json!(resolver));
+            }
+            TaskPurpose::Respond => {}
         }
         if let Some(a) = &incident.address {
             obj.insert("address".into(), json!(a));

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::state::{TaskStatus, WorkerStatus};
 use super::{name_enum, Invalid};
 
 name_enum! {
@@ -28,6 +29,51 @@ name_enum! {
         /// Check someone else's resolution on site.
         Verify = "verify",
     }
+}
+
+/// Checks a responder's answer `status` (with its `note`) to a task of `purpose` that is
+/// now `from`; returns the status the task goes to, or why the answer is refused.
+///
+/// A verification task is accepted or rejected like any offer, and then ends with a
+/// verdict instead of the worker's steps: `verified`, or `rework` with a reason (the
+/// note). The verdicts answer nothing but a verification task.
+pub fn check_answer(
+    purpose: TaskPurpose,
+    from: TaskStatus,
+    status: WorkerStatus,
+    note: Option<&str>,
+) -> Result<TaskStatus, String> {
+    let to = TaskStatus::from(status);
+    let verdict = matches!(status, WorkerStatus::Verified | WorkerStatus::Rework);
+    let allowed = match (purpose, verdict) {
+        (TaskPurpose::Verify, true) => matches!(from, TaskStatus::Offered | TaskStatus::Accepted),
+        (TaskPurpose::Verify, false) => {
+            matches!(status, WorkerStatus::Accepted | WorkerStatus::Rejected)
+                && from.worker_may_set(to)
+        }
+        (_, true) => {
+            return Err(format!(
+                "only a verification task is answered {}",
+                status.as_str()
+            ))
+        }
+        (_, false) => from.worker_may_set(to),
+    };
+    if !allowed {
+        let what = if purpose == TaskPurpose::Verify {
+            "a verification task"
+        } else {
+            "a task"
+        };
+        return Err(format!(
+            "{what} cannot go from {from} to {}",
+            status.as_str()
+        ));
+    }
+    if status == WorkerStatus::Rework && note.is_none_or(|n| n.trim().is_empty()) {
+        return Err("a rework needs a reason (the note)".into());
+    }
+    Ok(to)
 }
 
 /// Most minutes one extension may ask for (a week).
@@ -142,6 +188,36 @@ mod tests {
         assert_eq!(resumed(Some(1_000), None, 65_000), Some(1_000));
         // A clock that went back never moves the deadline earlier.
         assert_eq!(resumed(Some(1_000), Some(5_000), 4_000), Some(1_000));
+    }
+
+    #[test]
+    fn a_verification_task_is_taken_or_declined_then_answered_with_a_verdict() {
+        use TaskStatus::*;
+        use WorkerStatus as W;
+        let verify = |from, status, note| check_answer(TaskPurpose::Verify, from, status, note);
+        assert_eq!(verify(Offered, W::Accepted, None), Ok(Accepted));
+        assert_eq!(verify(Offered, W::Rejected, None), Ok(Rejected));
+        assert_eq!(verify(Offered, W::Verified, None), Ok(Resolved));
+        assert_eq!(verify(Accepted, W::Verified, Some("ok")), Ok(Resolved));
+        assert_eq!(verify(Accepted, W::Rework, Some("脏")), Ok(Resolved));
+        // A rework without a reason is refused, and so is a worker's step.
+        let no_reason = verify(Accepted, W::Rework, Some("  ")).unwrap_err();
+        assert!(no_reason.contains("needs a reason"), "{no_reason}");
+        assert!(verify(Offered, W::Rework, None).is_err());
+        for step in [W::EnRoute, W::OnScene, W::Resolved] {
+            assert!(verify(Accepted, step, None).is_err(), "{step:?}");
+        }
+        assert!(verify(Accepted, W::Rejected, None).is_err());
+    }
+
+    #[test]
+    fn only_a_verification_task_takes_a_verdict() {
+        for purpose in [TaskPurpose::Respond, TaskPurpose::Rework] {
+            let r = check_answer(purpose, TaskStatus::Accepted, WorkerStatus::Verified, None);
+            assert!(r.is_err_and(|e| e.contains("only a verification task")));
+            let r = check_answer(purpose, TaskStatus::OnScene, WorkerStatus::Resolved, None);
+            assert_eq!(r, Ok(TaskStatus::Resolved));
+        }
     }
 
     #[test]

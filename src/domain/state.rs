@@ -173,6 +173,25 @@ pub enum WorkerStatus {
     OnScene,
     /// Done.
     Resolved,
+    /// On a verification task: the work was done as reported.
+    Verified,
+    /// On a verification task: the work must be done again (the note says why).
+    Rework,
+}
+
+impl WorkerStatus {
+    /// The name used in the update message.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerStatus::Accepted => "accepted",
+            WorkerStatus::Rejected => "rejected",
+            WorkerStatus::EnRoute => "en_route",
+            WorkerStatus::OnScene => "on_scene",
+            WorkerStatus::Resolved => "resolved",
+            WorkerStatus::Verified => "verified",
+            WorkerStatus::Rework => "rework",
+        }
+    }
 }
 
 impl From<WorkerStatus> for TaskStatus {
@@ -183,6 +202,8 @@ impl From<WorkerStatus> for TaskStatus {
             WorkerStatus::EnRoute => TaskStatus::EnRoute,
             WorkerStatus::OnScene => TaskStatus::OnScene,
             WorkerStatus::Resolved => TaskStatus::Resolved,
+            // A verdict finishes the verification task: its work, the check, is done.
+            WorkerStatus::Verified | WorkerStatus::Rework => TaskStatus::Resolved,
         }
     }
 }

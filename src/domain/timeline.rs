@@ -85,6 +85,16 @@ pub enum Event {
     /// Verification by an inspector was asked for, but none could be offered it; an
     /// operator verifies.
     NoInspector,
+    /// The verification was offered to an inspector.
+    InspectionOffered {
+        /// The inspector.
+        responder: String,
+    },
+    /// The inspector took the verification and is going to look.
+    InspectionAccepted {
+        /// The inspector.
+        responder: String,
+    },
     /// The resolution was checked and found good (核查).
     Verified {
         /// The verifier's words.
@@ -171,6 +181,8 @@ impl Event {
             Event::ChosenDeclined => "chosen_declined",
             Event::ClosedUnverified { .. } => "closed_unverified",
             Event::NoInspector => "no_inspector",
+            Event::InspectionOffered { .. } => "inspection_offered",
+            Event::InspectionAccepted { .. } => "inspection_accepted",
             Event::Verified { .. } => "verified",
             Event::Rework { .. } => "rework",
             Event::ReworkOffered { .. } => "rework_offered",
@@ -243,6 +255,12 @@ impl fmt::Display for Event {
                 write!(f, "closed at once: {kind} incidents need no verification")
             }
             Event::NoInspector => f.write_str("no inspector available; an operator verifies"),
+            Event::InspectionOffered { responder } => {
+                write!(f, "verification offered to {responder}")
+            }
+            Event::InspectionAccepted { responder } => {
+                write!(f, "{responder} accepted the verification")
+            }
             Event::Verified { note } => then_words(f, "verified", note.as_deref()),
             Event::Rework { reason } => write!(f, "sent back for rework: {reason}"),
             Event::ReworkOffered { responder } => {
@@ -325,6 +343,12 @@ mod tests {
             Event::ChosenDeclined,
             Event::ClosedUnverified { kind: "k".into() },
             Event::NoInspector,
+            Event::InspectionOffered {
+                responder: "i".into(),
+            },
+            Event::InspectionAccepted {
+                responder: "i".into(),
+            },
             Event::Verified { note: None },
             Event::Rework { reason: "r".into() },
             Event::ReworkOffered {

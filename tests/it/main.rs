@@ -25,6 +25,7 @@ mod duty;
 mod gb28181;
 mod hostile;
 mod ingest;
+mod inspector;
 mod live;
 mod mosquitto;
 mod mosquitto_acl;

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import {
   sortTasks, distanceM, formatDistance, navLinks, destination, ownTracksLocation, classify, actionsFor, Outbox,
   topics, isRework, reworkReason, canAskExtension, extensionRequest, extensionVerdict, EXTENSION_PRESETS,
+  isVerify, resolutionNote, answerNote,
 } from '../src/js/field-core.js';
 import { gcj02ToWgs84 } from '../src/js/gcj02.js';
 
@@ -181,4 +182,32 @@ test("the dispatcher's verdict on an extension, as the worker reads it", () => {
   assert.equal(extensionVerdict({ approved: false, minutes: 0, due_at: null, note: '' }).key, 'f_ext_refused_nonote');
   assert.equal(extensionVerdict(null), null);
   assert.equal(extensionVerdict({ minutes: 5 }), null);
+});
+
+test('a verification task is answered with a verdict, never with the worker steps', () => {
+  const v = { purpose: 'verify', status: 'offered', resolution_note: ' 已清理 ' };
+  assert.ok(isVerify(v) && !isVerify({ purpose: 'rework' }));
+  assert.deepEqual(actionsFor(v), ['verified', 'rework', 'accepted', 'rejected']);
+  assert.deepEqual(actionsFor({ ...v, status: 'accepted' }), ['verified', 'rework']);
+  assert.equal(resolutionNote(v), '已清理');
+  assert.equal(resolutionNote({ purpose: 'respond', resolution_note: 'x' }), '');
+  // No extension for a check, as for any job taken.
+  assert.equal(canAskExtension({ ...v, status: 'accepted' }), false);
+  assert.equal(canAskExtension({ purpose: 'respond', status: 'accepted' }), true);
+});
+
+test('a rework and a rejection need a reason, a verdict of verified does not', () => {
+  assert.deepEqual(answerNote('rework', '  '), { ok: false });
+  assert.deepEqual(answerNote('rework', ' 未清运 '), { ok: true, note: '未清运' });
+  assert.deepEqual(answerNote('rejected', ''), { ok: false });
+  assert.deepEqual(answerNote('verified', ''), { ok: true, note: '' });
+});
+
+test('a verdict in flight is settled by its task closing as resolved', () => {
+  const box = new Outbox(new MemoryStorage());
+  box.add({ task_id: 'v1', status: 'verified', version: 1 });
+  box.mark(box.ready()[0].id, 'sent');
+  // The answer was lost; the closing notice shows the verdict landed: nothing is dropped.
+  assert.deepEqual(box.observed('v1', 'resolved', true), []);
+  assert.equal(box.size, 0);
 });

@@ -33,7 +33,7 @@ test('a kind is shown by its label', () => {
 
 test('every code the server sends has words in both languages', () => {
   const codes = ['alert_opened', 'alert_linked', 'snapshot', 'snapshot_failed', 'offered', 'assigned', 'accepted', 'rejected',
-    'no_acceptance', 'no_responder', 'chosen_declined', 'closed_unverified', 'no_inspector', 'verified', 'rework',
+    'no_acceptance', 'no_responder', 'chosen_declined', 'closed_unverified', 'no_inspector', 'inspection_offered', 'inspection_accepted', 'verified', 'rework',
     'rework_offered', 'suspended', 'resumed', 'extension_asked', 'extension_granted', 'extension_refused', 'note'];
   for (const c of codes) {
     for (const l of ['zh-CN', 'en']) assert.ok(`tl_${c}` in ALL_STRINGS[l], `${l} has no words for ${c}`);

@@ -6,7 +6,9 @@ use crate::dispatch::messages::{
     answer_outgoing, duty_outgoing, extension_answer, extension_outgoing, task_outgoing,
 };
 use crate::dispatch::{TaskUpdate, UpdateAnswer};
-use crate::domain::closed_loop::{ExtensionAsk, ExtensionRequest, VerificationMode};
+use crate::domain::closed_loop::{
+    self, ExtensionAsk, ExtensionRequest, TaskPurpose, VerificationMode,
+};
 use crate::domain::timeline::Event;
 use crate::domain::{Ident, IncidentState, LatLon, TaskStatus};
 use crate::metrics::Metrics;
@@ -54,11 +56,9 @@ fn check_update<'a>(
             )));
         }
     }
-    let from = task.status;
-    let to = TaskStatus::from(update.status);
-    if !from.worker_may_set(to) {
-        return Err(refuse(format!("a task cannot go from {from} to {to}")));
-    }
+    let note = update.note.as_deref();
+    let to = closed_loop::check_answer(task.purpose, task.status, update.status, note)
+        .map_err(refuse)?;
     Ok((task, to))
 }
 
@@ -118,6 +118,9 @@ impl Engine {
     ) -> Result<(Change, UpdateAnswer), UpdateAnswer> {
         let (task, to) = check_update(self.offers.get(task_id), rid, task_id, update)?;
         let task = task.clone();
+        if task.purpose == TaskPurpose::Verify && to != TaskStatus::Rejected {
+            return self.answer_verification(rid, &task, update, now);
+        }
         let actor = format!("responder:{rid}");
         let mut change = Change::default();
         let note = update
@@ -150,9 +153,9 @@ impl Engine {
                 self.end_task(task_id, TaskStatus::Resolved, why, &mut change, now);
                 self.incidents.set_resolver(&incident_id, rid.as_str());
                 let to = IncidentState::Resolved;
-                let words = Event::words(note);
+                let words = Event::words(note.clone());
                 if self.set_state(&incident_id, to, &actor, words, &mut change, now) {
-                    self.after_resolution(&incident_id, &mut change, now);
+                    self.after_resolution(&incident_id, note, &mut change, now);
                 }
                 return Ok((change, ended));
             }
@@ -219,18 +222,22 @@ impl Engine {
         ))
     }
 
-    /// A resolution is verified as the settings say for its kind: with `none` the
-    /// incident closes at once; otherwise it stays resolved for an operator (inspectors
-    /// are not built yet, so they too leave it to the operators).
-    fn after_resolution(&mut self, incident_id: &str, change: &mut Change, now: i64) {
+    /// A resolution (with the worker's `note`) is verified as the settings say for its
+    /// kind: with `none` the incident closes at once; with `inspector` a verification task
+    /// goes to an inspector (see `inspection`); with `operator` it stays resolved for one.
+    fn after_resolution(
+        &mut self,
+        incident_id: &str,
+        note: Option<String>,
+        change: &mut Change,
+        now: i64,
+    ) {
         let Some(kind) = self.incidents.get(incident_id).map(|i| i.kind.clone()) else {
             return;
         };
         match self.verification.mode_for(&kind) {
             VerificationMode::Operator => {}
-            VerificationMode::Inspector => {
-                self.record(incident_id, DISPATCHER, Event::NoInspector, change, now);
-            }
+            VerificationMode::Inspector => self.request_inspection(incident_id, note, change, now),
             VerificationMode::None => {
                 for tid in self.offers.of_incident(incident_id) {
                     let why = Some("incident closed");

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use super::camera_watch::{CameraWatch, StoredCamera};
 use super::commit::Batch;
 use super::incident_book::Incidents;
+use super::inspection::Inspection;
 use super::offer_book::Offers;
 use super::{Change, Engine};
 use crate::config::Settings;
@@ -110,6 +111,7 @@ impl Engine {
             cameras: CameraWatch::new(offline_after_ms),
             incidents: Incidents::new(39.5),
             offers: Offers::default(),
+            inspection: Inspection::default(),
             batch: Batch::default(),
             deposed: None,
             failed_since_barrier: false,
@@ -145,7 +147,9 @@ impl Engine {
         let open = self.store.open_incidents().await?;
         let snapshots = self.store.snapshots_of_open_incidents().await?;
         self.incidents = Incidents::load(ref_lat, open, snapshots);
-        self.offers = Offers::load(self.store.tasks_of_open_incidents().await?);
+        let tasks = self.store.tasks_of_open_incidents().await?;
+        self.inspection = Inspection::load(&rows, &tasks);
+        self.offers = Offers::load(tasks);
         for t in self.offers.iter() {
             if let Ok(rid) = Ident::parse(&t.responder_id) {
                 self.responders.set_busy(&rid, true);
@@ -209,6 +213,7 @@ impl Engine {
                 };
                 match self.store.responder(&id).await {
                     Ok(row) => {
+                        self.inspection.set_skills(&ident, &row.skills);
                         if let Some(r) = responder_from_row(&row) {
                             self.responder_edited(&ident, r);
                         }
@@ -253,6 +258,7 @@ impl Engine {
     fn responder_deleted(&mut self, ident: &Ident) {
         let id = ident.as_str();
         self.responders.remove(ident);
+        self.inspection.forget_responder(ident);
         self.live
             .announce("responder", views::responder_deleted_event(id));
         // Clear the retained duty state of a responder that is gone.

@@ -8,7 +8,9 @@
 //! - `alerts`: alerts and correlation, snapshots on alerts;
 //! - `offers`: ranking, offers, deadlines and expiry, escalation, ending tasks;
 //! - `answers`: the workers' task updates, locations and duty;
-//! - `operators`: operator actions;
+//! - `operators`: operator actions, and the verdicts on a resolution they share with
+//!   inspectors;
+//! - `inspection`: verification tasks for inspectors and their answers;
 //! - `cameras`: camera health and offline incidents.
 //!
 //! State that must stay in step has a type of its own that keeps it so: the open tasks
@@ -22,6 +24,7 @@ mod camera_watch;
 mod cameras;
 mod commit;
 mod incident_book;
+mod inspection;
 mod load;
 mod offer_book;
 mod offers;
@@ -36,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 use self::camera_watch::CameraWatch;
 use self::commit::Batch;
 use self::incident_book::Incidents;
+use self::inspection::Inspection;
 use self::offer_book::Offers;
 use super::{Announce, Command, Outgoing, SnapshotRequests};
 use crate::config::{
@@ -80,6 +84,8 @@ pub(super) struct Engine {
     incidents: Incidents,
     /// Open tasks, the deadlines of the offers, the exclusions.
     offers: Offers,
+    /// The inspectors, and the resolution notes of incidents awaiting one.
+    inspection: Inspection,
     /// Decisions made but not yet written (see [`Engine::flush`]).
     batch: Batch,
     /// Set when a commit was refused because this replica no longer leads: the engine

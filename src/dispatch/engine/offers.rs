@@ -62,7 +62,7 @@ fn after_failure(incident: &IncidentRow, offer_outstanding: bool) -> AfterFailur
 }
 
 /// The ranking's tunables from the rules, at `now`.
-fn rank_params(rules: &DispatchSettings, now: i64) -> RankParams {
+pub(super) fn rank_params(rules: &DispatchSettings, now: i64) -> RankParams {
     let s = &rules.speed_kmh;
     RankParams {
         detour_factor: rules.detour_factor,
@@ -99,7 +99,7 @@ fn rank_request<'a>(
 }
 
 /// A new offer of an incident to a responder, who must answer within the ack timeout.
-fn new_offer(
+pub(super) fn new_offer(
     incident_id: &str,
     responder: &Ident,
     ranked: Option<&Ranked>,
@@ -305,6 +305,10 @@ impl Engine {
         let Some(incident) = self.incidents.get(incident_id) else {
             return;
         };
+        if incident.state == IncidentState::Resolved {
+            // Only a verification is offered for resolved work: it goes to the next inspector.
+            return self.offer_inspection(incident_id, change, now);
+        }
         let outstanding = self.offers.has_outstanding_offer(incident_id);
         match after_failure(incident, outstanding) {
             AfterFailure::Wait => {}

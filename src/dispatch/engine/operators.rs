@@ -204,8 +204,9 @@ impl Engine {
         }
     }
 
-    /// A resolution found good: the incident closes.
-    fn verify(
+    /// A resolution found good, by an operator or an inspector (`actor`): the incident
+    /// closes, and any task still open for it (an inspector's verification) is withdrawn.
+    pub(super) fn verify(
         &mut self,
         incident_id: &str,
         from: IncidentState,
@@ -215,15 +216,17 @@ impl Engine {
         now: i64,
     ) -> Result<(), DispatchError> {
         require(incident_id, from, IncidentState::Resolved, "verified")?;
+        self.end_verification(incident_id, "incident closed", change, now);
         let text = Some(Event::Verified { note });
         let to = IncidentState::Closed;
         self.move_to(incident_id, from, to, actor, text, change, now)
     }
 
-    /// A resolution found lacking (返工): back to dispatching, and a new offer to the
-    /// worker who resolved it, whose task carries the reason. Should that worker be gone,
-    /// the usual ranking picks someone.
-    fn rework(
+    /// A resolution found lacking (返工), by an operator or an inspector (`actor`): back to
+    /// dispatching, and a new offer to the worker who resolved it, whose task carries the
+    /// reason. Should that worker be gone, the usual ranking picks someone. Any task still
+    /// open for it (an inspector's verification) is withdrawn.
+    pub(super) fn rework(
         &mut self,
         incident_id: &str,
         from: IncidentState,
@@ -238,6 +241,7 @@ impl Engine {
             IncidentState::Resolved,
             "sent back for rework",
         )?;
+        self.end_verification(incident_id, "sent back for rework", change, now);
         let resolver = self
             .incidents
             .get(incident_id)
@@ -261,6 +265,15 @@ impl Engine {
         let purpose = (TaskPurpose::Rework, Some(reason));
         self.make_offer_for(incident_id, &rid, ranked.as_ref(), purpose, change, now);
         Ok(())
+    }
+
+    /// The verification of a resolved incident is decided: whatever task is still open for
+    /// it is withdrawn (`why`), and no inspector is asked any more.
+    fn end_verification(&mut self, incident_id: &str, why: &str, change: &mut Change, now: i64) {
+        for tid in self.offers.of_incident(incident_id) {
+            self.end_task(&tid, TaskStatus::Withdrawn, Some(why), change, now);
+        }
+        self.inspection.forget(incident_id);
     }
 
     /// Puts open work on hold (缓办): its tasks are withdrawn and its deadline pauses.

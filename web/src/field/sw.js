@@ -12,6 +12,8 @@ const SHELL = [
   '/assets/app/css/field.css',
   '/assets/app/js/field.js',
   '/assets/app/js/field-core.js',
+  '/assets/app/js/field-view.js',
+  '/assets/app/js/field-card.js',
   '/assets/app/js/common.js',
   '/assets/app/js/i18n.js',
   '/assets/app/js/map.js',

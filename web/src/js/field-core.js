@@ -11,9 +11,18 @@ export const ACTIONS = {
   on_scene: ['resolved'],
 };
 
-/** The answers `task` allows now; none for a status the app does not know. */
+/**
+ * What an inspector may answer on a verification task (核查): the verdicts at once, or take
+ * it first (the offer then has no deadline) or decline it.
+ */
+export const VERIFY_ACTIONS = {
+  offered: ['verified', 'rework', 'accepted', 'rejected'],
+  accepted: ['verified', 'rework'],
+};
+
+/** The answers `task` allows now (by its status and purpose); none for a status the app does not know. */
 export function actionsFor(task) {
-  return ACTIONS[task?.status] || [];
+  return (isVerify(task) ? VERIFY_ACTIONS : ACTIONS)[task?.status] || [];
 }
 
 /**
@@ -132,6 +141,29 @@ export function reworkReason(task) {
   return isRework(task) && typeof task.rework_reason === 'string' ? task.rework_reason.trim() : '';
 }
 
+/** An inspector's verdicts on a verification task. */
+export const VERDICTS = ['verified', 'rework'];
+
+/** A task that asks an inspector to check someone else's resolution (核查). */
+export function isVerify(task) {
+  return task?.purpose === 'verify';
+}
+
+/** What the worker who resolved it reported, '' when they wrote nothing. */
+export function resolutionNote(task) {
+  return isVerify(task) && typeof task.resolution_note === 'string' ? task.resolution_note.trim() : '';
+}
+
+/**
+ * The note sent with an answer that needs one: a rejection's or a rework's reason (the
+ * dispatcher refuses a rework without one), else optional. `{ok: true, note}` or `{ok: false}`.
+ */
+export function answerNote(status, typed) {
+  const note = typeof typed === 'string' ? typed.trim() : '';
+  if (!note && (status === 'rejected' || status === 'rework')) return { ok: false };
+  return { ok: true, note };
+}
+
 /** The task statuses in which the worker may ask for more time (docs/contract.md). */
 export const EXTENSION_STATUSES = ['accepted', 'en_route', 'on_scene'];
 /** Quick choices offered in the form, in minutes. */
@@ -141,7 +173,7 @@ export const EXTENSION_MAX_REASON = 500;
 
 /** Whether the worker may ask for more time on `task` (judged on its status, as projected). */
 export function canAskExtension(task) {
-  return EXTENSION_STATUSES.includes(task?.status);
+  return !isVerify(task) && EXTENSION_STATUSES.includes(task?.status);
 }
 
 /**
@@ -262,7 +294,9 @@ export class Outbox {
    */
   observed(taskId, status, closed) {
     const before = this.items.length;
-    const inFlightDone = (i) => i.task_id === taskId && i.state === 'sent' && i.status === status;
+    // A verdict (`verified`, `rework`) ends a verification task as `resolved`.
+    const shows = (i) => i.status === status || (status === 'resolved' && VERDICTS.includes(i.status));
+    const inFlightDone = (i) => i.task_id === taskId && i.state === 'sent' && shows(i);
     let dropped = [];
     if (closed) {
       dropped = this.items.filter((i) => i.task_id === taskId && !inFlightDone(i));

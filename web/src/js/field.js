@@ -4,13 +4,13 @@
 // network or a reload, reports positions in OwnTracks format while on duty, and toggles duty.
 // Topics and payloads: docs/contract.md.
 import { t, applyI18n, onLangChange, setLang, currentLang, LANGUAGES } from './i18n.js';
-import { h, clock } from './common.js';
-import { createMap } from './map.js';
+import { h } from './common.js';
 import {
-  Outbox, actionsFor, sortTasks, distanceM, formatDistance, destination, navLinks, ownTracksLocation, topics, classify,
-  isRework, reworkReason, canAskExtension, extensionRequest, extensionVerdict, EXTENSION_PRESETS, EXTENSION_MAX_MINUTES,
-  EXTENSION_MAX_REASON,
+  Outbox, ownTracksLocation, topics, classify, isVerify, extensionVerdict,
 } from './field-core.js';
+import {
+  bindView, renderList, renderDetail, tickCountdown, forgetPictures,
+} from './field-view.js';
 
 const LOGIN_KEY = 'gd_field_login';
 const DEVICE_KEY = 'gd_field_device';
@@ -277,7 +277,7 @@ function onMessage(topic, payload) {
       notice(`${task.title}: ${t(`closed_${c.status}`, { reason })}`, 'warn', what.taskId);
     } else if (c.status === 'resolved') {
       // The task leaves the list once the dispatcher stored the resolution: say it arrived.
-      notice(`${task.title}: ${t('resolution_received')}`, 'ok', what.taskId);
+      notice(`${task.title}: ${t(isVerify(task) ? 'verdict_received' : 'resolution_received')}`, 'ok', what.taskId);
     }
     for (const item of state.outbox.observed(what.taskId, c.status, true)) dropNotice(task, item);
     delete state.ext[what.taskId];
@@ -365,12 +365,6 @@ function toggleDuty() {
 
 // ---- answers ------------------------------------------------------------------------------
 
-/** The status the task will have once the queued answers land: what the buttons follow. */
-function projected(task) {
-  const queued = state.outbox.forTask(task.task_id);
-  return queued.length ? queued[queued.length - 1].status : task.status;
-}
-
 function answer(task, status, note) {
   const queued = state.outbox.forTask(task.task_id);
   const version = queued.length ? queued[queued.length - 1].version : task.version;
@@ -412,66 +406,6 @@ function askExtension(task, body) {
   render();
 }
 
-/** The extension form: quick choices, a number, a required reason. */
-function extensionForm(task) {
-  const draft = state.extDrafts[task.task_id] || (state.extDrafts[task.task_id] = { minutes: '60', reason: '' });
-  const minutes = h('input', {
-    type: 'number', id: 'ext-minutes', name: 'minutes', min: '1', max: String(EXTENSION_MAX_MINUTES), step: '1', inputmode: 'numeric', required: true,
-    oninput: (e) => { draft.minutes = e.target.value; syncPresets(); error.hidden = true; },
-  });
-  minutes.value = draft.minutes;
-  const presets = EXTENSION_PRESETS.map((m) => h('button.plain.small', {
-    type: 'button', dataset: { minutes: String(m) },
-    onclick: () => { minutes.value = String(m); draft.minutes = String(m); syncPresets(); },
-  }, t('f_min_n', { n: m })));
-  function syncPresets() {
-    for (const b of presets) b.setAttribute('aria-pressed', String(b.dataset.minutes === String(minutes.value).trim()));
-  }
-  syncPresets();
-  const reason = h('textarea', {
-    id: 'ext-reason', name: 'reason', placeholder: t('f_ext_reason'), required: true, maxlength: String(EXTENSION_MAX_REASON),
-    oninput: (e) => { draft.reason = e.target.value; error.hidden = true; },
-  });
-  reason.value = draft.reason;
-  const error = h('p.form-error#ext-error', { hidden: true, role: 'alert' });
-  // Checked here, not by the browser: its bubbles speak the browser's language, not the app's.
-  return h('form.answer-form.ext-form', {
-    novalidate: true,
-    onsubmit: (e) => {
-      e.preventDefault();
-      const r = extensionRequest(minutes.value, reason.value);
-      if (!r.ok) {
-        error.textContent = t(r.error === 'minutes' ? 'f_ext_bad_minutes' : 'f_ext_bad_reason');
-        error.hidden = false;
-        (r.error === 'minutes' ? minutes : reason).focus();
-        return;
-      }
-      askExtension(task, r.body);
-    },
-  },
-  h('strong', {}, t('f_ask_ext')),
-  h('label', { for: 'ext-minutes' }, t('f_ext_minutes')),
-  h('div.presets', {}, ...presets),
-  minutes,
-  h('label', { for: 'ext-reason' }, t('f_ext_reason')),
-  reason,
-  error,
-  h('div.actions', {},
-    h('button.ghost', { type: 'button', onclick: () => { state.form = null; renderDetail(); } }, t('cancel')),
-    h('button.primary', { type: 'submit', dataset: { send: 'extension' } }, t('send'))));
-}
-
-/** The rework badge (返工) of a task sent back, or nothing. */
-function reworkBadge(task) {
-  return isRework(task) ? h('span.badge.rework', { dataset: { rework: 'true' } }, t('f_rework')) : null;
-}
-
-function reworkText(task) {
-  if (!isRework(task)) return null;
-  const reason = reworkReason(task);
-  return reason ? t('f_rework_reason', { reason }) : t('f_rework_noreason');
-}
-
 // ---- rendering ----------------------------------------------------------------------------
 
 function renderConn() {
@@ -506,209 +440,6 @@ function renderPosition() {
     : t('no_position');
 }
 
-function here() {
-  const p = state.position;
-  return p ? { lat: p.coords.latitude, lon: p.coords.longitude } : null;
-}
-
-function distanceText(task) {
-  const me = here();
-  return me ? formatDistance(distanceM(me, destination(task))) : '';
-}
-
-function countdown(task) {
-  if (projected(task) !== 'offered') return null;
-  const el = h('span.countdown', { dataset: { until: task.respond_by } });
-  tickCountdown(el);
-  return el;
-}
-
-function tickCountdown(el) {
-  const left = (Date.parse(el.dataset.until) - Date.now()) / 1000;
-  el.textContent = left > 0 ? t('respond_within', { secs: clock(left) }) : t('overdue');
-  el.classList.toggle('late', left <= 0);
-}
-
-function statusText(task) {
-  return t(`t_${projected(task)}`);
-}
-
-function renderList() {
-  const list = $('tasks');
-  const tasks = sortTasks([...state.tasks.values()]);
-  list.replaceChildren(...tasks.map((task) => h(`li.task.s${task.severity}.${projected(task)}`, {
-    dataset: { task: task.task_id }, tabindex: 0, role: 'button',
-    onclick: () => openTask(task.task_id),
-    onkeydown: (e) => { if (e.key === 'Enter') openTask(task.task_id); },
-  },
-  h(`span.sev.s${task.severity}`, {}, t('sev', { n: task.severity })),
-  h('span.title', {}, task.title, ' ', reworkBadge(task)),
-  h('span.status', {}, statusText(task)),
-  ...(isRework(task) ? [h('span.rework-reason', {}, reworkText(task))] : []),
-  h('span.meta', {}, [task.kind, distanceText(task), task.address].filter(Boolean).join(' · '), ' ', countdown(task)))));
-  $('no-tasks').hidden = tasks.length > 0;
-}
-
-/**
- * Snapshot pictures by their link: an object URL once fetched, `'loading'`, or `'failed'`
- * for a while. The phone has no API token; the worker's own MQTT login, sent as HTTP Basic,
- * opens the snapshots of the incidents offered to them.
- */
-const pictures = new Map();
-/** A picture that could not be fetched is tried again after this long. */
-const PICTURE_RETRY_MS = 15000;
-
-async function loadPicture(url) {
-  pictures.set(url, 'loading');
-  try {
-    const { username, password } = state.login;
-    const resp = await fetch(url, { headers: { Authorization: `Basic ${btoa(`${username}:${password}`)}` } });
-    if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
-    pictures.set(url, URL.createObjectURL(await resp.blob()));
-  } catch {
-    pictures.set(url, 'failed');
-    setTimeout(() => { if (pictures.get(url) === 'failed') pictures.delete(url); }, PICTURE_RETRY_MS);
-  }
-  if (state.open) renderDetail();
-}
-
-/** The task's snapshot pictures, each opening full size; fetched on first show. */
-function snapshotStrip(task) {
-  const list = Array.isArray(task.snapshots) ? task.snapshots.filter((s) => s && typeof s.url === 'string') : [];
-  if (!list.length) return null;
-  return h('div.snaps', {}, ...list.map((s) => {
-    const src = pictures.get(s.url);
-    if (src === undefined) loadPicture(s.url);
-    if (src === undefined || src === 'loading') return h('span.snap.wait', {}, '…');
-    if (src === 'failed') return h('span.snap.wait', {}, t('picture_failed'));
-    return h('a', { href: src, target: '_blank', rel: 'noopener' },
-      h('img.snap', { src, alt: `${t('snapshots')} ${s.n}`, dataset: { n: String(s.n) } }));
-  }));
-}
-
-function fact(label, value) {
-  return value === undefined || value === null || value === '' ? [] : [h('dt', {}, label), h('dd', {}, value)];
-}
-
-function renderDetail() {
-  const view = $('detail-view');
-  const task = state.open && state.tasks.get(state.open);
-  if (!task) {
-    if (state.detailMap) { state.detailMap.remove(); state.detailMap = null; }
-    view.hidden = true;
-    $('list-view').hidden = false;
-    state.open = null;
-    return;
-  }
-  $('list-view').hidden = true;
-  view.hidden = false;
-  const status = projected(task);
-  const dest = destination(task);
-  const links = navLinks(dest.lat, dest.lon, task.rendezvous ? (task.rendezvous.note || task.title) : (task.address || task.title));
-  const queued = state.outbox.forTask(task.task_id);
-  const actions = actionsFor({ status });
-  const buttons = actions.map((a) => {
-    const cls = a === 'accepted' ? 'ok' : a === 'rejected' ? 'danger' : a === 'resolved' ? 'primary' : '';
-    const needsNote = a === 'rejected' || a === 'resolved';
-    return h(`button.${cls || 'plain'}${actions.length % 2 && a === actions[actions.length - 1] ? '.wide' : ''}`, {
-      dataset: { action: a },
-      onclick: () => { if (needsNote) { state.form = a; renderDetail(); } else answer(task, a); },
-    }, t(`a_${a}`));
-  });
-  const extAllowed = canAskExtension({ status }) && !state.ext[task.task_id];
-  let form = null;
-  if (state.form === 'extension' && extAllowed) {
-    form = extensionForm(task);
-  } else if (state.form && actions.includes(state.form)) {
-    const key = `${task.task_id}:${state.form}`;
-    const reject = state.form === 'rejected';
-    const area = h('textarea', {
-      name: 'note', id: 'answer-note', placeholder: reject ? t('reject_reason') : t('resolution_note'), required: reject,
-      oninput: (e) => { state.drafts[key] = e.target.value; },
-    });
-    area.value = state.drafts[key] || '';
-    form = h('form.answer-form', {
-      onsubmit: (e) => {
-        e.preventDefault();
-        const note = area.value.trim();
-        if (reject && !note) { area.focus(); return; }
-        answer(task, state.form, note);
-      },
-    }, h('label', { for: 'answer-note' }, reject ? t('reject_reason') : t('resolution_note')), area,
-    h('div.actions', {},
-      h('button.ghost', { type: 'button', onclick: () => { state.form = null; renderDetail(); } }, t('cancel')),
-      h(`button.${reject ? 'danger' : 'primary'}`, { type: 'submit', dataset: { send: state.form } }, t('send'))));
-  }
-  const snaps = Array.isArray(task.snapshots) ? task.snapshots.length : 0;
-  const strip = snapshotStrip(task);
-  const mapEl = h('div.minimap#minimap');
-  // The old map goes before its box does: Leaflet cannot take down a detached map.
-  if (state.detailMap) { state.detailMap.remove(); state.detailMap = null; }
-  view.replaceChildren(
-    h('div.detail-head', {},
-      h('button.ghost.small#back', { onclick: () => { state.open = null; state.form = null; render(); } }, `← ${t('back')}`),
-      h(`span.sev.s${task.severity}`, {}, t('sev', { n: task.severity })),
-      h('h2', {}, task.title, ' ', reworkBadge(task))),
-    ...(isRework(task) ? [h('p.rework-reason.detail', { role: 'note' }, reworkText(task))] : []),
-    mapEl,
-    h('dl.facts', {},
-      ...fact(t('your_status'), statusText(task)),
-      ...fact('', countdown(task)),
-      ...fact(t('distance'), distanceText(task)),
-      ...fact(t('incident_at'), task.address || `${task.location.lat.toFixed(5)}, ${task.location.lon.toFixed(5)}`),
-      ...fact(t('rendezvous'), task.rendezvous ? (task.rendezvous.note || `${task.rendezvous.lat.toFixed(5)}, ${task.rendezvous.lon.toFixed(5)}`) : null),
-      ...fact(t('kind'), task.kind),
-      ...fact(t('description'), task.description),
-      ...fact(t('snapshots'), snaps ? t('pictures', { n: snaps }) : null)),
-    ...(strip ? [strip] : []),
-    ...queued.map((q) => h('p.pending-line', { dataset: { pending: q.status } },
-      `${t(`a_${q.status}`)}: ${q.state === 'sent' ? t('sent_wait') : t('queued')}`)),
-    ...(state.ext[task.task_id] ? [h('p.pending-line', { dataset: { pending: 'extension' } }, t('f_ext_pending', { minutes: state.ext[task.task_id].minutes }))] : []),
-    form || h('div.actions', {}, ...buttons, ...(extAllowed ? [h('button.plain.wide', {
-      dataset: { action: 'extension' }, onclick: () => { state.form = 'extension'; renderDetail(); },
-    }, t('f_ask_ext'))] : [])),
-    h('div', {}, h('strong', {}, t('navigate'))),
-    h('div.nav', {},
-      h('a', { href: links.geo, id: 'nav-geo' }, t('nav_system')),
-      h('a', { href: links.amap, id: 'nav-amap', target: '_blank', rel: 'noopener' }, t('nav_amap')),
-      h('a', { href: links.baidu, id: 'nav-baidu', target: '_blank', rel: 'noopener' }, t('nav_baidu'))),
-  );
-  drawMiniMap(mapEl, task);
-}
-
-function pin(cls) {
-  return window.L.divIcon({ className: '', html: `<div class="pin ${cls}"></div>`, iconSize: [14, 14], iconAnchor: [7, 7] });
-}
-
-function drawMiniMap(el, task) {
-  if (state.detailMap) { state.detailMap.remove(); state.detailMap = null; }
-  if (!window.L) return;
-  const tiles = state.cfg?.tiles || { url: '', crs: 'wgs84', max_zoom: 19 };
-  const m = createMap(el, tiles);
-  state.detailMap = m.map;
-  const pts = [m.toMap(task.location.lat, task.location.lon)];
-  // Each dot says what it is: a bare dot is read as "me" as often as "the incident".
-  const label = (marker, text) => marker.bindTooltip(text, { permanent: true, direction: 'top', offset: [0, -6] });
-  label(window.L.marker(pts[0], { icon: pin('incident'), title: task.title }).addTo(m.map), t('incident_at'));
-  if (task.rendezvous) {
-    const p = m.toMap(task.rendezvous.lat, task.rendezvous.lon);
-    pts.push(p);
-    label(window.L.marker(p, { icon: pin('meet'), title: t('rendezvous') }).addTo(m.map), t('rendezvous'));
-  }
-  const me = here();
-  if (me) {
-    const p = m.toMap(me.lat, me.lon);
-    pts.push(p);
-    label(window.L.marker(p, { icon: pin('me'), title: t('my_position') }).addTo(m.map), t('my_position'));
-  }
-  requestAnimationFrame(() => {
-    if (state.detailMap !== m.map) return; // replaced before it was first drawn
-    m.map.invalidateSize();
-    if (pts.length > 1) m.map.fitBounds(window.L.latLngBounds(pts), { padding: [24, 24], maxZoom: 17, animate: false });
-    else m.map.setView(pts[0], 16, { animate: false });
-  });
-}
-
 function render() {
   if (!state.login) return;
   renderConn();
@@ -721,14 +452,6 @@ function render() {
     state.detailSig = sig;
     renderDetail();
   }
-}
-
-function openTask(id) {
-  state.open = id;
-  state.form = null;
-  state.detailSig = undefined;
-  render();
-  window.scrollTo(0, 0);
 }
 
 // ---- sign in / out -------------------------------------------------------------------------
@@ -776,8 +499,7 @@ function signOut(error) {
   state.login = null;
   state.tasks.clear();
   // The next worker on this phone fetches pictures with their own login.
-  for (const src of pictures.values()) if (src.startsWith('blob:')) URL.revokeObjectURL(src);
-  pictures.clear();
+  forgetPictures();
   state.open = null;
   showLogin(error);
 }
@@ -824,6 +546,8 @@ function watchNetwork() {
     if (state.login && !state.client) connect(null);
   });
 }
+
+bindView({ state, answer, askExtension, render });
 
 async function main() {
   fillLangs();
