@@ -96,7 +96,13 @@ function rankingColumns(rows) {
     ['grade', (r) => r.grade ?? '—', 'grade'],
     ...RATES.map((k) => [k, (r) => formatRate(r[k]), `num rate ${k}`]),
   ];
-  if (rows.some((r) => r.offers !== null)) cols.push(['offers', (r) => fmtNum(r.offers), 'num'], ['accept_rate', (r) => formatRate(r.accept_rate), 'num rate']);
+  if (rows.some((r) => r.offers !== null)) {
+    cols.push(['offers', (r) => fmtNum(r.offers), 'num count offers']);
+    for (const k of ['offers_accepted', 'offers_rejected', 'offers_expired']) {
+      if (rows.some((r) => r[k] !== null)) cols.push([k, (r) => fmtNum(r[k]), `num count ${k}`]);
+    }
+    cols.push(['accept_rate', (r) => formatRate(r.accept_rate), 'num rate accept_rate']);
+  }
   for (const [k, key] of [['opened', 'opened'], ['due', 'due_n'], ['closed', 'closed_n'], ['closed_on_time', 'closed_on_time'], ['overdue', 'overdue_n'],
     ['reworked', 'reworked'], ['extended', 'extended'], ['suspended', 'suspended_n'], ['escalated', 'escalated_n'], ['cancelled', 'cancelled_n']]) {
     if (rows.some((r) => r[k] !== null)) cols.push([key, (r) => fmtNum(r[k]), `num count ${k}`]);
