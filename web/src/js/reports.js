@@ -129,7 +129,8 @@ function phaseTable(rows, by) {
     h('tbody', {}, rows.map((r) => h('tr', { dataset: { group: r.group } }, h('td.group', {}, groupLabel(r, by)),
       phases.flatMap((p) => {
         const x = r.phases.find((y) => y.phase === p);
-        return [h('td.num.p50', {}, dur(x?.p50)), h('td.num.p90', {}, dur(x?.p90)), h('td.num', {}, fmtNum(x?.n ?? null))];
+        const at = { dataset: { phase: p } };
+        return [h('td.num.p50', at, dur(x?.p50)), h('td.num.p90', at, dur(x?.p90)), h('td.num.n', at, fmtNum(x?.n ?? null))];
       })))));
 }
 
