@@ -2,22 +2,23 @@
 //! over HTTP, three workers answering over real MQTT, operators acting over HTTP, deadlines
 //! of seconds. Eight incidents, each with a known fate:
 //!
-//! | id | zone | kind      | who        | what happens                                        |
-//! |----|------|-----------|------------|-----------------------------------------------------|
-//! | A  | g1   | litter    | w1         | handled, verified: closed on time                   |
-//! | B  | g1   | noise (2 s) | w1       | handled, verified once its deadline passed: late    |
-//! | C  | g1   | litter    | w2         | handled, sent back once, handled again, verified    |
-//! | D  | g2   | litter    | w3         | extension of 30 min asked and approved, verified    |
-//! | E  | g2   | litter    | w3         | suspended while assigned, resumed, handled, verified|
-//! | F  | g1   | litter    | w1 → w2    | w1 rejects, offered to w2, cancelled                |
-//! | G  | g2   | intrusion (2 s) | w3   | offer expires, escalated (no other patrol), overdue |
-//! | H  | g1   | litter    | w1         | accepted, still open, due in an hour                |
+//! | id | zone | kind            | who     | what happens                                      |
+//! |----|------|-----------------|---------|---------------------------------------------------|
+//! | A  | g1   | litter          | w1      | handled, verified: closed on time                 |
+//! | B  | g1   | noise (2 s)     | w1      | handled, verified once its deadline passed: late  |
+//! | C  | g1   | litter          | w2      | handled, sent back once, handled again, verified  |
+//! | D  | g2   | litter          | w3      | 30 more minutes asked and approved, verified      |
+//! | E  | g2   | litter          | w3      | suspended while assigned, resumed, verified       |
+//! | F  | g1   | litter          | w1 → w2 | w1 rejects, offered to w2, cancelled              |
+//! | G  | g2   | intrusion (2 s) | w3      | offer expires, escalated, open past its deadline  |
+//! | H  | g1   | litter          | w1      | accepted, still open, due in an hour              |
 //!
 //! Every count, rate, score, grade, phase sample size and offer figure is worked out by hand
 //! below. The phase times of a live run are not known beforehand: their p50 and p90 are
 //! computed here from each incident's own times as the API shows them (its `created_at`,
 //! its tasks' `offered_at`, its timeline's state changes), by the nearest-rank definition of
-//! docs/reports.md, and must equal the report's to the millisecond.
+//! docs/reports.md, and must equal the report's to the millisecond. The browser test
+//! `web/e2e/reports.test.mjs` lives the same history (`web/e2e/history.mjs`).
 
 use std::time::Duration;
 
@@ -83,16 +84,22 @@ async fn act(app: &common::Api, id: &str, action: &str, body: Value) -> Value {
 
 /// An alert of `kind` at `at`, severity 3; the incident's id.
 async fn alert(app: &common::Api, n: &str, kind: &str, at: (f64, f64)) -> String {
-    app.alert(json!({"id": format!("hist-{n}"), "kind": kind, "severity": 3, "lat": at.0, "lon": at.1}))
-        .await
+    app.alert(
+        json!({"id": format!("hist-{n}"), "kind": kind, "severity": 3, "lat": at.0, "lon": at.1}),
+    )
+    .await
 }
 
 /// Waits until the incident is marked overdue (its deadline of seconds has passed).
 async fn wait_overdue(app: &common::Api, id: &str) -> Value {
-    wait_up_to(Duration::from_secs(15), &format!("{id} overdue"), || async {
-        let v = app.incident(id).await;
-        (v["overdue"] == true).then_some(v)
-    })
+    wait_up_to(
+        Duration::from_secs(15),
+        &format!("{id} overdue"),
+        || async {
+            let v = app.incident(id).await;
+            (v["overdue"] == true).then_some(v)
+        },
+    )
     .await
 }
 
@@ -173,7 +180,13 @@ async fn live_history(app: &common::Api) -> [String; 8] {
         (!v["extension_request"].is_null()).then_some(v)
     })
     .await;
-    let v = act(app, &d, "extension", json!({"approve": true, "note": "同意"})).await;
+    let v = act(
+        app,
+        &d,
+        "extension",
+        json!({"approve": true, "note": "同意"}),
+    )
+    .await;
     assert_eq!(v["extension_count"], 1, "{v}");
     assert_eq!(ms(&v["due_at"]) - due_before, 30 * MIN, "{v}");
     report_steps(&mut w3, &t, &["on_scene"]).await;
@@ -283,9 +296,9 @@ const PHASES: [&str; 6] = [
 ];
 
 /// The durations (ms) of each phase over `incs`, as docs/reports.md defines them.
-fn durations(incs: &[&Times]) -> [Vec<i64>; 6] {
+fn durations(incs: &[Times]) -> [Vec<i64>; 6] {
     let each = |f: &dyn Fn(&Times) -> Option<i64>| -> Vec<i64> {
-        let mut v: Vec<i64> = incs.iter().filter_map(|t| f(t)).collect();
+        let mut v: Vec<i64> = incs.iter().filter_map(f).collect();
         v.sort_unstable();
         v
     };
@@ -301,7 +314,7 @@ fn durations(incs: &[&Times]) -> [Vec<i64>; 6] {
 
 /// Checks a row's phases and fractiles against those computed from `incs`' own times, and
 /// each phase's sample size against the hand count `n`.
-fn check_times(row: &Value, incs: &[&Times], n: [i64; 6]) {
+fn check_times(row: &Value, incs: &[Times], n: [i64; 6]) {
     let g = &row["group"];
     let d = durations(incs);
     for (k, name) in PHASES.iter().enumerate() {
@@ -312,7 +325,10 @@ fn check_times(row: &Value, incs: &[&Times], n: [i64; 6]) {
             let want = nearest_rank(&d[k], p);
             match (got[field].as_f64(), want) {
                 (Some(x), Some(y)) => {
-                    assert!((x - y).abs() < 1e-9, "{g} {name} {field}: {x} != {y} ({d:?})")
+                    assert!(
+                        (x - y).abs() < 1e-9,
+                        "{g} {name} {field}: {x} != {y} ({d:?})"
+                    )
                 }
                 (None, None) => assert!(got[field].is_null(), "{g} {name} {field}"),
                 (x, y) => panic!("{g} {name} {field}: report {x:?}, from the API {y:?}"),
@@ -353,7 +369,11 @@ fn check_counts(row: &Value, group: &str, c: [i64; 10], grade: Option<&str>) {
     assert_eq!(row["group"], group, "{row}");
     let got: Vec<i64> = COUNTS
         .iter()
-        .map(|k| row[*k].as_i64().unwrap_or_else(|| panic!("{group} {k}: {row}")))
+        .map(|k| {
+            row[*k]
+                .as_i64()
+                .unwrap_or_else(|| panic!("{group} {k}: {row}"))
+        })
         .collect();
     assert_eq!(got, c, "{group}: counts {COUNTS:?}");
     let due = c[1];
@@ -426,11 +446,15 @@ async fn a_history_lived_over_mqtt_gives_the_report_worked_out_by_hand() {
         (h, "assigned", false),
     ] {
         let v = app.incident(id).await;
-        assert_eq!((v["state"].as_str(), v["overdue"].as_bool()), (Some(state), Some(overdue)), "{v}");
+        assert_eq!(
+            (v["state"].as_str(), v["overdue"].as_bool()),
+            (Some(state), Some(overdue)),
+            "{v}"
+        );
         times.insert(id.as_str(), times_of(&app, id).await);
     }
-    let tm = |xs: &[&String]| -> Vec<Times> { xs.iter().map(|x| times[x.as_str()].clone()).collect() };
-    let refs = |v: &[Times]| -> Vec<&Times> { v.iter().collect() };
+    let tm =
+        |xs: &[&String]| -> Vec<Times> { xs.iter().map(|x| times[x.as_str()].clone()).collect() };
     // B was closed after its deadline; the others closed before theirs.
     for (id, late) in [(a, false), (b, true), (c, false), (d, false), (e, false)] {
         let due = ms(&app.incident(id).await["due_at"]);
@@ -459,14 +483,19 @@ async fn a_history_lived_over_mqtt_gives_the_report_worked_out_by_hand() {
     let rows = rows_of(&r);
     // g1: 40×3/4 + 60×2/4 − 20×1/4 = 55 → E.
     check_counts(rows[0], "g1", [5, 4, 3, 2, 1, 0, 0, 1, 1, 0], Some("E"));
-    check_times(rows[0], &refs(&tm(&[a, b, c, f, h])), [5, 4, 3, 3, 3, 3]);
+    check_times(rows[0], &tm(&[a, b, c, f, h]), [5, 4, 3, 3, 3, 3]);
     // g2: 40×2/3 + 60×2/3 − 10×1/3 = 63.3 → D.
     check_counts(rows[1], "g2", [3, 3, 2, 2, 0, 1, 1, 1, 0, 1], Some("D"));
-    check_times(rows[1], &refs(&tm(&[d, e, g])), [3, 2, 2, 2, 2, 2]);
+    check_times(rows[1], &tm(&[d, e, g]), [3, 2, 2, 2, 2, 2]);
     // All: due 7 = 4 on time + 2 overdue + H pending. 40×5/7 + 60×4/7 − 20/7 − 10/7 = 58.6 → E.
     let all: Vec<&String> = ids.iter().collect();
-    check_counts(&r["total"], "(all)", [8, 7, 5, 4, 1, 1, 1, 2, 1, 1], Some("E"));
-    check_times(&r["total"], &refs(&tm(&all)), [8, 6, 5, 5, 5, 5]);
+    check_counts(
+        &r["total"],
+        "(all)",
+        [8, 7, 5, 4, 1, 1, 1, 2, 1, 1],
+        Some("E"),
+    );
+    check_times(&r["total"], &tm(&all), [8, 6, 5, 5, 5, 5]);
     for row in rows.iter().copied().chain(std::iter::once(&r["total"])) {
         assert!(row["offers"].is_null(), "offers only by responder: {row}");
     }
@@ -477,16 +506,16 @@ async fn a_history_lived_over_mqtt_gives_the_report_worked_out_by_hand() {
     let rows = rows_of(&r);
     // (none): due G H, G overdue (and escalated), F cancelled: closure 0 → score 0, E.
     check_counts(rows[0], "(none)", [3, 2, 0, 0, 0, 0, 0, 1, 1, 1], Some("E"));
-    check_times(rows[0], &refs(&tm(&[f, g, h])), [3, 1, 0, 0, 0, 0]);
+    check_times(rows[0], &tm(&[f, g, h]), [3, 1, 0, 0, 0, 0]);
     // w1: A on time, B late: 40 + 60×1/2 = 70 → D.
     check_counts(rows[1], "w1", [2, 2, 2, 1, 0, 0, 0, 1, 0, 0], Some("D"));
-    check_times(rows[1], &refs(&tm(&[a, b])), [2; 6]);
+    check_times(rows[1], &tm(&[a, b]), [2; 6]);
     // w2: C on time, reworked: 40 + 60 − 20 = 80 → C.
     check_counts(rows[2], "w2", [1, 1, 1, 1, 1, 0, 0, 0, 0, 0], Some("C"));
-    check_times(rows[2], &refs(&tm(&[c])), [1; 6]);
+    check_times(rows[2], &tm(&[c]), [1; 6]);
     // w3: D and E on time, D extended: 40 + 60 − 10×1/2 = 95 → A.
     check_counts(rows[3], "w3", [2, 2, 2, 2, 0, 1, 1, 0, 0, 0], Some("A"));
-    check_times(rows[3], &refs(&tm(&[d, e])), [2; 6]);
+    check_times(rows[3], &tm(&[d, e]), [2; 6]);
     // Offers: w1 A B H accepted, F rejected; w2 C and C's rework accepted, F withdrawn by
     // the cancellation; w3 D, E and E again after the resumption accepted, G expired.
     check_offers(rows[0], [0, 0, 0, 0]);
@@ -494,32 +523,50 @@ async fn a_history_lived_over_mqtt_gives_the_report_worked_out_by_hand() {
     check_offers(rows[2], [3, 2, 0, 0]);
     check_offers(rows[3], [4, 3, 0, 1]);
     check_offers(&r["total"], [11, 8, 1, 1]);
-    check_counts(&r["total"], "(all)", [8, 7, 5, 4, 1, 1, 1, 2, 1, 1], Some("E"));
+    check_counts(
+        &r["total"],
+        "(all)",
+        [8, 7, 5, 4, 1, 1, 1, 2, 1, 1],
+        Some("E"),
+    );
 
     // By kind: intrusion G; litter A C D E F H; noise B.
     let r = summary("kind").await;
     assert_eq!(groups(&r), ["intrusion", "litter", "noise"], "{r}");
     let rows = rows_of(&r);
-    check_counts(rows[0], "intrusion", [1, 1, 0, 0, 0, 0, 0, 1, 0, 1], Some("E"));
-    check_times(rows[0], &refs(&tm(&[g])), [1, 0, 0, 0, 0, 0]);
+    check_counts(
+        rows[0],
+        "intrusion",
+        [1, 1, 0, 0, 0, 0, 0, 1, 0, 1],
+        Some("E"),
+    );
+    check_times(rows[0], &tm(&[g]), [1, 0, 0, 0, 0, 0]);
     // litter: due A C D E H, closed on time A C D E: 32 + 48 − 4 − 2 = 74 → D.
     check_counts(rows[1], "litter", [6, 5, 4, 4, 1, 1, 1, 0, 1, 0], Some("D"));
-    check_times(rows[1], &refs(&tm(&[a, c, d, e, f, h])), [6, 5, 4, 4, 4, 4]);
+    check_times(rows[1], &tm(&[a, c, d, e, f, h]), [6, 5, 4, 4, 4, 4]);
     // noise: B closed late: 40 → E.
     check_counts(rows[2], "noise", [1, 1, 1, 0, 0, 0, 0, 1, 0, 0], Some("E"));
-    check_times(rows[2], &refs(&tm(&[b])), [1; 6]);
+    check_times(rows[2], &tm(&[b]), [1; 6]);
 
     // By source: every alert came through the API with the same token, so one group with
     // everything.
     let r = summary("source").await;
     assert_eq!(rows_of(&r).len(), 1, "{r}");
     let only = rows_of(&r)[0].clone();
-    check_counts(&only, only["group"].as_str().unwrap(), [8, 7, 5, 4, 1, 1, 1, 2, 1, 1], Some("E"));
+    check_counts(
+        &only,
+        only["group"].as_str().unwrap(),
+        [8, 7, 5, 4, 1, 1, 1, 2, 1, 1],
+        Some("E"),
+    );
 
     // The CSV carries the same figures: g1's counts and rates.
     let resp = app
         .http
-        .get(format!("{}/api/v1/reports/summary.csv?{q}&group_by=zone", app.base))
+        .get(format!(
+            "{}/api/v1/reports/summary.csv?{q}&group_by=zone",
+            app.base
+        ))
         .bearer_auth(&app.token)
         .send()
         .await
@@ -533,5 +580,9 @@ async fn a_history_lived_over_mqtt_gives_the_report_worked_out_by_hand() {
         "{}",
         lines[1]
     );
-    assert!(lines[3].starts_with("(all),8,7,5,4,1,1,1,2,1,1,"), "{}", lines[3]);
+    assert!(
+        lines[3].starts_with("(all),8,7,5,4,1,1,1,2,1,1,"),
+        "{}",
+        lines[3]
+    );
 }
