@@ -35,8 +35,8 @@ const SETTINGS: [(&str, &str); 9] = [
     ("GRIDDISPATCH__DEADLINES__SEV3_SECS", "3600"),
     ("GRIDDISPATCH__DEADLINES__KINDS__NOISE", "2"),
     ("GRIDDISPATCH__DEADLINES__KINDS__INTRUSION", "2"),
-    // G's offer expires after 5 s; every other offer is answered at once.
-    ("GRIDDISPATCH__DISPATCH__ACK_TIMEOUT_SECS", "5"),
+    // G's offer expires after 10 s; every other offer is answered at once (in ms).
+    ("GRIDDISPATCH__DISPATCH__ACK_TIMEOUT_SECS", "10"),
     // Each alert opens an incident of its own.
     ("GRIDDISPATCH__CORRELATION__RADIUS_M", "1"),
     // Score weights 40 (closure) 60 (on time) 20 (rework) 10 (extension); grades A ≥ 90,
@@ -216,7 +216,7 @@ async fn live_history(app: &common::Api) -> [String; 8] {
     // take it, so it goes back to the operators, and stays open past its two seconds.
     let g = alert(app, "G", "intrusion", beside(W3, 3)).await;
     offer_of(&mut w3, &g).await;
-    wait_up_to(Duration::from_secs(20), "G escalated", || async {
+    wait_up_to(Duration::from_secs(30), "G escalated", || async {
         let v = app.incident(&g).await;
         (v["state"] == "escalated").then_some(v)
     })

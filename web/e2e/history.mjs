@@ -17,12 +17,12 @@
 import assert from 'node:assert/strict';
 import { publish } from './harness.mjs';
 
-/** Settings of the run (pass to `startApp`): deadlines of seconds, a 5 s offer timeout. */
+/** Settings of the run (pass to `startApp`): deadlines of seconds, a 10 s offer timeout (only G's offer is left to expire). */
 export const HISTORY_ENV = {
   GRIDDISPATCH__DEADLINES__SEV3_SECS: '3600',
   GRIDDISPATCH__DEADLINES__KINDS__NOISE: '2',
   GRIDDISPATCH__DEADLINES__KINDS__INTRUSION: '2',
-  GRIDDISPATCH__DISPATCH__ACK_TIMEOUT_SECS: '5',
+  GRIDDISPATCH__DISPATCH__ACK_TIMEOUT_SECS: '10',
   GRIDDISPATCH__CORRELATION__RADIUS_M: '1',
   GRIDDISPATCH__REPORTS__SCORE__EXTENSION: '10',
   GRIDDISPATCH__REPORTS__GRADES__B: '85',
@@ -186,7 +186,7 @@ export async function liveHistory(app) {
 
   const G = await alert('intrusion', 'w3');
   await offerOf('w3', G);
-  await state(G, 'escalated', 20000);
+  await state(G, 'escalated', 30000);
   await overdue(G);
 
   const H = await alert('litter', 'w1');
