@@ -560,6 +560,19 @@ async fn a_history_lived_over_mqtt_gives_the_report_worked_out_by_hand() {
         Some("E"),
     );
 
+    // By day (at +08:00): opened figures by the day of opening, due ones by the day of the
+    // deadline; the history may straddle a midnight, but the days add up to the total.
+    let r = summary("day").await;
+    let sum = |k: &str| -> i64 { rows_of(&r).iter().map(|x| x[k].as_i64().unwrap()).sum() };
+    let sums: Vec<i64> = COUNTS.iter().map(|k| sum(k)).collect();
+    assert_eq!(sums, [8, 7, 5, 4, 1, 1, 1, 2, 1, 1], "{r}");
+    check_counts(
+        &r["total"],
+        "(all)",
+        [8, 7, 5, 4, 1, 1, 1, 2, 1, 1],
+        Some("E"),
+    );
+
     // The CSV carries the same figures: g1's counts and rates.
     let resp = app
         .http
