@@ -32,6 +32,7 @@ mod mosquitto_acl;
 mod mqtt_ws;
 mod onvif;
 mod probe_rounds;
+mod report_history;
 mod reports;
 mod restart;
 mod schema;

@@ -247,13 +247,18 @@ test('operator: an incident past its deadline is marked overdue in the queue as 
     const id = await item.first().getAttribute('data-id');
     const inc = (await app.api('GET', `/api/v1/incidents/${id}`)).data;
     assert.equal(Date.parse(inc.due_at) - Date.parse(inc.created_at), 4000, JSON.stringify(inc));
+    const marker = b.page.locator(`#map .inc-icon span[data-id="${id}"]`);
+    await marker.waitFor({ timeout: 5000 });
     if (Date.now() < Date.parse(inc.due_at) - 500) {
       assert.equal(await item.first().getAttribute('data-overdue'), 'false', 'not yet due');
+      assert.equal(await marker.getAttribute('data-overdue'), 'false', 'the marker is not marked before it is due');
     }
     // No event comes when the deadline passes: the page marks the item by itself.
     const late = b.page.locator(`#queue li.item.overdue[data-id="${id}"]`);
     await late.waitFor({ timeout: 8000 });
     assert.match(await late.locator('.badge.overdue').textContent(), /overdue \d\d:\d\d|超时/);
+    // The map marks it too: its marker gets the overdue ring.
+    await b.page.locator(`#map .inc-icon.overdue span[data-id="${id}"][data-overdue=true]`).waitFor({ timeout: 5000 });
     await late.click();
     await b.page.waitForSelector('#drawer-due[data-overdue=true] .badge.overdue', { timeout: 5000 });
     await shot(b.page, 'operator-overdue');

@@ -1,11 +1,15 @@
 // End-to-end: the reports page in Debian's chromium against the real binary. The page
 // itself is always checked (served, signed in, says plainly when the server has no
-// reports); the figures, downloads and screenshots need `GET /api/v1/reports/summary`
-// and SKIP LOUDLY while it answers 404 (the reports API is not in this build yet).
+// reports). Before the tests the known-answer history of history.mjs is lived through the
+// binary (workers over MQTT, deadlines of seconds); the page must then show its
+// hand-computed figures per grid and per worker, and its CSV and XLSX downloads must carry
+// them. These SKIP LOUDLY while `GET /api/v1/reports/summary` answers 404.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { startApp, publish, browser, shot, login, skipLoudly } from './harness.mjs';
+import ExcelJS from 'exceljs';
+import { startApp, browser, shot, login, skipLoudly } from './harness.mjs';
+import { HISTORY_ENV, liveHistory, EXPECTED, COUNTS, expectedRates } from './history.mjs';
 
 let app;
 let hasLogin = false;
@@ -13,58 +17,15 @@ let hasReports = false;
 const PW = { operator: 'operator-pass-123', viewer: 'viewer-pass-123' };
 const NO_LOGIN = 'POST /api/v1/session answers 404: the login API is not in this build';
 const NO_REPORTS = 'GET /api/v1/reports/summary answers 404: the reports API is not in this build yet';
-const worker = {};
-
-/** A grid, two workers with fresh fixes, and incidents in several states this month. */
-async function seed() {
-  const ring = [[121.44, 31.21], [121.50, 31.21], [121.50, 31.25], [121.44, 31.25], [121.44, 31.21]];
-  assert.equal((await app.api('POST', '/api/v1/zones', { type: 'Feature', properties: { id: 'g1', name: 'Grid 1', kind: 'grid' }, geometry: { type: 'Polygon', coordinates: [ring] } })).status, 201);
-  for (const [id, lat, lon] of [['w1', 31.225, 121.465], ['w2', 31.235, 121.485]]) {
-    const r = await app.api('POST', '/api/v1/responders', { id, name: `Worker ${id}`, kind: 'grid_worker', travel: 'bike', zone_id: 'g1', on_duty: true });
-    assert.equal(r.status, 201, JSON.stringify(r.data));
-    worker[id] = r.data.mqtt;
-    publish(app, { ...r.data.mqtt, topic: `owntracks/${id}/phone`, payload: { _type: 'location', lat, lon, tst: Math.floor(Date.now() / 1000), acc: 10, batt: 80 } });
-  }
-  for (let k = 0; k < 50; k++) {
-    if ((await app.api('GET', '/api/v1/responders')).data.every((x) => x.lat != null)) break;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-}
-
-/** One incident taken through offer, accept, on scene and resolution by `w`, then closed. */
-async function handled(n, kind, w) {
-  const a = await app.api('POST', '/api/v1/alerts', { id: `rep-${n}`, kind, severity: 2, lat: 31.226, lon: 121.466, address: `Report street ${n}` });
-  assert.equal(a.status, 202, JSON.stringify(a.data));
-  const id = a.data.incident_id;
-  // The alert's answer comes once the first offer is out: assign only if it went to someone else.
-  const offered = (await app.api('GET', `/api/v1/incidents/${id}`)).data.tasks.some((x) => x.responder_id === w && x.status === 'offered');
-  if (!offered) {
-    const asg = await app.api('POST', `/api/v1/incidents/${id}/assign`, { responder_id: w });
-    assert.ok(asg.status < 300, `assign ${id} to ${w}: ${asg.status} ${JSON.stringify(asg.data)}`);
-  }
-  for (const status of ['accepted', 'en_route', 'on_scene', 'resolved']) {
-    let task;
-    for (let k = 0; k < 50 && !task; k++) {
-      task = (await app.api('GET', `/api/v1/incidents/${id}`)).data.tasks.find((x) => x.responder_id === w && !['withdrawn', 'expired', 'rejected', status].includes(x.status));
-      if (!task) await new Promise((r) => setTimeout(r, 100));
-    }
-    publish(app, { ...worker[w], topic: `dispatch/${w}/tasks/${task.task_id}/update`, payload: { status, version: task.version } });
-    for (let k = 0; k < 50; k++) {
-      if ((await app.api('GET', `/api/v1/incidents/${id}`)).data.tasks.some((x) => x.task_id === task.task_id && x.status === status)) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  await app.api('POST', `/api/v1/incidents/${id}/close`, { note: 'e2e report' });
-  return id;
-}
+let history;
 
 before(async () => {
-  app = await startApp();
+  app = await startApp(HISTORY_ENV);
   hasLogin = await app.hasSessionApi();
   if (hasLogin) for (const role of ['operator', 'viewer']) app.addUser(role, role, PW[role]);
   const probe = await app.api('GET', '/api/v1/reports/summary?group_by=zone');
   hasReports = !(probe.status === 404 && !probe.data);
-  await seed();
+  history = await liveHistory(app);
 });
 
 after(async () => { await app?.stop(); });
@@ -97,43 +58,123 @@ test('the reports page is served to a signed-in viewer and linked from the conso
   } finally { await b.close(); }
 });
 
-test('reports: figures per grid and per worker, CSV and XLSX downloads, in zh-CN and en', async (t) => {
+/** A rate as the page writes it: a percentage, one decimal unless whole; "—" for none. */
+const pct = (v) => (v === null ? '—' : Math.abs(v * 100 - Math.round(v * 100)) < 0.05 ? `${Math.round(v * 100)}%` : `${(v * 100).toFixed(1)}%`);
+/** A score as the page writes it. */
+const score = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
+/** `YYYY-MM-DD` of the local day `days` from the instant `ms`. */
+const localDay = (ms, days) => { const d = new Date(ms); d.setDate(d.getDate() + days); return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`; };
+const near = (a, b, what) => assert.ok(Math.abs(a - b) < 1e-9, `${what}: ${a} != ${b}`);
+
+/** Checks the ranking table's row of `group` against the hand-computed `want`. */
+async function checkRanking(page, group, want) {
+  const row = page.locator(`#ranking tbody tr[data-group="${group}"]`);
+  const cell = async (cls) => (await row.locator(`td.${cls}`).textContent()).trim();
+  for (const [k, v] of COUNTS.map((c, i) => [c, want.counts[i]])) assert.equal(await cell(`count.${k}`), String(v), `${group} ${k}`);
+  for (const [k, v] of Object.entries(expectedRates(want.counts))) assert.equal(await cell(`rate.${k}`), pct(v), `${group} ${k}`);
+  assert.equal(await cell('score'), score(want.score), `${group} score`);
+  assert.equal(await cell('grade'), want.grade, `${group} grade`);
+  if (want.offers) {
+    const [received, accepted, rejected, expired] = want.offers;
+    for (const [k, v] of [['offers', received], ['offers_accepted', accepted], ['offers_rejected', rejected], ['offers_expired', expired]]) {
+      assert.equal(await cell(`count.${k}`), String(v), `${group} ${k}`);
+    }
+    assert.equal(await cell('rate.accept_rate'), pct(received ? accepted / received : null), `${group} acceptance rate`);
+  }
+  if (want.phases_n) {
+    const phases = ['to_first_offer', 'offer_to_accept', 'accept_to_on_scene', 'on_scene_to_resolved', 'resolved_to_closed', 'to_on_scene'];
+    for (const [i, p] of phases.entries()) {
+      const n = (await page.textContent(`#phases tr[data-group="${group}"] td.n[data-phase=${p}]`)).trim();
+      assert.equal(n, String(want.phases_n[i]), `${group} ${p}: incidents measured`);
+    }
+  }
+}
+
+/** A downloaded CSV as objects by column name; checks each group's figures against `want`. */
+function checkCsv(text, want, byResponder) {
+  const [head, ...lines] = text.trim().split(/\r?\n/);
+  const cols = head.split(',');
+  const rows = Object.fromEntries(lines.map((l) => { const v = l.split(','); return [v[0], Object.fromEntries(cols.map((c, i) => [c, v[i]]))]; }));
+  for (const [group, w] of Object.entries({ ...want, '(all)': EXPECTED.total })) {
+    const r = rows[group];
+    assert.ok(r, `CSV has a row for ${group}:\n${text}`);
+    COUNTS.forEach((c, i) => assert.equal(Number(r[c]), w.counts[i], `CSV ${group} ${c}`));
+    for (const [k, v] of Object.entries(expectedRates(w.counts))) near(Number(r[k]), v, `CSV ${group} ${k}`);
+    near(Number(r.score), w.score, `CSV ${group} score`);
+    assert.equal(r.grade, w.grade, `CSV ${group} grade`);
+    if (byResponder) {
+      ['offers_received', 'offers_accepted', 'offers_rejected', 'offers_expired'].forEach((c, i) => assert.equal(Number(r[c]), w.offers[i], `CSV ${group} ${c}`));
+    }
+  }
+  assert.equal(Object.keys(rows).length, Object.keys(want).length + 1, `one row per group and the total:\n${text}`);
+}
+
+test('reports: the scripted history\'s figures per grid and per worker, CSV and XLSX downloads, in zh-CN and en', async (t) => {
   if (!hasReports) { skipLoudly(t, NO_REPORTS); return; }
   if (!hasLogin) { skipLoudly(t, NO_LOGIN); return; }
-  await handled(1, 'fall', 'w1');
-  await handled(2, 'fire', 'w2');
-  await handled(3, 'fall', 'w1');
-  const other = await app.api('POST', '/api/v1/alerts', { id: 'rep-open', kind: 'flood', severity: 3, lat: 31.24, lon: 121.49 });
-  assert.equal(other.status, 202);
   const b = await browser({ locale: 'zh-CN', acceptDownloads: true });
+  const page = b.page;
   try {
-    await login(b.page, app, 'viewer', PW.viewer);
-    await b.page.goto(`${app.url}/reports`);
-    await b.page.waitForSelector('#ranking tbody tr[data-group=g1]', { timeout: 10000 });
-    const opened = await b.page.textContent('#ranking tr[data-group=g1] td.count.opened');
-    assert.ok(Number(opened) >= 4, `g1 opened ${opened}`);
-    assert.match(await b.page.textContent('#ranking tr[data-group=g1] td.rate.closure_rate'), /^\d+(\.\d)?%$/);
-    assert.ok(await b.page.locator('#phases tbody tr').count() >= 1, 'the phase table has rows');
-    await b.page.waitForSelector('#fractile-chart svg, #fractile-chart .rep-notice');
-    assert.equal(await b.page.textContent('#rep-tabs button[data-group=zone]'), '网格');
-    await shot(b.page, 'reports-zh');
-    for (const [sel, ext] of [['#export-csv', 'csv'], ['#export-xlsx', 'xlsx']]) {
-      const [dl] = await Promise.all([b.page.waitForEvent('download'), b.page.click(sel)]);
-      assert.ok(dl.suggestedFilename().endsWith(`.${ext}`), dl.suggestedFilename());
-      const body = readFileSync(await dl.path());
-      if (ext === 'csv') assert.match(body.toString('utf8'), /g1/);
-      else assert.equal(body.subarray(0, 2).toString('latin1'), 'PK', 'an XLSX is a zip');
-    }
-    await b.page.click('#rep-tabs button[data-group=responder]');
-    await b.page.waitForSelector('#ranking tbody tr[data-group=w1]', { timeout: 10000 });
-    assert.match(await b.page.textContent('#ranking tr[data-group=w1] td.group'), /Worker w1/);
-    await b.page.selectOption('#lang', 'en');
-    assert.equal(await b.page.textContent('#rep-tabs button[data-group=responder]'), 'Worker');
-    await b.page.waitForSelector('#ranking tbody tr[data-group=w1]');
-    await shot(b.page, 'reports-en');
-    await b.page.emulateMedia({ media: 'print' });
-    assert.equal(await b.page.isVisible('#rep-toolbar'), false, 'the print layout hides the controls');
-    await shot(b.page, 'reports-print');
+    await login(page, app, 'viewer', PW.viewer);
+    await page.goto(`${app.url}/reports`);
+    // A custom period from the day before the history to the day after (every deadline in it).
+    await page.selectOption('#period', 'custom');
+    const [from, to] = [localDay(history.started, -1), localDay(history.started, 1)];
+    await page.fill('#custom-from', from);
+    await page.fill('#custom-to', to);
+    await page.click('#apply-period');
+    await page.waitForSelector(`#report-title:has-text("${from} – ${to}")`);
+    await page.waitForSelector('#ranking tbody tr[data-group=g1]', { timeout: 10000 });
+    assert.equal(await page.textContent('#rep-tabs button[data-group=zone]'), '网格');
+    // Best score first: g2 (63.3) before g1 (55).
+    assert.deepEqual(await page.locator('#ranking tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.group)), ['g2', 'g1']);
+    for (const [group, want] of Object.entries(EXPECTED.zone)) await checkRanking(page, group, want);
+    assert.match(await page.textContent('#ranking tr[data-group=g1] td.group'), /Grid 1 \(g1\)/);
+    await page.waitForSelector('#fractile-chart svg path', { state: 'attached' });
+    await shot(page, 'reports-zh');
+
+    // The downloads of the grid tab: the CSV's figures, the workbook's cells.
+    const download = async (sel) => {
+      const [dl] = await Promise.all([page.waitForEvent('download'), page.click(sel)]);
+      return { name: dl.suggestedFilename(), body: readFileSync(await dl.path()) };
+    };
+    const csv = await download('#export-csv');
+    assert.ok(csv.name.endsWith('.csv'), csv.name);
+    checkCsv(csv.body.toString('utf8'), EXPECTED.zone, false);
+    const xlsx = await download('#export-xlsx');
+    assert.ok(xlsx.name.endsWith('.xlsx'), xlsx.name);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(xlsx.body);
+    const sheet = wb.getWorksheet('summary');
+    assert.ok(sheet, 'the workbook has a sheet "summary"');
+    const head = sheet.getRow(1).values; // 1-based: head[1] is column A
+    const col = (name) => { const i = head.indexOf(name); assert.ok(i > 0, `column ${name} in ${head}`); return i; };
+    let g1 = null;
+    sheet.eachRow((row) => { if (row.getCell(1).value === 'g1') g1 = row; });
+    assert.ok(g1, 'a row for g1 in the workbook');
+    assert.equal(g1.getCell(col('opened')).value, 5);
+    assert.equal(g1.getCell(col('closure_rate')).value, 0.75);
+    assert.equal(g1.getCell(col('on_time_rate')).value, 0.5);
+    assert.equal(g1.getCell(col('grade')).value, 'E');
+
+    // Per worker: counts, rates and offers, credited to whoever resolved.
+    await page.click('#rep-tabs button[data-group=responder]');
+    await page.waitForSelector('#ranking tbody tr[data-group=w3]', { timeout: 10000 });
+    assert.deepEqual(await page.locator('#ranking tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.group)), ['w3', 'w2', 'w1', '(none)']);
+    for (const [group, want] of Object.entries(EXPECTED.responder)) await checkRanking(page, group, want);
+    assert.match(await page.textContent('#ranking tr[data-group=w1] td.group'), /Worker w1/);
+    const byWorker = await download('#export-csv');
+    assert.match(byWorker.name, /responder/);
+    checkCsv(byWorker.body.toString('utf8'), EXPECTED.responder, true);
+
+    await page.selectOption('#lang', 'en');
+    assert.equal(await page.textContent('#rep-tabs button[data-group=responder]'), 'Worker');
+    await page.waitForSelector('#ranking tbody tr[data-group=w1]');
+    await checkRanking(page, 'w1', EXPECTED.responder.w1);
+    await shot(page, 'reports-en');
+    await page.emulateMedia({ media: 'print' });
+    assert.equal(await page.isVisible('#rep-toolbar'), false, 'the print layout hides the controls');
+    await shot(page, 'reports-print');
   } finally { await b.close(); }
 });
 

@@ -50,7 +50,7 @@ test('a row is read whatever the fractile and phase spelling, and missing rates 
   assert.equal(r.closure_rate, 0.8);
   assert.equal(r.on_time_rate, 0.75);
   assert.equal(r.rework_rate, 0.125);
-  assert.equal(r.extension_rate, 0.2);
+  assert.equal(r.extension_rate, 0.25, 'every rate is over the incidents due');
   assert.equal(r.score, 91.5);
   assert.equal(r.grade, 'A');
   assert.deepEqual(r.phases, [{ phase: 'first_offer', p50: 12, p90: 40, n: 10 }, { phase: 'travel', p50: 300, p90: 720, n: 7 }]);
@@ -67,6 +67,18 @@ test('a row is read whatever the fractile and phase spelling, and missing rates 
   assert.equal(empty.group, '—');
   assert.equal(empty.closure_rate, null);
   assert.deepEqual(empty.phases, []);
+});
+
+test('a responder row\'s offers object gives its offer figures; a rate sent as null stays null', () => {
+  const r = readRow({
+    group: 'w1', opened: 3, due: 0, closed: 0, closure_rate: null, on_time_rate: null, rework_rate: null, extension_rate: null,
+    offers: { received: 4, accepted: 3, rejected: 1, expired: 0, acceptance_rate: 0.75 },
+  });
+  assert.deepEqual([r.offers, r.offers_accepted, r.offers_rejected, r.offers_expired, r.accept_rate], [4, 3, 1, 0, 0.75]);
+  assert.equal(r.closure_rate, null, 'nothing due: no closure rate, not closed ÷ opened');
+  assert.equal(readRow({ group: 'g1', offers: null }).offers, null);
+  const none = readRow({ group: 'w9', offers: { received: 0, accepted: 0, rejected: 0, expired: 0, acceptance_rate: null } });
+  assert.deepEqual([none.offers, none.accept_rate], [0, null]);
 });
 
 test('rows rank by score, then closure rate; the answer may lack anything', () => {

@@ -236,12 +236,24 @@ function dot(color, size, cls = '') {
   return L.divIcon({ className: `dot ${cls}`, html: `<span style="background:${color};width:${size}px;height:${size}px"></span>`, iconSize: [size, size] });
 }
 
+/** The open incidents past their deadline at `now`, as a key that changes when the set does. */
+const overdueKey = (now) => [...incidents.values()].filter((i) => isOverdue(i, now)).map((i) => i.id).sort().join(' ');
+/** What the incident markers were drawn with: the map is drawn again when it changes. */
+let mapOverdue = '';
+
 function drawMap() {
   const now = Date.now();
+  mapOverdue = overdueKey(now);
   layers.incidents.clearLayers();
   for (const i of incidents.values()) {
-    const m = L.marker(M.toMap(i.location.lat, i.location.lon), { icon: L.divIcon({ className: `inc-icon sev${i.severity}${selected === i.id ? ' selected' : ''}`, html: `<span>${i.severity}</span>`, iconSize: [26, 26] }), zIndexOffset: 1000 - i.severity * 100 });
-    m.bindTooltip(text(`${titleOf(i)} · ${t(`st_${i.state}`)}`));
+    // Overdue ones stand out as in the queue: a red ring, and drawn above the others.
+    const late = isOverdue(i, now);
+    const icon = L.divIcon({
+      className: `inc-icon sev${i.severity}${late ? ' overdue' : ''}${selected === i.id ? ' selected' : ''}`,
+      html: h('span', { dataset: { id: i.id, overdue: String(late) } }, String(i.severity)), iconSize: [26, 26],
+    });
+    const m = L.marker(M.toMap(i.location.lat, i.location.lon), { icon, zIndexOffset: (late ? 2000 : 1000) - i.severity * 100 });
+    m.bindTooltip(text(`${titleOf(i)} · ${t(`st_${i.state}`)}${late ? ` · ${t('incident_overdue')}` : ''}`));
     m.on('click', () => openDrawer(i.id));
     layers.incidents.addLayer(m);
   }
@@ -264,7 +276,9 @@ function drawMap() {
 }
 
 function drawAll() { drawQueue(); drawMap(); }
-setInterval(drawQueue, 1000);
+// Deadlines pass without an event: each second the queue is worked out again, and the map
+// when an incident has become overdue since it was drawn.
+setInterval(() => { drawQueue(); if (overdueKey(Date.now()) !== mapOverdue) drawMap(); }, 1000);
 onLangChange(() => { layerNames(); drawLive(); drawAll(); if (selected) openDrawer(selected); });
 
 // ---- drawer -----------------------------------------------------------------------------

@@ -35,20 +35,29 @@ export const FIELDS = {
   fractiles: ['on_scene_within', 'fractiles', 'on_scene_fractiles', 'opened_to_on_scene', 'response_fractiles'],
   offers: ['offers', 'offers_made'],
   offers_accepted: ['offers_accepted', 'accepted'],
+  offers_rejected: ['offers_rejected'],
+  offers_expired: ['offers_expired'],
   accept_rate: ['accept_rate', 'offer_accept_rate'],
 };
+
+/** The server's `offers` object (group_by=responder) → the row's offer figures. */
+const OFFERS = { offers: 'received', offers_accepted: 'accepted', offers_rejected: 'rejected', offers_expired: 'expired', accept_rate: 'acceptance_rate' };
 
 /** Counts shown in the ranking table, in column order. */
 export const COUNTS = ['opened', 'closed', 'closed_on_time', 'overdue', 'reworked', 'extended', 'suspended', 'escalated', 'cancelled'];
 /** Rates shown in the ranking table, in column order. */
 export const RATES = ['closure_rate', 'on_time_rate', 'rework_rate', 'extension_rate'];
 
-/** Rates the server may leave out, as (numerator, denominator) of counts. */
+/**
+ * Rates the server may leave out, as (numerator, denominator) of counts: every rate of a
+ * group is over the incidents due (docs/reports.md, "Rates"). Only a rate that is absent is
+ * worked out; a rate the server sends as null (nothing due) stays null.
+ */
 const RATE_FROM = {
-  closure_rate: ['closed', 'opened'],
-  on_time_rate: ['closed_on_time', 'closed'],
-  rework_rate: ['reworked', 'closed'],
-  extension_rate: ['extended', 'opened'],
+  closure_rate: ['closed', 'due'],
+  on_time_rate: ['closed_on_time', 'due'],
+  rework_rate: ['reworked', 'due'],
+  extension_rate: ['extended', 'due'],
   accept_rate: ['offers_accepted', 'offers'],
 };
 
@@ -115,10 +124,15 @@ export function readPhases(raw) {
 export function readRow(row) {
   const r = { raw: row };
   for (const k of Object.keys(FIELDS)) r[k] = pick(row, FIELDS[k]);
-  for (const k of [...COUNTS, 'due', 'offers', 'offers_accepted', 'score']) r[k] = num(r[k]);
+  const sent = new Set(Object.keys(FIELDS).filter((k) => FIELDS[k].some((n) => row && row[n] !== undefined)));
+  if (r.offers && typeof r.offers === 'object') {
+    const o = r.offers;
+    for (const [k, n] of Object.entries(OFFERS)) { r[k] = o[n] ?? null; if (n in o) sent.add(k); }
+  }
+  for (const k of [...COUNTS, 'due', 'offers', 'offers_accepted', 'offers_rejected', 'offers_expired', 'score']) r[k] = num(r[k]);
   for (const [k, [a, b]] of Object.entries(RATE_FROM)) {
     r[k] = num(r[k]);
-    if (r[k] === null && r[a] !== null && r[b]) r[k] = r[a] / r[b];
+    if (r[k] === null && !sent.has(k) && r[a] !== null && r[b]) r[k] = r[a] / r[b];
   }
   r.group = r.group === null ? '—' : String(r.group);
   r.grade = r.grade === null ? null : String(r.grade);

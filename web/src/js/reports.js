@@ -96,7 +96,13 @@ function rankingColumns(rows) {
     ['grade', (r) => r.grade ?? '—', 'grade'],
     ...RATES.map((k) => [k, (r) => formatRate(r[k]), `num rate ${k}`]),
   ];
-  if (rows.some((r) => r.offers !== null)) cols.push(['offers', (r) => fmtNum(r.offers), 'num'], ['accept_rate', (r) => formatRate(r.accept_rate), 'num rate']);
+  if (rows.some((r) => r.offers !== null)) {
+    cols.push(['offers', (r) => fmtNum(r.offers), 'num count offers']);
+    for (const k of ['offers_accepted', 'offers_rejected', 'offers_expired']) {
+      if (rows.some((r) => r[k] !== null)) cols.push([k, (r) => fmtNum(r[k]), `num count ${k}`]);
+    }
+    cols.push(['accept_rate', (r) => formatRate(r.accept_rate), 'num rate accept_rate']);
+  }
   for (const [k, key] of [['opened', 'opened'], ['due', 'due_n'], ['closed', 'closed_n'], ['closed_on_time', 'closed_on_time'], ['overdue', 'overdue_n'],
     ['reworked', 'reworked'], ['extended', 'extended'], ['suspended', 'suspended_n'], ['escalated', 'escalated_n'], ['cancelled', 'cancelled_n']]) {
     if (rows.some((r) => r[k] !== null)) cols.push([key, (r) => fmtNum(r[k]), `num count ${k}`]);
@@ -123,7 +129,8 @@ function phaseTable(rows, by) {
     h('tbody', {}, rows.map((r) => h('tr', { dataset: { group: r.group } }, h('td.group', {}, groupLabel(r, by)),
       phases.flatMap((p) => {
         const x = r.phases.find((y) => y.phase === p);
-        return [h('td.num.p50', {}, dur(x?.p50)), h('td.num.p90', {}, dur(x?.p90)), h('td.num', {}, fmtNum(x?.n ?? null))];
+        const at = { dataset: { phase: p } };
+        return [h('td.num.p50', at, dur(x?.p50)), h('td.num.p90', at, dur(x?.p90)), h('td.num.n', at, fmtNum(x?.n ?? null))];
       })))));
 }
 
