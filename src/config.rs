@@ -18,7 +18,9 @@ use crate::domain::closed_loop::VerificationMode;
 use crate::domain::report::{GradeThresholds, ScoreWeights};
 use crate::domain::{ResponderKind, TravelMode};
 
+mod points;
 mod values;
+pub use points::PointsSettings;
 pub use values::{Backend, BaseUrl, BrokerUrl, DatabaseUrl};
 
 /// The defaults, identical to `config/default.toml`.
@@ -57,6 +59,8 @@ pub struct Settings {
     pub cluster: ClusterSettings,
     /// Evaluation reports.
     pub reports: ReportSettings,
+    /// Volunteer points (志愿服务积分).
+    pub points: PointsSettings,
 }
 
 /// `[reports]`
@@ -551,6 +555,8 @@ impl Settings {
                 .prefix_separator("__")
                 .separator("__")
                 .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("points.earning_kinds")
                 .source(Some(env)),
         );
         let raw = builder.build().map_err(|e| ConfigError(e.to_string()))?;
@@ -743,7 +749,7 @@ impl Settings {
         if let Err(e) = r.grades.check() {
             return bad("reports.grades", &e.reason);
         }
-        Ok(())
+        self.points.validate()
     }
 
     /// The folder for data that sits beside the database: `database.data_dir`, else the

@@ -369,3 +369,66 @@ fn verification_is_by_operator_unless_set_per_kind() {
     .to_string();
     assert!(err.contains("verification"), "{err}");
 }
+
+#[test]
+fn points_default_to_volunteers_and_check_their_bounds() {
+    use crate::domain::points::PointsRule;
+    use crate::domain::ResponderKind;
+    let s = Settings::load_with_env(None, env(&[])).unwrap();
+    let p = &s.points;
+    assert_eq!(p.earning_kinds, vec![ResponderKind::Volunteer]);
+    assert_eq!((p.expiry_months, p.code_valid_secs), (36, 300));
+    assert_eq!(p.balance_cap(), None);
+    assert_eq!(
+        p.rule_for("litter"),
+        PointsRule::BySeverity([20, 15, 10, 5])
+    );
+    let s = Settings::load_with_env(
+        None,
+        env(&[
+            (
+                "GRIDDISPATCH__POINTS__EARNING_KINDS",
+                "volunteer,grid_worker",
+            ),
+            ("GRIDDISPATCH__POINTS__RULES__LITTER", "7"),
+            ("GRIDDISPATCH__POINTS__BALANCE_CAP", "1000"),
+        ]),
+    )
+    .unwrap();
+    assert!(s.points.earns(ResponderKind::GridWorker));
+    assert_eq!(s.points.rule_for("litter").points(1), 7);
+    assert_eq!(s.points.rule_for("fire").points(1), 20);
+    assert_eq!(s.points.balance_cap(), Some(1000));
+    for (key, value, named) in [
+        (
+            "GRIDDISPATCH__POINTS__EXPIRY_MONTHS",
+            "0",
+            "points.expiry_months",
+        ),
+        (
+            "GRIDDISPATCH__POINTS__MONTHLY_CAP",
+            "-1",
+            "points.monthly_cap",
+        ),
+        (
+            "GRIDDISPATCH__POINTS__CODE_VALID_SECS",
+            "1",
+            "points.code_valid_secs",
+        ),
+        (
+            "GRIDDISPATCH__POINTS__RULES__LITTER",
+            "-3",
+            "points.rules.litter",
+        ),
+        (
+            "GRIDDISPATCH__POINTS__EARNING_KINDS",
+            "mayor",
+            "earning_kinds",
+        ),
+    ] {
+        let err = Settings::load_with_env(None, env(&[(key, value)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(named), "{key}={value}: {err}");
+    }
+}

@@ -7,6 +7,7 @@ pub mod camera_health;
 pub mod closed_loop;
 pub mod geometry;
 pub mod nearby;
+pub mod points;
 pub mod ranking;
 pub mod report;
 pub mod state;

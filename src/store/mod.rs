@@ -9,6 +9,7 @@ mod dead_letters;
 mod incidents;
 mod outbox;
 mod passwords;
+pub mod points;
 mod reports;
 mod responders;
 mod rows;

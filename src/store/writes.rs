@@ -44,6 +44,16 @@ pub enum Write {
     Timeline(TimelineRow),
     /// A camera's health (history only on a change of status).
     CameraStatus(super::CameraStatusWrite),
+    /// An incident closed after verification (or from resolved): credit what it earned
+    /// (see `points::earn_in`), in the same transaction as the close.
+    Earn {
+        /// The incident.
+        incident_id: String,
+        /// When it closed, Unix ms.
+        at_ms: i64,
+        /// The earning rules.
+        settings: std::sync::Arc<super::points::EarnSettings>,
+    },
     /// A responder went on or off duty (from its phone, `dispatch/<id>/duty/set`).
     ResponderDuty {
         /// The responder.
@@ -73,6 +83,14 @@ impl Store {
             match w {
                 Write::CameraStatus(c) => {
                     super::camera_health::write_camera_status(&mut tx, c).await?
+                }
+                Write::Earn {
+                    incident_id,
+                    at_ms,
+                    settings,
+                } => {
+                    super::points::earn_in(&mut tx, self.backend, incident_id, *at_ms, settings)
+                        .await?
                 }
                 Write::ResponderDuty { id, on_duty, at_ms } => {
                     // A responder deleted meanwhile matches no row; nothing to keep then.

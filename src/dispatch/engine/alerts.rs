@@ -324,6 +324,15 @@ impl Engine {
         let states = (Some(from), to);
         let line = TimelineRow::new(incident_id, now, actor, states, event);
         change.writes.push(Write::Timeline(line));
+        if to == IncidentState::Closed && from == IncidentState::Resolved {
+            // Closed after its resolution was verified (or found good by an operator's
+            // close): the deed earns, in the same transaction (docs/points.md).
+            change.writes.push(Write::Earn {
+                incident_id: incident_id.to_owned(),
+                at_ms: now,
+                settings: self.points.clone(),
+            });
+        }
         if to.is_terminal() {
             self.offers.forget_incident(incident_id);
         }

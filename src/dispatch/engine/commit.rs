@@ -144,7 +144,10 @@ impl Engine {
                     }
                 }
                 Write::Timeline(l) => self.live.announce("timeline", views::timeline_event(l)),
-                Write::InsertAlert(_) | Write::CameraStatus(_) | Write::ResponderDuty { .. } => {}
+                Write::InsertAlert(_)
+                | Write::CameraStatus(_)
+                | Write::ResponderDuty { .. }
+                | Write::Earn { .. } => {}
             }
         }
         for (kind, data) in extra {

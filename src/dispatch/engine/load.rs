@@ -104,6 +104,10 @@ impl Engine {
             correlation: settings.correlation.clone(),
             deadlines: settings.deadlines.clone(),
             verification: settings.verification.clone(),
+            points: Arc::new(crate::store::points::EarnSettings {
+                points: settings.points.clone(),
+                utc_offset: settings.reports.utc_offset,
+            }),
             out,
             metrics,
             zones: ZoneIndex::default(),

@@ -70,6 +70,8 @@ pub(super) struct Engine {
     deadlines: DeadlineSettings,
     /// Who verifies a resolution.
     verification: VerificationSettings,
+    /// What a verified incident earns its volunteers (志愿服务积分).
+    points: Arc<crate::store::points::EarnSettings>,
     /// MQTT messages to send.
     out: mpsc::UnboundedSender<Outgoing>,
     /// Counters.
