@@ -266,6 +266,30 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         None
     };
 
+    // Points: lapsed reservations go back, expired lots go to the expiry account. Safe
+    // on every replica: each step re-reads under the ledger lock.
+    let points_store = store.clone();
+    let points_cancel = cancel.clone();
+    tracker.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = points_cancel.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            let now = crate::clock::now_ms();
+            if let Err(e) = points_store.release_lapsed_holds(now).await {
+                tracing::warn!(error = %e, "could not release lapsed points reservations");
+            }
+            match points_store.expire_points(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(points = n, "points expired"),
+                Err(e) => tracing::warn!(error = %e, "could not expire points"),
+            }
+        }
+    });
+
     let state = AppState {
         store: store.clone(),
         dispatcher,
@@ -278,6 +302,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         live,
         console: Arc::new(settings.console.clone()),
         reports: Arc::new(settings.reports.clone()),
+        points: Arc::new(settings.points.clone()),
         field: Arc::new(crate::http::field::FieldConfig::new(settings, mqtt_ws_addr)),
         camera_import_max_rows: settings.video.camera_import_max_rows,
         cluster,

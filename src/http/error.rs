@@ -32,6 +32,10 @@ pub enum ApiError {
     /// (`Retry-After: 1`).
     #[error("server busy ({0}); try again in a second")]
     Busy(String),
+    /// 403: the caller's role suffices but this action is not theirs to take (an admin
+    /// approving their own award).
+    #[error("{0}")]
+    Refused(String),
     /// 404.
     #[error("{0} not found")]
     NotFound(String),
@@ -85,7 +89,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             ApiError::Unauthorized | ApiError::BadLogin => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::CrossOrigin => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::CrossOrigin | ApiError::Refused(_) => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::TooManyAttempts(_) | ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,

@@ -10,6 +10,7 @@ pub mod incidents;
 pub mod ingest;
 pub mod live;
 pub mod ops;
+pub mod points;
 pub mod reports;
 pub mod responders;
 pub mod session;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub console: Arc<crate::config::ConsoleSettings>,
     /// The evaluation reports' settings (`[reports]`).
     pub reports: Arc<crate::config::ReportSettings>,
+    /// Volunteer points (`[points]`).
+    pub points: Arc<crate::config::PointsSettings>,
     /// What the field app needs (`GET /api/v1/field/config`), derived once at start.
     pub field: Arc<field::FieldConfig>,
     /// Most cameras one import may hold (`video.camera_import_max_rows`).
@@ -71,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ingest::router())
         .merge(ops::router())
         .merge(reports::router())
+        .merge(points::router())
         .merge(session::router())
         .merge(users::router())
         .merge(live::router())

@@ -49,6 +49,10 @@ struct CreateResponder {
     skills: Option<Vec<String>>,
     /// Working now (default true).
     on_duty: Option<bool>,
+    /// Real name (optional).
+    real_name: Option<String>,
+    /// Phone number (optional).
+    phone: Option<String>,
 }
 
 /// Body of `PATCH /api/v1/responders/{id}`: only the fields given change.
@@ -63,6 +67,47 @@ struct PatchResponder {
     zone_id: Option<Option<Ident>>,
     skills: Option<Vec<String>>,
     on_duty: Option<bool>,
+    /// `null` clears it.
+    #[serde(default, with = "serde_with::rust::double_option")]
+    real_name: Option<Option<String>>,
+    /// `null` clears it.
+    #[serde(default, with = "serde_with::rust::double_option")]
+    phone: Option<Option<String>>,
+}
+
+/// Longest real name, characters.
+const MAX_REAL_NAME_CHARS: usize = 64;
+/// Longest phone number, characters.
+const MAX_PHONE_CHARS: usize = 32;
+
+/// A real name: trimmed, 1 to 64 characters, no control characters; blank = none.
+fn real_name_of(s: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(s) = s.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if s.chars().count() > MAX_REAL_NAME_CHARS || s.chars().any(char::is_control) {
+        return Err(ApiError::Unprocessable(format!(
+            "real_name: at most {MAX_REAL_NAME_CHARS} characters, no control characters"
+        )));
+    }
+    Ok(Some(s.to_owned()))
+}
+
+/// A phone number: digits, `+`, `-` and spaces, with at least one digit, at most 32
+/// characters; blank = none.
+fn phone_of(s: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(s) = s.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let allowed = s
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' '));
+    if !allowed || !s.chars().any(|c| c.is_ascii_digit()) || s.len() > MAX_PHONE_CHARS {
+        return Err(ApiError::Unprocessable(format!(
+            "phone: digits, +, - and spaces only, at most {MAX_PHONE_CHARS} characters"
+        )));
+    }
+    Ok(Some(s.to_owned()))
 }
 
 fn view(r: &ResponderRow) -> Value {
@@ -104,6 +149,8 @@ async fn create(
     JsonBody(body): JsonBody<CreateResponder>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     check_zone(&st, body.zone_id.as_ref()).await?;
+    let real_name = real_name_of(body.real_name.as_deref())?;
+    let phone = phone_of(body.phone.as_deref())?;
     let new = NewResponder {
         id: body.id.to_string(),
         name: name_of(&body.name)?,
@@ -115,6 +162,11 @@ async fn create(
         on_duty: body.on_duty.unwrap_or(true),
     };
     let creds = st.store.create_responder(&new).await?;
+    if real_name.is_some() || phone.is_some() {
+        st.store
+            .set_responder_contact(&new.id, real_name.as_deref(), phone.as_deref())
+            .await?;
+    }
     st.dispatcher
         .reload(Reload::Responder(new.id.clone()))
         .await?;
@@ -149,6 +201,14 @@ async fn patch(
     if let Some(Some(z)) = &body.zone_id {
         check_zone(&st, Some(z)).await?;
     }
+    let real_name = match &body.real_name {
+        Some(n) => real_name_of(n.as_deref())?,
+        None => cur.real_name.clone(),
+    };
+    let phone = match &body.phone {
+        Some(p) => phone_of(p.as_deref())?,
+        None => cur.phone.clone(),
+    };
     let new = NewResponder {
         id: cur.id.clone(),
         name: match &body.name {
@@ -167,6 +227,11 @@ async fn patch(
         on_duty: body.on_duty.unwrap_or(cur.on_duty),
     };
     st.store.update_responder(&new).await?;
+    if real_name != cur.real_name || phone != cur.phone {
+        st.store
+            .set_responder_contact(&id, real_name.as_deref(), phone.as_deref())
+            .await?;
+    }
     st.dispatcher.reload(Reload::Responder(id.clone())).await?;
     Ok(Json(view(&st.store.responder(&id).await?)))
 }

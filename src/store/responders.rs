@@ -38,6 +38,10 @@ pub struct ResponderRow {
     pub accuracy_m: Option<f64>,
     /// Battery percent reported with the last fix.
     pub battery: Option<i64>,
+    /// Real name (for points and honour rolls), if given; nothing more personal is kept.
+    pub real_name: Option<String>,
+    /// Phone number, if given.
+    pub phone: Option<String>,
 }
 
 /// Fields of a new responder.
@@ -60,7 +64,7 @@ pub struct NewResponder {
 }
 
 const RESPONDER_COLUMNS: &str =
-    "id, name, kind, travel, zone_id, skills, on_duty, lat, lon, fix_at, accuracy_m, battery";
+    "id, name, kind, travel, zone_id, skills, on_duty, lat, lon, fix_at, accuracy_m, battery, real_name, phone";
 
 impl Store {
     /// Creates a responder and its MQTT login in one transaction.
@@ -127,6 +131,25 @@ impl Store {
         .execute(&self.pool)
         .await?;
         one_row(&done, || format!("responder {}", r.id))
+    }
+
+    /// Sets a responder's real name and phone (`None` clears one).
+    pub async fn set_responder_contact(
+        &self,
+        id: &str,
+        real_name: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE responders SET real_name = $1, phone = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(real_name)
+        .bind(phone)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        one_row(&done, || format!("responder {id}"))
     }
 
     /// Deletes a responder and its MQTT login.

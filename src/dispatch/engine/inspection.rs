@@ -290,6 +290,8 @@ mod tests {
             fix_at: None,
             accuracy_m: None,
             battery: None,
+            real_name: None,
+            phone: None,
         }
     }
 

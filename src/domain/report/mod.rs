@@ -109,7 +109,7 @@ impl Period {
 
 /// One bound: RFC 3339, or `YYYY-MM-DD` at `offset` (its start, or with `end_of_day` the
 /// next day's start).
-fn parse_bound(
+pub fn parse_bound(
     field: &str,
     s: &str,
     offset: FixedOffset,

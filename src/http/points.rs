@@ -1,0 +1,289 @@
+//! `/api/v1/points/…`: volunteer points (志愿服务积分, docs/points.md). Accounts and their
+//! history (viewers, or the responder's own phone with its MQTT login as HTTP Basic), the
+//! ledger (viewers), and honour awards (admins; above `points.award_approval_above` a
+//! second admin approves, never the proposer).
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::{authorize_parts, basic_credentials, Admin, Viewer};
+use super::error::{ApiError, JsonBody};
+use super::AppState;
+use crate::clock::{now_ms, rfc3339};
+use crate::domain::report::parse_bound;
+use crate::domain::{Ident, Role};
+use crate::store::points::{
+    AwardRow, HistoryLine, LedgerQuery, MovementRow, MovementView, NewAward,
+};
+use crate::store::AccountOwner;
+
+/// Routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/points/accounts/{responder_id}", get(account))
+        .route(
+            "/api/v1/points/accounts/{responder_id}/history",
+            get(history),
+        )
+        .route("/api/v1/points/ledger", get(ledger))
+        .route("/api/v1/points/awards", get(awards).post(propose))
+        .route("/api/v1/points/awards/{id}/approve", post(approve))
+}
+
+/// Most points one award may carry.
+const MAX_AWARD: i64 = 1_000_000;
+/// Longest award reason, characters.
+const MAX_REASON_CHARS: usize = 500;
+
+/// Console users (viewer and up) see every account. A phone holds its worker's MQTT
+/// login; sent as HTTP Basic it shows that worker's own account and no other (404, as for
+/// a missing one).
+async fn may_see_account(parts: &Parts, st: &AppState, rid: &str) -> Result<(), ApiError> {
+    let Some((username, password)) = basic_credentials(&parts.headers) else {
+        return authorize_parts(parts, st, Role::Viewer).await.map(|_| ());
+    };
+    match st.store.check_mqtt_login(&username, &password).await? {
+        None => Err(ApiError::Unauthorized),
+        Some(AccountOwner::Responder(own)) if own == rid => Ok(()),
+        Some(_) => Err(ApiError::NotFound(format!("points account of {rid}"))),
+    }
+}
+
+fn movement_json(m: &MovementRow) -> Value {
+    json!({
+        "id": m.id,
+        "idempotency_key": m.idempotency_key,
+        "kind": m.kind,
+        "points": m.points,
+        "at": rfc3339(m.at),
+        "actor": m.actor,
+        "note": m.note,
+        "cause": {"type": m.cause_type, "id": m.cause_id},
+    })
+}
+
+fn history_json(h: &HistoryLine) -> Value {
+    let mut v = movement_json(&h.movement);
+    v["change"] = json!(h.change);
+    v["reserved_change"] = json!(h.reserved_change);
+    match h.movement.cause_type.as_str() {
+        "incident" => {
+            v["cause"]["kind"] = json!(h.incident_kind);
+            v["cause"]["title"] = json!(h.incident_title);
+        }
+        "award" => v["cause"]["reason"] = json!(h.award_reason),
+        _ => {}
+    }
+    v
+}
+
+fn award_json(a: &AwardRow) -> Value {
+    json!({
+        "id": a.id,
+        "responder_id": a.responder_id,
+        "points": a.points,
+        "reason": a.reason,
+        "state": a.state,
+        "proposed_by": a.proposed_by,
+        "proposed_at": rfc3339(a.proposed_at),
+        "approved_by": a.approved_by,
+        "approved_at": a.approved_at.map(rfc3339),
+        "movement_id": a.movement_id,
+    })
+}
+
+/// `GET /api/v1/points/accounts/{responder_id}`.
+async fn account(
+    State(st): State<AppState>,
+    Path(rid): Path<String>,
+    parts: Parts,
+) -> Result<Json<Value>, ApiError> {
+    may_see_account(&parts, &st, &rid).await?;
+    st.store.responder(&rid).await?;
+    let now = now_ms();
+    let a = st.store.points_account(&rid, now).await?;
+    Ok(Json(json!({
+        "responder_id": a.responder_id,
+        "balance": a.balance,
+        "reserved": a.reserved,
+        "earned_total": a.earned_total,
+        "awarded_total": a.awarded_total,
+        "redeemed_total": a.redeemed_total,
+        "expired_total": a.expired_total,
+        "expiring_soon": a.expiring_soon,
+        "next_expiry_at": a.next_expiry_at.map(rfc3339),
+    })))
+}
+
+/// `?limit=` (1..=500, default 100).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryQuery {
+    limit: Option<i64>,
+}
+
+fn limit(l: Option<i64>) -> Result<i64, ApiError> {
+    match l {
+        None => Ok(100),
+        Some(n) if (1..=500).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::Unprocessable("limit: must be 1 to 500".into())),
+    }
+}
+
+/// `GET /api/v1/points/accounts/{responder_id}/history`: newest first, each line with
+/// its cause.
+async fn history(
+    State(st): State<AppState>,
+    Path(rid): Path<String>,
+    q: Result<Query<HistoryQuery>, QueryRejection>,
+    parts: Parts,
+) -> Result<Json<Value>, ApiError> {
+    may_see_account(&parts, &st, &rid).await?;
+    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let limit = limit(q.limit)?;
+    st.store.responder(&rid).await?;
+    let lines = st.store.points_history(&rid, limit).await?;
+    Ok(Json(Value::Array(lines.iter().map(history_json).collect())))
+}
+
+/// `?account=…&from=…&to=…&limit=…`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LedgerParams {
+    account: Option<String>,
+    /// RFC 3339, or `YYYY-MM-DD` (that day's start, at `reports.utc_offset`).
+    from: Option<String>,
+    /// RFC 3339 (excluded), or `YYYY-MM-DD` (that day included).
+    to: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/points/ledger`: movements with their entries and cause, newest first.
+async fn ledger(
+    State(st): State<AppState>,
+    _: Viewer,
+    q: Result<Query<LedgerParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let offset = st.reports.utc_offset;
+    let from = q
+        .from
+        .as_deref()
+        .map(|s| parse_bound("from", s, offset, false))
+        .transpose()?;
+    let to =
+        q.to.as_deref()
+            .map(|s| parse_bound("to", s, offset, true))
+            .transpose()?;
+    let query = LedgerQuery {
+        account: q.account.filter(|a| !a.trim().is_empty()),
+        from,
+        to,
+        limit: limit(q.limit)?,
+    };
+    let moves = st.store.points_ledger(&query).await?;
+    let view = |m: &MovementView| {
+        let mut v = movement_json(&m.movement);
+        v["entries"] = json!(m
+            .entries
+            .iter()
+            .map(|e| json!({
+                "account": e.account,
+                "amount": e.amount,
+                "lot_id": e.lot_id,
+                "lot_expires_at": rfc3339(e.lot_expires_at),
+            }))
+            .collect::<Vec<_>>());
+        v
+    };
+    Ok(Json(Value::Array(moves.iter().map(view).collect())))
+}
+
+/// Body of `POST /api/v1/points/awards`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProposeAward {
+    responder_id: Ident,
+    points: i64,
+    reason: String,
+}
+
+/// `POST /api/v1/points/awards` (admin) → 201 `{id, state}`.
+async fn propose(
+    State(st): State<AppState>,
+    Admin(caller): Admin,
+    JsonBody(body): JsonBody<ProposeAward>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if !(1..=MAX_AWARD).contains(&body.points) {
+        return Err(ApiError::Unprocessable(format!(
+            "points: must be 1 to {MAX_AWARD}"
+        )));
+    }
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        return Err(ApiError::Unprocessable(format!(
+            "reason: must be 1 to {MAX_REASON_CHARS} characters"
+        )));
+    }
+    let rid = body.responder_id.to_string();
+    st.store.responder(&rid).await?;
+    let award = NewAward {
+        responder_id: rid,
+        points: body.points,
+        reason: reason.to_owned(),
+        proposed_by: caller.actor(),
+    };
+    let row = st.store.propose_award(&award, &st.points, now_ms()).await?;
+    Ok((StatusCode::CREATED, Json(award_json(&row))))
+}
+
+/// `POST /api/v1/points/awards/{id}/approve` (another admin).
+async fn approve(
+    State(st): State<AppState>,
+    Admin(caller): Admin,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    match st
+        .store
+        .approve_award(&id, &caller.actor(), &st.points, now_ms())
+        .await?
+    {
+        Ok(row) => Ok(Json(award_json(&row))),
+        Err(_) => Err(ApiError::Refused(format!(
+            "award {id} was proposed by you; another admin must approve it"
+        ))),
+    }
+}
+
+/// `?state=pending|approved`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AwardsQuery {
+    state: Option<String>,
+}
+
+/// `GET /api/v1/points/awards` (admin), newest first.
+async fn awards(
+    State(st): State<AppState>,
+    _: Admin,
+    q: Result<Query<AwardsQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let state = match q.state.as_deref() {
+        None => None,
+        Some(s @ ("pending" | "approved")) => Some(s),
+        Some(_) => {
+            return Err(ApiError::Unprocessable(
+                "state: must be pending or approved".into(),
+            ))
+        }
+    };
+    let rows = st.store.awards(state).await?;
+    Ok(Json(Value::Array(rows.iter().map(award_json).collect())))
+}
