@@ -28,7 +28,7 @@ CREATE TABLE points_movements (
     actor           TEXT NOT NULL,
     note            TEXT
 );
-CREATE UNIQUE INDEX points_movements_key ON points_movements (idempotency_key);
+CREATE UNIQUE INDEX points_movements_idempotency ON points_movements (idempotency_key);
 CREATE INDEX points_movements_at ON points_movements (at);
 CREATE INDEX points_movements_cause ON points_movements (cause_type, cause_id);
 

@@ -31,6 +31,7 @@ mod mosquitto;
 mod mosquitto_acl;
 mod mqtt_ws;
 mod onvif;
+mod points;
 mod probe_rounds;
 mod report_history;
 mod reports;

@@ -1,0 +1,640 @@
+//! Volunteer points (issue 15): earning on a verified close, awards with two admins, the
+//! accounts API, and the ledger's guarantees under concurrency (reserve, confirm,
+//! release), replay and expiry. After every scenario the ledger is audited: all entries
+//! sum to zero, every account's balance is the sum of its entries, no responder account
+//! or lot is below zero. Real app, real broker, real database (SQLite or PostgreSQL).
+
+use griddispatch::clock::now_ms;
+use griddispatch::config::{PointsSettings, Settings};
+use griddispatch::domain::Role;
+use griddispatch::store::points::{ConfirmOutcome, NewAward, PointsError};
+use griddispatch::store::Store;
+use serde_json::{json, Value};
+
+use crate::common::{self, worker, TestApp, Worker};
+
+const MONTH_MS: i64 = 31 * 86_400_000;
+
+fn store(app: &TestApp) -> Store {
+    app.running.as_ref().unwrap().store.clone()
+}
+
+fn settings() -> PointsSettings {
+    Settings::load_with_env(None, Vec::new()).unwrap().points
+}
+
+/// The ledger's invariants hold.
+async fn assert_sound(store: &Store) {
+    let problems = store.points_audit().await.unwrap();
+    assert!(problems.is_empty(), "ledger audit: {problems:?}");
+}
+
+async fn account(app: &common::Api, rid: &str) -> Value {
+    app.get(&format!("/api/v1/points/accounts/{rid}")).await
+}
+
+async fn history(app: &common::Api, rid: &str) -> Vec<Value> {
+    app.get(&format!("/api/v1/points/accounts/{rid}/history"))
+        .await
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The next new offer to `w`.
+async fn offer(w: &mut Worker) -> Value {
+    loop {
+        let task = w.expect_task().await;
+        if task["status"] == "offered" {
+            return task;
+        }
+    }
+}
+
+/// An alert `body` that `w` takes and resolves; returns (incident id, task id).
+async fn resolve(app: &common::Api, w: &mut Worker, body: Value) -> (String, String) {
+    let id = app.alert(body).await;
+    let task = offer(w).await;
+    assert_eq!(task["incident_id"], id);
+    let tid = task["task_id"].as_str().unwrap().to_owned();
+    for status in ["accepted", "resolved"] {
+        let (ok, a) = w.update(&tid, json!({"status": status})).await;
+        assert!(ok, "{a}");
+    }
+    app.wait_state(&id, "resolved").await;
+    (id, tid)
+}
+
+async fn act(app: &common::Api, id: &str, action: &str, body: Value) {
+    let (s, v) = app
+        .post(&format!("/api/v1/incidents/{id}/{action}"), body)
+        .await;
+    assert_eq!(s, 200, "{action}: {v}");
+}
+
+/// Zones g1 (volunteer v1) and g2 (grid worker w1), side by side.
+async fn v1_and_w1(app: &common::Api) -> (Worker, Worker) {
+    app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70))
+        .await;
+    app.zone("g2", "grid", (39.49, 106.70), (39.50, 106.71))
+        .await;
+    let v1 = worker(
+        app,
+        "v1",
+        "volunteer",
+        "foot",
+        Some("g1"),
+        (39.4950, 106.6950),
+    )
+    .await;
+    let w1 = worker(
+        app,
+        "w1",
+        "grid_worker",
+        "foot",
+        Some("g2"),
+        (39.4950, 106.7050),
+    )
+    .await;
+    (v1, w1)
+}
+
+fn litter(id: &str, lon: f64) -> Value {
+    json!({"id": id, "kind": "litter", "severity": 3, "lat": 39.4951, "lon": lon})
+}
+
+#[tokio::test]
+async fn a_volunteer_earns_when_the_work_is_verified_a_grid_worker_and_a_cancelled_case_do_not() {
+    let app = TestApp::spawn(&[]).await;
+    let (mut v1, mut w1) = v1_and_w1(&app).await;
+    let (id, _) = resolve(&app, &mut v1, litter("p1", 106.6951)).await;
+    // Resolved but not yet verified: nothing yet.
+    assert_eq!(account(&app, "v1").await["balance"], 0);
+    act(&app, &id, "verify", json!({})).await;
+    let a = account(&app, "v1").await;
+    // litter at severity 3 by the default rule [20, 15, 10, 5].
+    assert_eq!(
+        (a["balance"].as_i64(), a["earned_total"].as_i64()),
+        (Some(10), Some(10))
+    );
+    assert_eq!(a["reserved"], 0);
+    let h = history(&app, "v1").await;
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(h[0]["kind"], "earn");
+    assert_eq!(h[0]["change"], 10);
+    assert_eq!(h[0]["cause"]["type"], "incident");
+    assert_eq!(h[0]["cause"]["id"], id.as_str());
+    assert_eq!(h[0]["cause"]["kind"], "litter");
+    // The grid worker does the same and earns nothing (not an earning kind).
+    let (wid, _) = resolve(&app, &mut w1, litter("p2", 106.7051)).await;
+    act(&app, &wid, "verify", json!({})).await;
+    assert_eq!(account(&app, "w1").await["balance"], 0);
+    assert!(history(&app, "w1").await.is_empty());
+    // A cancelled case earns nothing, even after its task was accepted.
+    let cid = app.alert(litter("p3", 106.6952)).await;
+    let task = offer(&mut v1).await;
+    let (ok, a) = v1
+        .update(
+            task["task_id"].as_str().unwrap(),
+            json!({"status": "accepted"}),
+        )
+        .await;
+    assert!(ok, "{a}");
+    act(&app, &cid, "cancel", json!({})).await;
+    // The ledger lists the one earning with its entries; the county issued it.
+    let ledger = app.get("/api/v1/points/ledger?account=responder:v1").await;
+    let ledger = ledger.as_array().unwrap();
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    assert_eq!(ledger[0]["idempotency_key"], format!("earn:{id}:v1"));
+    let entries = ledger[0]["entries"].as_array().unwrap();
+    let sum: i64 = entries.iter().map(|e| e["amount"].as_i64().unwrap()).sum();
+    assert_eq!(sum, 0);
+    assert!(entries
+        .iter()
+        .any(|e| e["account"] == "county" && e["amount"] == -10));
+    assert_eq!(account(&app, "v1").await["balance"], 10);
+    assert_eq!(store(&app).points_balance("county").await.unwrap(), -10);
+    assert_sound(&store(&app)).await;
+}
+
+#[tokio::test]
+async fn rework_earns_once_when_finally_verified() {
+    let app = TestApp::spawn(&[]).await;
+    let (mut v1, _w1) = v1_and_w1(&app).await;
+    let (id, _) = resolve(&app, &mut v1, litter("r1", 106.6951)).await;
+    act(&app, &id, "rework", json!({"reason": "没扫干净"})).await;
+    assert_eq!(account(&app, "v1").await["balance"], 0);
+    let task = offer(&mut v1).await;
+    assert_eq!(task["purpose"], "rework");
+    let tid = task["task_id"].as_str().unwrap();
+    for status in ["accepted", "resolved"] {
+        let (ok, a) = v1.update(tid, json!({"status": status})).await;
+        assert!(ok, "{a}");
+    }
+    app.wait_state(&id, "resolved").await;
+    act(&app, &id, "verify", json!({})).await;
+    let a = account(&app, "v1").await;
+    assert_eq!(a["earned_total"], 10, "{a}");
+    assert_eq!(history(&app, "v1").await.len(), 1);
+    assert_sound(&store(&app)).await;
+}
+
+#[tokio::test]
+async fn the_monthly_cap_cuts_what_is_credited_but_keeps_the_record() {
+    let app = TestApp::spawn(&[("GRIDDISPATCH__POINTS__MONTHLY_CAP", "15")]).await;
+    let (mut v1, _w1) = v1_and_w1(&app).await;
+    for (n, alert) in ["c1", "c2", "c3"].iter().enumerate() {
+        let (id, _) = resolve(&app, &mut v1, litter(alert, 106.6951 + n as f64 * 1e-4)).await;
+        act(&app, &id, "verify", json!({})).await;
+    }
+    let a = account(&app, "v1").await;
+    assert_eq!(
+        (a["balance"].as_i64(), a["earned_total"].as_i64()),
+        (Some(15), Some(15))
+    );
+    // Three deeds on record: 10, then 5 of 10, then 0 of 10.
+    let h = history(&app, "v1").await;
+    let mut credited: Vec<i64> = h.iter().map(|l| l["points"].as_i64().unwrap()).collect();
+    credited.sort();
+    assert_eq!(credited, vec![0, 5, 10], "{h:?}");
+    assert!(h
+        .iter()
+        .any(|l| l["note"].as_str().unwrap_or("").contains("cap reached")));
+    assert_sound(&store(&app)).await;
+}
+
+#[tokio::test]
+async fn a_guidance_task_earns_the_bonus_and_grid_workers_earn_when_configured() {
+    let app = TestApp::spawn(&[
+        (
+            "GRIDDISPATCH__POINTS__EARNING_KINDS",
+            "volunteer,grid_worker",
+        ),
+        // Guidance closes at once on resolution: verification `none` earns too.
+        ("GRIDDISPATCH__VERIFICATION__KINDS__GUIDANCE", "none"),
+    ])
+    .await;
+    let (_v1, mut w1) = v1_and_w1(&app).await;
+    let id = app
+        .alert(json!({
+            "id": "g1", "kind": "guidance", "severity": 2, "lat": 39.4951, "lon": 106.7051,
+            "rendezvous": {"lat": 39.4955, "lon": 106.7055, "note": "北门接救护车"}
+        }))
+        .await;
+    let task = offer(&mut w1).await;
+    assert_eq!(task["incident_id"], id);
+    let tid = task["task_id"].as_str().unwrap();
+    for status in ["accepted", "resolved"] {
+        let (ok, a) = w1.update(tid, json!({"status": status})).await;
+        assert!(ok, "{a}");
+    }
+    app.wait_state(&id, "closed").await;
+    // Severity 2 by the default rule (15) plus the guidance bonus (10).
+    let a = common::wait_for("the guidance points", || async {
+        let a = account(&app, "w1").await;
+        (a["balance"] == 25).then_some(a)
+    })
+    .await;
+    assert_eq!(a["earned_total"], 25);
+    assert_sound(&store(&app)).await;
+}
+
+#[tokio::test]
+async fn awards_need_a_second_admin_above_the_threshold() {
+    let app = TestApp::spawn(&[]).await;
+    app.responder("v1", "volunteer", "foot", None).await;
+    let award = |points: i64| json!({"responder_id": "v1", "points": points, "reason": "带路救人"});
+    // At most award_approval_above (50): approved and credited at once.
+    let (s, v) = app.post("/api/v1/points/awards", award(30)).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["state"], "approved");
+    assert_eq!(account(&app, "v1").await["balance"], 30);
+    // Above it: pending, nothing credited.
+    let (s, v) = app.post("/api/v1/points/awards", award(80)).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["state"], "pending");
+    let id = v["id"].as_str().unwrap().to_owned();
+    assert_eq!(account(&app, "v1").await["balance"], 30);
+    let pending = app.get("/api/v1/points/awards?state=pending").await;
+    assert_eq!(pending.as_array().unwrap().len(), 1);
+    assert_eq!(pending[0]["id"], id.as_str());
+    // The proposer cannot approve it; an operator cannot award or approve at all.
+    let path = format!("/api/v1/points/awards/{id}/approve");
+    let (s, v) = app.post(&path, json!({})).await;
+    assert_eq!(s, 403, "{v}");
+    let operator = app.token(Role::Operator).await;
+    let post = |token: String, path: String, body: Value| {
+        let app = &app;
+        async move {
+            app.call(reqwest::Method::POST, &path, Some(&token), Some(body))
+                .await
+        }
+    };
+    let (s, _) = post(operator.clone(), path.clone(), json!({})).await;
+    assert_eq!(s, 403);
+    let (s, _) = post(operator, "/api/v1/points/awards".into(), award(5)).await;
+    assert_eq!(s, 403);
+    // Another admin approves, once.
+    let second = app.token(Role::Admin).await;
+    let (s, v) = post(second.clone(), path.clone(), json!({})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["state"], "approved");
+    assert_eq!(v["approved_by"], "admin:t");
+    let (s, _) = post(second, path, json!({})).await;
+    assert_eq!(s, 409);
+    let a = account(&app, "v1").await;
+    assert_eq!(
+        (a["balance"].as_i64(), a["awarded_total"].as_i64()),
+        (Some(110), Some(110))
+    );
+    let h = history(&app, "v1").await;
+    assert!(h
+        .iter()
+        .all(|l| l["cause"]["type"] == "award" && l["cause"]["reason"] == "带路救人"));
+    // Bad input: 422; an unknown responder or award: 404.
+    for bad in [
+        award(0),
+        award(-5),
+        json!({"responder_id": "v1", "points": 5, "reason": " "}),
+    ] {
+        let (s, v) = app.post("/api/v1/points/awards", bad.clone()).await;
+        assert_eq!(s, 422, "{bad}: {v}");
+    }
+    let (s, _) = app
+        .post(
+            "/api/v1/points/awards",
+            json!({"responder_id": "nobody", "points": 5, "reason": "x"}),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _) = app
+        .post("/api/v1/points/awards/aw-nope/approve", json!({}))
+        .await;
+    assert_eq!(s, 404);
+    assert!(app
+        .get("/api/v1/points/awards?state=pending")
+        .await
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_sound(&store(&app)).await;
+}
+
+#[tokio::test]
+async fn a_phone_sees_its_own_account_only() {
+    let app = TestApp::spawn(&[]).await;
+    let pw1 = app.responder("v1", "volunteer", "foot", None).await;
+    app.responder("v2", "volunteer", "foot", None).await;
+    let get = |path: &str, user: &str, pw: &str| {
+        app.http
+            .get(format!("{}{path}", app.base))
+            .basic_auth(user.to_owned(), Some(pw.to_owned()))
+            .send()
+    };
+    let r = get("/api/v1/points/accounts/v1", "v1", &pw1).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["responder_id"].as_str(), v["balance"].as_i64()),
+        (Some("v1"), Some(0))
+    );
+    let r = get("/api/v1/points/accounts/v1/history", "v1", &pw1)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = get("/api/v1/points/accounts/v2", "v1", &pw1).await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = get("/api/v1/points/accounts/v1", "v1", "wrong")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app
+        .http
+        .get(format!("{}/api/v1/points/accounts/v1", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let (s, _) = app
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/points/accounts/nobody",
+            Some(&app.token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn responders_keep_a_real_name_and_a_checked_phone() {
+    let app = TestApp::spawn(&[]).await;
+    let (s, v) = app
+        .post(
+            "/api/v1/responders",
+            json!({"id": "v9", "name": "小王", "kind": "volunteer", "travel": "foot",
+                   "real_name": "王小明", "phone": "+86 138-0000-0000"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["real_name"], "王小明");
+    assert_eq!(v["phone"], "+86 138-0000-0000");
+    for bad in [
+        "call me",
+        "+86 138<script>",
+        "12345678901234567890123456789012345",
+    ] {
+        let (s, v) = app
+            .call(
+                reqwest::Method::PATCH,
+                "/api/v1/responders/v9",
+                Some(&app.token),
+                Some(json!({"phone": bad})),
+            )
+            .await;
+        assert_eq!(s, 422, "{bad}: {v}");
+    }
+    let (s, v) = app
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/responders/v9",
+            Some(&app.token),
+            Some(json!({"phone": null, "real_name": "王明"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let v = app.get("/api/v1/responders/v9").await;
+    assert_eq!(
+        (v["real_name"].as_str(), v["phone"].as_str()),
+        (Some("王明"), None)
+    );
+}
+
+/// Credits `points` to `rid` as an award approved at once, at time `at`.
+async fn credit(store: &Store, rid: &str, points: i64, at: i64) -> String {
+    let mut p = settings();
+    p.award_approval_above = i64::MAX;
+    let a = NewAward {
+        responder_id: rid.into(),
+        points,
+        reason: "test".into(),
+        proposed_by: "admin:test".into(),
+    };
+    store
+        .propose_award(&a, &p, at)
+        .await
+        .unwrap()
+        .movement_id
+        .unwrap()
+}
+
+#[tokio::test]
+async fn two_phones_spending_one_balance_at_once_never_go_below_zero() {
+    let app = TestApp::spawn(&[]).await;
+    let store = store(&app);
+    credit(&store, "v1", 100, now_ms()).await;
+    let expires = now_ms() + 300_000;
+    // 20 reservations of 30 at once: exactly three fit in 100.
+    let tries = (0..20).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .reserve_points(
+                    &format!("h{n}"),
+                    "v1",
+                    30,
+                    expires,
+                    "responder:v1",
+                    now_ms(),
+                )
+                .await
+        })
+    });
+    let results = futures::future::join_all(tries).await;
+    let mut held = 0;
+    for r in results {
+        match r.unwrap() {
+            Ok(h) => {
+                assert_eq!(h.state, "held");
+                held += 1;
+            }
+            Err(PointsError::Insufficient { available, wanted }) => {
+                assert_eq!((available, wanted), (10, 30));
+            }
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    assert_eq!(held, 3);
+    let a = store.points_account("v1", now_ms()).await.unwrap();
+    assert_eq!((a.balance, a.reserved), (10, 90));
+    assert_sound(&store).await;
+}
+
+#[tokio::test]
+async fn a_hold_is_confirmed_once_released_once_and_replays_move_nothing() {
+    let app = TestApp::spawn(&[]).await;
+    let store = store(&app);
+    credit(&store, "v1", 100, now_ms()).await;
+    let later = now_ms() + 300_000;
+    let h = store
+        .reserve_points("r1", "v1", 40, later, "responder:v1", now_ms())
+        .await
+        .unwrap();
+    // The same request again: the same hold, nothing more reserved.
+    let again = store
+        .reserve_points("r1", "v1", 40, later, "responder:v1", now_ms())
+        .await
+        .unwrap();
+    assert_eq!(h, again);
+    assert_eq!(store.points_balance("reserved:v1").await.unwrap(), 40);
+    // 50 confirmations at once: exactly one moves the points.
+    let tries = (0..50).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .confirm_hold("r1", "m1", "merchant:m1", now_ms())
+                .await
+        })
+    });
+    let outcomes: Vec<_> = futures::future::join_all(tries)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+    let confirmed = outcomes
+        .iter()
+        .filter(|o| matches!(o, ConfirmOutcome::Confirmed(_)))
+        .count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, ConfirmOutcome::AlreadyConfirmed(_)))
+        .count();
+    assert_eq!((confirmed, refused), (1, 49));
+    assert_eq!(store.points_balance("merchant:m1").await.unwrap(), 40);
+    assert!(store.release_hold("r1", "x", now_ms()).await.is_err());
+    // A released hold gives its points back once, and cannot be confirmed after.
+    store
+        .reserve_points("r2", "v1", 20, later, "responder:v1", now_ms())
+        .await
+        .unwrap();
+    let released = store.release_hold("r2", "x", now_ms()).await.unwrap();
+    assert_eq!(released.state, "released");
+    assert_eq!(
+        store.release_hold("r2", "x", now_ms()).await.unwrap(),
+        released
+    );
+    assert!(matches!(
+        store.confirm_hold("r2", "m1", "x", now_ms()).await.unwrap(),
+        ConfirmOutcome::Released(_)
+    ));
+    // A lapsed hold (a crash between reserve and confirm) is released on confirmation,
+    // or by the periodic sweep.
+    let past = now_ms() - 1;
+    store
+        .reserve_points("r3", "v1", 10, past, "responder:v1", now_ms())
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.confirm_hold("r3", "m1", "x", now_ms()).await.unwrap(),
+        ConfirmOutcome::Expired(_)
+    ));
+    store
+        .reserve_points("r4", "v1", 10, past, "responder:v1", now_ms())
+        .await
+        .unwrap();
+    assert_eq!(store.points_balance("reserved:v1").await.unwrap(), 10);
+    assert_eq!(store.release_lapsed_holds(now_ms()).await.unwrap(), 1);
+    assert_eq!(store.hold("r4").await.unwrap().state, "released");
+    let a = store.points_account("v1", now_ms()).await.unwrap();
+    assert_eq!((a.balance, a.reserved, a.redeemed_total), (60, 0, 40));
+    // A replayed award (same key) credits nothing more; the ledger refuses edits.
+    let before = store.points_balance("responder:v1").await.unwrap();
+    let p = settings();
+    let key = "correct:test-1";
+    store
+        .correct_points("v1", 5, key, "admin:a", "fix", &p, now_ms())
+        .await
+        .unwrap();
+    store
+        .correct_points("v1", 5, key, "admin:a", "fix", &p, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.points_balance("responder:v1").await.unwrap(),
+        before + 5
+    );
+    assert!(matches!(
+        store
+            .correct_points("v1", -1000, "correct:test-2", "admin:a", "x", &p, now_ms())
+            .await,
+        Err(PointsError::Insufficient { .. })
+    ));
+    assert_sound(&store).await;
+    for sql in [
+        "UPDATE points_entries SET amount = 1000",
+        "DELETE FROM points_movements",
+    ] {
+        assert!(
+            store_exec(&app, sql).await.is_err(),
+            "{sql} must be refused"
+        );
+    }
+    assert_sound(&store).await;
+}
+
+/// Runs `sql` on the test database directly.
+async fn store_exec(app: &TestApp, sql: &str) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    if app.db_url.starts_with("postgres") {
+        let mut c = sqlx::postgres::PgConnection::connect(&app.db_url).await?;
+        sqlx::query(sql).execute(&mut c).await.map(|_| ())
+    } else {
+        let mut c = sqlx::sqlite::SqliteConnection::connect(&app.db_url).await?;
+        sqlx::query(sql).execute(&mut c).await.map(|_| ())
+    }
+}
+
+#[tokio::test]
+async fn points_expire_in_lots_soonest_first_and_the_record_stays() {
+    let app = TestApp::spawn(&[]).await;
+    let store = store(&app);
+    app.responder("v1", "volunteer", "foot", None).await;
+    let now = now_ms();
+    // Lot A: earned 35 months ago (expires in about a month); lot B: now.
+    let a = credit(&store, "v1", 30, now - 35 * MONTH_MS + 5 * 86_400_000).await;
+    let b = credit(&store, "v1", 50, now).await;
+    // Spending takes the soonest-expiring lot first.
+    store
+        .reserve_points("s1", "v1", 20, now + 300_000, "responder:v1", now)
+        .await
+        .unwrap();
+    let moves = app.get("/api/v1/points/ledger?account=reserved:v1").await;
+    let entries = moves[0]["entries"].as_array().unwrap().clone();
+    assert!(
+        entries.iter().all(|e| e["lot_id"] == a.as_str()),
+        "{entries:?}"
+    );
+    assert!(matches!(
+        store.confirm_hold("s1", "m1", "x", now).await.unwrap(),
+        ConfirmOutcome::Confirmed(_)
+    ));
+    // Two months on, what is left of lot A (10) expires; lot B stays.
+    let later = now + 2 * MONTH_MS;
+    assert_eq!(store.expire_points(later).await.unwrap(), 10);
+    assert_eq!(store.expire_points(later).await.unwrap(), 0);
+    let acc = store.points_account("v1", later).await.unwrap();
+    assert_eq!(
+        (acc.balance, acc.expired_total, acc.awarded_total),
+        (50, 10, 80)
+    );
+    assert_eq!(store.points_balance("expiry").await.unwrap(), 10);
+    // The record stays: the award that issued lot A is still in the history, beside the
+    // expiry that points back to it.
+    let h = history(&app, "v1").await;
+    assert!(h.iter().any(|l| l["id"] == a.as_str()), "{h:?}");
+    let expired = h.iter().find(|l| l["kind"] == "expire").unwrap();
+    assert_eq!(expired["cause"]["id"], a.as_str());
+    assert_eq!(expired["change"], -10);
+    assert!(h.iter().any(|l| l["id"] == b.as_str()));
+    assert_sound(&store).await;
+}
