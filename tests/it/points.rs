@@ -7,7 +7,7 @@
 use griddispatch::clock::now_ms;
 use griddispatch::config::{PointsSettings, Settings};
 use griddispatch::domain::Role;
-use griddispatch::store::points::{ConfirmOutcome, NewAward, PointsError};
+use griddispatch::store::points::{ConfirmOutcome, Correction, NewAward, PointsError};
 use griddispatch::store::Store;
 use serde_json::{json, Value};
 
@@ -551,12 +551,19 @@ async fn a_hold_is_confirmed_once_released_once_and_replays_move_nothing() {
     let before = store.points_balance("responder:v1").await.unwrap();
     let p = settings();
     let key = "correct:test-1";
+    let fix = |points: i64, key: &str| Correction {
+        responder_id: "v1".into(),
+        points,
+        key: key.into(),
+        actor: "admin:a".into(),
+        note: "fix".into(),
+    };
     store
-        .correct_points("v1", 5, key, "admin:a", "fix", &p, now_ms())
+        .correct_points(&fix(5, key), &p, now_ms())
         .await
         .unwrap();
     store
-        .correct_points("v1", 5, key, "admin:a", "fix", &p, now_ms())
+        .correct_points(&fix(5, key), &p, now_ms())
         .await
         .unwrap();
     assert_eq!(
@@ -565,7 +572,7 @@ async fn a_hold_is_confirmed_once_released_once_and_replays_move_nothing() {
     );
     assert!(matches!(
         store
-            .correct_points("v1", -1000, "correct:test-2", "admin:a", "x", &p, now_ms())
+            .correct_points(&fix(-1000, "correct:test-2"), &p, now_ms())
             .await,
         Err(PointsError::Insufficient { .. })
     ));
@@ -637,4 +644,38 @@ async fn points_expire_in_lots_soonest_first_and_the_record_stays() {
     assert_eq!(expired["change"], -10);
     assert!(h.iter().any(|l| l["id"] == b.as_str()));
     assert_sound(&store).await;
+}
+
+#[tokio::test]
+async fn the_reporter_of_a_verified_field_report_earns_the_report_bonus() {
+    let app = TestApp::spawn(&[]).await;
+    let (mut v1, _w1) = v1_and_w1(&app).await;
+    // v2 reports from the field app: its alerts come from the source `field:v2`.
+    app.responder("v2", "volunteer", "foot", None).await;
+    let (user, pass) = app.source("field:v2").await;
+    let phone =
+        common::Client::connect(&app.mqtt_host, app.mqtt_port, "field-v2", &user, &pass).await;
+    let report =
+        json!({"id": "rep-1", "kind": "litter", "severity": 3, "lat": 39.4951, "lon": 106.6951});
+    phone.publish("alerts/field:v2", report.to_string()).await;
+    let task = offer(&mut v1).await;
+    let id = task["incident_id"].as_str().unwrap().to_owned();
+    let tid = task["task_id"].as_str().unwrap();
+    for status in ["accepted", "resolved"] {
+        let (ok, a) = v1.update(tid, json!({"status": status})).await;
+        assert!(ok, "{a}");
+    }
+    app.wait_state(&id, "resolved").await;
+    assert_eq!(account(&app, "v2").await["balance"], 0);
+    act(&app, &id, "verify", json!({})).await;
+    let a = account(&app, "v2").await;
+    assert_eq!(
+        (a["balance"].as_i64(), a["earned_total"].as_i64()),
+        (Some(5), Some(5))
+    );
+    let h = history(&app, "v2").await;
+    assert_eq!(h[0]["idempotency_key"], format!("report:{id}:v2"));
+    assert_eq!(h[0]["cause"]["id"], id.as_str());
+    assert_eq!(account(&app, "v1").await["balance"], 10);
+    assert_sound(&store(&app)).await;
 }

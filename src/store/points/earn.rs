@@ -213,6 +213,21 @@ pub(crate) async fn earn_in(
     Ok(())
 }
 
+/// A correction of a responder's points, against the county account.
+#[derive(Debug, Clone)]
+pub struct Correction {
+    /// Whose points.
+    pub responder_id: String,
+    /// Points to add (positive) or take (negative).
+    pub points: i64,
+    /// Idempotency key (`correct:<something unique>`).
+    pub key: String,
+    /// Who corrects (`admin:<name>`).
+    pub actor: String,
+    /// Why.
+    pub note: String,
+}
+
 /// A stored award.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AwardRow {
@@ -402,25 +417,22 @@ impl Store {
             .collect()
     }
 
-    /// A correction by `actor`: `points` (positive or negative) to or from a responder,
-    /// against the county account, as a new movement (`correct`, key `key`). A debit takes
-    /// the soonest-expiring lots and is refused beyond the spendable balance.
+    /// A correction (see [`Correction`]) as a new movement (`correct`, key `c.key`); a
+    /// replay of the key returns the first movement. A debit takes the soonest-expiring
+    /// lots and is refused beyond the spendable balance.
     pub async fn correct_points(
         &self,
-        responder_id: &str,
-        points: i64,
-        key: &str,
-        actor: &str,
-        note: &str,
+        c: &Correction,
         p: &PointsSettings,
         now: i64,
     ) -> Result<MovementRow, super::PointsError> {
         let mut tx = self.begin_write("points_accounts").await?;
         ledger::lock_ledger(&mut tx, self.backend).await?;
+        let (points, key) = (c.points, c.key.as_str());
         if let Some(m) = ledger::by_key(&mut tx, key).await? {
             return Ok(m);
         }
-        let account = responder_account(responder_id);
+        let account = responder_account(&c.responder_id);
         let id = new_movement_id();
         let legs = if points >= 0 {
             let lot_expires_at = expires_at(now, p.expiry_months);
@@ -457,8 +469,8 @@ impl Store {
             cause_id: key.to_owned(),
             points: points.abs(),
             at: now,
-            actor: actor.to_owned(),
-            note: Some(note.to_owned()),
+            actor: c.actor.clone(),
+            note: Some(c.note.clone()),
             legs,
         };
         let m = ledger::post(&mut tx, &m).await?;

@@ -22,7 +22,7 @@ use sqlx::Row;
 use super::StoreError;
 
 pub(crate) use earn::earn_in;
-pub use earn::{AwardRow, EarnSettings, NewAward};
+pub use earn::{AwardRow, Correction, EarnSettings, NewAward};
 pub use holds::{ConfirmOutcome, HoldRow};
 pub use reads::{AccountSummary, HistoryLine, LedgerQuery, MovementView};
 
