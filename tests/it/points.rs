@@ -679,3 +679,28 @@ async fn the_reporter_of_a_verified_field_report_earns_the_report_bonus() {
     assert_eq!(account(&app, "v1").await["balance"], 10);
     assert_sound(&store(&app)).await;
 }
+
+#[tokio::test]
+async fn an_operators_close_earns_only_resolved_work() {
+    let app = TestApp::spawn(&[]).await;
+    let (mut v1, _w1) = v1_and_w1(&app).await;
+    // Closed while only accepted: the work was never done, nothing is earned.
+    let id = app.alert(litter("k1", 106.6951)).await;
+    let task = offer(&mut v1).await;
+    assert_eq!(task["incident_id"], id);
+    let (ok, a) = v1
+        .update(
+            task["task_id"].as_str().unwrap(),
+            json!({"status": "accepted"}),
+        )
+        .await;
+    assert!(ok, "{a}");
+    app.wait_state(&id, "assigned").await;
+    act(&app, &id, "close", json!({})).await;
+    assert_eq!(account(&app, "v1").await["earned_total"], 0);
+    // Closed after it was resolved: the close finds the work good, and it earns.
+    let (id, _) = resolve(&app, &mut v1, litter("k2", 106.6952)).await;
+    act(&app, &id, "close", json!({})).await;
+    assert_eq!(account(&app, "v1").await["earned_total"], 10);
+    assert_sound(&store(&app)).await;
+}
