@@ -23,6 +23,8 @@ CREATE TABLE points_movements (
     cause_type      TEXT NOT NULL
         CHECK (cause_type IN ('incident', 'award', 'redemption', 'movement')),
     cause_id        TEXT NOT NULL,
+    -- The responder the movement concerns (NULL for none): their history's index.
+    responder_id    TEXT,
     points          BIGINT NOT NULL,
     at              BIGINT NOT NULL,
     actor           TEXT NOT NULL,
@@ -31,6 +33,7 @@ CREATE TABLE points_movements (
 CREATE UNIQUE INDEX points_movements_idempotency ON points_movements (idempotency_key);
 CREATE INDEX points_movements_at ON points_movements (at);
 CREATE INDEX points_movements_cause ON points_movements (cause_type, cause_id);
+CREATE INDEX points_movements_responder ON points_movements (responder_id, at);
 
 -- The entries of a movement; they sum to zero. `lot_id` names the movement that issued
 -- the points (an earning or an award), `lot_expires_at` when that lot expires: points

@@ -152,6 +152,32 @@ async fn a_volunteer_earns_when_the_work_is_verified_a_grid_worker_and_a_cancell
     assert!(entries
         .iter()
         .any(|e| e["account"] == "county" && e["amount"] == -10));
+    // Without filters, and by period (days at reports.utc_offset).
+    let all = app.get("/api/v1/points/ledger").await;
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    // Tomorrow (UTC) as the last day included covers now at any offset east of UTC.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let within = app
+        .get(&format!(
+            "/api/v1/points/ledger?from=2020-01-01&to={tomorrow}"
+        ))
+        .await;
+    assert_eq!(within.as_array().unwrap().len(), 1);
+    let before = app
+        .get("/api/v1/points/ledger?from=2020-01-01&to=2020-12-31")
+        .await;
+    assert!(before.as_array().unwrap().is_empty());
+    let (s, _) = app
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/points/ledger?from=yesterday",
+            Some(&app.token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 422);
     assert_eq!(account(&app, "v1").await["balance"], 10);
     assert_eq!(store(&app).points_balance("county").await.unwrap(), -10);
     assert_sound(&store(&app)).await;
@@ -255,6 +281,14 @@ async fn awards_need_a_second_admin_above_the_threshold() {
     assert_eq!(v["state"], "pending");
     let id = v["id"].as_str().unwrap().to_owned();
     assert_eq!(account(&app, "v1").await["balance"], 30);
+    assert_eq!(
+        app.get("/api/v1/points/awards")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     let pending = app.get("/api/v1/points/awards?state=pending").await;
     assert_eq!(pending.as_array().unwrap().len(), 1);
     assert_eq!(pending[0]["id"], id.as_str());

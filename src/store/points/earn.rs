@@ -71,6 +71,7 @@ async fn credit(
         kind: c.kind,
         cause_type: c.cause_type,
         cause_id: c.cause_id.to_owned(),
+        responder_id: Some(c.responder_id.to_owned()),
         points: c.points,
         at: c.at,
         actor: c.actor.to_owned(),
@@ -354,8 +355,7 @@ impl Store {
         p: &PointsSettings,
         now: i64,
     ) -> Result<AwardRow, StoreError> {
-        let mut tx = self.begin_write("points_accounts").await?;
-        ledger::lock_ledger(&mut tx, self.backend).await?;
+        let mut tx = self.begin_ledger().await?;
         let id = format!("aw-{}", uuid::Uuid::now_v7().simple());
         sqlx::query(&format!(
             "INSERT INTO points_awards ({AWARD_COLUMNS}) VALUES ($1, $2, $3, $4, 'pending', $5, $6, NULL, NULL, NULL)"
@@ -386,8 +386,7 @@ impl Store {
         p: &PointsSettings,
         now: i64,
     ) -> Result<Result<AwardRow, AwardRow>, StoreError> {
-        let mut tx = self.begin_write("points_accounts").await?;
-        ledger::lock_ledger(&mut tx, self.backend).await?;
+        let mut tx = self.begin_ledger().await?;
         let row = award_in(&mut tx, id).await?;
         if row.state != "pending" {
             return Err(StoreError::Conflict(format!(
@@ -426,8 +425,7 @@ impl Store {
         p: &PointsSettings,
         now: i64,
     ) -> Result<MovementRow, super::PointsError> {
-        let mut tx = self.begin_write("points_accounts").await?;
-        ledger::lock_ledger(&mut tx, self.backend).await?;
+        let mut tx = self.begin_ledger().await?;
         let (points, key) = (c.points, c.key.as_str());
         if let Some(m) = ledger::by_key(&mut tx, key).await? {
             return Ok(m);
@@ -467,6 +465,7 @@ impl Store {
             kind: MovementKind::Correct,
             cause_type: "movement",
             cause_id: key.to_owned(),
+            responder_id: Some(c.responder_id.clone()),
             points: points.abs(),
             at: now,
             actor: c.actor.clone(),

@@ -132,6 +132,7 @@ async fn end_hold(
         kind,
         cause_type: "redemption",
         cause_id: hold.id.clone(),
+        responder_id: Some(hold.responder_id.clone()),
         points: hold.points,
         at: now,
         actor: actor.to_owned(),
@@ -154,12 +155,6 @@ async fn end_hold(
 }
 
 impl Store {
-    async fn begin_ledger(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        let mut tx = self.begin_write("points_accounts").await?;
-        ledger::lock_ledger(&mut tx, self.backend).await?;
-        Ok(tx)
-    }
-
     /// Reserves `points` of a responder's spendable points under hold `hold_id` until
     /// `expires_at` (they count against the balance from now on), taking the lots that
     /// expire soonest. The same `hold_id` again returns the first hold and moves nothing.
@@ -198,6 +193,7 @@ impl Store {
             kind: MovementKind::Reserve,
             cause_type: "redemption",
             cause_id: hold_id.to_owned(),
+            responder_id: Some(responder_id.to_owned()),
             points,
             at: now,
             actor: actor.to_owned(),
@@ -336,6 +332,7 @@ impl Store {
                 kind: MovementKind::Expire,
                 cause_type: "movement",
                 cause_id: lot_id.clone(),
+                responder_id: super::account_of(&account).map(str::to_owned),
                 points: lot.points,
                 at: now,
                 actor: "points:expiry".into(),

@@ -4,7 +4,7 @@
 
 use sqlx::{Any, Row, Transaction};
 
-use super::super::{Backend, StoreError};
+use super::super::{Backend, Store, StoreError};
 use super::{account_of, MovementKind, MovementRow, MOVEMENT_COLUMNS};
 use crate::domain::points::Lot;
 
@@ -25,6 +25,7 @@ pub(super) struct NewMovement {
     pub kind: MovementKind,
     pub cause_type: &'static str,
     pub cause_id: String,
+    pub responder_id: Option<String>,
     pub points: i64,
     pub at: i64,
     pub actor: String,
@@ -51,6 +52,15 @@ pub(crate) async fn lock_ledger(
             .await?;
     }
     Ok(())
+}
+
+impl Store {
+    /// A transaction that holds the ledger's write lock from its first statement (the
+    /// store's `begin_write`: `BEGIN IMMEDIATE` on SQLite, the same table lock as
+    /// [`lock_ledger`] on PostgreSQL).
+    pub(super) async fn begin_ledger(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        self.begin_write("points_accounts").await
+    }
 }
 
 /// The movement already written under `key`, if any (a replay).
@@ -119,13 +129,14 @@ pub(super) async fn post(
         });
     }
     sqlx::query(&format!(
-        "INSERT INTO points_movements ({MOVEMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        "INSERT INTO points_movements ({MOVEMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ))
     .bind(&m.id)
     .bind(&m.key)
     .bind(m.kind.as_str())
     .bind(m.cause_type)
     .bind(&m.cause_id)
+    .bind(&m.responder_id)
     .bind(m.points)
     .bind(m.at)
     .bind(&m.actor)
@@ -168,6 +179,7 @@ pub(super) async fn post(
         kind: m.kind.as_str().to_owned(),
         cause_type: m.cause_type.to_owned(),
         cause_id: m.cause_id.clone(),
+        responder_id: m.responder_id.clone(),
         points: m.points,
         at: m.at,
         actor: m.actor.clone(),

@@ -89,7 +89,7 @@ pub(crate) fn account_of(account: &str) -> Option<&str> {
 }
 
 pub(super) const MOVEMENT_COLUMNS: &str =
-    "id, idempotency_key, kind, cause_type, cause_id, points, at, actor, note";
+    "id, idempotency_key, kind, cause_type, cause_id, responder_id, points, at, actor, note";
 
 /// A stored movement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -104,6 +104,8 @@ pub struct MovementRow {
     pub cause_type: String,
     /// The cause's id.
     pub cause_id: String,
+    /// The responder it concerns, if any.
+    pub responder_id: Option<String>,
     /// Points moved.
     pub points: i64,
     /// When, Unix ms.
@@ -122,6 +124,7 @@ impl MovementRow {
             kind: r.try_get("kind")?,
             cause_type: r.try_get("cause_type")?,
             cause_id: r.try_get("cause_id")?,
+            responder_id: r.try_get("responder_id")?,
             points: r.try_get("points")?,
             at: r.try_get("at")?,
             actor: r.try_get("actor")?,

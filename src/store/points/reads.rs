@@ -174,14 +174,13 @@ impl Store {
              LEFT JOIN points_entries e ON e.movement_id = m.id
              LEFT JOIN incidents i ON m.cause_type = 'incident' AND i.id = m.cause_id
              LEFT JOIN points_awards a ON m.cause_type = 'award' AND a.id = m.cause_id
-             WHERE m.id IN (SELECT movement_id FROM points_entries WHERE account = $1 OR account = $2)
-                OR (m.cause_type = 'incident' AND m.points = 0 AND m.idempotency_key LIKE $3)
+             WHERE m.responder_id = $3
              GROUP BY {cols}
              ORDER BY m.at DESC, m.id DESC LIMIT $4"
         ))
         .bind(responder_account(rid))
         .bind(reserved_account(rid))
-        .bind(format!("%:{rid}"))
+        .bind(rid)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
