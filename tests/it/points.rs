@@ -398,6 +398,7 @@ async fn a_phone_sees_its_own_account_only() {
         )
         .await;
     assert_eq!(s, 404);
+    assert_sound(&store(&app)).await;
 }
 
 #[tokio::test]
@@ -442,6 +443,7 @@ async fn responders_keep_a_real_name_and_a_checked_phone() {
         (v["real_name"].as_str(), v["phone"].as_str()),
         (Some("王明"), None)
     );
+    assert_sound(&store(&app)).await;
 }
 
 /// Credits `points` to `rid` as an award approved at once, at time `at`.
