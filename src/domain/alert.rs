@@ -88,6 +88,43 @@ pub enum SnapshotSource {
     },
     /// No picture: e.g. a `camera_offline` incident, whose camera has nothing to show.
     None,
+    /// The photo a person took with the report (a phone's 随手拍), a JPEG checked on
+    /// arrival.
+    Photo(Photo),
+}
+
+/// A JPEG that came with a report. Shared, not copied, on its way to the snapshot service;
+/// its `Debug` gives its size, not its bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Photo(std::sync::Arc<Vec<u8>>);
+
+impl Photo {
+    /// Largest photo accepted, bytes: a phone's picture scaled for the task (the field app
+    /// sends at most 1600 pixels a side, a few hundred KiB).
+    pub const MAX_BYTES: usize = 4 * 1024 * 1024;
+
+    /// Checks `bytes`: a JPEG (it starts with the JPEG start-of-image marker) of at most
+    /// [`Photo::MAX_BYTES`].
+    pub fn parse(bytes: Vec<u8>) -> Result<Photo, Invalid> {
+        if bytes.len() > Self::MAX_BYTES {
+            return Err(Invalid::new("photo", "at most 4 MiB"));
+        }
+        if bytes.len() < 4 || bytes[..3] != [0xFF, 0xD8, 0xFF] {
+            return Err(Invalid::new("photo", "must be a JPEG picture"));
+        }
+        Ok(Photo(std::sync::Arc::new(bytes)))
+    }
+
+    /// The JPEG.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Photo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Photo({} bytes)", self.0.len())
+    }
 }
 
 /// A validated alert.
