@@ -9,8 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::{w1_by_the_camera, wait_for, Client, TestApp, Worker};
-use gstreamer as gst;
-use gstreamer::prelude::*;
 use rtsp::{h264_launch, test_jpeg, RtspServer, SilentCamera};
 use serde_json::{json, Value};
 
