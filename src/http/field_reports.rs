@@ -16,8 +16,7 @@ use serde_json::{json, Value};
 use super::auth::Phone;
 use super::error::{ApiError, JsonBody};
 use super::AppState;
-use crate::domain::alert::{AlertPayload, NewAlert, Photo, SnapshotSource};
-use crate::domain::Ident;
+use crate::domain::alert::{field_source, AlertPayload, NewAlert, Photo, SnapshotSource};
 use crate::store::now_ms;
 
 /// Routes of this area.
@@ -51,15 +50,6 @@ struct ReportBody {
     photo: Option<String>,
 }
 
-/// The source a responder's reports come from.
-fn source_of(rid: &Ident) -> Result<Ident, ApiError> {
-    Ident::parse(&format!("field:{rid}")).map_err(|_| {
-        ApiError::Unprocessable(format!(
-            "responder id {rid} is too long to name a report's source (field:<id>, 64 characters)"
-        ))
-    })
-}
-
 /// Decodes the photo: base64 of a JPEG.
 fn photo(text: &str) -> Result<Photo, ApiError> {
     // Base64 is 4 characters for 3 bytes: refuse what cannot fit before decoding it.
@@ -77,7 +67,7 @@ async fn report(
     State(st): State<AppState>,
     JsonBody(body): JsonBody<ReportBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let source = source_of(&rid)?;
+    let source = field_source(&rid)?;
     let picture = body.photo.as_deref().map(photo).transpose()?;
     let payload = AlertPayload {
         id: body.request_id,
@@ -119,16 +109,5 @@ mod tests {
         assert!(photo("not base64 at all!").is_err());
         let huge = "A".repeat(Photo::MAX_BYTES / 3 * 4 + 8);
         assert!(photo(&huge).is_err());
-    }
-
-    #[test]
-    fn a_report_comes_from_field_and_the_responder() {
-        let rid = Ident::parse("w1").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            source_of(&rid).ok().map(|s| s.to_string()),
-            Some("field:w1".into())
-        );
-        let long = Ident::parse(&"w".repeat(64)).unwrap_or_else(|e| panic!("{e}"));
-        assert!(source_of(&long).is_err());
     }
 }

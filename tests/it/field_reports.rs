@@ -41,8 +41,18 @@ async fn a_volunteers_report_with_a_photo_is_dispatched_and_the_photo_travels_wi
         (39.4950, 106.6950),
     )
     .await;
-    // The reporter: a volunteer whose phone has not sent a position, so not a candidate.
-    let pw = app.responder("v1", "volunteer", "foot", Some("g1")).await;
+    // The reporter: a volunteer on duty right at the spot, nearer than anyone. They asked
+    // for help with it, so they are not offered it.
+    let mut v1 = worker(
+        &app,
+        "v1",
+        "volunteer",
+        "foot",
+        Some("g1"),
+        (39.4952, 106.6952),
+    )
+    .await;
+    let pw = v1.password.clone();
     let jpeg = test_jpeg(160, 120);
     let body = json!({
         "request_id": "r-1", "kind": "litter", "note": "楼道堆满杂物，堵住了消防通道",
@@ -61,6 +71,12 @@ async fn a_volunteers_report_with_a_photo_is_dispatched_and_the_photo_travels_wi
     // The worker nearby is offered it; the photo reaches the task once stored.
     let offer = w1.expect_task().await;
     assert_eq!(offer["incident_id"], id.as_str());
+    assert!(
+        v1.task(std::time::Duration::from_millis(300))
+            .await
+            .is_none(),
+        "the reporter is not offered their own report"
+    );
     let mut with_photo = offer.clone();
     for _ in 0..20 {
         if with_photo["snapshots"].as_array().map_or(0, Vec::len) == 1 {
