@@ -4,24 +4,14 @@
 // nearby is offered it. The form is in Chinese, as the volunteer reads it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startApp, browser, shot, freePort, publish, PHONE } from './harness.mjs';
+import { startApp, browser, shot, freePort, publish, PHONE, until } from './harness.mjs';
 
 const V = { id: 'vol1', lat: 31.2251, lon: 121.4651 };
 const W = { id: 'gw1', lat: 31.2260, lon: 121.4660 };
 
 let app;
 const creds = {};
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what, f, ms = 15000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 before(async () => {
   const wsPort = await freePort();
