@@ -40,14 +40,6 @@ pub fn deed_points(rule: &PointsRule, severity: i64, guidance: bool, guidance_bo
     rule.points(severity) + if guidance { guidance_bonus } else { 0 }
 }
 
-/// The responder a report came from: alerts from the field app carry the source
-/// `field:<responder id>`.
-pub fn field_reporter(source_id: &str) -> Option<&str> {
-    source_id
-        .strip_prefix("field:")
-        .filter(|r| !r.trim().is_empty())
-}
-
 /// What may be credited of `wanted` points: no more than is left of the monthly cap
 /// (`0` = none) after `earned_this_month`, and no more than keeps `held` (the balance
 /// plus what is reserved) within the balance cap (`None` = none). Never below zero.
@@ -192,7 +184,5 @@ mod tests {
         assert_eq!(t, vec![lot("a", 100, 3), lot("b", 200, 3)]);
         assert_eq!(take_fifo(&lots, 18).unwrap().len(), 3);
         assert!(take_fifo(&lots, 19).is_none());
-        assert_eq!(field_reporter("field:v1"), Some("v1"));
-        assert_eq!(field_reporter("cam-1"), None);
     }
 }

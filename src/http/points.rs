@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{authorize_parts, basic_credentials, Admin, Viewer};
+use super::auth::{authorize_parts, phone_login, Admin, Viewer};
 use super::error::{ApiError, JsonBody};
 use super::AppState;
 use crate::clock::{now_ms, rfc3339};
@@ -21,7 +21,6 @@ use crate::domain::{Ident, Role};
 use crate::store::points::{
     AwardRow, HistoryLine, LedgerQuery, MovementRow, MovementView, NewAward,
 };
-use crate::store::AccountOwner;
 
 /// Routes of this area.
 pub fn router() -> Router<AppState> {
@@ -43,14 +42,11 @@ const MAX_REASON_CHARS: usize = 500;
 
 /// Console users (viewer and up) see every account. A phone holds its worker's MQTT
 /// login; sent as HTTP Basic it shows that worker's own account and no other (404, as for
-/// a missing one).
+/// a missing one); a wrong one is 401, and repeated failures lock it a while.
 async fn may_see_account(parts: &Parts, st: &AppState, rid: &str) -> Result<(), ApiError> {
-    let Some((username, password)) = basic_credentials(&parts.headers) else {
-        return authorize_parts(parts, st, Role::Viewer).await.map(|_| ());
-    };
-    match st.store.check_mqtt_login(&username, &password).await? {
-        None => Err(ApiError::Unauthorized),
-        Some(AccountOwner::Responder(own)) if own == rid => Ok(()),
+    match phone_login(parts, st).await? {
+        None => authorize_parts(parts, st, Role::Viewer).await.map(|_| ()),
+        Some(own) if own.as_str() == rid => Ok(()),
         Some(_) => Err(ApiError::NotFound(format!("points account of {rid}"))),
     }
 }

@@ -682,20 +682,30 @@ async fn points_expire_in_lots_soonest_first_and_the_record_stays() {
     assert_sound(&store).await;
 }
 
+/// POSTs a report from the phone of `w` (its MQTT login as HTTP Basic); the incident id.
+async fn field_report(app: &common::Api, w: &Worker, request_id: &str, lon: f64) -> String {
+    let resp = app
+        .http
+        .post(format!("{}/api/v1/field/reports", app.base))
+        .basic_auth(&w.rid, Some(&w.password))
+        .json(&json!({"request_id": request_id, "kind": "litter", "lat": 39.4951, "lon": lon}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let v: Value = resp.json().await.unwrap();
+    v["incident_id"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn the_reporter_of_a_verified_field_report_earns_the_report_bonus() {
     let app = TestApp::spawn(&[]).await;
     let (mut v1, _w1) = v1_and_w1(&app).await;
-    // v2 reports from the field app: its alerts come from the source `field:v2`.
-    app.responder("v2", "volunteer", "foot", None).await;
-    let (user, pass) = app.source("field:v2").await;
-    let phone =
-        common::Client::connect(&app.mqtt_host, app.mqtt_port, "field-v2", &user, &pass).await;
-    let report =
-        json!({"id": "rep-1", "kind": "litter", "severity": 3, "lat": 39.4951, "lon": 106.6951});
-    phone.publish("alerts/field:v2", report.to_string()).await;
+    // v2 reports from the field app (随手拍): the alert's source is `field:v2`.
+    let v2 = worker(&app, "v2", "volunteer", "foot", None, (39.4960, 106.6960)).await;
+    let id = field_report(&app, &v2, "rep-1", 106.6951).await;
     let task = offer(&mut v1).await;
-    let id = task["incident_id"].as_str().unwrap().to_owned();
+    assert_eq!(task["incident_id"], id.as_str());
     let tid = task["task_id"].as_str().unwrap();
     for status in ["accepted", "resolved"] {
         let (ok, a) = v1.update(tid, json!({"status": status})).await;
@@ -713,6 +723,10 @@ async fn the_reporter_of_a_verified_field_report_earns_the_report_bonus() {
     assert_eq!(h[0]["idempotency_key"], format!("report:{id}:v2"));
     assert_eq!(h[0]["cause"]["id"], id.as_str());
     assert_eq!(account(&app, "v1").await["balance"], 10);
+    // A report cancelled as false earns nothing.
+    let false_report = field_report(&app, &v2, "rep-2", 106.6953).await;
+    act(&app, &false_report, "cancel", json!({"note": "误报"})).await;
+    assert_eq!(account(&app, "v2").await["earned_total"], 5);
     assert_sound(&store(&app)).await;
 }
 

@@ -9,7 +9,8 @@ use super::super::{Backend, Store, StoreError};
 use super::ledger::{self, new_movement_id, Leg, NewMovement};
 use super::{reserved_account, responder_account, MovementKind, MovementRow, COUNTY};
 use crate::config::PointsSettings;
-use crate::domain::points::{capped, deed_points, expires_at, field_reporter, month_bounds};
+use crate::domain::alert::field_reporter;
+use crate::domain::points::{capped, deed_points, expires_at, month_bounds};
 use crate::domain::ResponderKind;
 
 /// What earning needs to know: the `[points]` settings and the calendar of the monthly
@@ -163,6 +164,7 @@ pub(crate) async fn earn_in(
         }
     }
     if let Some(rid) = source.as_deref().and_then(field_reporter) {
+        let rid = rid.as_str();
         let rkind: Option<String> = sqlx::query_scalar("SELECT kind FROM responders WHERE id = $1")
             .bind(rid)
             .fetch_optional(&mut **tx)
