@@ -59,7 +59,7 @@ CREATE TABLE points_holds (
     expires_at      BIGINT NOT NULL,
     created_at      BIGINT NOT NULL,
     ended_at        BIGINT,
-    merchant_id     TEXT,
+    merchant_id     TEXT NOT NULL,
     reserve_movement TEXT NOT NULL,
     end_movement    TEXT
 );

@@ -7,7 +7,7 @@
 use griddispatch::clock::now_ms;
 use griddispatch::config::{PointsSettings, Settings};
 use griddispatch::domain::Role;
-use griddispatch::store::points::{ConfirmOutcome, Correction, NewAward, PointsError};
+use griddispatch::store::points::{ConfirmOutcome, Correction, NewAward, PointsError, Reservation};
 use griddispatch::store::Store;
 use serde_json::{json, Value};
 
@@ -446,6 +446,18 @@ async fn responders_keep_a_real_name_and_a_checked_phone() {
     assert_sound(&store(&app)).await;
 }
 
+/// A reservation of v1's points for merchant m1.
+fn hold(id: &str, points: i64, expires_at: i64) -> Reservation {
+    Reservation {
+        hold_id: id.into(),
+        responder_id: "v1".into(),
+        merchant_id: "m1".into(),
+        points,
+        expires_at,
+        actor: "responder:v1".into(),
+    }
+}
+
 /// Credits `points` to `rid` as an award approved at once, at time `at`.
 async fn credit(store: &Store, rid: &str, points: i64, at: i64) -> String {
     let mut p = settings();
@@ -475,14 +487,7 @@ async fn two_phones_spending_one_balance_at_once_never_go_below_zero() {
         let store = store.clone();
         tokio::spawn(async move {
             store
-                .reserve_points(
-                    &format!("h{n}"),
-                    "v1",
-                    30,
-                    expires,
-                    "responder:v1",
-                    now_ms(),
-                )
+                .reserve_points(&hold(&format!("h{n}"), 30, expires), now_ms())
                 .await
         })
     });
@@ -513,16 +518,24 @@ async fn a_hold_is_confirmed_once_released_once_and_replays_move_nothing() {
     credit(&store, "v1", 100, now_ms()).await;
     let later = now_ms() + 300_000;
     let h = store
-        .reserve_points("r1", "v1", 40, later, "responder:v1", now_ms())
+        .reserve_points(&hold("r1", 40, later), now_ms())
         .await
         .unwrap();
     // The same request again: the same hold, nothing more reserved.
     let again = store
-        .reserve_points("r1", "v1", 40, later, "responder:v1", now_ms())
+        .reserve_points(&hold("r1", 40, later), now_ms())
         .await
         .unwrap();
     assert_eq!(h, again);
     assert_eq!(store.points_balance("reserved:v1").await.unwrap(), 40);
+    // Another merchant's confirmation moves nothing.
+    assert_eq!(
+        store
+            .confirm_hold("r1", "m2", "merchant:m2", now_ms())
+            .await
+            .unwrap(),
+        ConfirmOutcome::OtherMerchant
+    );
     // 50 confirmations at once: exactly one moves the points.
     let tries = (0..50).map(|_| {
         let store = store.clone();
@@ -550,7 +563,7 @@ async fn a_hold_is_confirmed_once_released_once_and_replays_move_nothing() {
     assert!(store.release_hold("r1", "x", now_ms()).await.is_err());
     // A released hold gives its points back once, and cannot be confirmed after.
     store
-        .reserve_points("r2", "v1", 20, later, "responder:v1", now_ms())
+        .reserve_points(&hold("r2", 20, later), now_ms())
         .await
         .unwrap();
     let released = store.release_hold("r2", "x", now_ms()).await.unwrap();
@@ -567,7 +580,7 @@ async fn a_hold_is_confirmed_once_released_once_and_replays_move_nothing() {
     // or by the periodic sweep.
     let past = now_ms() - 1;
     store
-        .reserve_points("r3", "v1", 10, past, "responder:v1", now_ms())
+        .reserve_points(&hold("r3", 10, past), now_ms())
         .await
         .unwrap();
     assert!(matches!(
@@ -575,7 +588,7 @@ async fn a_hold_is_confirmed_once_released_once_and_replays_move_nothing() {
         ConfirmOutcome::Expired(_)
     ));
     store
-        .reserve_points("r4", "v1", 10, past, "responder:v1", now_ms())
+        .reserve_points(&hold("r4", 10, past), now_ms())
         .await
         .unwrap();
     assert_eq!(store.points_balance("reserved:v1").await.unwrap(), 10);
@@ -648,7 +661,7 @@ async fn points_expire_in_lots_soonest_first_and_the_record_stays() {
     let b = credit(&store, "v1", 50, now).await;
     // Spending takes the soonest-expiring lot first.
     store
-        .reserve_points("s1", "v1", 20, now + 300_000, "responder:v1", now)
+        .reserve_points(&hold("s1", 20, now + 300_000), now)
         .await
         .unwrap();
     let moves = app.get("/api/v1/points/ledger?account=reserved:v1").await;

@@ -33,8 +33,8 @@ pub struct HoldRow {
     pub created_at: i64,
     /// When it was confirmed or released.
     pub ended_at: Option<i64>,
-    /// The merchant that confirmed it.
-    pub merchant_id: Option<String>,
+    /// The merchant whose offer it is (the only one that can confirm it).
+    pub merchant_id: String,
     /// The reserve movement.
     pub reserve_movement: String,
     /// The confirm or release movement.
@@ -60,6 +60,24 @@ impl HoldRow {
     }
 }
 
+/// A reservation asked for (a redemption's hold).
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    /// The hold's id: the redemption's (its idempotency: the same id again is the same
+    /// hold).
+    pub hold_id: String,
+    /// Whose points.
+    pub responder_id: String,
+    /// The merchant whose offer it is: only that merchant can confirm it.
+    pub merchant_id: String,
+    /// How many points.
+    pub points: i64,
+    /// When it lapses unconfirmed, Unix ms.
+    pub expires_at: i64,
+    /// Who asks (`responder:<id>`).
+    pub actor: String,
+}
+
 /// How a confirmation ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfirmOutcome {
@@ -71,6 +89,9 @@ pub enum ConfirmOutcome {
     Released(HoldRow),
     /// The hold had lapsed: it is released now and nothing is redeemed (410).
     Expired(HoldRow),
+    /// The hold is for another merchant's offer: nothing moves (404 to the caller, as for
+    /// a code that does not exist).
+    OtherMerchant,
 }
 
 async fn hold_in(tx: &mut Transaction<'static, Any>, id: &str) -> Result<HoldRow, StoreError> {
@@ -117,7 +138,6 @@ async fn end_hold(
     hold: &HoldRow,
     kind: MovementKind,
     to: &str,
-    merchant_id: Option<&str>,
     actor: &str,
     now: i64,
 ) -> Result<MovementRow, StoreError> {
@@ -141,12 +161,11 @@ async fn end_hold(
     };
     let moved = ledger::post(tx, &m).await?;
     sqlx::query(
-        "UPDATE points_holds SET state = $1, ended_at = $2, merchant_id = $3, end_movement = $4
-         WHERE id = $5 AND state = 'held'",
+        "UPDATE points_holds SET state = $1, ended_at = $2, end_movement = $3
+         WHERE id = $4 AND state = 'held'",
     )
     .bind(state)
     .bind(now)
-    .bind(merchant_id)
     .bind(&moved.id)
     .bind(&hold.id)
     .execute(&mut **tx)
@@ -155,19 +174,14 @@ async fn end_hold(
 }
 
 impl Store {
-    /// Reserves `points` of a responder's spendable points under hold `hold_id` until
-    /// `expires_at` (they count against the balance from now on), taking the lots that
-    /// expire soonest. The same `hold_id` again returns the first hold and moves nothing.
-    /// More than the balance: [`PointsError::Insufficient`], nothing held.
-    pub async fn reserve_points(
-        &self,
-        hold_id: &str,
-        responder_id: &str,
-        points: i64,
-        expires_at: i64,
-        actor: &str,
-        now: i64,
-    ) -> Result<HoldRow, PointsError> {
+    /// Reserves `r.points` of a responder's spendable points under hold `r.hold_id` for
+    /// merchant `r.merchant_id` until `r.expires_at` (they count against the balance from
+    /// now on), taking the lots that expire soonest. The same `hold_id` again returns the
+    /// first hold and moves nothing. More than the balance: [`PointsError::Insufficient`],
+    /// nothing held.
+    pub async fn reserve_points(&self, r: &Reservation, now: i64) -> Result<HoldRow, PointsError> {
+        let (hold_id, responder_id, points) =
+            (r.hold_id.as_str(), r.responder_id.as_str(), r.points);
         if points <= 0 {
             return Err(StoreError::Conflict("a hold must be of at least 1 point".into()).into());
         }
@@ -196,19 +210,20 @@ impl Store {
             responder_id: Some(responder_id.to_owned()),
             points,
             at: now,
-            actor: actor.to_owned(),
+            actor: r.actor.clone(),
             note: None,
             legs: move_lots(&taken, &account, &reserved_account(responder_id)),
         };
         let moved = ledger::post(&mut tx, &m).await?;
         sqlx::query(&format!(
-            "INSERT INTO points_holds ({HOLD_COLUMNS}) VALUES ($1, $2, $3, 'held', $4, $5, NULL, NULL, $6, NULL)"
+            "INSERT INTO points_holds ({HOLD_COLUMNS}) VALUES ($1, $2, $3, 'held', $4, $5, NULL, $6, $7, NULL)"
         ))
         .bind(hold_id)
         .bind(responder_id)
         .bind(points)
-        .bind(expires_at)
+        .bind(r.expires_at)
         .bind(now)
+        .bind(&r.merchant_id)
         .bind(&moved.id)
         .execute(&mut *tx)
         .await
@@ -230,18 +245,21 @@ impl Store {
     ) -> Result<ConfirmOutcome, StoreError> {
         let mut tx = self.begin_ledger().await?;
         let hold = hold_in(&mut tx, hold_id).await?;
+        if hold.merchant_id != merchant_id {
+            return Ok(ConfirmOutcome::OtherMerchant);
+        }
         let outcome = match hold.state.as_str() {
             "confirmed" => ConfirmOutcome::AlreadyConfirmed(hold),
             "released" => ConfirmOutcome::Released(hold),
             _ if hold.expires_at <= now => {
                 let to = responder_account(&hold.responder_id);
-                end_hold(&mut tx, &hold, MovementKind::Release, &to, None, actor, now).await?;
+                end_hold(&mut tx, &hold, MovementKind::Release, &to, actor, now).await?;
                 ConfirmOutcome::Expired(hold_in(&mut tx, hold_id).await?)
             }
             _ => {
                 let to = merchant_account(merchant_id);
                 let kind = MovementKind::Redeem;
-                let m = end_hold(&mut tx, &hold, kind, &to, Some(merchant_id), actor, now).await?;
+                let m = end_hold(&mut tx, &hold, kind, &to, actor, now).await?;
                 ConfirmOutcome::Confirmed(m)
             }
         };
@@ -269,7 +287,7 @@ impl Store {
             "released" => {}
             _ => {
                 let to = responder_account(&hold.responder_id);
-                end_hold(&mut tx, &hold, MovementKind::Release, &to, None, actor, now).await?;
+                end_hold(&mut tx, &hold, MovementKind::Release, &to, actor, now).await?;
             }
         }
         let hold = hold_in(&mut tx, hold_id).await?;

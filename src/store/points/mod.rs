@@ -23,7 +23,7 @@ use super::StoreError;
 
 pub(crate) use earn::earn_in;
 pub use earn::{AwardRow, Correction, EarnSettings, NewAward};
-pub use holds::{ConfirmOutcome, HoldRow};
+pub use holds::{ConfirmOutcome, HoldRow, Reservation};
 pub use reads::{AccountSummary, HistoryLine, LedgerQuery, MovementView};
 
 /// What a movement does.
