@@ -767,3 +767,46 @@ async fn an_operators_close_earns_only_resolved_work() {
     assert_eq!(account(&app, "v1").await["earned_total"], 10);
     assert_sound(&store(&app)).await;
 }
+
+#[tokio::test]
+async fn the_balance_cap_cuts_a_credit_and_says_so() {
+    let app = TestApp::spawn(&[]).await;
+    let store = store(&app);
+    let mut p = settings();
+    p.balance_cap = 50;
+    p.award_approval_above = i64::MAX;
+    let award = |points: i64| NewAward {
+        responder_id: "v1".into(),
+        points,
+        reason: "冬季扫雪".into(),
+        proposed_by: "admin:a".into(),
+    };
+    store.propose_award(&award(30), &p, now_ms()).await.unwrap();
+    // Reserved points count as held: 30 held, 20 more fit under the cap of 50.
+    store
+        .reserve_points(&hold("c1", 10, now_ms() + 300_000), now_ms())
+        .await
+        .unwrap();
+    store.propose_award(&award(40), &p, now_ms()).await.unwrap();
+    let a = store.points_account("v1", now_ms()).await.unwrap();
+    assert_eq!((a.balance, a.reserved, a.awarded_total), (40, 10, 50));
+    let moves = store
+        .points_ledger(&griddispatch::store::points::LedgerQuery {
+            account: Some("responder:v1".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let capped = moves
+        .iter()
+        .find(|m| m.movement.kind == "award" && m.movement.points == 20);
+    let note = capped
+        .and_then(|m| m.movement.note.clone())
+        .unwrap_or_default();
+    assert!(
+        note.contains("20 of 40 credited (balance cap)"),
+        "{moves:?}"
+    );
+    assert_sound(&store).await;
+}
