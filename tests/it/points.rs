@@ -515,3 +515,37 @@ async fn an_operators_close_earns_only_resolved_work() {
     assert_eq!(account(&app, "v1").await["earned_total"], 10);
     assert_sound(&store(&app)).await;
 }
+
+#[tokio::test]
+async fn an_inspectors_verification_credits_the_worker_not_the_inspector() {
+    let app = TestApp::spawn(&[("GRIDDISPATCH__VERIFICATION__DEFAULT", "inspector")]).await;
+    let (mut v1, _w1) = v1_and_w1(&app).await;
+    // i1 is a volunteer too, with the skill `inspector`: checking is not a deed of its own.
+    let mut i1 = worker(&app, "i1", "volunteer", "foot", None, (39.4985, 106.6985)).await;
+    let (s, v) = app
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/responders/i1",
+            Some(&app.token),
+            Some(json!({"skills": ["inspector"]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (id, _) = resolve(&app, &mut v1, litter("i1", 106.6951)).await;
+    let check = offer(&mut i1).await;
+    assert_eq!(
+        (check["incident_id"].as_str(), check["purpose"].as_str()),
+        (Some(id.as_str()), Some("verify"))
+    );
+    let (ok, a) = i1
+        .update(
+            check["task_id"].as_str().unwrap(),
+            json!({"status": "verified"}),
+        )
+        .await;
+    assert!(ok, "{a}");
+    app.wait_state(&id, "closed").await;
+    assert_eq!(account(&app, "v1").await["earned_total"], 10);
+    assert_eq!(account(&app, "i1").await["earned_total"], 0);
+    assert_sound(&store(&app)).await;
+}
