@@ -6,7 +6,7 @@
 //! into one text per group and phase (`group_concat`, `string_agg`), so that a year's
 //! 200,000 incidents cross the driver as a few dozen rows rather than one row each
 //! (docs/benchmarks.md). Indexes: `incidents_created`, `incidents_due`, and for the offers
-//! `tasks_responder_offered` (SQLite) or a scan (PostgreSQL).
+//! `tasks_responder_offered` (SQLite; PostgreSQL scans).
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
