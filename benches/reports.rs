@@ -128,7 +128,9 @@ fn task(
 /// The writes of incident `n` of `total` (spread evenly over the year), and its three
 /// tasks: an offer turned down or let expire by a colleague, the responder's own, and a
 /// rework or an on-site verification. Most end closed, 5 % cancelled, and those of the
-/// year's last two days are partly still open (waiting to be dispatched again).
+/// year's last two days are partly still open (waiting to be dispatched again). Every
+/// step takes a random number of milliseconds, as clocks give them: a report whose cost
+/// depends on how many durations are equal must not look cheap on whole seconds.
 fn incident(rng: &mut StdRng, settings: &Settings, n: usize, total: usize, out: &mut Vec<Write>) {
     let id = format!("inc-{n:07}");
     let day = (n as i64 * 365) / total as i64;
@@ -144,9 +146,9 @@ fn incident(rng: &mut StdRng, settings: &Settings, n: usize, total: usize, out: 
         source_id: Some(if rng.gen_bool(0.3) { "hotline" } else { "cams" }.to_owned()),
         ..Milestones::default()
     };
-    let first = created + rng.gen_range(3..30) * SEC;
+    let first = created + rng.gen_range(3 * SEC..30 * SEC);
     m.first_offer_at = Some(first);
-    let declined = first + rng.gen_range(20..120) * SEC;
+    let declined = first + rng.gen_range(20 * SEC..120 * SEC);
     let t0 = task(
         format!("{id}-t0"),
         &id,
@@ -168,7 +170,7 @@ fn incident(rng: &mut StdRng, settings: &Settings, n: usize, total: usize, out: 
     let state;
     let (t1, t2);
     if rng.gen_bool(0.05) {
-        let end = offered + rng.gen_range(2..20) * MIN;
+        let end = offered + rng.gen_range(2 * MIN..20 * MIN);
         m.ended_at = Some(end);
         state = IncidentState::Cancelled;
         t1 = task(
@@ -192,16 +194,16 @@ fn incident(rng: &mut StdRng, settings: &Settings, n: usize, total: usize, out: 
             None,
         );
     } else {
-        let accepted = offered + rng.gen_range(10..150) * SEC;
+        let accepted = offered + rng.gen_range(10 * SEC..150 * SEC);
         m.accepted_at = Some(accepted);
         let travel = if severity == 1 { 2..10 } else { 4..26 };
-        let on_scene = accepted + rng.gen_range(travel) * MIN;
+        let on_scene = accepted + rng.gen_range(travel.start * MIN..travel.end * MIN);
         m.on_scene_at = Some(on_scene);
         let slow = if rng.gen_bool(0.12) { 30 } else { 1 };
-        let mut resolved = on_scene + rng.gen_range(5..90) * MIN * slow;
+        let mut resolved = on_scene + rng.gen_range(5 * MIN..90 * MIN) * slow;
         if rng.gen_bool(0.05) {
             m.suspension_count = 1;
-            let pause = rng.gen_range(60..360) * MIN;
+            let pause = rng.gen_range(60 * MIN..360 * MIN);
             m.due_at = m.due_at.map(|d| d + pause);
             resolved += pause;
         }
@@ -241,10 +243,10 @@ fn incident(rng: &mut StdRng, settings: &Settings, n: usize, total: usize, out: 
                 None,
             );
         } else {
-            let verify = resolved + rng.gen_range(10..60) * MIN;
+            let verify = resolved + rng.gen_range(10 * MIN..60 * MIN);
             if rng.gen_bool(0.07) {
                 m.rework_count = 1;
-                let again = verify + rng.gen_range(30..120) * MIN;
+                let again = verify + rng.gen_range(30 * MIN..120 * MIN);
                 t2 = task(
                     format!("{id}-t2"),
                     &id,
@@ -270,7 +272,7 @@ fn incident(rng: &mut StdRng, settings: &Settings, n: usize, total: usize, out: 
             }
             m.resolved_at = Some(resolved);
             m.resolver_id = Some(worker);
-            m.ended_at = Some(resolved + rng.gen_range(5..60) * MIN);
+            m.ended_at = Some(resolved + rng.gen_range(5 * MIN..60 * MIN));
             state = IncidentState::Closed;
         }
     }

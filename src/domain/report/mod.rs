@@ -163,11 +163,17 @@ pub fn rate(part: i64, whole: i64) -> Option<f64> {
 /// It is always one of the measured values (NFPA 1225 states its 90th-percentile targets
 /// this way). `None` for no values.
 pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
-    if sorted.is_empty() {
+    nearest_rank(p, sorted.len()).map(|rank| sorted[rank - 1])
+}
+
+/// The rank (1..=n) of the `p`-th percentile of `n` values by the nearest-rank method,
+/// `⌈p·n/100⌉`; `None` for no values.
+pub fn nearest_rank(p: f64, n: usize) -> Option<usize> {
+    if n == 0 {
         return None;
     }
-    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+    let rank = (p / 100.0 * n as f64).ceil() as usize;
+    Some(rank.clamp(1, n))
 }
 
 /// Seconds from milliseconds.
@@ -187,13 +193,26 @@ pub struct PhaseTimes {
 }
 
 impl PhaseTimes {
-    /// From durations in ms (any order).
+    /// From durations in ms (any order). The two values are picked out without sorting
+    /// the rest (`select_nth_unstable`); they are those [`percentile`] gives on the sorted
+    /// list.
     pub fn of(mut ms: Vec<i64>) -> PhaseTimes {
-        ms.sort_unstable();
+        let n = ms.len();
+        let (mut p50, mut p90) = (None, None);
+        if let (Some(r50), Some(r90)) = (nearest_rank(50.0, n), nearest_rank(90.0, n)) {
+            // The 90th first; the median is then among the values at or below it.
+            let (below, at, _) = ms.select_nth_unstable(r90 - 1);
+            p90 = Some(*at);
+            p50 = if r50 == r90 {
+                p90
+            } else {
+                Some(*below.select_nth_unstable(r50 - 1).1)
+            };
+        }
         PhaseTimes {
-            p50: percentile(&ms, 50.0).map(secs),
-            p90: percentile(&ms, 90.0).map(secs),
-            n: ms.len() as i64,
+            p50: p50.map(secs),
+            p90: p90.map(secs),
+            n: n as i64,
         }
     }
 }
@@ -277,21 +296,49 @@ pub struct DueCounts {
     pub overdue: i64,
 }
 
-/// The milestones of one incident opened in the period, Unix ms.
+/// The phase times of one group as the store measures them: for each phase, `later −
+/// earlier` in ms for every incident of the opened cohort that reached both steps, in any
+/// order. An incident missing a step is not in the list; one whose steps are out of order
+/// (a negative difference, a data error) is in it and left out by [`row`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IncidentTimes {
-    /// Opened.
-    pub created_at: i64,
-    /// First offer.
-    pub first_offer_at: Option<i64>,
-    /// First accepted.
-    pub accepted_at: Option<i64>,
-    /// First on scene.
-    pub on_scene_at: Option<i64>,
-    /// Last resolved.
-    pub resolved_at: Option<i64>,
-    /// Closed (only for closed incidents; a cancellation's end is not a closing).
-    pub closed_at: Option<i64>,
+pub struct PhaseSpans {
+    /// `first_offer_at − created_at`.
+    pub to_first_offer: Vec<i64>,
+    /// `accepted_at − first_offer_at`.
+    pub offer_to_accept: Vec<i64>,
+    /// `on_scene_at − accepted_at`.
+    pub accept_to_on_scene: Vec<i64>,
+    /// `resolved_at − on_scene_at`.
+    pub on_scene_to_resolved: Vec<i64>,
+    /// `ended_at − resolved_at`, closed incidents only.
+    pub resolved_to_closed: Vec<i64>,
+    /// `on_scene_at − created_at`.
+    pub to_on_scene: Vec<i64>,
+}
+
+impl PhaseSpans {
+    /// The six lists, in the order of [`Phases`]' fields.
+    fn lists(&self) -> [&Vec<i64>; 6] {
+        [
+            &self.to_first_offer,
+            &self.offer_to_accept,
+            &self.accept_to_on_scene,
+            &self.on_scene_to_resolved,
+            &self.resolved_to_closed,
+            &self.to_on_scene,
+        ]
+    }
+
+    /// Adds `other`'s durations to these (for the total row).
+    fn extend(&mut self, other: &PhaseSpans) {
+        let [a, b, c, d, e, f] = other.lists();
+        self.to_first_offer.extend_from_slice(a);
+        self.offer_to_accept.extend_from_slice(b);
+        self.accept_to_on_scene.extend_from_slice(c);
+        self.on_scene_to_resolved.extend_from_slice(d);
+        self.resolved_to_closed.extend_from_slice(e);
+        self.to_on_scene.extend_from_slice(f);
+    }
 }
 
 /// Offers made to one responder in the period, from the tasks.
@@ -465,8 +512,8 @@ pub struct GroupInput {
     pub opened: OpenedCounts,
     /// Incidents due.
     pub due: DueCounts,
-    /// Milestones of the incidents opened.
-    pub times: Vec<IncidentTimes>,
+    /// Phase times of the incidents opened.
+    pub spans: PhaseSpans,
     /// Offers (grouped by responder only).
     pub offers: Option<OfferCounts>,
 }
@@ -486,7 +533,7 @@ impl GroupInput {
         d.extended += e.extended;
         d.suspended += e.suspended;
         d.overdue += e.overdue;
-        self.times.extend(other.times.iter().cloned());
+        self.spans.extend(&other.spans);
         if let Some(x) = &other.offers {
             let o = self.offers.get_or_insert_with(OfferCounts::default);
             o.received += x.received;
@@ -497,26 +544,22 @@ impl GroupInput {
     }
 }
 
-/// `later − earlier` when both are known and in order.
-fn span(earlier: Option<i64>, later: Option<i64>) -> Option<i64> {
-    let d = later? - earlier?;
-    (d >= 0).then_some(d)
+/// The durations measured: those in order (≥ 0).
+fn measured(ms: &[i64]) -> Vec<i64> {
+    ms.iter().copied().filter(|&d| d >= 0).collect()
 }
 
-/// Phase times and fractiles from the milestones of the incidents opened.
-fn phases(times: &[IncidentTimes]) -> (Phases, OnSceneWithin) {
-    let collect = |f: &dyn Fn(&IncidentTimes) -> Option<i64>| -> Vec<i64> {
-        times.iter().filter_map(f).collect()
-    };
-    let to_on_scene = collect(&|t| span(Some(t.created_at), t.on_scene_at));
-    let within = OnSceneWithin::of(&to_on_scene);
+/// Phase times and fractiles from the durations the store found.
+fn phases(spans: &PhaseSpans) -> (Phases, OnSceneWithin) {
+    let [a, b, c, d, e, f] = spans.lists().map(|l| measured(l));
+    let within = OnSceneWithin::of(&f);
     let phases = Phases {
-        to_first_offer: PhaseTimes::of(collect(&|t| span(Some(t.created_at), t.first_offer_at))),
-        offer_to_accept: PhaseTimes::of(collect(&|t| span(t.first_offer_at, t.accepted_at))),
-        accept_to_on_scene: PhaseTimes::of(collect(&|t| span(t.accepted_at, t.on_scene_at))),
-        on_scene_to_resolved: PhaseTimes::of(collect(&|t| span(t.on_scene_at, t.resolved_at))),
-        resolved_to_closed: PhaseTimes::of(collect(&|t| span(t.resolved_at, t.closed_at))),
-        to_on_scene: PhaseTimes::of(to_on_scene),
+        to_first_offer: PhaseTimes::of(a),
+        offer_to_accept: PhaseTimes::of(b),
+        accept_to_on_scene: PhaseTimes::of(c),
+        on_scene_to_resolved: PhaseTimes::of(d),
+        resolved_to_closed: PhaseTimes::of(e),
+        to_on_scene: PhaseTimes::of(f),
     };
     (phases, within)
 }
@@ -530,7 +573,7 @@ pub fn row(
 ) -> ReportRow {
     let rates = Rates::of(&input.due);
     let score = weights.score(&rates);
-    let (phases, on_scene_within) = phases(&input.times);
+    let (phases, on_scene_within) = phases(&input.spans);
     let offers = input.offers.clone().map(|mut o| {
         o.acceptance_rate = rate(o.accepted, o.received);
         o

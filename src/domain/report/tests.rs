@@ -37,6 +37,27 @@ fn nearest_rank_percentiles() {
     assert_eq!(percentile(&[1, 2, 3], 90.0), Some(3));
     let t = PhaseTimes::of(vec![3000, 1000, 2000]);
     assert_eq!((t.p50, t.p90, t.n), (Some(2.0), Some(3.0), 3));
+    assert_eq!(nearest_rank(50.0, 4), Some(2));
+    assert_eq!(nearest_rank(90.0, 4), Some(4));
+    assert_eq!(nearest_rank(90.0, 0), None);
+}
+
+#[test]
+fn phase_times_pick_the_sorted_lists_percentiles() {
+    // Lists of every length 1..60 with repeats, in a scrambled order: the values picked
+    // without sorting are those of the sorted list.
+    for n in 1..60_i64 {
+        let ms: Vec<i64> = (0..n)
+            .map(|i| (i * 7919 + 13) % 23 * 1000 + i % 3)
+            .collect();
+        let mut sorted = ms.clone();
+        sorted.sort_unstable();
+        let t = PhaseTimes::of(ms);
+        let secs = |v: Option<i64>| v.map(|v| v as f64 / 1000.0);
+        assert_eq!(t.p50, secs(percentile(&sorted, 50.0)), "n = {n}");
+        assert_eq!(t.p90, secs(percentile(&sorted, 90.0)), "n = {n}");
+        assert_eq!(t.n, n);
+    }
 }
 
 #[test]
@@ -124,29 +145,18 @@ fn days_at_the_offset() {
 }
 
 #[test]
-fn phases_skip_missing_and_reversed_steps() {
-    let times = vec![
-        IncidentTimes {
-            created_at: 0,
-            first_offer_at: Some(10_000),
-            accepted_at: Some(40_000),
-            on_scene_at: Some(100_000),
-            resolved_at: Some(400_000),
-            closed_at: Some(500_000),
-        },
-        IncidentTimes {
-            created_at: 0,
-            first_offer_at: Some(20_000),
-            on_scene_at: Some(700_000),
-            ..IncidentTimes::default()
-        },
-        IncidentTimes {
-            created_at: 50_000,
-            first_offer_at: Some(40_000), // reversed: not measured
-            ..IncidentTimes::default()
-        },
-    ];
-    let (p, w) = phases(&times);
+fn phases_leave_out_reversed_steps() {
+    // Three incidents: one through every step; one offered and on scene only; one whose
+    // first offer is dated before it was opened (−10 s: not measured).
+    let spans = PhaseSpans {
+        to_first_offer: vec![10_000, 20_000, -10_000],
+        offer_to_accept: vec![30_000],
+        accept_to_on_scene: vec![60_000],
+        on_scene_to_resolved: vec![300_000],
+        resolved_to_closed: vec![100_000],
+        to_on_scene: vec![100_000, 700_000],
+    };
+    let (p, w) = phases(&spans);
     assert_eq!(p.to_first_offer.n, 2);
     assert_eq!(p.to_first_offer.p50, Some(10.0));
     assert_eq!(p.to_first_offer.p90, Some(20.0));
@@ -156,6 +166,16 @@ fn phases_skip_missing_and_reversed_steps() {
     assert_eq!(w.s120, Some(0.5));
     assert_eq!(w.s600, Some(0.5));
     assert_eq!(p.resolved_to_closed.p50, Some(100.0));
+    // Milliseconds are kept: 59.999 s is within a minute, 60.001 s is not.
+    let (p, w) = phases(&PhaseSpans {
+        to_on_scene: vec![59_999, 60_001],
+        ..PhaseSpans::default()
+    });
+    assert_eq!(w.s60, Some(0.5));
+    assert_eq!(
+        (p.to_on_scene.p50, p.to_on_scene.p90),
+        (Some(59.999), Some(60.001))
+    );
 }
 
 #[test]
@@ -173,7 +193,10 @@ fn totals_and_cells_line_up() {
             closed_on_time: 1,
             ..DueCounts::default()
         },
-        times: vec![],
+        spans: PhaseSpans {
+            to_on_scene: vec![90_000],
+            ..PhaseSpans::default()
+        },
         offers: Some(OfferCounts {
             received: 2,
             accepted: 1,
@@ -194,8 +217,11 @@ fn totals_and_cells_line_up() {
     assert_eq!(total.cells().len(), columns().len());
     let json = serde_json::to_value(&total).unwrap_or_default();
     assert_eq!(json["closure_rate"], 1.0);
+    // The total's times are those of both groups together.
+    assert_eq!(json["phases"]["to_on_scene"]["n"], 2);
+    assert_eq!(json["phases"]["to_on_scene"]["p90"], 90.0);
     assert_eq!(
-        json["phases"]["to_on_scene"]["p90"],
+        json["phases"]["to_first_offer"]["p90"],
         serde_json::Value::Null
     );
 }
