@@ -206,6 +206,7 @@ async fn load_county(api: &ApiClient, county: &DemoCounty) -> anyhow::Result<Dem
             zone_id: Some(r.zone_id.clone()),
             skills: r.skills.clone(),
             on_duty: true,
+            station_id: None,
         })
         .collect();
     let creds = crate::sim::register_all(api, bodies).await?;

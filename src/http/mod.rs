@@ -9,6 +9,7 @@ pub mod forward;
 pub mod incidents;
 pub mod ingest;
 pub mod live;
+pub mod merchants;
 pub mod ops;
 pub mod reports;
 pub mod responders;
@@ -73,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reports::router())
         .merge(session::router())
         .merge(users::router())
+        .merge(merchants::router())
         .merge(live::router())
         .merge(console::router())
         .merge(field::router())

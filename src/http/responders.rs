@@ -49,6 +49,8 @@ struct CreateResponder {
     skills: Option<Vec<String>>,
     /// Working now (default true).
     on_duty: Option<bool>,
+    /// The grid station (a merchant that is one) this responder is based at.
+    station_id: Option<Ident>,
 }
 
 /// Body of `PATCH /api/v1/responders/{id}`: only the fields given change.
@@ -63,6 +65,9 @@ struct PatchResponder {
     zone_id: Option<Option<Ident>>,
     skills: Option<Vec<String>>,
     on_duty: Option<bool>,
+    /// `null` clears the station.
+    #[serde(default, with = "serde_with::rust::double_option")]
+    station_id: Option<Option<Ident>>,
 }
 
 fn view(r: &ResponderRow) -> Value {
@@ -98,12 +103,33 @@ async fn check_zone(st: &AppState, zone: Option<&Ident>) -> Result<(), ApiError>
     Ok(())
 }
 
+/// A responder may be based only at a merchant that is a grid station (422 otherwise).
+async fn check_station(st: &AppState, station: Option<&Ident>) -> Result<(), ApiError> {
+    if let Some(s) = station {
+        match st.store.is_station(s.as_str()).await? {
+            Some(true) => {}
+            Some(false) => {
+                return Err(ApiError::Unprocessable(format!(
+                    "station_id: merchant {s} is not a grid station"
+                )))
+            }
+            None => {
+                return Err(ApiError::Unprocessable(format!(
+                    "station_id: no merchant {s}"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn create(
     _: Admin,
     State(st): State<AppState>,
     JsonBody(body): JsonBody<CreateResponder>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     check_zone(&st, body.zone_id.as_ref()).await?;
+    check_station(&st, body.station_id.as_ref()).await?;
     let new = NewResponder {
         id: body.id.to_string(),
         name: name_of(&body.name)?,
@@ -113,6 +139,7 @@ async fn create(
         skills: serde_json::to_string(&body.skills.unwrap_or_default())
             .unwrap_or_else(|_| "[]".into()),
         on_duty: body.on_duty.unwrap_or(true),
+        station_id: body.station_id.map(String::from),
     };
     let creds = st.store.create_responder(&new).await?;
     st.dispatcher
@@ -149,6 +176,9 @@ async fn patch(
     if let Some(Some(z)) = &body.zone_id {
         check_zone(&st, Some(z)).await?;
     }
+    if let Some(Some(s)) = &body.station_id {
+        check_station(&st, Some(s)).await?;
+    }
     let new = NewResponder {
         id: cur.id.clone(),
         name: match &body.name {
@@ -165,6 +195,10 @@ async fn patch(
             serde_json::to_string(&s).unwrap_or_else(|_| "[]".into())
         }),
         on_duty: body.on_duty.unwrap_or(cur.on_duty),
+        station_id: match body.station_id {
+            Some(s) => s.map(String::from),
+            None => cur.station_id.clone(),
+        },
     };
     st.store.update_responder(&new).await?;
     st.dispatcher.reload(Reload::Responder(id.clone())).await?;

@@ -49,6 +49,9 @@ pub struct NewResponder {
     pub skills: Vec<String>,
     /// Whether the responder starts on duty.
     pub on_duty: bool,
+    /// The grid station it is based at, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub station_id: Option<String>,
 }
 
 /// Body of `POST /api/v1/cameras`.

@@ -290,6 +290,7 @@ mod tests {
             fix_at: None,
             accuracy_m: None,
             battery: None,
+            station_id: None,
         }
     }
 
