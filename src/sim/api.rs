@@ -172,6 +172,11 @@ impl ApiClient {
         Ok(w.mqtt)
     }
 
+    /// POSTs `body` to the create endpoint `path`; an existing id (409) is left alone.
+    pub async fn ensure_json(&self, path: &str, body: &Value) -> anyhow::Result<Created> {
+        Ok(self.create(path, body).await?.0)
+    }
+
     /// Creates a zone from a GeoJSON Feature; an existing id is left alone.
     pub async fn ensure_zone(&self, feature: &geojson::Feature) -> anyhow::Result<Created> {
         let body = serde_json::to_value(feature).context("serialising zone feature")?;
