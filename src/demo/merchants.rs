@@ -148,8 +148,11 @@ pub(super) const MERCHANTS: [Merchant; 12] = [
     ),
 ];
 
-/// Offers: (merchant index, title, points, stock, per-person limit). 54 in all.
-pub(super) const OFFERS: [(usize, &str, i64, Option<i64>, Option<i64>); 54] = [
+/// An offer: (merchant index, title, points, stock, per-person limit).
+type Offer = (usize, &'static str, i64, Option<i64>, Option<i64>);
+
+/// The offers, 54 in all.
+pub(super) const OFFERS: [Offer; 54] = [
     (0, "洗衣液 2kg 一桶", 80, Some(40), Some(2)),
     (0, "大米 5kg 一袋", 150, Some(30), Some(1)),
     (0, "鸡蛋 一板(30枚)", 60, Some(50), Some(2)),
@@ -270,19 +273,15 @@ mod tests {
         assert_eq!(MERCHANTS.len(), 12);
         assert!(MERCHANTS.iter().filter(|m| m.6).count() >= 3);
         assert!(OFFERS.len() >= 50);
-        for i in 0..MERCHANTS.len() {
+        for (i, m) in MERCHANTS.iter().enumerate() {
             let (p, zone) = place(i);
             let z = county.zone(zone).unwrap();
             assert!(
                 z.polygon.contains(&Point::new(p.lon, p.lat)),
                 "{} outside {zone}",
-                MERCHANTS[i].0
+                m.0
             );
-            assert!(
-                OFFERS.iter().any(|o| o.0 == i),
-                "{} has no offers",
-                MERCHANTS[i].0
-            );
+            assert!(OFFERS.iter().any(|o| o.0 == i), "{} has no offers", m.0);
         }
         for o in &OFFERS {
             assert!(crate::domain::merchants::points(o.2).is_ok(), "{}", o.1);
