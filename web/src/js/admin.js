@@ -1,7 +1,9 @@
 // The admin view: zones drawn and edited on the map (Leaflet-Geoman), GeoJSON import and
-// export; responders; cameras (with CSV/GeoJSON import); alert sources; users.
+// export; responders; cameras (with CSV/GeoJSON import); alert sources; users; 喜邻 merchants
+// (admin-merchants.js).
 import { api, h, text, toast, requireSession, header, t, applyI18n, onLangChange, when } from './common.js';
 import { createMap, zoneStyle, fitTo } from './map.js';
+import { merchantsPane, fillPosition } from './admin-merchants.js';
 
 const L = window.L;
 const user = await requireSession();
@@ -18,7 +20,7 @@ let zones = { type: 'FeatureCollection', features: [] };
 let drawn = null; // the polygon drawn and not saved yet
 let tab = 'zones';
 
-const TABS = ['zones', 'responders', 'cameras', 'sources', 'users'];
+const TABS = ['zones', 'responders', 'cameras', 'sources', 'users', 'merchants'];
 function tabs() {
   document.getElementById('tabs').replaceChildren(...TABS.map((k) => h(`button${tab === k ? '.active' : ''}`, { dataset: { tab: k }, onclick: () => { tab = k; render(); } }, t(k))));
 }
@@ -215,11 +217,13 @@ async function usersPane() {
 async function render() {
   tabs();
   const pane = document.getElementById('pane');
-  const build = { zones: zonesPane, responders: respondersPane, cameras: camerasPane, sources: sourcesPane, users: usersPane }[tab];
+  const build = { zones: zonesPane, responders: respondersPane, cameras: camerasPane, sources: sourcesPane, users: usersPane, merchants: () => merchantsPane(render) }[tab];
   try { pane.replaceChildren(...[await build()].flat().filter(Boolean)); } catch (x) { pane.replaceChildren(h('p.error', {}, x.message)); }
   applyI18n();
 }
 
+// A click on the map gives a new merchant its position.
+M.map.on('click', (e) => { if (tab === 'merchants') fillPosition(M.fromMap(e.latlng)); });
 onLangChange((l) => { M.map.pm.setLang(l.startsWith('zh') ? 'zh' : 'en'); render(); });
 await loadZones();
 fitTo(M.map, zonesLayer);
