@@ -340,26 +340,6 @@ pub(super) fn build() -> DemoCounty {
         }
     }));
 
-    // Volunteers based at the 喜邻 grid stations (demo/merchants.rs), starting there.
-    responders.extend(
-        super::merchants::VOLUNTEERS
-            .iter()
-            .map(|&(id, name, station, travel)| {
-                let (home, zone) = super::merchants::place(station);
-                DemoResponder {
-                    id: id.to_string(),
-                    name: name.to_string(),
-                    kind: "volunteer".to_string(),
-                    travel,
-                    zone_id: zone.to_string(),
-                    skills: Vec::new(),
-                    home,
-                    tid: format!("v{}", &id[id.len() - 1..]),
-                    station_id: Some(super::merchants::MERCHANTS[station].0.to_string()),
-                }
-            }),
-    );
-
     let landmarks = LANDMARKS
         .iter()
         .map(|&(g, u, v, kind, name, name_en)| {

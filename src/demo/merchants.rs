@@ -9,6 +9,7 @@ use anyhow::Context;
 use serde_json::json;
 
 use super::data::{at, GRIDS};
+use super::DemoResponder;
 use crate::domain::{LatLon, TravelMode};
 use crate::sim::api::{ApiClient, Created};
 
@@ -223,6 +224,27 @@ pub(super) fn place(index: usize) -> (LatLon, &'static str) {
     let (_, _, _, g, u, v, _, _) = MERCHANTS[index];
     let (c, r, zone, _, _) = GRIDS[g];
     (at(c, r, u, v), zone)
+}
+
+/// The volunteers, based at their stations and starting there.
+pub(super) fn volunteers() -> Vec<DemoResponder> {
+    VOLUNTEERS
+        .iter()
+        .map(|&(id, name, station, travel)| {
+            let (home, zone) = place(station);
+            DemoResponder {
+                id: id.to_string(),
+                name: name.to_string(),
+                kind: "volunteer".to_string(),
+                travel,
+                zone_id: zone.to_string(),
+                skills: Vec::new(),
+                home,
+                tid: format!("v{}", &id[id.len() - 1..]),
+                station_id: Some(MERCHANTS[station].0.to_string()),
+            }
+        })
+        .collect()
 }
 
 /// The demo merchant whose login the demo prints at start (a station).

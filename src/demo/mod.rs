@@ -173,7 +173,10 @@ impl DemoCounty {
 /// 20 grid workers, 5 patrols, 5 volunteers based at 喜邻 grid stations, 10 cameras
 /// (and, loaded beside it, 12 喜邻 merchants with 54 offers: `merchants.rs`).
 pub fn county() -> DemoCounty {
-    data::build()
+    let mut county = data::build();
+    // Volunteers based at the 喜邻 grid stations.
+    county.responders.extend(merchants::volunteers());
+    county
 }
 
 /// MQTT credentials for everything in the demo county.
