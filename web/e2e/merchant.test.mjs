@@ -95,6 +95,18 @@ test('an admin registers a merchant and adds an offer from the admin page', asyn
     const offers = await app.api('GET', '/api/v1/merchants/xl-photo/offers');
     assert.deepEqual(offers.data.map((o) => [o.id, o.title, o.points]), [['photo-id', '证件照 一版', 30]]);
     await shot(page, 'admin-merchants');
+    // A volunteer based at the new station, from the responders tab.
+    await page.click('#tabs button[data-tab=responders]');
+    const rf = page.locator('#responder-form');
+    await rf.locator('input[name=id]').fill('vol-1');
+    await rf.locator('input[name=name]').fill('任秀英');
+    await rf.locator('select[name=kind]').selectOption('volunteer');
+    await rf.locator('select[name=station_id]').selectOption('xl-photo');
+    await rf.locator('button[type=submit]').click();
+    await page.waitForSelector('tr[data-responder=vol-1]');
+    assert.equal((await app.api('GET', '/api/v1/responders/vol-1')).data.station_id, 'xl-photo');
+    // A plain shop is not offered as a base.
+    assert.equal(await rf.locator('select[name=station_id] option[value=xl-barber]').count(), 0);
   } finally { await b.close(); }
 });
 
