@@ -88,6 +88,62 @@ pub enum SnapshotSource {
     },
     /// No picture: e.g. a `camera_offline` incident, whose camera has nothing to show.
     None,
+    /// The photo a person took with the report (a phone's 随手拍), a JPEG checked on
+    /// arrival.
+    Photo(Photo),
+}
+
+/// The source of the reports a responder sends from the phone (随手拍): `field:<id>`.
+pub fn field_source(responder: &Ident) -> Result<Ident, Invalid> {
+    Ident::parse(&format!("field:{responder}")).map_err(|_| {
+        Invalid::new(
+            "responder",
+            format!(
+                "id {responder} is too long to name a report's source (field:<id>, 64 characters)"
+            ),
+        )
+    })
+}
+
+/// The responder who reported from the phone, when `source_id` is a `field:<id>` source.
+pub fn field_reporter(source_id: &str) -> Option<Ident> {
+    source_id
+        .strip_prefix("field:")
+        .and_then(|rid| Ident::parse(rid).ok())
+}
+
+/// A JPEG that came with a report. Shared, not copied, on its way to the snapshot service;
+/// its `Debug` gives its size, not its bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Photo(std::sync::Arc<Vec<u8>>);
+
+impl Photo {
+    /// Largest photo accepted, bytes: a phone's picture scaled for the task (the field app
+    /// sends at most 1600 pixels a side, a few hundred KiB).
+    pub const MAX_BYTES: usize = 4 * 1024 * 1024;
+
+    /// Checks `bytes`: a JPEG (it starts with the JPEG start-of-image marker) of at most
+    /// [`Photo::MAX_BYTES`].
+    pub fn parse(bytes: Vec<u8>) -> Result<Photo, Invalid> {
+        if bytes.len() > Self::MAX_BYTES {
+            return Err(Invalid::new("photo", "at most 4 MiB"));
+        }
+        if bytes.len() < 4 || bytes[..3] != [0xFF, 0xD8, 0xFF] {
+            return Err(Invalid::new("photo", "must be a JPEG picture"));
+        }
+        Ok(Photo(std::sync::Arc::new(bytes)))
+    }
+
+    /// The JPEG.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Photo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Photo({} bytes)", self.0.len())
+    }
 }
 
 /// A validated alert.
@@ -210,6 +266,33 @@ impl NewAlert {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_phone_report_names_its_reporter_in_its_source() {
+        let rid = Ident::parse("w1").unwrap_or_else(|e| panic!("{e}"));
+        let source = field_source(&rid).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(source.as_str(), "field:w1");
+        assert_eq!(field_reporter(source.as_str()), Some(rid));
+        assert_eq!(field_reporter("frigate"), None);
+        assert_eq!(field_reporter("field:"), None);
+        let long = Ident::parse(&"w".repeat(64)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(field_source(&long).is_err());
+    }
+
+    #[test]
+    fn a_photo_is_a_jpeg_of_at_most_4_mib() {
+        assert!(Photo::parse(vec![0xFF, 0xD8, 0xFF, 0xE0]).is_ok());
+        assert!(Photo::parse(b"\x89PNG".to_vec()).is_err());
+        assert!(Photo::parse(vec![0xFF, 0xD8]).is_err());
+        let mut big = vec![0xFF, 0xD8, 0xFF, 0xE0];
+        big.resize(Photo::MAX_BYTES + 1, 0);
+        assert!(Photo::parse(big).is_err());
+        let shown = format!(
+            "{:?}",
+            Photo::parse(vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 0]).ok()
+        );
+        assert_eq!(shown, "Some(Photo(6 bytes))");
+    }
 
     fn parse(json: &str) -> Result<NewAlert, Invalid> {
         let p: AlertPayload = serde_json::from_str(json).unwrap();

@@ -19,7 +19,8 @@ use axum::http::{header, HeaderMap, Method};
 use super::error::ApiError;
 use super::AppState;
 use crate::config::Settings;
-use crate::domain::Role;
+use crate::domain::{Ident, Role};
+use crate::store::{AccountOwner, StoreError};
 
 /// Name of the console's session cookie.
 pub const SESSION_COOKIE: &str = "gd_session";
@@ -435,5 +436,54 @@ mod tests {
         assert!(l.attempt(&counted).is_ok());
         assert!(l.attempt(&counted).is_ok(), "the refunded attempt counted");
         assert!(l.attempt(&counted).is_err());
+    }
+}
+
+/// Failed phone logins (HTTP Basic with MQTT credentials) one username may have before it
+/// is locked for a while, as for the console's logins. Higher than a person's: a phone
+/// loads a task's pictures at once, and each request counts until its password is checked.
+const MAX_PHONE_FAILURES: u32 = 30;
+
+/// The responder whose MQTT login (the phone's) came as HTTP Basic, if the request has
+/// Basic credentials at all: `Ok(None)` without them, 401 when they are wrong or are a
+/// source's, 429 while the username is locked after repeated failures.
+pub async fn phone_login(parts: &Parts, state: &AppState) -> Result<Option<Ident>, ApiError> {
+    let Some((username, password)) = basic_credentials(&parts.headers) else {
+        return Ok(None);
+    };
+    let keys = [(format!("mqtt:{username}"), MAX_PHONE_FAILURES)];
+    state
+        .logins
+        .attempt(&keys)
+        .map_err(ApiError::TooManyAttempts)?;
+    let owner = match state.store.check_mqtt_login(&username, &password).await {
+        Err(StoreError::Busy(why)) => {
+            state.logins.refund(&keys);
+            return Err(ApiError::Busy(why));
+        }
+        other => other?,
+    };
+    match owner {
+        Some(AccountOwner::Responder(rid)) => {
+            state.logins.succeeded(&[keys[0].0.clone()]);
+            Ident::parse(&rid)
+                .map(Some)
+                .map_err(|_| ApiError::Unauthorized)
+        }
+        Some(AccountOwner::Source(_)) | None => Err(ApiError::Unauthorized),
+    }
+}
+
+/// A responder's phone: its MQTT login as HTTP Basic (401 without one).
+#[derive(Debug, Clone)]
+pub struct Phone(pub Ident);
+
+impl FromRequestParts<AppState> for Phone {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        phone_login(parts, state)
+            .await?
+            .map(Phone)
+            .ok_or(ApiError::Unauthorized)
     }
 }

@@ -9,13 +9,13 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{authorize_parts, basic_credentials, Operator, Viewer};
+use super::auth::{authorize_parts, phone_login, Operator, Viewer};
 use super::error::{ApiError, JsonBody};
 use super::{rfc3339, AppState};
 use crate::dispatch::OperatorAction;
 use crate::domain::alert::{AlertPayload, NewAlert};
 use crate::domain::{Ident, IncidentState, Role};
-use crate::store::{now_ms, AccountOwner};
+use crate::store::now_ms;
 use crate::views;
 
 /// Routes of this area.
@@ -165,19 +165,15 @@ async fn may_see_snapshots(
     st: &AppState,
     incident_id: &str,
 ) -> Result<(), ApiError> {
-    let Some((username, password)) = basic_credentials(&parts.headers) else {
+    let Some(rid) = phone_login(parts, st).await? else {
         return authorize_parts(parts, st, Role::Viewer).await.map(|_| ());
     };
-    let offered = match st.store.check_mqtt_login(&username, &password).await? {
-        None => return Err(ApiError::Unauthorized),
-        Some(AccountOwner::Responder(rid)) => st
-            .store
-            .tasks_of(incident_id)
-            .await?
-            .iter()
-            .any(|t| t.responder_id == rid),
-        Some(AccountOwner::Source(_)) => false,
-    };
+    let offered = st
+        .store
+        .tasks_of(incident_id)
+        .await?
+        .iter()
+        .any(|t| t.responder_id == rid.as_str());
     if offered {
         Ok(())
     } else {

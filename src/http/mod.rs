@@ -5,6 +5,7 @@ pub mod cameras;
 pub mod console;
 pub mod error;
 pub mod field;
+mod field_reports;
 pub mod forward;
 pub mod incidents;
 pub mod ingest;
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .merge(live::router())
         .merge(console::router())
         .merge(field::router())
+        .merge(field_reports::router())
         .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::snapshot::{grab_jpeg, jpeg_dimensions, looks_like_jpeg};
 use crate::config::Settings;
 use crate::dispatch::{Command, Dispatcher, SnapshotRequest};
-use crate::domain::alert::SnapshotSource;
+use crate::domain::alert::{Photo, SnapshotSource};
 use crate::metrics::Metrics;
 use crate::store::{now_ms, SnapshotRow, Store, StoreError};
 use crate::views::SnapshotFiles;
@@ -127,6 +127,8 @@ enum Fetch {
     Stream(String),
     /// Frigate's picture of this event.
     Frigate(String),
+    /// The photo sent with a report: nothing to fetch.
+    Photo(Photo),
 }
 
 impl Fetch {
@@ -135,6 +137,7 @@ impl Fetch {
         match self {
             Fetch::Stream(_) => "stream",
             Fetch::Frigate(_) => "frigate",
+            Fetch::Photo(_) => "field",
         }
     }
 }
@@ -247,6 +250,11 @@ impl SnapshotService {
     async fn plan(&mut self, req: &SnapshotRequest) -> Option<(String, Fetch)> {
         let (key, fetch) = match (&req.source, &self.frigate_url) {
             (SnapshotSource::None, _) => return None,
+            // A reporter's photo is kept whatever the limiter says of cameras: it is the
+            // report's own evidence, one per report.
+            (SnapshotSource::Photo(photo), _) => {
+                return Some((String::new(), Fetch::Photo(photo.clone())));
+            }
             (SnapshotSource::Frigate { event_id }, Some(base)) => {
                 match frigate_snapshot_url(base, event_id) {
                     Ok(url) => (format!("frigate:{event_id}"), Fetch::Frigate(url)),
@@ -292,21 +300,9 @@ impl SnapshotService {
         let http = self.http.clone();
         tokio::spawn(async move {
             let source = fetch.source();
-            let result = match permits.acquire_owned().await {
-                Err(_) => Err("the snapshot service is stopping".to_owned()),
-                Ok(_permit) => match fetch {
-                    Fetch::Stream(uri) => {
-                        tokio::task::spawn_blocking(move || grab_jpeg(&uri, timeout))
-                            .await
-                            .unwrap_or_else(|e| {
-                                Err(super::stream::StreamError::Failed(format!(
-                                    "the grab stopped: {e}"
-                                )))
-                            })
-                            .map_err(|e| e.to_string())
-                    }
-                    Fetch::Frigate(url) => fetch_frigate(&http, &url, timeout).await,
-                },
+            let result = match fetch {
+                Fetch::Photo(photo) => Ok(photo.bytes().to_vec()),
+                fetch => Self::fetch(fetch, permits, &http, timeout).await,
             };
             let _ = done
                 .send(Taken {
@@ -317,6 +313,30 @@ impl SnapshotService {
                 })
                 .await;
         });
+    }
+
+    /// A grab or a fetch, once a permit is free.
+    async fn fetch(
+        fetch: Fetch,
+        permits: Arc<Semaphore>,
+        http: &reqwest::Client,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, String> {
+        match permits.acquire_owned().await {
+            Err(_) => Err("the snapshot service is stopping".to_owned()),
+            Ok(_permit) => match fetch {
+                Fetch::Stream(uri) => tokio::task::spawn_blocking(move || grab_jpeg(&uri, timeout))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(super::stream::StreamError::Failed(format!(
+                            "the grab stopped: {e}"
+                        )))
+                    })
+                    .map_err(|e| e.to_string()),
+                Fetch::Frigate(url) => fetch_frigate(http, &url, timeout).await,
+                Fetch::Photo(photo) => Ok(photo.bytes().to_vec()),
+            },
+        }
     }
 
     /// Stores a finished picture (or records why there is none) and tells the dispatcher.

@@ -112,14 +112,23 @@ async fn every_endpoint_needs_credentials_and_the_right_role() {
         // The field app reads its settings before its worker logs in (to the broker).
         (Method::GET, "/api/v1/field/config"),
     ];
+    // A phone's own MQTT login as HTTP Basic, and nothing else: no token, no session.
+    let phone_only: &[(Method, &str)] = &[(Method::POST, "/api/v1/field/reports")];
     // The table covers every API route of the router: each `.route(...)` in src/http.
     for (method, pattern) in api_routes() {
         let covered = table
             .iter()
             .map(|(m, p, _)| (m, *p))
             .chain(open_api.iter().map(|(m, p)| (m, *p)))
+            .chain(phone_only.iter().map(|(m, p)| (m, *p)))
             .any(|(m, p)| m.as_str() == method && path_matches(&pattern, p));
         assert!(covered, "{method} {pattern} is missing from the role table");
+    }
+    for (method, path) in phone_only {
+        for token in [None, Some(viewer.as_str()), Some(operator.as_str())] {
+            let (s, _) = app.call(method.clone(), path, token, Some(json!({}))).await;
+            assert_eq!(s, 401, "{method} {path} with {token:?}");
+        }
     }
     for (method, path, need) in table {
         let (s, _) = app.call(method.clone(), path, None, Some(json!({}))).await;

@@ -22,6 +22,7 @@ mod console_auth;
 mod deadlines;
 mod dispatch;
 mod duty;
+mod field_reports;
 mod gb28181;
 mod hostile;
 mod ingest;

@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::{w1_by_the_camera, wait_for, Client, TestApp, Worker};
-use gstreamer as gst;
-use gstreamer::prelude::*;
-use rtsp::{h264_launch, RtspServer, SilentCamera};
+use rtsp::{h264_launch, test_jpeg, RtspServer, SilentCamera};
 use serde_json::{json, Value};
 
 /// A grid zone, camera `cam1` in it streaming from `stream_uri`, and worker `w1` next to
@@ -214,7 +212,7 @@ async fn a_worker_sees_the_snapshots_of_their_own_incident_with_their_phone_logi
     assert_eq!(download_as(&app, &url, "w2", &other_pw).await.0, 404);
     assert_eq!(
         download_as(&app, &url, &source_user, &source_pw).await.0,
-        404
+        401
     );
     assert_eq!(download_as(&app, &url, "w1", "wrong").await.0, 401);
     let garbage = app
@@ -269,27 +267,6 @@ async fn a_camera_that_does_not_answer_delays_nothing_and_leaves_a_reason() {
         metrics.contains("griddispatch_snapshots_failed_total 1"),
         "{metrics}"
     );
-}
-
-/// A small real JPEG, made by GStreamer's encoder.
-fn test_jpeg(w: u32, h: u32) -> Vec<u8> {
-    gst::init().unwrap();
-    let pipeline = gst::parse::launch(&format!(
-        "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,width={w},height={h} ! jpegenc ! appsink name=sink"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gstreamer_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let sample = sink.pull_sample().unwrap();
-    let jpeg = sample.buffer().unwrap().map_readable().unwrap().to_vec();
-    pipeline.set_state(gst::State::Null).unwrap();
-    jpeg
 }
 
 /// A stand-in for Frigate's HTTP API: `/api/events/ev-1/snapshot.jpg` is `jpeg`, every

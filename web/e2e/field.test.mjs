@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startApp, browser, shot, freePort, PHONE } from './harness.mjs';
+import { startApp, browser, shot, freePort, PHONE, sleep, until } from './harness.mjs';
 import { wgs84ToGcj02, gcj02ToBd09 } from '../src/js/gcj02.js';
 
 const ACK_TIMEOUT_SECS = 6;
@@ -23,18 +23,7 @@ let phoneA;
 let phoneB;
 const creds = {};
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `f` until it returns something truthy; fails with `what` after `ms`. */
-async function until(what, f, ms = 15000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 async function incident(id) {
   const r = await app.api('GET', `/api/v1/incidents/${id}`);

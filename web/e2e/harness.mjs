@@ -150,3 +150,17 @@ export function skipLoudly(t, why) {
   console.log(`\n${'!'.repeat(line.length)}\n${line}\n${'!'.repeat(line.length)}\n`);
   t.skip(why);
 }
+
+/** Waits `ms` milliseconds. */
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `f` every 100 ms until it returns something truthy; fails with `what` after `ms`. */
+export async function until(what, f, ms = 15000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}

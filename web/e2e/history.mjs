@@ -15,7 +15,7 @@
 // | G  | g2   | intrusion (2 s) | w3      | offer expires, escalated, open past its deadline   |
 // | H  | g1   | litter          | w1      | accepted, still open, due in an hour               |
 import assert from 'node:assert/strict';
-import { publish } from './harness.mjs';
+import { publish, until } from './harness.mjs';
 
 /** Settings of the run (pass to `startApp`): deadlines of seconds, a 10 s offer timeout (only G's offer is left to expire). */
 export const HISTORY_ENV = {
@@ -70,18 +70,7 @@ const G2 = [[121.46, 31.22], [121.47, 31.22], [121.47, 31.23], [121.46, 31.23], 
 const AT = { w1: [31.2150, 121.4650], w2: [31.2120, 121.4620], w3: [31.2250, 121.4650] };
 const TEAM = [['w1', 'grid_worker', 'g1'], ['w2', 'grid_worker', 'g1'], ['w3', 'patrol', 'g2']];
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `f` every 100 ms until it gives a value; fails after `limit` ms. */
-async function waitFor(what, f, limit = 15000) {
-  const end = Date.now() + limit;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /**
  * Lives the history in `app` (a fresh instance started with HISTORY_ENV). Returns the
@@ -105,11 +94,11 @@ export async function liveHistory(app) {
     mqtt[id] = r.data.mqtt;
     publish(app, { ...mqtt[id], topic: `owntracks/${id}/phone`, payload: { _type: 'location', lat: AT[id][0], lon: AT[id][1], tst: Math.floor(Date.now() / 1000), acc: 8, batt: 80 } });
   }
-  await waitFor('three fixes', async () => (await app.api('GET', '/api/v1/responders')).data.filter((x) => x.lat != null).length === 3);
+  await until('three fixes', async () => (await app.api('GET', '/api/v1/responders')).data.filter((x) => x.lat != null).length === 3);
 
   const seen = new Set();
   /** The next new offer of incident `id` to worker `w`. */
-  const offerOf = (w, id) => waitFor(`an offer of ${id} to ${w}`, async () => {
+  const offerOf = (w, id) => until(`an offer of ${id} to ${w}`, async () => {
     const task = (await get(id)).tasks.find((x) => x.responder_id === w && x.status === 'offered' && !seen.has(x.task_id));
     if (task) seen.add(task.task_id);
     return task;
@@ -118,11 +107,11 @@ export async function liveHistory(app) {
   const steps = async (w, id, task, list) => {
     for (const status of list) {
       publish(app, { ...mqtt[w], topic: `dispatch/${w}/tasks/${task.task_id}/update`, payload: { status } });
-      await waitFor(`${w} ${status} on ${id}`, async () => (await get(id)).tasks.some((x) => x.task_id === task.task_id && x.status === status));
+      await until(`${w} ${status} on ${id}`, async () => (await get(id)).tasks.some((x) => x.task_id === task.task_id && x.status === status));
     }
   };
-  const state = (id, s, limit) => waitFor(`${id} ${s}`, async () => { const v = await get(id); return v.state === s && v; }, limit);
-  const overdue = (id) => waitFor(`${id} overdue`, async () => (await get(id)).overdue === true);
+  const state = (id, s, limit) => until(`${id} ${s}`, async () => { const v = await get(id); return v.state === s && v; }, limit);
+  const overdue = (id) => until(`${id} overdue`, async () => (await get(id)).overdue === true);
   let n = 0;
   /** An alert of `kind` beside worker `w`'s place (each at a place of its own); the incident's id. */
   const alert = async (kind, w) => {
@@ -164,7 +153,7 @@ export async function liveHistory(app) {
   t = await offerOf('w3', D);
   await steps('w3', D, t, ['accepted']);
   publish(app, { ...mqtt.w3, topic: `dispatch/w3/tasks/${t.task_id}/extension`, payload: { minutes: 30, reason: '等待清运车' } });
-  await waitFor(`${D}'s extension request`, async () => (await get(D)).extension_request);
+  await until(`${D}'s extension request`, async () => (await get(D)).extension_request);
   assert.equal((await act(D, 'extension', { approve: true, note: '同意' })).extension_count, 1);
   await steps('w3', D, t, ['on_scene']);
   await resolveAndVerify('w3', D, t);

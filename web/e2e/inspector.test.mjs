@@ -5,7 +5,7 @@
 // and taps "Verified": the incident closes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startApp, browser, shot, freePort, PHONE } from './harness.mjs';
+import { startApp, browser, shot, freePort, PHONE, sleep, until } from './harness.mjs';
 
 const W = { id: 'ww', lat: 31.2250, lon: 121.4650 };
 /** About 700 m from the incident: never the one offered the work itself. */
@@ -17,17 +17,7 @@ let phoneW;
 let phoneI;
 const creds = {};
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what, f, ms = 15000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 async function incident(id) {
   const r = await app.api('GET', `/api/v1/incidents/${id}`);

@@ -64,7 +64,8 @@ fn new_incident(
 }
 
 /// The snapshot an alert from `camera_id` asks for, if any. A repeated Frigate event may
-/// bring the picture the first message did not have; any other repeat has nothing new.
+/// bring the picture the first message did not have; any other repeat has nothing new. A
+/// photo sent with a report is kept under the reporting source (`field:<responder>`).
 fn wanted_snapshot(
     camera_id: Option<String>,
     source: SnapshotSource,
@@ -92,8 +93,11 @@ fn count_alert(metrics: &Metrics, outcome: &AlertOutcome) {
 impl Engine {
     /// An alert from a source: decided now, answered once stored.
     pub(super) async fn on_alert_command(&mut self, alert: NewAlert, reply: Reply<AlertOutcome>) {
-        let camera_id = alert.camera_id.as_ref().map(|c| c.to_string());
         let source = alert.snapshot.clone();
+        let camera_id = match source {
+            SnapshotSource::Photo(_) => Some(alert.source_id.to_string()),
+            _ => alert.camera_id.as_ref().map(|c| c.to_string()),
+        };
         match self.on_alert(alert).await {
             Ok((change, outcome)) => {
                 if let Some(req) = wanted_snapshot(camera_id, source, &outcome) {

@@ -1,13 +1,14 @@
 //! Offers: ranking the candidates, making offers, their deadlines and expiry, escalation
 //! to the operators, and ending tasks.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::{new_id, Change, Engine, DISPATCHER};
 use crate::config::DispatchSettings;
 use crate::dispatch::messages::{clear_task, closed_outgoing, task_outgoing};
 use crate::dispatch::{DispatchError, Reply};
-use crate::domain::alert::Rendezvous;
+use crate::domain::alert::{field_reporter, Rendezvous};
 use crate::domain::closed_loop::TaskPurpose;
 use crate::domain::ranking::{RankParams, RankRequest, Ranked};
 use crate::domain::timeline::Event;
@@ -127,9 +128,19 @@ pub(super) fn new_offer(
 
 impl Engine {
     /// The best `limit` candidates for an incident now.
+    /// Whoever reported it from the phone is not offered it: they asked for help with it.
     fn rank_for(&self, incident: &IncidentRow, limit: usize) -> Vec<Ranked> {
-        let exclude = self.offers.excluded(&incident.id);
-        let req = rank_request(&self.rules, incident, exclude, limit);
+        let failed = self.offers.excluded(&incident.id);
+        let reporter = incident
+            .milestones
+            .source_id
+            .as_deref()
+            .and_then(field_reporter);
+        let exclude = match reporter {
+            Some(rid) => Cow::Owned(failed.iter().cloned().chain([rid]).collect()),
+            None => Cow::Borrowed(failed),
+        };
+        let req = rank_request(&self.rules, incident, &exclude, limit);
         self.responders
             .rank(&req, &self.zones, &rank_params(&self.rules, now_ms()))
     }

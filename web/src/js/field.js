@@ -11,6 +11,7 @@ import {
 import {
   bindView, renderList, renderDetail, tickCountdown, forgetPictures,
 } from './field-view.js';
+import { bindReport } from './field-report.js';
 
 const LOGIN_KEY = 'gd_field_login';
 const DEVICE_KEY = 'gd_field_device';
@@ -548,6 +549,7 @@ function watchNetwork() {
 }
 
 bindView({ state, answer, askExtension, render });
+bindReport({ login: () => state.login, position: () => state.position, notice });
 
 async function main() {
   fillLangs();

@@ -1,0 +1,113 @@
+//! `POST /api/v1/field/reports`: a problem reported from the phone (随手拍) by a volunteer
+//! or a worker, with their position and, usually, a photo. It becomes an alert from the
+//! source `field:<responder id>` and is dispatched like any other; the photo is kept with
+//! the incident like a camera's snapshot.
+//!
+//! The phone signs in with its MQTT login as HTTP Basic, as it does for snapshots.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::Phone;
+use super::error::{ApiError, JsonBody};
+use super::AppState;
+use crate::domain::alert::{field_source, AlertPayload, NewAlert, Photo, SnapshotSource};
+use crate::store::now_ms;
+
+/// Routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/field/reports", post(report))
+}
+
+/// The severity of a report that does not say (3: handled within the day by default).
+const DEFAULT_SEVERITY: i64 = 3;
+
+/// What the phone sends.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportBody {
+    /// The phone's own id for this report (1–128 printable characters): sent again after a
+    /// lost answer, it is the same report.
+    request_id: String,
+    /// What kind of problem (`litter`, `flood`, `fall`, …).
+    kind: String,
+    /// 1 (most urgent) to 4; 3 when not given.
+    severity: Option<i64>,
+    /// What the reporter saw, in their words.
+    note: Option<String>,
+    /// Where, WGS-84 degrees (the phone's position).
+    lat: f64,
+    /// Where, WGS-84 degrees.
+    lon: f64,
+    /// An address, if the reporter gave one.
+    address: Option<String>,
+    /// A JPEG, base64 (standard alphabet), at most 4 MiB once decoded.
+    photo: Option<String>,
+}
+
+/// Decodes the photo: base64 of a JPEG.
+fn photo(text: &str) -> Result<Photo, ApiError> {
+    // Base64 is 4 characters for 3 bytes: refuse what cannot fit before decoding it.
+    if text.len() > Photo::MAX_BYTES / 3 * 4 + 4 {
+        return Err(ApiError::Unprocessable("photo: at most 4 MiB".into()));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|_| ApiError::Unprocessable("photo: must be base64".into()))?;
+    Photo::parse(bytes).map_err(|e| ApiError::Unprocessable(e.to_string()))
+}
+
+async fn report(
+    Phone(rid): Phone,
+    State(st): State<AppState>,
+    JsonBody(body): JsonBody<ReportBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let source = field_source(&rid)?;
+    let picture = body.photo.as_deref().map(photo).transpose()?;
+    let payload = AlertPayload {
+        id: body.request_id,
+        kind: body.kind,
+        severity: body.severity.unwrap_or(DEFAULT_SEVERITY),
+        lat: Some(body.lat),
+        lon: Some(body.lon),
+        camera_id: None,
+        time: None,
+        description: body.note,
+        address: body.address,
+        rendezvous: None,
+    };
+    let mut alert = NewAlert::from_payload(source, payload, now_ms())?;
+    alert.snapshot = match &picture {
+        Some(p) => SnapshotSource::Photo(p.clone()),
+        None => SnapshotSource::None,
+    };
+    let outcome = st.dispatcher.alert(alert).await?;
+    tracing::info!(responder = %rid, incident = %outcome.incident_id, photo = picture.is_some(), duplicate = outcome.duplicate, "report from the field");
+    let mut answer = json!(outcome);
+    if let Some(o) = answer.as_object_mut() {
+        o.insert("photo".into(), json!(picture.is_some()));
+    }
+    Ok((StatusCode::ACCEPTED, Json(answer)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_photo_must_be_base64_of_a_jpeg() {
+        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10];
+        let text = base64::engine::general_purpose::STANDARD.encode(jpeg);
+        assert_eq!(photo(&text).map(|p| p.bytes().len()).ok(), Some(6));
+        let png = base64::engine::general_purpose::STANDARD.encode(b"\x89PNG\r\n");
+        assert!(photo(&png).is_err());
+        assert!(photo("not base64 at all!").is_err());
+        let huge = "A".repeat(Photo::MAX_BYTES / 3 * 4 + 8);
+        assert!(photo(&huge).is_err());
+    }
+}
