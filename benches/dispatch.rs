@@ -535,6 +535,7 @@ async fn bench_e2e(opts: &Options) -> anyhow::Result<E2eResult> {
                 zone_id: p.zone_id.clone(),
                 skills: "[]".into(),
                 on_duty: true,
+                station_id: None,
             })
             .await?;
         passwords.push(creds.password);

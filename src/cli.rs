@@ -204,6 +204,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Token {
             action: TokenAction::Create { role, name, config },
         } => {
+            if role == Role::Merchant {
+                anyhow::bail!("a token cannot have the merchant role: a merchant's login is made with the merchant (POST /api/v1/merchants)");
+            }
             let store = open_store(config.as_deref()).await?;
             let token = store.create_token(&name, role).await?;
             store.close().await;

@@ -39,7 +39,7 @@ fn cell(col: usize, row: usize) -> [(f64, f64); 4] {
 }
 
 /// Point at bilinear coordinates (u east, v north, both 0..1) in a cell.
-fn at(col: usize, row: usize, u: f64, v: f64) -> LatLon {
+pub(super) fn at(col: usize, row: usize, u: f64, v: f64) -> LatLon {
     let [sw, se, ne, nw] = cell(col, row);
     let lon =
         (1.0 - u) * (1.0 - v) * sw.0 + u * (1.0 - v) * se.0 + u * v * ne.0 + (1.0 - u) * v * nw.0;
@@ -57,7 +57,7 @@ fn polygon(corners: &[(f64, f64)]) -> Polygon<f64> {
 }
 
 /// Grid definitions: (col, row, id, name, name_en).
-const GRIDS: [(usize, usize, &str, &str, &str); 6] = [
+pub(super) const GRIDS: [(usize, usize, &str, &str, &str); 6] = [
     (
         0,
         0,
@@ -321,6 +321,7 @@ pub(super) fn build() -> DemoCounty {
                 skills: skills.iter().map(|s| s.to_string()).collect(),
                 home: at(c, r, u, v),
                 tid: format!("g{}", (i + 1) % 10),
+                station_id: None,
             }
         })
         .collect();
@@ -335,6 +336,7 @@ pub(super) fn build() -> DemoCounty {
             skills: vec!["police".to_string(), "first_aid".to_string()],
             home: at(c, r, 0.5, 0.5),
             tid: format!("p{}", i + 1),
+            station_id: None,
         }
     }));
 

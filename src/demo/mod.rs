@@ -8,6 +8,7 @@
 mod alerts;
 mod data;
 mod history;
+mod merchants;
 mod start;
 
 use anyhow::Context;
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::alerts::DemoAlerts;
 pub use self::data::BEAT_ID;
+pub use self::merchants::DEMO_MERCHANT;
 pub use self::start::{demo_user, start};
 
 use crate::domain::{LatLon, TravelMode};
@@ -94,6 +96,8 @@ pub struct DemoResponder {
     pub home: LatLon,
     /// OwnTracks tracker id.
     pub tid: String,
+    /// The 喜邻 grid station a volunteer is based at.
+    pub station_id: Option<String>,
 }
 
 /// A camera.
@@ -166,9 +170,13 @@ impl DemoCounty {
 }
 
 /// The demo county around Wuda district (乌达区), Wuhai: 6 grids, 1 beat,
-/// 20 grid workers, 5 patrols, 10 cameras.
+/// 20 grid workers, 5 patrols, 5 volunteers based at 喜邻 grid stations, 10 cameras
+/// (and, loaded beside it, 12 喜邻 merchants with 54 offers: `merchants.rs`).
 pub fn county() -> DemoCounty {
-    data::build()
+    let mut county = data::build();
+    // Volunteers based at the 喜邻 grid stations.
+    county.responders.extend(merchants::volunteers());
+    county
 }
 
 /// MQTT credentials for everything in the demo county.
@@ -195,6 +203,10 @@ async fn load_county(api: &ApiClient, county: &DemoCounty) -> anyhow::Result<Dem
             .with_context(|| format!("creating zone {}", z.id))?;
         tracing::debug!(zone = %z.id, ?created, "zone");
     }
+    // Merchants first: volunteers are based at their stations.
+    let new_merchants = merchants::load(api)
+        .await
+        .context("loading the 喜邻 merchants")?;
     let bodies: Vec<NewResponder> = county
         .responders
         .iter()
@@ -206,6 +218,7 @@ async fn load_county(api: &ApiClient, county: &DemoCounty) -> anyhow::Result<Dem
             zone_id: Some(r.zone_id.clone()),
             skills: r.skills.clone(),
             on_duty: true,
+            station_id: r.station_id.clone(),
         })
         .collect();
     let creds = crate::sim::register_all(api, bodies).await?;
@@ -244,6 +257,9 @@ async fn load_county(api: &ApiClient, county: &DemoCounty) -> anyhow::Result<Dem
         responders = county.responders.len(),
         cameras = county.cameras.len(),
         new_cameras = new_cams,
+        merchants = merchants::MERCHANTS.len(),
+        new_merchants,
+        offers = merchants::OFFERS.len(),
         "demo county loaded"
     );
     Ok(DemoCredentials { responders, source })

@@ -48,6 +48,24 @@ pub async fn start(running: &Running, settings: &Settings) -> anyhow::Result<()>
         let password = demo_user(&running.store, username, role).await?;
         tracing::info!("console: http://{console}/  login: {username} / {password}");
     }
+    // The merchant page's login, for one 喜邻 station: the merchants are registered first
+    // (the driver below finds them there), then it gets a fresh password like the users.
+    let api = crate::sim::api::ApiClient::new(&url, &token)?;
+    super::merchants::load(&api)
+        .await
+        .context("loading the 喜邻 merchants")?;
+    let username = format!("merchant.{}", super::DEMO_MERCHANT);
+    let password: String = crate::store::new_secret().chars().take(12).collect();
+    let change = crate::store::UserChange {
+        password: Some(password.clone()),
+        ..Default::default()
+    };
+    running
+        .store
+        .update_user(&username, change)
+        .await
+        .with_context(|| format!("demo merchant user {username}"))?;
+    tracing::info!("merchant page: http://{console}/merchant  login: {username} / {password}");
     let mqtt_url = running.mqtt_url.clone();
     let cancel = running.cancel.clone();
     running.spawn_side_task("demo", async move {

@@ -6,6 +6,7 @@ pub mod alert;
 pub mod camera_health;
 pub mod closed_loop;
 pub mod geometry;
+pub mod merchants;
 pub mod nearby;
 pub mod points;
 pub mod ranking;
@@ -198,6 +199,9 @@ name_enum! {
 name_enum! {
     /// API roles, in increasing power.
     Role ("a role") {
+        /// A 喜邻 partner merchant's login, bound to one merchant: sees only its own
+        /// merchant and offers. Lowest, so no viewer, operator or admin route admits it.
+        Merchant = "merchant",
         /// Reads everything.
         Viewer = "viewer",
         /// Reads, and acts on incidents.
@@ -314,6 +318,10 @@ mod tests {
         }
         assert!("cyclist".parse::<TravelMode>().is_err());
         assert!(Role::Admin > Role::Operator && Role::Operator > Role::Viewer);
+        assert!(
+            Role::Viewer > Role::Merchant,
+            "a merchant gains no viewer power"
+        );
     }
 
     /// Rows carry these enums now, so the JSON they serialize to must be the names the

@@ -47,6 +47,8 @@ pub struct Caller {
     pub name: String,
     /// Its role.
     pub role: Role,
+    /// The merchant a `merchant`-role user is bound to (`None` for any other caller).
+    pub merchant_id: Option<String>,
 }
 
 impl Caller {
@@ -267,7 +269,11 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Api
             .token_role(token)
             .await?
             .ok_or(ApiError::Unauthorized)?;
-        return Ok(Caller { name, role });
+        return Ok(Caller {
+            name,
+            role,
+            merchant_id: None,
+        });
     }
     let cookie = session_cookie(&parts.headers).ok_or(ApiError::Unauthorized)?;
     let user = state
@@ -281,6 +287,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Api
     Ok(Caller {
         name: user.username,
         role: user.role,
+        merchant_id: user.merchant_id,
     })
 }
 
@@ -311,6 +318,18 @@ macro_rules! role_extractor {
             }
         }
     };
+}
+
+/// Any valid token or session, a `merchant` user included: for the routes that then
+/// decide by the caller (a merchant sees only its own merchant).
+#[derive(Debug, Clone)]
+pub struct Anyone(pub Caller);
+
+impl FromRequestParts<AppState> for Anyone {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(parts, state).await.map(Anyone)
+    }
 }
 
 role_extractor!(

@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin", get(admin_page))
         .route("/reports", get(reports_page))
         .route("/login", get(login_page))
+        .route("/merchant", get(merchant_page))
         .route("/assets/{*path}", get(asset))
         .route("/api/v1/console/config", get(config))
 }
@@ -107,6 +108,11 @@ async fn admin_page(headers: HeaderMap) -> Response {
 /// The reports page (its data, `GET /api/v1/reports/summary`, needs the viewer role).
 async fn reports_page(headers: HeaderMap) -> Response {
     guarded(&headers, "reports.html")
+}
+
+/// The 喜邻 merchant's page (its data needs the merchant's own login).
+async fn merchant_page(headers: HeaderMap) -> Response {
+    guarded(&headers, "merchant.html")
 }
 
 async fn login_page() -> Response {

@@ -10,6 +10,7 @@ pub mod forward;
 pub mod incidents;
 pub mod ingest;
 pub mod live;
+pub mod merchants;
 pub mod ops;
 pub mod points;
 pub mod reports;
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .merge(points::router())
         .merge(session::router())
         .merge(users::router())
+        .merge(merchants::router())
         .merge(live::router())
         .merge(console::router())
         .merge(field::router())

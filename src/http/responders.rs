@@ -53,6 +53,8 @@ struct CreateResponder {
     real_name: Option<String>,
     /// Phone number (optional).
     phone: Option<String>,
+    /// The grid station (a merchant that is one) this responder is based at.
+    station_id: Option<Ident>,
 }
 
 /// Body of `PATCH /api/v1/responders/{id}`: only the fields given change.
@@ -73,6 +75,9 @@ struct PatchResponder {
     /// `null` clears it.
     #[serde(default, with = "serde_with::rust::double_option")]
     phone: Option<Option<String>>,
+    /// `null` clears the station.
+    #[serde(default, with = "serde_with::rust::double_option")]
+    station_id: Option<Option<Ident>>,
 }
 
 /// Longest real name, characters.
@@ -143,6 +148,26 @@ async fn check_zone(st: &AppState, zone: Option<&Ident>) -> Result<(), ApiError>
     Ok(())
 }
 
+/// A responder may be based only at a merchant that is a grid station (422 otherwise).
+async fn check_station(st: &AppState, station: Option<&Ident>) -> Result<(), ApiError> {
+    if let Some(s) = station {
+        match st.store.is_station(s.as_str()).await? {
+            Some(true) => {}
+            Some(false) => {
+                return Err(ApiError::Unprocessable(format!(
+                    "station_id: merchant {s} is not a grid station"
+                )))
+            }
+            None => {
+                return Err(ApiError::Unprocessable(format!(
+                    "station_id: no merchant {s}"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn create(
     _: Admin,
     State(st): State<AppState>,
@@ -151,6 +176,7 @@ async fn create(
     check_zone(&st, body.zone_id.as_ref()).await?;
     let real_name = real_name_of(body.real_name.as_deref())?;
     let phone = phone_of(body.phone.as_deref())?;
+    check_station(&st, body.station_id.as_ref()).await?;
     let new = NewResponder {
         id: body.id.to_string(),
         name: name_of(&body.name)?,
@@ -160,6 +186,7 @@ async fn create(
         skills: serde_json::to_string(&body.skills.unwrap_or_default())
             .unwrap_or_else(|_| "[]".into()),
         on_duty: body.on_duty.unwrap_or(true),
+        station_id: body.station_id.map(String::from),
     };
     let creds = st.store.create_responder(&new).await?;
     if real_name.is_some() || phone.is_some() {
@@ -209,6 +236,9 @@ async fn patch(
         Some(p) => phone_of(p.as_deref())?,
         None => cur.phone.clone(),
     };
+    if let Some(Some(s)) = &body.station_id {
+        check_station(&st, Some(s)).await?;
+    }
     let new = NewResponder {
         id: cur.id.clone(),
         name: match &body.name {
@@ -225,6 +255,10 @@ async fn patch(
             serde_json::to_string(&s).unwrap_or_else(|_| "[]".into())
         }),
         on_duty: body.on_duty.unwrap_or(cur.on_duty),
+        station_id: match body.station_id {
+            Some(s) => s.map(String::from),
+            None => cur.station_id.clone(),
+        },
     };
     st.store.update_responder(&new).await?;
     if real_name != cur.real_name || phone != cur.phone {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{
-    session_cookie, Logins, Viewer, MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER, SESSION_COOKIE,
+    session_cookie, Anyone, Logins, MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER, SESSION_COOKIE,
 };
 use super::error::{ApiError, JsonBody};
 use super::AppState;
@@ -83,14 +83,23 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
         .create_session(&user.username, state.logins.session_ms)
         .await?;
     tracing::info!(username = %user.username, role = %user.role, "console login");
-    let mut resp = Json(json!({"username": user.username, "role": user.role})).into_response();
+    let mut body = json!({"username": user.username, "role": user.role});
+    if let Some(m) = &user.merchant_id {
+        body["merchant_id"] = json!(m);
+    }
+    let mut resp = Json(body).into_response();
     resp.headers_mut()
         .insert(header::SET_COOKIE, set_cookie(&state.logins, &cookie)?);
     Ok(resp)
 }
 
-async fn whoami(Viewer(caller): Viewer) -> Json<serde_json::Value> {
-    Json(json!({"username": caller.name, "role": caller.role}))
+/// Who is signed in: any role, a merchant user too (its page asks which merchant it is).
+async fn whoami(Anyone(caller): Anyone) -> Json<serde_json::Value> {
+    let mut v = json!({"username": caller.name, "role": caller.role});
+    if let Some(m) = caller.merchant_id {
+        v["merchant_id"] = json!(m);
+    }
+    Json(v)
 }
 
 /// Ends the session named by the cookie and clears the cookie. Without a cookie there is

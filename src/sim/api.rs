@@ -49,6 +49,9 @@ pub struct NewResponder {
     pub skills: Vec<String>,
     /// Whether the responder starts on duty.
     pub on_duty: bool,
+    /// The grid station it is based at, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub station_id: Option<String>,
 }
 
 /// Body of `POST /api/v1/cameras`.
@@ -167,6 +170,11 @@ impl ApiClient {
         let w: WithMqtt = serde_json::from_str(&text)
             .with_context(|| format!("POST {path}: response has no `mqtt` credentials: {text}"))?;
         Ok(w.mqtt)
+    }
+
+    /// POSTs `body` to the create endpoint `path`; an existing id (409) is left alone.
+    pub async fn ensure_json(&self, path: &str, body: &Value) -> anyhow::Result<Created> {
+        Ok(self.create(path, body).await?.0)
     }
 
     /// Creates a zone from a GeoJSON Feature; an existing id is left alone.

@@ -147,6 +147,7 @@ fn sim_workers(cfg: &SimConfig, rng: &mut StdRng) -> Vec<(NewResponder, WorkerPr
                 zone_id: None,
                 skills: Vec::new(),
                 on_duty: true,
+                station_id: None,
             };
             let profile = WorkerProfile {
                 id,

@@ -7,6 +7,7 @@ mod cameras;
 pub mod cluster;
 mod dead_letters;
 mod incidents;
+mod merchants;
 mod outbox;
 mod passwords;
 pub mod points;
@@ -36,6 +37,7 @@ pub use camera_health::{
 pub use cameras::{CameraRow, ImportCounts};
 pub use dead_letters::DeadLetterRow;
 pub use incidents::{AlertRow, IncidentRow, Milestones, TaskRow, TimelineRow};
+pub use merchants::{MerchantError, MerchantRow, NewMerchant, NewOffer, OfferRow};
 pub use outbox::Outgoing;
 pub use passwords::{check_password, hash_password, PasswordChecks, MIN_PASSWORD_CHARS};
 pub use responders::{NewResponder, ResponderRow};

@@ -42,6 +42,8 @@ pub struct ResponderRow {
     pub real_name: Option<String>,
     /// Phone number, if given.
     pub phone: Option<String>,
+    /// The grid station (a merchant that is one) this responder is based at.
+    pub station_id: Option<String>,
 }
 
 /// Fields of a new responder.
@@ -61,10 +63,12 @@ pub struct NewResponder {
     pub skills: String,
     /// On duty.
     pub on_duty: bool,
+    /// Station based at (checked by the caller to be a station).
+    pub station_id: Option<String>,
 }
 
 const RESPONDER_COLUMNS: &str =
-    "id, name, kind, travel, zone_id, skills, on_duty, lat, lon, fix_at, accuracy_m, battery, real_name, phone";
+    "id, name, kind, travel, zone_id, skills, on_duty, lat, lon, fix_at, accuracy_m, battery, real_name, phone, station_id";
 
 impl Store {
     /// Creates a responder and its MQTT login in one transaction.
@@ -72,8 +76,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         sqlx::query(
-            "INSERT INTO responders (id, name, kind, travel, zone_id, skills, on_duty, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO responders (id, name, kind, travel, zone_id, skills, on_duty, created_at, updated_at, station_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&r.id)
         .bind(&r.name)
@@ -84,6 +88,7 @@ impl Store {
         .bind(r.on_duty)
         .bind(now)
         .bind(now)
+        .bind(&r.station_id)
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::on_unique(e, || format!("responder {} already exists", r.id)))?;
@@ -117,7 +122,8 @@ impl Store {
     /// Overwrites the editable fields of a responder.
     pub async fn update_responder(&self, r: &NewResponder) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "UPDATE responders SET name = $1, kind = $2, travel = $3, zone_id = $4, skills = $5, on_duty = $6, updated_at = $7
+            "UPDATE responders SET name = $1, kind = $2, travel = $3, zone_id = $4, skills = $5, on_duty = $6, updated_at = $7,
+                    station_id = $9
              WHERE id = $8",
         )
         .bind(&r.name)
@@ -128,6 +134,7 @@ impl Store {
         .bind(r.on_duty)
         .bind(now_ms())
         .bind(&r.id)
+        .bind(&r.station_id)
         .execute(&self.pool)
         .await?;
         one_row(&done, || format!("responder {}", r.id))

@@ -321,6 +321,7 @@ mod tests {
             zone_id: None,
             skills: "[]".into(),
             on_duty: true,
+            station_id: None,
         })
         .await
         .unwrap();

@@ -20,8 +20,10 @@ const TOUCH_EVERY_MS: i64 = 60_000;
 pub struct UserRow {
     /// Login name; unique.
     pub username: String,
-    /// admin, operator or viewer.
+    /// admin, operator, viewer or merchant.
     pub role: Role,
+    /// The merchant a `merchant` user is bound to; `None` for every other role.
+    pub merchant_id: Option<String>,
     /// Unix ms.
     #[serde(serialize_with = "ser_ms")]
     pub created_at: i64,
@@ -41,6 +43,8 @@ pub struct SessionUser {
     pub username: String,
     /// Current role (read from the user at every request, so a demotion applies at once).
     pub role: Role,
+    /// The merchant of a `merchant` user.
+    pub merchant_id: Option<String>,
 }
 
 /// What an admin may change about a user; `None` keeps the current value.
@@ -89,7 +93,7 @@ fn username_char(c: char) -> bool {
             | 0x30000..=0x3134F) // Extension G
 }
 
-const USER_COLUMNS: &str = "username, role, created_at, disabled";
+const USER_COLUMNS: &str = "username, role, merchant_id, created_at, disabled";
 
 impl Store {
     /// Creates a user; 409 if the name is taken.
@@ -99,12 +103,14 @@ impl Store {
         password: &str,
         role: Role,
     ) -> Result<UserRow, UserError> {
+        refuse_merchant_role(role)?;
         check_username(username)?;
         check_password(password)?;
         let hash = hash_password(&self.password_checks, password).await?;
         let row = UserRow {
             username: username.to_owned(),
             role,
+            merchant_id: None,
             created_at: now_ms(),
             disabled: false,
         };
@@ -150,6 +156,9 @@ impl Store {
         username: &str,
         change: UserChange,
     ) -> Result<UserRow, UserError> {
+        if let Some(role) = change.role {
+            refuse_merchant_role(role)?;
+        }
         let hash = match &change.password {
             Some(p) => {
                 check_password(p)?;
@@ -162,6 +171,13 @@ impl Store {
         // admin to two concurrent demotions).
         let mut tx = self.begin_write("users").await?;
         let was_admin = enabled_admin(&mut tx, username).await?;
+        if change.role.is_some() && is_merchant_user(&mut tx, username).await? {
+            return Err(Invalid::new(
+                "role",
+                "a merchant user stays bound to its merchant; delete the merchant instead",
+            )
+            .into());
+        }
         let done = sqlx::query(
             "UPDATE users SET role = COALESCE($1, role), password_hash = COALESCE($2, password_hash),
                               disabled = COALESCE($3, disabled)
@@ -213,13 +229,14 @@ impl Store {
         username: &str,
         password: &str,
     ) -> Result<Option<SessionUser>, StoreError> {
-        let row: Option<(String, String, Flag)> =
-            sqlx::query_as("SELECT password_hash, role, disabled FROM users WHERE username = $1")
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<(String, String, Flag, Option<String>)> = sqlx::query_as(
+            "SELECT password_hash, role, disabled, merchant_id FROM users WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
         let checks = &self.password_checks;
-        let Some((hash, role, disabled)) = row else {
+        let Some((hash, role, disabled, merchant_id)) = row else {
             verify_password(checks, password, dummy_hash(checks).await).await?;
             return Ok(None);
         };
@@ -229,6 +246,7 @@ impl Store {
         Ok(Some(SessionUser {
             username: username.to_owned(),
             role: name(role, "users", username, "role")?,
+            merchant_id,
         }))
     }
 
@@ -267,15 +285,15 @@ impl Store {
     ) -> Result<Option<SessionUser>, StoreError> {
         let id_hash = hash_secret(cookie);
         let now = now_ms();
-        let row: Option<(String, String, i64)> = sqlx::query_as(
-            "SELECT u.username, u.role, s.last_seen FROM sessions s JOIN users u ON u.username = s.username
+        let row: Option<(String, String, i64, Option<String>)> = sqlx::query_as(
+            "SELECT u.username, u.role, s.last_seen, u.merchant_id FROM sessions s JOIN users u ON u.username = s.username
              WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT u.disabled",
         )
         .bind(&id_hash)
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        let Some((username, role, last_seen)) = row else {
+        let Some((username, role, last_seen, merchant_id)) = row else {
             return Ok(None);
         };
         if now - last_seen >= TOUCH_EVERY_MS {
@@ -287,7 +305,11 @@ impl Store {
                 .await?;
         }
         let role = name(role, "users", &username, "role")?;
-        Ok(Some(SessionUser { username, role }))
+        Ok(Some(SessionUser {
+            username,
+            role,
+            merchant_id,
+        }))
     }
 
     /// Ends a session (logout); unknown cookies are ignored.
@@ -298,6 +320,31 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// Merchant users are made only with their merchant (`POST /api/v1/merchants`), which
+/// binds them to it; a plain user cannot be given the role.
+fn refuse_merchant_role(role: Role) -> Result<(), Invalid> {
+    if role == Role::Merchant {
+        return Err(Invalid::new(
+            "role",
+            "merchant users are created with their merchant (POST /api/v1/merchants)",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `username` is a merchant user (its role cannot change).
+async fn is_merchant_user(
+    tx: &mut sqlx::AnyConnection,
+    username: &str,
+) -> Result<bool, StoreError> {
+    let row: Option<(Flag,)> =
+        sqlx::query_as("SELECT role = 'merchant' FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&mut *tx)
+            .await?;
+    Ok(row.is_some_and(|(m,)| m.0))
 }
 
 /// Whether `username` is an enabled admin (404 when there is no such user).

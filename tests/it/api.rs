@@ -93,6 +93,31 @@ async fn every_endpoint_needs_credentials_and_the_right_role() {
         (Method::GET, "/api/v1/users/u1", Role::Admin),
         (Method::PATCH, "/api/v1/users/u1", Role::Admin),
         (Method::DELETE, "/api/v1/users/u1", Role::Admin),
+        (Method::GET, "/api/v1/merchants", Role::Viewer),
+        (Method::POST, "/api/v1/merchants", Role::Admin),
+        (Method::GET, "/api/v1/merchants/m1", Role::Viewer),
+        (Method::PUT, "/api/v1/merchants/m1", Role::Admin),
+        (Method::DELETE, "/api/v1/merchants/m1", Role::Admin),
+        (Method::GET, "/api/v1/merchants/m1/offers", Role::Viewer),
+        (Method::POST, "/api/v1/merchants/m1/offers", Role::Admin),
+        (Method::GET, "/api/v1/merchants/m1/offers/o1", Role::Viewer),
+        (Method::PUT, "/api/v1/merchants/m1/offers/o1", Role::Admin),
+        (
+            Method::DELETE,
+            "/api/v1/merchants/m1/offers/o1",
+            Role::Admin,
+        ),
+        (Method::GET, "/api/v1/offers", Role::Viewer),
+    ];
+    // A merchant user (below viewer) is refused everywhere (403) except where it reads
+    // its own merchant: another merchant is 404 to it, the list shows only its own.
+    let merchant_cookie = merchant_session(&app, "own").await;
+    let merchant_may: &[(Method, &str, u16)] = &[
+        (Method::GET, "/api/v1/session", 200),
+        (Method::GET, "/api/v1/merchants", 200),
+        (Method::GET, "/api/v1/merchants/m1", 404),
+        (Method::GET, "/api/v1/merchants/m1/offers", 404),
+        (Method::GET, "/api/v1/merchants/m1/offers/o1", 404),
     ];
     // Logging in and out need no credentials, by their nature.
     let open_api: &[(Method, &str)] = &[
@@ -166,6 +191,22 @@ async fn every_endpoint_needs_credentials_and_the_right_role() {
                 );
             }
         }
+        let s = app
+            .http
+            .request(method.clone(), format!("{}{}", app.base, path))
+            .header(reqwest::header::COOKIE, merchant_cookie.as_str())
+            .header(reqwest::header::ORIGIN, app.base.as_str())
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        let want = merchant_may
+            .iter()
+            .find(|(m, p, _)| m == method && p == path)
+            .map_or(403, |(_, _, s)| *s);
+        assert_eq!(s, want, "{method} {path} as merchant by session");
     }
     for open in ["/healthz", "/readyz", "/livez", "/metrics"] {
         let (s, _) = app.call(Method::GET, open, None, None).await;
@@ -186,6 +227,29 @@ async fn session(app: &TestApp, username: &str, role: Role) -> String {
         .http
         .post(format!("{}/api/v1/session", app.base))
         .json(&json!({"username": username, "password": "password for tests"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let set = resp.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+/// A merchant `id` registered by an admin, its login signed in; returns the cookie pair.
+async fn merchant_session(app: &TestApp, id: &str) -> String {
+    let (s, v) = app
+        .post(
+            "/api/v1/merchants",
+            json!({"id": id, "name": id, "address": "乌达区", "lat": 39.5, "lon": 106.7}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let resp = app
+        .http
+        .post(format!("{}/api/v1/session", app.base))
+        .json(&json!({"username": v["login"]["username"], "password": v["login"]["password"]}))
         .send()
         .await
         .unwrap();

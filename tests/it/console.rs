@@ -67,7 +67,7 @@ async fn pages_and_vendor_assets_are_embedded_with_their_content_types() {
 #[tokio::test]
 async fn console_pages_without_a_session_cookie_go_to_login() {
     let mut app = TestApp::spawn(&[]).await;
-    for path in ["/", "/admin", "/reports"] {
+    for path in ["/", "/admin", "/reports", "/merchant"] {
         let r = get(&app, path).await;
         assert_eq!(r.status(), 303, "{path}");
         assert_eq!(r.headers()["location"], "/login", "{path}");

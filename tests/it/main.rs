@@ -28,6 +28,7 @@ mod hostile;
 mod ingest;
 mod inspector;
 mod live;
+mod merchants;
 mod mosquitto;
 mod mosquitto_acl;
 mod mqtt_ws;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::common::TestApp;
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
@@ -70,6 +71,37 @@ async fn the_demo_county_loads_and_loads_again() {
     let responders = app.get("/api/v1/responders").await;
     let n = responders.as_array().unwrap().len();
     assert!((20..=30).contains(&n), "{n} responders");
+    // 喜邻 merchants, once each however often the demo loads, some of them stations with
+    // volunteers based there, and the 50+ offers of the story on sale.
+    let merchants = app.get("/api/v1/merchants").await;
+    let merchants = merchants.as_array().unwrap();
+    assert_eq!(merchants.len(), 12, "{merchants:?}");
+    let stations: Vec<&str> = merchants
+        .iter()
+        .filter(|m| m["station"] == true)
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(stations.len() >= 3, "{stations:?}");
+    let offered: i64 = merchants
+        .iter()
+        .map(|m| m["offers"].as_i64().unwrap())
+        .sum();
+    assert!(offered >= 50, "{offered} offers");
+    let on_sale = app
+        .get("/api/v1/offers?lat=39.50&lon=106.70&limit=200")
+        .await;
+    assert_eq!(on_sale.as_array().unwrap().len() as i64, offered);
+    let based: Vec<&Value> = responders
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["station_id"].is_string())
+        .collect();
+    assert!(based.len() >= 3, "volunteers based at stations: {based:?}");
+    for r in &based {
+        assert_eq!(r["kind"], "volunteer");
+        assert!(stations.contains(&r["station_id"].as_str().unwrap()), "{r}");
+    }
     // Every camera lands in a grid zone by the dispatcher's own zone rules.
     let cameras = app.get("/api/v1/cameras").await;
     assert!(cameras.as_array().unwrap().len() >= 10);

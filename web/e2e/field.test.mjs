@@ -86,6 +86,9 @@ before(async () => {
     creds[w.id] = r.data.mqtt;
   }
   assert.equal((await app.api('POST', '/api/v1/sources', { id: 'sensors', name: 'Sensors' })).status, 201);
+  // A 喜邻 grid station by the gate, for the small map.
+  const st = await app.api('POST', '/api/v1/merchants', { id: 'xl-gate', name: '喜邻·门口驿站', address: 'Gate', lat: GATE.lat + 0.0004, lon: GATE.lon, station: true });
+  assert.equal(st.status, 201, JSON.stringify(st.data));
 });
 
 after(async () => {
@@ -131,6 +134,8 @@ test('an alert near A reaches A within 2 s and never B; A accepts and the incide
 
   await phoneA.page.click(`[data-task="${task.task_id}"]`);
   await phoneA.page.waitForSelector('#detail-view:not([hidden]) #minimap .leaflet-marker-icon');
+  // The 喜邻 station nearby is on the small map (read with the worker's own login).
+  await phoneA.page.waitForSelector('#minimap .merchant-icon.station span[data-merchant="xl-gate"]');
   // Navigation goes to the gate, converted for each map app.
   const [gLat, gLon] = wgs84ToGcj02(GATE.lat, GATE.lon);
   const [bLat, bLon] = gcj02ToBd09(gLat, gLon);

@@ -292,6 +292,7 @@ mod tests {
             battery: None,
             real_name: None,
             phone: None,
+            station_id: None,
         }
     }
 

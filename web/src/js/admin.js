@@ -1,7 +1,9 @@
 // The admin view: zones drawn and edited on the map (Leaflet-Geoman), GeoJSON import and
-// export; responders; cameras (with CSV/GeoJSON import); alert sources; users.
+// export; responders; cameras (with CSV/GeoJSON import); alert sources; users; 喜邻 merchants
+// (admin-merchants.js).
 import { api, h, text, toast, requireSession, header, t, applyI18n, onLangChange, when } from './common.js';
 import { createMap, zoneStyle, fitTo } from './map.js';
+import { merchantsPane, fillPosition } from './admin-merchants.js';
 
 const L = window.L;
 const user = await requireSession();
@@ -18,7 +20,7 @@ let zones = { type: 'FeatureCollection', features: [] };
 let drawn = null; // the polygon drawn and not saved yet
 let tab = 'zones';
 
-const TABS = ['zones', 'responders', 'cameras', 'sources', 'users'];
+const TABS = ['zones', 'responders', 'cameras', 'sources', 'users', 'merchants'];
 function tabs() {
   document.getElementById('tabs').replaceChildren(...TABS.map((k) => h(`button${tab === k ? '.active' : ''}`, { dataset: { tab: k }, onclick: () => { tab = k; render(); } }, t(k))));
 }
@@ -102,18 +104,22 @@ function credsBox(mqtt) {
 
 let lastCreds = null;
 async function respondersPane() {
-  const list = await api('GET', '/api/v1/responders');
+  const [list, shops] = await Promise.all([api('GET', '/api/v1/responders'), api('GET', '/api/v1/merchants').catch(() => [])]);
+  // 喜邻 grid stations a responder may be based at.
+  const stations = shops.filter((m) => m.station);
+  const stationOptions = (current) => [h('option', { value: '' }, '—'), ...stations.map((m) => h('option', { value: m.id, selected: m.id === current }, m.name))];
   const form = h('form.formrow#responder-form', {},
     h('label', {}, t('id'), h('input', { name: 'id', required: true })),
     h('label', {}, t('name'), h('input', { name: 'name', required: true })),
     h('label', {}, t('kind'), h('select', { name: 'kind' }, ['grid_worker', 'patrol', 'volunteer'].map((k) => h('option', { value: k }, k)))),
     h('label', {}, t('travel'), h('select', { name: 'travel' }, ['foot', 'bike', 'car'].map((k) => h('option', { value: k }, k)))),
     h('label', {}, t('zone'), h('select', { name: 'zone_id' }, h('option', { value: '' }, '—'), zones.features.map((f) => h('option', { value: f.properties.id }, f.properties.id)))),
+    h('label', {}, t('station_based'), h('select', { name: 'station_id' }, stationOptions(null))),
     h('button.primary', { type: 'submit' }, t('add')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     try {
-      const r = await api('POST', '/api/v1/responders', { id: form.id.value.trim(), name: form.name.value.trim(), kind: form.kind.value, travel: form.travel.value, zone_id: form.zone_id.value || undefined, on_duty: true });
+      const r = await api('POST', '/api/v1/responders', { id: form.id.value.trim(), name: form.name.value.trim(), kind: form.kind.value, travel: form.travel.value, zone_id: form.zone_id.value || undefined, station_id: form.station_id.value || undefined, on_duty: true });
       lastCreds = r.mqtt; render();
     } catch (x) { toast(x.message, 'error'); }
   });
@@ -125,7 +131,8 @@ async function respondersPane() {
         h('td', {}, h('select', { 'aria-label': t('kind'), onchange: (e) => patch(`/api/v1/responders/${encodeURIComponent(r.id)}`, { kind: e.target.value }) }, ['grid_worker', 'patrol', 'volunteer'].map((k) => h('option', { value: k, selected: k === r.kind }, k))),
           h('select', { 'aria-label': t('travel'), onchange: (e) => patch(`/api/v1/responders/${encodeURIComponent(r.id)}`, { travel: e.target.value }) }, ['foot', 'bike', 'car'].map((k) => h('option', { value: k, selected: k === r.travel }, k)))),
         h('td', {}, h('select', { 'aria-label': t('zone'), onchange: (e) => patch(`/api/v1/responders/${encodeURIComponent(r.id)}`, { zone_id: e.target.value || null }) },
-          h('option', { value: '' }, '—'), zones.features.map((f) => h('option', { value: f.properties.id, selected: f.properties.id === r.zone_id }, f.properties.id)))),
+          h('option', { value: '' }, '—'), zones.features.map((f) => h('option', { value: f.properties.id, selected: f.properties.id === r.zone_id }, f.properties.id))),
+          h('select', { 'aria-label': t('station_based'), onchange: (e) => patch(`/api/v1/responders/${encodeURIComponent(r.id)}`, { station_id: e.target.value || null }) }, stationOptions(r.station_id))),
         h('td', {}, h('input', { type: 'checkbox', checked: !!r.on_duty, onchange: (e) => patch(`/api/v1/responders/${encodeURIComponent(r.id)}`, { on_duty: e.target.checked }) })),
         h('td', {}, h('button.small', { onclick: async () => { try { const x = await api('POST', `/api/v1/responders/${encodeURIComponent(r.id)}/reset-password`); lastCreds = x.mqtt; render(); } catch (er) { toast(er.message, 'error'); } } }, t('reset_password')),
           h('button.small.danger', { onclick: () => del(`/api/v1/responders/${encodeURIComponent(r.id)}`, r.id) }, t('delete')))))))];
@@ -215,11 +222,13 @@ async function usersPane() {
 async function render() {
   tabs();
   const pane = document.getElementById('pane');
-  const build = { zones: zonesPane, responders: respondersPane, cameras: camerasPane, sources: sourcesPane, users: usersPane }[tab];
+  const build = { zones: zonesPane, responders: respondersPane, cameras: camerasPane, sources: sourcesPane, users: usersPane, merchants: () => merchantsPane(render) }[tab];
   try { pane.replaceChildren(...[await build()].flat().filter(Boolean)); } catch (x) { pane.replaceChildren(h('p.error', {}, x.message)); }
   applyI18n();
 }
 
+// A click on the map gives a new merchant its position.
+M.map.on('click', (e) => { if (tab === 'merchants') fillPosition(M.fromMap(e.latlng)); });
 onLangChange((l) => { M.map.pm.setLang(l.startsWith('zh') ? 'zh' : 'en'); render(); });
 await loadZones();
 fitTo(M.map, zonesLayer);

@@ -98,16 +98,23 @@ export function toast(msg, kind = 'info') {
  * exists on a server (404) the page cannot know its user either, so it goes to /login too.
  */
 export async function requireSession() {
+  let user;
   try {
-    return await api('GET', '/api/v1/session');
+    user = await api('GET', '/api/v1/session');
   } catch (e) {
     location.assign('/login');
     throw e;
   }
+  // A 喜邻 merchant's login sees only its own page.
+  if (user.role === 'merchant') {
+    location.assign('/merchant');
+    return new Promise(() => {}); // the page is going away
+  }
+  return user;
 }
 
 /** Role order, as the API's. */
-export const ROLE_RANK = { viewer: 1, operator: 2, admin: 3 };
+export const ROLE_RANK = { merchant: 0, viewer: 1, operator: 2, admin: 3 };
 
 /** Fills the header bar: title, view switch, live status slot, language, user, sign out. */
 export function header(user, view) {

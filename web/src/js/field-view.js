@@ -4,6 +4,7 @@
 import { t } from './i18n.js';
 import { h, clock } from './common.js';
 import { createMap } from './map.js';
+import { merchantsFor, drawMerchants } from './field-merchants.js';
 import {
   actionsFor, sortTasks, distanceM, formatDistance, destination, navLinks, answerNote, isRework, isVerify,
   canAskExtension, extensionRequest, EXTENSION_PRESETS, EXTENSION_MAX_MINUTES, EXTENSION_MAX_REASON,
@@ -310,6 +311,9 @@ function drawMiniMap(el, task) {
     pts.push(p);
     label(window.L.marker(p, { icon: pin('meet'), title: t('rendezvous') }).addTo(m.map), t('rendezvous'));
   }
+  // 喜邻 merchants and stations around, once they have been read (then the map is drawn again).
+  const shops = state.login && merchantsFor(state.login, () => { if (state.open) renderDetail(); });
+  if (shops) drawMerchants(m, shops, t);
   const me = here();
   if (me) {
     const p = m.toMap(me.lat, me.lon);

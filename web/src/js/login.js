@@ -28,7 +28,10 @@ form.addEventListener('submit', async (e) => {
   } catch (x) { show(String(x)); return; }
   if (res.ok) {
     const next = new URLSearchParams(location.search).get('next');
-    location.assign(next && next.startsWith('/') && !next.startsWith('//') ? next : '/');
+    // A 喜邻 merchant's login has one page: its own.
+    const who = await res.json().catch(() => ({}));
+    const home = who.role === 'merchant' ? '/merchant' : '/';
+    location.assign(next && next.startsWith('/') && !next.startsWith('//') ? next : home);
   } else if (res.status === 429) {
     show(t('login_locked', { secs: res.headers.get('Retry-After') || '60' }));
   } else if (res.status === 404 || res.status === 405) {

@@ -5,6 +5,7 @@
 import { api, h, text, age, when, toast, requireSession, header, ROLE_RANK, t, applyI18n, onLangChange, hasKey, clock } from './common.js';
 import { OPEN_STATES, actionsFor, etaParts, extensionRequest, incidentTitle, kindLabel, panIntoView, responderName } from './console-core.js';
 import { createMap, zoneStyle, fitTo } from './map.js';
+import { merchantsLayer } from './merchants-layer.js';
 import { startLive } from './live.js';
 import { isOverdue, msToDue } from './deadline.js';
 import { actorText, eventText } from './timeline.js';
@@ -26,11 +27,13 @@ const canAct = ROLE_RANK[user.role] >= ROLE_RANK.operator;
 header(user, 'operator');
 const cfg = await api('GET', '/api/v1/console/config');
 const M = createMap(document.getElementById('map'), cfg.tiles);
+const merchants = merchantsLayer(M, t);
 const layers = {
   zones: L.geoJSON(null, { style: zoneStyle, onEachFeature: (f, l) => l.bindTooltip(text(`${f.properties.name || f.properties.id} (${f.properties.id})`), { sticky: true }) }),
   cameras: L.layerGroup(),
   responders: L.layerGroup(),
   incidents: L.layerGroup(),
+  merchants: merchants.group,
 };
 for (const l of Object.values(layers)) l.addTo(M.map);
 const layerControl = L.control.layers(null, {}, { collapsed: false, position: 'bottomleft' }).addTo(M.map);
@@ -149,6 +152,8 @@ startLive({
   onStatus: (s) => { liveState = s; drawLive(); },
 });
 loadAll().catch((e) => toast(e.message, 'error'));
+// Merchants change rarely (an admin registers them): read once, not with every refresh.
+merchants.load();
 
 // ---- severity-1 cue ----------------------------------------------------------------------
 
@@ -279,7 +284,7 @@ function drawAll() { drawQueue(); drawMap(); }
 // Deadlines pass without an event: each second the queue is worked out again, and the map
 // when an incident has become overdue since it was drawn.
 setInterval(() => { drawQueue(); if (overdueKey(Date.now()) !== mapOverdue) drawMap(); }, 1000);
-onLangChange(() => { layerNames(); drawLive(); drawAll(); if (selected) openDrawer(selected); });
+onLangChange(() => { layerNames(); merchants.draw(); drawLive(); drawAll(); if (selected) openDrawer(selected); });
 
 // ---- drawer -----------------------------------------------------------------------------
 
