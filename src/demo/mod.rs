@@ -9,6 +9,7 @@ mod alerts;
 mod data;
 mod history;
 mod merchants;
+mod phone_reports;
 mod start;
 
 use anyhow::Context;
@@ -342,6 +343,18 @@ pub async fn run(
         )),
         stats.clone(),
         0xD3_FFFF,
+        stop.clone(),
+    ));
+    let volunteers = county
+        .responders
+        .iter()
+        .filter(|r| r.kind == "volunteer")
+        .filter_map(|r| Some((r.clone(), creds.responders.get(&r.id)?.clone())))
+        .collect();
+    tasks.spawn(phone_reports::run(
+        api.clone(),
+        volunteers,
+        0xD3_F00D,
         stop.clone(),
     ));
     tracing::info!("demo county running");
