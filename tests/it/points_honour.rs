@@ -16,8 +16,11 @@ fn ms(rfc3339: &str) -> i64 {
         .timestamp_millis()
 }
 
-/// (grid, [(responder, points, earned, awarded)]) of an honour roll answer, grids by id.
-fn roll(v: &Value) -> Vec<(String, Vec<(String, i64, i64, i64)>)> {
+/// (responder, points, earned, awarded).
+type Line = (String, i64, i64, i64);
+
+/// (grid, lines) of an honour roll answer, grids by id.
+fn roll(v: &Value) -> Vec<(String, Vec<Line>)> {
     let mut zones: Vec<_> = v["zones"]
         .as_array()
         .unwrap()
@@ -45,7 +48,7 @@ fn roll(v: &Value) -> Vec<(String, Vec<(String, i64, i64, i64)>)> {
     zones
 }
 
-fn line(id: &str, points: i64, earned: i64, awarded: i64) -> (String, i64, i64, i64) {
+fn line(id: &str, points: i64, earned: i64, awarded: i64) -> Line {
     (id.to_owned(), points, earned, awarded)
 }
 
@@ -203,7 +206,7 @@ async fn the_honour_roll_ranks_a_months_earnings_and_awards_per_grid() {
 
     // Every responder's account in one list, by id.
     let list = app.get("/api/v1/points/accounts").await;
-    let got: Vec<(String, i64, i64, i64)> = list
+    let got: Vec<Line> = list
         .as_array()
         .unwrap()
         .iter()
