@@ -166,5 +166,19 @@ test('the points area in English; settlement says plainly when redemption has no
     await page.waitForSelector('#ledger tbody tr[data-kind=award]');
     assert.match(await page.textContent('#ledger tbody'), new RegExp(`Award: ${REASON}`));
     await shot(page, 'points-en');
+    // Printed, the honour roll leaves out the tabs, the toolbar and the header.
+    await page.click('#tab-honour');
+    await page.waitForSelector('section.honour[data-zone=g1]');
+    await page.emulateMedia({ media: 'print' });
+    for (const sel of ['#topbar', '#pt-tabs', '#pt-toolbar']) assert.equal(await page.isVisible(sel), false, sel);
+    assert.ok(await page.isVisible('section.honour[data-zone=g1] table'));
+    await page.emulateMedia({ media: 'screen' });
+    // An incident cause in the ledger links to /#incident=<id>: that opens its drawer in the
+    // operator view, closed or open.
+    const alert = await app.api('POST', '/api/v1/alerts', { id: 'pt-link', kind: 'litter', severity: 3, lat: 39.495, lon: 106.695 });
+    assert.equal(alert.status, 202, JSON.stringify(alert.data));
+    const id = alert.data.incident_id;
+    await page.goto(`${app.url}/#incident=${encodeURIComponent(id)}`);
+    await page.waitForSelector(`#drawer[data-id="${id}"]:not([hidden])`);
   } finally { await b.close(); }
 });
