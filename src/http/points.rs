@@ -20,8 +20,8 @@ use crate::domain::points::{month_bounds, parse_month};
 use crate::domain::report::parse_bound;
 use crate::domain::{Ident, Role};
 use crate::store::points::{
-    AccountLine, AwardRow, HistoryLine, HonourLine, LedgerQuery, MovementRow, MovementView,
-    NewAward,
+    AccountLine, AwardRow, HistoryLine, HonourLine, LedgerQuery, MovementKind, MovementRow,
+    MovementView, NewAward,
 };
 
 /// Routes of this area.
@@ -152,7 +152,7 @@ async fn history(
     Ok(Json(Value::Array(lines.iter().map(history_json).collect())))
 }
 
-/// `?account=…&from=…&to=…&limit=…`.
+/// `?account=…&from=…&to=…&kind=…&limit=…`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LedgerParams {
@@ -161,8 +161,21 @@ struct LedgerParams {
     from: Option<String>,
     /// RFC 3339 (excluded), or `YYYY-MM-DD` (that day included).
     to: Option<String>,
+    /// One movement kind.
+    kind: Option<String>,
     limit: Option<i64>,
 }
+
+/// The movement kinds `?kind=` accepts.
+const KINDS: [MovementKind; 7] = [
+    MovementKind::Earn,
+    MovementKind::Award,
+    MovementKind::Expire,
+    MovementKind::Reserve,
+    MovementKind::Release,
+    MovementKind::Redeem,
+    MovementKind::Correct,
+];
 
 /// `GET /api/v1/points/ledger`: movements with their entries and cause, newest first.
 async fn ledger(
@@ -181,10 +194,24 @@ async fn ledger(
         q.to.as_deref()
             .map(|s| parse_bound("to", s, offset, true))
             .transpose()?;
+    let kind = match q.kind.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        None => None,
+        Some(k) => match KINDS.iter().find(|x| x.as_str() == k) {
+            Some(x) => Some(x.as_str().to_owned()),
+            None => {
+                let names: Vec<_> = KINDS.iter().map(|x| x.as_str()).collect();
+                return Err(ApiError::Unprocessable(format!(
+                    "kind: must be one of {}",
+                    names.join(", ")
+                )));
+            }
+        },
+    };
     let query = LedgerQuery {
         account: q.account.filter(|a| !a.trim().is_empty()),
         from,
         to,
+        kind,
         limit: limit(q.limit)?,
     };
     let moves = st.store.points_ledger(&query).await?;

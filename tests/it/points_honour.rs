@@ -204,6 +204,34 @@ async fn the_honour_roll_ranks_a_months_earnings_and_awards_per_grid() {
         assert_eq!(s, 422, "{bad}: {v}");
     }
 
+    // The ledger by kind: v3's award and redemption, then only the award.
+    let kinds = |q: &str| {
+        let app = &app;
+        let q = q.to_owned();
+        async move {
+            let v = app
+                .get(&format!("/api/v1/points/ledger?account=responder:v3{q}"))
+                .await;
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["kind"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(kinds("").await, ["reserve", "award", "award"]);
+    assert_eq!(kinds("&kind=award").await, ["award", "award"]);
+    assert!(kinds("&kind=earn").await.is_empty());
+    let (s, v) = app
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/points/ledger?kind=gift",
+            Some(&app.token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+
     // Every responder's account in one list, by id.
     let list = app.get("/api/v1/points/accounts").await;
     let got: Vec<Line> = list

@@ -47,20 +47,16 @@ export function ledgerAccount(s) {
   return v.includes(':') || v === 'county' || v === 'expiry' ? v : `responder:${v}`;
 }
 
-/** The query string of `GET /api/v1/points/ledger` for the filters (dates `YYYY-MM-DD`). */
-export function ledgerQuery({ account = '', from = '', to = '', limit = 500 } = {}) {
+/** The query string of `GET /api/v1/points/ledger` for the filters (dates `YYYY-MM-DD`; the API filters all four). */
+export function ledgerQuery({ account = '', kind = '', from = '', to = '', limit = 500 } = {}) {
   const q = new URLSearchParams();
   const acc = ledgerAccount(account);
   if (acc) q.set('account', acc);
+  if (kind) q.set('kind', kind);
   if (from) q.set('from', from);
   if (to) q.set('to', to);
   q.set('limit', String(limit));
   return q.toString();
-}
-
-/** The movements of one kind ('' = all). The API filters account and dates; kind is ours. */
-export function filterKind(moves, kind) {
-  return kind ? moves.filter((m) => m.kind === kind) : moves;
 }
 
 /** What a movement did to `account` (the sum of its entries there), else its points. */

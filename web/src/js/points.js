@@ -4,7 +4,7 @@
 // roll (光荣榜) per grid, which prints like the reports page. The pure rules are in
 // points-core.js; the awards, merchants and settlement tabs in points-tabs.js.
 import { api, h, when, toast, requireSession, header, t, applyI18n, onLangChange, hasKey } from './common.js';
-import { TABS, KINDS, readAccount, filterAccounts, totals, ledgerQuery, filterKind, change, flows, cause, monthOf, shiftMonth, readHonour } from './points-core.js';
+import { TABS, KINDS, readAccount, filterAccounts, totals, ledgerQuery, change, flows, cause, monthOf, shiftMonth, readHonour } from './points-core.js';
 import { awardsTab, merchantsTab, settlementTab } from './points-tabs.js';
 
 const user = await requireSession();
@@ -96,6 +96,8 @@ function openLedger(rid) {
 // ---- ledger -------------------------------------------------------------------------------
 
 let ledgerSeq = 0;
+/** Most movements one view lists (the API's most); the title says when there may be more. */
+const LEDGER_LIMIT = 500;
 async function ledgerTab() {
   const f = ctx.led;
   const input = (id, key, type) => h(`input#${id}`, { type, name: id, value: f[key], onchange: (e) => { f[key] = e.target.value; } });
@@ -112,7 +114,7 @@ async function ledgerTab() {
   let moves;
   try {
     const [m, awards] = await Promise.all([
-      api('GET', `/api/v1/points/ledger?${ledgerQuery(f)}`),
+      api('GET', `/api/v1/points/ledger?${ledgerQuery({ ...f, limit: LEDGER_LIMIT })}`),
       api('GET', '/api/v1/points/awards').catch(() => []),
     ]);
     moves = m;
@@ -122,9 +124,9 @@ async function ledgerTab() {
     return;
   }
   if (seq !== ledgerSeq || ctx.tab !== 'ledger') return;
-  const rows = filterKind(moves, f.kind);
+  const rows = moves;
   const withAccount = Boolean(f.account.trim());
-  body(section(t('pt_movements_n', { n: rows.length }),
+  body(section(rows.length >= LEDGER_LIMIT ? t('pt_movements_newest', { n: rows.length }) : t('pt_movements_n', { n: rows.length }),
     rows.length ? h('table#ledger', {},
       h('thead', {}, h('tr', {}, [t('pt_at'), t('kind')].map((x) => h('th', {}, x)), h('th.num', {}, withAccount ? t('pt_change') : t('points')),
         [t('pt_from_acc'), t('pt_to_acc'), t('pt_cause'), t('actor')].map((x) => h('th', {}, x)))),
