@@ -75,6 +75,22 @@ pub fn month_bounds(at_ms: i64, offset: FixedOffset) -> (i64, i64) {
     (start.timestamp_millis(), end.timestamp_millis())
 }
 
+/// The month `YYYY-MM` at `offset`: [start, end) in Unix ms, as [`month_bounds`].
+pub fn parse_month(s: &str, offset: FixedOffset) -> Result<(i64, i64), String> {
+    let bad = || format!("month: expected YYYY-MM, got {s:?}");
+    let (y, m) = s.split_once('-').ok_or_else(bad)?;
+    if y.len() != 4 || m.len() != 2 {
+        return Err(bad());
+    }
+    let y: i32 = y.parse().map_err(|_| bad())?;
+    let m: u32 = m.parse().map_err(|_| bad())?;
+    let start = offset
+        .with_ymd_and_hms(y, m, 1, 0, 0, 0)
+        .single()
+        .ok_or_else(bad)?;
+    Ok(month_bounds(start.timestamp_millis(), offset))
+}
+
 /// When points earned at `at_ms` expire: `months` calendar months later (UTC).
 pub fn expires_at(at_ms: i64, months: u32) -> i64 {
     Utc.timestamp_millis_opt(at_ms)
@@ -143,6 +159,26 @@ mod tests {
         assert_eq!(capped(30, 0, 0, 0, None), 30);
         assert_eq!(capped(30, 0, 0, 990, Some(1000)), 10);
         assert_eq!(capped(30, 0, 0, 1200, Some(1000)), 0);
+    }
+
+    #[test]
+    fn a_month_parses_at_an_offset_and_bad_ones_are_refused() {
+        let cst = FixedOffset::east_opt(8 * 3600).unwrap();
+        let (from, to) = parse_month("2026-11", cst).unwrap();
+        let ms = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .timestamp_millis()
+        };
+        assert_eq!(from, ms("2026-11-01T00:00:00+08:00"));
+        assert_eq!(to, ms("2026-12-01T00:00:00+08:00"));
+        let (_, to) = parse_month("2026-12", cst).unwrap();
+        assert_eq!(to, ms("2027-01-01T00:00:00+08:00"));
+        for bad in [
+            "2026-13", "2026-1", "26-11", "2026/11", "", "2026-00", "abcd-ef",
+        ] {
+            assert!(parse_month(bad, cst).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! - `earn`: credits for verified incidents (inside the dispatcher's commit), awards.
 //! - `holds`: reserve, confirm, release (for redemptions) and expiry.
 //! - `reads`: balances, history, the ledger listing and the invariant audit.
+//! - `board`: every responder's account at once, and the monthly honour roll.
 
+mod board;
 mod earn;
 mod holds;
 mod ledger;
@@ -21,6 +23,7 @@ use sqlx::Row;
 
 use super::StoreError;
 
+pub use board::{AccountLine, HonourLine, MAX_ACCOUNTS, MAX_HONOUR_PER_ZONE};
 pub(crate) use earn::earn_in;
 pub use earn::{AwardRow, Correction, EarnSettings, NewAward};
 pub use holds::{ConfirmOutcome, HoldRow, Reservation};
