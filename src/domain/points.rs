@@ -75,6 +75,28 @@ pub fn month_bounds(at_ms: i64, offset: FixedOffset) -> (i64, i64) {
     (start.timestamp_millis(), end.timestamp_millis())
 }
 
+/// A settlement month `YYYY-MM` at `offset`: [start, end) in Unix ms.
+pub fn parse_month(
+    field: &str,
+    s: &str,
+    offset: FixedOffset,
+) -> Result<(i64, i64), super::Invalid> {
+    let bad = || super::Invalid::new(field, format!("must be a month as YYYY-MM, not {s:?}"));
+    let (y, m) = s.trim().split_once('-').ok_or_else(bad)?;
+    if y.len() != 4 || m.len() != 2 {
+        return Err(bad());
+    }
+    let (y, m) = (
+        y.parse::<i32>().map_err(|_| bad())?,
+        m.parse::<u32>().map_err(|_| bad())?,
+    );
+    let start = offset
+        .with_ymd_and_hms(y, m, 1, 0, 0, 0)
+        .single()
+        .ok_or_else(bad)?;
+    Ok(month_bounds(start.timestamp_millis(), offset))
+}
+
 /// When points earned at `at_ms` expire: `months` calendar months later (UTC).
 pub fn expires_at(at_ms: i64, months: u32) -> i64 {
     Utc.timestamp_millis_opt(at_ms)
@@ -117,6 +139,17 @@ pub fn take_fifo(lots: &[Lot], amount: i64) -> Option<Vec<Lot>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn settlement_months_parse_at_the_offset() {
+        let east8 = FixedOffset::east_opt(8 * 3600).unwrap();
+        let (from, to) = parse_month("month", "2026-12", east8).unwrap();
+        assert_eq!(from, 1_796_083_200_000 - 8 * 3_600_000);
+        assert_eq!(to - from, 31 * 86_400_000);
+        for bad in ["2026-13", "2026-1", "26-12", "2026/12", "", "2026-00"] {
+            assert!(parse_month("month", bad, east8).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     fn lot(id: &str, exp: i64, p: i64) -> Lot {

@@ -36,6 +36,7 @@ mod onvif;
 mod points;
 mod points_ledger;
 mod probe_rounds;
+mod redemptions;
 mod report_history;
 mod reports;
 mod restart;
