@@ -258,6 +258,7 @@ async fn of_responder(
     may_see_account(&parts, &st, &rid).await?;
     let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
     let mut query = query_of(&st, q)?;
+    st.store.responder(&rid).await?;
     query.responder_id = Some(rid);
     let rows = st.store.redemptions(&query).await?;
     Ok(Json(Value::Array(
