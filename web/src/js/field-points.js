@@ -70,7 +70,7 @@ export function bindPoints(ctx) {
         get(`/api/v1/offers${near}`),
       ]);
     } catch (e) {
-      ctx.notice(`${t('pt_load_failed')}: ${e.message}`, 'bad', 'points');
+      ctx.notice(`${t('fp_load_failed')}: ${e.message}`, 'bad', 'points');
     }
     render();
   }
@@ -95,10 +95,10 @@ export function bindPoints(ctx) {
         startTimer();
         await load();
       } else {
-        ctx.notice(`${t('pt_refused')}: ${answer.error || resp.status}`, 'bad', 'points');
+        ctx.notice(`${t('fp_refused')}: ${answer.error || resp.status}`, 'bad', 'points');
       }
     } catch {
-      ctx.notice(t('pt_offline'), 'warn', 'points');
+      ctx.notice(t('fp_offline'), 'warn', 'points');
     } finally {
       st.busy = false;
       render();
@@ -116,7 +116,7 @@ export function bindPoints(ctx) {
       const el = document.getElementById('redeem-countdown');
       if (!el || !st.code) { stopTimer(); return; }
       const left = timeLeft(Date.parse(st.code.expires_at));
-      el.textContent = left ? t('pt_code_left', left) : t('pt_code_expired');
+      el.textContent = left ? t('fp_code_left', left) : t('fp_code_expired');
       if (!left) { stopTimer(); load(); }
     }, 1000);
   }
@@ -128,12 +128,12 @@ export function bindPoints(ctx) {
     qr.innerHTML = renderSVG(c.code, { border: 2 });
     const left = timeLeft(Date.parse(c.expires_at));
     return h('div.redeem-code-panel', {},
-      h('h2', {}, t('pt_code_title')),
+      h('h2', {}, t('fp_code_title')),
       h('p.redeem-offer', {}, `${c.offer_title} · ${t('points_n', { n: c.points })}`),
       h('div.redeem-code#redeem-code', { dataset: { code: c.code } }, `${c.code.slice(0, 4)} ${c.code.slice(4)}`),
       qr,
-      h('p.redeem-countdown#redeem-countdown', {}, left ? t('pt_code_left', left) : t('pt_code_expired')),
-      h('button.ghost#redeem-done', { onclick: () => { st.code = null; stopTimer(); render(); } }, t('pt_code_done')));
+      h('p.redeem-countdown#redeem-countdown', {}, left ? t('fp_code_left', left) : t('fp_code_expired')),
+      h('button.ghost#redeem-done', { onclick: () => { st.code = null; stopTimer(); render(); } }, t('fp_code_done')));
   }
 
   function render() {
@@ -143,27 +143,27 @@ export function bindPoints(ctx) {
     // replaceChildren would show a null as the text "null".
     view.replaceChildren(...[
       h('button.ghost.small#points-back', { onclick: () => show(false) }, `← ${t('back')}`),
-      h('h1', {}, t('pt_title')),
+      h('h1', {}, t('fp_title')),
       h('div.points-balance', {},
         h('span.points-big#points-balance', {}, a ? String(a.balance) : '…'),
-        h('span.muted', {}, ` ${t('pt_balance')}`),
-        a && a.reserved ? h('p.muted#points-reserved', {}, t('pt_reserved', { n: a.reserved })) : null),
+        h('span.muted', {}, ` ${t('fp_balance')}`),
+        a && a.reserved ? h('p.muted#points-reserved', {}, t('fp_reserved', { n: a.reserved })) : null),
       st.code ? codePanel() : null,
-      h('h2', {}, t('pt_catalogue')),
+      h('h2', {}, t('fp_catalogue')),
       h('ul.points-offers#points-offers', {}, ...(st.offers.length ? st.offers.map((o) => h('li', { dataset: { offer: o.id } },
         h('div.offer-title', {}, o.title),
-        h('div.muted', {}, [o.merchant && o.merchant.name, o.distance_m != null ? t('pt_away', { d: distance(o.distance_m) }) : null].filter(Boolean).join(' · ')),
+        h('div.muted', {}, [o.merchant && o.merchant.name, o.distance_m != null ? t('fp_away', { d: distance(o.distance_m) }) : null].filter(Boolean).join(' · ')),
         h('button.primary.small', { disabled: st.busy || o.points > balance, onclick: () => redeem(o) },
-          `${st.busy ? t('pt_redeeming') : t('pt_redeem')} · ${t('points_n', { n: o.points })}`))) : [h('li.muted', {}, t('pt_no_offers'))])),
-      h('h2', {}, t('pt_history')),
+          `${st.busy ? t('fp_redeeming') : t('fp_redeem')} · ${t('points_n', { n: o.points })}`))) : [h('li.muted', {}, t('fp_no_offers'))])),
+      h('h2', {}, t('fp_history')),
       h('ul.points-history#points-history', {}, ...(st.history.length ? st.history.map((l) => {
         const change = l.change || l.reserved_change || 0;
         return h('li', { dataset: { kind: l.kind, cause: (l.cause && l.cause.id) || '' } },
           h(`span.points-change${change < 0 ? '.minus' : ''}`, {}, change > 0 ? `+${change}` : String(change)),
-          h('span.points-kind', {}, t(`pt_kind_${l.kind}`)),
+          h('span.points-kind', {}, t(`fp_kind_${l.kind}`)),
           h('span.points-cause', {}, causeText(l)),
           h('span.muted.points-at', {}, new Date(l.at).toLocaleString()));
-      }) : [h('li.muted', {}, t('pt_no_history'))])),
+      }) : [h('li.muted', {}, t('fp_no_history'))])),
     ].filter(Boolean));
   }
 }
