@@ -12,6 +12,9 @@ use crate::config::DeadlineSettings;
 use crate::domain::closed_loop::TaskPurpose;
 use crate::domain::timeline::Event;
 use crate::domain::{IncidentState, TaskStatus};
+use std::sync::Arc;
+
+use crate::store::points::EarnSettings;
 use crate::store::{IncidentRow, Milestones, Store, StoreError, TaskRow, TimelineRow, Write};
 
 use super::DemoCounty;
@@ -68,6 +71,7 @@ pub async fn seed(
     store: &Store,
     county: &DemoCounty,
     deadlines: &DeadlineSettings,
+    earning: Arc<EarnSettings>,
     now: i64,
 ) -> Result<usize, StoreError> {
     match store.incident(&format!("{PREFIX}0000")).await {
@@ -75,7 +79,23 @@ pub async fn seed(
         Err(StoreError::NotFound(_)) => {}
         Err(e) => return Err(e),
     }
-    let writes = month(county, deadlines, now);
+    let mut writes = month(county, deadlines, now);
+    // The closed cases earn as the dispatcher's closes do (volunteers' points, report
+    // bonuses), after every case's rows so each finds its tasks.
+    let closed: Vec<(String, i64)> = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::InsertIncident(i) if i.state == IncidentState::Closed => {
+                Some((i.id.clone(), i.milestones.ended_at.unwrap_or(i.updated_at)))
+            }
+            _ => None,
+        })
+        .collect();
+    writes.extend(closed.into_iter().map(|(incident_id, at_ms)| Write::Earn {
+        incident_id,
+        at_ms,
+        settings: earning.clone(),
+    }));
     let count = writes
         .iter()
         .filter(|w| matches!(w, Write::InsertIncident(_)))
@@ -119,6 +139,13 @@ fn month(county: &DemoCounty, deadlines: &DeadlineSettings, now: i64) -> Vec<Wri
                 worker.home.lat + dice.within(-20, 20) as f64 * 0.0001,
                 worker.home.lon + dice.within(-20, 20) as f64 * 0.0001,
             );
+            // Some cases are a volunteer's report from the phone (随手拍).
+            let pick = dice.within(0, 7) as usize;
+            let reporter = team
+                .iter()
+                .filter(|r| r.kind == "volunteer" && r.id != worker.id)
+                .nth(pick)
+                .map(|r| r.id.as_str());
             case(
                 &mut dice,
                 &mut writes,
@@ -135,6 +162,7 @@ fn month(county: &DemoCounty, deadlines: &DeadlineSettings, now: i64) -> Vec<Wri
                         .iter()
                         .find(|r| r.id != worker.id)
                         .map(|r| r.id.as_str()),
+                    reporter,
                 },
             );
         }
@@ -158,25 +186,33 @@ struct Case<'a> {
     due: i64,
     /// Another responder of the zone, who turned the first offer down in some cases.
     other: Option<&'a str>,
+    /// A volunteer of the zone who reported it from the phone (随手拍), if one did.
+    reporter: Option<&'a str>,
 }
 
 /// The rows of one case, decided by the dice.
 fn case(dice: &mut Dice, writes: &mut Vec<Write>, c: Case<'_>) {
+    let source = match c.reporter {
+        Some(volunteer) => format!("field:{volunteer}"),
+        None if dice.chance(30) => "hotline".to_owned(),
+        None => super::DEMO_SOURCE_ID.to_owned(),
+    };
     let mut m = Milestones {
         due_at: Some(c.due),
-        source_id: Some(
-            if dice.chance(30) {
-                "hotline"
-            } else {
-                super::DEMO_SOURCE_ID
-            }
-            .to_owned(),
-        ),
+        source_id: Some(source),
         ..Milestones::default()
     };
     // (when, the state it moved to or `None` for a note, what happened)
     let opened = Event::AlertOpened {
-        alert: format!("{}-call", c.id),
+        alert: format!(
+            "{}-{}",
+            c.id,
+            if c.reporter.is_some() {
+                "photo"
+            } else {
+                "call"
+            }
+        ),
     };
     let mut lines: Vec<Line> = vec![(c.created, Some(IncidentState::New), Some(opened))];
     let worker = c.worker.to_owned();
@@ -362,6 +398,7 @@ fn finish(
     mut lines: Vec<Line>,
 ) {
     let end = milestones.ended_at.unwrap_or(c.created);
+    let source = milestones.source_id.clone().unwrap_or_default();
     writes.push(Write::InsertIncident(IncidentRow {
         id: c.id.clone(),
         kind: c.kind.to_owned(),
@@ -383,7 +420,7 @@ fn finish(
     }));
     writes.extend(tasks.into_iter().map(Write::InsertTask));
     let actor = |to: IncidentState| match to {
-        IncidentState::New => format!("source:{}", super::DEMO_SOURCE_ID),
+        IncidentState::New => format!("source:{source}"),
         IncidentState::Assigned | IncidentState::OnScene | IncidentState::Resolved => {
             format!("responder:{}", c.worker)
         }
@@ -465,5 +502,75 @@ mod tests {
             list.len(),
             "seeded: the same month"
         );
+    }
+
+    #[tokio::test]
+    async fn volunteers_of_the_month_earned_their_points_with_each_case_as_the_cause() {
+        let settings = crate::config::Settings::load_with_env(None, Vec::<(String, String)>::new())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("sqlite:{}", dir.path().join("h.db").display());
+        let store = Store::connect(&url, 1)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let county = super::super::county();
+        // On record first, as the demo loads them before the history.
+        for r in &county.responders {
+            let new = crate::store::NewResponder {
+                id: r.id.clone(),
+                name: r.name.clone(),
+                kind: crate::domain::ResponderKind::try_from(r.kind.clone())
+                    .unwrap_or_else(|e| panic!("{e}")),
+                travel: r.travel,
+                zone_id: None,
+                skills: "[]".into(),
+                on_duty: true,
+                station_id: None,
+            };
+            store
+                .create_responder(&new)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let earning = Arc::new(EarnSettings {
+            points: settings.points.clone(),
+            utc_offset: settings.reports.utc_offset,
+        });
+        let now = crate::clock::now_ms();
+        let n = seed(&store, &county, &settings.deadlines, earning.clone(), now)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(n > 300, "{n}");
+        let volunteers: Vec<_> = county
+            .responders
+            .iter()
+            .filter(|r| r.kind == "volunteer")
+            .collect();
+        let mut earned = 0;
+        let mut reports = 0;
+        for v in &volunteers {
+            let history = store
+                .points_history(&v.id, 500)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            for line in &history {
+                assert_eq!(line.movement.cause_type, "incident", "{line:?}");
+                assert!(line.movement.cause_id.starts_with(PREFIX), "{line:?}");
+                assert!(line.incident_kind.is_some(), "{line:?}");
+                earned += line.change;
+                reports += usize::from(line.movement.idempotency_key.starts_with("report:"));
+            }
+        }
+        assert!(earned > 0, "the volunteers earned nothing");
+        assert!(reports > 0, "no report bonus from a phone report");
+        assert_eq!(
+            store.points_audit().await.unwrap_or_else(|e| panic!("{e}")),
+            Vec::<String>::new()
+        );
+        // A second start writes nothing and credits nothing again.
+        let again = seed(&store, &county, &settings.deadlines, earning, now)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again, 0);
     }
 }

@@ -9,6 +9,7 @@ mod alerts;
 mod data;
 mod history;
 mod merchants;
+mod phone_reports;
 mod start;
 
 use anyhow::Context;
@@ -266,16 +267,20 @@ async fn load_county(api: &ApiClient, county: &DemoCounty) -> anyhow::Result<Dem
 }
 
 /// Loads the county, then runs its workers and alert source until `cancel`.
+/// `after_load` runs once the county is in (the month of history, whose closed cases
+/// credit the county's volunteers, needs them on record).
 pub async fn run(
     url: &str,
     token: &str,
     mqtt_url: &str,
     cancel: CancellationToken,
+    after_load: futures::future::BoxFuture<'static, anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
     let endpoint = MqttEndpoint::from_url(mqtt_url)?;
     let api = ApiClient::new(url, token)?;
     let county = county();
     let creds = load_county(&api, &county).await?;
+    after_load.await?;
     let stats = Arc::new(Stats::default());
     let stop = cancel.child_token();
     let mut tasks = JoinSet::new();
@@ -338,6 +343,18 @@ pub async fn run(
         )),
         stats.clone(),
         0xD3_FFFF,
+        stop.clone(),
+    ));
+    let volunteers = county
+        .responders
+        .iter()
+        .filter(|r| r.kind == "volunteer")
+        .filter_map(|r| Some((r.clone(), creds.responders.get(&r.id)?.clone())))
+        .collect();
+    tasks.spawn(phone_reports::run(
+        api.clone(),
+        volunteers,
+        0xD3_F00D,
         stop.clone(),
     ));
     tracing::info!("demo county running");

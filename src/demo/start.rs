@@ -8,23 +8,9 @@ use crate::config::Settings;
 use crate::store::Store;
 
 /// Loads the demo county into a running instance and drives it until the instance stops.
-/// A month of finished cases is written first (once per database), so that the reports
-/// have something real to show.
+/// A month of finished cases is written once the county is in (once per database), so
+/// that the reports and the volunteers' points have something real to show.
 pub async fn start(running: &Running, settings: &Settings) -> anyhow::Result<()> {
-    let written = super::history::seed(
-        &running.store,
-        &super::county(),
-        &settings.deadlines,
-        crate::clock::now_ms(),
-    )
-    .await
-    .context("writing the demo's month of history")?;
-    if written > 0 {
-        tracing::info!(
-            incidents = written,
-            "demo: a month of finished cases written for the reports"
-        );
-    }
     let token = running
         .store
         .create_token("demo", crate::domain::Role::Admin)
@@ -68,8 +54,28 @@ pub async fn start(running: &Running, settings: &Settings) -> anyhow::Result<()>
     tracing::info!("merchant page: http://{console}/merchant  login: {username} / {password}");
     let mqtt_url = running.mqtt_url.clone();
     let cancel = running.cancel.clone();
+    let store = running.store.clone();
+    let deadlines = settings.deadlines.clone();
+    let earning = std::sync::Arc::new(crate::store::points::EarnSettings {
+        points: settings.points.clone(),
+        utc_offset: settings.reports.utc_offset,
+    });
+    let history = Box::pin(async move {
+        let now = crate::clock::now_ms();
+        let county = super::county();
+        let written = super::history::seed(&store, &county, &deadlines, earning, now)
+            .await
+            .context("writing the demo's month of history")?;
+        if written > 0 {
+            tracing::info!(
+                incidents = written,
+                "demo: a month of finished cases written for the reports and the volunteers' points"
+            );
+        }
+        Ok(())
+    });
     running.spawn_side_task("demo", async move {
-        super::run(&url, &token, &mqtt_url, cancel).await
+        super::run(&url, &token, &mqtt_url, cancel, history).await
     });
     Ok(())
 }

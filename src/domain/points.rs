@@ -75,21 +75,15 @@ pub fn month_bounds(at_ms: i64, offset: FixedOffset) -> (i64, i64) {
     (start.timestamp_millis(), end.timestamp_millis())
 }
 
-/// A settlement month `YYYY-MM` at `offset`: [start, end) in Unix ms.
-pub fn parse_month(
-    field: &str,
-    s: &str,
-    offset: FixedOffset,
-) -> Result<(i64, i64), super::Invalid> {
-    let bad = || super::Invalid::new(field, format!("must be a month as YYYY-MM, not {s:?}"));
-    let (y, m) = s.trim().split_once('-').ok_or_else(bad)?;
+/// The month `YYYY-MM` at `offset`: [start, end) in Unix ms, as [`month_bounds`].
+pub fn parse_month(s: &str, offset: FixedOffset) -> Result<(i64, i64), String> {
+    let bad = || format!("month: expected YYYY-MM, got {s:?}");
+    let (y, m) = s.split_once('-').ok_or_else(bad)?;
     if y.len() != 4 || m.len() != 2 {
         return Err(bad());
     }
-    let (y, m) = (
-        y.parse::<i32>().map_err(|_| bad())?,
-        m.parse::<u32>().map_err(|_| bad())?,
-    );
+    let y: i32 = y.parse().map_err(|_| bad())?;
+    let m: u32 = m.parse().map_err(|_| bad())?;
     let start = offset
         .with_ymd_and_hms(y, m, 1, 0, 0, 0)
         .single()
@@ -139,17 +133,6 @@ pub fn take_fifo(lots: &[Lot], amount: i64) -> Option<Vec<Lot>> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn settlement_months_parse_at_the_offset() {
-        let east8 = FixedOffset::east_opt(8 * 3600).unwrap();
-        let (from, to) = parse_month("month", "2026-12", east8).unwrap();
-        assert_eq!(from, 1_796_083_200_000 - 8 * 3_600_000);
-        assert_eq!(to - from, 31 * 86_400_000);
-        for bad in ["2026-13", "2026-1", "26-12", "2026/12", "", "2026-00"] {
-            assert!(parse_month("month", bad, east8).is_err(), "{bad}");
-        }
-    }
-
     use super::*;
 
     fn lot(id: &str, exp: i64, p: i64) -> Lot {
@@ -176,6 +159,26 @@ mod tests {
         assert_eq!(capped(30, 0, 0, 0, None), 30);
         assert_eq!(capped(30, 0, 0, 990, Some(1000)), 10);
         assert_eq!(capped(30, 0, 0, 1200, Some(1000)), 0);
+    }
+
+    #[test]
+    fn a_month_parses_at_an_offset_and_bad_ones_are_refused() {
+        let cst = FixedOffset::east_opt(8 * 3600).unwrap();
+        let (from, to) = parse_month("2026-11", cst).unwrap();
+        let ms = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .timestamp_millis()
+        };
+        assert_eq!(from, ms("2026-11-01T00:00:00+08:00"));
+        assert_eq!(to, ms("2026-12-01T00:00:00+08:00"));
+        let (_, to) = parse_month("2026-12", cst).unwrap();
+        assert_eq!(to, ms("2027-01-01T00:00:00+08:00"));
+        for bad in [
+            "2026-13", "2026-1", "26-11", "2026/11", "", "2026-00", "abcd-ef",
+        ] {
+            assert!(parse_month(bad, cst).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(operator_page))
         .route("/admin", get(admin_page))
         .route("/reports", get(reports_page))
+        .route("/points", get(points_page))
         .route("/login", get(login_page))
         .route("/merchant", get(merchant_page))
         .route("/assets/{*path}", get(asset))
@@ -108,6 +109,12 @@ async fn admin_page(headers: HeaderMap) -> Response {
 /// The reports page (its data, `GET /api/v1/reports/summary`, needs the viewer role).
 async fn reports_page(headers: HeaderMap) -> Response {
     guarded(&headers, "reports.html")
+}
+
+/// The points area (its data, `/api/v1/points/…`, needs the viewer role; awards are
+/// proposed and approved by admins).
+async fn points_page(headers: HeaderMap) -> Response {
+    guarded(&headers, "points.html")
 }
 
 /// The 喜邻 merchant's page (its data needs the merchant's own login).

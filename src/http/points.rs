@@ -16,21 +16,25 @@ use super::auth::{authorize_parts, phone_login, Admin, Viewer};
 use super::error::{ApiError, JsonBody};
 use super::AppState;
 use crate::clock::{now_ms, rfc3339};
+use crate::domain::points::{month_bounds, parse_month};
 use crate::domain::report::parse_bound;
 use crate::domain::{Ident, Role};
 use crate::store::points::{
-    AwardRow, HistoryLine, LedgerQuery, MovementRow, MovementView, NewAward,
+    AccountLine, AwardRow, HistoryLine, HonourLine, LedgerQuery, MovementKind, MovementRow,
+    MovementView, NewAward,
 };
 
 /// Routes of this area.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/points/accounts", get(accounts))
         .route("/api/v1/points/accounts/{responder_id}", get(account))
         .route(
             "/api/v1/points/accounts/{responder_id}/history",
             get(history),
         )
         .route("/api/v1/points/ledger", get(ledger))
+        .route("/api/v1/points/honour", get(honour))
         .route("/api/v1/points/awards", get(awards).post(propose))
         .route("/api/v1/points/awards/{id}/approve", post(approve))
 }
@@ -156,7 +160,7 @@ async fn history(
     Ok(Json(Value::Array(lines.iter().map(history_json).collect())))
 }
 
-/// `?account=…&from=…&to=…&limit=…`.
+/// `?account=…&from=…&to=…&kind=…&limit=…`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LedgerParams {
@@ -165,8 +169,21 @@ struct LedgerParams {
     from: Option<String>,
     /// RFC 3339 (excluded), or `YYYY-MM-DD` (that day included).
     to: Option<String>,
+    /// One movement kind.
+    kind: Option<String>,
     limit: Option<i64>,
 }
+
+/// The movement kinds `?kind=` accepts.
+const KINDS: [MovementKind; 7] = [
+    MovementKind::Earn,
+    MovementKind::Award,
+    MovementKind::Expire,
+    MovementKind::Reserve,
+    MovementKind::Release,
+    MovementKind::Redeem,
+    MovementKind::Correct,
+];
 
 /// `GET /api/v1/points/ledger`: movements with their entries and cause, newest first.
 async fn ledger(
@@ -185,10 +202,24 @@ async fn ledger(
         q.to.as_deref()
             .map(|s| parse_bound("to", s, offset, true))
             .transpose()?;
+    let kind = match q.kind.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        None => None,
+        Some(k) => match KINDS.iter().find(|x| x.as_str() == k) {
+            Some(x) => Some(x.as_str().to_owned()),
+            None => {
+                let names: Vec<_> = KINDS.iter().map(|x| x.as_str()).collect();
+                return Err(ApiError::Unprocessable(format!(
+                    "kind: must be one of {}",
+                    names.join(", ")
+                )));
+            }
+        },
+    };
     let query = LedgerQuery {
         account: q.account.filter(|a| !a.trim().is_empty()),
         from,
         to,
+        kind,
         limit: limit(q.limit)?,
     };
     let moves = st.store.points_ledger(&query).await?;
@@ -272,10 +303,11 @@ struct AwardsQuery {
     state: Option<String>,
 }
 
-/// `GET /api/v1/points/awards` (admin), newest first.
+/// `GET /api/v1/points/awards` (viewer: the console shows them to every role; only admins
+/// propose and approve), newest first.
 async fn awards(
     State(st): State<AppState>,
-    _: Admin,
+    _: Viewer,
     q: Result<Query<AwardsQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
@@ -290,4 +322,79 @@ async fn awards(
     };
     let rows = st.store.awards(state).await?;
     Ok(Json(Value::Array(rows.iter().map(award_json).collect())))
+}
+
+/// `GET /api/v1/points/accounts` (viewer): every responder's points, by id, in one query.
+async fn accounts(State(st): State<AppState>, _: Viewer) -> Result<Json<Value>, ApiError> {
+    let rows = st.store.points_accounts().await?;
+    let line = |a: &AccountLine| {
+        json!({
+            "responder_id": a.responder_id,
+            "name": a.name,
+            "kind": a.kind,
+            "zone_id": a.zone_id,
+            "balance": a.balance,
+            "reserved": a.reserved,
+            "earned_total": a.earned_total,
+            "awarded_total": a.awarded_total,
+        })
+    };
+    Ok(Json(Value::Array(rows.iter().map(line).collect())))
+}
+
+/// `?month=YYYY-MM&zone_id=…`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HonourQuery {
+    /// At `reports.utc_offset`; this month when absent.
+    month: Option<String>,
+    zone_id: Option<String>,
+}
+
+/// `GET /api/v1/points/honour` (viewer): the month's honour roll (光荣榜), per grid the
+/// responders ranked by points earned and awarded in that month.
+async fn honour(
+    State(st): State<AppState>,
+    _: Viewer,
+    q: Result<Query<HonourQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let offset = st.reports.utc_offset;
+    let (from, to) = match q.month.as_deref() {
+        Some(m) => parse_month(m, offset).map_err(ApiError::Unprocessable)?,
+        None => month_bounds(now_ms(), offset),
+    };
+    let month = chrono::DateTime::from_timestamp_millis(from)
+        .map(|d| d.with_timezone(&offset).format("%Y-%m").to_string())
+        .unwrap_or_default();
+    let zone = q.zone_id.filter(|z| !z.trim().is_empty());
+    let rows = st.store.points_honour(from, to, zone.as_deref()).await?;
+    let mut zones: Vec<Value> = Vec::new();
+    let mut rank = 0;
+    for (i, l) in rows.iter().enumerate() {
+        let first = i == 0 || rows[i - 1].zone_id != l.zone_id;
+        if first {
+            rank = 0;
+            zones.push(json!({"zone_id": l.zone_id, "zone_name": l.zone_name, "volunteers": []}));
+        }
+        rank += 1;
+        let line: &HonourLine = l;
+        if let Some(Value::Array(v)) = zones.last_mut().map(|z| &mut z["volunteers"]) {
+            v.push(json!({
+                "rank": rank,
+                "responder_id": line.responder_id,
+                "name": line.name,
+                "kind": line.kind,
+                "points": line.points,
+                "earned": line.earned,
+                "awarded": line.awarded,
+            }));
+        }
+    }
+    Ok(Json(json!({
+        "month": month,
+        "from": rfc3339(from),
+        "to": rfc3339(to),
+        "zones": zones,
+    })))
 }

@@ -303,7 +303,8 @@ async fn compute(
     let month = q
         .month
         .ok_or_else(|| ApiError::Unprocessable("month: required (YYYY-MM)".into()))?;
-    let (from, to) = parse_month("month", &month, st.reports.utc_offset)?;
+    let (from, to) =
+        parse_month(month.trim(), st.reports.utc_offset).map_err(ApiError::Unprocessable)?;
     let merchant = st.store.merchant(id).await?;
     let lines = st.store.settlement(id, from, to).await?;
     Ok(Settlement {

@@ -236,6 +236,35 @@ impl ApiClient {
         serde_json::from_str(&text).with_context(|| format!("GET {path}: not a JSON array"))
     }
 
+    /// Reports a problem from a phone (`POST /api/v1/field/reports`) with the phone's own
+    /// MQTT login; returns the incident it opened or joined.
+    pub async fn report_from_phone(
+        &self,
+        phone: &MqttCredentials,
+        body: &Value,
+    ) -> anyhow::Result<String> {
+        let path = "/api/v1/field/reports";
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .basic_auth(&phone.username, Some(&phone.password))
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {path}: request failed"))?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        if status != StatusCode::ACCEPTED {
+            return Err(Self::unexpected("POST", path, status, &text));
+        }
+        let answer: Value = serde_json::from_str(&text)
+            .with_context(|| format!("POST {path}: not JSON: {text}"))?;
+        Ok(answer["incident_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
     /// Closes an incident as an operator would.
     pub async fn close_incident(&self, incident_id: &str, note: &str) -> anyhow::Result<()> {
         let path = format!("/api/v1/incidents/{incident_id}/close");

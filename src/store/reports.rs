@@ -74,6 +74,27 @@ fn parse_spans(group: &str, phase: &str, joined: Option<&str>) -> Result<Vec<i64
         .collect()
 }
 
+/// Periods longer than this are read in parts at once.
+const SPLIT_ABOVE_MS: i64 = 62 * 86_400_000;
+
+/// `period` in as many consecutive parts as there are cores (at most 4) when it is longer
+/// than two months, else whole: a year's single scan keeps one core busy for most of a
+/// second (docs/benchmarks.md).
+fn split(period: Period) -> Vec<Period> {
+    let len = period.to - period.from;
+    if len <= SPLIT_ABOVE_MS {
+        return vec![period];
+    }
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let n = i64::try_from(cores.clamp(1, 4)).unwrap_or(1);
+    (0..n)
+        .map(|i| Period {
+            from: period.from + len * i / n,
+            to: period.from + len * (i + 1) / n,
+        })
+        .collect()
+}
+
 impl Store {
     /// The SQL that joins the non-NULL values of the integer expression `expr` of a group
     /// into one text, separated by commas.
@@ -94,12 +115,20 @@ impl Store {
         offset_ms: i64,
         now: i64,
     ) -> Result<BTreeMap<String, GroupInput>, StoreError> {
+        // Each part of the period is read on its own connection at the same time; the
+        // cohorts and offers of the parts add up (an incident is opened in one part and
+        // due in one part), so the figures are those of the whole period.
+        let parts = split(period);
         let (cohorts, offers) = tokio::try_join!(
-            self.report_cohorts(period, group_by, offset_ms, now),
-            self.report_offers(period, group_by),
+            futures::future::try_join_all(
+                parts
+                    .iter()
+                    .map(|p| self.report_cohorts(*p, group_by, offset_ms, now))
+            ),
+            futures::future::try_join_all(parts.iter().map(|p| self.report_offers(*p, group_by))),
         )?;
         let mut groups: BTreeMap<String, GroupInput> = BTreeMap::new();
-        for (name, input) in cohorts {
+        for (name, input) in cohorts.into_iter().flatten() {
             match groups.entry(name) {
                 Entry::Vacant(e) => {
                     e.insert(input);
@@ -107,9 +136,13 @@ impl Store {
                 Entry::Occupied(mut e) => e.get_mut().absorb(&input),
             }
         }
-        if let Some(offers) = offers {
-            for (name, counts) in offers {
-                groups.entry(name).or_default().offers = Some(counts);
+        if group_by == GroupBy::Responder {
+            for (name, counts) in offers.into_iter().flatten().flatten() {
+                let offers_only = GroupInput {
+                    offers: Some(counts),
+                    ..GroupInput::default()
+                };
+                groups.entry(name).or_default().absorb(&offers_only);
             }
             // Every responder row shows its offers, none made being 0 of 0.
             for g in groups.values_mut() {
@@ -297,6 +330,26 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_period_is_read_in_consecutive_parts_that_cover_it() {
+        let month = Period {
+            from: 0,
+            to: 31 * 86_400_000,
+        };
+        assert_eq!(split(month), vec![month]);
+        let year = Period {
+            from: 1_000,
+            to: 1_000 + 365 * 86_400_000,
+        };
+        let parts = split(year);
+        assert!(!parts.is_empty());
+        assert_eq!(parts[0].from, year.from);
+        assert_eq!(parts[parts.len() - 1].to, year.to);
+        assert!(parts
+            .windows(2)
+            .all(|w| w[0].to == w[1].from && w[0].from < w[0].to));
+    }
 
     #[test]
     fn joined_durations_parse_or_name_the_group() {

@@ -2,7 +2,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::stream::{Session, StreamError};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+
+use super::stream::{init, Session, StreamError};
 
 /// Opens `uri`, waits for its first decoded frame (at most `timeout` in all) and returns it
 /// encoded as a JPEG at the stream's own size. Blocking: run it on a blocking thread.
@@ -22,6 +26,48 @@ pub fn grab_jpeg(uri: &str, timeout: Duration) -> Result<Vec<u8>, StreamError> {
         .map_readable()
         .map_err(|e| StreamError::Failed(format!("cannot read the encoded frame: {e}")))?;
     Ok(map.as_slice().to_vec())
+}
+
+/// A test picture (GStreamer's `videotestsrc` `pattern`, e.g. `smpte`, `ball`, `snow`) of
+/// `width` × `height` as a JPEG: the simulated phones' photos, and tests'. Blocking: run it
+/// on a blocking thread.
+pub fn test_card_jpeg(width: u32, height: u32, pattern: &str) -> Result<Vec<u8>, StreamError> {
+    init()?;
+    let plain = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !plain(pattern) {
+        return Err(StreamError::Failed(format!(
+            "no such test pattern {pattern:?}"
+        )));
+    }
+    let failed =
+        |what: &str, e: &dyn std::fmt::Display| StreamError::Failed(format!("{what}: {e}"));
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=1 pattern={pattern} ! video/x-raw,width={width},height={height} ! jpegenc ! appsink name=sink"
+    ))
+    .map_err(|e| failed("cannot build the test picture", &e))?
+    .downcast::<gst::Pipeline>()
+    .map_err(|_| StreamError::Failed("not a pipeline".into()))?;
+    let sink = pipeline
+        .by_name("sink")
+        .and_then(|s| s.downcast::<gst_app::AppSink>().ok())
+        .ok_or_else(|| StreamError::Failed("no picture sink".into()))?;
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| failed("cannot start the test picture", &e))?;
+    let jpeg = sink
+        .pull_sample()
+        .map_err(|e| failed("no test picture", &e))
+        .and_then(|sample| {
+            let buffer = sample
+                .buffer()
+                .ok_or_else(|| StreamError::Failed("a picture without data".into()))?;
+            let map = buffer
+                .map_readable()
+                .map_err(|e| failed("cannot read the picture", &e))?;
+            Ok(map.as_slice().to_vec())
+        });
+    let _ = pipeline.set_state(gst::State::Null);
+    jpeg
 }
 
 /// Whether `bytes` start like a JPEG file (SOI marker followed by another marker).
@@ -72,6 +118,13 @@ pub fn jpeg_dimensions(bytes: &[u8]) -> Option<(u16, u16)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_test_card_is_a_jpeg_of_the_size_asked() {
+        let jpeg = test_card_jpeg(320, 240, "smpte").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(jpeg_dimensions(&jpeg), Some((320, 240)));
+        assert!(test_card_jpeg(32, 32, "smpte ! filesink location=/tmp/x").is_err());
+    }
 
     /// SOI, a JFIF APP0 segment, a DQT-like filler segment, then a baseline SOF0 of
     /// `w`x`h`.

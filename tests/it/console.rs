@@ -67,7 +67,7 @@ async fn pages_and_vendor_assets_are_embedded_with_their_content_types() {
 #[tokio::test]
 async fn console_pages_without_a_session_cookie_go_to_login() {
     let mut app = TestApp::spawn(&[]).await;
-    for path in ["/", "/admin", "/reports", "/merchant"] {
+    for path in ["/", "/admin", "/reports", "/points", "/merchant"] {
         let r = get(&app, path).await;
         assert_eq!(r.status(), 303, "{path}");
         assert_eq!(r.headers()["location"], "/login", "{path}");
@@ -80,6 +80,14 @@ async fn console_pages_without_a_session_cookie_go_to_login() {
         .unwrap();
     assert_eq!(with_cookie.status(), 200);
     assert!(with_cookie.text().await.unwrap().contains("operator.js"));
+    let points = reqwest::Client::new()
+        .get(format!("{}/points", app.api.base))
+        .header("cookie", "gd_session=abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(points.status(), 200);
+    assert!(points.text().await.unwrap().contains("points.js"));
     app.stop().await;
 }
 

@@ -6,8 +6,8 @@
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::common::rtsp::test_jpeg;
 use crate::common::{self, worker, TestApp};
+use griddispatch::video::snapshot::test_card_jpeg;
 
 /// POSTs a report as `user`:`pw`: (status, body).
 async fn report(app: &common::Api, user: &str, pw: &str, body: &Value) -> (u16, Value) {
@@ -53,7 +53,7 @@ async fn a_volunteers_report_with_a_photo_is_dispatched_and_the_photo_travels_wi
     )
     .await;
     let pw = v1.password.clone();
-    let jpeg = test_jpeg(160, 120);
+    let jpeg = test_card_jpeg(160, 120, "smpte").unwrap();
     let body = json!({
         "request_id": "r-1", "kind": "litter", "note": "楼道堆满杂物，堵住了消防通道",
         "lat": 39.4952, "lon": 106.6952, "address": "新达街道 3 号楼", "photo": b64(&jpeg),

@@ -34,6 +34,7 @@ mod mosquitto_acl;
 mod mqtt_ws;
 mod onvif;
 mod points;
+mod points_honour;
 mod points_ledger;
 mod probe_rounds;
 mod redemptions;

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::{w1_by_the_camera, wait_for, Client, TestApp, Worker};
-use rtsp::{h264_launch, test_jpeg, RtspServer, SilentCamera};
+use griddispatch::video::snapshot::test_card_jpeg;
+use rtsp::{h264_launch, RtspServer, SilentCamera};
 use serde_json::{json, Value};
 
 /// A grid zone, camera `cam1` in it streaming from `stream_uri`, and worker `w1` next to
@@ -310,7 +311,7 @@ fn frigate_event(kind: &str, id: &str, label: &str, has_snapshot: bool) -> Strin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_frigate_event_with_a_snapshot_gets_frigates_picture_instead_of_the_stream() {
-    let served = test_jpeg(64, 48);
+    let served = test_card_jpeg(64, 48, "smpte").unwrap();
     let (frigate_url, hits) = fake_frigate(served.clone()).await;
     // The camera streams too: the picture must still come from Frigate.
     let server = RtspServer::start(&h264_launch(320, 240, 10), 0);

@@ -11,7 +11,9 @@
 //! - `redemptions`: offers redeemed for a one-time code, confirmed at the shop;
 //!   settlement.
 //! - `reads`: balances, history, the ledger listing and the invariant audit.
+//! - `board`: every responder's account at once, and the monthly honour roll.
 
+mod board;
 mod earn;
 mod holds;
 mod ledger;
@@ -24,6 +26,7 @@ use sqlx::Row;
 
 use super::StoreError;
 
+pub use board::{AccountLine, HonourLine, MAX_ACCOUNTS, MAX_HONOUR_PER_ZONE};
 pub(crate) use earn::earn_in;
 pub use earn::{AwardRow, Correction, EarnSettings, NewAward};
 pub use holds::{ConfirmOutcome, HoldRow, Reservation};

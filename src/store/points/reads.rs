@@ -84,6 +84,8 @@ pub struct LedgerQuery {
     pub from: Option<i64>,
     /// Before this time (Unix ms).
     pub to: Option<i64>,
+    /// Only movements of this kind (`earn`, `award`, …).
+    pub kind: Option<String>,
     /// At most this many, newest first.
     pub limit: i64,
 }
@@ -212,12 +214,14 @@ impl Store {
             "SELECT {MOVEMENT_COLUMNS} FROM points_movements
              WHERE ($1 IS NULL OR id IN (SELECT movement_id FROM points_entries WHERE account = $1))
                AND ($2 IS NULL OR at >= $2) AND ($3 IS NULL OR at < $3)
+               AND ($5 IS NULL OR kind = $5)
              ORDER BY at DESC, id DESC LIMIT $4"
         ))
         .bind(&q.account)
         .bind(q.from)
         .bind(q.to)
         .bind(q.limit)
+        .bind(&q.kind)
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());

@@ -277,24 +277,3 @@ fn push_document(feed: &Mutex<Feed>, doc: &[u8], parts: usize) {
         let _ = appsrc.push_buffer(buffer);
     }
 }
-
-/// A small real JPEG, made by GStreamer's encoder.
-pub fn test_jpeg(w: u32, h: u32) -> Vec<u8> {
-    gst::init().unwrap();
-    let pipeline = gst::parse::launch(&format!(
-        "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,width={w},height={h} ! jpegenc ! appsink name=sink"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let sample = sink.pull_sample().unwrap();
-    let jpeg = sample.buffer().unwrap().map_readable().unwrap().to_vec();
-    pipeline.set_state(gst::State::Null).unwrap();
-    jpeg
-}

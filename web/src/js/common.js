@@ -124,10 +124,11 @@ export function header(user, view) {
   const links = [];
   if (view !== 'operator') links.push(h('a.navlink#nav-operator', { href: '/', 'data-i18n': 'open_operator' }));
   if (view !== 'reports') links.push(h('a.navlink#nav-reports', { href: '/reports', 'data-i18n': 'open_reports' }));
+  if (view !== 'points') links.push(h('a.navlink#nav-points', { href: '/points', 'data-i18n': 'open_points' }));
   if (view !== 'admin' && user.role === 'admin') links.push(h('a.navlink#nav-admin', { href: '/admin', 'data-i18n': 'open_admin' }));
   const roleKey = `role_${user.role}`;
   bar.replaceChildren(
-    h('div.brand', {}, h('span.logo', {}, '◉'), h('span', { 'data-i18n': 'app' }), h('span.sub', { 'data-i18n': { admin: 'admin', reports: 'reports' }[view] || 'console' })),
+    h('div.brand', {}, h('span.logo', {}, '◉'), h('span', { 'data-i18n': 'app' }), h('span.sub', { 'data-i18n': { admin: 'admin', reports: 'reports', points: 'pt_area' }[view] || 'console' })),
     h('div.spacer'),
     h('span#live.pill', {}),
     h('span#clock.clock', {}),

@@ -1,6 +1,7 @@
 // zh-CN and en strings for every text of the console and the field app. The language defaults from the
 // browser, can be switched, and the choice is kept in localStorage.
 import { MERCHANT_STRINGS } from './i18n-merchants.js';
+import { POINTS_STRINGS } from './i18n-points.js';
 import { REDEEM_STRINGS } from './i18n-redeem.js';
 
 const STRINGS = {
@@ -229,8 +230,9 @@ const STRINGS = {
 };
 
 /** Languages offered, with their own names. */
-// The merchants' strings live in their own file (i18n-merchants.js).
-for (const l of Object.keys(STRINGS)) Object.assign(STRINGS[l], MERCHANT_STRINGS[l], REDEEM_STRINGS[l]);
+// The merchants', the points area's and redemption's strings live in their own files
+// (i18n-merchants.js, i18n-points.js, i18n-redeem.js).
+for (const l of Object.keys(STRINGS)) Object.assign(STRINGS[l], MERCHANT_STRINGS[l], POINTS_STRINGS[l], REDEEM_STRINGS[l]);
 
 export const LANGUAGES = [['zh-CN', '中文'], ['en', 'English']];
 

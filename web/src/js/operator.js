@@ -152,6 +152,13 @@ startLive({
   onStatus: (s) => { liveState = s; drawLive(); },
 });
 loadAll().catch((e) => toast(e.message, 'error'));
+// `/#incident=<id>` (a link from the points ledger, say) opens that incident, open or closed.
+function openFromHash() {
+  const m = /^#incident=(.+)$/.exec(location.hash);
+  if (m) openDrawer(decodeURIComponent(m[1]));
+}
+openFromHash();
+window.addEventListener('hashchange', openFromHash);
 // Merchants change rarely (an admin registers them): read once, not with every refresh.
 merchants.load();
 
