@@ -79,7 +79,9 @@ async fn every_endpoint_needs_credentials_and_the_right_role() {
             Role::Viewer,
         ),
         (Method::GET, "/api/v1/points/ledger", Role::Viewer),
-        (Method::GET, "/api/v1/points/awards", Role::Admin),
+        (Method::GET, "/api/v1/points/awards", Role::Viewer),
+        (Method::GET, "/api/v1/points/accounts", Role::Viewer),
+        (Method::GET, "/api/v1/points/honour", Role::Viewer),
         (Method::POST, "/api/v1/points/awards", Role::Admin),
         (
             Method::POST,
