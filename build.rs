@@ -48,6 +48,8 @@ const VENDOR: &[(&str, &str)] = &[
         "echarts/echarts.min.js",
         "node_modules/echarts/dist/echarts.common.min.js",
     ),
+    // The field app's redemption QR code (an ES module, no dependencies).
+    ("uqr/uqr.mjs", "node_modules/uqr/dist/index.mjs"),
 ];
 
 fn content_type(path: &str) -> &'static str {

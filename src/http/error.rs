@@ -42,6 +42,9 @@ pub enum ApiError {
     /// 409.
     #[error("{0}")]
     Conflict(String),
+    /// 410: it existed but is over (a lapsed redemption code).
+    #[error("{0}")]
+    Gone(String),
     /// 422: the request is well-formed JSON but its content is wrong.
     #[error("{0}")]
     Unprocessable(String),
@@ -95,6 +98,7 @@ impl IntoResponse for ApiError {
             ApiError::TooManyAttempts(_) | ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(e) => {

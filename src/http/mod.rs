@@ -13,6 +13,7 @@ pub mod live;
 pub mod merchants;
 pub mod ops;
 pub mod points;
+pub mod redemptions;
 pub mod reports;
 pub mod responders;
 pub mod session;
@@ -77,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(reports::router())
         .merge(points::router())
+        .merge(redemptions::router())
         .merge(session::router())
         .merge(users::router())
         .merge(merchants::router())

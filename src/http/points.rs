@@ -47,7 +47,11 @@ const MAX_REASON_CHARS: usize = 500;
 /// Console users (viewer and up) see every account. A phone holds its worker's MQTT
 /// login; sent as HTTP Basic it shows that worker's own account and no other (404, as for
 /// a missing one); a wrong one is 401, and repeated failures lock it a while.
-async fn may_see_account(parts: &Parts, st: &AppState, rid: &str) -> Result<(), ApiError> {
+pub(super) async fn may_see_account(
+    parts: &Parts,
+    st: &AppState,
+    rid: &str,
+) -> Result<(), ApiError> {
     match phone_login(parts, st).await? {
         None => authorize_parts(parts, st, Role::Viewer).await.map(|_| ()),
         Some(own) if own.as_str() == rid => Ok(()),
@@ -78,6 +82,10 @@ fn history_json(h: &HistoryLine) -> Value {
             v["cause"]["title"] = json!(h.incident_title);
         }
         "award" => v["cause"]["reason"] = json!(h.award_reason),
+        "redemption" => {
+            v["cause"]["offer_title"] = json!(h.redemption_offer);
+            v["cause"]["merchant_id"] = json!(h.redemption_merchant);
+        }
         _ => {}
     }
     v

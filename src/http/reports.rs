@@ -107,7 +107,8 @@ fn table(s: &Summary) -> impl Iterator<Item = Vec<Cell>> + '_ {
         .map(ReportRow::cells)
 }
 
-fn attachment(content_type: &'static str, name: String, body: Vec<u8>) -> Response {
+/// A download: `body` as `name`.
+pub(super) fn attachment(content_type: &'static str, name: String, body: Vec<u8>) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),

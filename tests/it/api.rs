@@ -110,6 +110,29 @@ async fn every_endpoint_needs_credentials_and_the_right_role() {
             Role::Admin,
         ),
         (Method::GET, "/api/v1/offers", Role::Viewer),
+        // Redemption: confirming is the merchant role's alone (any console role → 403).
+        (
+            Method::POST,
+            "/api/v1/redemptions/12345678/confirm",
+            Role::Admin,
+        ),
+        (Method::GET, "/api/v1/redemptions", Role::Admin),
+        (
+            Method::GET,
+            "/api/v1/points/accounts/r1/redemptions",
+            Role::Viewer,
+        ),
+        (Method::GET, "/api/v1/merchants/m1/settlement", Role::Admin),
+        (
+            Method::GET,
+            "/api/v1/merchants/m1/settlement.csv",
+            Role::Admin,
+        ),
+        (
+            Method::GET,
+            "/api/v1/merchants/m1/settlement.xlsx",
+            Role::Admin,
+        ),
     ];
     // A merchant user (below viewer) is refused everywhere (403) except where it reads
     // its own merchant: another merchant is 404 to it, the list shows only its own.
@@ -120,6 +143,11 @@ async fn every_endpoint_needs_credentials_and_the_right_role() {
         (Method::GET, "/api/v1/merchants/m1", 404),
         (Method::GET, "/api/v1/merchants/m1/offers", 404),
         (Method::GET, "/api/v1/merchants/m1/offers/o1", 404),
+        (Method::POST, "/api/v1/redemptions/12345678/confirm", 404),
+        (Method::GET, "/api/v1/redemptions", 200),
+        (Method::GET, "/api/v1/merchants/m1/settlement", 404),
+        (Method::GET, "/api/v1/merchants/m1/settlement.csv", 404),
+        (Method::GET, "/api/v1/merchants/m1/settlement.xlsx", 404),
     ];
     // Logging in and out need no credentials, by their nature.
     let open_api: &[(Method, &str)] = &[
@@ -129,7 +157,10 @@ async fn every_endpoint_needs_credentials_and_the_right_role() {
         (Method::GET, "/api/v1/field/config"),
     ];
     // A phone's own MQTT login as HTTP Basic, and nothing else: no token, no session.
-    let phone_only: &[(Method, &str)] = &[(Method::POST, "/api/v1/field/reports")];
+    let phone_only: &[(Method, &str)] = &[
+        (Method::POST, "/api/v1/field/reports"),
+        (Method::POST, "/api/v1/redemptions"),
+    ];
     // The table covers every API route of the router: each `.route(...)` in src/http.
     for (method, pattern) in api_routes() {
         let covered = table

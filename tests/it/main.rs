@@ -37,6 +37,7 @@ mod points;
 mod points_honour;
 mod points_ledger;
 mod probe_rounds;
+mod redemptions;
 mod report_history;
 mod reports;
 mod restart;

@@ -9,7 +9,13 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 /// Registers merchant `id` at `(lat, lon)`; returns its login `(username, password)`.
-async fn merchant(app: &Api, id: &str, lat: f64, lon: f64, station: bool) -> (String, String) {
+pub(crate) async fn merchant(
+    app: &Api,
+    id: &str,
+    lat: f64,
+    lon: f64,
+    station: bool,
+) -> (String, String) {
     let (s, v) = app
         .post(
             "/api/v1/merchants",
@@ -25,7 +31,7 @@ async fn merchant(app: &Api, id: &str, lat: f64, lon: f64, station: bool) -> (St
     )
 }
 
-async fn offer(app: &Api, merchant: &str, body: Value) {
+pub(crate) async fn offer(app: &Api, merchant: &str, body: Value) {
     let (s, v) = app
         .post(&format!("/api/v1/merchants/{merchant}/offers"), body)
         .await;
@@ -33,7 +39,7 @@ async fn offer(app: &Api, merchant: &str, body: Value) {
 }
 
 /// Logs in; returns the `gd_session=…` pair and the login's answer.
-async fn login(app: &Api, username: &str, password: &str) -> (String, Value) {
+pub(crate) async fn login(app: &Api, username: &str, password: &str) -> (String, Value) {
     let resp = app
         .http
         .post(format!("{}/api/v1/session", app.base))
@@ -53,7 +59,7 @@ async fn login(app: &Api, username: &str, password: &str) -> (String, Value) {
 }
 
 /// A request carrying the session `cookie` (and this site's Origin).
-async fn by_cookie(
+pub(crate) async fn by_cookie(
     app: &Api,
     method: Method,
     path: &str,

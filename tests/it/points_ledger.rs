@@ -28,7 +28,7 @@ fn hold(id: &str, points: i64, expires_at: i64) -> Reservation {
 }
 
 /// Credits `points` to `rid` as an award approved at once, at time `at`.
-async fn credit(store: &Store, rid: &str, points: i64, at: i64) -> String {
+pub(crate) async fn credit(store: &Store, rid: &str, points: i64, at: i64) -> String {
     let mut p = settings();
     p.award_approval_above = i64::MAX;
     let a = NewAward {

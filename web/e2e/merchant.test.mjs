@@ -50,9 +50,10 @@ test('a merchant signs in on /merchant and sees its own offers in zh-CN', async 
     assert.match(rice, /150 积分 · 库存 30 · 每人限兑 1/);
     assert.equal(await page.locator('#offers li').count(), 2, 'only its own offers');
     assert.equal(await page.locator('[data-offer=barber-cut]').count(), 0);
-    // The place where confirming a code will go: there, and not usable yet.
-    assert.ok(await page.isDisabled('#code'));
-    assert.match(await page.textContent('#redemption-note'), /下一版本/);
+    // Confirming a code is ready (points.test.mjs confirms one end to end).
+    assert.ok(!(await page.isDisabled('#code')));
+    assert.match(await page.textContent('#confirm-section'), /8 位兑换码/);
+    assert.match(await page.getAttribute('#settle-xlsx', 'href'), /\/api\/v1\/merchants\/xl-st\/settlement\.xlsx\?month=\d{4}-\d{2}/);
     await shot(page, 'merchant-page-zh');
     // The console is not for it: it lands on its own page again.
     await page.goto(`${app.url}/`);

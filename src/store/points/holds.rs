@@ -170,7 +170,104 @@ async fn end_hold(
     .bind(&hold.id)
     .execute(&mut **tx)
     .await?;
+    // The redemption this hold belongs to (if any) follows it in the same transaction.
+    let (redemption_state, confirmed_at, confirmed_by) = match kind {
+        MovementKind::Redeem => ("confirmed", Some(now), Some(actor.to_owned())),
+        _ if hold.expires_at <= now => ("expired", None, None),
+        _ => ("released", None, None),
+    };
+    sqlx::query(
+        "UPDATE redemptions SET state = $1, confirmed_at = $2, confirmed_by = $3
+         WHERE hold_id = $4 AND state = 'pending'",
+    )
+    .bind(redemption_state)
+    .bind(confirmed_at)
+    .bind(confirmed_by)
+    .bind(&hold.id)
+    .execute(&mut **tx)
+    .await?;
     Ok(moved)
+}
+
+/// Reserves inside the caller's ledger transaction; see [`Store::reserve_points`].
+pub(super) async fn reserve_in(
+    tx: &mut Transaction<'static, Any>,
+    r: &Reservation,
+    now: i64,
+) -> Result<HoldRow, PointsError> {
+    let (hold_id, responder_id, points) = (r.hold_id.as_str(), r.responder_id.as_str(), r.points);
+    if points <= 0 {
+        return Err(StoreError::Conflict("a hold must be of at least 1 point".into()).into());
+    }
+    let key = format!("reserve:{hold_id}");
+    if ledger::by_key(tx, &key).await?.is_some() {
+        return Ok(hold_in(tx, hold_id).await?);
+    }
+    let account = responder_account(responder_id);
+    let lots = ledger::lots(tx, &account).await?;
+    let Some(taken) = take_fifo(&lots, points) else {
+        let available = lots.iter().map(|l| l.points).sum();
+        return Err(PointsError::Insufficient {
+            available,
+            wanted: points,
+        });
+    };
+    let m = NewMovement {
+        id: new_movement_id(),
+        key,
+        kind: MovementKind::Reserve,
+        cause_type: "redemption",
+        cause_id: hold_id.to_owned(),
+        responder_id: Some(responder_id.to_owned()),
+        points,
+        at: now,
+        actor: r.actor.clone(),
+        note: None,
+        legs: move_lots(&taken, &account, &reserved_account(responder_id)),
+    };
+    let moved = ledger::post(tx, &m).await?;
+    sqlx::query(&format!(
+        "INSERT INTO points_holds ({HOLD_COLUMNS}) VALUES ($1, $2, $3, 'held', $4, $5, NULL, $6, $7, NULL)"
+    ))
+    .bind(hold_id)
+    .bind(responder_id)
+    .bind(points)
+    .bind(r.expires_at)
+    .bind(now)
+    .bind(&r.merchant_id)
+    .bind(&moved.id)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| StoreError::on_unique(e, || format!("hold {hold_id} already exists")))?;
+    Ok(hold_in(tx, hold_id).await?)
+}
+
+/// Confirms inside the caller's ledger transaction; see [`Store::confirm_hold`].
+pub(super) async fn confirm_in(
+    tx: &mut Transaction<'static, Any>,
+    hold_id: &str,
+    merchant_id: &str,
+    actor: &str,
+    now: i64,
+) -> Result<ConfirmOutcome, StoreError> {
+    let hold = hold_in(tx, hold_id).await?;
+    if hold.merchant_id != merchant_id {
+        return Ok(ConfirmOutcome::OtherMerchant);
+    }
+    Ok(match hold.state.as_str() {
+        "confirmed" => ConfirmOutcome::AlreadyConfirmed(hold),
+        "released" => ConfirmOutcome::Released(hold),
+        _ if hold.expires_at <= now => {
+            let to = responder_account(&hold.responder_id);
+            end_hold(tx, &hold, MovementKind::Release, &to, actor, now).await?;
+            ConfirmOutcome::Expired(hold_in(tx, hold_id).await?)
+        }
+        _ => {
+            let to = merchant_account(merchant_id);
+            let m = end_hold(tx, &hold, MovementKind::Redeem, &to, actor, now).await?;
+            ConfirmOutcome::Confirmed(m)
+        }
+    })
 }
 
 impl Store {
@@ -180,55 +277,8 @@ impl Store {
     /// first hold and moves nothing. More than the balance: [`PointsError::Insufficient`],
     /// nothing held.
     pub async fn reserve_points(&self, r: &Reservation, now: i64) -> Result<HoldRow, PointsError> {
-        let (hold_id, responder_id, points) =
-            (r.hold_id.as_str(), r.responder_id.as_str(), r.points);
-        if points <= 0 {
-            return Err(StoreError::Conflict("a hold must be of at least 1 point".into()).into());
-        }
         let mut tx = self.begin_ledger().await?;
-        let key = format!("reserve:{hold_id}");
-        if ledger::by_key(&mut tx, &key).await?.is_some() {
-            let hold = hold_in(&mut tx, hold_id).await?;
-            tx.commit().await?;
-            return Ok(hold);
-        }
-        let account = responder_account(responder_id);
-        let lots = ledger::lots(&mut tx, &account).await?;
-        let Some(taken) = take_fifo(&lots, points) else {
-            let available = lots.iter().map(|l| l.points).sum();
-            return Err(PointsError::Insufficient {
-                available,
-                wanted: points,
-            });
-        };
-        let m = NewMovement {
-            id: new_movement_id(),
-            key,
-            kind: MovementKind::Reserve,
-            cause_type: "redemption",
-            cause_id: hold_id.to_owned(),
-            responder_id: Some(responder_id.to_owned()),
-            points,
-            at: now,
-            actor: r.actor.clone(),
-            note: None,
-            legs: move_lots(&taken, &account, &reserved_account(responder_id)),
-        };
-        let moved = ledger::post(&mut tx, &m).await?;
-        sqlx::query(&format!(
-            "INSERT INTO points_holds ({HOLD_COLUMNS}) VALUES ($1, $2, $3, 'held', $4, $5, NULL, $6, $7, NULL)"
-        ))
-        .bind(hold_id)
-        .bind(responder_id)
-        .bind(points)
-        .bind(r.expires_at)
-        .bind(now)
-        .bind(&r.merchant_id)
-        .bind(&moved.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| StoreError::on_unique(e, || format!("hold {hold_id} already exists")))?;
-        let hold = hold_in(&mut tx, hold_id).await?;
+        let hold = reserve_in(&mut tx, r, now).await?;
         tx.commit().await?;
         Ok(hold)
     }
@@ -244,25 +294,7 @@ impl Store {
         now: i64,
     ) -> Result<ConfirmOutcome, StoreError> {
         let mut tx = self.begin_ledger().await?;
-        let hold = hold_in(&mut tx, hold_id).await?;
-        if hold.merchant_id != merchant_id {
-            return Ok(ConfirmOutcome::OtherMerchant);
-        }
-        let outcome = match hold.state.as_str() {
-            "confirmed" => ConfirmOutcome::AlreadyConfirmed(hold),
-            "released" => ConfirmOutcome::Released(hold),
-            _ if hold.expires_at <= now => {
-                let to = responder_account(&hold.responder_id);
-                end_hold(&mut tx, &hold, MovementKind::Release, &to, actor, now).await?;
-                ConfirmOutcome::Expired(hold_in(&mut tx, hold_id).await?)
-            }
-            _ => {
-                let to = merchant_account(merchant_id);
-                let kind = MovementKind::Redeem;
-                let m = end_hold(&mut tx, &hold, kind, &to, actor, now).await?;
-                ConfirmOutcome::Confirmed(m)
-            }
-        };
+        let outcome = confirm_in(&mut tx, hold_id, merchant_id, actor, now).await?;
         tx.commit().await?;
         Ok(outcome)
     }

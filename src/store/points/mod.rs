@@ -8,6 +8,8 @@
 //! - `ledger`: posting a movement, the ledger lock, lots.
 //! - `earn`: credits for verified incidents (inside the dispatcher's commit), awards.
 //! - `holds`: reserve, confirm, release (for redemptions) and expiry.
+//! - `redemptions`: offers redeemed for a one-time code, confirmed at the shop;
+//!   settlement.
 //! - `reads`: balances, history, the ledger listing and the invariant audit.
 //! - `board`: every responder's account at once, and the monthly honour roll.
 
@@ -16,6 +18,7 @@ mod earn;
 mod holds;
 mod ledger;
 mod reads;
+mod redemptions;
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -28,6 +31,9 @@ pub(crate) use earn::earn_in;
 pub use earn::{AwardRow, Correction, EarnSettings, NewAward};
 pub use holds::{ConfirmOutcome, HoldRow, Reservation};
 pub use reads::{AccountSummary, HistoryLine, LedgerQuery, MovementView};
+pub use redemptions::{
+    Confirmation, NewRedemption, RedemptionQuery, RedemptionRow, SettlementLine, CODE_DIGITS,
+};
 
 /// What a movement does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -46,6 +46,10 @@ pub struct HistoryLine {
     pub incident_title: Option<String>,
     /// The award's reason, when the cause is an award.
     pub award_reason: Option<String>,
+    /// The offer's title, when the cause is a redemption.
+    pub redemption_offer: Option<String>,
+    /// The offer's merchant, when the cause is a redemption.
+    pub redemption_merchant: Option<String>,
 }
 
 /// A movement with its entries, for the ledger listing.
@@ -171,11 +175,13 @@ impl Store {
             "SELECT {cols},
                 CAST(COALESCE(SUM(CASE WHEN e.account = $1 THEN e.amount ELSE 0 END), 0) AS BIGINT) AS change,
                 CAST(COALESCE(SUM(CASE WHEN e.account = $2 THEN e.amount ELSE 0 END), 0) AS BIGINT) AS reserved_change,
-                MIN(i.kind) AS incident_kind, MIN(i.title) AS incident_title, MIN(a.reason) AS award_reason
+                MIN(i.kind) AS incident_kind, MIN(i.title) AS incident_title, MIN(a.reason) AS award_reason,
+                MIN(r.offer_title) AS redemption_offer, MIN(r.merchant_id) AS redemption_merchant
              FROM points_movements m
              LEFT JOIN points_entries e ON e.movement_id = m.id
              LEFT JOIN incidents i ON m.cause_type = 'incident' AND i.id = m.cause_id
              LEFT JOIN points_awards a ON m.cause_type = 'award' AND a.id = m.cause_id
+             LEFT JOIN redemptions r ON m.cause_type = 'redemption' AND r.id = m.cause_id
              WHERE m.responder_id = $3
              GROUP BY {cols}
              ORDER BY m.at DESC, m.id DESC LIMIT $4"
@@ -195,6 +201,8 @@ impl Store {
                     incident_kind: r.try_get("incident_kind")?,
                     incident_title: r.try_get("incident_title")?,
                     award_reason: r.try_get("award_reason")?,
+                    redemption_offer: r.try_get("redemption_offer")?,
+                    redemption_merchant: r.try_get("redemption_merchant")?,
                 })
             })
             .collect()

@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 pub const WAIT: Duration = Duration::from_secs(10);
 
 /// An HTTP client for one instance, with an admin token.
+#[derive(Clone)]
 pub struct Api {
     pub base: String,
     pub token: String,

@@ -4,7 +4,7 @@
 //
 // Network first: a worker online always gets the build the server runs now; the cache is
 // the fallback, filled on install and refreshed by every successful fetch.
-const CACHE = 'griddispatch-field-v1';
+const CACHE = 'griddispatch-field-v2';
 const SHELL = [
   '/field',
   '/field/manifest.webmanifest',
@@ -15,6 +15,9 @@ const SHELL = [
   '/assets/app/js/field-view.js',
   '/assets/app/js/field-card.js',
   '/assets/app/js/field-report.js',
+  '/assets/app/js/field-points.js',
+  '/assets/app/js/i18n-redeem.js',
+  '/assets/app/js/i18n-points.js',
   '/assets/app/js/common.js',
   '/assets/app/js/i18n.js',
   '/assets/app/js/i18n-merchants.js',
@@ -28,6 +31,7 @@ const SHELL = [
   '/assets/vendor/leaflet/leaflet.js',
   '/assets/vendor/leaflet/leaflet.css',
   '/assets/vendor/mqtt/mqtt.min.js',
+  '/assets/vendor/uqr/uqr.mjs',
 ];
 /** A slow network counts as none after this long, when the cache can answer. */
 const NETWORK_WAIT_MS = 4000;

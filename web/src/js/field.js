@@ -12,6 +12,7 @@ import {
   bindView, renderList, renderDetail, tickCountdown, forgetPictures,
 } from './field-view.js';
 import { bindReport } from './field-report.js';
+import { bindPoints } from './field-points.js';
 
 const LOGIN_KEY = 'gd_field_login';
 const DEVICE_KEY = 'gd_field_device';
@@ -550,6 +551,7 @@ function watchNetwork() {
 
 bindView({ state, answer, askExtension, render });
 bindReport({ login: () => state.login, position: () => state.position, notice });
+bindPoints({ login: () => state.login, position: () => state.position, notice });
 
 async function main() {
   fillLangs();

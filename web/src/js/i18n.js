@@ -2,6 +2,7 @@
 // browser, can be switched, and the choice is kept in localStorage.
 import { MERCHANT_STRINGS } from './i18n-merchants.js';
 import { POINTS_STRINGS } from './i18n-points.js';
+import { REDEEM_STRINGS } from './i18n-redeem.js';
 
 const STRINGS = {
   en: {
@@ -229,9 +230,9 @@ const STRINGS = {
 };
 
 /** Languages offered, with their own names. */
-// The merchants' and the points area's strings live in their own files (i18n-merchants.js,
-// i18n-points.js).
-for (const l of Object.keys(STRINGS)) Object.assign(STRINGS[l], MERCHANT_STRINGS[l], POINTS_STRINGS[l]);
+// The merchants', the points area's and redemption's strings live in their own files
+// (i18n-merchants.js, i18n-points.js, i18n-redeem.js).
+for (const l of Object.keys(STRINGS)) Object.assign(STRINGS[l], MERCHANT_STRINGS[l], POINTS_STRINGS[l], REDEEM_STRINGS[l]);
 
 export const LANGUAGES = [['zh-CN', '中文'], ['en', 'English']];
 

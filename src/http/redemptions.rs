@@ -1,0 +1,431 @@
+//! `/api/v1/redemptions` and settlement: a volunteer redeems points for a merchant's
+//! offer from the phone (its MQTT login as HTTP Basic) and gets a one-time code; the
+//! merchant's page confirms the code once; each merchant's confirmed redemptions are
+//! settled by month as JSON, CSV and XLSX (docs/points.md, "Redemption").
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::auth::{Anyone, Caller, Phone};
+use super::error::{ApiError, JsonBody};
+use super::points::may_see_account;
+use super::reports::attachment;
+use super::AppState;
+use crate::clock::{now_ms, rfc3339};
+use crate::domain::points::parse_month;
+use crate::domain::report::parse_bound;
+use crate::domain::{Ident, Role};
+use crate::store::points::{
+    Confirmation, NewRedemption, PointsError, RedemptionQuery, RedemptionRow, SettlementLine,
+    CODE_DIGITS,
+};
+
+/// Routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/redemptions", get(list).post(redeem))
+        .route("/api/v1/redemptions/{code}/confirm", post(confirm))
+        .route(
+            "/api/v1/points/accounts/{responder_id}/redemptions",
+            get(of_responder),
+        )
+        .route("/api/v1/merchants/{id}/settlement", get(settlement))
+        .route("/api/v1/merchants/{id}/settlement.csv", get(settlement_csv))
+        .route(
+            "/api/v1/merchants/{id}/settlement.xlsx",
+            get(settlement_xlsx),
+        )
+}
+
+/// Wrong codes one merchant may try within the failure window before confirmations are
+/// locked (30 s, doubling up to 15 min): a real code is given back, so a busy shop is
+/// never locked, and guessing 8-digit codes stays hopeless.
+const MAX_WRONG_CODES: u32 = 100;
+/// Longest `request_id`.
+const MAX_REQUEST_ID_CHARS: usize = 100;
+
+/// A redemption as the API shows it.
+pub fn redemption_json(r: &RedemptionRow) -> Value {
+    json!({
+        "id": r.id,
+        "code": r.code,
+        "responder_id": r.responder_id,
+        "offer_id": r.offer_id,
+        "offer_title": r.offer_title,
+        "merchant_id": r.merchant_id,
+        "points": r.points,
+        "request_id": r.request_id,
+        "state": r.state,
+        "created_at": rfc3339(r.created_at),
+        "expires_at": rfc3339(r.expires_at),
+        "confirmed_at": r.confirmed_at.map(rfc3339),
+    })
+}
+
+impl From<PointsError> for ApiError {
+    fn from(e: PointsError) -> ApiError {
+        match e {
+            e @ PointsError::Insufficient { .. } => ApiError::Conflict(e.to_string()),
+            PointsError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// Body of `POST /api/v1/redemptions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedeemBody {
+    offer_id: Ident,
+    request_id: String,
+}
+
+/// `POST /api/v1/redemptions` (the phone): 201 with the code, or 200 with the same
+/// redemption when this `request_id` was seen before.
+async fn redeem(
+    State(st): State<AppState>,
+    Phone(rid): Phone,
+    JsonBody(body): JsonBody<RedeemBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let request_id = body.request_id.trim();
+    if request_id.is_empty() || request_id.chars().count() > MAX_REQUEST_ID_CHARS {
+        return Err(ApiError::Unprocessable(format!(
+            "request_id: must be 1 to {MAX_REQUEST_ID_CHARS} characters"
+        )));
+    }
+    let valid_secs = i64::try_from(st.points.code_valid_secs).unwrap_or(i64::MAX / 1000);
+    let new = NewRedemption {
+        responder_id: rid.to_string(),
+        offer_id: body.offer_id.to_string(),
+        request_id: request_id.to_owned(),
+        valid_ms: valid_secs * 1000,
+    };
+    let (row, created) = st.store.redeem(&new, now_ms()).await?;
+    if created {
+        tracing::info!(redemption = %row.id, responder = %rid, offer = %row.offer_id, points = row.points, "points reserved for a redemption");
+    }
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(redemption_json(&row))))
+}
+
+/// The merchant a `merchant`-role caller is bound to; anyone else is 403.
+fn own_merchant(caller: &Caller) -> Result<&str, ApiError> {
+    match (&caller.role, &caller.merchant_id) {
+        (Role::Merchant, Some(m)) => Ok(m),
+        _ => Err(ApiError::Forbidden(Role::Merchant.as_str())),
+    }
+}
+
+/// `POST /api/v1/redemptions/{code}/confirm` (the `merchant` role): 200 the first time,
+/// 409 after that, 410 when lapsed, 404 for an unknown code or another merchant's.
+async fn confirm(
+    State(st): State<AppState>,
+    Anyone(caller): Anyone,
+    Path(code): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let merchant = own_merchant(&caller)?.to_owned();
+    let keys = [(format!("code:{merchant}"), MAX_WRONG_CODES)];
+    st.logins
+        .attempt(&keys)
+        .map_err(ApiError::TooManyAttempts)?;
+    let code = code.trim();
+    let well_formed = code.len() == CODE_DIGITS && code.bytes().all(|b| b.is_ascii_digit());
+    let outcome = if well_formed {
+        st.store
+            .confirm_redemption(code, &merchant, &caller.actor(), now_ms())
+            .await
+    } else {
+        Ok(Confirmation::NotFound)
+    };
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            st.logins.refund(&keys);
+            return Err(e.into());
+        }
+    };
+    if outcome != Confirmation::NotFound {
+        // A real code of this merchant's: not a guess.
+        st.logins.refund(&keys);
+    }
+    match outcome {
+        Confirmation::Confirmed(r) => {
+            tracing::info!(redemption = %r.id, %merchant, points = r.points, "redemption confirmed");
+            let mut v = redemption_json(&r);
+            v["result"] = json!("confirmed");
+            Ok(Json(v))
+        }
+        Confirmation::AlreadyConfirmed(r) => Err(ApiError::Conflict(format!(
+            "code {code} was already used at {}",
+            r.confirmed_at.map(rfc3339).unwrap_or_default()
+        ))),
+        Confirmation::SoldOut(r) => Err(ApiError::Conflict(format!(
+            "offer {} is sold out",
+            r.offer_id
+        ))),
+        Confirmation::Gone(r) => Err(ApiError::Gone(format!(
+            "code {code} expired at {}; its points went back to the volunteer",
+            rfc3339(r.expires_at)
+        ))),
+        Confirmation::NotFound => Err(ApiError::NotFound(format!("code {code}"))),
+    }
+}
+
+/// `?state=…&from=…&to=…&limit=…`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    state: Option<String>,
+    /// RFC 3339, or `YYYY-MM-DD` (that day's start, at `reports.utc_offset`).
+    from: Option<String>,
+    /// RFC 3339 (excluded), or `YYYY-MM-DD` (that day included).
+    to: Option<String>,
+    merchant_id: Option<String>,
+    limit: Option<i64>,
+}
+
+fn query_of(st: &AppState, q: ListQuery) -> Result<RedemptionQuery, ApiError> {
+    let state = match q.state.as_deref() {
+        None | Some("") => None,
+        Some(s @ ("pending" | "confirmed" | "expired" | "released")) => Some(s.to_owned()),
+        Some(_) => {
+            return Err(ApiError::Unprocessable(
+                "state: must be pending, confirmed, expired or released".into(),
+            ))
+        }
+    };
+    let offset = st.reports.utc_offset;
+    let limit = match q.limit {
+        None => 200,
+        Some(n) if (1..=1000).contains(&n) => n,
+        Some(_) => return Err(ApiError::Unprocessable("limit: must be 1 to 1000".into())),
+    };
+    Ok(RedemptionQuery {
+        merchant_id: q.merchant_id.filter(|m| !m.is_empty()),
+        responder_id: None,
+        state,
+        from: q
+            .from
+            .as_deref()
+            .map(|s| parse_bound("from", s, offset, false))
+            .transpose()?,
+        to: q
+            .to
+            .as_deref()
+            .map(|s| parse_bound("to", s, offset, true))
+            .transpose()?,
+        limit,
+    })
+}
+
+/// `GET /api/v1/redemptions`: a merchant sees its own; admins all (or `merchant_id=`).
+async fn list(
+    State(st): State<AppState>,
+    Anyone(caller): Anyone,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let mut query = query_of(&st, q)?;
+    if caller.role == Role::Merchant {
+        query.merchant_id = Some(own_merchant(&caller)?.to_owned());
+    } else if caller.role < Role::Admin {
+        return Err(ApiError::Forbidden(Role::Admin.as_str()));
+    }
+    let rows = st.store.redemptions(&query).await?;
+    Ok(Json(Value::Array(
+        rows.iter().map(redemption_json).collect(),
+    )))
+}
+
+/// `GET /api/v1/points/accounts/{responder_id}/redemptions`: the phone's own (or a
+/// viewer's look), newest first.
+async fn of_responder(
+    State(st): State<AppState>,
+    Path(rid): Path<String>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+    parts: Parts,
+) -> Result<Json<Value>, ApiError> {
+    may_see_account(&parts, &st, &rid).await?;
+    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let mut query = query_of(&st, q)?;
+    st.store.responder(&rid).await?;
+    query.responder_id = Some(rid);
+    let rows = st.store.redemptions(&query).await?;
+    Ok(Json(Value::Array(
+        rows.iter().map(redemption_json).collect(),
+    )))
+}
+
+/// `?month=YYYY-MM`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MonthQuery {
+    month: Option<String>,
+}
+
+/// A merchant's settlement for a month.
+#[derive(Debug, Serialize)]
+struct Settlement {
+    merchant_id: String,
+    merchant_name: String,
+    month: String,
+    from: String,
+    to: String,
+    lines: Vec<SettlementLine>,
+    total_count: i64,
+    total_points: i64,
+}
+
+async fn compute(
+    st: &AppState,
+    caller: &Caller,
+    id: &str,
+    q: Result<Query<MonthQuery>, QueryRejection>,
+) -> Result<Settlement, ApiError> {
+    if caller.role == Role::Merchant {
+        if caller.merchant_id.as_deref() != Some(id) {
+            return Err(ApiError::NotFound(format!("merchant {id}")));
+        }
+    } else if caller.role < Role::Admin {
+        return Err(ApiError::Forbidden(Role::Admin.as_str()));
+    }
+    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let month = q
+        .month
+        .ok_or_else(|| ApiError::Unprocessable("month: required (YYYY-MM)".into()))?;
+    let (from, to) =
+        parse_month(month.trim(), st.reports.utc_offset).map_err(ApiError::Unprocessable)?;
+    let merchant = st.store.merchant(id).await?;
+    let lines = st.store.settlement(id, from, to).await?;
+    Ok(Settlement {
+        merchant_id: merchant.id,
+        merchant_name: merchant.name,
+        month: month.trim().to_owned(),
+        from: rfc3339(from),
+        to: rfc3339(to),
+        total_count: lines.iter().map(|l| l.count).sum(),
+        total_points: lines.iter().map(|l| l.points).sum(),
+        lines,
+    })
+}
+
+/// `GET /api/v1/merchants/{id}/settlement?month=YYYY-MM` (that merchant or an admin).
+async fn settlement(
+    State(st): State<AppState>,
+    Anyone(caller): Anyone,
+    Path(id): Path<String>,
+    q: Result<Query<MonthQuery>, QueryRejection>,
+) -> Result<Json<Settlement>, ApiError> {
+    Ok(Json(compute(&st, &caller, &id, q).await?))
+}
+
+/// Header of the CSV and of the XLSX sheet.
+const COLUMNS: [&str; 4] = ["offer_id", "offer_title", "count", "points"];
+
+fn file_name(s: &Settlement, ext: &str) -> String {
+    format!(
+        "settlement-{}-{}.{ext}",
+        s.merchant_id
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
+        s.month
+    )
+}
+
+/// The lines then a `TOTAL` line.
+fn rows(s: &Settlement) -> Vec<(String, String, i64, i64)> {
+    s.lines
+        .iter()
+        .map(|l| (l.offer_id.clone(), l.offer_title.clone(), l.count, l.points))
+        .chain(std::iter::once((
+            "TOTAL".to_owned(),
+            String::new(),
+            s.total_count,
+            s.total_points,
+        )))
+        .collect()
+}
+
+async fn settlement_csv(
+    State(st): State<AppState>,
+    Anyone(caller): Anyone,
+    Path(id): Path<String>,
+    q: Result<Query<MonthQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let s = compute(&st, &caller, &id, q).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| ApiError::Internal(anyhow::anyhow!("csv: {e}"));
+    w.write_record(COLUMNS).map_err(csv_err)?;
+    for (offer, title, count, points) in rows(&s) {
+        w.write_record([offer, title, count.to_string(), points.to_string()])
+            .map_err(csv_err)?;
+    }
+    let body = w
+        .into_inner()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    Ok(attachment(
+        "text/csv; charset=utf-8",
+        file_name(&s, "csv"),
+        body,
+    ))
+}
+
+/// Sheet `settlement`: a header row, one row per offer, `TOTAL` last; then the month and
+/// merchant below.
+fn workbook(s: &Settlement) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let sheet = wb.add_worksheet();
+    sheet.set_name("settlement")?;
+    for (col, name) in (0u16..).zip(COLUMNS) {
+        sheet.write_string_with_format(0, col, name, &bold)?;
+    }
+    let lines = rows(s);
+    for (row, (offer, title, count, points)) in (1u32..).zip(&lines) {
+        sheet.write_string(row, 0, offer)?;
+        sheet.write_string(row, 1, title)?;
+        // Counts and points stay well under 2^53, where f64 is exact.
+        sheet.write_number(row, 2, *count as f64)?;
+        sheet.write_number(row, 3, *points as f64)?;
+    }
+    let below = u32::try_from(lines.len()).unwrap_or(u32::MAX - 4) + 2;
+    for (row, (k, v)) in (below..).zip([
+        ("merchant", format!("{} {}", s.merchant_id, s.merchant_name)),
+        ("month", s.month.clone()),
+        ("from", s.from.clone()),
+        ("to", s.to.clone()),
+    ]) {
+        sheet.write_string_with_format(row, 0, k, &bold)?;
+        sheet.write_string(row, 1, v)?;
+    }
+    wb.save_to_buffer()
+}
+
+async fn settlement_xlsx(
+    State(st): State<AppState>,
+    Anyone(caller): Anyone,
+    Path(id): Path<String>,
+    q: Result<Query<MonthQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let s = compute(&st, &caller, &id, q).await?;
+    let name = file_name(&s, "xlsx");
+    let body = tokio::task::spawn_blocking(move || workbook(&s))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("xlsx writer: {e}")))?
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("xlsx: {e}")))?;
+    Ok(attachment(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        name,
+        body,
+    ))
+}
