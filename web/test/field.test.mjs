@@ -211,3 +211,14 @@ test('a verdict in flight is settled by its task closing as resolved', () => {
   assert.deepEqual(box.observed('v1', 'resolved', true), []);
   assert.equal(box.size, 0);
 });
+
+test('a task title built from its kind is worded in the worker\'s language', async () => {
+  const { titleOf } = await import('../src/js/field-card.js');
+  const { setLang } = await import('../src/js/i18n.js');
+  setLang('zh-CN');
+  assert.equal(titleOf({ kind: 'guidance', title: 'guidance' }), '引导');
+  assert.equal(titleOf({ kind: 'fall', title: 'fall — 新达街道 3 号楼' }), '摔倒 — 新达街道 3 号楼');
+  assert.equal(titleOf({ kind: 'fall', title: '王大爷家门口' }), '王大爷家门口');
+  setLang('en');
+  assert.equal(titleOf({ kind: 'fall', title: 'fall' }), 'fall');
+});

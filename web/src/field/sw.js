@@ -14,6 +14,7 @@ const SHELL = [
   '/assets/app/js/field-core.js',
   '/assets/app/js/field-view.js',
   '/assets/app/js/field-card.js',
+  '/assets/app/js/console-core.js',
   '/assets/app/js/field-report.js',
   '/assets/app/js/field-points.js',
   '/assets/app/js/i18n-redeem.js',

@@ -1,9 +1,16 @@
 // What kind of task a card shows, in words: the rework badge and reason of a task sent
 // back (返工), and the verification badge and facts of a task that asks an inspector to
 // check someone else's resolution (核查). Shared by the task list and the detail.
-import { t } from './i18n.js';
+import { t, hasKey } from './i18n.js';
+import { incidentTitle } from './console-core.js';
 import { h } from './common.js';
 import { isRework, reworkReason, isVerify, resolutionNote } from './field-core.js';
+
+/** A task's title in the worker's language: titles the server builds from the kind are
+ * worded here ("guidance" → 引导); one a person wrote stays as written. */
+export function titleOf(task) {
+  return task ? incidentTitle(task, t, hasKey) : '';
+}
 
 /** The badge of a rework or a verification task, or nothing for a plain job. */
 export function taskBadge(task) {

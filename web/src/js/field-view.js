@@ -9,7 +9,7 @@ import {
   actionsFor, sortTasks, distanceM, formatDistance, destination, navLinks, answerNote, isRework, isVerify,
   canAskExtension, extensionRequest, EXTENSION_PRESETS, EXTENSION_MAX_MINUTES, EXTENSION_MAX_REASON,
 } from './field-core.js';
-import { taskBadge, reworkText, verificationFacts } from './field-card.js';
+import { taskBadge, reworkText, verificationFacts, titleOf } from './field-card.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -125,7 +125,7 @@ export function renderList() {
     onkeydown: (e) => { if (e.key === 'Enter') openTask(task.task_id); },
   },
   h(`span.sev.s${task.severity}`, {}, t('sev', { n: task.severity })),
-  h('span.title', {}, task.title, ' ', taskBadge(task)),
+  h('span.title', {}, titleOf(task), ' ', taskBadge(task)),
   h('span.status', {}, statusText(task)),
   ...(isRework(task) ? [h('span.rework-reason', {}, reworkText(task))] : []),
   ...(isVerify(task) ? [h('span.verify-line', {}, verificationFacts(task).intro)] : []),
@@ -235,7 +235,7 @@ export function renderDetail() {
   view.hidden = false;
   const status = projected(task);
   const dest = destination(task);
-  const links = navLinks(dest.lat, dest.lon, task.rendezvous ? (task.rendezvous.note || task.title) : (task.address || task.title));
+  const links = navLinks(dest.lat, dest.lon, task.rendezvous ? (task.rendezvous.note || titleOf(task)) : (task.address || titleOf(task)));
   const queued = state.outbox.forTask(task.task_id);
   const actions = actionsFor({ status, purpose: task.purpose });
   // On a verification the verdicts lead; taking or declining the check comes second.
@@ -263,7 +263,7 @@ export function renderDetail() {
     h('div.detail-head', {},
       h('button.ghost.small#back', { onclick: () => { state.open = null; state.form = null; render(); } }, `← ${t('back')}`),
       h(`span.sev.s${task.severity}`, {}, t('sev', { n: task.severity })),
-      h('h2', {}, task.title, ' ', taskBadge(task))),
+      h('h2', {}, titleOf(task), ' ', taskBadge(task))),
     ...(isRework(task) ? [h('p.rework-reason.detail', { role: 'note' }, reworkText(task))] : []),
     ...verificationBlock(task),
     mapEl,
@@ -305,7 +305,7 @@ function drawMiniMap(el, task) {
   const pts = [m.toMap(task.location.lat, task.location.lon)];
   // Each dot says what it is: a bare dot is read as "me" as often as "the incident".
   const label = (marker, text) => marker.bindTooltip(text, { permanent: true, direction: 'top', offset: [0, -6] });
-  label(window.L.marker(pts[0], { icon: pin('incident'), title: task.title }).addTo(m.map), t('incident_at'));
+  label(window.L.marker(pts[0], { icon: pin('incident'), title: titleOf(task) }).addTo(m.map), t('incident_at'));
   if (task.rendezvous) {
     const p = m.toMap(task.rendezvous.lat, task.rendezvous.lon);
     pts.push(p);

@@ -12,6 +12,7 @@ import {
   bindView, renderList, renderDetail, tickCountdown, forgetPictures,
 } from './field-view.js';
 import { bindReport } from './field-report.js';
+import { titleOf } from './field-card.js';
 import { bindPoints } from './field-points.js';
 
 const LOGIN_KEY = 'gd_field_login';
@@ -140,7 +141,7 @@ function ring() {
 
 async function notify(task) {
   if (!('Notification' in window) || Notification.permission !== 'granted') return;
-  const title = t('new_task', { title: task.title });
+  const title = t('new_task', { title: titleOf(task) });
   const opts = { body: [task.address, task.description].filter(Boolean).join('\n'), tag: task.task_id, renotify: true, requireInteraction: task.severity <= 2 };
   try {
     const reg = await navigator.serviceWorker?.getRegistration('/field');
@@ -226,7 +227,7 @@ function sweep(epoch) {
   for (const task of [...state.tasks.values()]) {
     if (task._epoch !== epoch) {
       state.tasks.delete(task.task_id);
-      notice(`${task.title}: ${t('closed_gone')}`, 'warn', task.task_id);
+      notice(`${titleOf(task)}: ${t('closed_gone')}`, 'warn', task.task_id);
       for (const item of state.outbox.observed(task.task_id, null, true)) dropNotice(task, item);
     }
   }
@@ -276,10 +277,10 @@ function onMessage(topic, payload) {
     state.tasks.delete(what.taskId);
     const reason = c.reason || '';
     if (c.status === 'withdrawn' || c.status === 'expired') {
-      notice(`${task.title}: ${t(`closed_${c.status}`, { reason })}`, 'warn', what.taskId);
+      notice(`${titleOf(task)}: ${t(`closed_${c.status}`, { reason })}`, 'warn', what.taskId);
     } else if (c.status === 'resolved') {
       // The task leaves the list once the dispatcher stored the resolution: say it arrived.
-      notice(`${task.title}: ${t(isVerify(task) ? 'verdict_received' : 'resolution_received')}`, 'ok', what.taskId);
+      notice(`${titleOf(task)}: ${t(isVerify(task) ? 'verdict_received' : 'resolution_received')}`, 'ok', what.taskId);
     }
     for (const item of state.outbox.observed(what.taskId, c.status, true)) dropNotice(task, item);
     delete state.ext[what.taskId];
@@ -292,7 +293,7 @@ function onMessage(topic, payload) {
     if (!v) return;
     const task = state.tasks.get(what.taskId);
     delete state.ext[what.taskId];
-    notice(`${task ? task.title : what.taskId}: ${t(v.key, v.vars)}`, v.kind, `ext-${what.taskId}`);
+    notice(`${task ? titleOf(task) : what.taskId}: ${t(v.key, v.vars)}`, v.kind, `ext-${what.taskId}`);
     render();
     return;
   }
@@ -307,7 +308,7 @@ function onMessage(topic, payload) {
       if (task) { task.status = a.status; task.version = a.version; saveTasks(); }
       publishPosition();
     } else {
-      notice(`${task ? task.title : a.task_id}: ${t('refused', { reason: a.reason || a.status })}`, 'bad', `refused-${a.task_id}`);
+      notice(`${task ? titleOf(task) : a.task_id}: ${t('refused', { reason: a.reason || a.status })}`, 'bad', `refused-${a.task_id}`);
       for (const d of dropped) dropNotice(task || { title: a.task_id }, d);
     }
     flush();
@@ -316,7 +317,7 @@ function onMessage(topic, payload) {
 }
 
 function dropNotice(task, item) {
-  notice(`${task.title}: ${t('dropped_answer', { status: t(`a_${item.status}`) })}`, 'bad');
+  notice(`${titleOf(task)}: ${t('dropped_answer', { status: t(`a_${item.status}`) })}`, 'bad');
 }
 
 /** Sends what the outbox holds, one answer per task at a time. */
@@ -390,7 +391,7 @@ function formatDue(iso) {
  */
 function askExtension(task, body) {
   if (!state.connected || !state.client) {
-    notice(`${task.title}: ${t('f_ext_offline')}`, 'warn', `ext-${task.task_id}`);
+    notice(`${titleOf(task)}: ${t('f_ext_offline')}`, 'warn', `ext-${task.task_id}`);
     return;
   }
   state.ext[task.task_id] = { minutes: body.minutes };
@@ -399,9 +400,9 @@ function askExtension(task, body) {
   state.client.publish(topics(state.login.username).extension(task.task_id), JSON.stringify(body), { qos: 1 }, (err) => {
     if (err) {
       delete state.ext[task.task_id];
-      notice(`${task.title}: ${t('f_ext_failed')}`, 'bad', `ext-${task.task_id}`);
+      notice(`${titleOf(task)}: ${t('f_ext_failed')}`, 'bad', `ext-${task.task_id}`);
     } else if (state.ext[task.task_id]) {
-      notice(`${task.title}: ${t('f_ext_sent', { minutes: body.minutes })}`, 'ok', `ext-${task.task_id}`);
+      notice(`${titleOf(task)}: ${t('f_ext_sent', { minutes: body.minutes })}`, 'ok', `ext-${task.task_id}`);
     }
     render();
   });
