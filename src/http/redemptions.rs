@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::auth::{Anyone, Caller, Phone};
 use super::error::{ApiError, JsonBody};
 use super::points::may_see_account;
-use super::reports::attachment;
+use super::reports::{attachment, csv_attachment};
 use super::AppState;
 use crate::clock::{now_ms, rfc3339};
 use crate::domain::points::parse_month;
@@ -362,21 +362,10 @@ async fn settlement_csv(
     q: Result<Query<MonthQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let s = compute(&st, &caller, &id, q).await?;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let csv_err = |e: csv::Error| ApiError::Internal(anyhow::anyhow!("csv: {e}"));
-    w.write_record(COLUMNS).map_err(csv_err)?;
-    for (offer, title, count, points) in rows(&s) {
-        w.write_record([offer, title, count.to_string(), points.to_string()])
-            .map_err(csv_err)?;
-    }
-    let body = w
-        .into_inner()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("csv: {e}")))?;
-    Ok(attachment(
-        "text/csv; charset=utf-8",
-        file_name(&s, "csv"),
-        body,
-    ))
+    let lines = rows(&s)
+        .into_iter()
+        .map(|(offer, title, count, points)| [offer, title, count.to_string(), points.to_string()]);
+    csv_attachment(COLUMNS, lines, file_name(&s, "csv"))
 }
 
 /// Sheet `settlement`: a header row, one row per offer, `TOTAL` last; then the month and

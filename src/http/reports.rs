@@ -122,32 +122,46 @@ pub(super) fn attachment(content_type: &'static str, name: String, body: Vec<u8>
         .into_response()
 }
 
+/// A CSV download: a header row, then `rows`, as `name`.
+pub(super) fn csv_attachment<R, C>(
+    header: impl IntoIterator<Item = C>,
+    rows: impl IntoIterator<Item = R>,
+    name: String,
+) -> Result<Response, ApiError>
+where
+    R: IntoIterator<Item = String>,
+    C: AsRef<[u8]>,
+{
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| ApiError::Internal(anyhow::anyhow!("csv: {e}"));
+    w.write_record(header).map_err(csv_err)?;
+    for row in rows {
+        w.write_record(row).map_err(csv_err)?;
+    }
+    let body = w
+        .into_inner()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    Ok(attachment("text/csv; charset=utf-8", name, body))
+}
+
 async fn summary_csv(
     _: Viewer,
     State(st): State<AppState>,
     q: Result<Query<SummaryQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let s = compute(&st, q).await?;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let csv_err = |e: csv::Error| ApiError::Internal(e.into());
-    w.write_record(report::columns()).map_err(csv_err)?;
-    for cells in table(&s) {
-        w.write_record(cells.iter().map(|c| match c {
-            Cell::Text(t) => t.clone(),
-            Cell::Int(n) => n.to_string(),
-            Cell::Num(x) => x.to_string(),
-            Cell::Empty => String::new(),
-        }))
-        .map_err(csv_err)?;
-    }
-    let body = w
-        .into_inner()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("csv: {e}")))?;
-    Ok(attachment(
-        "text/csv; charset=utf-8",
-        file_name(&s, "csv"),
-        body,
-    ))
+    let rows = table(&s).map(|cells| {
+        cells
+            .into_iter()
+            .map(|c| match c {
+                Cell::Text(t) => t,
+                Cell::Int(n) => n.to_string(),
+                Cell::Num(x) => x.to_string(),
+                Cell::Empty => String::new(),
+            })
+            .collect::<Vec<_>>()
+    });
+    csv_attachment(report::columns(), rows, file_name(&s, "csv"))
 }
 
 /// The workbook: sheet `summary` (a header row, one row per group, the total last) and
