@@ -27,6 +27,14 @@ fn bind_milestones<'q>(q: AnyQuery<'q>, m: &'q Milestones) -> AnyQuery<'q> {
         .bind(&m.extension_request)
 }
 
+/// A fresh `change_tag` for an incident written now: 40 random bits. The report's stored
+/// months are checked by the sums of their incidents' tags (`store::reports`); 40 bits keep
+/// a month's sum far within an `i64` (up to 8 million incidents a month).
+fn new_change_tag() -> i64 {
+    use rand::Rng;
+    rand::thread_rng().gen_range(0..1_i64 << 40)
+}
+
 /// One change, part of an atomic batch written by [`Store::apply`].
 #[derive(Debug, Clone)]
 pub enum Write {
@@ -105,7 +113,7 @@ impl Store {
                 }
                 Write::InsertIncident(i) => {
                     let sql = format!(
-                        "INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)"
+                        "INSERT INTO incidents ({INCIDENT_COLUMNS}, change_tag) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)"
                     );
                     let q = sqlx::query(&sql)
                         .bind(&i.id)
@@ -124,11 +132,14 @@ impl Store {
                         .bind(i.created_at)
                         .bind(i.updated_at)
                         .bind(i.last_alert_at);
-                    bind_milestones(q, &i.milestones).execute(&mut *tx).await?;
+                    bind_milestones(q, &i.milestones)
+                        .bind(new_change_tag())
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 Write::UpdateIncident(i) => {
                     let q = sqlx::query(
-                        "UPDATE incidents SET severity = $1, state = $2, offers_made = $3, manual = $4, updated_at = $5, last_alert_at = $6, due_at = $7, first_offer_at = $8, accepted_at = $9, on_scene_at = $10, resolved_at = $11, ended_at = $12, source_id = $13, resolver_id = $14, escalation_count = $15, rework_count = $16, extension_count = $17, suspension_count = $18, suspended_at = $19, extension_request = $20 WHERE id = $21",
+                        "UPDATE incidents SET severity = $1, state = $2, offers_made = $3, manual = $4, updated_at = $5, last_alert_at = $6, due_at = $7, first_offer_at = $8, accepted_at = $9, on_scene_at = $10, resolved_at = $11, ended_at = $12, source_id = $13, resolver_id = $14, escalation_count = $15, rework_count = $16, extension_count = $17, suspension_count = $18, suspended_at = $19, extension_request = $20, change_tag = $21 WHERE id = $22",
                     )
                     .bind(i.severity)
                     .bind(i.state.as_str())
@@ -137,6 +148,7 @@ impl Store {
                     .bind(i.updated_at)
                     .bind(i.last_alert_at);
                     bind_milestones(q, &i.milestones)
+                        .bind(new_change_tag())
                         .bind(&i.id)
                         .execute(&mut *tx)
                         .await?;

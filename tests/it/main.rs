@@ -39,6 +39,7 @@ mod points_ledger;
 mod probe_rounds;
 mod redemptions;
 mod report_history;
+mod report_months;
 mod reports;
 mod restart;
 mod schema;

@@ -11,9 +11,9 @@ use serde_json::{json, Value};
 
 use crate::common::TestApp;
 
-const S: i64 = 1000;
+pub(crate) const S: i64 = 1000;
 const H: i64 = 3600 * S;
-const D: i64 = 24 * H;
+pub(crate) const D: i64 = 24 * H;
 
 /// The report's period: [P, P + 20 days), P the UTC midnight ten days ago, so "now" falls
 /// on day 10 and deadlines after it are not overdue yet.
@@ -81,7 +81,7 @@ fn after(at: i64, s: i64) -> Option<i64> {
 }
 
 /// Writes the history: each incident opened as `new`, its offers, then its final state.
-async fn script(store: &Store, p: i64) {
+pub(crate) async fn script(store: &Store, p: i64) {
     use IncidentState::*;
     let m = |due: i64, src: &str| Milestones {
         due_at: Some(due),
@@ -272,7 +272,7 @@ async fn script(store: &Store, p: i64) {
     }
 }
 
-fn rfc(ms: i64) -> String {
+pub(crate) fn rfc(ms: i64) -> String {
     griddispatch::clock::rfc3339(ms)
 }
 

@@ -70,7 +70,7 @@ pub const ALL_GROUP: &str = "(all)";
 const DAY_MS: i64 = 86_400_000;
 
 /// A report's period, `[from, to)` in Unix ms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Period {
     /// First instant included.
     pub from: i64,
@@ -267,7 +267,7 @@ impl OnSceneWithin {
 }
 
 /// Counts over the incidents opened in the period (one group).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenedCounts {
     /// Opened.
     pub opened: i64,
@@ -278,7 +278,7 @@ pub struct OpenedCounts {
 }
 
 /// Counts over the incidents due in the period (one group).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DueCounts {
     /// Due in the period, not cancelled.
     pub due: i64,
@@ -300,7 +300,7 @@ pub struct DueCounts {
 /// earlier` in ms for every incident of the opened cohort that reached both steps, in any
 /// order. An incident missing a step is not in the list; one whose steps are out of order
 /// (a negative difference, a data error) is in it and left out by [`row`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhaseSpans {
     /// `first_offer_at − created_at`.
     pub to_first_offer: Vec<i64>,
@@ -342,7 +342,7 @@ impl PhaseSpans {
 }
 
 /// Offers made to one responder in the period, from the tasks.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OfferCounts {
     /// Offers made.
     pub received: i64,
@@ -505,8 +505,8 @@ pub struct ReportRow {
     pub grade: Option<String>,
 }
 
-/// Everything the store found for one group.
-#[derive(Debug, Clone, Default)]
+/// Everything the store found for one group (kept as JSON in a past month's summary).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GroupInput {
     /// Incidents opened.
     pub opened: OpenedCounts,

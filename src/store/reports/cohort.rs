@@ -1,19 +1,15 @@
-//! The evaluation report's queries (`docs/reports.md`). One grouped scan of the incidents
-//! opened or due in the period gives both cohorts' counts (by day, whose key differs per
-//! cohort, one scan each); for `group_by=responder` one scan of the offers runs beside it,
-//! on a connection of its own. The phase times need every value for their exact
-//! percentiles: the database computes each incident's durations and hands them over joined
-//! into one text per group and phase (`group_concat`, `string_agg`), so that a year's
-//! 200,000 incidents cross the driver as a few dozen rows rather than one row each
-//! (docs/benchmarks.md). Indexes: `incidents_created`, `incidents_due`, and for the offers
-//! `tasks_responder_offered` (SQLite; PostgreSQL scans).
+//! The report's two queries: the cohorts of a stretch of time (one grouped scan of the
+//! incidents opened or due in it) and the offers by responder (one scan of the tasks).
+//!
+//! The phase times need every value for their exact percentiles: the database computes each
+//! incident's durations and hands them over joined into one text per group and phase
+//! (`group_concat`, `string_agg`), so that a month's incidents cross the driver as a few
+//! dozen rows rather than one row each (docs/benchmarks.md). Indexes: `incidents_created`,
+//! `incidents_due`, and for the offers `tasks_responder_offered` (SQLite; PostgreSQL scans).
 
-use std::collections::btree_map::Entry;
-use std::collections::BTreeMap;
+use sqlx::{AnyConnection, Row};
 
-use sqlx::Row;
-
-use super::{Backend, Store, StoreError};
+use crate::store::{Backend, Store, StoreError};
 use crate::domain::report::{
     day_label, DueCounts, GroupBy, GroupInput, OfferCounts, OpenedCounts, Period, PhaseSpans,
     NO_GROUP,
@@ -74,27 +70,6 @@ fn parse_spans(group: &str, phase: &str, joined: Option<&str>) -> Result<Vec<i64
         .collect()
 }
 
-/// Periods longer than this are read in parts at once.
-const SPLIT_ABOVE_MS: i64 = 62 * 86_400_000;
-
-/// `period` in as many consecutive parts as there are cores (at most 4) when it is longer
-/// than two months, else whole: a year's single scan keeps one core busy for most of a
-/// second (docs/benchmarks.md).
-fn split(period: Period) -> Vec<Period> {
-    let len = period.to - period.from;
-    if len <= SPLIT_ABOVE_MS {
-        return vec![period];
-    }
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let n = i64::try_from(cores.clamp(1, 4)).unwrap_or(1);
-    (0..n)
-        .map(|i| Period {
-            from: period.from + len * i / n,
-            to: period.from + len * (i + 1) / n,
-        })
-        .collect()
-}
-
 impl Store {
     /// The SQL that joins the non-NULL values of the integer expression `expr` of a group
     /// into one text, separated by commas.
@@ -105,58 +80,12 @@ impl Store {
         }
     }
 
-    /// What each group of the report is made of, by group name: the incidents opened in
-    /// `period`, those due in it (at `now`, for what is overdue) and, grouped by responder,
-    /// the offers made in it. `offset_ms` is the calendar's UTC offset (`group_by=day`).
-    pub async fn report_inputs(
+    /// Both cohorts of `period` by group, read on `conn`. An incident's group is the same
+    /// in both except by day (the day it was opened, the day it fell due), so one scan of
+    /// the incidents opened or due in the period gives both; by day, one scan of each.
+    pub(super) async fn report_cohorts(
         &self,
-        period: Period,
-        group_by: GroupBy,
-        offset_ms: i64,
-        now: i64,
-    ) -> Result<BTreeMap<String, GroupInput>, StoreError> {
-        // Each part of the period is read on its own connection at the same time; the
-        // cohorts and offers of the parts add up (an incident is opened in one part and
-        // due in one part), so the figures are those of the whole period.
-        let parts = split(period);
-        let (cohorts, offers) = tokio::try_join!(
-            futures::future::try_join_all(
-                parts
-                    .iter()
-                    .map(|p| self.report_cohorts(*p, group_by, offset_ms, now))
-            ),
-            futures::future::try_join_all(parts.iter().map(|p| self.report_offers(*p, group_by))),
-        )?;
-        let mut groups: BTreeMap<String, GroupInput> = BTreeMap::new();
-        for (name, input) in cohorts.into_iter().flatten() {
-            match groups.entry(name) {
-                Entry::Vacant(e) => {
-                    e.insert(input);
-                }
-                Entry::Occupied(mut e) => e.get_mut().absorb(&input),
-            }
-        }
-        if group_by == GroupBy::Responder {
-            for (name, counts) in offers.into_iter().flatten().flatten() {
-                let offers_only = GroupInput {
-                    offers: Some(counts),
-                    ..GroupInput::default()
-                };
-                groups.entry(name).or_default().absorb(&offers_only);
-            }
-            // Every responder row shows its offers, none made being 0 of 0.
-            for g in groups.values_mut() {
-                g.offers.get_or_insert_with(OfferCounts::default);
-            }
-        }
-        Ok(groups)
-    }
-
-    /// Both cohorts by group. An incident's group is the same in both except by day (the
-    /// day it was opened, the day it fell due), so one scan of the incidents opened or due
-    /// in the period gives both; by day, one scan of each runs at the same time.
-    async fn report_cohorts(
-        &self,
+        conn: &mut AnyConnection,
         period: Period,
         group_by: GroupBy,
         offset_ms: i64,
@@ -164,13 +93,15 @@ impl Store {
     ) -> Result<Vec<(String, GroupInput)>, StoreError> {
         if group_by != GroupBy::Day {
             return self
-                .report_cohort(period, group_by, offset_ms, now, true, true)
+                .report_cohort(conn, period, group_by, offset_ms, now, true, true)
                 .await;
         }
-        let (mut opened, due) = tokio::try_join!(
-            self.report_cohort(period, group_by, offset_ms, now, true, false),
-            self.report_cohort(period, group_by, offset_ms, now, false, true),
-        )?;
+        let mut opened = self
+            .report_cohort(conn, period, group_by, offset_ms, now, true, false)
+            .await?;
+        let due = self
+            .report_cohort(conn, period, group_by, offset_ms, now, false, true)
+            .await?;
         opened.extend(due);
         Ok(opened)
     }
@@ -178,8 +109,10 @@ impl Store {
     /// One scan of the incidents opened (`opened`) and/or due (`due`) in the period,
     /// grouped: the counts of each cohort asked for and, for the opened, the phase
     /// durations. The group key is dated by `created_at` unless only `due` is asked for.
+    #[allow(clippy::too_many_arguments)]
     async fn report_cohort(
         &self,
+        conn: &mut AnyConnection,
         period: Period,
         group_by: GroupBy,
         offset_ms: i64,
@@ -239,7 +172,7 @@ impl Store {
             .bind(period.to)
             .bind(offset_ms)
             .bind(now)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -284,7 +217,7 @@ impl Store {
     }
 
     /// The offers made in the period by responder (`None` for any other grouping).
-    async fn report_offers(
+    pub(super) async fn report_offers(
         &self,
         period: Period,
         group_by: GroupBy,
@@ -330,26 +263,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_long_period_is_read_in_consecutive_parts_that_cover_it() {
-        let month = Period {
-            from: 0,
-            to: 31 * 86_400_000,
-        };
-        assert_eq!(split(month), vec![month]);
-        let year = Period {
-            from: 1_000,
-            to: 1_000 + 365 * 86_400_000,
-        };
-        let parts = split(year);
-        assert!(!parts.is_empty());
-        assert_eq!(parts[0].from, year.from);
-        assert_eq!(parts[parts.len() - 1].to, year.to);
-        assert!(parts
-            .windows(2)
-            .all(|w| w[0].to == w[1].from && w[0].from < w[0].to));
-    }
 
     #[test]
     fn joined_durations_parse_or_name_the_group() {
