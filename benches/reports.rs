@@ -1,7 +1,10 @@
 //! Reports benchmark (issue 14): a year of a county — 200,000 incidents and 600,000 tasks —
 //! written into a fresh SQLite file and a fresh PostgreSQL database, then the evaluation
 //! report (the same calls as `GET /api/v1/reports/summary`: `Store::report_inputs` and
-//! `report::rows`) for one month and for the whole year, grouped by zone and by responder.
+//! `report::rows`) for one month and for the whole year, grouped by zone and by responder:
+//! with the ended months kept (`report_months`), with nothing kept (every month read from
+//! the incidents, as the first report after the months end does), and for the year with
+//! one month changed since it was kept.
 //!
 //! Run it with `cargo bench --bench reports --locked`; it prints a markdown table. Options:
 //!
@@ -344,12 +347,58 @@ struct Timing {
     math_ms: Vec<f64>,
 }
 
+/// What is done before each timed run of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Before {
+    /// Nothing: the ended months kept by the warm-up are read back.
+    Nothing,
+    /// Every kept month is deleted: the whole period is read from the incidents.
+    ForgetAll,
+    /// One incident opened in March is written again (as a late change would): March alone
+    /// is read again.
+    ChangeMarch,
+}
+
+impl Before {
+    fn label(self) -> &'static str {
+        match self {
+            Before::Nothing => "months kept",
+            Before::ForgetAll => "nothing kept",
+            Before::ChangeMarch => "March changed",
+        }
+    }
+
+    async fn run(self, store: &Store, db: &sqlx::AnyPool, march: &str) -> anyhow::Result<()> {
+        match self {
+            Before::Nothing => {}
+            Before::ForgetAll => {
+                sqlx::query("DELETE FROM report_months").execute(db).await?;
+            }
+            Before::ChangeMarch => {
+                let mut i = store.incident(march).await?;
+                i.updated_at += 1;
+                store.apply(&[Write::UpdateIncident(i)], &mut []).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 async fn measure(
     db: &'static str,
+    url: &str,
     store: &Store,
     settings: &Settings,
     runs: usize,
 ) -> anyhow::Result<Vec<Timing>> {
+    sqlx::any::install_default_drivers();
+    let raw = sqlx::AnyPool::connect(url).await?;
+    let march: String = sqlx::query_scalar(
+        "SELECT id FROM incidents WHERE created_at >= $1 ORDER BY created_at LIMIT 1",
+    )
+    .bind(YEAR_START + 60 * DAY)
+    .fetch_one(&raw)
+    .await?;
     let mut out = Vec::new();
     let periods = [
         (
@@ -369,28 +418,36 @@ async fn measure(
     ];
     for (label, period) in periods {
         for group_by in [GroupBy::Zone, GroupBy::Responder] {
-            let (rows, _) = summary(store, settings, period, group_by).await?; // warm-up
-            let mut ms = Vec::new();
-            let mut math_ms = Vec::new();
-            for _ in 0..runs {
-                let t = Instant::now();
-                let (_, math) = summary(store, settings, period, group_by).await?;
-                ms.push(t.elapsed().as_secs_f64() * 1000.0);
-                math_ms.push(math);
+            let cases: &[Before] = match label {
+                "year" => &[Before::ForgetAll, Before::ChangeMarch, Before::Nothing],
+                _ => &[Before::ForgetAll, Before::Nothing],
+            };
+            for &before in cases {
+                let (rows, _) = summary(store, settings, period, group_by).await?; // warm-up
+                let mut ms = Vec::new();
+                let mut math_ms = Vec::new();
+                for _ in 0..runs {
+                    before.run(store, &raw, &march).await?;
+                    let t = Instant::now();
+                    let (_, math) = summary(store, settings, period, group_by).await?;
+                    ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                    math_ms.push(math);
+                }
+                ms.sort_by(f64::total_cmp);
+                math_ms.sort_by(f64::total_cmp);
+                let case = format!("{label}, by {}, {}", group_by.as_str(), before.label());
+                eprintln!("{db} {case}: {ms:.1?}");
+                out.push(Timing {
+                    db,
+                    case,
+                    rows,
+                    ms,
+                    math_ms,
+                });
             }
-            ms.sort_by(f64::total_cmp);
-            math_ms.sort_by(f64::total_cmp);
-            let case = format!("{label}, by {}", group_by.as_str());
-            eprintln!("{db} {case}: {ms:.1?}");
-            out.push(Timing {
-                db,
-                case,
-                rows,
-                ms,
-                math_ms,
-            });
         }
     }
+    raw.close().await;
     Ok(out)
 }
 
@@ -409,7 +466,7 @@ async fn main() -> anyhow::Result<()> {
         let took = fill(&store, &settings, o.incidents).await?;
         eprintln!("sqlite: written in {took:.1?}");
         fills.push(("SQLite", took));
-        timings.extend(measure("SQLite", &store, &settings, o.runs).await?);
+        timings.extend(measure("SQLite", &url, &store, &settings, o.runs).await?);
         store.close().await;
         if o.keep {
             eprintln!("sqlite database kept: {url}");
@@ -433,7 +490,7 @@ async fn main() -> anyhow::Result<()> {
             c.close().await?;
             eprintln!("postgres: written in {took:.1?}");
             fills.push(("PostgreSQL", took));
-            timings.extend(measure("PostgreSQL", &store, &settings, o.runs).await?);
+            timings.extend(measure("PostgreSQL", &url, &store, &settings, o.runs).await?);
             store.close().await;
             anyhow::Ok(())
         }

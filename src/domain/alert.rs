@@ -105,6 +105,23 @@ pub fn field_source(responder: &Ident) -> Result<Ident, Invalid> {
     })
 }
 
+/// `id` as a source that a caller may name (an alert's `source_id`, a new source): any but
+/// a `field:<id>` one, which only a phone's own report opens, since that report credits
+/// the volunteer it names (docs/points.md).
+pub fn named_source(field: &str, id: Ident) -> Result<Ident, Invalid> {
+    match field_reporter(id.as_str()) {
+        Some(_) => Err(Invalid::new(
+            field,
+            format!("{id}: field:<id> names a phone's report; only the phone itself sends those"),
+        )),
+        None if id.as_str().starts_with("field:") => Err(Invalid::new(
+            field,
+            format!("{id}: the field: prefix is kept for phones' reports"),
+        )),
+        None => Ok(id),
+    }
+}
+
 /// The responder who reported from the phone, when `source_id` is a `field:<id>` source.
 pub fn field_reporter(source_id: &str) -> Option<Ident> {
     source_id
@@ -215,7 +232,11 @@ impl NewAlert {
             || external_id.len() > 128
             || external_id.chars().any(char::is_control)
         {
-            return Err(Invalid::new("id", "must be 1 to 128 printable characters"));
+            // Counted in bytes: 128 ASCII characters, fewer in Chinese.
+            return Err(Invalid::new(
+                "id",
+                "must be 1 to 128 bytes of printable characters",
+            ));
         }
         let kind = parse_kind(&p.kind)?;
         let severity = Severity::new(p.severity)?;

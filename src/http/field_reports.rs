@@ -31,7 +31,7 @@ const DEFAULT_SEVERITY: i64 = 3;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReportBody {
-    /// The phone's own id for this report (1–128 printable characters): sent again after a
+    /// The phone's own id for this report (1–128 bytes, printable): sent again after a
     /// lost answer, it is the same report.
     request_id: String,
     /// What kind of problem (`litter`, `flood`, `fall`, …).
@@ -81,7 +81,13 @@ async fn report(
         address: body.address,
         rendezvous: None,
     };
-    let mut alert = NewAlert::from_payload(source, payload, now_ms())?;
+    // The phone calls the alert's id `request_id`.
+    let mut alert = NewAlert::from_payload(source, payload, now_ms()).map_err(|mut e| {
+        if e.field == "id" {
+            e.field = "request_id".into();
+        }
+        e
+    })?;
     alert.snapshot = match &picture {
         Some(p) => SnapshotSource::Photo(p.clone()),
         None => SnapshotSource::None,

@@ -13,7 +13,7 @@ use super::auth::{authorize_parts, phone_login, Operator, Viewer};
 use super::error::{ApiError, JsonBody};
 use super::{rfc3339, AppState};
 use crate::dispatch::OperatorAction;
-use crate::domain::alert::{AlertPayload, NewAlert};
+use crate::domain::alert::{named_source, AlertPayload, NewAlert};
 use crate::domain::{Ident, IncidentState, Role};
 use crate::store::now_ms;
 use crate::views;
@@ -69,6 +69,7 @@ async fn post_alert(
     JsonBody(body): JsonBody<HttpAlert>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let source = Ident::parse(body.source_id.as_deref().unwrap_or("api"))
+        .and_then(|id| named_source("source_id", id))
         .map_err(|e| ApiError::Unprocessable(format!("source_id: {}", e.reason)))?;
     let alert = NewAlert::from_payload(source, body.alert, now_ms())?;
     let outcome = st.dispatcher.alert(alert).await?;

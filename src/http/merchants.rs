@@ -14,13 +14,13 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{authenticate, basic_credentials, Admin, Anyone, Caller};
+use super::auth::{authenticate, phone_login, Admin, Anyone, Caller};
 use super::error::{ApiError, JsonBody};
 use super::{rfc3339, AppState};
 use crate::domain::merchants as rules;
 use crate::domain::{Ident, LatLon, Role};
 use crate::store::{
-    new_secret, now_ms, AccountOwner, MerchantError, MerchantRow, NewMerchant, NewOffer, OfferRow,
+    new_secret, now_ms, MerchantError, MerchantRow, NewMerchant, NewOffer, OfferRow,
 };
 
 /// Routes of this area.
@@ -155,15 +155,12 @@ fn may_see(caller: &Caller, id: &str) -> Result<(), ApiError> {
 }
 
 /// Viewers and up, or a responder's MQTT login sent as HTTP Basic (the field app holds
-/// no console session); a source's login is no one's phone (403).
+/// no console session), checked as every phone login is: counted against the username's
+/// failures, and a source's login answered as a wrong one (401).
 async fn viewer_or_worker(parts: &Parts, st: &AppState) -> Result<Option<Caller>, ApiError> {
-    let Some((username, password)) = basic_credentials(&parts.headers) else {
-        return authenticate(parts, st).await.map(Some);
-    };
-    match st.store.check_mqtt_login(&username, &password).await? {
-        None => Err(ApiError::Unauthorized),
-        Some(AccountOwner::Responder(_)) => Ok(None),
-        Some(AccountOwner::Source(_)) => Err(ApiError::Forbidden(Role::Viewer.as_str())),
+    match phone_login(parts, st).await? {
+        Some(_) => Ok(None),
+        None => authenticate(parts, st).await.map(Some),
     }
 }
 

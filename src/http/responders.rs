@@ -12,6 +12,7 @@ use super::auth::{Admin, Viewer};
 use super::error::{ApiError, JsonBody};
 use super::AppState;
 use crate::dispatch::Reload;
+use crate::domain::alert::named_source;
 use crate::domain::{Ident, ResponderKind, TravelMode};
 use crate::store::{AccountOwner, NewResponder, ResponderRow};
 
@@ -306,10 +307,11 @@ async fn create_source(
     JsonBody(body): JsonBody<CreateSource>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let name = name_of(&body.name)?;
-    let creds = st.store.create_source(body.id.as_str(), &name).await?;
+    let id = named_source("id", body.id)?;
+    let creds = st.store.create_source(id.as_str(), &name).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": body.id, "name": name, "mqtt": creds })),
+        Json(json!({ "id": id, "name": name, "mqtt": creds })),
     ))
 }
 

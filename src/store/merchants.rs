@@ -136,6 +136,24 @@ impl Store {
         let hash = hash_password(&self.password_checks, password).await?;
         let now = now_ms();
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
+        // A deleted merchant's redemptions and ledger account are kept: a new merchant
+        // under its id would inherit its settlement and its customers' limits.
+        let (history,): (i64,) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM redemptions WHERE merchant_id = $1)
+                  + (SELECT COUNT(*) FROM points_accounts WHERE id = $2)",
+        )
+        .bind(&m.id)
+        .bind(super::points::merchant_account(&m.id))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        if history > 0 {
+            return Err(StoreError::Conflict(format!(
+                "merchant id {} was used by a deleted merchant whose redemptions are kept; choose another id",
+                m.id
+            ))
+            .into());
+        }
         sqlx::query(
             "INSERT INTO merchants (id, name, address, lat, lon, station, hours, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -248,6 +266,19 @@ impl Store {
     pub async fn create_offer(&self, o: &NewOffer) -> Result<OfferRow, StoreError> {
         if self.is_station(&o.merchant_id).await?.is_none() {
             return Err(StoreError::NotFound(format!("merchant {}", o.merchant_id)));
+        }
+        // Redemptions name the offer alone and count per person by it: a deleted offer's id
+        // stays its own.
+        let (used,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM redemptions WHERE offer_id = $1")
+                .bind(&o.id)
+                .fetch_one(&self.pool)
+                .await?;
+        if used > 0 {
+            return Err(StoreError::Conflict(format!(
+                "offer id {} was used by a deleted offer whose redemptions are kept; choose another id",
+                o.id
+            )));
         }
         let now = now_ms();
         sqlx::query(

@@ -158,7 +158,7 @@ async fn a_report_needs_the_phones_login_and_sane_fields() {
         (with("kind", json!("Bad Kind!")), "kind"),
         (with("severity", json!(9)), "severity"),
         (with("spam", json!(1)), "spam"),
-        (with("request_id", json!("")), "id"),
+        (with("request_id", json!("")), "request_id"),
     ] {
         let (s, v) = report(&app, "v1", &pw, &bad).await;
         assert_eq!(s, 422, "{bad}: {v}");
@@ -167,4 +167,27 @@ async fn a_report_needs_the_phones_login_and_sane_fields() {
     let (s, v) = report(&app, "v1", &pw, &good).await;
     assert_eq!(s, 202, "{v}");
     assert_eq!(v["photo"], false);
+}
+
+/// A `field:<id>` source credits the volunteer it names: nobody but that volunteer's phone
+/// may open one, neither an operator's alert nor a new source.
+#[tokio::test]
+async fn no_one_but_the_phone_may_name_a_field_source() {
+    let app = TestApp::spawn(&[]).await;
+    app.responder("v1", "volunteer", "foot", None).await;
+    let alert = json!({"id": "x1", "source_id": "field:v1", "kind": "litter", "severity": 3,
+                       "lat": 39.4952, "lon": 106.6952});
+    let (s, v) = app.post("/api/v1/alerts", alert).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v.to_string().contains("source_id"), "{v}");
+    for id in ["field:v1", "field:"] {
+        let (s, v) = app
+            .post("/api/v1/sources", json!({"id": id, "name": "冒充"}))
+            .await;
+        assert_eq!(s, 422, "{id}: {v}");
+    }
+    let (s, v) = app
+        .post("/api/v1/sources", json!({"id": "fielder", "name": "正常"}))
+        .await;
+    assert_eq!(s, 201, "{v}");
 }

@@ -303,7 +303,11 @@ async fn offers_on_sale_are_listed_nearest_first_with_their_distance() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 403, "a source's login is no one's phone");
+    assert_eq!(
+        resp.status(),
+        401,
+        "a source's login is no one's phone, and says no more than a wrong one"
+    );
 
     for (query, field) in [
         ("lat=abc&lon=106.7", "lat"),

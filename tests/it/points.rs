@@ -202,6 +202,48 @@ async fn rework_earns_once_when_finally_verified() {
     assert_sound(&store(&app)).await;
 }
 
+/// Work that was sent back earned nothing: when its worker declines the rework and another
+/// finishes, only the one who finished is credited.
+#[tokio::test]
+async fn work_sent_back_earns_only_for_whoever_finishes_it() {
+    let app = TestApp::spawn(&[]).await;
+    let (mut v1, _w1) = v1_and_w1(&app).await;
+    let (id, _) = resolve(&app, &mut v1, litter("r2", 106.6951)).await;
+    let mut v2 = worker(
+        &app,
+        "v2",
+        "volunteer",
+        "foot",
+        Some("g1"),
+        (39.4958, 106.6958),
+    )
+    .await;
+    act(&app, &id, "rework", json!({"reason": "没扫干净"})).await;
+    let task = offer(&mut v1).await;
+    assert_eq!(task["purpose"], "rework");
+    let (ok, a) = v1
+        .update(
+            task["task_id"].as_str().unwrap(),
+            json!({"status": "rejected"}),
+        )
+        .await;
+    assert!(ok, "{a}");
+    let task = offer(&mut v2).await;
+    assert_eq!(task["incident_id"], id);
+    let tid = task["task_id"].as_str().unwrap();
+    for status in ["accepted", "resolved"] {
+        let (ok, a) = v2.update(tid, json!({"status": status})).await;
+        assert!(ok, "{a}");
+    }
+    app.wait_state(&id, "resolved").await;
+    act(&app, &id, "verify", json!({})).await;
+    assert_eq!(account(&app, "v2").await["earned_total"], 10);
+    let a = account(&app, "v1").await;
+    assert_eq!(a["earned_total"], 0, "{a}");
+    assert!(history(&app, "v1").await.is_empty());
+    assert_sound(&store(&app)).await;
+}
+
 #[tokio::test]
 async fn the_monthly_cap_cuts_what_is_credited_but_keeps_the_record() {
     let app = TestApp::spawn(&[("GRIDDISPATCH__POINTS__MONTHLY_CAP", "15")]).await;

@@ -459,3 +459,30 @@ async fn guessing_codes_locks_the_merchants_confirmations() {
     assert_eq!(points_of(&app).await, (70, 30));
     assert_sound(&store(&app)).await;
 }
+
+/// A deleted merchant's redemptions stay with its id: a new merchant or offer may not take
+/// that id over (it would inherit the settlement and the per-person counts).
+#[tokio::test]
+async fn the_ids_of_a_deleted_merchant_and_offer_with_redemptions_are_not_reused() {
+    let app = TestApp::spawn(&[]).await;
+    let (c1, _, pw) = shop(&app).await;
+    let (s, r) = redeem(&app, "v1", &pw, "o1", "keep").await;
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(confirm(&app, &c1, r["code"].as_str().unwrap()).await.0, 200);
+    let del = |path: &'static str| app.call(reqwest::Method::DELETE, path, Some(&app.token), None);
+    let (s, v) = del("/api/v1/merchants/m1/offers/o1").await;
+    assert_eq!(s, 204, "{v}");
+    let body = json!({"id": "o1", "title": "另一个", "points": 5});
+    let (s, v) = app.post("/api/v1/merchants/m2/offers", body).await;
+    assert_eq!(s, 409, "{v}");
+    assert!(v.to_string().contains("choose another id"), "{v}");
+    let (s, v) = del("/api/v1/merchants/m1").await;
+    assert_eq!(s, 204, "{v}");
+    let body = json!({"id": "m1", "name": "新店", "address": "乌达区", "lat": 39.5, "lon": 106.7});
+    let (s, v) = app.post("/api/v1/merchants", body).await;
+    assert_eq!(s, 409, "{v}");
+    // An id with no history is free.
+    let body = json!({"id": "m3", "name": "新店", "address": "乌达区", "lat": 39.5, "lon": 106.7});
+    assert_eq!(app.post("/api/v1/merchants", body).await.0, 201);
+    assert_sound(&store(&app)).await;
+}

@@ -73,7 +73,10 @@ async fn an_ended_month_is_kept_and_read_again_when_an_incident_of_it_changes() 
     let (rows, total) = summary(&app, &viewer, p).await;
     assert!(total["opened"].as_i64().unwrap() > 0, "{total}");
     assert_eq!(stored_months(&app).await, 3, "three ended months kept");
-    assert_eq!(summary(&app, &viewer, p).await, (rows.clone(), total.clone()));
+    assert_eq!(
+        summary(&app, &viewer, p).await,
+        (rows.clone(), total.clone())
+    );
 
     // What was kept is what the second read answers: emptied, the months show nothing.
     sql(&app, "UPDATE report_months SET groups = '[]'").await;
@@ -82,8 +85,14 @@ async fn an_ended_month_is_kept_and_read_again_when_an_incident_of_it_changes() 
 
     // A kept month that cannot be read is read again, and kept anew.
     sql(&app, "UPDATE report_months SET groups = 'not json'").await;
-    assert_eq!(summary(&app, &viewer, p).await, (rows.clone(), total.clone()));
-    assert_eq!(summary(&app, &viewer, p).await, (rows.clone(), total.clone()));
+    assert_eq!(
+        summary(&app, &viewer, p).await,
+        (rows.clone(), total.clone())
+    );
+    assert_eq!(
+        summary(&app, &viewer, p).await,
+        (rows.clone(), total.clone())
+    );
 
     // G (escalated, open, overdue) is closed today, months after its deadline: its month
     // must count one more closed incident, none more on time.
@@ -99,8 +108,15 @@ async fn an_ended_month_is_kept_and_read_again_when_an_incident_of_it_changes() 
         .unwrap();
     let (rows_after, total_after) = summary(&app, &viewer, p).await;
     let n = |v: &Value, k: &str| v[k].as_i64().unwrap();
-    assert_eq!(n(&total_after, "closed"), n(&total, "closed") + 1, "{total_after}");
-    assert_eq!(n(&total_after, "closed_on_time"), n(&total, "closed_on_time"));
+    assert_eq!(
+        n(&total_after, "closed"),
+        n(&total, "closed") + 1,
+        "{total_after}"
+    );
+    assert_eq!(
+        n(&total_after, "closed_on_time"),
+        n(&total, "closed_on_time")
+    );
     assert_eq!(n(&total_after, "overdue"), n(&total, "overdue"));
     assert_eq!(n(&total_after, "opened"), n(&total, "opened"));
 

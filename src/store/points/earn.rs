@@ -111,7 +111,8 @@ async fn earned_in_month(
 
 /// Credits what incident `incident_id` earned, inside the transaction that closes it
 /// after verification: each responder of an earning kind whose task on it was resolved
-/// gets the points of its kind and severity (plus the guidance bonus when it had a
+/// since the incident was last sent back for rework (work sent back earned nothing) gets
+/// the points of its kind and severity (plus the guidance bonus when it had a
 /// rendezvous), and the reporter named by a `field:<responder id>` source the report
 /// bonus; all within the monthly and balance caps. The keys `earn:<incident>:<responder>`
 /// and `report:<incident>:<responder>` make a replay credit nothing more.
@@ -141,6 +142,9 @@ pub(crate) async fn earn_in(
         "SELECT DISTINCT t.responder_id, r.kind FROM tasks t
          JOIN responders r ON r.id = t.responder_id
          WHERE t.incident_id = $1 AND t.status = 'resolved' AND t.purpose <> 'verify'
+           AND t.updated_at > COALESCE((SELECT MAX(at) FROM timeline
+                                        WHERE incident_id = $1 AND from_state = 'resolved'
+                                          AND to_state = 'dispatching'), 0)
          ORDER BY t.responder_id",
     )
     .bind(incident_id)

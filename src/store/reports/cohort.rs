@@ -9,11 +9,11 @@
 
 use sqlx::{AnyConnection, Row};
 
-use crate::store::{Backend, Store, StoreError};
 use crate::domain::report::{
     day_label, DueCounts, GroupBy, GroupInput, OfferCounts, OpenedCounts, Period, PhaseSpans,
     NO_GROUP,
 };
+use crate::store::{Backend, Store, StoreError};
 
 /// The SQL giving an incident's group, as text or NULL; `at` is the column that dates the
 /// cohort (for `day`). `$3` is the report's UTC offset in ms.

@@ -68,7 +68,9 @@ fn local(t: i64, offset: FixedOffset) -> Option<chrono::DateTime<FixedOffset>> {
 fn next_month(t: i64, offset: FixedOffset) -> Option<i64> {
     let first = local(t, offset)?.date_naive().with_day(1)?;
     let next = first.checked_add_months(Months::new(1))?;
-    let start = offset.from_local_datetime(&next.and_hms_opt(0, 0, 0)?).single()?;
+    let start = offset
+        .from_local_datetime(&next.and_hms_opt(0, 0, 0)?)
+        .single()?;
     Some(start.timestamp_millis())
 }
 
@@ -128,9 +130,7 @@ impl Store {
         let (cohorts, offers) = tokio::try_join!(
             self.report_stretches(&stretches, group_by, offset_ms, now),
             futures::future::try_join_all(
-                offer_parts
-                    .iter()
-                    .map(|p| self.report_offers(*p, group_by))
+                offer_parts.iter().map(|p| self.report_offers(*p, group_by))
             ),
         )?;
         let mut groups: BTreeMap<String, GroupInput> = BTreeMap::new();
@@ -241,10 +241,13 @@ mod tests {
         let s = stretches(year, CST);
         assert_eq!(s.len(), 12);
         assert!(s.iter().all(|s| s.month));
-        assert_eq!(s[1].period, Period {
-            from: cst(2026, 2, 1),
-            to: cst(2026, 3, 1),
-        });
+        assert_eq!(
+            s[1].period,
+            Period {
+                from: cst(2026, 2, 1),
+                to: cst(2026, 3, 1),
+            }
+        );
         assert_eq!(s[11].period.to, year.to);
         // In UTC the same year starts and ends eight hours into a month.
         let utc = stretches(year, 0);
@@ -261,14 +264,20 @@ mod tests {
         let s = stretches(p, CST);
         let months: Vec<bool> = s.iter().map(|s| s.month).collect();
         assert_eq!(months, [false, true, true, false]);
-        assert_eq!(s[0].period, Period {
-            from: p.from,
-            to: cst(2026, 2, 1),
-        });
-        assert_eq!(s[3].period, Period {
-            from: cst(2026, 4, 1),
-            to: p.to,
-        });
+        assert_eq!(
+            s[0].period,
+            Period {
+                from: p.from,
+                to: cst(2026, 2, 1),
+            }
+        );
+        assert_eq!(
+            s[3].period,
+            Period {
+                from: cst(2026, 4, 1),
+                to: p.to,
+            }
+        );
         assert!(s.windows(2).all(|w| w[0].period.to == w[1].period.from));
     }
 
@@ -278,9 +287,12 @@ mod tests {
             from: cst(2026, 1, 1),
             to: cst(2026, 6, 1),
         };
-        assert_eq!(stretches(p, CST + 1), vec![Stretch {
-            period: p,
-            month: false,
-        }]);
+        assert_eq!(
+            stretches(p, CST + 1),
+            vec![Stretch {
+                period: p,
+                month: false,
+            }]
+        );
     }
 }
