@@ -132,7 +132,7 @@ test('an award proposed by one admin and approved by another reaches the account
   } finally { await b.close(); }
 });
 
-test('the points area in English; settlement says plainly when redemption has not arrived', async (t) => {
+test('the points area in English; the settlement tab reads a registered merchant’s settlement', async (t) => {
   if (!hasLogin) { skipLoudly(t, 'no login API in this build'); return; }
   const b = await browser();
   try {
