@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Settings;
 use crate::dispatch::Dispatcher;
 use crate::dispatch::SnapshotRequests;
+use crate::domain::report::GroupBy;
 use crate::http::AppState;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
@@ -290,6 +291,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         }
     });
 
+    keep_report_months(&tracker, &cancel, store.clone(), &settings.reports);
+
     let state = AppState {
         store: store.clone(),
         dispatcher,
@@ -560,4 +563,43 @@ impl Running {
             }
         });
     }
+}
+
+/// Keeps the summaries of the last `reports.keep_months` ended months by zone and by
+/// responder fresh (`Store::keep_report_months`), every `reports.keep_every_secs` (the
+/// first time that long after the start, at most a minute): a year's report then reads them instead of every incident, and a
+/// month an old incident changed in is read again here rather than on a leader's click.
+/// Safe on every replica: a summary is checked against its incidents before it is used.
+fn keep_report_months(
+    tracker: &TaskTracker,
+    cancel: &CancellationToken,
+    store: Store,
+    reports: &crate::config::ReportSettings,
+) {
+    if reports.keep_months == 0 {
+        return;
+    }
+    let (months, every) = (reports.keep_months, reports.keep_every_secs);
+    let offset_ms = i64::from(reports.utc_offset.local_minus_utc()) * 1000;
+    let cancel = cancel.clone();
+    tracker.spawn(async move {
+        let start = tokio::time::Instant::now() + Duration::from_secs(every.min(60));
+        let mut tick = tokio::time::interval_at(start, Duration::from_secs(every));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            for group_by in [GroupBy::Zone, GroupBy::Responder] {
+                let now = crate::clock::now_ms();
+                if let Err(e) = store
+                    .keep_report_months(group_by, offset_ms, now, months)
+                    .await
+                {
+                    tracing::warn!(error = %e, group_by = group_by.as_str(), "could not keep the report months fresh");
+                }
+            }
+        }
+    });
 }

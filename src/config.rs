@@ -71,6 +71,11 @@ pub struct ReportSettings {
     pub utc_offset: chrono::FixedOffset,
     /// Longest period of one report, days.
     pub max_days: u32,
+    /// Ended calendar months whose summaries (by zone and by responder) are kept fresh in
+    /// the background; 0 = none (each is then kept when a report first reads it).
+    pub keep_months: u32,
+    /// How often those summaries are checked, seconds.
+    pub keep_every_secs: u64,
     /// `[reports.score]`: the composite score's weights.
     pub score: ScoreWeights,
     /// `[reports.grades]`: the lowest score of each grade.
@@ -742,6 +747,12 @@ impl Settings {
         let r = &self.reports;
         if !(1..=3660).contains(&r.max_days) {
             return bad("reports.max_days", "must be 1 to 3660 (days)");
+        }
+        if r.keep_months > 120 {
+            return bad("reports.keep_months", "must be 0 to 120 (months)");
+        }
+        if !(10..=86_400).contains(&r.keep_every_secs) {
+            return bad("reports.keep_every_secs", "must be 10 to 86400 (seconds)");
         }
         if let Err(e) = r.score.check() {
             return bad(&format!("reports.score.{}", e.field), &e.reason);

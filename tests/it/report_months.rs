@@ -125,3 +125,41 @@ async fn an_ended_month_is_kept_and_read_again_when_an_incident_of_it_changes() 
     assert_eq!(summary(&app, &viewer, p).await, (rows_after, total_after));
     assert_eq!(stored_months(&app).await, 3);
 }
+
+/// The ended months are kept fresh in the background: without any report asked for, the
+/// last `reports.keep_months` months appear in `report_months`, by zone and by responder.
+#[tokio::test]
+async fn the_last_ended_months_are_kept_in_the_background() {
+    let app = TestApp::spawn(&[
+        ("GRIDDISPATCH__REPORTS__KEEP_MONTHS", "6"),
+        ("GRIDDISPATCH__REPORTS__KEEP_EVERY_SECS", "10"),
+    ])
+    .await;
+    let store = &app.running.as_ref().unwrap().store;
+    script(store, four_months_back()).await;
+    let kept = || async {
+        use sqlx::Row;
+        let rows = sql(
+            &app,
+            "SELECT group_by, COUNT(*) AS n FROM report_months GROUP BY group_by ORDER BY group_by",
+        )
+        .await;
+        rows.iter()
+            .map(|r| {
+                (
+                    r.try_get::<String, _>("group_by").unwrap(),
+                    r.try_get::<i64, _>("n").unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let k = kept().await;
+        if k == [("responder".to_owned(), 6), ("zone".to_owned(), 6)] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "kept so far: {k:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}

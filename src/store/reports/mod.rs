@@ -81,6 +81,30 @@ fn month_starts_at(t: i64, offset: FixedOffset) -> bool {
     })
 }
 
+/// The last `months` calendar months at the UTC offset `offset_ms` that ended by `now`
+/// (`None` for none, or an offset of no whole seconds).
+fn ended_months(now: i64, offset_ms: i64, months: u32) -> Option<Period> {
+    let offset = offset_of(offset_ms)?;
+    let first = local(now, offset)?.date_naive().with_day(1)?;
+    let start = |d: chrono::NaiveDate| {
+        offset
+            .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+            .single()
+            .map(|t| t.timestamp_millis())
+    };
+    let from = start(first.checked_sub_months(Months::new(months))?)?;
+    let to = start(first)?;
+    (months > 0 && from < to).then_some(Period { from, to })
+}
+
+/// `offset_ms` as an offset, when it is a whole number of seconds within a day.
+fn offset_of(offset_ms: i64) -> Option<FixedOffset> {
+    i32::try_from(offset_ms / 1000)
+        .ok()
+        .filter(|_| offset_ms % 1000 == 0)
+        .and_then(FixedOffset::east_opt)
+}
+
 /// `period` cut at the calendar months' starts at the UTC offset `offset_ms`; whole when
 /// the offset is not one (it then has no months to store).
 fn stretches(period: Period, offset_ms: i64) -> Vec<Stretch> {
@@ -88,11 +112,7 @@ fn stretches(period: Period, offset_ms: i64) -> Vec<Stretch> {
         period,
         month: false,
     }];
-    let Some(offset) = i32::try_from(offset_ms / 1000)
-        .ok()
-        .filter(|_| offset_ms % 1000 == 0)
-        .and_then(FixedOffset::east_opt)
-    else {
+    let Some(offset) = offset_of(offset_ms) else {
         return whole;
     };
     let mut out = Vec::new();
@@ -156,6 +176,25 @@ impl Store {
             }
         }
         Ok(groups)
+    }
+
+    /// Keeps the summaries of the last `months` ended calendar months (at `offset_ms`, as
+    /// of `now`) of `group_by` fresh: a month whose incidents changed since it was kept is
+    /// read and kept again, the others cost their fingerprint. Returns the months checked.
+    pub async fn keep_report_months(
+        &self,
+        group_by: GroupBy,
+        offset_ms: i64,
+        now: i64,
+        months: u32,
+    ) -> Result<usize, StoreError> {
+        let Some(period) = ended_months(now, offset_ms, months) else {
+            return Ok(0);
+        };
+        let stretches = stretches(period, offset_ms);
+        self.report_stretches(&stretches, group_by, offset_ms, now)
+            .await?;
+        Ok(stretches.len())
     }
 
     /// Both cohorts of every stretch, by group (a group once per stretch it has incidents
@@ -279,6 +318,35 @@ mod tests {
             }
         );
         assert!(s.windows(2).all(|w| w[0].period.to == w[1].period.from));
+    }
+
+    #[test]
+    fn the_months_kept_fresh_are_the_last_ended_ones() {
+        let now = cst(2026, 3, 15) + 5;
+        assert_eq!(
+            ended_months(now, CST, 13),
+            Some(Period {
+                from: cst(2025, 2, 1),
+                to: cst(2026, 3, 1),
+            })
+        );
+        assert_eq!(
+            stretches(
+                ended_months(now, CST, 13).unwrap_or(Period { from: 0, to: 1 }),
+                CST
+            )
+            .len(),
+            13
+        );
+        // Just after midnight of the 1st, the month before has ended.
+        assert_eq!(
+            ended_months(cst(2026, 3, 1), CST, 1),
+            Some(Period {
+                from: cst(2026, 2, 1),
+                to: cst(2026, 3, 1),
+            })
+        );
+        assert_eq!(ended_months(now, CST, 0), None);
     }
 
     #[test]
