@@ -368,7 +368,16 @@ async fn honour(
         .map(|d| d.with_timezone(&offset).format("%Y-%m").to_string())
         .unwrap_or_default();
     let zone = q.zone_id.filter(|z| !z.trim().is_empty());
-    let rows = st.store.points_honour(from, to, zone.as_deref()).await?;
+    // The roll is of the people the scheme rewards (`points.earning_kinds`, volunteers by
+    // default), not of the staff an award may also have gone to.
+    let points = st.points.clone();
+    let earns = move |kind: &str| {
+        crate::domain::ResponderKind::try_from(kind.to_owned()).is_ok_and(|k| points.earns(k))
+    };
+    let rows = st
+        .store
+        .points_honour(from, to, zone.as_deref(), earns)
+        .await?;
     let mut zones: Vec<Value> = Vec::new();
     let mut rank = 0;
     for (i, l) in rows.iter().enumerate() {

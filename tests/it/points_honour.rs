@@ -73,6 +73,7 @@ async fn the_honour_roll_ranks_a_months_earnings_and_awards_per_grid() {
     app.responder("v2", "volunteer", "foot", Some("g1")).await;
     app.responder("v3", "volunteer", "foot", Some("g2")).await;
     app.responder("w1", "grid_worker", "foot", Some("g2")).await;
+    app.responder("v4", "volunteer", "foot", None).await;
     let (s, v) = app
         .post(
             "/api/v1/merchants",
@@ -100,7 +101,9 @@ async fn the_honour_roll_ranks_a_months_earnings_and_awards_per_grid() {
     award("v1", 5, "2026-11-01T01:00:00+08:00").await;
     award("v2", 10, "2026-11-05T12:00:00+08:00").await;
     award("v3", 25, "2026-11-06T12:00:00+08:00").await;
+    // A grid worker is staff, not on the volunteers' roll, though awarded points.
     award("w1", 15, "2026-11-07T12:00:00+08:00").await;
+    award("v4", 7, "2026-11-07T13:00:00+08:00").await;
     // Pending (above award_approval_above): not credited, not counted.
     let pending = award("v2", 80, "2026-11-08T12:00:00+08:00").await;
     assert_eq!(pending.state, "pending");
@@ -166,27 +169,21 @@ async fn the_honour_roll_ranks_a_months_earnings_and_awards_per_grid() {
     assert_eq!(
         roll(&nov),
         vec![
+            ("-".into(), vec![line("v4", 7, 0, 7)]),
             (
                 "g1".into(),
                 vec![line("v2", 10, 0, 10), line("v1", 5, 0, 5)]
             ),
-            (
-                "g2".into(),
-                vec![line("v3", 25, 0, 25), line("w1", 15, 0, 15)]
-            ),
+            ("g2".into(), vec![line("v3", 25, 0, 25)]),
         ]
     );
     assert_eq!(nov["zones"][0]["zone_name"], "g1");
+    // Volunteers in no grid come last, on either database.
+    assert!(nov["zones"][2]["zone_id"].is_null(), "{nov}");
     let g2 = app
         .get("/api/v1/points/honour?month=2026-11&zone_id=g2")
         .await;
-    assert_eq!(
-        roll(&g2),
-        vec![(
-            "g2".into(),
-            vec![line("v3", 25, 0, 25), line("w1", 15, 0, 15)]
-        )]
-    );
+    assert_eq!(roll(&g2), vec![("g2".into(), vec![line("v3", 25, 0, 25)])]);
     // No month: this month, with v1's earning.
     let now = app.get("/api/v1/points/honour").await;
     assert_eq!(roll(&now), vec![("g1".into(), vec![line("v1", 10, 10, 0)])]);
@@ -253,6 +250,7 @@ async fn the_honour_roll_ranks_a_months_earnings_and_awards_per_grid() {
             line("v1", 45, 10, 35),
             line("v2", 50, 0, 50),
             line("v3", 33, 0, 45),
+            line("v4", 7, 0, 7),
             line("w1", 15, 0, 15),
         ]
     );

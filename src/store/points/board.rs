@@ -104,6 +104,7 @@ impl Store {
         from: i64,
         to: i64,
         zone_id: Option<&str>,
+        listed: impl Fn(&str) -> bool,
     ) -> Result<Vec<HonourLine>, StoreError> {
         let rows = sqlx::query(
             "SELECT r.id, r.name, r.kind, r.zone_id, z.name AS zone_name,
@@ -118,7 +119,7 @@ impl Store {
                AND ($3 IS NULL OR r.zone_id = $3)
              GROUP BY r.id, r.name, r.kind, r.zone_id, z.name
              HAVING SUM(e.amount) > 0
-             ORDER BY r.zone_id, points DESC, r.id",
+             ORDER BY CASE WHEN r.zone_id IS NULL THEN 1 ELSE 0 END, r.zone_id, points DESC, r.id",
         )
         .bind(from)
         .bind(to)
@@ -138,6 +139,9 @@ impl Store {
                 earned: r.try_get("earned")?,
                 awarded: r.try_get("awarded")?,
             };
+            if !listed(&line.kind) {
+                continue;
+            }
             if out.last().map(|l| &l.zone_id) != Some(&line.zone_id) {
                 in_zone = 0;
             }
