@@ -10,6 +10,7 @@ mod data;
 mod history;
 mod merchants;
 mod phone_reports;
+mod redemptions;
 mod start;
 
 use anyhow::Context;
@@ -23,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 pub use self::alerts::DemoAlerts;
 pub use self::data::BEAT_ID;
 pub use self::merchants::DEMO_MERCHANT;
-pub use self::start::{demo_user, start};
+pub use self::start::{demo_user, seed, start};
 
 use crate::domain::{LatLon, TravelMode};
 use crate::sim::api::{ApiClient, Created, MqttCredentials, NewCamera, NewResponder};

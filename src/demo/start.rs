@@ -55,28 +55,42 @@ pub async fn start(running: &Running, settings: &Settings) -> anyhow::Result<()>
     let mqtt_url = running.mqtt_url.clone();
     let cancel = running.cancel.clone();
     let store = running.store.clone();
-    let deadlines = settings.deadlines.clone();
+    let settings = settings.clone();
+    let history = Box::pin(async move { seed(&store, &settings, crate::clock::now_ms()).await });
+    running.spawn_side_task("demo", async move {
+        super::run(&url, &token, &mqtt_url, cancel, history).await
+    });
+    Ok(())
+}
+
+/// What the demo writes once the county is in (once per database; a restart finds it):
+/// the month of finished cases before `now`, whose closes earn the volunteers' points, then
+/// the volunteers' redemptions at 喜邻 shops.
+pub async fn seed(store: &Store, settings: &Settings, now: i64) -> anyhow::Result<()> {
+    let county = super::county();
     let earning = std::sync::Arc::new(crate::store::points::EarnSettings {
         points: settings.points.clone(),
         utc_offset: settings.reports.utc_offset,
     });
-    let history = Box::pin(async move {
-        let now = crate::clock::now_ms();
-        let county = super::county();
-        let written = super::history::seed(&store, &county, &deadlines, earning, now)
-            .await
-            .context("writing the demo's month of history")?;
-        if written > 0 {
-            tracing::info!(
-                incidents = written,
-                "demo: a month of finished cases written for the reports and the volunteers' points"
-            );
-        }
-        Ok(())
-    });
-    running.spawn_side_task("demo", async move {
-        super::run(&url, &token, &mqtt_url, cancel, history).await
-    });
+    let written = super::history::seed(store, &county, &settings.deadlines, earning, now)
+        .await
+        .context("writing the demo's month of history")?;
+    if written > 0 {
+        tracing::info!(
+            incidents = written,
+            "demo: a month of finished cases written for the reports and the volunteers' points"
+        );
+    }
+    let valid_ms = i64::try_from(settings.points.code_valid_secs).unwrap_or(300) * 1000;
+    let spent = super::redemptions::seed(store, valid_ms, now)
+        .await
+        .context("the demo volunteers' redemptions")?;
+    if spent > 0 {
+        tracing::info!(
+            redemptions = spent,
+            "demo: volunteers redeemed points at 喜邻 shops (the last code still waiting at the counter)"
+        );
+    }
     Ok(())
 }
 

@@ -112,3 +112,67 @@ async fn the_demo_county_loads_and_loads_again() {
         );
     }
 }
+
+/// After the county, the demo writes its month of history and the volunteers spend some of
+/// what it earned: confirmed redemptions at 喜邻 shops (in this month's settlement) and one
+/// code still waiting at the counter; a restart spends nothing more.
+#[tokio::test]
+async fn the_demo_volunteers_redeem_points_at_the_shops() {
+    let app = TestApp::spawn(&[]).await;
+    griddispatch::demo::load(&app.base, &app.token)
+        .await
+        .map_err(|e| format!("{e:#}"))
+        .unwrap();
+    let store = app.running.as_ref().unwrap().store.clone();
+    let settings = griddispatch::config::Settings::load_with_env(None, Vec::new()).unwrap();
+    let now = griddispatch::store::now_ms();
+    griddispatch::demo::seed(&store, &settings, now)
+        .await
+        .map_err(|e| format!("{e:#}"))
+        .unwrap();
+    let all = app.get("/api/v1/redemptions").await;
+    let states: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["state"].as_str().unwrap())
+        .collect();
+    assert!(
+        states.iter().filter(|s| **s == "confirmed").count() >= 3,
+        "{all}"
+    );
+    assert_eq!(
+        states.iter().filter(|s| **s == "pending").count(),
+        1,
+        "{all}"
+    );
+    let month = chrono::DateTime::from_timestamp_millis(now)
+        .unwrap()
+        .with_timezone(&settings.reports.utc_offset)
+        .format("%Y-%m");
+    let settled = app
+        .get(&format!(
+            "/api/v1/merchants/{}/settlement?month={month}",
+            griddispatch::demo::DEMO_MERCHANT
+        ))
+        .await;
+    assert!(settled["total_count"].as_i64().unwrap() >= 1, "{settled}");
+    // The volunteers' phones show the spending as a line of their history.
+    let first = all.as_array().unwrap()[0]["responder_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let history = app
+        .get(&format!("/api/v1/points/accounts/{first}/history"))
+        .await;
+    assert!(history.to_string().contains("redemption"), "{history}");
+    // Started again on the same database: nothing is spent twice.
+    griddispatch::demo::seed(&store, &settings, now + 60_000)
+        .await
+        .map_err(|e| format!("{e:#}"))
+        .unwrap();
+    let again = app.get("/api/v1/redemptions").await;
+    assert_eq!(again.as_array().unwrap().len(), states.len(), "{again}");
+    let problems = store.points_audit().await.unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+}
