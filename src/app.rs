@@ -565,8 +565,8 @@ impl Running {
     }
 }
 
-/// Keeps the summaries of the last `reports.keep_months` ended months by zone and by
-/// responder fresh (`Store::keep_report_months`), every `reports.keep_every_secs` (the
+/// Keeps the summaries of the last `reports.keep_months` ended months in every grouping
+/// fresh (`Store::keep_report_months`), every `reports.keep_every_secs` (the
 /// first time that long after the start, at most a minute): a year's report then reads them instead of every incident, and a
 /// month an old incident changed in is read again here rather than on a leader's click.
 /// Safe on every replica: a summary is checked against its incidents before it is used.
@@ -591,7 +591,7 @@ fn keep_report_months(
                 _ = cancel.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            for group_by in [GroupBy::Zone, GroupBy::Responder] {
+            for group_by in GroupBy::ALL {
                 let now = crate::clock::now_ms();
                 if let Err(e) = store
                     .keep_report_months(group_by, offset_ms, now, months)

@@ -71,8 +71,8 @@ pub struct ReportSettings {
     pub utc_offset: chrono::FixedOffset,
     /// Longest period of one report, days.
     pub max_days: u32,
-    /// Ended calendar months whose summaries (by zone and by responder) are kept fresh in
-    /// the background; 0 = none (each is then kept when a report first reads it).
+    /// Ended calendar months whose summaries (in every grouping) are kept fresh in the
+    /// background; 0 = none (each is then kept when a report first reads it).
     pub keep_months: u32,
     /// How often those summaries are checked, seconds.
     pub keep_every_secs: u64,
