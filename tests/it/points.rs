@@ -393,6 +393,45 @@ async fn awards_need_a_second_admin_above_the_threshold() {
     assert_sound(&store(&app)).await;
 }
 
+/// A large award split into small ones still needs a second admin: one admin alone credits
+/// at most `award_approval_above` (50) within a day, all awards together.
+#[tokio::test]
+async fn small_awards_by_one_admin_add_up_to_the_threshold_within_a_day() {
+    let app = TestApp::spawn(&[]).await;
+    app.responder("v1", "volunteer", "foot", None).await;
+    app.responder("v2", "volunteer", "foot", None).await;
+    let award =
+        |rid: &str, points: i64| json!({"responder_id": rid, "points": points, "reason": "清雪"});
+    for (rid, points, state) in [
+        ("v1", 30, "approved"),
+        ("v2", 20, "approved"),
+        ("v1", 5, "pending"),
+        ("v2", 1, "pending"),
+    ] {
+        let (s, v) = app.post("/api/v1/points/awards", award(rid, points)).await;
+        assert_eq!(
+            (s, v["state"].as_str()),
+            (201, Some(state)),
+            "{rid} {points}: {v}"
+        );
+    }
+    assert_eq!(account(&app, "v1").await["balance"], 30);
+    assert_eq!(account(&app, "v2").await["balance"], 20);
+    // Another admin has an allowance of its own.
+    let second = app.token(Role::Admin).await;
+    let (s, v) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/points/awards",
+            Some(&second),
+            Some(award("v1", 10)),
+        )
+        .await;
+    assert_eq!((s, v["state"].as_str()), (201, Some("approved")), "{v}");
+    assert_eq!(account(&app, "v1").await["balance"], 40);
+    assert_sound(&store(&app)).await;
+}
+
 #[tokio::test]
 async fn a_phone_sees_its_own_account_only() {
     let app = TestApp::spawn(&[]).await;

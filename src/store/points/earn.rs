@@ -260,6 +260,10 @@ pub struct AwardRow {
     pub movement_id: Option<String>,
 }
 
+/// An admin alone may credit awards of at most `points.award_approval_above` points in
+/// total within this window; beyond it, an award waits for a second admin.
+pub const AWARDS_ALONE_WINDOW_MS: i64 = 24 * 3_600_000;
+
 const AWARD_COLUMNS: &str = "id, responder_id, points, reason, state, proposed_by, proposed_at, approved_by, approved_at, movement_id";
 
 impl AwardRow {
@@ -353,8 +357,10 @@ async fn credit_award(
 }
 
 impl Store {
-    /// Writes an award proposal; at most `award_approval_above` points it is approved and
-    /// credited at once (by its proposer), above that it waits, `pending`.
+    /// Writes an award proposal. It is approved and credited at once (by its proposer)
+    /// while what that admin credited alone within [`AWARDS_ALONE_WINDOW_MS`], this award
+    /// included, stays at most `award_approval_above` points; beyond that it waits,
+    /// `pending`, for another admin.
     pub async fn propose_award(
         &self,
         a: &NewAward,
@@ -375,7 +381,17 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let row = award_in(&mut tx, &id).await?;
-        if a.points <= p.award_approval_above {
+        // What this admin credited alone in the last day, so that a large award split
+        // into small ones still waits for a second admin.
+        let (alone,): (i64,) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM points_awards
+             WHERE proposed_by = $1 AND approved_by = $1 AND approved_at > $2",
+        )
+        .bind(&a.proposed_by)
+        .bind(now - AWARDS_ALONE_WINDOW_MS)
+        .fetch_one(&mut *tx)
+        .await?;
+        if alone + a.points <= p.award_approval_above {
             credit_award(&mut tx, &row, &a.proposed_by, p, now).await?;
         }
         let row = award_in(&mut tx, &id).await?;
