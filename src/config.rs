@@ -564,6 +564,22 @@ impl Settings {
                 .with_list_parse_key("points.earning_kinds")
                 .source(Some(env)),
         );
+        Self::built(builder)
+    }
+
+    /// The defaults, then `text` as a settings file, without the environment (the fuzz
+    /// target of settings files).
+    pub fn from_toml(text: &str) -> Result<Settings, ConfigError> {
+        let builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .add_source(config::File::from_str(text, config::FileFormat::Toml));
+        Self::built(builder)
+    }
+
+    /// The settings of `builder`'s sources, typed and checked.
+    fn built(
+        builder: config::ConfigBuilder<config::builder::DefaultState>,
+    ) -> Result<Settings, ConfigError> {
         let raw = builder.build().map_err(|e| ConfigError(e.to_string()))?;
         let settings: Settings = raw.try_deserialize().map_err(|e| match e {
             // A value our deserializers refused: "key: why", as the checks below say it.

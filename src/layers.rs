@@ -28,7 +28,7 @@ const LAYERS: &[&[&str]] = &[
     &["app"],
     &["sim"],
     &["demo", "admin"],
-    &["cli"],
+    &["cli", "fuzz"],
     &["main"],
 ];
 

@@ -39,6 +39,8 @@ pub mod config;
 pub mod demo;
 pub mod dispatch;
 pub mod domain;
+#[cfg(fuzzing)]
+pub mod fuzz;
 pub mod http;
 pub mod ingest;
 pub mod live;

@@ -5,6 +5,12 @@
 
 mod import;
 
+/// The camera import's parsers on `body` (CSV, else GeoJSON), for the fuzz target.
+#[cfg(fuzzing)]
+pub fn fuzz_import(csv: bool, body: &[u8]) {
+    import::fuzz(csv, body);
+}
+
 use std::collections::HashSet;
 
 use axum::extract::{DefaultBodyLimit, Path, State};

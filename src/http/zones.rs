@@ -50,6 +50,14 @@ fn json_depth(v: &Value) -> usize {
     deepest
 }
 
+/// A zone body as `POST /api/v1/zones` reads it, for the fuzz target (`crate::fuzz`).
+#[cfg(fuzzing)]
+pub fn fuzz_feature(body: &[u8]) {
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        let _ = feature_to_row(v, None);
+    }
+}
+
 /// Checks one Feature and turns it into a row. `expect_id` is the id from the URL (PUT).
 fn feature_to_row(v: Value, expect_id: Option<&str>) -> Result<ZoneRow, Invalid> {
     let feature: geojson::Feature = serde_json::from_value(v)

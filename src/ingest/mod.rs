@@ -433,12 +433,10 @@ impl Ingest {
             ["dispatch", responder, "duty", "set"] => {
                 let responder_id =
                     Ident::parse(responder).map_err(|e| format!("responder id in topic: {e}"))?;
-                let set: DutySet = parse_json(&msg.payload).map_err(|e| {
-                    format!("duty toggle: expected {{\"on_duty\": true|false}}: {e}")
-                })?;
+                let on_duty = parse_duty(&msg.payload)?;
                 Ok(Routed::Command(Command::Duty {
                     responder_id,
-                    on_duty: set.on_duty,
+                    on_duty,
                     at_ms: now_ms(),
                 }))
             }
@@ -453,6 +451,13 @@ impl Ingest {
 struct DutySet {
     /// On duty from now on.
     on_duty: bool,
+}
+
+/// A duty toggle's payload: on duty from now on, or not.
+pub(crate) fn parse_duty(bytes: &[u8]) -> Result<bool, String> {
+    let set: DutySet = parse_json(bytes)
+        .map_err(|e| format!("duty toggle: expected {{\"on_duty\": true|false}}: {e}"))?;
+    Ok(set.on_duty)
 }
 
 /// Parses JSON, with an error that says where it went wrong.

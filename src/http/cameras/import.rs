@@ -264,6 +264,16 @@ struct CsvRecord {
     onvif_metadata: Option<String>,
 }
 
+/// Both parsers, for the fuzz target (`crate::fuzz`).
+#[cfg(fuzzing)]
+pub(super) fn fuzz(csv: bool, body: &[u8]) {
+    let _ = if csv {
+        parse_csv(body, 1_000)
+    } else {
+        parse_geojson(body, 1_000)
+    };
+}
+
 /// The rows of a CSV body; `Err` when it has more than `max_rows`.
 fn parse_csv(body: &[u8], max_rows: usize) -> Result<Parsed, String> {
     let mut parsed = Parsed::default();
