@@ -101,6 +101,7 @@ async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
                 "broker_connections",
                 b.connections_current.load(Ordering::Relaxed),
             ),
+            ("broker_sockets", b.sockets_current.load(Ordering::Relaxed)),
             (
                 "broker_sessions",
                 b.sessions_current.load(Ordering::Relaxed),

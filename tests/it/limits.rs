@@ -308,7 +308,7 @@ async fn broker_connections_are_bounded_per_address_and_in_all() {
 }
 
 /// A CONNECT with a wrong login: a served connection answers it (CONNACK 4).
-fn connect_packet() -> Vec<u8> {
+pub fn connect_packet() -> Vec<u8> {
     let mut c = Connect::new("stranger");
     c.set_login("nobody", "guess");
     let mut buf = BytesMut::new();

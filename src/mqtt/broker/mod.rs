@@ -209,6 +209,8 @@ pub struct BrokerStats {
     /// Connections closed as soon as accepted: `max_connections` or
     /// `max_connections_per_ip` reached.
     pub connections_over_limit: AtomicU64,
+    /// TCP and WebSocket connections held now, logged in or not yet.
+    pub sockets_current: AtomicU64,
 }
 
 /// State shared by the accept loop and all connection tasks.
@@ -397,9 +399,11 @@ impl Broker {
                             Arc::clone(&auth),
                             cancel.clone(),
                         );
+                        let stats = Arc::clone(&self.shared.stats);
                         tracker.spawn(async move {
                             serving.await;
                             drop(permit);
+                            stats.sockets_current.fetch_sub(1, Ordering::Relaxed);
                         });
                     }
                 }
@@ -412,9 +416,11 @@ impl Broker {
                             Arc::clone(&auth),
                             cancel.clone(),
                         );
+                        let stats = Arc::clone(&self.shared.stats);
                         tracker.spawn(async move {
                             serving.await;
                             drop(permit);
+                            stats.sockets_current.fetch_sub(1, Ordering::Relaxed);
                         });
                     }
                 }
@@ -464,7 +470,13 @@ impl Broker {
         let ip = accepted.as_ref().ok().map(|(_, peer)| peer.ip());
         let (stream, peer) = ready_tcp(accepted, listener).await?;
         match self.shared.conns.admit(ip?) {
-            Some(permit) => Some((stream, peer, permit)),
+            Some(permit) => {
+                self.shared
+                    .stats
+                    .sockets_current
+                    .fetch_add(1, Ordering::Relaxed);
+                Some((stream, peer, permit))
+            }
             None => {
                 self.shared
                     .stats
