@@ -240,6 +240,15 @@ async fn a_client_that_dribbles_its_headers_is_cut_off() {
     };
     let cut = timeout(WAIT, dribble).await.unwrap_or(false);
     assert!(cut, "the server kept a connection whose head never ended");
+    // A kept-alive connection that sends no next request is closed the same way.
+    let mut s = connect_from([127, 0, 0, 2], http(&app)).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = timeout(WAIT, s.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "an idle kept-alive connection was kept");
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
