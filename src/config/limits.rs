@@ -132,3 +132,31 @@ impl MqttLimits {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Settings;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, String> {
+        let env = pairs
+            .iter()
+            .map(|(k, v)| (format!("GRIDDISPATCH__{k}"), (*v).to_owned()));
+        Settings::load_with_env(None, env).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_shipped_limits_load_and_bad_ones_name_their_key() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.http.limits.max_body_bytes, 1 << 20);
+        assert_eq!(s.mqtt.limits.max_connections_per_ip, 1000);
+        assert_eq!(s.field.max_reports_per_hour, 30);
+        let err = load(&[("HTTP__LIMITS__MAX_CONNECTIONS_PER_IP", "5000")]).unwrap_err();
+        assert!(err.contains("http.limits.max_connections_per_ip"), "{err}");
+        let err = load(&[("MQTT__LIMITS__MAX_CONNECTIONS", "0")]).unwrap_err();
+        assert!(err.contains("mqtt.limits.max_connections"), "{err}");
+        let err = load(&[("HTTP__LIMITS__REQUEST_TIMEOUT_SECS", "0")]).unwrap_err();
+        assert!(err.contains("http.limits.request_timeout_secs"), "{err}");
+        let err = load(&[("FIELD__MAX_REPORTS_PER_HOUR", "0")]).unwrap_err();
+        assert!(err.contains("field.max_reports_per_hour"), "{err}");
+    }
+}
