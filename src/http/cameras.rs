@@ -7,7 +7,7 @@ mod import;
 
 use std::collections::HashSet;
 
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -33,7 +33,10 @@ pub fn router() -> Router<AppState> {
         // Its body limit is `http.limits.max_import_bytes` (64 MiB by default: a CSV line
         // is about 150 bytes and a GeoJSON feature about 300, so 50,000 cameras fit either
         // way, with generous names and stream URIs).
-        .route("/api/v1/cameras/import", post(import::import))
+        .route(
+            "/api/v1/cameras/import",
+            post(import::import).layer(DefaultBodyLimit::disable()),
+        )
         .route("/api/v1/cameras/{id}", get(one).patch(patch).delete(remove))
         .route("/api/v1/cameras/{id}/history", get(history))
 }
