@@ -123,6 +123,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             max_messages_per_sec: limits.max_messages_per_sec,
             message_burst: limits.message_burst,
             max_queued_per_session: limits.max_queued_per_session,
+            max_connections: limits.max_connections,
+            max_connections_per_ip: limits.max_connections_per_ip,
             ..BrokerConfig::default()
         };
         let mut broker = Broker::bind(listen, config)
@@ -309,18 +311,16 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         field: Arc::new(crate::http::field::FieldConfig::new(settings, mqtt_ws_addr)),
         camera_import_max_rows: settings.video.camera_import_max_rows,
         cluster,
+        http_limits: Arc::new(settings.http.limits.clone()),
+        field_reports: Arc::new(crate::http::FieldReportQuota::new(
+            settings.field.max_reports_per_hour,
+        )),
     };
+    let http_metrics = state.metrics.clone();
     let app = crate::http::router(state);
-    let http_cancel = cancel.clone();
+    let (http_cancel, http_limits) = (cancel.clone(), settings.http.limits.clone());
     supervise(&tracker, &cancel, "http", async move {
-        // The peer address counts failed logins per address.
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { http_cancel.cancelled().await })
-        .await
-        .context("http server")
+        crate::http::serve::serve(listener, app, &http_limits, http_metrics, http_cancel).await
     });
 
     tracing::info!(http = %http_addr, mqtt = ?mqtt_addr, mqtt_ws = ?mqtt_ws_addr, broker = %mqtt_url, "griddispatch running");

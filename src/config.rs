@@ -18,8 +18,10 @@ use crate::domain::closed_loop::VerificationMode;
 use crate::domain::report::{GradeThresholds, ScoreWeights};
 use crate::domain::{ResponderKind, TravelMode};
 
+mod limits;
 mod points;
 mod values;
+pub use limits::{HttpLimits, MqttLimits};
 pub use points::PointsSettings;
 pub use values::{Backend, BaseUrl, BrokerUrl, DatabaseUrl};
 
@@ -107,6 +109,8 @@ pub struct FieldSettings {
     /// published by a reverse proxy; `""` = derived (see `FieldConfig`).
     #[serde(deserialize_with = "values::optional_ws_url")]
     pub mqtt_ws_url: Option<BaseUrl>,
+    /// Field reports one login may send in an hour; more are answered 429.
+    pub max_reports_per_hour: u32,
 }
 
 /// `[console]`
@@ -166,6 +170,8 @@ pub struct HttpSettings {
     /// links such as snapshot URLs in task messages; `""` = links are paths alone.
     #[serde(deserialize_with = "values::optional_http_url")]
     pub public_url: Option<BaseUrl>,
+    /// What one client or request may take from the HTTP listener.
+    pub limits: HttpLimits,
 }
 
 /// `[database]`
@@ -206,72 +212,6 @@ pub struct MqttSettings {
     pub ws_listen: Option<SocketAddr>,
     /// What one client or login may take from the embedded broker.
     pub limits: MqttLimits,
-}
-
-/// `[mqtt.limits]`: bounds on every client of the embedded broker (docs/security.md).
-#[derive(Debug, Clone, Deserialize)]
-pub struct MqttLimits {
-    /// Most `/`-separated levels in a topic name or filter.
-    pub max_topic_levels: usize,
-    /// Most bytes in a topic name or filter.
-    pub max_topic_bytes: usize,
-    /// Filters one SUBSCRIBE may carry.
-    pub max_filters_per_subscribe: usize,
-    /// Longest client id, bytes.
-    pub max_client_id_bytes: usize,
-    /// Retained messages one login may hold.
-    pub max_retained_per_login: usize,
-    /// Bytes of retained messages one login may hold.
-    pub max_retained_bytes_per_login: usize,
-    /// Sessions (connected or kept) one login may have.
-    pub max_sessions_per_login: usize,
-    /// Seconds a kept session outlives its last connection.
-    pub session_expiry_secs: u64,
-    /// Messages per second one login may send, on average; 0 = unlimited.
-    pub max_messages_per_sec: u32,
-    /// Messages a login may send at once above that rate.
-    pub message_burst: u32,
-    /// QoS 1 messages queued per session: a phone's oldest are dropped beyond it, the
-    /// dispatcher's publishers wait.
-    pub max_queued_per_session: usize,
-}
-
-impl MqttLimits {
-    /// Ceiling on topic levels: tries are walked without recursion, but one is dropped
-    /// level by level, and no real topic comes near it.
-    const LEVELS_CEILING: usize = 1024;
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |key: &str, why: &str| Err(ConfigError(format!("mqtt.limits.{key}: {why}")));
-        if !(1..=Self::LEVELS_CEILING).contains(&self.max_topic_levels) {
-            return bad("max_topic_levels", "must be 1 to 1024");
-        }
-        if !(1..=65_535).contains(&self.max_topic_bytes) {
-            return bad("max_topic_bytes", "must be 1 to 65535 (MQTT's own limit)");
-        }
-        if self.max_filters_per_subscribe == 0 {
-            return bad("max_filters_per_subscribe", "must be at least 1");
-        }
-        if !(23..=65_535).contains(&self.max_client_id_bytes) {
-            return bad(
-                "max_client_id_bytes",
-                "must be 23 (what MQTT 3.1.1 promises clients) to 65535",
-            );
-        }
-        if self.max_sessions_per_login == 0 {
-            return bad("max_sessions_per_login", "must be at least 1");
-        }
-        if self.session_expiry_secs == 0 {
-            return bad("session_expiry_secs", "must be at least 1");
-        }
-        if self.max_messages_per_sec > 0 && self.message_burst == 0 {
-            return bad("message_burst", "must be at least 1");
-        }
-        if self.max_queued_per_session == 0 {
-            return bad("max_queued_per_session", "must be at least 1");
-        }
-        Ok(())
-    }
 }
 
 impl MqttSettings {
@@ -639,6 +579,10 @@ impl Settings {
             return bad("mqtt.client_id", "must not be empty");
         }
         self.mqtt.limits.validate()?;
+        self.http.limits.validate()?;
+        if self.field.max_reports_per_hour == 0 {
+            return bad("field.max_reports_per_hour", "must be at least 1");
+        }
         if self.cluster.enabled {
             self.validate_cluster()?;
         }

@@ -10,7 +10,8 @@
 //! `cargo test --lib layers`, which also refuses files of one module naming each other
 //! in a circle):
 //!
-//! 1. [`clock`], [`metrics`]: time and Prometheus counters.
+//! 1. [`clock`], [`metrics`], [`conn_limit`]: time, Prometheus counters, and the bound on
+//!    connections each listener holds.
 //! 2. [`domain`]: pure rules: identifiers, geometry and GeoJSON outlines, zones, ranking, the
 //!    incident and task state machines, the alert schema, camera health. No I/O.
 //! 3. [`config`]: settings, typed as they are read (addresses, URLs, secrets).
@@ -36,6 +37,7 @@ pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod conn_limit;
 pub mod demo;
 pub mod dispatch;
 pub mod domain;

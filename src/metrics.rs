@@ -62,6 +62,15 @@ metrics! {
         /// Dead letters deleted to keep the store within `dead_letters.max_rows` and
         /// `dead_letters.max_age_days`.
         dead_letters_pruned_total,
+        /// HTTP connections closed as soon as accepted: `http.limits.max_connections` or
+        /// `max_connections_per_ip` reached.
+        http_connections_refused_total,
+        /// HTTP requests answered 503 after `http.limits.request_timeout_secs`.
+        http_requests_timed_out_total,
+        /// HTTP requests answered 413: a body over its route's limit.
+        http_bodies_too_large_total,
+        /// Field reports answered 429: `field.max_reports_per_hour` reached.
+        field_reports_limited_total,
         /// Attempts to store an alert that failed and were retried (the database was
         /// unreachable or refused the batch); the alert waits, unacknowledged, meanwhile.
         alert_store_retries_total,

@@ -28,6 +28,10 @@ pub enum ApiError {
     /// 429: too many failed logins; try again after this many seconds (`Retry-After`).
     #[error("too many failed logins; try again in {0} s")]
     TooManyAttempts(u64),
+    /// 429: a quota of this caller is used up (the message names it); try again after
+    /// this many seconds (`Retry-After`).
+    #[error("{0}; try again in {1} s")]
+    TooManyRequests(String, u64),
     /// 429: a bounded resource (password checks) is all in use; try again in a second
     /// (`Retry-After: 1`).
     #[error("server busy ({0}); try again in a second")]
@@ -45,6 +49,9 @@ pub enum ApiError {
     /// 410: it existed but is over (a lapsed redemption code).
     #[error("{0}")]
     Gone(String),
+    /// 413: the body is over its route's limit (`http.limits`).
+    #[error("{0}")]
+    TooLarge(String),
     /// 422: the request is well-formed JSON but its content is wrong.
     #[error("{0}")]
     Unprocessable(String),
@@ -95,10 +102,13 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(_) | ApiError::CrossOrigin | ApiError::Refused(_) => {
                 StatusCode::FORBIDDEN
             }
-            ApiError::TooManyAttempts(_) | ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyAttempts(_) | ApiError::TooManyRequests(..) | ApiError::Busy(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(e) => {
@@ -112,7 +122,7 @@ impl IntoResponse for ApiError {
         };
         let mut resp = (status, Json(json!({ "error": message }))).into_response();
         let retry_after = match &self {
-            ApiError::TooManyAttempts(secs) => Some(*secs),
+            ApiError::TooManyAttempts(secs) | ApiError::TooManyRequests(_, secs) => Some(*secs),
             ApiError::Busy(_) => Some(1),
             _ => None,
         };
@@ -144,6 +154,10 @@ where
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(JsonBody(v)),
+            // A body cut off at its limit (`http::limits`) is too large, not malformed.
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::TooLarge(rejection.body_text()))
+            }
             Err(rejection) => Err(ApiError::Unprocessable(rejection.body_text())),
         }
     }

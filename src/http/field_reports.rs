@@ -5,7 +5,11 @@
 //!
 //! The phone signs in with its MQTT login as HTTP Basic, as it does for snapshots.
 
-use axum::extract::State;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -22,6 +26,53 @@ use crate::store::now_ms;
 /// Routes of this area.
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/field/reports", post(report))
+}
+
+/// The window `field.max_reports_per_hour` counts in, milliseconds.
+const HOUR_MS: i64 = 3_600_000;
+
+/// When each login's reports of the last hour came: a phone, lost or tampered with, may
+/// store at most `field.max_reports_per_hour` photos of 4 MiB an hour. Kept per login, of
+/// which there are as many as workers, each with at most that many times.
+#[derive(Debug)]
+pub struct Quota {
+    per_hour: usize,
+    sent: Mutex<HashMap<String, VecDeque<i64>>>,
+}
+
+impl Quota {
+    /// At most `per_hour` reports from one login in any hour.
+    pub fn new(per_hour: u32) -> Quota {
+        Quota {
+            per_hour: per_hour as usize,
+            sent: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts a report from `login` at `now` (ms), or gives the seconds until it may
+    /// send the next.
+    fn take(&self, login: &str, now: i64) -> Result<(), u64> {
+        let mut sent = self
+            .sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Forget logins that sent nothing within the hour, now and then, so the map holds
+        // only the recently active.
+        if sent.len() > 1024 && now % 64 == 0 {
+            sent.retain(|_, times| times.back().is_some_and(|t| now - t < HOUR_MS));
+        }
+        let times = sent.entry(login.to_owned()).or_default();
+        while times.front().is_some_and(|t| now - t >= HOUR_MS) {
+            times.pop_front();
+        }
+        if times.len() >= self.per_hour {
+            let oldest = times.front().copied().unwrap_or(now);
+            let wait_ms = (oldest + HOUR_MS - now).max(1000);
+            return Err((wait_ms as u64).div_ceil(1000));
+        }
+        times.push_back(now);
+        Ok(())
+    }
 }
 
 /// The severity of a report that does not say (3: handled within the day by default).
@@ -65,8 +116,24 @@ fn photo(text: &str) -> Result<Photo, ApiError> {
 async fn report(
     Phone(rid): Phone,
     State(st): State<AppState>,
-    JsonBody(body): JsonBody<ReportBody>,
+    req: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    // Counted before the body is read: a login past its quota costs no upload or decode.
+    // A report sent again after a lost answer counts again; the quota is far above what a
+    // worker sends.
+    if let Err(secs) = st.field_reports.take(rid.as_str(), now_ms()) {
+        st.metrics
+            .field_reports_limited_total
+            .fetch_add(1, Ordering::Relaxed);
+        return Err(ApiError::TooManyRequests(
+            format!(
+                "at most {} field reports an hour (field.max_reports_per_hour)",
+                st.field_reports.per_hour
+            ),
+            secs,
+        ));
+    }
+    let JsonBody(body) = JsonBody::<ReportBody>::from_request(req, &st).await?;
     let source = field_source(&rid)?;
     let picture = body.photo.as_deref().map(photo).transpose()?;
     let payload = AlertPayload {
@@ -104,6 +171,24 @@ async fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_login_sends_its_hourly_quota_then_waits_for_the_oldest_to_age_out() {
+        let quota = Quota::new(2);
+        assert_eq!(quota.take("w1", 0), Ok(()));
+        assert_eq!(quota.take("w1", 600_000), Ok(()));
+        assert_eq!(
+            quota.take("w1", 900_000),
+            Err(2700),
+            "45 min until the first ages out"
+        );
+        assert_eq!(
+            quota.take("w2", 900_000),
+            Ok(()),
+            "another login has its own quota"
+        );
+        assert_eq!(quota.take("w1", HOUR_MS), Ok(()));
+    }
 
     #[test]
     fn a_photo_must_be_base64_of_a_jpeg() {

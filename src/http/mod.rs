@@ -9,6 +9,7 @@ mod field_reports;
 pub mod forward;
 pub mod incidents;
 pub mod ingest;
+mod limits;
 pub mod live;
 pub mod merchants;
 pub mod ops;
@@ -16,6 +17,7 @@ pub mod points;
 pub mod redemptions;
 pub mod reports;
 pub mod responders;
+pub mod serve;
 pub mod session;
 pub mod users;
 pub mod zones;
@@ -65,6 +67,10 @@ pub struct AppState {
     /// With replicas: whether this one leads, and where the leader is (requests that need
     /// the engine go there); `None` in a single-process install.
     pub cluster: Option<Arc<forward::ClusterView>>,
+    /// Body sizes and time limits of requests (`[http.limits]`).
+    pub http_limits: Arc<crate::config::HttpLimits>,
+    /// Field reports each login sent in the last hour (`field.max_reports_per_hour`).
+    pub field_reports: Arc<FieldReportQuota>,
 }
 
 /// The whole API.
@@ -86,10 +92,19 @@ pub fn router(state: AppState) -> Router {
         .merge(console::router())
         .merge(field::router())
         .merge(field_reports::router())
-        .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
+        // Body limits are `limits::body_limit`'s, by route and from the settings.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             forward::to_leader,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::body_limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::timeout,
         ))
         .layer(axum::middleware::from_fn(safety_headers))
         .with_state(state)
@@ -118,3 +133,4 @@ async fn safety_headers(
 }
 
 pub use crate::clock::rfc3339;
+pub use field_reports::Quota as FieldReportQuota;

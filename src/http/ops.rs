@@ -101,6 +101,7 @@ async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
                 "broker_connections",
                 b.connections_current.load(Ordering::Relaxed),
             ),
+            ("broker_sockets", b.sockets_current.load(Ordering::Relaxed)),
             (
                 "broker_sessions",
                 b.sessions_current.load(Ordering::Relaxed),
@@ -154,6 +155,10 @@ async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
             (
                 "broker_throttled_total",
                 b.throttled.load(Ordering::Relaxed),
+            ),
+            (
+                "broker_connections_over_limit_total",
+                b.connections_over_limit.load(Ordering::Relaxed),
             ),
         ];
         for (name, v) in gauges {

@@ -18,11 +18,8 @@ use crate::store::ZoneRow;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/zones", get(list).post(create))
-        // A county's zone file can be tens of megabytes.
-        .route(
-            "/api/v1/zones/import",
-            post(import).layer(axum::extract::DefaultBodyLimit::max(128 * 1024 * 1024)),
-        )
+        // A county's zone file can be tens of megabytes: `http.limits.max_import_bytes`.
+        .route("/api/v1/zones/import", post(import))
         .route("/api/v1/zones/{id}", put(replace).delete(remove))
 }
 

@@ -27,6 +27,7 @@ mod gb28181;
 mod hostile;
 mod ingest;
 mod inspector;
+mod limits;
 mod live;
 mod merchants;
 mod mosquitto;

@@ -139,6 +139,11 @@ pub struct BrokerConfig {
     pub max_messages_per_sec: u32,
     /// Messages a login may send at once above that rate.
     pub message_burst: u32,
+    /// Connections (TCP and WebSocket; not the Unix socket, which only this host's
+    /// dispatcher reaches) held at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// The same from one IP address (an IPv6 /64).
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for BrokerConfig {
@@ -163,6 +168,8 @@ impl Default for BrokerConfig {
             session_expiry: Duration::from_secs(3 * 24 * 3600),
             max_messages_per_sec: 200,
             message_burst: 2000,
+            max_connections: 10_000,
+            max_connections_per_ip: 1000,
         }
     }
 }
@@ -199,6 +206,11 @@ pub struct BrokerStats {
     pub retained_current: AtomicU64,
     /// Sessions (connected or kept) now.
     pub sessions_current: AtomicU64,
+    /// Connections closed as soon as accepted: `max_connections` or
+    /// `max_connections_per_ip` reached.
+    pub connections_over_limit: AtomicU64,
+    /// TCP and WebSocket connections held now, logged in or not yet.
+    pub sockets_current: AtomicU64,
 }
 
 /// State shared by the accept loop and all connection tasks.
@@ -214,6 +226,8 @@ pub(crate) struct Shared {
     pub next_id: AtomicU64,
     /// Message budget of each login.
     pub rates: rate::Rates,
+    /// Connections held, in all and per address.
+    pub conns: Arc<crate::conn_limit::ConnLimit>,
 }
 
 impl Shared {
@@ -314,6 +328,10 @@ impl Broker {
             local_addr,
             shared: Arc::new(Shared {
                 rates: rate::Rates::new(config.max_messages_per_sec, config.message_burst),
+                conns: crate::conn_limit::ConnLimit::new(
+                    config.max_connections,
+                    config.max_connections_per_ip,
+                ),
                 config,
                 stats: Arc::new(BrokerStats::default()),
                 router: Mutex::new(Router::default()),
@@ -373,25 +391,37 @@ impl Broker {
                 _ = cancel.cancelled() => break,
                 _ = sweep.tick() => self.shared.sweep(),
                 accepted = self.listener.accept() => {
-                    if let Some((stream, peer)) = ready_tcp(accepted, "MQTT").await {
-                        tracker.spawn(connection::serve(
+                    if let Some((stream, peer, permit)) = self.admit(accepted, "MQTT").await {
+                        let serving = connection::serve(
                             stream,
                             peer,
                             Arc::clone(&self.shared),
                             Arc::clone(&auth),
                             cancel.clone(),
-                        ));
+                        );
+                        let stats = Arc::clone(&self.shared.stats);
+                        tracker.spawn(async move {
+                            serving.await;
+                            drop(permit);
+                            stats.sockets_current.fetch_sub(1, Ordering::Relaxed);
+                        });
                     }
                 }
                 accepted = accept_ws(&self.ws) => {
-                    if let Some((stream, peer)) = ready_tcp(accepted, "WebSocket").await {
-                        tracker.spawn(websocket::serve(
+                    if let Some((stream, peer, permit)) = self.admit(accepted, "WebSocket").await {
+                        let serving = websocket::serve(
                             stream,
                             peer,
                             Arc::clone(&self.shared),
                             Arc::clone(&auth),
                             cancel.clone(),
-                        ));
+                        );
+                        let stats = Arc::clone(&self.shared.stats);
+                        tracker.spawn(async move {
+                            serving.await;
+                            drop(permit);
+                            stats.sockets_current.fetch_sub(1, Ordering::Relaxed);
+                        });
                     }
                 }
                 accepted = accept_unix(&self.unix) => match accepted {
@@ -425,6 +455,37 @@ impl Broker {
         }
         tracing::info!("MQTT broker stopped");
         Ok(())
+    }
+}
+
+impl Broker {
+    /// A client accepted on a TCP listener, with its place under the connection limits;
+    /// None when it failed or is over a limit (then it is closed at once, before anything
+    /// is read, so a flood of idle sockets costs the others nothing).
+    async fn admit(
+        &self,
+        accepted: std::io::Result<(tokio::net::TcpStream, SocketAddr)>,
+        listener: &str,
+    ) -> Option<(tokio::net::TcpStream, String, crate::conn_limit::ConnPermit)> {
+        let ip = accepted.as_ref().ok().map(|(_, peer)| peer.ip());
+        let (stream, peer) = ready_tcp(accepted, listener).await?;
+        match self.shared.conns.admit(ip?) {
+            Some(permit) => {
+                self.shared
+                    .stats
+                    .sockets_current
+                    .fetch_add(1, Ordering::Relaxed);
+                Some((stream, peer, permit))
+            }
+            None => {
+                self.shared
+                    .stats
+                    .connections_over_limit
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%peer, listener, "connection limit reached; closed");
+                None
+            }
+        }
     }
 }
 
