@@ -77,9 +77,18 @@ impl Engine {
             }
         }
         let rid = responder_id.as_str();
+        let open = self.offers.get(&task_id);
+        if let Some(again) = self.replays.replay(rid, &task_id, &update, open) {
+            tracing::info!(task = %task_id, responder = %responder_id, status = %again.status, "duplicate task update; answered as the original");
+            // Queued after the batch holding the original, so never before its answer.
+            self.send(answer_outgoing(rid, &task_id, &again));
+            return;
+        }
         match self.apply_update(&responder_id, &task_id, &update, now) {
             Ok((mut change, answer)) => {
                 tracing::info!(task = %task_id, responder = %responder_id, status = %answer.status, "task update");
+                let applied_to = answer.version - 1;
+                self.replays.remember(rid, &update, applied_to, &answer);
                 // The worker hears the verdict on its own update before the inbox changes
                 // it causes (e.g. the task being cleared after `resolved`).
                 change
