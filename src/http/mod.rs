@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod live;
 pub mod merchants;
 pub mod ops;
+pub mod page;
 pub mod points;
 pub mod redemptions;
 pub mod reports;
