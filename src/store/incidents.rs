@@ -312,6 +312,15 @@ impl Store {
         decode_all(rows, "tasks", "id")
     }
 
+    /// One task, open or ended; `None` when there is no such task.
+    pub async fn task(&self, id: &str) -> Result<Option<TaskRow>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_opt(row, "tasks", "id")
+    }
+
     /// Tasks of one incident, oldest first.
     pub async fn tasks_of(&self, incident_id: &str) -> Result<Vec<TaskRow>, StoreError> {
         let rows = sqlx::query(&format!(

@@ -8,11 +8,14 @@
 //! it carries is at most the one it was applied at (a later one is a new update). The
 //! answers of the last [`KEEP`] applied updates are kept as sent. Past them, or after a
 //! restart, an open task already in the asked status is answered with the version that
-//! status was reached at.
+//! status was reached at, and an ended task is looked up in the database
+//! ([`replay_ended`]).
 
 use std::collections::{HashMap, VecDeque};
 
 use crate::dispatch::{TaskUpdate, UpdateAnswer};
+use crate::domain::closed_loop::TaskPurpose;
+use crate::domain::state::WorkerStatus;
 use crate::domain::TaskStatus;
 use crate::store::TaskRow;
 
@@ -25,6 +28,35 @@ struct Applied {
     /// The task's version the update was applied to.
     applied_to: i64,
     answer: UpdateAnswer,
+}
+
+/// The original's answer when `task`, read from the database and ended, was ended by this
+/// update of `responder_id`: a rejection, a resolution, or an inspector's verdict (which
+/// ends the verification task `resolved` with the note "verified" or "rework: …").
+pub(super) fn replay_ended(
+    responder_id: &str,
+    update: &TaskUpdate,
+    task: &TaskRow,
+) -> Option<UpdateAnswer> {
+    let note = task.note.as_deref().unwrap_or("");
+    let ended_so = match (task.purpose, update.status) {
+        (TaskPurpose::Verify, WorkerStatus::Verified) => note == "verified",
+        (TaskPurpose::Verify, WorkerStatus::Rework) => note.starts_with("rework:"),
+        (_, WorkerStatus::Rejected) => task.status == TaskStatus::Rejected,
+        (TaskPurpose::Verify, _) => false,
+        (_, WorkerStatus::Resolved) => task.status == TaskStatus::Resolved,
+        _ => false,
+    };
+    let same = task.responder_id == responder_id
+        && ended_so
+        && task.status == TaskStatus::from(update.status)
+        && update.version.is_none_or(|v| v < task.status_version);
+    same.then(|| UpdateAnswer {
+        task_id: task.id.clone(),
+        status: update.status.as_str().to_owned(),
+        version: task.status_version,
+        reason: None,
+    })
 }
 
 /// The answers of recently applied updates, by (task, asked status).
