@@ -67,9 +67,10 @@ pub struct LeaderRecord {
     pub lock_held: bool,
 }
 
-/// The leader record, with whether the advisory lock `key` is held; `None` before anyone
-/// led. PostgreSQL shows a bigint advisory key as its high half in `classid`, its low half
-/// in `objid`, and `objsubid = 1`.
+/// The leader record, with whether the advisory lock `key` is held in this database (other
+/// databases on the server have locks of the same key); `None` before anyone led.
+/// PostgreSQL shows a bigint advisory key as its high half in `classid`, its low half in
+/// `objid`, and `objsubid = 1`.
 pub async fn leader_record(
     conn: &mut PgConnection,
     key: i64,
@@ -77,6 +78,7 @@ pub async fn leader_record(
     sqlx::query_as(
         "SELECT epoch, replica, mqtt_client_id, EXISTS (SELECT 1 FROM pg_locks \
            WHERE locktype = 'advisory' AND granted AND objsubid = 1 \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
              AND classid::bigint = ($1 >> 32) AND objid::bigint = ($1 & 4294967295)) AS lock_held \
          FROM cluster_leader WHERE id = 1",
     )
