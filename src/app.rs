@@ -103,6 +103,11 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     )
     .await?
     .with_password_check_limit(settings.console.max_concurrent_password_checks);
+    if settings.cluster.enabled {
+        // Before anything starts: a replica on another broker session would lose messages.
+        crate::cluster::check_client_id(settings.database.url.as_str(), &settings.mqtt.client_id)
+            .await?;
+    }
 
     let superuser_password = crate::store::new_secret();
     let mut mqtt_ws_addr = None;
@@ -471,13 +476,14 @@ fn start_replica(
             Some(url) => url.as_str().trim_end_matches('/').to_owned(),
             None => format!("http://{http_addr}"),
         },
+        mqtt_client_id: settings.mqtt.client_id.clone(),
     };
     let view = Arc::new(crate::http::forward::ClusterView::default());
     supervise(
         tracker,
         cancel,
         "leader watch",
-        crate::cluster::watch_leader(url.clone(), view.clone(), cancel.clone()),
+        crate::cluster::watch_leader(url.clone(), me.clone(), view.clone(), cancel.clone()),
     );
     supervise(
         tracker,

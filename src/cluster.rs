@@ -27,6 +27,9 @@ pub struct Replica {
     pub id: String,
     /// Where other replicas reach its HTTP API (for requests only the leader serves).
     pub http_url: String,
+    /// `mqtt.client_id`: the broker session the leader resumes. The same on every replica,
+    /// which [`check_client_id`] and [`watch_leader`] enforce.
+    pub mqtt_client_id: String,
 }
 
 /// This replica leads: the lock connection, and the epoch its commits must carry.
@@ -90,8 +93,30 @@ pub async fn acquire(
 /// One attempt: a fresh connection, the lock if free, then the new epoch.
 async fn try_lead(url: &str, me: &Replica) -> anyhow::Result<Option<(PgConnection, i64)>> {
     let mut conn = PgConnection::connect(url).await?;
-    match crate::store::cluster::lead(&mut conn, LOCK_KEY, &me.id, &me.http_url).await? {
-        Some(epoch) => Ok(Some((conn, epoch))),
+    let before = crate::store::cluster::leader_record(&mut conn, LOCK_KEY).await?;
+    let led = crate::store::cluster::lead(
+        &mut conn,
+        LOCK_KEY,
+        &me.id,
+        &me.http_url,
+        &me.mqtt_client_id,
+    )
+    .await?;
+    match led {
+        Some(epoch) => {
+            if let Some(b) = before.filter(|b| !b.mqtt_client_id.is_empty()) {
+                if b.mqtt_client_id != me.mqtt_client_id {
+                    // Every replica was stopped and the id changed: allowed, but what the
+                    // broker queued for the old session stays there.
+                    tracing::warn!(
+                        previous = %b.mqtt_client_id,
+                        now = %me.mqtt_client_id,
+                        "mqtt.client_id changed since the previous leader: messages the broker queued for the old session are not received"
+                    );
+                }
+            }
+            Ok(Some((conn, epoch)))
+        }
         None => {
             let _ = conn.close().await;
             Ok(None)
@@ -229,13 +254,54 @@ pub async fn follow_live(
     }
 }
 
-/// On every replica: keeps `view` told where the leader is.
+/// The error a replica stops with when its `mqtt.client_id` is not the live leader's.
+fn client_id_mismatch(me: &str, leader: &crate::store::cluster::LeaderRecord) -> anyhow::Error {
+    anyhow::anyhow!(
+        "mqtt.client_id: this replica has {me:?} but the leading replica {:?} uses {:?}; with \
+         cluster.enabled every replica must use the same mqtt.client_id, so that the next \
+         leader resumes the broker session with what arrived while nobody led (docs/deploy.md)",
+        leader.replica,
+        leader.mqtt_client_id
+    )
+}
+
+/// The live leader's record when it uses another client id than `me`.
+async fn conflicting_leader(
+    conn: &mut PgConnection,
+    me: &str,
+) -> anyhow::Result<Option<crate::store::cluster::LeaderRecord>> {
+    let r = crate::store::cluster::leader_record(conn, LOCK_KEY).await?;
+    Ok(r.filter(|r| r.lock_held && !r.mqtt_client_id.is_empty() && r.mqtt_client_id != me))
+}
+
+/// At start: refuses a replica whose `mqtt.client_id` differs from the live leader's. A
+/// mismatch is read twice, a poll apart, at the same epoch: right after a takeover the
+/// lock is held before the record names the new leader.
+pub async fn check_client_id(url: &str, me: &str) -> anyhow::Result<()> {
+    let mut conn = PgConnection::connect(url).await?;
+    let Some(first) = conflicting_leader(&mut conn, me).await? else {
+        return Ok(());
+    };
+    tokio::time::sleep(POLL).await;
+    let second = conflicting_leader(&mut conn, me).await?;
+    let _ = conn.close().await;
+    match second {
+        Some(r) if r.epoch == first.epoch => Err(client_id_mismatch(me, &r)),
+        _ => Ok(()),
+    }
+}
+
+/// On every replica: keeps `view` told where the leader is, and stops this replica (an
+/// error) when the live leader connects with another `mqtt.client_id` than `me`, which
+/// two replicas started at the same moment can get past [`check_client_id`].
 pub async fn watch_leader(
     url: String,
+    me: Replica,
     view: std::sync::Arc<crate::http::forward::ClusterView>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut conn: Option<PgConnection> = None;
+    let mut mismatch_epoch = None;
     loop {
         if conn.is_none() {
             conn = PgConnection::connect(&url).await.ok();
@@ -243,6 +309,18 @@ pub async fn watch_leader(
         if let Some(c) = conn.as_mut() {
             match crate::store::cluster::current(c).await {
                 Ok(leader) => view.set_leader_url(leader.map(|(_, _, url)| url)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the current leader");
+                    conn = None;
+                }
+            }
+        }
+        if let Some(c) = conn.as_mut() {
+            match conflicting_leader(c, &me.mqtt_client_id).await {
+                Ok(Some(r)) if mismatch_epoch == Some(r.epoch) => {
+                    return Err(client_id_mismatch(&me.mqtt_client_id, &r));
+                }
+                Ok(r) => mismatch_epoch = r.map(|r| r.epoch),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read the current leader");
                     conn = None;

@@ -550,7 +550,7 @@ mod tests {
         let mut reports = 0;
         for v in &volunteers {
             let history = store
-                .points_history(&v.id, 500)
+                .points_history(&v.id, None, 500)
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
             for line in &history {

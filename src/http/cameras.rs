@@ -13,7 +13,7 @@ pub fn fuzz_import(csv: bool, body: &[u8]) {
 
 use std::collections::HashSet;
 
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -224,8 +224,14 @@ async fn create(
     Ok((StatusCode::CREATED, Json(json!(row))))
 }
 
-async fn list(_: Viewer, State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(st.store.camera_views().await?)))
+async fn list(
+    _: Viewer,
+    State(st): State<AppState>,
+    Query(q): Query<super::page::PageQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let page = q.whole_list()?;
+    let cameras = st.store.camera_views().await?;
+    page.answer_sorted(cameras, |c| c.camera.id.as_str(), |c| json!(c))
 }
 
 /// A camera's status changes, newest first.
@@ -233,8 +239,15 @@ async fn history(
     _: Viewer,
     State(st): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(st.store.camera_history(&id).await?)))
+    Query(q): Query<super::page::PageQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let page = super::page::Page::new(q.cursor.as_deref(), q.limit, 1000, 1000)?;
+    let before = match page.after_key(1)? {
+        Some([seq]) => Some(super::page::key_i64(seq)?),
+        _ => None,
+    };
+    let rows = st.store.camera_history(&id, before, page.fetch()).await?;
+    Ok(page.answer(rows, |r| vec![r.seq.into()], |r| json!(r)))
 }
 
 async fn one(

@@ -82,13 +82,17 @@ struct ListQuery {
     state: Option<String>,
     /// At most this many (default 200, max 1000).
     limit: Option<i64>,
+    /// Where the page starts (`X-Next-Cursor` of the page before).
+    cursor: Option<String>,
 }
 
 async fn list(
     _: Viewer,
     State(st): State<AppState>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use super::page::{key_i64, key_str, Page};
+    let page = Page::new(q.cursor.as_deref(), q.limit, 200, 1000)?;
     let mut states = Vec::new();
     for s in q
         .state
@@ -107,11 +111,16 @@ async fn list(
             states.push(parsed);
         }
     }
-    let limit = q.limit.unwrap_or(200).clamp(1, 1000);
-    let rows = st.store.incidents(&states, limit).await?;
-    Ok(Json(Value::Array(
-        rows.iter().map(views::incident).collect(),
-    )))
+    let before = match page.after_key(2)? {
+        Some([at, id]) => Some((key_i64(at)?, key_str(id)?)),
+        _ => None,
+    };
+    let rows = st.store.incidents(&states, before, page.fetch()).await?;
+    Ok(page.answer(
+        rows,
+        |r| vec![r.created_at.into(), r.id.clone().into()],
+        views::incident,
+    ))
 }
 
 async fn one(

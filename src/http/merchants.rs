@@ -184,15 +184,25 @@ async fn create(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
-async fn list(State(st): State<AppState>, parts: Parts) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(st): State<AppState>,
+    parts: Parts,
+) -> Result<axum::response::Response, ApiError> {
     let caller = viewer_or_worker(&parts, &st).await?;
+    let q: super::page::PageQuery = Query::try_from_uri(&parts.uri)
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let page = q.whole_list()?;
     let all = st.store.merchants().await?;
     // A merchant user is the only caller below viewer: it sees its own merchant alone.
-    let shown = all.iter().filter(|m| match &caller {
-        Some(c) if c.role < Role::Viewer => c.merchant_id.as_deref() == Some(m.id.as_str()),
-        _ => true,
-    });
-    Ok(Json(Value::Array(shown.map(merchant_view).collect())))
+    let shown: Vec<_> = all
+        .into_iter()
+        .filter(|m| match &caller {
+            Some(c) if c.role < Role::Viewer => c.merchant_id.as_deref() == Some(m.id.as_str()),
+            _ => true,
+        })
+        .collect();
+    page.answer_sorted(shown, |m| m.id.as_str(), merchant_view)
 }
 
 async fn one(
@@ -231,18 +241,14 @@ async fn list_offers(
     Anyone(caller): Anyone,
     State(st): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    Query(q): Query<super::page::PageQuery>,
+) -> Result<axum::response::Response, ApiError> {
     may_see(&caller, &id)?;
+    let page = q.whole_list()?;
     // 404 for an unknown merchant rather than an empty list.
     st.store.merchant(&id).await?;
-    Ok(Json(Value::Array(
-        st.store
-            .offers_of(&id)
-            .await?
-            .iter()
-            .map(offer_view)
-            .collect(),
-    )))
+    let offers = st.store.offers_of(&id).await?;
+    page.answer_sorted(offers, |o| o.id.as_str(), offer_view)
 }
 
 async fn one_offer(

@@ -13,6 +13,7 @@ mod limits;
 pub mod live;
 pub mod merchants;
 pub mod ops;
+pub mod page;
 pub mod points;
 pub mod redemptions;
 pub mod reports;

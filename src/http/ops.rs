@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::auth::Viewer;
 use super::error::ApiError;
@@ -178,27 +178,34 @@ async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
 #[derive(Debug, Deserialize)]
 struct Limit {
     limit: Option<i64>,
+    cursor: Option<String>,
 }
 
 async fn dead_letters(
     _: Viewer,
     State(st): State<AppState>,
     Query(q): Query<Limit>,
-) -> Result<Json<Value>, ApiError> {
-    let rows = st
-        .store
-        .dead_letters(q.limit.unwrap_or(100).clamp(1, 1000))
-        .await?;
-    Ok(Json(json!(rows
-        .iter()
-        .map(|d| json!({
-            "seq": d.seq,
-            "at": rfc3339(d.at),
-            "topic": d.topic,
-            "reason": d.reason,
-            "truncated": d.truncated,
-            "payload_text": String::from_utf8(d.payload.clone()).ok(),
-            "payload_base64": base64::engine::general_purpose::STANDARD.encode(&d.payload),
-        }))
-        .collect::<Vec<_>>())))
+) -> Result<axum::response::Response, ApiError> {
+    use super::page::{key_i64, Page};
+    let page = Page::new(q.cursor.as_deref(), q.limit, 100, 1000)?;
+    let before = match page.after_key(1)? {
+        Some([seq]) => Some(key_i64(seq)?),
+        _ => None,
+    };
+    let rows = st.store.dead_letters(before, page.fetch()).await?;
+    Ok(page.answer(
+        rows,
+        |d| vec![d.seq.into()],
+        |d| {
+            json!({
+                "seq": d.seq,
+                "at": rfc3339(d.at),
+                "topic": d.topic,
+                "reason": d.reason,
+                "truncated": d.truncated,
+                "payload_text": String::from_utf8(d.payload.clone()).ok(),
+                "payload_base64": base64::engine::general_purpose::STANDARD.encode(&d.payload),
+            })
+        },
+    ))
 }

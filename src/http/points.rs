@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::auth::{authorize_parts, phone_login, Admin, Viewer};
 use super::error::{ApiError, JsonBody};
+use super::page::{key_i64, key_str, Page, PageQuery};
 use super::AppState;
 use crate::clock::{now_ms, rfc3339};
 use crate::domain::points::{month_bounds, parse_month};
@@ -21,8 +22,9 @@ use crate::domain::report::parse_bound;
 use crate::domain::{Ident, Role};
 use crate::store::points::{
     AccountLine, AwardRow, HistoryLine, HonourLine, LedgerQuery, MovementKind, MovementRow,
-    MovementView, NewAward,
+    MovementView, NewAward, MAX_ACCOUNTS,
 };
+use axum::response::Response;
 
 /// Routes of this area.
 pub fn router() -> Router<AppState> {
@@ -134,14 +136,24 @@ async fn account(
 #[serde(deny_unknown_fields)]
 struct HistoryQuery {
     limit: Option<i64>,
+    /// `X-Next-Cursor` of the page before.
+    cursor: Option<String>,
 }
 
-fn limit(l: Option<i64>) -> Result<i64, ApiError> {
-    match l {
-        None => Ok(100),
-        Some(n) if (1..=500).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::Unprocessable("limit: must be 1 to 500".into())),
+/// A page of movements: `limit` 1..=500 (default 100), after the cursor's `(at, id)`.
+fn movement_page(
+    cursor: Option<&str>,
+    l: Option<i64>,
+) -> Result<(Page, Option<(i64, String)>), ApiError> {
+    if l.is_some_and(|n| !(1..=500).contains(&n)) {
+        return Err(ApiError::Unprocessable("limit: must be 1 to 500".into()));
     }
+    let page = Page::new(cursor, l, 100, 500)?;
+    let after = match page.after_key(2)? {
+        Some([at, id]) => Some((key_i64(at)?, key_str(id)?.to_owned())),
+        _ => None,
+    };
+    Ok((page, after))
 }
 
 /// `GET /api/v1/points/accounts/{responder_id}/history`: newest first, each line with
@@ -151,13 +163,15 @@ async fn history(
     Path(rid): Path<String>,
     q: Result<Query<HistoryQuery>, QueryRejection>,
     parts: Parts,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     may_see_account(&parts, &st, &rid).await?;
     let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
-    let limit = limit(q.limit)?;
+    let (page, after) = movement_page(q.cursor.as_deref(), q.limit)?;
     st.store.responder(&rid).await?;
-    let lines = st.store.points_history(&rid, limit).await?;
-    Ok(Json(Value::Array(lines.iter().map(history_json).collect())))
+    let after = after.as_ref().map(|(at, id)| (*at, id.as_str()));
+    let lines = st.store.points_history(&rid, after, page.fetch()).await?;
+    let key = |l: &HistoryLine| vec![l.movement.at.into(), l.movement.id.clone().into()];
+    Ok(page.answer(lines, key, history_json))
 }
 
 /// `?account=…&from=…&to=…&kind=…&limit=…`.
@@ -172,6 +186,8 @@ struct LedgerParams {
     /// One movement kind.
     kind: Option<String>,
     limit: Option<i64>,
+    /// `X-Next-Cursor` of the page before.
+    cursor: Option<String>,
 }
 
 /// The movement kinds `?kind=` accepts.
@@ -190,8 +206,9 @@ async fn ledger(
     State(st): State<AppState>,
     _: Viewer,
     q: Result<Query<LedgerParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let (page, after) = movement_page(q.cursor.as_deref(), q.limit)?;
     let offset = st.reports.utc_offset;
     let from = q
         .from
@@ -220,7 +237,8 @@ async fn ledger(
         from,
         to,
         kind,
-        limit: limit(q.limit)?,
+        limit: page.fetch(),
+        after,
     };
     let moves = st.store.points_ledger(&query).await?;
     let view = |m: &MovementView| {
@@ -237,7 +255,8 @@ async fn ledger(
             .collect::<Vec<_>>());
         v
     };
-    Ok(Json(Value::Array(moves.iter().map(view).collect())))
+    let key = |m: &MovementView| vec![m.movement.at.into(), m.movement.id.clone().into()];
+    Ok(page.answer(moves, key, view))
 }
 
 /// Body of `POST /api/v1/points/awards`.
@@ -301,6 +320,10 @@ async fn approve(
 #[serde(deny_unknown_fields)]
 struct AwardsQuery {
     state: Option<String>,
+    /// Default and most 1000.
+    limit: Option<i64>,
+    /// `X-Next-Cursor` of the page before.
+    cursor: Option<String>,
 }
 
 /// `GET /api/v1/points/awards` (viewer: the console shows them to every role; only admins
@@ -309,8 +332,13 @@ async fn awards(
     State(st): State<AppState>,
     _: Viewer,
     q: Result<Query<AwardsQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let page = Page::new(q.cursor.as_deref(), q.limit, 1000, 1000)?;
+    let after = match page.after_key(2)? {
+        Some([at, id]) => Some((key_i64(at)?, key_str(id)?)),
+        _ => None,
+    };
     let state = match q.state.as_deref() {
         None => None,
         Some(s @ ("pending" | "approved")) => Some(s),
@@ -320,13 +348,24 @@ async fn awards(
             ))
         }
     };
-    let rows = st.store.awards(state).await?;
-    Ok(Json(Value::Array(rows.iter().map(award_json).collect())))
+    let rows = st.store.awards(state, after, page.fetch()).await?;
+    let key = |a: &AwardRow| vec![a.proposed_at.into(), a.id.clone().into()];
+    Ok(page.answer(rows, key, award_json))
 }
 
 /// `GET /api/v1/points/accounts` (viewer): every responder's points, by id, in one query.
-async fn accounts(State(st): State<AppState>, _: Viewer) -> Result<Json<Value>, ApiError> {
-    let rows = st.store.points_accounts().await?;
+async fn accounts(
+    State(st): State<AppState>,
+    _: Viewer,
+    q: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let page = Page::new(q.cursor.as_deref(), q.limit, MAX_ACCOUNTS, MAX_ACCOUNTS)?;
+    let after = match page.after_key(1)? {
+        Some([id]) => Some(key_str(id)?),
+        _ => None,
+    };
+    let rows = st.store.points_accounts(after, page.fetch()).await?;
     let line = |a: &AccountLine| {
         json!({
             "responder_id": a.responder_id,
@@ -339,7 +378,8 @@ async fn accounts(State(st): State<AppState>, _: Viewer) -> Result<Json<Value>, 
             "awarded_total": a.awarded_total,
         })
     };
-    Ok(Json(Value::Array(rows.iter().map(line).collect())))
+    let key = |a: &AccountLine| vec![a.responder_id.clone().into()];
+    Ok(page.answer(rows, key, line))
 }
 
 /// `?month=YYYY-MM&zone_id=…`.

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use super::auth::{Anyone, Caller, Phone};
 use super::error::{ApiError, JsonBody};
+use super::page::{key_i64, key_str, Page};
 use super::points::may_see_account;
 use super::reports::{attachment, csv_attachment};
 use super::AppState;
@@ -192,9 +193,12 @@ struct ListQuery {
     to: Option<String>,
     merchant_id: Option<String>,
     limit: Option<i64>,
+    /// `X-Next-Cursor` of the page before.
+    cursor: Option<String>,
 }
 
-fn query_of(st: &AppState, q: ListQuery) -> Result<RedemptionQuery, ApiError> {
+/// The query and its page (default 200, at most 1000 a page).
+fn query_of(st: &AppState, q: ListQuery) -> Result<(RedemptionQuery, Page), ApiError> {
     let state = match q.state.as_deref() {
         None | Some("") => None,
         Some(s @ ("pending" | "confirmed" | "expired" | "released")) => Some(s.to_owned()),
@@ -205,12 +209,15 @@ fn query_of(st: &AppState, q: ListQuery) -> Result<RedemptionQuery, ApiError> {
         }
     };
     let offset = st.reports.utc_offset;
-    let limit = match q.limit {
-        None => 200,
-        Some(n) if (1..=1000).contains(&n) => n,
-        Some(_) => return Err(ApiError::Unprocessable("limit: must be 1 to 1000".into())),
+    if q.limit.is_some_and(|n| !(1..=1000).contains(&n)) {
+        return Err(ApiError::Unprocessable("limit: must be 1 to 1000".into()));
+    }
+    let page = Page::new(q.cursor.as_deref(), q.limit, 200, 1000)?;
+    let after = match page.after_key(2)? {
+        Some([at, id]) => Some((key_i64(at)?, key_str(id)?.to_owned())),
+        _ => None,
     };
-    Ok(RedemptionQuery {
+    let query = RedemptionQuery {
         merchant_id: q.merchant_id.filter(|m| !m.is_empty()),
         responder_id: None,
         state,
@@ -224,8 +231,19 @@ fn query_of(st: &AppState, q: ListQuery) -> Result<RedemptionQuery, ApiError> {
             .as_deref()
             .map(|s| parse_bound("to", s, offset, true))
             .transpose()?,
-        limit,
-    })
+        limit: page.fetch(),
+        after,
+    };
+    Ok((query, page))
+}
+
+/// The redemptions of a page, with the cursor of the next.
+fn redemption_page(page: &Page, rows: Vec<RedemptionRow>) -> Response {
+    page.answer(
+        rows,
+        |r| vec![r.created_at.into(), r.id.clone().into()],
+        redemption_json,
+    )
 }
 
 /// `GET /api/v1/redemptions`: a merchant sees its own; admins all (or `merchant_id=`).
@@ -233,18 +251,16 @@ async fn list(
     State(st): State<AppState>,
     Anyone(caller): Anyone,
     q: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
-    let mut query = query_of(&st, q)?;
+    let (mut query, page) = query_of(&st, q)?;
     if caller.role == Role::Merchant {
         query.merchant_id = Some(own_merchant(&caller)?.to_owned());
     } else if caller.role < Role::Admin {
         return Err(ApiError::Forbidden(Role::Admin.as_str()));
     }
     let rows = st.store.redemptions(&query).await?;
-    Ok(Json(Value::Array(
-        rows.iter().map(redemption_json).collect(),
-    )))
+    Ok(redemption_page(&page, rows))
 }
 
 /// `GET /api/v1/points/accounts/{responder_id}/redemptions`: the phone's own (or a
@@ -254,16 +270,14 @@ async fn of_responder(
     Path(rid): Path<String>,
     q: Result<Query<ListQuery>, QueryRejection>,
     parts: Parts,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     may_see_account(&parts, &st, &rid).await?;
     let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
-    let mut query = query_of(&st, q)?;
+    let (mut query, page) = query_of(&st, q)?;
     st.store.responder(&rid).await?;
     query.responder_id = Some(rid);
     let rows = st.store.redemptions(&query).await?;
-    Ok(Json(Value::Array(
-        rows.iter().map(redemption_json).collect(),
-    )))
+    Ok(redemption_page(&page, rows))
 }
 
 /// `?month=YYYY-MM`.

@@ -1,7 +1,7 @@
 //! `/api/v1/responders` and `/api/v1/sources`: who works in the field and who raises alerts,
 //! each with an MQTT login whose password is shown once.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -10,11 +10,13 @@ use serde_json::{json, Value};
 
 use super::auth::{Admin, Viewer};
 use super::error::{ApiError, JsonBody};
+use super::page::PageQuery;
 use super::AppState;
 use crate::dispatch::Reload;
 use crate::domain::alert::named_source;
 use crate::domain::{Ident, ResponderKind, TravelMode};
 use crate::store::{AccountOwner, NewResponder, ResponderRow};
+use axum::response::Response;
 
 /// Routes of this area.
 pub fn router() -> Router<AppState> {
@@ -205,10 +207,13 @@ async fn create(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
-async fn list(_: Viewer, State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(Value::Array(
-        st.store.responders().await?.iter().map(view).collect(),
-    )))
+async fn list(
+    _: Viewer,
+    State(st): State<AppState>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let page = q.whole_list()?;
+    page.answer_sorted(st.store.responders().await?, |r| r.id.as_str(), view)
 }
 
 async fn one(
@@ -315,8 +320,13 @@ async fn create_source(
     ))
 }
 
-async fn list_sources(_: Viewer, State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(st.store.sources().await?)))
+async fn list_sources(
+    _: Viewer,
+    State(st): State<AppState>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let page = q.whole_list()?;
+    page.answer_sorted(st.store.sources().await?, |s| s.id.as_str(), |s| json!(s))
 }
 
 async fn reset_source(

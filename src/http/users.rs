@@ -1,7 +1,7 @@
 //! `/api/v1/users`: console users, managed by admins. Password hashes never leave the
 //! store; the last enabled admin user cannot be deleted, demoted or disabled (409).
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -51,8 +51,14 @@ impl From<UserError> for ApiError {
     }
 }
 
-async fn list(_: Admin, State(state): State<AppState>) -> Result<Json<Vec<UserRow>>, ApiError> {
-    Ok(Json(state.store.users().await?))
+async fn list(
+    _: Admin,
+    State(state): State<AppState>,
+    Query(q): Query<super::page::PageQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let page = q.whole_list()?;
+    let users = state.store.users().await?;
+    page.answer_sorted(users, |u| u.username.as_str(), UserRow::clone)
 }
 
 async fn one(

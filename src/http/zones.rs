@@ -128,12 +128,19 @@ fn row_to_feature(z: &ZoneRow) -> Value {
     json!({ "type": "Feature", "id": z.id, "geometry": geometry, "properties": props })
 }
 
-async fn list(_: Viewer, State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let zones = st.store.zones().await?;
-    Ok(Json(json!({
+async fn list(
+    _: Viewer,
+    State(st): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<super::page::PageQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let page = q.whole_list()?;
+    let (zones, next) = page.cut_sorted(st.store.zones().await?, |z| z.id.as_str())?;
+    let body = Json(json!({
         "type": "FeatureCollection",
         "features": zones.iter().map(row_to_feature).collect::<Vec<_>>(),
-    })))
+    }));
+    Ok(super::page::with_next(body.into_response(), next))
 }
 
 async fn create(

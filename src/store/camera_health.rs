@@ -201,14 +201,22 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("camera {id}")))
     }
 
-    /// A camera's status changes, newest first (404 for an unknown camera).
-    pub async fn camera_history(&self, id: &str) -> Result<Vec<CameraHistoryRow>, StoreError> {
+    /// A camera's status changes, newest first (404 for an unknown camera): at most
+    /// `limit`, those before `seq` `before` (the last of the page before).
+    pub async fn camera_history(
+        &self,
+        id: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<CameraHistoryRow>, StoreError> {
         self.camera(id).await?;
         let rows = sqlx::query(
             "SELECT seq, camera_id, at, status, reason FROM camera_history WHERE camera_id = $1
-             ORDER BY seq DESC LIMIT 1000",
+             AND seq < $2 ORDER BY seq DESC LIMIT $3",
         )
         .bind(id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         decode_all(rows, "camera_history", "seq")

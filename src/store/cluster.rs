@@ -13,6 +13,7 @@ pub async fn lead(
     key: i64,
     replica: &str,
     http_url: &str,
+    mqtt_client_id: &str,
 ) -> Result<Option<i64>, sqlx::Error> {
     let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(key)
@@ -22,15 +23,17 @@ pub async fn lead(
         return Ok(None);
     }
     let epoch: i64 = sqlx::query_scalar(
-        "INSERT INTO cluster_leader (id, epoch, replica, http_url, since) \
-         VALUES (1, 1, $1, $2, $3) \
+        "INSERT INTO cluster_leader (id, epoch, replica, http_url, since, mqtt_client_id) \
+         VALUES (1, 1, $1, $2, $3, $4) \
          ON CONFLICT (id) DO UPDATE SET epoch = cluster_leader.epoch + 1, \
-         replica = EXCLUDED.replica, http_url = EXCLUDED.http_url, since = EXCLUDED.since \
+         replica = EXCLUDED.replica, http_url = EXCLUDED.http_url, since = EXCLUDED.since, \
+         mqtt_client_id = EXCLUDED.mqtt_client_id \
          RETURNING epoch",
     )
     .bind(replica)
     .bind(http_url)
     .bind(super::now_ms())
+    .bind(mqtt_client_id)
     .fetch_one(&mut *conn)
     .await?;
     Ok(Some(epoch))
@@ -48,6 +51,40 @@ pub async fn current(
     sqlx::query_as("SELECT epoch, replica, http_url FROM cluster_leader WHERE id = 1")
         .fetch_optional(conn)
         .await
+}
+
+/// The leader record as the other replicas check it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LeaderRecord {
+    /// Epoch of the lead.
+    pub epoch: i64,
+    /// The leading replica's name.
+    pub replica: String,
+    /// The MQTT client id it connects with ('' when recorded by an older version).
+    pub mqtt_client_id: String,
+    /// Whether some connection holds the leader lock `key` now, i.e. whether a leader is
+    /// alive (the record stays after its leader died, until the next one takes over).
+    pub lock_held: bool,
+}
+
+/// The leader record, with whether the advisory lock `key` is held in this database (other
+/// databases on the server have locks of the same key); `None` before anyone led.
+/// PostgreSQL shows a bigint advisory key as its high half in `classid`, its low half in
+/// `objid`, and `objsubid = 1`.
+pub async fn leader_record(
+    conn: &mut PgConnection,
+    key: i64,
+) -> Result<Option<LeaderRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT epoch, replica, mqtt_client_id, EXISTS (SELECT 1 FROM pg_locks \
+           WHERE locktype = 'advisory' AND granted AND objsubid = 1 \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             AND classid::bigint = ($1 >> 32) AND objid::bigint = ($1 & 4294967295)) AS lock_held \
+         FROM cluster_leader WHERE id = 1",
+    )
+    .bind(key)
+    .fetch_optional(conn)
+    .await
 }
 
 /// Sends `payload` on the NOTIFY `channel`.

@@ -68,10 +68,17 @@ impl Store {
     }
 
     /// The newest dead letters, newest first.
-    pub async fn dead_letters(&self, limit: i64) -> Result<Vec<DeadLetterRow>, StoreError> {
+    /// Newest first; `before` = the `seq` of the last row of the page before.
+    pub async fn dead_letters(
+        &self,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<DeadLetterRow>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT seq, at, topic, payload, truncated, reason FROM dead_letters ORDER BY seq DESC LIMIT $1",
+            "SELECT seq, at, topic, payload, truncated, reason FROM dead_letters \
+             WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
         )
+        .bind(before.unwrap_or(i64::MAX))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?)

@@ -232,22 +232,39 @@ impl Store {
     }
 
     /// Incidents, newest first; `states` empty = all. At most `limit`.
+    /// `before` = `(created_at, id)` of the last incident of the page before: this page
+    /// starts right after it (keyset pagination).
     pub async fn incidents(
         &self,
         states: &[IncidentState],
+        before: Option<(i64, &str)>,
         limit: i64,
     ) -> Result<Vec<IncidentRow>, StoreError> {
-        let filter = if states.is_empty() {
+        let mut filters = Vec::new();
+        if !states.is_empty() {
+            let marks: Vec<String> = (1..=states.len()).map(|n| format!("${n}")).collect();
+            filters.push(format!("state IN ({})", marks.join(", ")));
+        }
+        let mut next = states.len() + 1;
+        if before.is_some() {
+            let (a, b) = (next, next + 1);
+            filters.push(format!(
+                "(created_at < ${a} OR (created_at = ${a} AND id < ${b}))"
+            ));
+            next += 2;
+        }
+        let filter = if filters.is_empty() {
             String::new()
         } else {
-            let marks: Vec<String> = (1..=states.len()).map(|n| format!("${n}")).collect();
-            format!("WHERE state IN ({})", marks.join(", "))
+            format!("WHERE {}", filters.join(" AND "))
         };
-        let limit_mark = states.len() + 1;
-        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents {filter} ORDER BY created_at DESC, id DESC LIMIT ${limit_mark}");
+        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents {filter} ORDER BY created_at DESC, id DESC LIMIT ${next}");
         let mut q = sqlx::query(&sql);
         for s in states {
             q = q.bind(s.as_str());
+        }
+        if let Some((at, id)) = before {
+            q = q.bind(at).bind(id.to_owned());
         }
         let rows = q.bind(limit).fetch_all(&self.pool).await?;
         decode_all(rows, "incidents", "id")
@@ -293,6 +310,15 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         decode_all(rows, "tasks", "id")
+    }
+
+    /// One task, open or ended; `None` when there is no such task.
+    pub async fn task(&self, id: &str) -> Result<Option<TaskRow>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_opt(row, "tasks", "id")
     }
 
     /// Tasks of one incident, oldest first.

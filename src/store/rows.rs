@@ -200,7 +200,7 @@ mod tests {
         let want = r#"incidents row inc-123: state "bogus" is not an incident state"#;
         assert_eq!(message(s.incident("inc-123").await), want);
         assert_eq!(message(s.open_incidents().await), want);
-        assert_eq!(message(s.incidents(&[], 10).await), want);
+        assert_eq!(message(s.incidents(&[], None, 10).await), want);
     }
 
     #[tokio::test]
@@ -403,10 +403,10 @@ mod tests {
             s.camera_view("c1").await.unwrap().health.status,
             CameraStatus::Offline
         );
-        let seq = s.camera_history("c1").await.unwrap()[0].seq;
+        let seq = s.camera_history("c1", None, 1000).await.unwrap()[0].seq;
         corrupt(&s, "UPDATE camera_history SET status = 'melted'").await;
         assert_eq!(
-            message(s.camera_history("c1").await),
+            message(s.camera_history("c1", None, 1000).await),
             format!(r#"camera_history row {seq}: status "melted" is not a camera status"#)
         );
         corrupt(&s, "UPDATE cameras SET status = 'melted' WHERE id = 'c1'").await;

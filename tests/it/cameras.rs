@@ -34,8 +34,30 @@ async fn import(api: &Api, content_type: Option<&str>, body: impl Into<Vec<u8>>)
     )
 }
 
+/// Every camera, page after page (`X-Next-Cursor`) as the console reads them.
 async fn cameras(api: &Api) -> Vec<Value> {
-    api.get("/api/v1/cameras").await.as_array().unwrap().clone()
+    let mut all = Vec::new();
+    let mut url = format!("{}/api/v1/cameras", api.base);
+    loop {
+        let r = api
+            .http
+            .get(&url)
+            .bearer_auth(&api.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let next = r
+            .headers()
+            .get("x-next-cursor")
+            .map(|c| c.to_str().unwrap().to_owned());
+        let page: Vec<Value> = r.json().await.unwrap();
+        all.extend(page);
+        match next {
+            Some(c) => url = format!("{}/api/v1/cameras?cursor={c}", api.base),
+            None => return all,
+        }
+    }
 }
 
 fn by_id<'a>(cams: &'a [Value], id: &str) -> &'a Value {

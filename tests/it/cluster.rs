@@ -30,6 +30,16 @@ fn services_or_skip() -> bool {
 /// A replica on the database `db`, its data folder `dir` shared with the others (as
 /// docs/deploy.md asks for snapshots).
 async fn replica(dir: &tempfile::TempDir, db: &str, id: &str, client_id: &str) -> (Running, Api) {
+    try_replica(dir, db, id, client_id).await.unwrap()
+}
+
+/// [`replica`], or why it would not start.
+async fn try_replica(
+    dir: &tempfile::TempDir,
+    db: &str,
+    id: &str,
+    client_id: &str,
+) -> anyhow::Result<(Running, Api)> {
     let settings = common::test_settings(
         dir,
         &[
@@ -45,7 +55,7 @@ async fn replica(dir: &tempfile::TempDir, db: &str, id: &str, client_id: &str) -
             ("GRIDDISPATCH__VIDEO__PROBE_INTERVAL_SECS", "0"),
         ],
     );
-    let running = griddispatch::app::start(&settings).await.unwrap();
+    let running = griddispatch::app::start(&settings).await?;
     let token = running
         .store
         .create_token(&format!("test-{id}"), Role::Admin)
@@ -58,7 +68,7 @@ async fn replica(dir: &tempfile::TempDir, db: &str, id: &str, client_id: &str) -
         mqtt_host: "127.0.0.1".into(),
         mqtt_port: 1883,
     };
-    (running, api)
+    Ok((running, api))
 }
 
 /// Polls `/readyz` until it reports `role` (and is ready); returns the body.
@@ -174,5 +184,42 @@ async fn a_follower_forwards_relays_and_takes_over_the_lead() {
     assert_eq!(statuses, ["expired", "accepted"], "{inc}");
     second.stop().await.unwrap();
     common::forget_session("127.0.0.1", 1883, &client_id).await;
+    common::drop_test_db(dir.path());
+}
+
+/// With its own client id, a replica that took the lead would start an empty broker
+/// session: what arrived while nobody led would wait in the old one for ever.
+#[tokio::test]
+async fn a_replica_with_another_client_id_than_the_leader_is_refused() {
+    if !services_or_skip() {
+        return;
+    }
+    let run = common::unique();
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::pg_db_url(dir.path());
+    let client_id = format!("gd-cluster-{run}");
+
+    let (first, a) = replica(&dir, &db, "r1", &client_id).await;
+    wait_role(&a, "leader", WAIT).await;
+    let other = format!("gd-cluster-{run}-r2");
+    let err = match try_replica(&dir, &db, "r2", &other).await {
+        Ok(_) => {
+            panic!("a replica with client id {other} started next to the leader's {client_id}")
+        }
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("mqtt.client_id"), "{err}");
+    assert!(err.contains(&client_id) && err.contains(&other), "{err}");
+    // The same id is welcome.
+    let (second, b) = replica(&dir, &db, "r2", &client_id).await;
+    wait_role(&b, "follower", WAIT).await;
+    second.stop().await.unwrap();
+    first.stop().await.unwrap();
+    // With every replica stopped, the id may change (the old session's queue is left).
+    let (third, c) = replica(&dir, &db, "r3", &other).await;
+    wait_role(&c, "leader", WAIT).await;
+    third.stop().await.unwrap();
+    common::forget_session("127.0.0.1", 1883, &client_id).await;
+    common::forget_session("127.0.0.1", 1883, &other).await;
     common::drop_test_db(dir.path());
 }

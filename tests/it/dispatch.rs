@@ -714,3 +714,55 @@ async fn deleting_a_responder_with_an_offer_moves_the_incident_on() {
     assert_eq!(inc["tasks"][0]["status"], "withdrawn");
     assert_eq!(inc["tasks"][0]["note"], "responder deleted");
 }
+
+/// A phone that did not hear the answer to its update (a broker restart, a lost
+/// connection) sends it again: it hears what the original got, and nothing happens twice.
+#[tokio::test]
+async fn a_replayed_update_gets_the_original_answer_and_changes_nothing() {
+    let app = TestApp::spawn(&[]).await;
+    county(&app).await;
+    let (mut first, mut second) = first_and_second(&app, ("first", "second")).await;
+    let id = app
+        .alert(json!({"id":"a1","kind":"medical","severity":3,"lat":39.4951,"lon":106.6951}))
+        .await;
+    let t = first.expect_task().await;
+    let tid = t["task_id"].as_str().unwrap().to_owned();
+    let accept = json!({"status":"accepted","version":1});
+    let (ok, original) = first.update(&tid, accept.clone()).await;
+    assert!(ok, "{original}");
+    let (ok, again) = first.update(&tid, accept).await;
+    assert!(ok, "a replayed accept was refused: {again}");
+    assert_eq!(again, original);
+    let inc = app.incident(&id).await;
+    assert_eq!(inc["state"], "assigned");
+    assert_eq!(inc["tasks"][0]["version"], original["version"], "{inc}");
+    let timeline = app.get(&format!("/api/v1/incidents/{id}/timeline")).await;
+    let assigned = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["to"] == "assigned")
+        .count();
+    assert_eq!(assigned, 1, "the accept was applied twice: {timeline}");
+
+    // An update that ends the task: its replay finds the task gone, and still hears the
+    // original answer.
+    let v = original["version"].as_i64().unwrap();
+    let resolve = json!({"status":"resolved","version":v,"note":"处理完毕"});
+    let (ok, original) = first.update(&tid, resolve.clone()).await;
+    assert!(ok, "{original}");
+    let (ok, again) = first.update(&tid, resolve).await;
+    assert!(ok, "a replayed resolution was refused: {again}");
+    assert_eq!(again, original);
+
+    // Another worker sending the same update is not a replay.
+    let (ok, other) = second
+        .update(&tid, json!({"status":"resolved","version":v}))
+        .await;
+    assert!(!ok, "{other}");
+    // Nor is a status the task never went through.
+    let (ok, other) = first
+        .update(&tid, json!({"status":"rejected","version":v}))
+        .await;
+    assert!(!ok, "{other}");
+}

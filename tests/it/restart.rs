@@ -199,3 +199,46 @@ async fn owed_messages_go_out_after_a_restart() {
     .await;
     drop(app);
 }
+
+/// A phone resends the update that ended its task, to a dispatcher that restarted since
+/// (or a new leader): it hears what the original got, from the database.
+#[tokio::test]
+async fn an_ended_tasks_update_replayed_after_a_restart_gets_the_original_answer() {
+    let app = common::TestApp::spawn(&[]).await;
+    app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70))
+        .await;
+    let (mut first, _second) = first_and_second(&app, ("first", "second")).await;
+    app.alert(json!({"id":"a1","kind":"medical","severity":3,"lat":39.4951,"lon":106.6951}))
+        .await;
+    let t = first.expect_task().await;
+    let tid = t["task_id"].as_str().unwrap().to_owned();
+    let reject = json!({"status":"rejected","version":1,"note":"在处理另一件事"});
+    let (ok, original) = first.update(&tid, reject.clone()).await;
+    assert!(ok, "{original}");
+
+    // The same database, a new process: no memory of the answer.
+    let db_url = app.db_url.clone();
+    let mut app = app;
+    app.stop().await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = common::test_settings(&dir, &[("GRIDDISPATCH__DATABASE__URL", &db_url)]);
+    let again = common::TestApp::spawn_with(dir, settings).await;
+    let mut phone = Worker::connect(&again, "first", &first.password).await;
+    let (ok, replayed) = phone.update(&tid, reject).await;
+    assert!(
+        ok,
+        "a replayed rejection was refused after a restart: {replayed}"
+    );
+    assert_eq!(replayed, original);
+    // Still refused: an update the task never went through, and one of a task never made.
+    let (ok, a) = phone
+        .update(&tid, json!({"status":"resolved","version":1}))
+        .await;
+    assert!(!ok, "{a}");
+    let (ok, a) = phone
+        .update("no-such-task", json!({"status":"rejected"}))
+        .await;
+    assert!(!ok, "{a}");
+    drop(again);
+    drop(app);
+}

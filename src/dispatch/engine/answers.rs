@@ -1,7 +1,7 @@
 //! What workers send: updates of their tasks (accept, reject, on the way, on scene,
 //! resolved), location fixes, and going on or off duty.
 
-use super::{Change, Engine, DISPATCHER};
+use super::{replays, Change, Engine, DISPATCHER};
 use crate::dispatch::messages::{
     answer_outgoing, duty_outgoing, extension_answer, extension_outgoing, task_outgoing,
 };
@@ -77,9 +77,21 @@ impl Engine {
             }
         }
         let rid = responder_id.as_str();
+        let open = self.offers.get(&task_id);
+        if let Some(again) = self.replays.replay(rid, &task_id, &update, open) {
+            tracing::info!(task = %task_id, responder = %responder_id, status = %again.status, "duplicate task update; answered as the original");
+            // Queued after the batch holding the original, so never before its answer.
+            self.send(answer_outgoing(rid, &task_id, &again));
+            return;
+        }
+        if open.is_none() {
+            return self.answer_not_open(responder_id, task_id, update);
+        }
         match self.apply_update(&responder_id, &task_id, &update, now) {
             Ok((mut change, answer)) => {
                 tracing::info!(task = %task_id, responder = %responder_id, status = %answer.status, "task update");
+                let applied_to = answer.version - 1;
+                self.replays.remember(rid, &update, applied_to, &answer);
                 // The worker hears the verdict on its own update before the inbox changes
                 // it causes (e.g. the task being cleared after `resolved`).
                 change
@@ -106,6 +118,39 @@ impl Engine {
                 self.send(answer_outgoing(rid, &task_id, &refused));
             }
         }
+    }
+
+    /// An update of a task not open here: refused as unknown, unless the database shows
+    /// that this very update ended the task before this engine's memory of answers began
+    /// (a restart; a new leader, to which the broker sends again what the dead one had
+    /// committed but not acknowledged): then it gets the original's answer. The read runs
+    /// off the engine's loop.
+    fn answer_not_open(&mut self, responder_id: Ident, task_id: String, update: TaskUpdate) {
+        let store = self.store.clone();
+        let out = self.out.clone();
+        let metrics = self.metrics.clone();
+        tokio::spawn(async move {
+            let rid = responder_id.as_str();
+            let row = store.task(&task_id).await.unwrap_or_else(|e| {
+                tracing::warn!(task = %task_id, error = %e, "could not read an ended task");
+                None
+            });
+            let again = row.and_then(|t| replays::replay_ended(rid, &update, &t));
+            let answer = match again {
+                Some(a) => {
+                    tracing::info!(task = %task_id, responder = %rid, status = %a.status, "duplicate update of an ended task; answered as the original");
+                    a
+                }
+                None => {
+                    Metrics::inc(&metrics.task_updates_refused_total);
+                    match check_update(None, &responder_id, &task_id, &update) {
+                        Err(refused) => refused,
+                        Ok(_) => return,
+                    }
+                }
+            };
+            let _ = out.send(answer_outgoing(rid, &task_id, &answer));
+        });
     }
 
     /// Checks and applies a worker's update in memory; the change is committed by the caller.

@@ -117,6 +117,7 @@ impl Engine {
             offers: Offers::default(),
             inspection: Inspection::default(),
             batch: Batch::default(),
+            replays: Default::default(),
             deposed: None,
             failed_since_barrier: false,
             stale: false,
@@ -132,6 +133,7 @@ impl Engine {
     /// Rebuilds the whole in-memory view from the database (start-up, and after a failed
     /// write so memory never drifts from the truth).
     pub(super) async fn reload_all(&mut self) -> Result<(), StoreError> {
+        self.replays.clear();
         self.load_zones().await?;
         let rows = self.store.responders().await?;
         let ref_lat = rows.iter().find_map(|r| r.lat).unwrap_or(39.5);

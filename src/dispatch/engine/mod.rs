@@ -29,6 +29,7 @@ mod load;
 mod offer_book;
 mod offers;
 mod operators;
+mod replays;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,6 +91,8 @@ pub(super) struct Engine {
     inspection: Inspection,
     /// Decisions made but not yet written (see [`Engine::flush`]).
     batch: Batch,
+    /// Answers of applied task updates, for their duplicates.
+    replays: replays::Replays,
     /// Set when a commit was refused because this replica no longer leads: the engine
     /// stops instead of deciding next to the new leader.
     deposed: Option<String>,

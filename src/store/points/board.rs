@@ -54,8 +54,13 @@ pub struct HonourLine {
 }
 
 impl Store {
-    /// Every responder's points, by id (at most [`MAX_ACCOUNTS`]).
-    pub async fn points_accounts(&self) -> Result<Vec<AccountLine>, StoreError> {
+    /// Every responder's points, by id: at most `limit`, those after the responder id
+    /// `after` (the last of the page before).
+    pub async fn points_accounts(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AccountLine>, StoreError> {
         let rows = sqlx::query(
             "SELECT r.id, r.name, r.kind, r.zone_id,
                 CAST(COALESCE(b.balance, 0) AS BIGINT) AS balance,
@@ -73,9 +78,11 @@ impl Store {
                 WHERE m.kind IN ('earn', 'award') AND e.account LIKE 'responder:%'
                 GROUP BY e.account
              ) t ON t.account = 'responder:' || r.id
+             WHERE ($2 IS NULL OR r.id > $2)
              ORDER BY r.id LIMIT $1",
         )
-        .bind(MAX_ACCOUNTS)
+        .bind(limit)
+        .bind(after)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

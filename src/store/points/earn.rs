@@ -425,12 +425,23 @@ impl Store {
         Ok(Ok(row))
     }
 
-    /// Awards, newest first; only those in `state` when given.
-    pub async fn awards(&self, state: Option<&str>) -> Result<Vec<AwardRow>, StoreError> {
+    /// Awards, newest first (at most `limit`, after `(proposed_at, id)` of the last one
+    /// of the page before); only those in `state` when given.
+    pub async fn awards(
+        &self,
+        state: Option<&str>,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<AwardRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {AWARD_COLUMNS} FROM points_awards WHERE ($1 IS NULL OR state = $1) ORDER BY proposed_at DESC, id DESC LIMIT 1000"
+            "SELECT {AWARD_COLUMNS} FROM points_awards WHERE ($1 IS NULL OR state = $1) \
+             AND (proposed_at < $2 OR (proposed_at = $2 AND id < $3)) \
+             ORDER BY proposed_at DESC, id DESC LIMIT $4"
         ))
         .bind(state)
+        .bind(after.map_or(i64::MAX, |a| a.0))
+        .bind(after.map_or(String::new(), |a| a.1.to_owned()))
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

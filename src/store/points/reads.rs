@@ -88,6 +88,8 @@ pub struct LedgerQuery {
     pub kind: Option<String>,
     /// At most this many, newest first.
     pub limit: i64,
+    /// `(at, id)` of the last movement of the page before: the movements after it.
+    pub after: Option<(i64, String)>,
 }
 
 const NINETY_DAYS_MS: i64 = 90 * 86_400_000;
@@ -160,10 +162,12 @@ impl Store {
         })
     }
 
-    /// A responder's movements, newest first (at most `limit`), each with its cause.
+    /// A responder's movements, newest first (at most `limit`, after `(at, id)` of the
+    /// last one of the page before), each with its cause.
     pub async fn points_history(
         &self,
         rid: &str,
+        after: Option<(i64, &str)>,
         limit: i64,
     ) -> Result<Vec<HistoryLine>, StoreError> {
         let cols = MOVEMENT_COLUMNS
@@ -182,7 +186,7 @@ impl Store {
              LEFT JOIN incidents i ON m.cause_type = 'incident' AND i.id = m.cause_id
              LEFT JOIN points_awards a ON m.cause_type = 'award' AND a.id = m.cause_id
              LEFT JOIN redemptions r ON m.cause_type = 'redemption' AND r.id = m.cause_id
-             WHERE m.responder_id = $3
+             WHERE m.responder_id = $3 AND (m.at < $5 OR (m.at = $5 AND m.id < $6))
              GROUP BY {cols}
              ORDER BY m.at DESC, m.id DESC LIMIT $4"
         ))
@@ -190,6 +194,8 @@ impl Store {
         .bind(reserved_account(rid))
         .bind(rid)
         .bind(limit)
+        .bind(after.map_or(i64::MAX, |a| a.0))
+        .bind(after.map_or(String::new(), |a| a.1.to_owned()))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -215,6 +221,7 @@ impl Store {
              WHERE ($1 IS NULL OR id IN (SELECT movement_id FROM points_entries WHERE account = $1))
                AND ($2 IS NULL OR at >= $2) AND ($3 IS NULL OR at < $3)
                AND ($5 IS NULL OR kind = $5)
+               AND (at < $6 OR (at = $6 AND id < $7))
              ORDER BY at DESC, id DESC LIMIT $4"
         ))
         .bind(&q.account)
@@ -222,6 +229,8 @@ impl Store {
         .bind(q.to)
         .bind(q.limit)
         .bind(&q.kind)
+        .bind(q.after.as_ref().map_or(i64::MAX, |a| a.0))
+        .bind(q.after.as_ref().map_or("", |a| a.1.as_str()).to_owned())
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());

@@ -119,6 +119,8 @@ pub struct RedemptionQuery {
     pub to: Option<i64>,
     /// At most.
     pub limit: i64,
+    /// `(created_at, id)` of the last row of the page before: the rows after it.
+    pub after: Option<(i64, String)>,
 }
 
 /// One line of a settlement: an offer's confirmed redemptions.
@@ -367,6 +369,7 @@ impl Store {
              WHERE ($1 IS NULL OR merchant_id = $1) AND ($2 IS NULL OR responder_id = $2)
                AND ($3 IS NULL OR state = $3)
                AND created_at >= $4 AND created_at < $5
+               AND (created_at < $7 OR (created_at = $7 AND id > $8))
              ORDER BY created_at DESC, id LIMIT $6"
         ))
         .bind(&q.merchant_id)
@@ -375,6 +378,8 @@ impl Store {
         .bind(q.from.unwrap_or(i64::MIN))
         .bind(q.to.unwrap_or(i64::MAX))
         .bind(q.limit)
+        .bind(q.after.as_ref().map_or(i64::MAX, |a| a.0))
+        .bind(q.after.as_ref().map_or("", |a| a.1.as_str()).to_owned())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

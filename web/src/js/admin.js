@@ -1,7 +1,7 @@
 // The admin view: zones drawn and edited on the map (Leaflet-Geoman), GeoJSON import and
 // export; responders; cameras (with CSV/GeoJSON import); alert sources; users; 喜邻 merchants
 // (admin-merchants.js).
-import { api, h, text, toast, requireSession, header, t, applyI18n, onLangChange, when } from './common.js';
+import { api, apiAll, h, text, toast, requireSession, header, t, applyI18n, onLangChange, when } from './common.js';
 import { createMap, zoneStyle, fitTo } from './map.js';
 import { merchantsPane, fillPosition } from './admin-merchants.js';
 
@@ -26,7 +26,7 @@ function tabs() {
 }
 
 async function loadZones() {
-  zones = await api('GET', '/api/v1/zones');
+  zones = await apiAll('/api/v1/zones');
   zonesLayer.clearLayers();
   for (const f of zones.features) {
     const layer = L.geoJSON(M.geoToMap(f), { style: zoneStyle }).getLayers()[0];
@@ -104,7 +104,7 @@ function credsBox(mqtt) {
 
 let lastCreds = null;
 async function respondersPane() {
-  const [list, shops] = await Promise.all([api('GET', '/api/v1/responders'), api('GET', '/api/v1/merchants').catch(() => [])]);
+  const [list, shops] = await Promise.all([apiAll('/api/v1/responders'), api('GET', '/api/v1/merchants').catch(() => [])]);
   // 喜邻 grid stations a responder may be based at.
   const stations = shops.filter((m) => m.station);
   const stationOptions = (current) => [h('option', { value: '' }, '—'), ...stations.map((m) => h('option', { value: m.id, selected: m.id === current }, m.name))];
@@ -147,7 +147,7 @@ async function del(path, what) {
 }
 
 async function camerasPane() {
-  const list = await api('GET', '/api/v1/cameras');
+  const list = await apiAll('/api/v1/cameras');
   camLayer.clearLayers();
   for (const c of list) camLayer.addLayer(L.marker(M.toMap(c.lat, c.lon), { icon: L.divIcon({ className: `cam-icon cam-${c.status || 'unknown'}`, html: '<span>▲</span>', iconSize: [14, 14] }) }).bindTooltip(text(`${c.name} (${c.id})`)));
   const form = h('form.formrow#camera-form', {},
@@ -184,7 +184,7 @@ async function camerasPane() {
 }
 
 async function sourcesPane() {
-  const list = await api('GET', '/api/v1/sources');
+  const list = await apiAll('/api/v1/sources');
   const form = h('form.formrow#source-form', {},
     h('label', {}, t('id'), h('input', { name: 'id', required: true })),
     h('label', {}, t('name'), h('input', { name: 'name', required: true })),
@@ -200,7 +200,7 @@ async function sourcesPane() {
 
 async function usersPane() {
   let list;
-  try { list = await api('GET', '/api/v1/users'); } catch (x) { return [h('p.muted', {}, x.status === 404 ? t('users_unavailable') : x.message)]; }
+  try { list = await apiAll('/api/v1/users'); } catch (x) { return [h('p.muted', {}, x.status === 404 ? t('users_unavailable') : x.message)]; }
   const form = h('form.formrow#user-form', {},
     h('label', {}, t('username'), h('input', { name: 'username', required: true })),
     h('label', {}, t('password'), h('input', { name: 'password', type: 'password', required: true, minlength: '8', autocomplete: 'new-password' })),

@@ -11,6 +11,34 @@ export class ApiError extends Error {
  * is with `contentType`. A 401 outside the session calls sends the page to /login.
  */
 export async function api(method, path, body, contentType) {
+  return (await request(method, path, body, contentType)).data;
+}
+
+/**
+ * GETs every page of a list and joins them (docs/contract.md, "Lists and pages"): follows
+ * the `X-Next-Cursor` header with `?cursor=`. A GeoJSON FeatureCollection (zones) joins its
+ * `features`. Lists the console shows whole (the map's cameras, responders, zones) use it,
+ * so a county past one page (5000) still sees everything.
+ */
+export async function apiAll(path) {
+  let all = null;
+  let cursor = null;
+  for (let pages = 0; pages < 10000; pages++) {
+    const sep = path.includes('?') ? '&' : '?';
+    const url = cursor ? `${path}${sep}cursor=${encodeURIComponent(cursor)}` : path;
+    const { data, next } = await request('GET', url);
+    if (Array.isArray(data)) all = (all || []).concat(data);
+    else if (data && Array.isArray(data.features)) {
+      all = all ? { ...all, features: all.features.concat(data.features) } : data;
+    } else return data;
+    if (!next) break;
+    cursor = next;
+  }
+  return all;
+}
+
+/** One API call: its JSON (or text) and the next page's cursor, if any. */
+async function request(method, path, body, contentType) {
   const opts = { method, credentials: 'same-origin', headers: {} };
   if (body !== undefined) {
     if (contentType) { opts.headers['Content-Type'] = contentType; opts.body = body; }
@@ -27,7 +55,7 @@ export async function api(method, path, body, contentType) {
     err.retryAfter = res.headers.get('Retry-After');
     throw err;
   }
-  return data;
+  return { data, next: res.headers.get('X-Next-Cursor') };
 }
 
 /** `h('div.cls', {attrs}, children…)`: a small element builder (text is never parsed as HTML). */

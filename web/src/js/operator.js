@@ -2,7 +2,7 @@
 // timers against `console.targets` and overdue marks (re-worked every second from due_at),
 // the incident drawer with actions, manual incidents, and
 // live updates over `/api/v1/live`.
-import { api, h, text, age, when, toast, requireSession, header, ROLE_RANK, t, applyI18n, onLangChange, hasKey, clock } from './common.js';
+import { api, apiAll, h, text, age, when, toast, requireSession, header, ROLE_RANK, t, applyI18n, onLangChange, hasKey, clock } from './common.js';
 import { OPEN_STATES, actionsFor, etaParts, extensionRequest, incidentTitle, kindLabel, panIntoView, responderName } from './console-core.js';
 import { createMap, zoneStyle, fitTo } from './map.js';
 import { merchantsLayer } from './merchants-layer.js';
@@ -53,8 +53,8 @@ let firstLoad = true;
 
 async function loadAll() {
   const [zones, inc, resp, cams] = await Promise.all([
-    api('GET', '/api/v1/zones'), api('GET', '/api/v1/incidents?state=open&limit=1000'),
-    api('GET', '/api/v1/responders'), api('GET', '/api/v1/cameras'),
+    apiAll('/api/v1/zones'), apiAll('/api/v1/incidents?state=open&limit=1000'),
+    apiAll('/api/v1/responders'), apiAll('/api/v1/cameras'),
   ]);
   layers.zones.clearLayers();
   layers.zones.addData(M.geoToMap(zones));
