@@ -385,10 +385,12 @@ impl Store {
         // into small ones still waits for a second admin.
         let (alone,): (i64,) = sqlx::query_as(
             "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM points_awards
-             WHERE proposed_by = $1 AND approved_by = $1 AND approved_at > $2",
+             WHERE proposed_by = $1 AND approved_by = $1 AND approved_at > $2
+               AND approved_at <= $3",
         )
         .bind(&a.proposed_by)
         .bind(now - AWARDS_ALONE_WINDOW_MS)
+        .bind(now)
         .fetch_one(&mut *tx)
         .await?;
         if alone + a.points <= p.award_approval_above {
