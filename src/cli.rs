@@ -47,6 +47,12 @@ pub enum Commands {
         #[command(subcommand)]
         action: CameraAction,
     },
+    /// Import the road network for travel times (docs/roads.md).
+    Roads {
+        /// Roads action.
+        #[command(subcommand)]
+        action: RoadsAction,
+    },
     /// Work with an external MQTT broker.
     Mqtt {
         /// MQTT action.
@@ -73,6 +79,23 @@ pub enum Commands {
         /// Seconds to run.
         #[arg(long, default_value_t = 60)]
         duration: u64,
+    },
+}
+
+/// `roads` actions.
+#[derive(Debug, Subcommand)]
+pub enum RoadsAction {
+    /// Read an OpenStreetMap extract (.osm.pbf or .osm) into one routable graph per travel
+    /// mode, written to `roads.bin` in the data directory, which `serve` loads at start.
+    Import {
+        /// The extract, e.g. a region downloaded once from an OSM extract site.
+        file: PathBuf,
+        /// A TOML file layered over the defaults (for `database.data_dir`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where to write the graphs instead of `<data_dir>/roads.bin`.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -232,6 +255,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             crate::admin::import_cameras(&file, &url, &token).await
         }
+        Commands::Roads {
+            action: RoadsAction::Import { file, config, out },
+        } => {
+            let out = match out {
+                Some(o) => o,
+                None => Settings::load(config.as_deref())?
+                    .data_dir()
+                    .unwrap_or(std::path::Path::new("."))
+                    .join(crate::roads::FILE_NAME),
+            };
+            tokio::task::spawn_blocking(move || import_roads(&file, &out)).await?
+        }
         Commands::Mqtt {
             action:
                 MqttAction::ExportAuth {
@@ -339,5 +374,48 @@ async fn run_user(action: UserAction) -> anyhow::Result<()> {
             eprintln!("password of {username} changed; its sessions have ended");
         }
     }
+    Ok(())
+}
+
+/// `roads import`: reads the extract with a progress line, builds and writes the graphs,
+/// and says what was kept.
+fn import_roads(file: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(format!("reading {}", file.display()));
+    let started = std::time::Instant::now();
+    let (roads, summary) = crate::roads::Roads::import(file, &mut |n| {
+        bar.set_message(format!("reading {}: {n} elements", file.display()));
+        bar.tick();
+    })?;
+    bar.finish_and_clear();
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    roads.save(out)?;
+    eprintln!(
+        "read {} nodes and {} roads covering {:.1} km² in {:.1} s",
+        summary.nodes_read,
+        summary.ways,
+        summary.area_km2,
+        started.elapsed().as_secs_f64()
+    );
+    for (mode, s) in &summary.modes {
+        let share = if s.nodes_read == 0 {
+            0.0
+        } else {
+            100.0 * s.nodes as f64 / s.nodes_read as f64
+        };
+        eprintln!(
+            "{:>4}: {} nodes, {} one-way edges; the largest connected part keeps {share:.1} % of the {} road nodes",
+            mode.as_str(),
+            s.nodes,
+            s.edges,
+            s.nodes_read
+        );
+    }
+    eprintln!(
+        "wrote {}; the dispatcher does not rank by it yet (docs/roads.md)",
+        out.display()
+    );
     Ok(())
 }

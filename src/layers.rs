@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["clock", "metrics", "conn_limit"],
     &["domain"],
-    &["config"],
+    &["config", "roads"],
     &["store"],
     &["views"],
     &["dispatch"],

@@ -48,6 +48,7 @@ pub mod ingest;
 pub mod live;
 pub mod metrics;
 pub mod mqtt;
+pub mod roads;
 pub mod sim;
 pub mod store;
 pub mod video;

@@ -1,0 +1,171 @@
+//! Travel on the real road network (docs/roads.md): an OpenStreetMap extract imported once
+//! (`griddispatch roads import FILE`) into one routable graph per travel mode, kept in a
+//! compact file under the data directory, and asked for the travel time and road distance
+//! between a responder and an incident.
+//!
+//! # Layout
+//! - `osm`: reading `.osm.pbf` and `.osm` XML.
+//! - `profile`: which ways each mode may use, in which direction, how fast.
+//! - `graph`: one mode's graph, its largest connected part, routing and snapping.
+//!
+//! # Units
+//! Travel times in milliseconds, distances in metres, positions in WGS-84 degrees.
+
+mod graph;
+mod osm;
+mod profile;
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+pub use graph::{edges_of, Edges, GraphStats, ModeGraph, Route};
+pub use osm::{read_xml, RawMap, RawWay};
+pub use profile::{rule, WayRule};
+
+use crate::domain::{LatLon, TravelMode};
+
+/// The roads file's name under the data directory.
+pub const FILE_NAME: &str = "roads.bin";
+/// What the file starts with, and the layout's version after it.
+const MAGIC: &[u8; 8] = b"GDROADS1";
+
+/// The imported roads: one graph per travel mode.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Roads {
+    /// Where the extract came from (its file name).
+    pub source: String,
+    /// The extract's extent: south, west, north, east (degrees).
+    pub bounds: [f64; 4],
+    /// One graph per mode, in [`TravelMode::ALL`] order.
+    graphs: Vec<ModeGraph>,
+}
+
+/// What an import kept, to show the admin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportSummary {
+    /// OSM nodes read.
+    pub nodes_read: usize,
+    /// Ways with a `highway` tag.
+    pub ways: usize,
+    /// The extent's area, km².
+    pub area_km2: f64,
+    /// Per mode: what was kept.
+    pub modes: Vec<(TravelMode, GraphStats)>,
+}
+
+impl Roads {
+    /// Builds every mode's graph from an extract already read.
+    pub fn build(source: &str, map: &RawMap) -> (Roads, ImportSummary) {
+        let (mut s, mut w, mut n, mut e) = (90.0_f64, 180.0_f64, -90.0_f64, -180.0_f64);
+        for &(lat, lon) in map.nodes.values() {
+            s = s.min(lat);
+            n = n.max(lat);
+            w = w.min(lon);
+            e = e.max(lon);
+        }
+        if map.nodes.is_empty() {
+            (s, w, n, e) = (0.0, 0.0, 0.0, 0.0);
+        }
+        let graphs: Vec<ModeGraph> = TravelMode::ALL
+            .iter()
+            .map(|&mode| ModeGraph::build(map, mode))
+            .collect();
+        let mid = ((s + n) / 2.0).to_radians().cos();
+        let area_km2 = (n - s) * 111.32 * (e - w) * 111.32 * mid;
+        let summary = ImportSummary {
+            nodes_read: map.nodes.len(),
+            ways: map.ways.len(),
+            area_km2,
+            modes: graphs.iter().map(|g| (g.mode, g.stats)).collect(),
+        };
+        let roads = Roads {
+            source: source.to_owned(),
+            bounds: [s, w, n, e],
+            graphs,
+        };
+        (roads, summary)
+    }
+
+    /// Reads an extract and builds the graphs; `progress` is told the elements read so far.
+    pub fn import(
+        path: &Path,
+        progress: &mut dyn FnMut(u64),
+    ) -> anyhow::Result<(Roads, ImportSummary)> {
+        let map = osm::read(path, progress)?;
+        if map.ways.is_empty() {
+            bail!("{}: no roads (no way has a highway tag)", path.display());
+        }
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        Ok(Roads::build(&name, &map))
+    }
+
+    /// Writes the roads file to `path` (through a temporary file, so a crash leaves the
+    /// old one).
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let body = postcard::to_stdvec(self).context("encoding the roads")?;
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp).with_context(|| format!("{}", tmp.display()))?;
+        f.write_all(MAGIC)?;
+        f.write_all(&body)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))?;
+        Ok(())
+    }
+
+    /// Reads a roads file written by [`Roads::save`].
+    pub fn load(path: &Path) -> anyhow::Result<Roads> {
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .with_context(|| format!("{}", path.display()))?;
+        let Some(body) = bytes.strip_prefix(MAGIC) else {
+            bail!(
+                "{}: not a roads file of this version; import the extract again",
+                path.display()
+            );
+        };
+        let mut roads: Roads = postcard::from_bytes(body)
+            .with_context(|| format!("{}: damaged; import the extract again", path.display()))?;
+        if roads.graphs.len() != TravelMode::ALL.len()
+            || roads
+                .graphs
+                .iter()
+                .zip(TravelMode::ALL)
+                .any(|(g, m)| g.mode != *m)
+        {
+            bail!(
+                "{}: its travel modes are not this version's",
+                path.display()
+            );
+        }
+        for g in &mut roads.graphs {
+            g.index_nodes();
+        }
+        Ok(roads)
+    }
+
+    /// `mode`'s graph.
+    pub fn graph(&self, mode: TravelMode) -> &ModeGraph {
+        let i = TravelMode::ALL.iter().position(|&m| m == mode).unwrap_or(0);
+        &self.graphs[i]
+    }
+
+    /// The fastest route by `mode` from `from` to `to`, each snapped to the nearest road
+    /// node within `snap_m` metres; `None` when either is farther from the roads or no
+    /// route joins them (then the caller falls back to the straight line).
+    pub fn route(&self, mode: TravelMode, from: LatLon, to: LatLon, snap_m: f64) -> Option<Route> {
+        let g = self.graph(mode);
+        let (a, _) = g.snap(from, snap_m)?;
+        let (b, _) = g.snap(to, snap_m)?;
+        g.route_nodes(a, b)
+    }
+}
+
+#[cfg(test)]
+mod tests;
