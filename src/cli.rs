@@ -414,7 +414,7 @@ fn import_roads(file: &std::path::Path, out: &std::path::Path) -> anyhow::Result
         );
     }
     eprintln!(
-        "wrote {}; the dispatcher does not rank by it yet (docs/roads.md)",
+        "wrote {}; restart `serve` to rank by road (docs/roads.md)",
         out.display()
     );
     Ok(())

@@ -242,6 +242,12 @@ pub struct DispatchSettings {
     pub zone_preference_secs: f64,
     /// Road distance / great-circle distance.
     pub detour_factor: f64,
+    /// With roads imported: how many straight-line candidates get a road travel time and
+    /// are ranked again by it.
+    pub road_candidates: usize,
+    /// With roads imported: a point farther than this from the roads, metres, falls back
+    /// to the straight line.
+    pub road_snap_m: f64,
     /// Incidents of this severity or more urgent get two offers at once.
     pub double_offer_max_severity: u8,
     /// Speed of each travel mode, km/h.
@@ -612,6 +618,12 @@ impl Settings {
         }
         if !(d.detour_factor.is_finite() && d.detour_factor >= 1.0) {
             return bad("dispatch.detour_factor", "must be a number >= 1.0");
+        }
+        if !(1..=64).contains(&d.road_candidates) {
+            return bad("dispatch.road_candidates", "must be 1 to 64");
+        }
+        if !(d.road_snap_m.is_finite() && (1.0..=5_000.0).contains(&d.road_snap_m)) {
+            return bad("dispatch.road_snap_m", "must be 1 to 5000 (metres)");
         }
         if !(d.zone_preference_secs.is_finite() && d.zone_preference_secs >= 0.0) {
             return bad("dispatch.zone_preference_secs", "must be >= 0");

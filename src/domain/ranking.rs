@@ -98,6 +98,21 @@ pub struct Ranked {
     pub in_zone: bool,
     /// Travel time less the zone preference; lower is better.
     pub score: f64,
+    /// Where `eta_secs` came from.
+    pub eta_source: EtaSource,
+    /// The road distance, metres, when `eta_source` is `road`.
+    pub road_distance_m: Option<f64>,
+}
+
+/// How a travel time was estimated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EtaSource {
+    /// Great-circle distance × detour factor ÷ the mode's speed.
+    #[default]
+    Straight,
+    /// The fastest route on the imported roads (docs/roads.md).
+    Road,
 }
 
 /// All responders known to the dispatcher, with a spatial index on the located ones.
@@ -229,6 +244,8 @@ impl ResponderIndex {
             distance_m,
             in_zone,
             score,
+            eta_source: EtaSource::Straight,
+            road_distance_m: None,
         })
     }
 
@@ -241,6 +258,45 @@ impl ResponderIndex {
         params: &RankParams,
     ) -> Option<Ranked> {
         self.measure(self.by_id.get(id)?, req, zones, params)
+    }
+
+    /// `found` ranked again by road: each candidate whose route `road` knows (its travel
+    /// mode, from its position to `req.target`: seconds and metres) takes that travel time,
+    /// the others keep the straight-line one. Best first.
+    pub fn rerank_by_road(
+        &self,
+        mut found: Vec<Ranked>,
+        req: &RankRequest<'_>,
+        params: &RankParams,
+        road: impl Fn(TravelMode, LatLon, LatLon) -> Option<(f64, f64)>,
+    ) -> Vec<Ranked> {
+        for c in &mut found {
+            let Some(r) = self.by_id.get(&c.responder_id) else {
+                continue;
+            };
+            let Some((secs, metres)) = r.position.and_then(|p| road(r.travel, p, req.target))
+            else {
+                continue;
+            };
+            c.eta_secs = secs;
+            c.score = if c.in_zone {
+                secs - params.zone_preference_secs
+            } else {
+                secs
+            };
+            c.eta_source = EtaSource::Road;
+            c.road_distance_m = Some(metres);
+        }
+        found.sort_by(|a, b| {
+            if better(a, b) {
+                std::cmp::Ordering::Less
+            } else if better(b, a) {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        });
+        found
     }
 
     /// The best `req.limit` candidates, best first.

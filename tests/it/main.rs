@@ -44,6 +44,7 @@ mod report_history;
 mod report_months;
 mod reports;
 mod restart;
+mod roads;
 mod schema;
 mod sim;
 mod snapshots;

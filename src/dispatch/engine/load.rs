@@ -86,6 +86,30 @@ async fn stored_cameras(store: &Store) -> Result<Vec<StoredCamera>, StoreError> 
         .collect())
 }
 
+/// The roads file under the data directory, read on a blocking thread; `None` when there
+/// is none, or (logged) when it cannot be read: ranking then goes by straight line.
+async fn load_roads(settings: &Settings) -> Option<Arc<crate::roads::Roads>> {
+    let path = settings.data_dir()?.join(crate::roads::FILE_NAME);
+    if !path.exists() {
+        return None;
+    }
+    let shown = path.display().to_string();
+    match tokio::task::spawn_blocking(move || crate::roads::Roads::load(&path)).await {
+        Ok(Ok(roads)) => {
+            tracing::info!(file = %shown, source = %roads.source, "roads loaded: candidates are ranked by road travel time");
+            Some(Arc::new(roads))
+        }
+        Ok(Err(e)) => {
+            tracing::error!(file = %shown, "roads not loaded, ranking by straight line: {e:#}");
+            None
+        }
+        Err(e) => {
+            tracing::error!(file = %shown, "roads not loaded, ranking by straight line: {e}");
+            None
+        }
+    }
+}
+
 impl Engine {
     pub(in crate::dispatch) async fn load(
         store: Store,
@@ -112,6 +136,7 @@ impl Engine {
             metrics,
             zones: ZoneIndex::default(),
             responders: ResponderIndex::new(39.5),
+            roads: load_roads(settings).await,
             cameras: CameraWatch::new(offline_after_ms),
             incidents: Incidents::new(39.5),
             offers: Offers::default(),

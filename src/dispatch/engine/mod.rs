@@ -81,6 +81,8 @@ pub(super) struct Engine {
     zones: ZoneIndex,
     /// Responders with their positions.
     responders: ResponderIndex,
+    /// The imported roads, when there are any (`<data_dir>/roads.bin`).
+    roads: Option<Arc<crate::roads::Roads>>,
     /// Cameras, their health and their offline incidents.
     cameras: CameraWatch,
     /// Open incidents, which of them alerts may join, their snapshots.

@@ -140,9 +140,36 @@ impl Engine {
             Some(rid) => Cow::Owned(failed.iter().cloned().chain([rid]).collect()),
             None => Cow::Borrowed(failed),
         };
-        let req = rank_request(&self.rules, incident, &exclude, limit);
+        // With roads, more straight-line candidates are measured by road and re-ranked.
+        let wider = match self.roads {
+            Some(_) => limit.max(self.rules.road_candidates),
+            None => limit,
+        };
+        let req = rank_request(&self.rules, incident, &exclude, wider);
+        let params = rank_params(&self.rules, now_ms());
+        let found = self.responders.rank(&req, &self.zones, &params);
+        let mut ranked = self.by_road(found, &req, &params);
+        ranked.truncate(limit);
+        ranked
+    }
+
+    /// `found` re-ranked by road travel time when roads are loaded.
+    fn by_road(
+        &self,
+        found: Vec<Ranked>,
+        req: &RankRequest<'_>,
+        params: &RankParams,
+    ) -> Vec<Ranked> {
+        let Some(roads) = &self.roads else {
+            return found;
+        };
+        let snap = self.rules.road_snap_m;
         self.responders
-            .rank(&req, &self.zones, &rank_params(&self.rules, now_ms()))
+            .rerank_by_road(found, req, params, |mode, from, to| {
+                roads
+                    .route(mode, from, to, snap)
+                    .map(|r| (r.time_ms as f64 / 1000.0, r.distance_m))
+            })
     }
 
     /// The estimate for one responder an operator chose, eligible or not.
@@ -151,8 +178,10 @@ impl Engine {
         let exclude = self.offers.excluded(incident_id);
         let req = rank_request(&self.rules, incident, exclude, 1);
         let params = rank_params(&self.rules, now_ms());
-        self.responders
-            .estimate(responder, &req, &self.zones, &params)
+        let one = self
+            .responders
+            .estimate(responder, &req, &self.zones, &params)?;
+        self.by_road(vec![one], &req, &params).pop()
     }
 
     /// Answers with the engine's own ranking for an open incident.
@@ -369,6 +398,8 @@ mod tests {
             location_max_age_secs: 600,
             zone_preference_secs: 0.0,
             detour_factor: 1.3,
+            road_candidates: 8,
+            road_snap_m: 200.0,
             double_offer_max_severity: 1,
             speed_kmh: SpeedSettings {
                 foot: 5.0,
