@@ -287,15 +287,7 @@ impl ResponderIndex {
             c.eta_source = EtaSource::Road;
             c.road_distance_m = Some(metres);
         }
-        found.sort_by(|a, b| {
-            if better(a, b) {
-                std::cmp::Ordering::Less
-            } else if better(b, a) {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        });
+        found.sort_by(order);
         found
     }
 
@@ -414,11 +406,15 @@ fn mode_slot(mode: TravelMode) -> usize {
 
 /// Strict order: lower score first, then lower ETA, then lower id.
 fn better(a: &Ranked, b: &Ranked) -> bool {
+    order(a, b).is_lt()
+}
+
+/// The ranking's order: score, then travel time, then id.
+fn order(a: &Ranked, b: &Ranked) -> std::cmp::Ordering {
     a.score
         .total_cmp(&b.score)
         .then(a.eta_secs.total_cmp(&b.eta_secs))
         .then(a.responder_id.cmp(&b.responder_id))
-        .is_lt()
 }
 
 #[cfg(test)]
