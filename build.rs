@@ -50,6 +50,15 @@ const VENDOR: &[(&str, &str)] = &[
     ),
     // The field app's redemption QR code (an ES module, no dependencies).
     ("uqr/uqr.mjs", "node_modules/uqr/dist/index.mjs"),
+    // The API reference at `/api/docs` (a classic script: global `SwaggerUIBundle`).
+    (
+        "swagger-ui/swagger-ui-bundle.js",
+        "node_modules/swagger-ui-dist/swagger-ui-bundle.js",
+    ),
+    (
+        "swagger-ui/swagger-ui.css",
+        "node_modules/swagger-ui-dist/swagger-ui.css",
+    ),
 ];
 
 fn content_type(path: &str) -> &'static str {

@@ -9,7 +9,7 @@ use super::Invalid;
 ///
 /// # Units
 /// Degrees: `lat` in −90..=90, `lon` in −180..=180.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LatLon {
     /// Latitude, degrees north.
     pub lat: f64,

@@ -89,6 +89,23 @@ impl From<Ident> for String {
     }
 }
 
+/// In the API's description: the text rule of [`Ident::parse`].
+impl utoipa::PartialSchema for Ident {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
+            .max_length(Some(Ident::MAX_LEN))
+            .pattern(Some("^[A-Za-z0-9_.:-]+$"))
+            .description(Some(
+                "An identifier chosen by an administrator or integrator: 1 to 64 letters, \
+digits, '_', '.', '-' or ':'.",
+            ))
+            .into()
+    }
+}
+impl utoipa::ToSchema for Ident {}
+
 impl fmt::Display for Ident {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -111,7 +128,7 @@ pub struct UnknownName {
 macro_rules! name_enum {
     ($(#[$doc:meta])* $name:ident ($what:literal) { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vdoc])* $variant),+ }
 
@@ -244,6 +261,19 @@ impl Severity {
         self.0
     }
 }
+
+/// In the API's description: an integer 1..=4.
+impl utoipa::PartialSchema for Severity {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(4))
+            .description(Some("Severity, 1 (most urgent) to 4 (least urgent)."))
+            .into()
+    }
+}
+impl utoipa::ToSchema for Severity {}
 
 impl TryFrom<i64> for Severity {
     type Error = Invalid;

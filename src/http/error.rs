@@ -162,3 +162,26 @@ where
         }
     }
 }
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> ApiError {
+        ApiError::Unprocessable(rejection.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::PathRejection) -> ApiError {
+        ApiError::Unprocessable(rejection.body_text())
+    }
+}
+
+/// axum's `Query`, whose rejections (a `limit` that is not a number) use our error shape
+/// (422 with the field named) rather than axum's plain-text 400.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+/// axum's `Path`, whose rejections (a path segment that is not UTF-8) use our error shape.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);

@@ -12,6 +12,7 @@ pub mod ingest;
 mod limits;
 pub mod live;
 pub mod merchants;
+pub mod openapi;
 pub mod ops;
 pub mod page;
 pub mod points;
@@ -74,25 +75,29 @@ pub struct AppState {
     pub field_reports: Arc<FieldReportQuota>,
 }
 
-/// The whole API.
+/// The whole API. Each area's routes come with their OpenAPI description (`openapi`);
+/// the document is completed and served beside them.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(zones::router())
-        .merge(responders::router())
-        .merge(cameras::router())
-        .merge(incidents::router())
-        .merge(ingest::router())
-        .merge(ops::router())
-        .merge(reports::router())
-        .merge(points::router())
-        .merge(redemptions::router())
+    let (routes, doc) = openapi::start()
+        .merge(zones::router().into())
+        .merge(responders::router().into())
+        .merge(cameras::router().into())
+        .merge(incidents::router().into())
+        .merge(ingest::router().into())
+        .merge(ops::router().into())
+        .merge(reports::router().into())
+        .merge(points::router().into())
+        .merge(redemptions::router().into())
         .merge(session::router())
-        .merge(users::router())
-        .merge(merchants::router())
-        .merge(live::router())
-        .merge(console::router())
-        .merge(field::router())
-        .merge(field_reports::router())
+        .merge(users::router().into())
+        .merge(merchants::router().into())
+        .merge(live::router().into())
+        .merge(console::router().into())
+        .merge(field::router().into())
+        .merge(field_reports::router().into())
+        .split_for_parts();
+    routes
+        .merge(openapi::serve(doc))
         // Body limits are `limits::body_limit`'s, by route and from the settings.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(

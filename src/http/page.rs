@@ -28,7 +28,8 @@ const MAX_CURSOR: usize = 1024;
 pub const WHOLE_LIST_CAP: i64 = 5000;
 
 /// `?cursor=&limit=` of a list that has no other query.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// `X-Next-Cursor` of the page before.
     pub cursor: Option<String>,

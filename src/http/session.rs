@@ -6,30 +6,62 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Form, Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use axum::{Form, Json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{
     session_cookie, Anyone, Logins, MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER, SESSION_COOKIE,
 };
 use super::error::{ApiError, JsonBody};
 use super::AppState;
+use crate::domain::{Ident, Role};
 use crate::store::StoreError;
 
 /// The session routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/session", post(login).get(whoami).delete(logout))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(login, whoami, logout))
 }
 
 /// A login, as JSON or as a submitted HTML form (inputs `username` and `password`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct LoginBody {
     username: String,
     password: String,
 }
 
+/// Who is signed in.
+#[derive(Debug, Serialize, ToSchema)]
+struct SessionView {
+    username: String,
+    role: Role,
+    /// The merchant a `merchant`-role user is bound to; absent for other roles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    merchant_id: Option<Ident>,
+}
+
+/// Logs in to the console: sets the `gd_session` cookie (HttpOnly, SameSite=Strict).
+/// Five failures for one username, or twenty from one address, lock it for a while (429).
+#[utoipa::path(
+    post,
+    path = "/api/v1/session",
+    tag = "session",
+    security(()),
+    request_body(content(
+        (LoginBody = "application/json"),
+        (LoginBody = "application/x-www-form-urlencoded")
+    )),
+    responses(
+        (status = 200, description = "Signed in; the cookie is set.", body = SessionView,
+         headers(("Set-Cookie" = String, description = "The session cookie"))),
+        (status = 401, description = "Wrong username or password (the same words for both).",
+         body = super::openapi::ErrorBody),
+        (status = 403, description = "The login form was posted from another site.",
+         body = super::openapi::ErrorBody),
+    )
+)]
 async fn login(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
     // A login form posted from another site would log the browser into the attacker's
     // account; browsers always send Origin on a POST, programs usually send none.
@@ -83,10 +115,17 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
         .create_session(&user.username, state.logins.session_ms)
         .await?;
     tracing::info!(username = %user.username, role = %user.role, "console login");
-    let mut body = json!({"username": user.username, "role": user.role});
-    if let Some(m) = &user.merchant_id {
-        body["merchant_id"] = json!(m);
-    }
+    let merchant_id = user
+        .merchant_id
+        .as_deref()
+        .map(Ident::parse)
+        .transpose()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored merchant id: {e}")))?;
+    let body = SessionView {
+        username: user.username,
+        role: user.role,
+        merchant_id,
+    };
     let mut resp = Json(body).into_response();
     resp.headers_mut()
         .insert(header::SET_COOKIE, set_cookie(&state.logins, &cookie)?);
@@ -94,16 +133,40 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
 }
 
 /// Who is signed in: any role, a merchant user too (its page asks which merchant it is).
-async fn whoami(Anyone(caller): Anyone) -> Json<serde_json::Value> {
-    let mut v = json!({"username": caller.name, "role": caller.role});
-    if let Some(m) = caller.merchant_id {
-        v["merchant_id"] = json!(m);
-    }
-    Json(v)
+#[utoipa::path(
+    get,
+    path = "/api/v1/session",
+    tag = "session",
+    responses((status = 200, description = "The caller.", body = SessionView))
+)]
+async fn whoami(Anyone(caller): Anyone) -> Result<Json<SessionView>, ApiError> {
+    let merchant_id = caller
+        .merchant_id
+        .as_deref()
+        .map(Ident::parse)
+        .transpose()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored merchant id: {e}")))?;
+    Ok(Json(SessionView {
+        username: caller.name,
+        role: caller.role,
+        merchant_id,
+    }))
 }
 
-/// Ends the session named by the cookie and clears the cookie. Without a cookie there is
-/// nothing to end, which is not an error.
+/// Logs out: ends the session named by the cookie and clears the cookie. Without a cookie
+/// there is nothing to end, which is not an error.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/session",
+    tag = "session",
+    security(()),
+    responses(
+        (status = 204, description = "Signed out; the cookie is cleared.",
+         headers(("Set-Cookie" = String, description = "An expired session cookie"))),
+        (status = 403, description = "A cookie request from another site.",
+         body = super::openapi::ErrorBody),
+    )
+)]
 async fn logout(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
     if let Some(cookie) = session_cookie(req.headers()) {
         if !state.logins.same_origin(req.headers()) {

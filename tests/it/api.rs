@@ -155,14 +155,18 @@ async fn every_endpoint_needs_credentials_and_the_right_role() {
         (Method::DELETE, "/api/v1/session"),
         // The field app reads its settings before its worker logs in (to the broker).
         (Method::GET, "/api/v1/field/config"),
+        // The API's description and its reference page: nothing in them is not public.
+        (Method::GET, "/api/v1/openapi.json"),
+        (Method::GET, "/api/docs"),
     ];
     // A phone's own MQTT login as HTTP Basic, and nothing else: no token, no session.
     let phone_only: &[(Method, &str)] = &[
         (Method::POST, "/api/v1/field/reports"),
         (Method::POST, "/api/v1/redemptions"),
     ];
-    // The table covers every API route of the router: each `.route(...)` in src/http.
-    for (method, pattern) in api_routes() {
+    // The table covers every operation of the API's document, which covers every route
+    // (`openapi::the_document_describes_every_route`).
+    for (method, pattern) in crate::openapi::operations(&app).await {
         let covered = table
             .iter()
             .map(|(m, p, _)| (m, *p))
@@ -291,53 +295,6 @@ async fn merchant_session(app: &TestApp, id: &str) -> String {
         .to_str()
         .unwrap();
     set.split(';').next().unwrap().to_owned()
-}
-
-/// `(METHOD, path pattern)` of every `/api/` route declared in `src/http`, read from the
-/// source, so a new route without a row in the role table fails the test.
-fn api_routes() -> Vec<(String, String)> {
-    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                files(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
-    let mut sources = Vec::new();
-    files(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http"),
-        &mut sources,
-    );
-    let mut routes = Vec::new();
-    for file in sources {
-        let text = std::fs::read_to_string(&file).unwrap();
-        for call in text.split(".route(").skip(1) {
-            // The call's text: up to the end of the statement or of the router fn.
-            let call = call.split(';').next().unwrap();
-            let call = call.split("\n}").next().unwrap();
-            let Some(path) = call.split('"').nth(1) else {
-                continue;
-            };
-            if !path.starts_with("/api/") {
-                continue;
-            }
-            for method in ["get", "post", "put", "patch", "delete"] {
-                let needle = format!("{method}(");
-                let found = call.match_indices(&needle).any(|(i, _)| {
-                    let before = call[..i].chars().next_back();
-                    !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
-                });
-                if found {
-                    routes.push((method.to_uppercase(), path.to_owned()));
-                }
-            }
-        }
-    }
-    assert!(routes.len() > 30, "found only {routes:?}");
-    routes
 }
 
 /// Whether a concrete path fits a route pattern whose `{name}` segments match anything.

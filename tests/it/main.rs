@@ -34,6 +34,7 @@ mod mosquitto;
 mod mosquitto_acl;
 mod mqtt_ws;
 mod onvif;
+mod openapi;
 mod pagination;
 mod points;
 mod points_honour;

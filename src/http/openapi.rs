@@ -1,0 +1,192 @@
+//! The API's OpenAPI 3.1 document, generated from the handlers themselves: each handler
+//! carries `#[utoipa::path]` and each area registers it with `utoipa_axum::routes!`, so a
+//! route cannot be served without being described. Served at `GET /api/v1/openapi.json`;
+//! the human reference (Swagger UI, embedded from npm) at `/api/docs`.
+//!
+//! The error answers every operation shares (the [`ErrorBody`] shape, from
+//! [`super::error::ApiError`]) are added here once, by [`finish`], rather than repeated on
+//! each handler: which of them an operation can give follows from its credentials, its
+//! path parameters and its method.
+
+use axum::body::Bytes;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
+use utoipa::{Modify, OpenApi as _, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+use super::auth::SESSION_COOKIE;
+use super::AppState;
+
+/// Where the document is served.
+pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
+/// Where its reference page is served.
+pub const DOCS_PATH: &str = "/api/docs";
+
+/// The body of every error answer (4xx and 5xx).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, in words for a person; never internal detail.
+    pub error: String,
+}
+
+/// The document's fixed part; the paths come from the areas' routers.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "griddispatch",
+        description = "Incident dispatch for a grid-management network: alerts in, incidents \
+on a map, tasks to the nearest available grid worker, the case followed until closed, \
+volunteer points. Programs authenticate with `Authorization: Bearer <token>` (tokens are \
+made with `griddispatch token`); the console with the session cookie from \
+`POST /api/v1/session`; phones with their MQTT login as HTTP Basic where an operation says \
+so. Lists are paged: `?limit=` (each list names its default and cap) and `?cursor=` from \
+the previous page's `X-Next-Cursor` header; times are RFC 3339, distances metres."
+    ),
+    modifiers(&Credentials),
+    security(("token" = []), ("session" = [])),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+/// The three kinds of credentials (see `auth`).
+struct Credentials;
+
+impl Modify for Credentials {
+    fn modify(&self, doc: &mut OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                SESSION_COOKIE,
+                "The console's session, set by POST /api/v1/session. A request that \
+changes state with it must also carry this site's Origin.",
+            ))),
+        );
+        components.add_security_scheme(
+            "phone",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+    }
+}
+
+/// A router that starts the document: the areas merge into it.
+pub fn start() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+}
+
+/// Completes the document of every route (the shared error answers) and returns the
+/// routes that serve it and its reference page.
+pub fn serve(mut doc: OpenApi) -> axum::Router<AppState> {
+    finish(&mut doc);
+    let json = Bytes::from(doc.to_pretty_json().unwrap_or_else(|e| {
+        // Only a schema type whose Serialize fails could do this; none does.
+        tracing::error!(error = %e, "the OpenAPI document did not serialise");
+        String::from("{}")
+    }));
+    axum::Router::new()
+        .route(
+            DOCUMENT_PATH,
+            get(move || {
+                let json = json.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("application/json"),
+                        )],
+                        json,
+                    )
+                        .into_response()
+                }
+            }),
+        )
+        .route(DOCS_PATH, get(docs_page))
+}
+
+/// The reference page (`web/src/api-docs.html`), open to all like the document: neither
+/// holds anything that is not in the public contract.
+async fn docs_page() -> Response {
+    super::console::page("api-docs.html")
+}
+
+/// Adds to every operation the error answers it can give, all with [`ErrorBody`]:
+/// - 401 and 403 when it needs credentials; 404 when its path names something;
+/// - 409 when it changes state; 413 and 422 (body or query not acceptable);
+/// - 429 (a quota or the password checks are busy); 503 (stopping, over its time limit,
+///   or the leader is away); 500 (logged in detail, answered without).
+///
+/// An operation that documents one of these itself keeps its own words.
+pub fn finish(doc: &mut OpenApi) {
+    let global = doc.security.clone().unwrap_or_default();
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let names_something = path.contains('{');
+        for (method, op) in operations_mut(item) {
+            let security = op.security.as_ref().unwrap_or(&global);
+            let public = security.is_empty() || security.contains(&SecurityRequirement::default());
+            let mut add = |status: &str, why: &str| {
+                if !op.responses.responses.contains_key(status) {
+                    let response = ResponseBuilder::new()
+                        .description(why)
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                .build(),
+                        )
+                        .build();
+                    op.responses
+                        .responses
+                        .insert(status.to_owned(), response.into());
+                }
+            };
+            if !public {
+                add("401", "No credentials, or unknown ones.");
+                add("403", "The caller's role does not allow this, or a cookie request came from another site.");
+            }
+            if names_something {
+                add(
+                    "404",
+                    "What the path names does not exist (or is not the caller's to see).",
+                );
+            }
+            if method != "get" {
+                add("409", "It conflicts with the current state (a duplicate id, a closed incident, a changed version).");
+            }
+            add(
+                "413",
+                "The body is over this route's size limit (`http.limits`).",
+            );
+            add(
+                "422",
+                "The body, path or query is not acceptable; the message names the field.",
+            );
+            add("429", "Too many requests or failed logins from this caller, or the password checks are busy; see Retry-After.");
+            add("500", "An internal error, logged on the server.");
+            add("503", "The server is stopping, the request passed its time limit, or the cluster's leader is away.");
+        }
+    }
+}
+
+/// The operations of one path, with their lower-case methods.
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &mut Operation)> {
+    [
+        ("get", item.get.as_mut()),
+        ("put", item.put.as_mut()),
+        ("post", item.post.as_mut()),
+        ("delete", item.delete.as_mut()),
+        ("patch", item.patch.as_mut()),
+    ]
+    .into_iter()
+    .filter_map(|(m, op)| op.map(|op| (m, op)))
+}
