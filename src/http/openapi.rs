@@ -128,6 +128,8 @@ async fn docs_page() -> Response {
 ///
 /// An operation that documents one of these itself keeps its own words.
 pub fn finish(doc: &mut OpenApi) {
+    name_operations(doc);
+    link_created_things(doc);
     let global = doc.security.clone().unwrap_or_default();
     for (path, item) in doc.paths.paths.iter_mut() {
         let names_something = path.contains('{');
@@ -178,6 +180,91 @@ pub fn finish(doc: &mut OpenApi) {
     }
 }
 
+/// Gives every operation a unique id from its method and path (`get_incidents_id_timeline`):
+/// utoipa names them after the handler function, and every area has a `list`.
+fn name_operations(doc: &mut OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for (method, op) in operations_mut(item) {
+            op.operation_id = Some(operation_id(method, path));
+        }
+    }
+}
+
+/// `get_incidents_id_timeline` for `GET /api/v1/incidents/{id}/timeline`.
+fn operation_id(method: &str, path: &str) -> String {
+    let rest = path.strip_prefix("/api/v1/").unwrap_or(path);
+    let words: Vec<String> = rest
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    format!("{method}_{}", words.join("_"))
+}
+
+/// Where the id of a thing a POST made is found in its answer, by the collection it was
+/// posted to, and the collection it then lives in; besides these, a POST to `/x` links to
+/// `/x/{id}…` by the answer's `id`.
+const MADE_ELSEWHERE: &[(&str, &str, &str)] =
+    &[("/api/v1/alerts", "/api/v1/incidents", "/incident_id")];
+
+/// OpenAPI links from each POST that makes something to the operations on what it made
+/// (the answer's id fills their path parameter), so that a client generator, and the
+/// schema-driven attack run's stateful phase, can follow them.
+fn link_created_things(doc: &mut OpenApi) {
+    let paths: Vec<String> = doc.paths.paths.keys().cloned().collect();
+    let mut links = Vec::new();
+    for from in &paths {
+        let (to, pointer) = MADE_ELSEWHERE
+            .iter()
+            .find(|(f, _, _)| f == from)
+            .map_or((from.as_str(), "/id"), |(_, t, p)| (*t, *p));
+        for target in &paths {
+            let Some(rest) = target.strip_prefix(&format!("{to}/{{")) else {
+                continue;
+            };
+            let Some((param, _)) = rest.split_once('}') else {
+                continue;
+            };
+            let item = &doc.paths.paths[target];
+            let methods = [
+                ("get", &item.get),
+                ("put", &item.put),
+                ("post", &item.post),
+                ("delete", &item.delete),
+                ("patch", &item.patch),
+            ];
+            for (method, op) in methods {
+                if op.is_some() {
+                    links.push((
+                        from.clone(),
+                        operation_id(method, target),
+                        param.to_owned(),
+                        pointer,
+                    ));
+                }
+            }
+        }
+    }
+    for (from, target_id, param, pointer) in links {
+        let Some(post) = doc.paths.paths.get_mut(&from).and_then(|i| i.post.as_mut()) else {
+            continue;
+        };
+        for (status, response) in post.responses.responses.iter_mut() {
+            let utoipa::openapi::RefOr::T(response) = response else {
+                continue;
+            };
+            if !status.starts_with('2') || response.content.is_empty() {
+                continue;
+            }
+            let link = utoipa::openapi::link::LinkBuilder::new()
+                .operation_id(target_id.clone())
+                .parameter(param.clone(), format!("$response.body#{pointer}"))
+                .build();
+            response.links.insert(target_id.clone(), link.into());
+        }
+    }
+}
+
 /// The operations of one path, with their lower-case methods.
 fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &mut Operation)> {
     [
@@ -189,4 +276,22 @@ fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &m
     ]
     .into_iter()
     .filter_map(|(m, op)| op.map(|op| (m, op)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::operation_id;
+
+    #[test]
+    fn operation_ids_come_from_method_and_path() {
+        assert_eq!(
+            operation_id("get", "/api/v1/incidents/{id}/timeline"),
+            "get_incidents_id_timeline"
+        );
+        assert_eq!(
+            operation_id("get", "/api/v1/reports/summary.csv"),
+            "get_reports_summary_csv"
+        );
+        assert_eq!(operation_id("get", "/healthz"), "get_healthz");
+    }
 }
