@@ -52,6 +52,7 @@ pub async fn start(running: &Running, settings: &Settings) -> anyhow::Result<()>
         .await
         .with_context(|| format!("demo merchant user {username}"))?;
     tracing::info!("merchant page: http://{console}/merchant  login: {username} / {password}");
+    tracing::info!("API reference: http://{console}/api/docs  (OpenAPI 3.1: /api/v1/openapi.json)");
     let mqtt_url = running.mqtt_url.clone();
     let cancel = running.cancel.clone();
     let store = running.store.clone();
