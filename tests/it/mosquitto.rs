@@ -5,12 +5,6 @@ use crate::common;
 use crate::common::{test_settings, worker, Client, TestApp};
 use serde_json::json;
 
-/// The tests here share the Mosquitto on 127.0.0.1:1883, where every dispatcher hears every
-/// worker's updates (`dispatch/+/tasks/+/update`) and answers those of tasks it does not
-/// know with a refusal: two dispatchers at once would answer each other's workers. So they
-/// take turns.
-static ONE_DISPATCHER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// Whether Mosquitto listens on 127.0.0.1:1883. When it does not, the test is skipped and
 /// says so loudly; under CI that is a failure instead.
 fn mosquitto_here(test: &str) -> bool {
@@ -46,7 +40,7 @@ fn on_mosquitto(
 
 #[tokio::test]
 async fn dispatches_through_mosquitto() {
-    let _turn = ONE_DISPATCHER.lock().await;
+    let _turn = common::SHARED_MOSQUITTO.lock().await;
     if !mosquitto_here("dispatches_through_mosquitto") {
         return;
     }
@@ -132,7 +126,7 @@ async fn dispatches_through_mosquitto() {
 /// after the restart, so acknowledgements (sent only after each commit) keep flowing.
 #[tokio::test]
 async fn alerts_sent_while_the_dispatcher_is_down_are_all_processed() {
-    let _turn = ONE_DISPATCHER.lock().await;
+    let _turn = common::SHARED_MOSQUITTO.lock().await;
     if !mosquitto_here("alerts_sent_while_the_dispatcher_is_down_are_all_processed") {
         return;
     }
@@ -191,7 +185,7 @@ async fn alerts_sent_while_the_dispatcher_is_down_are_all_processed() {
 /// until the database is back.
 #[tokio::test]
 async fn a_workers_answer_that_meets_a_database_outage_is_applied_when_it_ends() {
-    let _turn = ONE_DISPATCHER.lock().await;
+    let _turn = common::SHARED_MOSQUITTO.lock().await;
     if !mosquitto_here("a_workers_answer_that_meets_a_database_outage_is_applied_when_it_ends") {
         return;
     }

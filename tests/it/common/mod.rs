@@ -725,6 +725,14 @@ pub async fn first_and_second(app: &Api, ids: (&str, &str)) -> (Worker, Worker) 
 
 /// Ends the kept session `client_id` left on a shared broker (connecting with a clean
 /// session discards it), so finished tests leave no subscriber queuing messages for ever.
+/// Tests that run a dispatcher on the shared Mosquitto on 127.0.0.1:1883 (`mosquitto`,
+/// `cluster`) hold this while it runs. Every dispatcher there hears every worker's updates
+/// (`dispatch/+/tasks/+/update`) and answers those of tasks it does not know with a
+/// refusal ("unknown"), so two at once would answer each other's workers: a worker of one
+/// test could read another test's refusal before its own dispatcher's acceptance. A
+/// county has one dispatcher (or one cluster) per broker; the tests take turns.
+pub static SHARED_MOSQUITTO: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub async fn forget_session(host: &str, port: u16, client_id: &str) {
     let c = Client::connect(host, port, client_id, "", "").await;
     let _ = c.client.disconnect().await;
