@@ -23,7 +23,7 @@ pub const REASON_DISABLED: &str = "detection disabled in Frigate";
 pub const REASON_FRIGATE_UNAVAILABLE: &str = "Frigate unavailable";
 
 /// A camera's health.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CameraStatus {
     /// Frigate detects on it.

@@ -13,38 +13,39 @@ pub fn fuzz_import(csv: bool, body: &[u8]) {
 
 use std::collections::HashSet;
 
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::response::Response;
+use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{Admin, Viewer};
-use super::error::{ApiError, JsonBody};
+use super::error::{ApiError, JsonBody, Path, Query};
+use super::page::PageQuery;
 use super::AppState;
 use crate::dispatch::Reload;
 use crate::domain::zones::ZoneIndex;
 use crate::domain::{Ident, Invalid, LatLon};
 use crate::ingest::gb28181::is_device_id;
-use crate::store::CameraRow;
+use crate::store::{CameraHistoryRow, CameraRow, CameraView};
 
 /// Longest camera name accepted, in characters.
 const NAME_MAX_CHARS: usize = 200;
 
 /// Routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/cameras", get(list).post(create))
-        // Its body limit is `http.limits.max_import_bytes` (64 MiB by default: a CSV line
-        // is about 150 bytes and a GeoJSON feature about 300, so 50,000 cameras fit either
-        // way, with generous names and stream URIs).
-        .route(
-            "/api/v1/cameras/import",
-            post(import::import).layer(DefaultBodyLimit::disable()),
-        )
-        .route("/api/v1/cameras/{id}", get(one).patch(patch).delete(remove))
-        .route("/api/v1/cameras/{id}/history", get(history))
+pub fn router() -> OpenApiRouter<AppState> {
+    // Its body limit is `http.limits.max_import_bytes` (64 MiB by default: a CSV line is
+    // about 150 bytes and a GeoJSON feature about 300, so 50,000 cameras fit either way,
+    // with generous names and stream URIs).
+    let (schemas, paths, import) = routes!(import::import);
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes((schemas, paths, import.layer(DefaultBodyLimit::disable())))
+        .routes(routes!(one, patch, remove))
+        .routes(routes!(history))
 }
 
 /// A camera's fields as some body gave them, not yet checked; `None` = not given.
@@ -181,14 +182,20 @@ fn joined(errors: &[Invalid]) -> String {
 }
 
 /// Body of `POST /api/v1/cameras`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateCamera {
+    /// Camera id (Frigate's camera name for Frigate cameras).
     id: Ident,
+    /// Display name, at most 200 characters.
     name: String,
+    /// Latitude.
     lat: f64,
+    /// Longitude.
     lon: f64,
+    /// Zone; when not given, the zone containing the position.
     zone_id: Option<Ident>,
+    /// Stream address (`rtsp://…` and the like).
     stream_uri: Option<String>,
     /// GB/T 28181 device id: exactly 20 digits, unique among cameras.
     gb28181_id: Option<String>,
@@ -200,11 +207,23 @@ struct CreateCamera {
     onvif_metadata: Option<bool>,
 }
 
+/// Adds a camera.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cameras",
+    tag = "cameras",
+    request_body = CreateCamera,
+    responses(
+        (status = 201, description = "Created.", body = CameraRow),
+        (status = 409, description = "The id, or the GB/T 28181 device id, is taken.",
+         body = super::openapi::ErrorBody),
+    )
+)]
 async fn create(
     _: Admin,
     State(st): State<AppState>,
     JsonBody(body): JsonBody<CreateCamera>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CameraRow>), ApiError> {
     let input = CameraInput {
         id: Some(body.id.to_string()),
         name: Some(body.name),
@@ -221,70 +240,119 @@ async fn create(
         check(input, &Zones::load(&st).await?).map_err(|e| ApiError::Unprocessable(joined(&e)))?;
     st.store.create_camera(&row).await?;
     st.dispatcher.reload(Reload::Cameras).await?;
-    Ok((StatusCode::CREATED, Json(json!(row))))
+    Ok((StatusCode::CREATED, Json(row)))
 }
 
+/// Lists the cameras with their health, by id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cameras",
+    tag = "cameras",
+    params(PageQuery),
+    responses((status = 200, description = "A page of cameras (default and cap 5000).",
+               body = Vec<CameraView>,
+               headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+)]
 async fn list(
     _: Viewer,
     State(st): State<AppState>,
-    Query(q): Query<super::page::PageQuery>,
-) -> Result<axum::response::Response, ApiError> {
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
     let page = q.whole_list()?;
     let cameras = st.store.camera_views().await?;
-    page.answer_sorted(cameras, |c| c.camera.id.as_str(), |c| json!(c))
+    page.answer_sorted(cameras, |c| c.camera.id.as_str(), CameraView::clone)
 }
 
 /// A camera's status changes, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cameras/{id}/history",
+    tag = "cameras",
+    params(("id" = String, Path, description = "Camera id"), PageQuery),
+    responses((status = 200, description = "A page of status changes (default and cap 1000).",
+               body = Vec<CameraHistoryRow>,
+               headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+)]
 async fn history(
     _: Viewer,
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<super::page::PageQuery>,
-) -> Result<axum::response::Response, ApiError> {
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
     let page = super::page::Page::new(q.cursor.as_deref(), q.limit, 1000, 1000)?;
     let before = match page.after_key(1)? {
         Some([seq]) => Some(super::page::key_i64(seq)?),
         _ => None,
     };
     let rows = st.store.camera_history(&id, before, page.fetch()).await?;
-    Ok(page.answer(rows, |r| vec![r.seq.into()], |r| json!(r)))
+    Ok(page.answer(rows, |r| vec![r.seq.into()], CameraHistoryRow::clone))
 }
 
+/// One camera with its health.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cameras/{id}",
+    tag = "cameras",
+    params(("id" = String, Path, description = "Camera id")),
+    responses((status = 200, description = "The camera.", body = CameraView))
+)]
 async fn one(
     _: Viewer,
     State(st): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(st.store.camera_view(&id).await?)))
+) -> Result<Json<CameraView>, ApiError> {
+    Ok(Json(st.store.camera_view(&id).await?))
 }
 
 /// Body of `PATCH /api/v1/cameras/{id}`: only the fields given change; `null` clears an
 /// optional field, and for `zone_id` means "derive it from the position again".
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PatchCamera {
+    /// Display name, at most 200 characters.
     name: Option<String>,
+    /// Latitude; moving a camera keeps its zone unless `zone_id` is given too.
     lat: Option<f64>,
+    /// Longitude.
     lon: Option<f64>,
+    /// The zone; `null` derives it from the (new) position.
     #[serde(default, with = "serde_with::rust::double_option")]
     zone_id: Option<Option<Ident>>,
+    /// Stream address; `null` clears it.
     #[serde(default, with = "serde_with::rust::double_option")]
     stream_uri: Option<Option<String>>,
+    /// GB/T 28181 device id (20 digits); `null` clears it.
     #[serde(default, with = "serde_with::rust::double_option")]
     gb28181_id: Option<Option<String>>,
+    /// Degrees clockwise from north, 0–360; `null` clears it.
     #[serde(default, with = "serde_with::rust::double_option")]
     heading: Option<Option<f64>>,
+    /// Field of view, degrees, 1–360; `null` clears it.
     #[serde(default, with = "serde_with::rust::double_option")]
     fov: Option<Option<f64>>,
+    /// Publishes ONVIF analytics metadata.
     onvif_metadata: Option<bool>,
 }
 
+/// Changes a camera: only the fields given change.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/cameras/{id}",
+    tag = "cameras",
+    params(("id" = String, Path, description = "Camera id")),
+    request_body = PatchCamera,
+    responses(
+        (status = 200, description = "The camera as changed.", body = CameraRow),
+        (status = 409, description = "The GB/T 28181 device id belongs to another camera.",
+         body = super::openapi::ErrorBody),
+    )
+)]
 async fn patch(
     _: Admin,
     State(st): State<AppState>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<PatchCamera>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CameraRow>, ApiError> {
     let cur = st.store.camera(&id).await?;
     // Moving a camera without naming a zone keeps its zone: an administrator may have set
     // it on purpose. `zone_id: null` asks for the zone of the (new) position.
@@ -307,9 +375,17 @@ async fn patch(
         check(input, &Zones::load(&st).await?).map_err(|e| ApiError::Unprocessable(joined(&e)))?;
     st.store.update_camera(&row).await?;
     st.dispatcher.reload(Reload::Cameras).await?;
-    Ok(Json(json!(row)))
+    Ok(Json(row))
 }
 
+/// Deletes a camera.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/cameras/{id}",
+    tag = "cameras",
+    params(("id" = String, Path, description = "Camera id")),
+    responses((status = 204, description = "Deleted."))
+)]
 async fn remove(
     _: Admin,
     State(st): State<AppState>,

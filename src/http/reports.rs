@@ -1,30 +1,33 @@
 //! `/api/v1/reports/summary`: the evaluation report (docs/reports.md) as JSON, CSV and an
 //! Excel workbook. Viewer role.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Viewer;
-use super::error::ApiError;
+use super::error::{ApiError, Query};
 use super::{rfc3339, AppState};
 use crate::domain::report::{self, Cell, GroupBy, Period, ReportRow};
 use crate::store::now_ms;
 
 /// Routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/reports/summary", get(summary))
-        .route("/api/v1/reports/summary.csv", get(summary_csv))
-        .route("/api/v1/reports/summary.xlsx", get(summary_xlsx))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(summary))
+        .routes(routes!(summary_csv))
+        .routes(routes!(summary_xlsx))
 }
 
-/// `?from=…&to=…&group_by=…`.
-#[derive(Debug, Deserialize)]
+/// `?from=…&to=…&group_by=…`. `from` and `to` are required (422 without them); they are
+/// `Option` so that the message names the missing one in our words.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SummaryQuery {
     /// RFC 3339, or `YYYY-MM-DD` (that day's start).
     from: Option<String>,
@@ -35,7 +38,7 @@ struct SummaryQuery {
 }
 
 /// The report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Summary {
     /// First instant included, RFC 3339 UTC.
     from: String,
@@ -52,11 +55,7 @@ struct Summary {
 }
 
 /// Checks the query and computes the report.
-async fn compute(
-    st: &AppState,
-    q: Result<Query<SummaryQuery>, QueryRejection>,
-) -> Result<Summary, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+async fn compute(st: &AppState, q: SummaryQuery) -> Result<Summary, ApiError> {
     let missing = |f: &str| ApiError::Unprocessable(format!("{f}: required"));
     let from = q.from.ok_or_else(|| missing("from"))?;
     let to = q.to.ok_or_else(|| missing("to"))?;
@@ -80,10 +79,18 @@ async fn compute(
     })
 }
 
+/// The evaluation report of a period (docs/reports.md), one row per group and the total.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/summary",
+    tag = "reports",
+    params(SummaryQuery),
+    responses((status = 200, description = "The report.", body = Summary))
+)]
 async fn summary(
     _: Viewer,
     State(st): State<AppState>,
-    q: Result<Query<SummaryQuery>, QueryRejection>,
+    Query(q): Query<SummaryQuery>,
 ) -> Result<Json<Summary>, ApiError> {
     Ok(Json(compute(&st, q).await?))
 }
@@ -144,10 +151,21 @@ where
     Ok(attachment("text/csv; charset=utf-8", name, body))
 }
 
+/// The report as CSV: a header row, one row per group, the total last; downloaded as
+/// `report-<group_by>-<from>-<to>.csv`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/summary.csv",
+    tag = "reports",
+    params(SummaryQuery),
+    responses((status = 200, description = "The report, UTF-8 CSV.", body = String,
+               content_type = "text/csv",
+               headers(("Content-Disposition" = String, description = "attachment; filename=\"report-….csv\""))))
+)]
 async fn summary_csv(
     _: Viewer,
     State(st): State<AppState>,
-    q: Result<Query<SummaryQuery>, QueryRejection>,
+    Query(q): Query<SummaryQuery>,
 ) -> Result<Response, ApiError> {
     let s = compute(&st, q).await?;
     let rows = table(&s).map(|cells| {
@@ -201,10 +219,21 @@ fn workbook(s: &Summary) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     wb.save_to_buffer()
 }
 
+/// The report as an Excel workbook: sheet `summary` (as the CSV) and sheet `period`
+/// (from, to, group_by, generated_at); downloaded as `report-<group_by>-<from>-<to>.xlsx`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/summary.xlsx",
+    tag = "reports",
+    params(SummaryQuery),
+    responses((status = 200, description = "The workbook.", body = Vec<u8>,
+               content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+               headers(("Content-Disposition" = String, description = "attachment; filename=\"report-….xlsx\""))))
+)]
 async fn summary_xlsx(
     _: Viewer,
     State(st): State<AppState>,
-    q: Result<Query<SummaryQuery>, QueryRejection>,
+    Query(q): Query<SummaryQuery>,
 ) -> Result<Response, ApiError> {
     let s = compute(&st, q).await?;
     let name = file_name(&s, "xlsx");

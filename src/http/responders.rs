@@ -1,41 +1,36 @@
 //! `/api/v1/responders` and `/api/v1/sources`: who works in the field and who raises alerts,
 //! each with an MQTT login whose password is shown once.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::response::Response;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{Admin, Viewer};
-use super::error::{ApiError, JsonBody};
+use super::error::{ApiError, JsonBody, Path, Query};
 use super::page::PageQuery;
 use super::AppState;
 use crate::dispatch::Reload;
 use crate::domain::alert::named_source;
 use crate::domain::{Ident, ResponderKind, TravelMode};
-use crate::store::{AccountOwner, NewResponder, ResponderRow};
-use axum::response::Response;
+use crate::store::{AccountOwner, MqttCredentials, NewResponder, ResponderRow, SourceRow};
 
 /// Routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/responders", get(list).post(create))
-        .route(
-            "/api/v1/responders/{id}",
-            get(one).patch(patch).delete(remove),
-        )
-        .route(
-            "/api/v1/responders/{id}/reset-password",
-            post(reset_responder),
-        )
-        .route("/api/v1/sources", get(list_sources).post(create_source))
-        .route("/api/v1/sources/{id}/reset-password", post(reset_source))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(one, patch, remove))
+        .routes(routes!(reset_responder))
+        .routes(routes!(list_sources, create_source))
+        .routes(routes!(reset_source))
 }
 
 /// Body of `POST /api/v1/responders`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateResponder {
     /// Id, also the MQTT username.
@@ -61,16 +56,21 @@ struct CreateResponder {
 }
 
 /// Body of `PATCH /api/v1/responders/{id}`: only the fields given change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PatchResponder {
+    /// Display name.
     name: Option<String>,
+    /// Kind.
     kind: Option<ResponderKind>,
+    /// Travel mode.
     travel: Option<TravelMode>,
     /// `null` clears the zone.
     #[serde(default, with = "serde_with::rust::double_option")]
     zone_id: Option<Option<Ident>>,
+    /// Skills (replace the list).
     skills: Option<Vec<String>>,
+    /// Working now.
     on_duty: Option<bool>,
     /// `null` clears it.
     #[serde(default, with = "serde_with::rust::double_option")]
@@ -118,18 +118,87 @@ fn phone_of(s: Option<&str>) -> Result<Option<String>, ApiError> {
     Ok(Some(s.to_owned()))
 }
 
-fn view(r: &ResponderRow) -> Value {
-    let mut v = serde_json::to_value(r).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.insert(
-            "skills".into(),
-            serde_json::from_str(&r.skills).unwrap_or(json!([])),
-        );
-        if let Some(at) = r.fix_at {
-            o.insert("fix_at".into(), json!(super::rfc3339(at)));
-        }
+/// A responder as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+struct ResponderView {
+    /// Responder id (also the MQTT username).
+    id: String,
+    /// Display name.
+    name: String,
+    /// Kind.
+    kind: ResponderKind,
+    /// Travel mode.
+    travel: TravelMode,
+    /// Zone of responsibility.
+    zone_id: Option<String>,
+    /// Skills.
+    skills: Vec<String>,
+    /// Working now.
+    on_duty: bool,
+    /// Last latitude.
+    lat: Option<f64>,
+    /// Last longitude.
+    lon: Option<f64>,
+    /// Time of the last fix, RFC 3339.
+    fix_at: Option<String>,
+    /// Accuracy of the last fix, metres.
+    accuracy_m: Option<f64>,
+    /// Battery percent reported with the last fix.
+    battery: Option<i64>,
+    /// Real name, if given.
+    real_name: Option<String>,
+    /// Phone number, if given.
+    phone: Option<String>,
+    /// The grid station (a merchant that is one) this responder is based at.
+    station_id: Option<String>,
+}
+
+/// A responder just created, with its MQTT login (the password is shown this once).
+#[derive(Debug, Serialize, ToSchema)]
+struct CreatedResponder {
+    #[serde(flatten)]
+    responder: ResponderView,
+    /// The responder's MQTT login.
+    mqtt: MqttCredentials,
+}
+
+/// A new MQTT password (shown this once; the old one no longer works).
+#[derive(Debug, Serialize, ToSchema)]
+struct NewPassword {
+    /// The MQTT login with its new password.
+    mqtt: MqttCredentials,
+}
+
+/// A source just created, with its MQTT login (the password is shown this once).
+#[derive(Debug, Serialize, ToSchema)]
+struct CreatedSource {
+    /// Source id.
+    id: Ident,
+    /// Display name.
+    name: String,
+    /// The source's MQTT login (`source-<id>`).
+    mqtt: MqttCredentials,
+}
+
+fn view(r: &ResponderRow) -> ResponderView {
+    ResponderView {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        kind: r.kind,
+        travel: r.travel,
+        zone_id: r.zone_id.clone(),
+        // Stored as a JSON array of names, written from a list; unreadable reads as none.
+        skills: serde_json::from_str(&r.skills).unwrap_or_default(),
+        on_duty: r.on_duty,
+        lat: r.lat,
+        lon: r.lon,
+        fix_at: r.fix_at.map(super::rfc3339),
+        accuracy_m: r.accuracy_m,
+        battery: r.battery,
+        real_name: r.real_name.clone(),
+        phone: r.phone.clone(),
+        station_id: r.station_id.clone(),
     }
-    v
 }
 
 fn name_of(name: &str) -> Result<String, ApiError> {
@@ -171,11 +240,23 @@ async fn check_station(st: &AppState, station: Option<&Ident>) -> Result<(), Api
     Ok(())
 }
 
+/// Adds a responder and its MQTT login (username = the id).
+#[utoipa::path(
+    post,
+    path = "/api/v1/responders",
+    tag = "responders",
+    request_body = CreateResponder,
+    responses(
+        (status = 201, description = "Created; the MQTT password is shown this once.",
+         body = CreatedResponder),
+        (status = 409, description = "The id is taken.", body = super::openapi::ErrorBody),
+    )
+)]
 async fn create(
     _: Admin,
     State(st): State<AppState>,
     JsonBody(body): JsonBody<CreateResponder>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedResponder>), ApiError> {
     check_zone(&st, body.zone_id.as_ref()).await?;
     let real_name = real_name_of(body.real_name.as_deref())?;
     let phone = phone_of(body.phone.as_deref())?;
@@ -200,13 +281,26 @@ async fn create(
     st.dispatcher
         .reload(Reload::Responder(new.id.clone()))
         .await?;
-    let mut v = view(&st.store.responder(&new.id).await?);
-    if let Some(o) = v.as_object_mut() {
-        o.insert("mqtt".into(), json!(creds));
-    }
-    Ok((StatusCode::CREATED, Json(v)))
+    let responder = view(&st.store.responder(&new.id).await?);
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedResponder {
+            responder,
+            mqtt: creds,
+        }),
+    ))
 }
 
+/// Lists the responders, by id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/responders",
+    tag = "responders",
+    params(PageQuery),
+    responses((status = 200, description = "A page of responders (default and cap 5000).",
+               body = Vec<ResponderView>,
+               headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+)]
 async fn list(
     _: Viewer,
     State(st): State<AppState>,
@@ -216,20 +310,37 @@ async fn list(
     page.answer_sorted(st.store.responders().await?, |r| r.id.as_str(), view)
 }
 
+/// One responder.
+#[utoipa::path(
+    get,
+    path = "/api/v1/responders/{id}",
+    tag = "responders",
+    params(("id" = String, Path, description = "Responder id")),
+    responses((status = 200, description = "The responder.", body = ResponderView))
+)]
 async fn one(
     _: Viewer,
     State(st): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ResponderView>, ApiError> {
     Ok(Json(view(&st.store.responder(&id).await?)))
 }
 
+/// Changes a responder: only the fields given change.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/responders/{id}",
+    tag = "responders",
+    params(("id" = String, Path, description = "Responder id")),
+    request_body = PatchResponder,
+    responses((status = 200, description = "The responder as changed.", body = ResponderView))
+)]
 async fn patch(
     _: Admin,
     State(st): State<AppState>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<PatchResponder>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ResponderView>, ApiError> {
     let cur = st.store.responder(&id).await?;
     if let Some(Some(z)) = &body.zone_id {
         check_zone(&st, Some(z)).await?;
@@ -276,6 +387,14 @@ async fn patch(
     Ok(Json(view(&st.store.responder(&id).await?)))
 }
 
+/// Deletes a responder and its MQTT login.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/responders/{id}",
+    tag = "responders",
+    params(("id" = String, Path, description = "Responder id")),
+    responses((status = 204, description = "Deleted."))
+)]
 async fn remove(
     _: Admin,
     State(st): State<AppState>,
@@ -286,54 +405,104 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Gives a responder a new MQTT password; the old one stops working.
+#[utoipa::path(
+    post,
+    path = "/api/v1/responders/{id}/reset-password",
+    tag = "responders",
+    params(("id" = String, Path, description = "Responder id")),
+    responses((status = 200, description = "The new password, shown this once.",
+               body = NewPassword))
+)]
 async fn reset_responder(
     _: Admin,
     State(st): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NewPassword>, ApiError> {
     let creds = st
         .store
         .reset_password(&AccountOwner::Responder(id))
         .await?;
-    Ok(Json(json!({ "mqtt": creds })))
+    Ok(Json(NewPassword { mqtt: creds }))
 }
 
 /// Body of `POST /api/v1/sources`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateSource {
+    /// Source id.
     id: Ident,
+    /// Display name, at most 200 characters.
     name: String,
 }
 
+/// Adds an alert source and its MQTT login (`source-<id>`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/sources",
+    tag = "sources",
+    request_body = CreateSource,
+    responses(
+        (status = 201, description = "Created; the MQTT password is shown this once.",
+         body = CreatedSource),
+        (status = 409, description = "The id is taken.", body = super::openapi::ErrorBody),
+    )
+)]
 async fn create_source(
     _: Admin,
     State(st): State<AppState>,
     JsonBody(body): JsonBody<CreateSource>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedSource>), ApiError> {
     let name = name_of(&body.name)?;
     let id = named_source("id", body.id)?;
     let creds = st.store.create_source(id.as_str(), &name).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": id, "name": name, "mqtt": creds })),
+        Json(CreatedSource {
+            id,
+            name,
+            mqtt: creds,
+        }),
     ))
 }
 
+/// Lists the alert sources, by id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sources",
+    tag = "sources",
+    params(PageQuery),
+    responses((status = 200, description = "A page of sources (default and cap 5000).",
+               body = Vec<SourceRow>,
+               headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+)]
 async fn list_sources(
     _: Viewer,
     State(st): State<AppState>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     let page = q.whole_list()?;
-    page.answer_sorted(st.store.sources().await?, |s| s.id.as_str(), |s| json!(s))
+    page.answer_sorted(
+        st.store.sources().await?,
+        |s| s.id.as_str(),
+        SourceRow::clone,
+    )
 }
 
+/// Gives a source a new MQTT password; the old one stops working.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sources/{id}/reset-password",
+    tag = "sources",
+    params(("id" = String, Path, description = "Source id")),
+    responses((status = 200, description = "The new password, shown this once.",
+               body = NewPassword))
+)]
 async fn reset_source(
     _: Admin,
     State(st): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NewPassword>, ApiError> {
     let creds = st.store.reset_password(&AccountOwner::Source(id)).await?;
-    Ok(Json(json!({ "mqtt": creds })))
+    Ok(Json(NewPassword { mqtt: creds }))
 }

@@ -1,43 +1,49 @@
 //! `/api/v1/users`: console users, managed by admins. Password hashes never leave the
 //! store; the last enabled admin user cannot be deleted, demoted or disabled (409).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Admin;
-use super::error::{ApiError, JsonBody};
+use super::error::{ApiError, JsonBody, Path, Query};
+use super::page::PageQuery;
 use super::AppState;
 use crate::domain::Role;
 use crate::store::{UserChange, UserError, UserRow};
 
 /// Routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/users", get(list).post(create))
-        .route(
-            "/api/v1/users/{username}",
-            get(one).patch(patch).delete(remove),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(one, patch, remove))
 }
 
 /// Body of `POST /api/v1/users`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateUser {
+    /// Login name, unique: 1 to 64 ASCII letters, digits, `. _ - @` or CJK ideographs.
     username: String,
+    /// The password.
     password: String,
+    /// Any role but `merchant` (merchant users are made with their merchant).
     role: Role,
 }
 
 /// Body of `PATCH /api/v1/users/{username}`: only the fields given change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PatchUser {
+    /// A new role.
     role: Option<Role>,
+    /// A new password.
     password: Option<String>,
+    /// Disabled users cannot log in, and their sessions end.
     disabled: Option<bool>,
 }
 
@@ -51,16 +57,34 @@ impl From<UserError> for ApiError {
     }
 }
 
+/// Lists the console users, by username (never their password hashes).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    params(PageQuery),
+    responses((status = 200, description = "A page of users (default and cap 5000).",
+               body = Vec<UserRow>,
+               headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+)]
 async fn list(
     _: Admin,
     State(state): State<AppState>,
-    Query(q): Query<super::page::PageQuery>,
+    Query(q): Query<PageQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     let page = q.whole_list()?;
     let users = state.store.users().await?;
     page.answer_sorted(users, |u| u.username.as_str(), UserRow::clone)
 }
 
+/// One console user.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{username}",
+    tag = "users",
+    params(("username" = String, Path, description = "The user's login name")),
+    responses((status = 200, description = "The user.", body = UserRow))
+)]
 async fn one(
     _: Admin,
     State(state): State<AppState>,
@@ -69,6 +93,17 @@ async fn one(
     Ok(Json(state.store.user(&username).await?))
 }
 
+/// Creates a console user.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    request_body = CreateUser,
+    responses(
+        (status = 201, description = "Created.", body = UserRow),
+        (status = 409, description = "The username is taken.", body = super::openapi::ErrorBody),
+    )
+)]
 async fn create(
     Admin(caller): Admin,
     State(state): State<AppState>,
@@ -82,6 +117,20 @@ async fn create(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
+/// Changes a user's role, password or disabled flag. The last enabled admin cannot be
+/// demoted or disabled (409).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{username}",
+    tag = "users",
+    params(("username" = String, Path, description = "The user's login name")),
+    request_body = PatchUser,
+    responses(
+        (status = 200, description = "The user as changed.", body = UserRow),
+        (status = 409, description = "It would leave no enabled admin.",
+         body = super::openapi::ErrorBody),
+    )
+)]
 async fn patch(
     Admin(caller): Admin,
     State(state): State<AppState>,
@@ -98,6 +147,18 @@ async fn patch(
     Ok(Json(user))
 }
 
+/// Deletes a user. The last enabled admin cannot be deleted (409).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{username}",
+    tag = "users",
+    params(("username" = String, Path, description = "The user's login name")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 409, description = "It would leave no enabled admin.",
+         body = super::openapi::ErrorBody),
+    )
+)]
 async fn remove(
     Admin(caller): Admin,
     State(state): State<AppState>,

@@ -1,13 +1,18 @@
 //! `/api/v1/zones`: coverage zones as GeoJSON.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
-use serde_json::{json, Map, Value};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{Admin, Viewer};
-use super::error::{ApiError, JsonBody};
+use super::error::{ApiError, JsonBody, Path, Query};
+use super::page::PageQuery;
 use super::AppState;
 use crate::dispatch::Reload;
 use crate::domain::zones::to_multipolygon;
@@ -15,12 +20,76 @@ use crate::domain::{Ident, Invalid, ZoneKind};
 use crate::store::ZoneRow;
 
 /// Routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/zones", get(list).post(create))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
         // A county's zone file can be tens of megabytes: `http.limits.max_import_bytes`.
-        .route("/api/v1/zones/import", post(import))
-        .route("/api/v1/zones/{id}", put(replace).delete(remove))
+        .routes(routes!(import))
+        .routes(routes!(replace, remove))
+}
+
+/// The `type` of a GeoJSON Feature.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub(super) enum FeatureTag {
+    /// The only value.
+    Feature,
+}
+
+/// The `type` of a GeoJSON FeatureCollection.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub(super) enum CollectionTag {
+    /// The only value.
+    FeatureCollection,
+}
+
+/// A zone as a GeoJSON Feature (RFC 7946). Its geometry and its extra properties are
+/// free-form on purpose: zones come from GIS tools, which keep their own attributes, and
+/// they are given back as they came.
+#[derive(Debug, Serialize, ToSchema)]
+struct ZoneFeature {
+    /// `Feature`.
+    #[serde(rename = "type")]
+    kind: FeatureTag,
+    /// The zone id (as `properties.id`).
+    id: String,
+    /// A GeoJSON Polygon or MultiPolygon, `[lon, lat]` positions (free-form GeoJSON).
+    #[schema(value_type = Object)]
+    geometry: Value,
+    /// The zone's fields and any other properties it was given.
+    properties: ZoneProperties,
+}
+
+/// A zone's Feature properties: its own fields, then whatever else the file had (free-form
+/// on purpose, kept as given; at most 8 levels deep and 32 KiB).
+#[derive(Debug, Serialize, ToSchema)]
+struct ZoneProperties {
+    /// Zone id. In a `PUT`, it may be left out (the URL's) but must not differ.
+    id: String,
+    /// Display name, at most 200 characters.
+    name: String,
+    /// `grid` or `beat`.
+    kind: ZoneKind,
+    /// Any other properties, free-form.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    extra: Map<String, Value>,
+}
+
+/// The zones as a GeoJSON FeatureCollection.
+#[derive(Debug, Serialize, ToSchema)]
+struct ZoneCollection {
+    /// `FeatureCollection`.
+    #[serde(rename = "type")]
+    kind: CollectionTag,
+    /// One Feature per zone.
+    features: Vec<ZoneFeature>,
+}
+
+/// What an import stored.
+#[derive(Debug, Serialize, ToSchema)]
+struct ZonesImported {
+    /// Zones stored (new or replaced).
+    imported: usize,
 }
 
 /// Longest zone name, in characters (as a camera's): names label the map and timelines.
@@ -119,35 +188,70 @@ fn feature_to_row(v: Value, expect_id: Option<&str>) -> Result<ZoneRow, Invalid>
     })
 }
 
-fn row_to_feature(z: &ZoneRow) -> Value {
-    let mut props: Map<String, Value> = serde_json::from_str(&z.properties).unwrap_or_default();
-    props.insert("id".into(), json!(z.id));
-    props.insert("name".into(), json!(z.name));
-    props.insert("kind".into(), json!(z.kind));
-    let geometry: Value = serde_json::from_str(&z.geometry).unwrap_or(Value::Null);
-    json!({ "type": "Feature", "id": z.id, "geometry": geometry, "properties": props })
+fn row_to_feature(z: &ZoneRow) -> ZoneFeature {
+    let mut extra: Map<String, Value> = serde_json::from_str(&z.properties).unwrap_or_default();
+    // Stored rows never hold these (see `feature_to_row`); the zone's own fields win.
+    for own in ["id", "name", "kind"] {
+        extra.remove(own);
+    }
+    ZoneFeature {
+        kind: FeatureTag::Feature,
+        id: z.id.clone(),
+        geometry: serde_json::from_str(&z.geometry).unwrap_or(Value::Null),
+        properties: ZoneProperties {
+            id: z.id.clone(),
+            name: z.name.clone(),
+            kind: z.kind,
+            extra,
+        },
+    }
 }
 
+/// The zones, as a GeoJSON FeatureCollection by id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/zones",
+    tag = "zones",
+    params(PageQuery),
+    responses((status = 200, description = "A page of zones (default and cap 5000).",
+               body = ZoneCollection,
+               headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+)]
 async fn list(
     _: Viewer,
     State(st): State<AppState>,
-    axum::extract::Query(q): axum::extract::Query<super::page::PageQuery>,
-) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
     let page = q.whole_list()?;
     let (zones, next) = page.cut_sorted(st.store.zones().await?, |z| z.id.as_str())?;
-    let body = Json(json!({
-        "type": "FeatureCollection",
-        "features": zones.iter().map(row_to_feature).collect::<Vec<_>>(),
-    }));
+    let body = Json(ZoneCollection {
+        kind: CollectionTag::FeatureCollection,
+        features: zones.iter().map(row_to_feature).collect(),
+    });
     Ok(super::page::with_next(body.into_response(), next))
 }
 
+// The zone bodies below are read as JSON values, not typed structs: a Feature is checked by
+// `feature_to_row`, whose messages name the property at fault, and its extra properties
+// are free-form on purpose. The document describes them with `ZoneFeature`.
+
+/// Adds a zone, given as a GeoJSON Feature with a Polygon or MultiPolygon geometry.
+#[utoipa::path(
+    post,
+    path = "/api/v1/zones",
+    tag = "zones",
+    request_body(content = ZoneFeature,
+                 description = "A GeoJSON Feature; its top-level `id` is not read (`properties.id` is)."),
+    responses(
+        (status = 201, description = "Created.", body = ZoneFeature),
+        (status = 409, description = "The id is taken.", body = super::openapi::ErrorBody),
+    )
+)]
 async fn create(
     _: Admin,
     State(st): State<AppState>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ZoneFeature>), ApiError> {
     let row = feature_to_row(body, None)?;
     st.store
         .put_zones(std::slice::from_ref(&row), false)
@@ -156,18 +260,37 @@ async fn create(
     Ok((StatusCode::CREATED, Json(row_to_feature(&row))))
 }
 
+/// Replaces a zone's name, kind, geometry and properties.
+#[utoipa::path(
+    put,
+    path = "/api/v1/zones/{id}",
+    tag = "zones",
+    params(("id" = String, Path, description = "Zone id")),
+    request_body(content = ZoneFeature,
+                 description = "A GeoJSON Feature; its top-level `id` is not read, and \
+`properties.id` may be left out (it must not differ from the URL's)."),
+    responses((status = 200, description = "The zone as stored.", body = ZoneFeature))
+)]
 async fn replace(
     _: Admin,
     State(st): State<AppState>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ZoneFeature>, ApiError> {
     let row = feature_to_row(body, Some(&id))?;
     st.store.update_zone(&row).await?;
     st.dispatcher.reload(Reload::Zones).await?;
     Ok(Json(row_to_feature(&row)))
 }
 
+/// Deletes a zone.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/zones/{id}",
+    tag = "zones",
+    params(("id" = String, Path, description = "Zone id")),
+    responses((status = 204, description = "Deleted."))
+)]
 async fn remove(
     _: Admin,
     State(st): State<AppState>,
@@ -178,15 +301,26 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// All or nothing: every feature is checked first, and the first problems are reported by
-/// feature index; nothing is stored unless all are good. Existing ids are replaced.
+/// Adds or replaces many zones from a GeoJSON FeatureCollection, all or nothing.
+///
+/// Every feature is checked first, and the first problems are reported by feature index
+/// (422); nothing is stored unless all are good. Existing ids are replaced.
+#[utoipa::path(
+    post,
+    path = "/api/v1/zones/import",
+    tag = "zones",
+    request_body = ZoneCollection,
+    responses((status = 200, description = "Every zone stored.", body = ZonesImported))
+)]
 async fn import(
     _: Admin,
     State(st): State<AppState>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ZonesImported>, ApiError> {
     let features = match body {
-        Value::Object(mut o) if o.get("type") == Some(&json!("FeatureCollection")) => {
+        Value::Object(mut o)
+            if o.get("type").and_then(Value::as_str) == Some("FeatureCollection") =>
+        {
             match o.remove("features") {
                 Some(Value::Array(f)) => f,
                 _ => return Err(ApiError::Unprocessable("features: must be an array".into())),
@@ -220,12 +354,15 @@ async fn import(
     }
     st.store.put_zones(&rows, true).await?;
     st.dispatcher.reload(Reload::Zones).await?;
-    Ok(Json(json!({ "imported": rows.len() })))
+    Ok(Json(ZonesImported {
+        imported: rows.len(),
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn depth_counts_nesting_not_size() {

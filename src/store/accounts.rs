@@ -19,7 +19,7 @@ pub enum AccountOwner {
 }
 
 /// New MQTT credentials, shown once.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MqttCredentials {
     /// MQTT username.
     pub username: String,

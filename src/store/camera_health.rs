@@ -10,7 +10,7 @@ use super::{Store, StoreError};
 use crate::domain::camera_health::CameraStatus;
 
 /// A camera's health as stored.
-#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CameraHealthRow {
     /// online, offline or unknown.
     pub status: CameraStatus,
@@ -24,7 +24,7 @@ pub struct CameraHealthRow {
 
 /// What the last successful probe of a camera's stream learnt; every field NULL until one
 /// succeeds, kept while the camera is offline.
-#[derive(Debug, Clone, Default, FromRow, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, FromRow, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct CameraStreamRow {
     /// Codec as GStreamer describes it, e.g. `H.264 (Main Profile)`.
     pub codec: Option<String>,
@@ -55,7 +55,7 @@ impl CameraStreamRow {
 }
 
 /// A camera with its health, as the API shows it.
-#[derive(Debug, Clone, FromRow, Serialize)]
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
 pub struct CameraView {
     /// The configured fields.
     #[sqlx(flatten)]
@@ -72,7 +72,7 @@ pub struct CameraView {
 }
 
 /// One status change of a camera.
-#[derive(Debug, Clone, FromRow, Serialize)]
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
 pub struct CameraHistoryRow {
     /// Order of the changes.
     pub seq: i64,

@@ -7,7 +7,7 @@ use sqlx::FromRow;
 use super::{now_ms, one_row, Flag, Store, StoreError};
 
 /// A stored camera.
-#[derive(Debug, Clone, FromRow, Serialize)]
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
 pub struct CameraRow {
     /// Camera id (Frigate's camera name for Frigate cameras).
     pub id: String,

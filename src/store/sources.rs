@@ -8,7 +8,7 @@ use super::{now_ms, Store, StoreError};
 use crate::domain::AccountKind;
 
 /// A stored alert source.
-#[derive(Debug, Clone, FromRow, Serialize)]
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
 pub struct SourceRow {
     /// Source id.
     pub id: String,

@@ -16,7 +16,7 @@ use crate::domain::{Invalid, Role};
 const TOUCH_EVERY_MS: i64 = 60_000;
 
 /// A console user as shown to admins (never with the hash).
-#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UserRow {
     /// Login name; unique.
     pub username: String,
@@ -24,8 +24,9 @@ pub struct UserRow {
     pub role: Role,
     /// The merchant a `merchant` user is bound to; `None` for every other role.
     pub merchant_id: Option<String>,
-    /// Unix ms.
+    /// When it was created: Unix ms here, RFC 3339 in JSON.
     #[serde(serialize_with = "ser_ms")]
+    #[schema(value_type = String)]
     pub created_at: i64,
     /// A disabled user cannot log in and its sessions end.
     #[sqlx(try_from = "Flag")]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::Invalid;
 
 /// How the rows of a report are grouped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupBy {
     /// The incident's zone.
@@ -182,7 +182,7 @@ fn secs(ms: i64) -> f64 {
 }
 
 /// p50 and p90 of one phase, in seconds, over `n` incidents.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PhaseTimes {
     /// Median, seconds.
     pub p50: Option<f64>,
@@ -218,7 +218,7 @@ impl PhaseTimes {
 }
 
 /// Each phase of the loop, measured on the incidents opened in the period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Phases {
     /// Opened → first offer.
     pub to_first_offer: PhaseTimes,
@@ -236,7 +236,7 @@ pub struct Phases {
 
 /// Share of the measured opened → on-scene times at or under each bound (fractile
 /// response: within 1, 2, 5 and 10 minutes).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct OnSceneWithin {
     /// ≤ 60 s.
     pub s60: Option<f64>,
@@ -342,7 +342,7 @@ impl PhaseSpans {
 }
 
 /// Offers made to one responder in the period, from the tasks.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OfferCounts {
     /// Offers made.
     pub received: i64,
@@ -440,7 +440,7 @@ impl GradeThresholds {
 }
 
 /// The four rates, each over `due`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Rates {
     /// 结案率: closed ÷ due.
     pub closure_rate: Option<f64>,
@@ -465,10 +465,10 @@ impl Rates {
 }
 
 /// One row of the report: every figure of one group.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ReportRow {
-    /// The group (zone id, responder id, kind, source id, `YYYY-MM-DD`, [`NO_GROUP`] or
-    /// [`ALL_GROUP`]).
+    /// The group: a zone id, responder id, kind, source id or `YYYY-MM-DD`; `(none)`
+    /// ([`NO_GROUP`]) or `(all)` ([`ALL_GROUP`]).
     pub group: String,
     /// Opened in the period.
     pub opened: i64,

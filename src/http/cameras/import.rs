@@ -11,14 +11,17 @@ use std::collections::{HashMap, HashSet};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
 
 use super::{check, joined, CameraInput, Zones};
 use crate::dispatch::Reload;
 use crate::http::auth::Admin;
 use crate::http::error::ApiError;
+use crate::http::zones::{CollectionTag, FeatureTag};
 use crate::http::AppState;
 use crate::store::CameraRow;
 
@@ -55,8 +58,8 @@ const PROPERTIES: [&str; 8] = [
 ];
 
 /// One problem, with where it is.
-#[derive(Debug, Clone, Serialize)]
-struct RowError {
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(super) struct RowError {
     /// 1-based row (record or feature); 0 for the file as a whole.
     row: usize,
     /// The row's id as written, when it has one.
@@ -83,13 +86,95 @@ struct Parsed {
     errors: Vec<RowError>,
 }
 
-/// The handler. Admin only; see the module docs for the semantics.
+/// The answer to an import that stored its cameras.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Imported {
+    /// Cameras in the file, all stored.
+    imported: usize,
+    /// Of those, new.
+    created: usize,
+    /// Of those, existing cameras overwritten.
+    updated: usize,
+    /// Always empty here (the field is shared with the refusal).
+    errors: Vec<RowError>,
+}
+
+/// The answer to an import refused: nothing stored. An error answer (it has `error`, as
+/// every error answer), with every problem listed.
+#[derive(Debug, Serialize)]
+struct Refused {
+    /// Always 0.
+    imported: usize,
+    /// What went wrong, in one sentence.
+    error: String,
+    /// The problems, by row, up to [`MAX_REPORTED`].
+    errors: Vec<RowError>,
+    /// Problems not listed.
+    more_errors: usize,
+}
+
+// The body as the API document describes it. The import reads the body itself, CSV or
+// GeoJSON, row by row (to report every bad row rather than the first), so these types are
+// never built: they exist for their schema alone.
+
+/// A GeoJSON FeatureCollection of cameras.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub(super) struct CameraCollection {
+    /// `FeatureCollection`.
+    #[serde(rename = "type")]
+    kind: CollectionTag,
+    /// One Point feature per camera.
+    features: Vec<CameraFeature>,
+}
+
+/// One camera as a GeoJSON Point feature.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub(super) struct CameraFeature {
+    /// `Feature`.
+    #[serde(rename = "type")]
+    kind: FeatureTag,
+    /// The camera id, when `properties.id` is not given.
+    id: Option<String>,
+    /// A GeoJSON Point, `{"type": "Point", "coordinates": [lon, lat]}` (an altitude is
+    /// ignored).
+    #[schema(value_type = Object)]
+    geometry: Value,
+    /// The camera's fields: `id`, `name` (required), `zone_id`, `stream_uri`,
+    /// `gb28181_id`, `heading`, `fov`, `onvif_metadata`, as in `POST /api/v1/cameras`;
+    /// any other property is an error.
+    #[schema(value_type = Object)]
+    properties: Option<Map<String, Value>>,
+}
+
+/// Adds or replaces many cameras at once from CSV or a GeoJSON FeatureCollection of Point
+/// features, all or nothing.
+///
+/// CSV when the content type is `text/csv`, or when it is not JSON and the body does not
+/// start with `{`; the header names the columns (`id,name,lat,lon` required, then any of
+/// `zone_id,stream_uri,gb28181_id,heading,fov,onvif_metadata`). Every row is checked
+/// before anything is stored; a refusal (422) lists every bad row: besides `error` it has
+/// `imported` (0), `errors` (`[{row, id?, error}]`, rows from 1, row 0 the file itself, up
+/// to 1000) and `more_errors` (how many more). At most `video.camera_import_max_rows`
+/// cameras per file.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cameras/import",
+    tag = "cameras",
+    request_body(content(
+        (String = "text/csv"),
+        (CameraCollection = "application/geo+json"),
+        (CameraCollection = "application/json")
+    )),
+    responses((status = 200, description = "Every camera stored.", body = Imported))
+)]
 pub(super) async fn import(
     _: Admin,
     State(st): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Response, ApiError> {
     let max_rows = st.camera_import_max_rows;
     let csv = is_csv(&headers, without_bom(&body));
     // Parsing tens of megabytes is CPU work: off the async workers.
@@ -114,15 +199,13 @@ pub(super) async fn import(
     }
     let counts = st.store.import_cameras(&good).await?;
     st.dispatcher.reload(Reload::Cameras).await?;
-    Ok((
-        StatusCode::OK,
-        Json(json!({
-            "imported": good.len(),
-            "created": counts.created,
-            "updated": counts.updated,
-            "errors": [],
-        })),
-    ))
+    Ok(Json(Imported {
+        imported: good.len(),
+        created: counts.created,
+        updated: counts.updated,
+        errors: Vec::new(),
+    })
+    .into_response())
 }
 
 /// `body` without a leading UTF-8 byte order mark.
@@ -148,33 +231,32 @@ fn is_csv(headers: &HeaderMap, body: &[u8]) -> bool {
 }
 
 /// The 422 answer: nothing stored, every problem listed up to the cap.
-fn refused(mut errors: Vec<RowError>) -> (StatusCode, Json<Value>) {
+fn refused(mut errors: Vec<RowError>) -> Response {
     errors.sort_by_key(|e| e.row);
     let rows: HashSet<usize> = errors.iter().map(|e| e.row).collect();
     let more = errors.len().saturating_sub(MAX_REPORTED);
     errors.truncate(MAX_REPORTED);
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(json!({
-            "imported": 0,
-            "error": format!("nothing imported: problems in {} row(s); see errors", rows.len()),
-            "errors": errors,
-            "more_errors": more,
-        })),
-    )
+    let body = Refused {
+        imported: 0,
+        error: format!(
+            "nothing imported: problems in {} row(s); see errors",
+            rows.len()
+        ),
+        errors,
+        more_errors: more,
+    };
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
 }
 
 /// The 422 answer for a file refused as a whole, before its rows were checked.
-fn refused_whole(error: String) -> (StatusCode, Json<Value>) {
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(json!({
-            "imported": 0,
-            "error": format!("nothing imported: {error}"),
-            "errors": [RowError::file(error)],
-            "more_errors": 0,
-        })),
-    )
+fn refused_whole(error: String) -> Response {
+    let body = Refused {
+        imported: 0,
+        error: format!("nothing imported: {error}"),
+        errors: vec![RowError::file(error)],
+        more_errors: 0,
+    };
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
 }
 
 /// Why a file with more than `max_rows` rows is refused (security review, issue 12
