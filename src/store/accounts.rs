@@ -19,12 +19,22 @@ pub enum AccountOwner {
 }
 
 /// New MQTT credentials, shown once.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct MqttCredentials {
     /// MQTT username.
     pub username: String,
     /// MQTT password; only hashes of it are stored (SHA-256, and Mosquitto's format).
     pub password: String,
+}
+
+/// Without the password: a `{:?}` in a log line must not print it.
+impl std::fmt::Debug for MqttCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MqttCredentials")
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .finish()
+    }
 }
 
 /// An MQTT login as exported to an external broker (never the password).
