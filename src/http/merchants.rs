@@ -6,16 +6,19 @@
 //! user sees only its own merchant and offers, and any other merchant is 404 to it, as a
 //! missing one would be.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::response::Response;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{authenticate, phone_login, Admin, Anyone, Caller};
-use super::error::{ApiError, JsonBody};
+use super::error::{ApiError, JsonBody, Path, Query};
+use super::page::PageQuery;
 use super::{rfc3339, AppState};
 use crate::domain::merchants as rules;
 use crate::domain::{Ident, LatLon, Role};
@@ -24,22 +27,13 @@ use crate::store::{
 };
 
 /// Routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/merchants", get(list).post(create))
-        .route(
-            "/api/v1/merchants/{id}",
-            get(one).put(update).delete(remove),
-        )
-        .route(
-            "/api/v1/merchants/{id}/offers",
-            get(list_offers).post(create_offer),
-        )
-        .route(
-            "/api/v1/merchants/{id}/offers/{offer_id}",
-            get(one_offer).put(update_offer).delete(remove_offer),
-        )
-        .route("/api/v1/offers", get(available))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(one, update, remove))
+        .routes(routes!(list_offers, create_offer))
+        .routes(routes!(one_offer, update_offer, remove_offer))
+        .routes(routes!(available))
 }
 
 /// Characters of a generated merchant password (about 96 bits; short enough to type on
@@ -48,19 +42,26 @@ const PASSWORD_CHARS: usize = 16;
 
 /// Body of `POST /api/v1/merchants`; `PUT` takes the same without `id` (or with the
 /// path's).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct MerchantBody {
+struct MerchantInput {
+    /// Required on `POST`; on `PUT`, if given, the path's.
     id: Option<Ident>,
+    /// 1 to 200 characters.
     name: String,
+    /// 1 to 300 characters.
     address: String,
+    /// −90 to 90 (WGS-84).
     lat: f64,
+    /// −180 to 180 (WGS-84).
     lon: f64,
+    /// Also a grid station (网格驿站); default false.
     station: Option<bool>,
+    /// Opening hours, free text up to 100 characters (`08:00-21:00`).
     hours: Option<String>,
 }
 
-impl MerchantBody {
+impl MerchantInput {
     fn checked(self, id: Ident) -> Result<NewMerchant, ApiError> {
         let at = LatLon::new(self.lat, self.lon)?;
         Ok(NewMerchant {
@@ -76,19 +77,26 @@ impl MerchantBody {
 }
 
 /// Body of `POST /api/v1/merchants/{id}/offers`; `PUT` takes the same without `id`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct OfferBody {
+struct OfferInput {
+    /// Required on `POST`, unique across merchants; on `PUT`, if given, the path's.
     id: Option<Ident>,
+    /// 1 to 200 characters.
     title: String,
+    /// The price: 1 to 100000 points.
     points: i64,
+    /// 0 to 1000000; absent is unlimited.
     stock: Option<i64>,
+    /// 1 to 1000; absent is no limit.
     per_person_limit: Option<i64>,
+    /// RFC 3339.
     valid_until: Option<String>,
+    /// Offered now; default true.
     active: Option<bool>,
 }
 
-impl OfferBody {
+impl OfferInput {
     fn checked(self, merchant_id: &str, id: Ident) -> Result<NewOffer, ApiError> {
         Ok(NewOffer {
             id: id.to_string(),
@@ -103,19 +111,113 @@ impl OfferBody {
     }
 }
 
-/// A merchant as the API shows it.
-pub fn merchant_view(m: &MerchantRow) -> Value {
-    let mut v = serde_json::to_value(m).unwrap_or_default();
-    v["created_at"] = json!(rfc3339(m.created_at));
-    v["updated_at"] = json!(rfc3339(m.updated_at));
-    v
+/// A merchant (or grid station).
+#[derive(Debug, Serialize, ToSchema)]
+struct Merchant {
+    id: String,
+    name: String,
+    address: String,
+    lat: f64,
+    lon: f64,
+    /// Also a grid station (网格驿站).
+    station: bool,
+    /// Opening hours, free text.
+    hours: Option<String>,
+    /// How many active offers it has.
+    offers: i64,
+    /// RFC 3339.
+    created_at: String,
+    /// RFC 3339.
+    updated_at: String,
 }
 
-/// An offer as the API shows it.
-pub fn offer_view(o: &OfferRow) -> Value {
-    let mut v = serde_json::to_value(o).unwrap_or_default();
-    v["valid_until"] = json!(o.valid_until.map(rfc3339));
-    v
+impl Merchant {
+    fn of(m: &MerchantRow) -> Merchant {
+        Merchant {
+            id: m.id.clone(),
+            name: m.name.clone(),
+            address: m.address.clone(),
+            lat: m.lat,
+            lon: m.lon,
+            station: m.station,
+            hours: m.hours.clone(),
+            offers: m.offers,
+            created_at: rfc3339(m.created_at),
+            updated_at: rfc3339(m.updated_at),
+        }
+    }
+}
+
+/// A merchant just registered, with its login (shown this once).
+#[derive(Debug, Serialize, ToSchema)]
+struct MerchantCreated {
+    #[serde(flatten)]
+    merchant: Merchant,
+    login: MerchantLogin,
+}
+
+/// The `merchant` user made with a merchant.
+#[derive(Debug, Serialize, ToSchema)]
+struct MerchantLogin {
+    /// `merchant.<id>` (`:` in the id becomes `_`).
+    username: String,
+    /// Generated; not stored in the clear, not shown again.
+    password: String,
+}
+
+/// An offer.
+#[derive(Debug, Serialize, ToSchema)]
+struct Offer {
+    id: String,
+    merchant_id: String,
+    title: String,
+    /// The price in points.
+    points: i64,
+    /// Left in stock; null is unlimited.
+    stock: Option<i64>,
+    /// Most one person may redeem; null is no limit.
+    per_person_limit: Option<i64>,
+    /// RFC 3339; null is no end.
+    valid_until: Option<String>,
+    /// Offered now.
+    active: bool,
+}
+
+impl Offer {
+    fn of(o: &OfferRow) -> Offer {
+        Offer {
+            id: o.id.clone(),
+            merchant_id: o.merchant_id.clone(),
+            title: o.title.clone(),
+            points: o.points,
+            stock: o.stock,
+            per_person_limit: o.per_person_limit,
+            valid_until: o.valid_until.map(rfc3339),
+            active: o.active,
+        }
+    }
+}
+
+/// An offer on sale, with its merchant and how far it is.
+#[derive(Debug, Serialize, ToSchema)]
+struct OfferOnSale {
+    #[serde(flatten)]
+    offer: Offer,
+    merchant: OfferMerchant,
+    /// Metres from the position asked about, rounded; null without one.
+    distance_m: Option<f64>,
+}
+
+/// The merchant of an offer on sale.
+#[derive(Debug, Serialize, ToSchema)]
+struct OfferMerchant {
+    id: String,
+    name: String,
+    address: String,
+    lat: f64,
+    lon: f64,
+    station: bool,
+    hours: Option<String>,
 }
 
 impl From<MerchantError> for ApiError {
@@ -164,11 +266,25 @@ async fn viewer_or_worker(parts: &Parts, st: &AppState) -> Result<Option<Caller>
     }
 }
 
+/// Registers a merchant (admin).
+///
+/// Its `merchant` user is made with it; the generated password is shown this once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/merchants",
+    tag = "merchants",
+    request_body = MerchantInput,
+    responses(
+        (status = 201, description = "The merchant and its login.", body = MerchantCreated),
+        (status = 409, description = "The id or the username is taken.",
+         body = super::openapi::ErrorBody),
+    )
+)]
 async fn create(
     Admin(caller): Admin,
     State(st): State<AppState>,
-    JsonBody(body): JsonBody<MerchantBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    JsonBody(body): JsonBody<MerchantInput>,
+) -> Result<(StatusCode, Json<MerchantCreated>), ApiError> {
     let id = body
         .id
         .clone()
@@ -179,19 +295,35 @@ async fn create(
     let password: String = new_secret().chars().take(PASSWORD_CHARS).collect();
     let row = st.store.create_merchant(&new, &username, &password).await?;
     tracing::info!(merchant = %row.id, %username, by = %caller.actor(), "merchant registered");
-    let mut v = merchant_view(&row);
-    v["login"] = json!({ "username": username, "password": password });
-    Ok((StatusCode::CREATED, Json(v)))
+    Ok((
+        StatusCode::CREATED,
+        Json(MerchantCreated {
+            merchant: Merchant::of(&row),
+            login: MerchantLogin { username, password },
+        }),
+    ))
 }
 
+/// The merchants, by id.
+///
+/// Viewers, or a responder's phone; a merchant user gets only its own.
+#[utoipa::path(
+    get,
+    path = "/api/v1/merchants",
+    tag = "merchants",
+    security(("token" = []), ("session" = []), ("phone" = [])),
+    params(PageQuery),
+    responses((status = 200, description = "A page of merchants (5000 a page).",
+        body = Vec<Merchant>,
+        headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+)]
 async fn list(
     State(st): State<AppState>,
+    q: Result<Query<PageQuery>, ApiError>,
     parts: Parts,
-) -> Result<axum::response::Response, ApiError> {
+) -> Result<Response, ApiError> {
     let caller = viewer_or_worker(&parts, &st).await?;
-    let q: super::page::PageQuery = Query::try_from_uri(&parts.uri)
-        .map(|Query(q)| q)
-        .map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let Query(q) = q?;
     let page = q.whole_list()?;
     let all = st.store.merchants().await?;
     // A merchant user is the only caller below viewer: it sees its own merchant alone.
@@ -202,31 +334,63 @@ async fn list(
             _ => true,
         })
         .collect();
-    page.answer_sorted(shown, |m| m.id.as_str(), merchant_view)
+    page.answer_sorted(shown, |m| m.id.as_str(), Merchant::of)
 }
 
+/// One merchant (viewer, or that merchant's user; another merchant is 404 to it).
+#[utoipa::path(
+    get,
+    path = "/api/v1/merchants/{id}",
+    tag = "merchants",
+    params(("id" = String, Path, description = "The merchant")),
+    responses((status = 200, description = "The merchant.", body = Merchant))
+)]
 async fn one(
     Anyone(caller): Anyone,
     State(st): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Merchant>, ApiError> {
     may_see(&caller, &id)?;
-    Ok(Json(merchant_view(&st.store.merchant(&id).await?)))
+    Ok(Json(Merchant::of(&st.store.merchant(&id).await?)))
 }
 
+/// Changes a merchant (admin).
+#[utoipa::path(
+    put,
+    path = "/api/v1/merchants/{id}",
+    tag = "merchants",
+    params(("id" = String, Path, description = "The merchant")),
+    request_body = MerchantInput,
+    responses(
+        (status = 200, description = "The merchant as changed.", body = Merchant),
+        (status = 409, description = "`station: false` while responders are based there.",
+         body = super::openapi::ErrorBody),
+    )
+)]
 async fn update(
     Admin(caller): Admin,
     State(st): State<AppState>,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<MerchantBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<MerchantInput>,
+) -> Result<Json<Merchant>, ApiError> {
     let id = path_id(&id)?;
     same_id(body.id.as_ref(), &id)?;
     let row = st.store.update_merchant(&body.checked(id)?).await?;
     tracing::info!(merchant = %row.id, by = %caller.actor(), "merchant changed");
-    Ok(Json(merchant_view(&row)))
+    Ok(Json(Merchant::of(&row)))
 }
 
+/// Deletes a merchant (admin).
+///
+/// Its offers and its `merchant` user go with it; its redemptions and ledger account
+/// stay.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/merchants/{id}",
+    tag = "merchants",
+    params(("id" = String, Path, description = "The merchant")),
+    responses((status = 204, description = "Deleted."))
+)]
 async fn remove(
     Admin(caller): Admin,
     State(st): State<AppState>,
@@ -237,35 +401,69 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A merchant's offers by id, inactive ones too (viewer, or that merchant's user).
+#[utoipa::path(
+    get,
+    path = "/api/v1/merchants/{id}/offers",
+    tag = "merchants",
+    params(("id" = String, Path, description = "The merchant"), PageQuery),
+    responses((status = 200, description = "A page of offers (5000 a page).",
+        body = Vec<Offer>,
+        headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+)]
 async fn list_offers(
     Anyone(caller): Anyone,
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<super::page::PageQuery>,
-) -> Result<axum::response::Response, ApiError> {
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
     may_see(&caller, &id)?;
     let page = q.whole_list()?;
     // 404 for an unknown merchant rather than an empty list.
     st.store.merchant(&id).await?;
     let offers = st.store.offers_of(&id).await?;
-    page.answer_sorted(offers, |o| o.id.as_str(), offer_view)
+    page.answer_sorted(offers, |o| o.id.as_str(), Offer::of)
 }
 
+/// One offer (viewer, or that merchant's user).
+#[utoipa::path(
+    get,
+    path = "/api/v1/merchants/{id}/offers/{offer_id}",
+    tag = "merchants",
+    params(
+        ("id" = String, Path, description = "The merchant"),
+        ("offer_id" = String, Path, description = "The offer"),
+    ),
+    responses((status = 200, description = "The offer.", body = Offer))
+)]
 async fn one_offer(
     Anyone(caller): Anyone,
     State(st): State<AppState>,
     Path((id, offer_id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Offer>, ApiError> {
     may_see(&caller, &id)?;
-    Ok(Json(offer_view(&st.store.offer(&id, &offer_id).await?)))
+    Ok(Json(Offer::of(&st.store.offer(&id, &offer_id).await?)))
 }
 
+/// Adds an offer to a merchant (admin).
+#[utoipa::path(
+    post,
+    path = "/api/v1/merchants/{id}/offers",
+    tag = "merchants",
+    params(("id" = String, Path, description = "The merchant")),
+    request_body = OfferInput,
+    responses(
+        (status = 201, description = "The offer.", body = Offer),
+        (status = 409, description = "The offer id is taken (by any merchant).",
+         body = super::openapi::ErrorBody),
+    )
+)]
 async fn create_offer(
     Admin(caller): Admin,
     State(st): State<AppState>,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<OfferBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    JsonBody(body): JsonBody<OfferInput>,
+) -> Result<(StatusCode, Json<Offer>), ApiError> {
     let offer_id = body
         .id
         .clone()
@@ -273,22 +471,45 @@ async fn create_offer(
     let new = body.checked(&id, offer_id)?;
     let row = st.store.create_offer(&new).await?;
     tracing::info!(merchant = %id, offer = %row.id, by = %caller.actor(), "offer added");
-    Ok((StatusCode::CREATED, Json(offer_view(&row))))
+    Ok((StatusCode::CREATED, Json(Offer::of(&row))))
 }
 
+/// Changes an offer (admin).
+#[utoipa::path(
+    put,
+    path = "/api/v1/merchants/{id}/offers/{offer_id}",
+    tag = "merchants",
+    params(
+        ("id" = String, Path, description = "The merchant"),
+        ("offer_id" = String, Path, description = "The offer"),
+    ),
+    request_body = OfferInput,
+    responses((status = 200, description = "The offer as changed.", body = Offer))
+)]
 async fn update_offer(
     Admin(caller): Admin,
     State(st): State<AppState>,
     Path((id, offer_id)): Path<(String, String)>,
-    JsonBody(body): JsonBody<OfferBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<OfferInput>,
+) -> Result<Json<Offer>, ApiError> {
     let offer_id = path_id(&offer_id)?;
     same_id(body.id.as_ref(), &offer_id)?;
     let row = st.store.update_offer(&body.checked(&id, offer_id)?).await?;
     tracing::info!(merchant = %id, offer = %row.id, by = %caller.actor(), "offer changed");
-    Ok(Json(offer_view(&row)))
+    Ok(Json(Offer::of(&row)))
 }
 
+/// Deletes an offer (admin).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/merchants/{id}/offers/{offer_id}",
+    tag = "merchants",
+    params(
+        ("id" = String, Path, description = "The merchant"),
+        ("offer_id" = String, Path, description = "The offer"),
+    ),
+    responses((status = 204, description = "Deleted."))
+)]
 async fn remove_offer(
     Admin(caller): Admin,
     State(st): State<AppState>,
@@ -301,10 +522,17 @@ async fn remove_offer(
 
 /// Query of `GET /api/v1/offers`: a position (both or neither) and a `limit`. Read as
 /// text, so a bad number gets a 422 that names the parameter.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct OffersQuery {
+    /// Latitude of the position to measure from (with `lon`).
+    #[param(value_type = Option<f64>)]
     lat: Option<String>,
+    /// Longitude of the position to measure from (with `lat`).
+    #[param(value_type = Option<f64>)]
     lon: Option<String>,
+    /// Offers listed: 1 to 200, default 50.
+    #[param(value_type = Option<i64>)]
     limit: Option<String>,
 }
 
@@ -317,13 +545,24 @@ fn number<T: std::str::FromStr>(field: &str, v: Option<&str>) -> Result<Option<T
     .transpose()
 }
 
-/// `GET /api/v1/offers?lat=…&lon=…&limit=…`: the offers on sale now (active, in stock,
-/// still valid), each with its merchant and `distance_m` from the position, nearest first.
+/// The offers on sale now (active, in stock, still valid), nearest first.
+///
+/// Each with its merchant and `distance_m` from the position; without a position, by
+/// merchant and offer id. Viewers, or a responder's phone; a merchant user is refused.
+#[utoipa::path(
+    get,
+    path = "/api/v1/offers",
+    tag = "merchants",
+    security(("token" = []), ("session" = []), ("phone" = [])),
+    params(OffersQuery),
+    responses((status = 200, description = "The offers (not paged: `limit` bounds them).",
+        body = Vec<OfferOnSale>))
+)]
 async fn available(
     State(st): State<AppState>,
     Query(q): Query<OffersQuery>,
     parts: Parts,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<OfferOnSale>>, ApiError> {
     if let Some(c) = viewer_or_worker(&parts, &st).await? {
         if c.role < Role::Viewer {
             return Err(ApiError::Forbidden(Role::Viewer.as_str()));
@@ -356,15 +595,19 @@ async fn available(
         .collect();
     let listed = rules::nearest_first(from, items, limit)
         .into_iter()
-        .map(|((o, m), d)| {
-            let mut v = offer_view(&o);
-            v["merchant"] = json!({
-                "id": m.id, "name": m.name, "address": m.address, "lat": m.lat,
-                "lon": m.lon, "station": m.station, "hours": m.hours,
-            });
-            v["distance_m"] = json!(d.map(f64::round));
-            v
+        .map(|((o, m), d)| OfferOnSale {
+            offer: Offer::of(&o),
+            merchant: OfferMerchant {
+                id: m.id,
+                name: m.name,
+                address: m.address,
+                lat: m.lat,
+                lon: m.lon,
+                station: m.station,
+                hours: m.hours,
+            },
+            distance_m: d.map(f64::round),
         })
         .collect();
-    Ok(Json(Value::Array(listed)))
+    Ok(Json(listed))
 }

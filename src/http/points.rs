@@ -3,17 +3,18 @@
 //! ledger (viewers), and honour awards (admins; above `points.award_approval_above` a
 //! second admin approves, never the proposer).
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::response::Response;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{authorize_parts, phone_login, Admin, Viewer};
-use super::error::{ApiError, JsonBody};
+use super::error::{ApiError, JsonBody, Path, Query};
 use super::page::{key_i64, key_str, Page, PageQuery};
 use super::AppState;
 use crate::clock::{now_ms, rfc3339};
@@ -21,24 +22,20 @@ use crate::domain::points::{month_bounds, parse_month};
 use crate::domain::report::parse_bound;
 use crate::domain::{Ident, Role};
 use crate::store::points::{
-    AccountLine, AwardRow, HistoryLine, HonourLine, LedgerQuery, MovementKind, MovementRow,
-    MovementView, NewAward, MAX_ACCOUNTS,
+    AccountLine, AwardRow, HistoryLine, LedgerQuery, MovementKind, MovementRow, MovementView,
+    NewAward, MAX_ACCOUNTS,
 };
-use axum::response::Response;
 
 /// Routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/points/accounts", get(accounts))
-        .route("/api/v1/points/accounts/{responder_id}", get(account))
-        .route(
-            "/api/v1/points/accounts/{responder_id}/history",
-            get(history),
-        )
-        .route("/api/v1/points/ledger", get(ledger))
-        .route("/api/v1/points/honour", get(honour))
-        .route("/api/v1/points/awards", get(awards).post(propose))
-        .route("/api/v1/points/awards/{id}/approve", post(approve))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(accounts))
+        .routes(routes!(account))
+        .routes(routes!(history))
+        .routes(routes!(ledger))
+        .routes(routes!(honour))
+        .routes(routes!(awards, propose))
+        .routes(routes!(approve))
 }
 
 /// Most points one award may carry.
@@ -61,80 +58,316 @@ pub(super) async fn may_see_account(
     }
 }
 
-fn movement_json(m: &MovementRow) -> Value {
-    json!({
-        "id": m.id,
-        "idempotency_key": m.idempotency_key,
-        "kind": m.kind,
-        "points": m.points,
-        "at": rfc3339(m.at),
-        "actor": m.actor,
-        "note": m.note,
-        "cause": {"type": m.cause_type, "id": m.cause_id},
-    })
+/// A movement's cause. On a history line it carries the cause's details, by its type:
+/// `kind` and `title` for an incident, `reason` for an award, `offer_title` and
+/// `merchant_id` for a redemption (each `null` when unknown); the ledger gives only
+/// `type` and `id`.
+#[derive(Debug, Serialize, ToSchema)]
+struct PointsCause {
+    /// incident, award, redemption or movement.
+    #[serde(rename = "type")]
+    cause_type: String,
+    /// The cause's id.
+    id: String,
+    /// The incident's kind (an incident on a history line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    kind: Detail,
+    /// The incident's title (an incident on a history line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    title: Detail,
+    /// The award's reason (an award on a history line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    reason: Detail,
+    /// The offer's title (a redemption on a history line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    offer_title: Detail,
+    /// The offer's merchant (a redemption on a history line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    merchant_id: Detail,
 }
 
-fn history_json(h: &HistoryLine) -> Value {
-    let mut v = movement_json(&h.movement);
-    v["change"] = json!(h.change);
-    v["reserved_change"] = json!(h.reserved_change);
-    match h.movement.cause_type.as_str() {
-        "incident" => {
-            v["cause"]["kind"] = json!(h.incident_kind);
-            v["cause"]["title"] = json!(h.incident_title);
+/// A cause's detail: absent (`None`) where the cause's type has no such field, `null`
+/// (`Some(None)`) where it has one that is unknown.
+type Detail = Option<Option<String>>;
+
+/// A movement of points.
+#[derive(Debug, Serialize, ToSchema)]
+struct PointsMovement {
+    /// `pm-…`; also the lot id of the points it issued.
+    id: String,
+    idempotency_key: String,
+    /// earn, award, expire, reserve, release, redeem or correct.
+    kind: String,
+    points: i64,
+    /// RFC 3339.
+    at: String,
+    /// Who or what moved them.
+    actor: String,
+    note: Option<String>,
+    cause: PointsCause,
+}
+
+impl PointsMovement {
+    fn of(m: &MovementRow) -> PointsMovement {
+        PointsMovement {
+            id: m.id.clone(),
+            idempotency_key: m.idempotency_key.clone(),
+            kind: m.kind.clone(),
+            points: m.points,
+            at: rfc3339(m.at),
+            actor: m.actor.clone(),
+            note: m.note.clone(),
+            cause: PointsCause {
+                cause_type: m.cause_type.clone(),
+                id: m.cause_id.clone(),
+                kind: None,
+                title: None,
+                reason: None,
+                offer_title: None,
+                merchant_id: None,
+            },
         }
-        "award" => v["cause"]["reason"] = json!(h.award_reason),
-        "redemption" => {
-            v["cause"]["offer_title"] = json!(h.redemption_offer);
-            v["cause"]["merchant_id"] = json!(h.redemption_merchant);
-        }
-        _ => {}
     }
-    v
 }
 
-fn award_json(a: &AwardRow) -> Value {
-    json!({
-        "id": a.id,
-        "responder_id": a.responder_id,
-        "points": a.points,
-        "reason": a.reason,
-        "state": a.state,
-        "proposed_by": a.proposed_by,
-        "proposed_at": rfc3339(a.proposed_at),
-        "approved_by": a.approved_by,
-        "approved_at": a.approved_at.map(rfc3339),
-        "movement_id": a.movement_id,
-    })
+/// A line of a responder's history: a movement and what it did to the account.
+#[derive(Debug, Serialize, ToSchema)]
+struct PointsHistoryLine {
+    #[serde(flatten)]
+    movement: PointsMovement,
+    /// What it did to the spendable balance.
+    change: i64,
+    /// What it did to the reserved points.
+    reserved_change: i64,
 }
 
-/// `GET /api/v1/points/accounts/{responder_id}`.
+impl PointsHistoryLine {
+    fn of(h: &HistoryLine) -> PointsHistoryLine {
+        let mut movement = PointsMovement::of(&h.movement);
+        let cause = &mut movement.cause;
+        match h.movement.cause_type.as_str() {
+            "incident" => {
+                cause.kind = Some(h.incident_kind.clone());
+                cause.title = Some(h.incident_title.clone());
+            }
+            "award" => cause.reason = Some(h.award_reason.clone()),
+            "redemption" => {
+                cause.offer_title = Some(h.redemption_offer.clone());
+                cause.merchant_id = Some(h.redemption_merchant.clone());
+            }
+            _ => {}
+        }
+        PointsHistoryLine {
+            movement,
+            change: h.change,
+            reserved_change: h.reserved_change,
+        }
+    }
+}
+
+/// A line of the ledger: a movement with its entries (they sum to 0).
+#[derive(Debug, Serialize, ToSchema)]
+struct LedgerLine {
+    #[serde(flatten)]
+    movement: PointsMovement,
+    entries: Vec<LedgerEntry>,
+}
+
+/// One entry of a movement.
+#[derive(Debug, Serialize, ToSchema)]
+struct LedgerEntry {
+    /// `responder:<id>`, `reserved:<id>`, `county`, `merchant:<id>` or `expiry`.
+    account: String,
+    /// + in, − out.
+    amount: i64,
+    /// The movement that issued these points.
+    lot_id: String,
+    /// When that lot expires, RFC 3339.
+    lot_expires_at: String,
+}
+
+impl LedgerLine {
+    fn of(m: &MovementView) -> LedgerLine {
+        LedgerLine {
+            movement: PointsMovement::of(&m.movement),
+            entries: m
+                .entries
+                .iter()
+                .map(|e| LedgerEntry {
+                    account: e.account.clone(),
+                    amount: e.amount,
+                    lot_id: e.lot_id.clone(),
+                    lot_expires_at: rfc3339(e.lot_expires_at),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// An honour award.
+#[derive(Debug, Serialize, ToSchema)]
+struct Award {
+    /// `aw-…`.
+    id: String,
+    responder_id: String,
+    points: i64,
+    reason: String,
+    /// pending or approved.
+    state: String,
+    /// The proposing admin (`<role>:<name>`).
+    proposed_by: String,
+    /// RFC 3339.
+    proposed_at: String,
+    /// The approving admin (the proposer, when no second approval was needed).
+    approved_by: Option<String>,
+    /// RFC 3339.
+    approved_at: Option<String>,
+    /// The credit's movement, once approved.
+    movement_id: Option<String>,
+}
+
+impl Award {
+    fn of(a: &AwardRow) -> Award {
+        Award {
+            id: a.id.clone(),
+            responder_id: a.responder_id.clone(),
+            points: a.points,
+            reason: a.reason.clone(),
+            state: a.state.clone(),
+            proposed_by: a.proposed_by.clone(),
+            proposed_at: rfc3339(a.proposed_at),
+            approved_by: a.approved_by.clone(),
+            approved_at: a.approved_at.map(rfc3339),
+            movement_id: a.movement_id.clone(),
+        }
+    }
+}
+
+/// A responder's points.
+#[derive(Debug, Serialize, ToSchema)]
+struct PointsAccount {
+    responder_id: String,
+    /// Spendable now (reserved points not included).
+    balance: i64,
+    /// Held for redemptions not yet confirmed or released.
+    reserved: i64,
+    earned_total: i64,
+    awarded_total: i64,
+    redeemed_total: i64,
+    expired_total: i64,
+    /// Spendable points that expire within 90 days.
+    expiring_soon: i64,
+    /// When the soonest spendable points expire, RFC 3339.
+    next_expiry_at: Option<String>,
+}
+
+/// One responder's points in the list of all.
+#[derive(Debug, Serialize, ToSchema)]
+struct PointsAccountLine {
+    responder_id: String,
+    name: String,
+    kind: String,
+    zone_id: Option<String>,
+    balance: i64,
+    reserved: i64,
+    earned_total: i64,
+    awarded_total: i64,
+}
+
+impl PointsAccountLine {
+    fn of(a: &AccountLine) -> PointsAccountLine {
+        PointsAccountLine {
+            responder_id: a.responder_id.clone(),
+            name: a.name.clone(),
+            kind: a.kind.clone(),
+            zone_id: a.zone_id.clone(),
+            balance: a.balance,
+            reserved: a.reserved,
+            earned_total: a.earned_total,
+            awarded_total: a.awarded_total,
+        }
+    }
+}
+
+/// A month's honour roll.
+#[derive(Debug, Serialize, ToSchema)]
+struct HonourRoll {
+    /// `YYYY-MM`.
+    month: String,
+    /// The month's start, RFC 3339.
+    from: String,
+    /// The next month's start (excluded), RFC 3339.
+    to: String,
+    /// By grid; those in none (`zone_id` null) last.
+    zones: Vec<HonourZone>,
+}
+
+/// One grid's part of the honour roll.
+#[derive(Debug, Serialize, ToSchema)]
+struct HonourZone {
+    zone_id: Option<String>,
+    zone_name: Option<String>,
+    /// Most points first, then by id.
+    volunteers: Vec<HonourVolunteer>,
+}
+
+/// A volunteer on the honour roll.
+#[derive(Debug, Serialize, ToSchema)]
+struct HonourVolunteer {
+    /// 1 for the first of the grid.
+    rank: u32,
+    responder_id: String,
+    name: String,
+    kind: String,
+    /// `earned` + `awarded`.
+    points: i64,
+    earned: i64,
+    awarded: i64,
+}
+
+/// A responder's points.
+#[utoipa::path(
+    get,
+    path = "/api/v1/points/accounts/{responder_id}",
+    tag = "points",
+    security(("token" = []), ("session" = []), ("phone" = [])),
+    params(("responder_id" = String, Path, description = "The responder; with a phone \
+login, its own only (another's is 404)")),
+    responses((status = 200, description = "The account.", body = PointsAccount))
+)]
 async fn account(
     State(st): State<AppState>,
     Path(rid): Path<String>,
     parts: Parts,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PointsAccount>, ApiError> {
     may_see_account(&parts, &st, &rid).await?;
     st.store.responder(&rid).await?;
     let now = now_ms();
     let a = st.store.points_account(&rid, now).await?;
-    Ok(Json(json!({
-        "responder_id": a.responder_id,
-        "balance": a.balance,
-        "reserved": a.reserved,
-        "earned_total": a.earned_total,
-        "awarded_total": a.awarded_total,
-        "redeemed_total": a.redeemed_total,
-        "expired_total": a.expired_total,
-        "expiring_soon": a.expiring_soon,
-        "next_expiry_at": a.next_expiry_at.map(rfc3339),
-    })))
+    Ok(Json(PointsAccount {
+        responder_id: a.responder_id,
+        balance: a.balance,
+        reserved: a.reserved,
+        earned_total: a.earned_total,
+        awarded_total: a.awarded_total,
+        redeemed_total: a.redeemed_total,
+        expired_total: a.expired_total,
+        expiring_soon: a.expiring_soon,
+        next_expiry_at: a.next_expiry_at.map(rfc3339),
+    }))
 }
 
 /// `?limit=` (1..=500, default 100).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct HistoryQuery {
+    /// Lines on the page: 1 to 500, default 100.
     limit: Option<i64>,
     /// `X-Next-Cursor` of the page before.
     cursor: Option<String>,
@@ -156,35 +389,52 @@ fn movement_page(
     Ok((page, after))
 }
 
-/// `GET /api/v1/points/accounts/{responder_id}/history`: newest first, each line with
-/// its cause.
+/// A responder's history: newest first, each line with its cause.
+#[utoipa::path(
+    get,
+    path = "/api/v1/points/accounts/{responder_id}/history",
+    tag = "points",
+    security(("token" = []), ("session" = []), ("phone" = [])),
+    params(
+        ("responder_id" = String, Path, description = "The responder; with a phone login, \
+its own only (another's is 404)"),
+        HistoryQuery
+    ),
+    responses((status = 200, description = "A page of the history.",
+        body = Vec<PointsHistoryLine>,
+        headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+)]
 async fn history(
     State(st): State<AppState>,
     Path(rid): Path<String>,
-    q: Result<Query<HistoryQuery>, QueryRejection>,
+    q: Result<Query<HistoryQuery>, ApiError>,
     parts: Parts,
 ) -> Result<Response, ApiError> {
     may_see_account(&parts, &st, &rid).await?;
-    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let Query(q) = q?;
     let (page, after) = movement_page(q.cursor.as_deref(), q.limit)?;
     st.store.responder(&rid).await?;
     let after = after.as_ref().map(|(at, id)| (*at, id.as_str()));
     let lines = st.store.points_history(&rid, after, page.fetch()).await?;
     let key = |l: &HistoryLine| vec![l.movement.at.into(), l.movement.id.clone().into()];
-    Ok(page.answer(lines, key, history_json))
+    Ok(page.answer(lines, key, PointsHistoryLine::of))
 }
 
 /// `?account=…&from=…&to=…&kind=…&limit=…`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct LedgerParams {
+    /// Movements with an entry on this account (`responder:<id>`, `reserved:<id>`,
+    /// `county`, `merchant:<id>`, `expiry`).
     account: Option<String>,
     /// RFC 3339, or `YYYY-MM-DD` (that day's start, at `reports.utc_offset`).
     from: Option<String>,
     /// RFC 3339 (excluded), or `YYYY-MM-DD` (that day included).
     to: Option<String>,
-    /// One movement kind.
+    /// One movement kind: earn, award, expire, reserve, release, redeem or correct.
     kind: Option<String>,
+    /// Movements on the page: 1 to 500, default 100.
     limit: Option<i64>,
     /// `X-Next-Cursor` of the page before.
     cursor: Option<String>,
@@ -201,13 +451,21 @@ const KINDS: [MovementKind; 7] = [
     MovementKind::Correct,
 ];
 
-/// `GET /api/v1/points/ledger`: movements with their entries and cause, newest first.
+/// The ledger: movements with their entries and cause, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/points/ledger",
+    tag = "points",
+    params(LedgerParams),
+    responses((status = 200, description = "A page of movements.", body = Vec<LedgerLine>,
+        headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+)]
 async fn ledger(
     State(st): State<AppState>,
     _: Viewer,
-    q: Result<Query<LedgerParams>, QueryRejection>,
+    q: Result<Query<LedgerParams>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let Query(q) = q?;
     let (page, after) = movement_page(q.cursor.as_deref(), q.limit)?;
     let offset = st.reports.utc_offset;
     let from = q
@@ -241,39 +499,38 @@ async fn ledger(
         after,
     };
     let moves = st.store.points_ledger(&query).await?;
-    let view = |m: &MovementView| {
-        let mut v = movement_json(&m.movement);
-        v["entries"] = json!(m
-            .entries
-            .iter()
-            .map(|e| json!({
-                "account": e.account,
-                "amount": e.amount,
-                "lot_id": e.lot_id,
-                "lot_expires_at": rfc3339(e.lot_expires_at),
-            }))
-            .collect::<Vec<_>>());
-        v
-    };
     let key = |m: &MovementView| vec![m.movement.at.into(), m.movement.id.clone().into()];
-    Ok(page.answer(moves, key, view))
+    Ok(page.answer(moves, key, LedgerLine::of))
 }
 
 /// Body of `POST /api/v1/points/awards`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ProposeAward {
+struct AwardProposal {
     responder_id: Ident,
+    /// 1 to 1000000.
     points: i64,
+    /// 1 to 500 characters.
     reason: String,
 }
 
-/// `POST /api/v1/points/awards` (admin) → 201 `{id, state}`.
+/// Proposes an honour award (admin).
+///
+/// Credited at once while the proposer's lone awards of the last 24 hours stay within
+/// `points.award_approval_above`, else pending until another admin approves. No
+/// idempotency key: the same body twice is two awards.
+#[utoipa::path(
+    post,
+    path = "/api/v1/points/awards",
+    tag = "points",
+    request_body = AwardProposal,
+    responses((status = 201, description = "The award, approved or pending.", body = Award))
+)]
 async fn propose(
     State(st): State<AppState>,
     Admin(caller): Admin,
-    JsonBody(body): JsonBody<ProposeAward>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    JsonBody(body): JsonBody<AwardProposal>,
+) -> Result<(StatusCode, Json<Award>), ApiError> {
     if !(1..=MAX_AWARD).contains(&body.points) {
         return Err(ApiError::Unprocessable(format!(
             "points: must be 1 to {MAX_AWARD}"
@@ -294,21 +551,33 @@ async fn propose(
         proposed_by: caller.actor(),
     };
     let row = st.store.propose_award(&award, &st.points, now_ms()).await?;
-    Ok((StatusCode::CREATED, Json(award_json(&row))))
+    Ok((StatusCode::CREATED, Json(Award::of(&row))))
 }
 
-/// `POST /api/v1/points/awards/{id}/approve` (another admin).
+/// Approves a pending award (an admin other than its proposer) and credits it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/points/awards/{id}/approve",
+    tag = "points",
+    params(("id" = String, Path, description = "The award (`aw-…`)")),
+    responses(
+        (status = 200, description = "The award, approved and credited.", body = Award),
+        (status = 403, description = "Not an admin, or the award's own proposer.",
+         body = super::openapi::ErrorBody),
+        (status = 409, description = "Already approved.", body = super::openapi::ErrorBody),
+    )
+)]
 async fn approve(
     State(st): State<AppState>,
     Admin(caller): Admin,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Award>, ApiError> {
     match st
         .store
         .approve_award(&id, &caller.actor(), &st.points, now_ms())
         .await?
     {
-        Ok(row) => Ok(Json(award_json(&row))),
+        Ok(row) => Ok(Json(Award::of(&row))),
         Err(_) => Err(ApiError::Refused(format!(
             "award {id} was proposed by you; another admin must approve it"
         ))),
@@ -316,24 +585,35 @@ async fn approve(
 }
 
 /// `?state=pending|approved`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AwardsQuery {
+    /// pending or approved; both when absent.
     state: Option<String>,
-    /// Default and most 1000.
+    /// Awards on the page: default and most 1000.
     limit: Option<i64>,
     /// `X-Next-Cursor` of the page before.
     cursor: Option<String>,
 }
 
-/// `GET /api/v1/points/awards` (viewer: the console shows them to every role; only admins
-/// propose and approve), newest first.
+/// Honour awards, newest first.
+///
+/// Viewer: the console shows them to every role; only admins propose and approve.
+#[utoipa::path(
+    get,
+    path = "/api/v1/points/awards",
+    tag = "points",
+    params(AwardsQuery),
+    responses((status = 200, description = "A page of awards.", body = Vec<Award>,
+        headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+)]
 async fn awards(
     State(st): State<AppState>,
     _: Viewer,
-    q: Result<Query<AwardsQuery>, QueryRejection>,
+    q: Result<Query<AwardsQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let Query(q) = q?;
     let page = Page::new(q.cursor.as_deref(), q.limit, 1000, 1000)?;
     let after = match page.after_key(2)? {
         Some([at, id]) => Some((key_i64(at)?, key_str(id)?)),
@@ -350,55 +630,63 @@ async fn awards(
     };
     let rows = st.store.awards(state, after, page.fetch()).await?;
     let key = |a: &AwardRow| vec![a.proposed_at.into(), a.id.clone().into()];
-    Ok(page.answer(rows, key, award_json))
+    Ok(page.answer(rows, key, Award::of))
 }
 
-/// `GET /api/v1/points/accounts` (viewer): every responder's points, by id, in one query.
+/// Every responder's points, by id (viewer).
+#[utoipa::path(
+    get,
+    path = "/api/v1/points/accounts",
+    tag = "points",
+    params(PageQuery),
+    responses((status = 200, description = "A page of accounts (5000 a page).",
+        body = Vec<PointsAccountLine>,
+        headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+)]
 async fn accounts(
     State(st): State<AppState>,
     _: Viewer,
-    q: Result<Query<PageQuery>, QueryRejection>,
+    q: Result<Query<PageQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let Query(q) = q?;
     let page = Page::new(q.cursor.as_deref(), q.limit, MAX_ACCOUNTS, MAX_ACCOUNTS)?;
     let after = match page.after_key(1)? {
         Some([id]) => Some(key_str(id)?),
         _ => None,
     };
     let rows = st.store.points_accounts(after, page.fetch()).await?;
-    let line = |a: &AccountLine| {
-        json!({
-            "responder_id": a.responder_id,
-            "name": a.name,
-            "kind": a.kind,
-            "zone_id": a.zone_id,
-            "balance": a.balance,
-            "reserved": a.reserved,
-            "earned_total": a.earned_total,
-            "awarded_total": a.awarded_total,
-        })
-    };
     let key = |a: &AccountLine| vec![a.responder_id.clone().into()];
-    Ok(page.answer(rows, key, line))
+    Ok(page.answer(rows, key, PointsAccountLine::of))
 }
 
 /// `?month=YYYY-MM&zone_id=…`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct HonourQuery {
-    /// At `reports.utc_offset`; this month when absent.
+    /// `YYYY-MM` at `reports.utc_offset`; this month when absent.
     month: Option<String>,
+    /// One grid only.
     zone_id: Option<String>,
 }
 
-/// `GET /api/v1/points/honour` (viewer): the month's honour roll (光荣榜), per grid the
-/// responders ranked by points earned and awarded in that month.
+/// The month's honour roll (光荣榜).
+///
+/// Per grid, the responders of an earning kind ranked by the points earned and awarded
+/// in that month (viewer).
+#[utoipa::path(
+    get,
+    path = "/api/v1/points/honour",
+    tag = "points",
+    params(HonourQuery),
+    responses((status = 200, description = "The honour roll.", body = HonourRoll))
+)]
 async fn honour(
     State(st): State<AppState>,
     _: Viewer,
-    q: Result<Query<HonourQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    q: Result<Query<HonourQuery>, ApiError>,
+) -> Result<Json<HonourRoll>, ApiError> {
+    let Query(q) = q?;
     let offset = st.reports.utc_offset;
     let (from, to) = match q.month.as_deref() {
         Some(m) => parse_month(m, offset).map_err(ApiError::Unprocessable)?,
@@ -418,32 +706,34 @@ async fn honour(
         .store
         .points_honour(from, to, zone.as_deref(), earns)
         .await?;
-    let mut zones: Vec<Value> = Vec::new();
-    let mut rank = 0;
-    for (i, l) in rows.iter().enumerate() {
-        let first = i == 0 || rows[i - 1].zone_id != l.zone_id;
-        if first {
-            rank = 0;
-            zones.push(json!({"zone_id": l.zone_id, "zone_name": l.zone_name, "volunteers": []}));
+    // The rows come by grid, ranked within it.
+    let mut zones: Vec<HonourZone> = Vec::new();
+    for l in rows {
+        let same = zones.last().is_some_and(|z| z.zone_id == l.zone_id);
+        if !same {
+            zones.push(HonourZone {
+                zone_id: l.zone_id.clone(),
+                zone_name: l.zone_name.clone(),
+                volunteers: Vec::new(),
+            });
         }
-        rank += 1;
-        let line: &HonourLine = l;
-        if let Some(Value::Array(v)) = zones.last_mut().map(|z| &mut z["volunteers"]) {
-            v.push(json!({
-                "rank": rank,
-                "responder_id": line.responder_id,
-                "name": line.name,
-                "kind": line.kind,
-                "points": line.points,
-                "earned": line.earned,
-                "awarded": line.awarded,
-            }));
+        if let Some(z) = zones.last_mut() {
+            let rank = u32::try_from(z.volunteers.len()).unwrap_or(u32::MAX - 1) + 1;
+            z.volunteers.push(HonourVolunteer {
+                rank,
+                responder_id: l.responder_id,
+                name: l.name,
+                kind: l.kind,
+                points: l.points,
+                earned: l.earned,
+                awarded: l.awarded,
+            });
         }
     }
-    Ok(Json(json!({
-        "month": month,
-        "from": rfc3339(from),
-        "to": rfc3339(to),
-        "zones": zones,
-    })))
+    Ok(Json(HonourRoll {
+        month,
+        from: rfc3339(from),
+        to: rfc3339(to),
+        zones,
+    }))
 }

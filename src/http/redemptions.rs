@@ -3,18 +3,18 @@
 //! merchant's page confirms the code once; each merchant's confirmed redemptions are
 //! settled by month as JSON, CSV and XLSX (docs/points.md, "Redemption").
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{Anyone, Caller, Phone};
-use super::error::{ApiError, JsonBody};
+use super::error::{ApiError, JsonBody, Path, Query};
 use super::page::{key_i64, key_str, Page};
 use super::points::may_see_account;
 use super::reports::{attachment, csv_attachment};
@@ -29,20 +29,14 @@ use crate::store::points::{
 };
 
 /// Routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/redemptions", get(list).post(redeem))
-        .route("/api/v1/redemptions/{code}/confirm", post(confirm))
-        .route(
-            "/api/v1/points/accounts/{responder_id}/redemptions",
-            get(of_responder),
-        )
-        .route("/api/v1/merchants/{id}/settlement", get(settlement))
-        .route("/api/v1/merchants/{id}/settlement.csv", get(settlement_csv))
-        .route(
-            "/api/v1/merchants/{id}/settlement.xlsx",
-            get(settlement_xlsx),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, redeem))
+        .routes(routes!(confirm))
+        .routes(routes!(of_responder))
+        .routes(routes!(settlement))
+        .routes(routes!(settlement_csv))
+        .routes(routes!(settlement_xlsx))
 }
 
 /// Wrong codes one merchant may try within the failure window before confirmations are
@@ -52,22 +46,58 @@ const MAX_WRONG_CODES: u32 = 100;
 /// Longest `request_id`.
 const MAX_REQUEST_ID_CHARS: usize = 100;
 
-/// A redemption as the API shows it.
-pub fn redemption_json(r: &RedemptionRow) -> Value {
-    json!({
-        "id": r.id,
-        "code": r.code,
-        "responder_id": r.responder_id,
-        "offer_id": r.offer_id,
-        "offer_title": r.offer_title,
-        "merchant_id": r.merchant_id,
-        "points": r.points,
-        "request_id": r.request_id,
-        "state": r.state,
-        "created_at": rfc3339(r.created_at),
-        "expires_at": rfc3339(r.expires_at),
-        "confirmed_at": r.confirmed_at.map(rfc3339),
-    })
+/// A redemption.
+#[derive(Debug, Serialize, ToSchema)]
+struct Redemption {
+    /// `rd-…`, also its hold's id.
+    id: String,
+    /// The one-time code shown at the shop: 8 digits.
+    code: String,
+    responder_id: String,
+    offer_id: String,
+    /// The offer's title when redeemed.
+    offer_title: String,
+    merchant_id: String,
+    /// The price when redeemed.
+    points: i64,
+    /// The phone's idempotency key.
+    request_id: String,
+    /// pending, confirmed, expired or released.
+    state: String,
+    /// RFC 3339.
+    created_at: String,
+    /// When the code lapses, RFC 3339.
+    expires_at: String,
+    /// When the merchant confirmed it, RFC 3339.
+    confirmed_at: Option<String>,
+}
+
+impl Redemption {
+    fn of(r: &RedemptionRow) -> Redemption {
+        Redemption {
+            id: r.id.clone(),
+            code: r.code.clone(),
+            responder_id: r.responder_id.clone(),
+            offer_id: r.offer_id.clone(),
+            offer_title: r.offer_title.clone(),
+            merchant_id: r.merchant_id.clone(),
+            points: r.points,
+            request_id: r.request_id.clone(),
+            state: r.state.clone(),
+            created_at: rfc3339(r.created_at),
+            expires_at: rfc3339(r.expires_at),
+            confirmed_at: r.confirmed_at.map(rfc3339),
+        }
+    }
+}
+
+/// A redemption just confirmed.
+#[derive(Debug, Serialize, ToSchema)]
+struct ConfirmedRedemption {
+    #[serde(flatten)]
+    redemption: Redemption,
+    /// Always `confirmed`.
+    result: &'static str,
 }
 
 impl From<PointsError> for ApiError {
@@ -80,20 +110,37 @@ impl From<PointsError> for ApiError {
 }
 
 /// Body of `POST /api/v1/redemptions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RedeemBody {
+struct RedeemRequest {
     offer_id: Ident,
+    /// 1 to 100 characters, chosen by the phone: the same again is the same redemption.
     request_id: String,
 }
 
-/// `POST /api/v1/redemptions` (the phone): 201 with the code, or 200 with the same
-/// redemption when this `request_id` was seen before.
+/// Redeems points for an offer (the responder's phone).
+///
+/// The points are reserved and a one-time code comes back.
+#[utoipa::path(
+    post,
+    path = "/api/v1/redemptions",
+    tag = "redemptions",
+    security(("phone" = [])),
+    request_body = RedeemRequest,
+    responses(
+        (status = 201, description = "Redeemed: the code and when it lapses.", body = Redemption),
+        (status = 200, description = "This `request_id` was seen before: the same redemption, \
+as it is now.", body = Redemption),
+        (status = 409, description = "The offer is inactive, past its date, sold out or over \
+its per-person limit; not enough points; or this `request_id` was used for another offer.",
+         body = super::openapi::ErrorBody),
+    )
+)]
 async fn redeem(
     State(st): State<AppState>,
     Phone(rid): Phone,
-    JsonBody(body): JsonBody<RedeemBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    JsonBody(body): JsonBody<RedeemRequest>,
+) -> Result<(StatusCode, Json<Redemption>), ApiError> {
     let request_id = body.request_id.trim();
     if request_id.is_empty() || request_id.chars().count() > MAX_REQUEST_ID_CHARS {
         return Err(ApiError::Unprocessable(format!(
@@ -116,7 +163,7 @@ async fn redeem(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(redemption_json(&row))))
+    Ok((status, Json(Redemption::of(&row))))
 }
 
 /// The merchant a `merchant`-role caller is bound to; anyone else is 403.
@@ -127,13 +174,33 @@ fn own_merchant(caller: &Caller) -> Result<&str, ApiError> {
     }
 }
 
-/// `POST /api/v1/redemptions/{code}/confirm` (the `merchant` role): 200 the first time,
-/// 409 after that, 410 when lapsed, 404 for an unknown code or another merchant's.
+/// Confirms a redemption code at the shop (the `merchant` role).
+///
+/// Its own offers' codes only: the reserved points move to the merchant, once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/redemptions/{code}/confirm",
+    tag = "redemptions",
+    params(("code" = String, Path, description = "The 8-digit code the volunteer shows")),
+    responses(
+        (status = 200, description = "Confirmed now.", body = ConfirmedRedemption),
+        (status = 403, description = "Not a `merchant` user (every other role is refused).",
+         body = super::openapi::ErrorBody),
+        (status = 404, description = "An unknown or malformed code, or another merchant's \
+(they look the same).", body = super::openapi::ErrorBody),
+        (status = 409, description = "The code was confirmed before, or the offer is sold \
+out.", body = super::openapi::ErrorBody),
+        (status = 410, description = "The code lapsed; its points went back to the volunteer.",
+         body = super::openapi::ErrorBody),
+        (status = 429, description = "Too many wrong codes from this merchant; see \
+Retry-After.", body = super::openapi::ErrorBody),
+    )
+)]
 async fn confirm(
     State(st): State<AppState>,
     Anyone(caller): Anyone,
     Path(code): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConfirmedRedemption>, ApiError> {
     let merchant = own_merchant(&caller)?.to_owned();
     let keys = [(format!("code:{merchant}"), MAX_WRONG_CODES)];
     st.logins
@@ -162,9 +229,10 @@ async fn confirm(
     match outcome {
         Confirmation::Confirmed(r) => {
             tracing::info!(redemption = %r.id, %merchant, points = r.points, "redemption confirmed");
-            let mut v = redemption_json(&r);
-            v["result"] = json!("confirmed");
-            Ok(Json(v))
+            Ok(Json(ConfirmedRedemption {
+                redemption: Redemption::of(&r),
+                result: "confirmed",
+            }))
         }
         Confirmation::AlreadyConfirmed(r) => Err(ApiError::Conflict(format!(
             "code {code} was already used at {}",
@@ -183,15 +251,20 @@ async fn confirm(
 }
 
 /// `?state=…&from=…&to=…&limit=…`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
+    /// pending, confirmed, expired or released.
     state: Option<String>,
-    /// RFC 3339, or `YYYY-MM-DD` (that day's start, at `reports.utc_offset`).
+    /// On `created_at`: RFC 3339, or `YYYY-MM-DD` (that day's start, at
+    /// `reports.utc_offset`).
     from: Option<String>,
     /// RFC 3339 (excluded), or `YYYY-MM-DD` (that day included).
     to: Option<String>,
+    /// One merchant's (admins; a merchant user always sees its own only).
     merchant_id: Option<String>,
+    /// Redemptions on the page: 1 to 1000, default 200.
     limit: Option<i64>,
     /// `X-Next-Cursor` of the page before.
     cursor: Option<String>,
@@ -242,17 +315,27 @@ fn redemption_page(page: &Page, rows: Vec<RedemptionRow>) -> Response {
     page.answer(
         rows,
         |r| vec![r.created_at.into(), r.id.clone().into()],
-        redemption_json,
+        Redemption::of,
     )
 }
 
-/// `GET /api/v1/redemptions`: a merchant sees its own; admins all (or `merchant_id=`).
+/// Redemptions, newest first.
+///
+/// A merchant user sees its own; admins all (or one merchant's, `merchant_id=`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/redemptions",
+    tag = "redemptions",
+    params(ListQuery),
+    responses((status = 200, description = "A page of redemptions.", body = Vec<Redemption>,
+        headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+)]
 async fn list(
     State(st): State<AppState>,
     Anyone(caller): Anyone,
-    q: Result<Query<ListQuery>, QueryRejection>,
+    q: Result<Query<ListQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let Query(q) = q?;
     let (mut query, page) = query_of(&st, q)?;
     if caller.role == Role::Merchant {
         query.merchant_id = Some(own_merchant(&caller)?.to_owned());
@@ -263,16 +346,28 @@ async fn list(
     Ok(redemption_page(&page, rows))
 }
 
-/// `GET /api/v1/points/accounts/{responder_id}/redemptions`: the phone's own (or a
-/// viewer's look), newest first.
+/// A responder's redemptions, newest first: the phone's own, or a viewer's look.
+#[utoipa::path(
+    get,
+    path = "/api/v1/points/accounts/{responder_id}/redemptions",
+    tag = "redemptions",
+    security(("token" = []), ("session" = []), ("phone" = [])),
+    params(
+        ("responder_id" = String, Path, description = "The responder; with a phone login, \
+its own only (another's is 404)"),
+        ListQuery
+    ),
+    responses((status = 200, description = "A page of redemptions.", body = Vec<Redemption>,
+        headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+)]
 async fn of_responder(
     State(st): State<AppState>,
     Path(rid): Path<String>,
-    q: Result<Query<ListQuery>, QueryRejection>,
+    q: Result<Query<ListQuery>, ApiError>,
     parts: Parts,
 ) -> Result<Response, ApiError> {
     may_see_account(&parts, &st, &rid).await?;
-    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let Query(q) = q?;
     let (mut query, page) = query_of(&st, q)?;
     st.store.responder(&rid).await?;
     query.responder_id = Some(rid);
@@ -281,30 +376,60 @@ async fn of_responder(
 }
 
 /// `?month=YYYY-MM`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct MonthQuery {
+    /// `YYYY-MM` at `reports.utc_offset` (required).
     month: Option<String>,
 }
 
-/// A merchant's settlement for a month.
-#[derive(Debug, Serialize)]
+/// A merchant's settlement for a month: its redemptions confirmed in that month, per
+/// offer.
+#[derive(Debug, Serialize, ToSchema)]
 struct Settlement {
     merchant_id: String,
     merchant_name: String,
+    /// `YYYY-MM`.
     month: String,
+    /// The month's start, RFC 3339.
     from: String,
+    /// The next month's start (excluded), RFC 3339.
     to: String,
-    lines: Vec<SettlementLine>,
+    /// By offer id.
+    lines: Vec<OfferSettlement>,
     total_count: i64,
     total_points: i64,
+}
+
+/// One offer's confirmed redemptions in a settlement.
+#[derive(Debug, Serialize, ToSchema)]
+struct OfferSettlement {
+    offer_id: String,
+    /// The title at redemption (the latest, if it changed).
+    offer_title: String,
+    /// Confirmed redemptions.
+    count: i64,
+    /// Their points.
+    points: i64,
+}
+
+impl OfferSettlement {
+    fn of(l: SettlementLine) -> OfferSettlement {
+        OfferSettlement {
+            offer_id: l.offer_id,
+            offer_title: l.offer_title,
+            count: l.count,
+            points: l.points,
+        }
+    }
 }
 
 async fn compute(
     st: &AppState,
     caller: &Caller,
     id: &str,
-    q: Result<Query<MonthQuery>, QueryRejection>,
+    q: Result<Query<MonthQuery>, ApiError>,
 ) -> Result<Settlement, ApiError> {
     if caller.role == Role::Merchant {
         if caller.merchant_id.as_deref() != Some(id) {
@@ -313,14 +438,20 @@ async fn compute(
     } else if caller.role < Role::Admin {
         return Err(ApiError::Forbidden(Role::Admin.as_str()));
     }
-    let Query(q) = q.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let Query(q) = q?;
     let month = q
         .month
         .ok_or_else(|| ApiError::Unprocessable("month: required (YYYY-MM)".into()))?;
     let (from, to) =
         parse_month(month.trim(), st.reports.utc_offset).map_err(ApiError::Unprocessable)?;
     let merchant = st.store.merchant(id).await?;
-    let lines = st.store.settlement(id, from, to).await?;
+    let lines: Vec<OfferSettlement> = st
+        .store
+        .settlement(id, from, to)
+        .await?
+        .into_iter()
+        .map(OfferSettlement::of)
+        .collect();
     Ok(Settlement {
         merchant_id: merchant.id,
         merchant_name: merchant.name,
@@ -333,12 +464,20 @@ async fn compute(
     })
 }
 
-/// `GET /api/v1/merchants/{id}/settlement?month=YYYY-MM` (that merchant or an admin).
+/// A merchant's settlement for a month (that merchant's user, or an admin).
+#[utoipa::path(
+    get,
+    path = "/api/v1/merchants/{id}/settlement",
+    tag = "redemptions",
+    params(("id" = String, Path, description = "The merchant; to a merchant user, \
+another's is 404"), MonthQuery),
+    responses((status = 200, description = "The settlement.", body = Settlement))
+)]
 async fn settlement(
     State(st): State<AppState>,
     Anyone(caller): Anyone,
     Path(id): Path<String>,
-    q: Result<Query<MonthQuery>, QueryRejection>,
+    q: Result<Query<MonthQuery>, ApiError>,
 ) -> Result<Json<Settlement>, ApiError> {
     Ok(Json(compute(&st, &caller, &id, q).await?))
 }
@@ -369,11 +508,21 @@ fn rows(s: &Settlement) -> Vec<(String, String, i64, i64)> {
         .collect()
 }
 
+/// The settlement as CSV: a row per offer, then `TOTAL`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/merchants/{id}/settlement.csv",
+    tag = "redemptions",
+    params(("id" = String, Path, description = "The merchant; to a merchant user, \
+another's is 404"), MonthQuery),
+    responses((status = 200, description = "An attachment, `settlement-<id>-<month>.csv`: \
+header `offer_id,offer_title,count,points`.", body = String, content_type = "text/csv"))
+)]
 async fn settlement_csv(
     State(st): State<AppState>,
     Anyone(caller): Anyone,
     Path(id): Path<String>,
-    q: Result<Query<MonthQuery>, QueryRejection>,
+    q: Result<Query<MonthQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     let s = compute(&st, &caller, &id, q).await?;
     let lines = rows(&s)
@@ -414,11 +563,23 @@ fn workbook(s: &Settlement) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     wb.save_to_buffer()
 }
 
+/// The settlement as an Excel workbook (sheet `settlement`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/merchants/{id}/settlement.xlsx",
+    tag = "redemptions",
+    params(("id" = String, Path, description = "The merchant; to a merchant user, \
+another's is 404"), MonthQuery),
+    responses((status = 200, description = "An attachment, \
+`settlement-<id>-<month>.xlsx`: the CSV's rows (numbers as numbers), then the merchant, \
+month, from and to.", body = Vec<u8>,
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+)]
 async fn settlement_xlsx(
     State(st): State<AppState>,
     Anyone(caller): Anyone,
     Path(id): Path<String>,
-    q: Result<Query<MonthQuery>, QueryRejection>,
+    q: Result<Query<MonthQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     let s = compute(&st, &caller, &id, q).await?;
     let name = file_name(&s, "xlsx");

@@ -1,6 +1,6 @@
 // The admin's merchants tab: register a 喜邻 merchant (its login is shown once), list the
 // merchants and stations, and add offers to one. Clicking the map fills the position.
-import { api, h, toast, t, when } from './common.js';
+import { api, apiAll, h, toast, t, when } from './common.js';
 import { merchantBody, offerBody, offerDetails } from './merchants-core.js';
 
 let lastLogin = null;
@@ -16,7 +16,7 @@ export function fillPosition(pos) {
 
 /** The tab's content; `rerender()` draws the tab again. */
 export async function merchantsPane(rerender) {
-  const list = await api('GET', '/api/v1/merchants');
+  const list = await apiAll('/api/v1/merchants');
   if (chosen && !list.some((m) => m.id === chosen)) chosen = null;
   chosen = chosen || list[0]?.id || null;
   const form = h('form.formrow#merchant-form', {},
@@ -37,7 +37,7 @@ export async function merchantsPane(rerender) {
     } catch (x) { toast(x.message, 'error'); }
   });
   const login = lastLogin; lastLogin = null;
-  const offers = chosen ? await api('GET', `/api/v1/merchants/${encodeURIComponent(chosen)}/offers`) : [];
+  const offers = chosen ? await apiAll(`/api/v1/merchants/${encodeURIComponent(chosen)}/offers`) : [];
   const offerForm = h('form.formrow#offer-form', {},
     h('label', {}, t('merchant'), h('select', { name: 'merchant', onchange: (e) => { chosen = e.target.value; rerender(); } },
       list.map((m) => h('option', { value: m.id, selected: m.id === chosen }, `${m.name} (${m.id})`)))),

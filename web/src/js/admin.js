@@ -104,7 +104,7 @@ function credsBox(mqtt) {
 
 let lastCreds = null;
 async function respondersPane() {
-  const [list, shops] = await Promise.all([apiAll('/api/v1/responders'), api('GET', '/api/v1/merchants').catch(() => [])]);
+  const [list, shops] = await Promise.all([apiAll('/api/v1/responders'), apiAll('/api/v1/merchants').catch(() => [])]);
   // 喜邻 grid stations a responder may be based at.
   const stations = shops.filter((m) => m.station);
   const stationOptions = (current) => [h('option', { value: '' }, '—'), ...stations.map((m) => h('option', { value: m.id, selected: m.id === current }, m.name))];

@@ -1,7 +1,7 @@
 // The merchant page's redemption part: confirm a volunteer's one-time code (typed, or
 // read from its QR code with the camera where the browser has `BarcodeDetector`), say
 // plainly how it went, list today's redemptions and link the monthly settlement.
-import { api, h, t } from './common.js';
+import { api, apiAll, h, t } from './common.js';
 
 /** The 8 digits in `text` (spaces allowed), or null. */
 export function codeOf(text) {
@@ -99,7 +99,7 @@ export function bindConfirm(merchantId, onConfirmed = () => {}) {
     const d = new Date();
     const day = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
     let rows = [];
-    try { rows = await api('GET', `/api/v1/redemptions?from=${day}`); } catch { /* shown empty */ }
+    try { rows = await apiAll(`/api/v1/redemptions?from=${day}`); } catch { /* shown empty */ }
     today.replaceChildren(...(rows.length ? rows.map((r) => h('li', { dataset: { code: r.code, state: r.state } },
       h('div.offer-title', {}, `${r.offer_title} · ${t('points_n', { n: r.points })}`),
       h('div.offer-details', {}, `${new Date(r.created_at).toLocaleTimeString()} · ${r.code} · ${t(`rd_state_${r.state}`)}`)))

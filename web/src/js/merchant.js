@@ -1,7 +1,7 @@
 // The merchant page (/merchant), for a 喜邻 partner merchant's own login, usable on a
 // phone: its shop's details and its offers, and (merchant-confirm.js) confirming a
 // volunteer's one-time code, today's redemptions and the monthly settlement.
-import { api, h, when, t, applyI18n, onLangChange } from './common.js';
+import { api, apiAll, h, when, t, applyI18n, onLangChange } from './common.js';
 import { setLang, currentLang, LANGUAGES } from './i18n.js';
 import { offerDetails } from './merchants-core.js';
 import { bindConfirm } from './merchant-confirm.js';
@@ -44,12 +44,12 @@ function render() {
 
 if (me.role === 'merchant' && me.merchant_id) {
   const id = encodeURIComponent(me.merchant_id);
-  [shop, offers] = await Promise.all([api('GET', `/api/v1/merchants/${id}`), api('GET', `/api/v1/merchants/${id}/offers`)]);
+  [shop, offers] = await Promise.all([api('GET', `/api/v1/merchants/${id}`), apiAll(`/api/v1/merchants/${id}/offers`)]);
 }
 let confirmPart = null;
 if (shop) {
   confirmPart = bindConfirm(shop.id, async () => {
-    offers = await api('GET', `/api/v1/merchants/${encodeURIComponent(shop.id)}/offers`).catch(() => offers);
+    offers = await apiAll(`/api/v1/merchants/${encodeURIComponent(shop.id)}/offers`).catch(() => offers);
     render();
   });
 }

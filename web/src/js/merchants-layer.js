@@ -1,6 +1,6 @@
 // The 喜邻 merchants and grid stations (网格驿站) as a map layer: stations and shops with
 // their own icons, a tooltip with name, opening hours and number of offers.
-import { api, h, text } from './common.js';
+import { apiAll, h, text } from './common.js';
 import { merchantIcon, merchantTooltip } from './merchants-core.js';
 
 /**
@@ -24,7 +24,7 @@ export function merchantsLayer(M, t) {
     }
   }
   async function load() {
-    try { list = await api('GET', '/api/v1/merchants'); } catch { list = []; /* a server without merchants */ }
+    try { list = await apiAll('/api/v1/merchants'); } catch { list = []; /* a server without merchants */ }
     draw();
   }
   return { group, load, draw };

@@ -1,6 +1,6 @@
 // The points area's awards, merchants and settlement tabs (points.js holds the page, the
 // accounts, the ledger and the honour roll). `ctx` is the page's state and drawing helpers.
-import { api, h, when, toast, t } from './common.js';
+import { api, apiAll, h, when, toast, t } from './common.js';
 import { approval, awardBody, readSettlement, settlementState, shiftMonth } from './points-core.js';
 import { offerDetails } from './merchants-core.js';
 
@@ -10,7 +10,7 @@ import { offerDetails } from './merchants-core.js';
 export async function awardsTab(ctx) {
   const isAdmin = ctx.user.role === 'admin';
   ctx.toolbar();
-  const all = await api('GET', '/api/v1/points/awards');
+  const all = await apiAll('/api/v1/points/awards');
   if (ctx.tab !== 'awards') return;
   for (const a of all) ctx.reasons.set(a.id, a.reason);
   const pending = all.filter((a) => a.state === 'pending');
@@ -74,8 +74,8 @@ async function approve(ctx, a) {
 /** Every merchant with all its offers, read-only (admins edit them on /admin). */
 export async function merchantsTab(ctx) {
   ctx.toolbar(h('span.muted', {}, t('pt_merchants_note')), ctx.user.role === 'admin' ? h('a#to-admin', { href: '/admin' }, t('open_admin')) : null);
-  const list = await api('GET', '/api/v1/merchants');
-  const offers = await Promise.all(list.map((m) => api('GET', `/api/v1/merchants/${encodeURIComponent(m.id)}/offers`).catch(() => [])));
+  const list = await apiAll('/api/v1/merchants');
+  const offers = await Promise.all(list.map((m) => apiAll(`/api/v1/merchants/${encodeURIComponent(m.id)}/offers`).catch(() => [])));
   if (ctx.tab !== 'merchants') return;
   if (!list.length) { ctx.body(h('p.rep-notice', {}, t('pt_no_merchants'))); return; }
   ctx.body(...list.map((m, i) => h('section.rep-section.merchant', { dataset: { merchant: m.id } },
@@ -93,7 +93,7 @@ export async function merchantsTab(ctx) {
 /** One merchant's month (`GET /api/v1/merchants/{id}/settlement`), once redemption exists. */
 export async function settlementTab(ctx) {
   const f = ctx.settle;
-  const list = await api('GET', '/api/v1/merchants');
+  const list = await apiAll('/api/v1/merchants');
   if (ctx.tab !== 'settlement') return;
   if (!f.merchant || !list.some((m) => m.id === f.merchant)) f.merchant = list[0]?.id || '';
   const again = () => settlementTab(ctx);

@@ -3,7 +3,7 @@
 // 喜邻 merchants and offers, settlement per merchant and month, and the monthly honour
 // roll (光荣榜) per grid, which prints like the reports page. The pure rules are in
 // points-core.js; the awards, merchants and settlement tabs in points-tabs.js.
-import { api, h, when, toast, requireSession, header, t, applyI18n, onLangChange, hasKey } from './common.js';
+import { api, apiAll, h, when, toast, requireSession, header, t, applyI18n, onLangChange, hasKey } from './common.js';
 import { TABS, KINDS, readAccount, filterAccounts, totals, ledgerQuery, change, flows, cause, monthOf, shiftMonth, readHonour } from './points-core.js';
 import { awardsTab, merchantsTab, settlementTab } from './points-tabs.js';
 
@@ -37,8 +37,8 @@ const section = (title, ...body) => h('section.rep-section', {}, title ? h('h2',
 /** Grid names and every account (one request, `GET /api/v1/points/accounts`). */
 async function loadBase() {
   const [zones, accounts] = await Promise.all([
-    api('GET', '/api/v1/zones').catch(() => null),
-    api('GET', '/api/v1/points/accounts'),
+    apiAll('/api/v1/zones').catch(() => null),
+    apiAll('/api/v1/points/accounts'),
   ]);
   for (const f of zones?.features || []) ctx.zones.set(f.properties.id, f.properties.name);
   ctx.accounts = (accounts || []).map(readAccount);
@@ -115,7 +115,7 @@ async function ledgerTab() {
   try {
     const [m, awards] = await Promise.all([
       api('GET', `/api/v1/points/ledger?${ledgerQuery({ ...f, limit: LEDGER_LIMIT })}`),
-      api('GET', '/api/v1/points/awards').catch(() => []),
+      apiAll('/api/v1/points/awards').catch(() => []),
     ]);
     moves = m;
     for (const a of awards || []) ctx.reasons.set(a.id, a.reason);
