@@ -12,7 +12,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Viewer;
-use super::openapi::ErrorBody;
 use super::AppState;
 use crate::config::{TargetSettings, TileSettings};
 
@@ -131,6 +130,15 @@ async fn login_page() -> Response {
     page("login.html")
 }
 
+/// The API's error shape (`openapi::ErrorBody`) for a missing asset; its own struct since
+/// `openapi` names this module (for the reference page), and modules do not name each
+/// other in a circle.
+#[derive(Debug, Serialize)]
+struct AssetMissing {
+    /// What is missing.
+    error: String,
+}
+
 /// `/assets/...`: our own files may change with every build, so they are revalidated;
 /// the npm libraries are versioned by the lock file and cached for a day.
 async fn asset(Path(path): Path<String>) -> Response {
@@ -154,7 +162,7 @@ async fn asset(Path(path): Path<String>) -> Response {
         }
         None => (
             StatusCode::NOT_FOUND,
-            Json(ErrorBody {
+            Json(AssetMissing {
                 error: format!("no asset {full}"),
             }),
         )
