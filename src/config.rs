@@ -129,7 +129,7 @@ pub struct ConsoleSettings {
 }
 
 /// `[console.tiles]`
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
 pub struct TileSettings {
     /// Tile URL template (`{z}`, `{x}`, `{y}`, `{s}`); empty = no base map, zones on a plain
     /// background, so a site without internet still works.
@@ -144,7 +144,7 @@ pub struct TileSettings {
 }
 
 /// `[console.targets]`: seconds after which a timer turns amber, and red.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
 pub struct TargetSettings {
     /// From the alert until an offer is out (or accepted): amber.
     pub alert_amber_secs: u64,

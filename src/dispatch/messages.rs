@@ -97,7 +97,10 @@ pub fn task_message(
         if !snapshots.is_empty() {
             obj.insert(
                 "snapshots".into(),
-                snapshots.iter().map(|s| files.view(s)).collect(),
+                snapshots
+                    .iter()
+                    .map(|s| crate::views::to_json(&files.view(s)))
+                    .collect(),
             );
         }
     }

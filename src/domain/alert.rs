@@ -8,7 +8,7 @@ use super::{Ident, Invalid, LatLon, Severity};
 
 /// An alert as a source sends it (JSON). Unknown fields are ignored so that sources can
 /// send more than we read.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct AlertPayload {
     /// Unique per source; the same id twice is one alert.
     pub id: String,
@@ -22,7 +22,8 @@ pub struct AlertPayload {
     pub lon: Option<f64>,
     /// A registered camera whose position is the alert's position.
     pub camera_id: Option<String>,
-    /// When it happened; defaults to the time of receipt.
+    /// When it happened (RFC 3339); defaults to the time of receipt.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub time: Option<DateTime<Utc>>,
     /// Free text.
     pub description: Option<String>,
@@ -33,7 +34,7 @@ pub struct AlertPayload {
 }
 
 /// The `rendezvous` object of an alert.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct RendezvousPayload {
     /// Latitude, degrees.
     pub lat: f64,
@@ -44,7 +45,7 @@ pub struct RendezvousPayload {
 }
 
 /// A meeting point for a guidance task.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rendezvous {
     /// Latitude, degrees.
     pub lat: f64,

@@ -86,7 +86,7 @@ pub struct RankRequest<'a> {
 }
 
 /// One ranked candidate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Ranked {
     /// Responder id.
     pub responder_id: Ident,
@@ -105,7 +105,7 @@ pub struct Ranked {
 }
 
 /// How a travel time was estimated.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EtaSource {
     /// Great-circle distance × detour factor ÷ the mode's speed.

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::UnknownName;
 
 /// One timeline event. In JSON: `{"code": "offered", "responders": ["w1", "w2"]}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum Event {
     /// The alert that opened the incident (its id at its source).

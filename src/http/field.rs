@@ -9,8 +9,11 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::console::{find, page};
 use super::AppState;
@@ -20,7 +23,7 @@ use crate::config::{Settings, TileSettings};
 const MQTT_WS_PATH: &str = "/mqtt";
 
 /// The answer of `GET /api/v1/field/config`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldConfig {
     /// The base map of the task's small map: the console's (`console.tiles`). Public, like
     /// the tiles themselves, which every phone fetches.
@@ -82,12 +85,13 @@ impl FieldConfig {
 }
 
 /// Routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> OpenApiRouter<AppState> {
+    // The app's own files are not API: they stay out of the document.
+    OpenApiRouter::new()
         .route("/field", get(app_page))
         .route("/field/sw.js", get(service_worker))
         .route("/field/manifest.webmanifest", get(manifest))
-        .route("/api/v1/field/config", get(config))
+        .routes(routes!(config))
 }
 
 /// No session check: the worker signs in to the broker from the page itself.
@@ -133,7 +137,18 @@ async fn manifest() -> Response {
     field_file("manifest.webmanifest", None)
 }
 
-/// Public on purpose: the app reads it before the worker has logged in anywhere.
+/// What the field app needs before its worker logs in.
+///
+/// The base map, the position interval and where the broker's WebSocket is (the worker
+/// logs in to the broker, not to the API). No secrets.
+// Public on purpose: the app reads it before the worker has logged in anywhere.
+#[utoipa::path(
+    get,
+    path = "/api/v1/field/config",
+    tag = "field",
+    security(()),
+    responses((status = 200, description = "The field app's settings.", body = FieldConfig))
+)]
 async fn config(State(state): State<AppState>) -> Json<FieldConfig> {
     Json((*state.field).clone())
 }

@@ -11,11 +11,12 @@ use std::sync::Mutex;
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use base64::Engine as _;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Phone;
 use super::error::{ApiError, JsonBody};
@@ -24,8 +25,8 @@ use crate::domain::alert::{field_source, AlertPayload, NewAlert, Photo, Snapshot
 use crate::store::now_ms;
 
 /// Routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/field/reports", post(report))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(report))
 }
 
 /// The window `field.max_reports_per_hour` counts in, milliseconds.
@@ -78,8 +79,8 @@ impl Quota {
 /// The severity of a report that does not say (3: handled within the day by default).
 const DEFAULT_SEVERITY: i64 = 3;
 
-/// What the phone sends.
-#[derive(Debug, Deserialize)]
+/// What the phone sends (JSON; the photo inside it as base64).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReportBody {
     /// The phone's own id for this report (1–128 bytes, printable): sent again after a
@@ -113,11 +114,46 @@ fn photo(text: &str) -> Result<Photo, ApiError> {
     Photo::parse(bytes).map_err(|e| ApiError::Unprocessable(e.to_string()))
 }
 
+/// What became of a report: as for an alert, and whether a photo came with it.
+#[derive(Debug, Serialize, ToSchema)]
+struct ReportAccepted {
+    /// Our id of the alert it became.
+    alert_id: String,
+    /// The incident it opened or joined.
+    incident_id: String,
+    /// The same `request_id` was sent before: the same report, nothing changed (no second
+    /// photo).
+    duplicate: bool,
+    /// It joined an open incident.
+    correlated: bool,
+    /// A photo came with it.
+    photo: bool,
+}
+
+/// A problem reported from the phone (随手拍).
+///
+/// By a volunteer or a worker, with the responder's MQTT login as HTTP Basic. It becomes an
+/// alert from the source `field:<responder id>`, dispatched like any other (never offered
+/// to its reporter); the photo becomes a snapshot of its incident. The same `request_id`
+/// again is the same report.
+#[utoipa::path(
+    post,
+    path = "/api/v1/field/reports",
+    tag = "field",
+    security(("phone" = [])),
+    request_body = ReportBody,
+    responses(
+        (status = 202, description = "Taken; dispatching goes on.", body = ReportAccepted),
+        (status = 429, description = "More than `field.max_reports_per_hour` reports from this \
+login within the last hour (resent ones included); `Retry-After` gives the seconds until its \
+oldest leaves the hour.", body = super::openapi::ErrorBody),
+    )
+)]
 async fn report(
     Phone(rid): Phone,
     State(st): State<AppState>,
     req: Request,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<ReportAccepted>), ApiError> {
     // Counted before the body is read: a login past its quota costs no upload or decode.
     // A report sent again after a lost answer counts again; the quota is far above what a
     // worker sends.
@@ -161,10 +197,13 @@ async fn report(
     };
     let outcome = st.dispatcher.alert(alert).await?;
     tracing::info!(responder = %rid, incident = %outcome.incident_id, photo = picture.is_some(), duplicate = outcome.duplicate, "report from the field");
-    let mut answer = json!(outcome);
-    if let Some(o) = answer.as_object_mut() {
-        o.insert("photo".into(), json!(picture.is_some()));
-    }
+    let answer = ReportAccepted {
+        alert_id: outcome.alert_id,
+        incident_id: outcome.incident_id,
+        duplicate: outcome.duplicate,
+        correlated: outcome.correlated,
+        photo: picture.is_some(),
+    };
     Ok((StatusCode::ACCEPTED, Json(answer)))
 }
 

@@ -1,82 +1,105 @@
 //! `/api/v1/alerts` and `/api/v1/incidents`: alerts in, incidents out, operator actions.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{authorize_parts, phone_login, Operator, Viewer};
-use super::error::{ApiError, JsonBody};
+use super::error::{ApiError, JsonBody, Path, Query};
 use super::{rfc3339, AppState};
-use crate::dispatch::OperatorAction;
+use crate::dispatch::{AlertOutcome, OperatorAction};
 use crate::domain::alert::{named_source, AlertPayload, NewAlert};
-use crate::domain::{Ident, IncidentState, Role};
-use crate::store::now_ms;
-use crate::views;
+use crate::domain::ranking::Ranked;
+use crate::domain::{Ident, IncidentState, LatLon, Role};
+use crate::store::{now_ms, AlertRow};
+use crate::views::{self, IncidentView, SnapshotView, TaskView, TimelineLine};
 
 /// Routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/alerts", post(post_alert))
-        .route("/api/v1/incidents", get(list))
-        .route("/api/v1/incidents/{id}", get(one))
-        .route("/api/v1/incidents/{id}/timeline", get(timeline))
-        .route(
-            "/api/v1/incidents/{id}/snapshots/{file}",
-            get(snapshot_file),
-        )
-        .route("/api/v1/incidents/{id}/candidates", get(candidates))
-        .route("/api/v1/incidents/{id}/assign", post(assign))
-        .route(
-            "/api/v1/incidents/{id}/cancel",
-            post(|o, s, p, b| noted(o, s, p, b, OperatorAction::Cancel)),
-        )
-        .route(
-            "/api/v1/incidents/{id}/close",
-            post(|o, s, p, b| noted(o, s, p, b, OperatorAction::Close)),
-        )
-        .route(
-            "/api/v1/incidents/{id}/verify",
-            post(|o, s, p, b| noted(o, s, p, b, OperatorAction::Verify)),
-        )
-        .route("/api/v1/incidents/{id}/rework", post(rework))
-        .route(
-            "/api/v1/incidents/{id}/suspend",
-            post(|o, s, p, b| noted(o, s, p, b, OperatorAction::Suspend)),
-        )
-        .route(
-            "/api/v1/incidents/{id}/resume",
-            post(|o, s, p, b| noted(o, s, p, b, OperatorAction::Resume)),
-        )
-        .route("/api/v1/incidents/{id}/extension", post(extension))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(post_alert))
+        .routes(routes!(list))
+        .routes(routes!(one))
+        .routes(routes!(timeline))
+        .routes(routes!(snapshot_file))
+        .routes(routes!(candidates))
+        .routes(routes!(assign))
+        .routes(routes!(cancel))
+        .routes(routes!(close))
+        .routes(routes!(verify))
+        .routes(routes!(rework))
+        .routes(routes!(suspend))
+        .routes(routes!(resume))
+        .routes(routes!(extension))
 }
 
 /// An alert posted over HTTP: the MQTT schema plus an optional `source_id` (default `api`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct HttpAlert {
+    /// The source it is from (default `api`); not a `field:` source, which only phones'
+    /// reports open.
     source_id: Option<String>,
     #[serde(flatten)]
     alert: AlertPayload,
 }
 
+/// What became of an alert.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct AlertAccepted {
+    /// Our id of the alert.
+    alert_id: String,
+    /// The incident it opened or joined.
+    incident_id: String,
+    /// It had been received before (same source and id); nothing changed.
+    duplicate: bool,
+    /// It joined an open incident.
+    correlated: bool,
+}
+
+impl From<AlertOutcome> for AlertAccepted {
+    fn from(o: AlertOutcome) -> AlertAccepted {
+        AlertAccepted {
+            alert_id: o.alert_id,
+            incident_id: o.incident_id,
+            duplicate: o.duplicate,
+            correlated: o.correlated,
+        }
+    }
+}
+
+/// Posts an alert.
+///
+/// It opens an incident, or joins an open one nearby of the same kind, and is dispatched.
+/// The same source and id again is the same alert (`duplicate`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts",
+    tag = "incidents",
+    request_body = HttpAlert,
+    responses((status = 202, description = "Taken; dispatching goes on.", body = AlertAccepted))
+)]
 async fn post_alert(
     _: Operator,
     State(st): State<AppState>,
     JsonBody(body): JsonBody<HttpAlert>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<AlertAccepted>), ApiError> {
     let source = Ident::parse(body.source_id.as_deref().unwrap_or("api"))
         .and_then(|id| named_source("source_id", id))
         .map_err(|e| ApiError::Unprocessable(format!("source_id: {}", e.reason)))?;
     let alert = NewAlert::from_payload(source, body.alert, now_ms())?;
     let outcome = st.dispatcher.alert(alert).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!(outcome))))
+    Ok((StatusCode::ACCEPTED, Json(outcome.into())))
 }
 
-#[derive(Debug, Deserialize)]
+/// `?state=&limit=&cursor=` of the incident list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Comma-separated states; `open` = every state but closed and cancelled.
     state: Option<String>,
@@ -86,11 +109,21 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
+/// Lists incidents, newest first, paged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents",
+    tag = "incidents",
+    params(ListQuery),
+    responses((status = 200, description = "A page of incidents.", body = Vec<IncidentView>,
+        headers(("X-Next-Cursor" = String,
+                 description = "Where the next page starts; absent on the last page"))))
+)]
 async fn list(
     _: Viewer,
     State(st): State<AppState>,
     Query(q): Query<ListQuery>,
-) -> Result<axum::response::Response, ApiError> {
+) -> Result<Response, ApiError> {
     use super::page::{key_i64, key_str, Page};
     let page = Page::new(q.cursor.as_deref(), q.limit, 200, 1000)?;
     let mut states = Vec::new();
@@ -123,48 +156,90 @@ async fn list(
     ))
 }
 
+/// One incident with its tasks, alerts and snapshots.
+#[derive(Debug, Serialize, ToSchema)]
+struct IncidentDetail {
+    #[serde(flatten)]
+    incident: IncidentView,
+    /// Every offer made for it, oldest first.
+    tasks: Vec<TaskView>,
+    /// The alerts it holds.
+    alerts: Vec<AlertView>,
+    /// Its pictures.
+    snapshots: Vec<SnapshotView>,
+}
+
+/// An alert of an incident.
+#[derive(Debug, Serialize, ToSchema)]
+struct AlertView {
+    /// Our id of it.
+    alert_id: String,
+    /// Who raised it.
+    source_id: String,
+    /// The source's own id of it.
+    id: String,
+    /// What happened.
+    kind: String,
+    /// 1 (most urgent) to 4.
+    severity: i64,
+    /// Where.
+    location: LatLon,
+    /// The camera it named.
+    camera_id: Option<String>,
+    /// When it happened (RFC 3339).
+    time: String,
+    /// When we received it (RFC 3339).
+    received_at: String,
+    /// Its text.
+    description: Option<String>,
+}
+
+impl From<&AlertRow> for AlertView {
+    fn from(a: &AlertRow) -> AlertView {
+        AlertView {
+            alert_id: a.id.clone(),
+            source_id: a.source_id.clone(),
+            id: a.external_id.clone(),
+            kind: a.kind.clone(),
+            severity: a.severity,
+            location: LatLon {
+                lat: a.lat,
+                lon: a.lon,
+            },
+            camera_id: a.camera_id.clone(),
+            time: rfc3339(a.time),
+            received_at: rfc3339(a.received_at),
+            description: a.description.clone(),
+        }
+    }
+}
+
+/// One incident, with its tasks, alerts and snapshots.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}",
+    tag = "incidents",
+    params(("id" = String, Path, description = "The incident")),
+    responses((status = 200, description = "The incident.", body = IncidentDetail))
+)]
 async fn one(
     _: Viewer,
     State(st): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IncidentDetail>, ApiError> {
     let incident = st.store.incident(&id).await?;
     let tasks = st.store.tasks_of(&id).await?;
     let alerts = st.store.alerts_of(&id).await?;
     let snapshots = st.store.snapshots_of(&id).await?;
-    let mut v = views::incident(&incident);
-    if let Some(o) = v.as_object_mut() {
-        o.insert(
-            "tasks".into(),
-            json!(tasks.iter().map(views::task).collect::<Vec<_>>()),
-        );
-        o.insert(
-            "alerts".into(),
-            json!(alerts
-                .iter()
-                .map(|a| json!({
-                    "alert_id": a.id,
-                    "source_id": a.source_id,
-                    "id": a.external_id,
-                    "kind": a.kind,
-                    "severity": a.severity,
-                    "location": { "lat": a.lat, "lon": a.lon },
-                    "camera_id": a.camera_id,
-                    "time": rfc3339(a.time),
-                    "received_at": rfc3339(a.received_at),
-                    "description": a.description,
-                }))
-                .collect::<Vec<_>>()),
-        );
-        o.insert(
-            "snapshots".into(),
-            snapshots
-                .iter()
-                .map(|s| st.snapshot_files.view(s))
-                .collect(),
-        );
-    }
-    Ok(Json(v))
+    Ok(Json(IncidentDetail {
+        incident: views::incident(&incident),
+        tasks: tasks.iter().map(views::task).collect(),
+        alerts: alerts.iter().map(AlertView::from).collect(),
+        snapshots: snapshots
+            .iter()
+            .map(|s| st.snapshot_files.view(s))
+            .collect(),
+    }))
 }
 
 /// Console users (viewer and up) see every snapshot. A worker's phone holds the worker's
@@ -193,8 +268,24 @@ async fn may_see_snapshots(
     }
 }
 
-/// `GET /api/v1/incidents/{id}/snapshots/{n}.jpg`: the JPEG. `n` must be a number, so the
-/// path never names anything but a listed snapshot's file.
+/// A snapshot's JPEG.
+///
+/// `{file}` is `<n>.jpg`. Console users see every snapshot; a worker's phone, with its
+/// MQTT login as HTTP Basic, those of the incidents the worker was offered (others are
+/// 404, as a missing one).
+// `n` must be a number, so the path never names anything but a listed snapshot's file.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/snapshots/{file}",
+    tag = "incidents",
+    security(("token" = []), ("session" = []), ("phone" = [])),
+    params(
+        ("id" = String, Path, description = "The incident"),
+        ("file" = String, Path, description = "`<n>.jpg`, `n` the snapshot's number (1, 2, …)"),
+    ),
+    responses((status = 200, description = "The JPEG; it never changes once stored.",
+        content_type = "image/jpeg", body = Vec<u8>))
+)]
 async fn snapshot_file(
     State(st): State<AppState>,
     Path((id, file)): Path<(String, String)>,
@@ -236,42 +327,63 @@ async fn snapshot_file(
         .into_response())
 }
 
+/// An incident's timeline, oldest line first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/timeline",
+    tag = "incidents",
+    params(("id" = String, Path, description = "The incident")),
+    responses((status = 200, description = "Its lines.", body = Vec<TimelineLine>))
+)]
 async fn timeline(
     _: Viewer,
     State(st): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<TimelineLine>>, ApiError> {
     st.store.incident(&id).await?;
     let lines = st.store.timeline(&id).await?;
-    Ok(Json(json!(lines
-        .iter()
-        .map(views::timeline_line)
-        .collect::<Vec<_>>())))
+    Ok(Json(lines.iter().map(views::timeline_line).collect()))
 }
 
-#[derive(Debug, Deserialize)]
+/// `?limit=` of the candidates.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CandidateQuery {
+    /// How many (default 10, 1 to 100).
     limit: Option<usize>,
 }
 
+/// The responders the engine would offer the incident to now, best first.
+///
+/// The engine's own ranking: travel time less the zone preference.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/candidates",
+    tag = "incidents",
+    params(("id" = String, Path, description = "The incident"), CandidateQuery),
+    responses((status = 200, description = "The ranking.", body = Vec<Ranked>))
+)]
 async fn candidates(
     _: Viewer,
     State(st): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<CandidateQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<Ranked>>, ApiError> {
     let ranked = st
         .dispatcher
         .candidates(id, q.limit.unwrap_or(10).clamp(1, 100))
         .await?;
-    Ok(Json(json!(ranked)))
+    Ok(Json(ranked))
 }
 
-/// Body of the operator actions.
-#[derive(Debug, Default, Deserialize)]
+/// Body of the operator actions: `assign` needs `responder_id`; cancel, close, verify,
+/// suspend and resume take only `note`, and their body is optional.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ActionBody {
+    /// The responder to offer it to: required by `assign`, ignored by the others.
     responder_id: Option<Ident>,
+    /// The operator's words (at most 2000 characters).
     note: Option<String>,
 }
 
@@ -281,7 +393,7 @@ async fn act(
     caller: crate::http::auth::Caller,
     action: OperatorAction,
     note: Option<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IncidentView>, ApiError> {
     if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
         return Err(ApiError::Unprocessable(
             "note: at most 2000 characters".into(),
@@ -293,12 +405,21 @@ async fn act(
     Ok(Json(views::incident(&st.store.incident(&id).await?)))
 }
 
+/// Offers the incident to the responder an operator chose, withdrawing its current tasks.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/assign",
+    tag = "incidents",
+    params(("id" = String, Path, description = "The incident")),
+    request_body = ActionBody,
+    responses((status = 200, description = "The incident after it.", body = IncidentView))
+)]
 async fn assign(
     Operator(c): Operator,
     State(st): State<AppState>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ActionBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IncidentView>, ApiError> {
     let rid = body
         .responder_id
         .ok_or_else(|| ApiError::Unprocessable("responder_id: required".into()))?;
@@ -317,29 +438,139 @@ fn optional_body(bytes: &[u8]) -> Result<ActionBody, ApiError> {
 /// An action whose body is optional (none, `{}` or `{"note": …}`): cancel, close,
 /// verify, suspend, resume.
 async fn noted(
+    c: crate::http::auth::Caller,
+    st: AppState,
+    id: String,
+    body: &[u8],
+    action: OperatorAction,
+) -> Result<Json<IncidentView>, ApiError> {
+    let note = optional_body(body)?.note;
+    act(st, id, c, action, note).await
+}
+
+/// Cancels an open incident: its tasks are withdrawn.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/cancel",
+    tag = "incidents",
+    params(("id" = String, Path, description = "The incident")),
+    request_body(content = Option<ActionBody>, description = "Optional: no body, `{}` or `{\"note\": …}`."),
+    responses((status = 200, description = "The incident after it.", body = IncidentView))
+)]
+async fn cancel(
     Operator(c): Operator,
     State(st): State<AppState>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
-    action: OperatorAction,
-) -> Result<Json<Value>, ApiError> {
-    let note = optional_body(&body)?.note;
-    act(st, id, c, action, note).await
+) -> Result<Json<IncidentView>, ApiError> {
+    noted(c, st, id, &body, OperatorAction::Cancel).await
+}
+
+/// Closes an incident.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/close",
+    tag = "incidents",
+    params(("id" = String, Path, description = "The incident")),
+    request_body(content = Option<ActionBody>, description = "Optional: no body, `{}` or `{\"note\": …}`."),
+    responses((status = 200, description = "The incident after it.", body = IncidentView))
+)]
+async fn close(
+    Operator(c): Operator,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<IncidentView>, ApiError> {
+    noted(c, st, id, &body, OperatorAction::Close).await
+}
+
+/// Verifies a resolved incident, which becomes closed.
+///
+/// Another state: 409.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/verify",
+    tag = "incidents",
+    params(("id" = String, Path, description = "The incident")),
+    request_body(content = Option<ActionBody>, description = "Optional: no body, `{}` or `{\"note\": …}`."),
+    responses((status = 200, description = "The incident after it.", body = IncidentView))
+)]
+async fn verify(
+    Operator(c): Operator,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<IncidentView>, ApiError> {
+    noted(c, st, id, &body, OperatorAction::Verify).await
+}
+
+/// Suspends an incident (缓办).
+///
+/// Open work not yet resolved: its tasks are withdrawn, no offers go out, its deadline
+/// pauses. Resolved, closed, cancelled or already suspended: 409.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/suspend",
+    tag = "incidents",
+    params(("id" = String, Path, description = "The incident")),
+    request_body(content = Option<ActionBody>, description = "Optional: no body, `{}` or `{\"note\": …}`."),
+    responses((status = 200, description = "The incident after it.", body = IncidentView))
+)]
+async fn suspend(
+    Operator(c): Operator,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<IncidentView>, ApiError> {
+    noted(c, st, id, &body, OperatorAction::Suspend).await
+}
+
+/// Resumes a suspended incident.
+///
+/// It dispatches again, and its deadline moves later by the time it was suspended.
+/// Another state: 409.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/resume",
+    tag = "incidents",
+    params(("id" = String, Path, description = "The incident")),
+    request_body(content = Option<ActionBody>, description = "Optional: no body, `{}` or `{\"note\": …}`."),
+    responses((status = 200, description = "The incident after it.", body = IncidentView))
+)]
+async fn resume(
+    Operator(c): Operator,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<IncidentView>, ApiError> {
+    noted(c, st, id, &body, OperatorAction::Resume).await
 }
 
 /// Body of `rework`: why the work is sent back (required).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReworkBody {
+    /// Why (required, 1 to 2000 characters).
     reason: Option<String>,
 }
 
+/// Sends the work of a resolved incident back (返工).
+///
+/// A new offer goes to the worker who resolved it. Another state: 409.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/rework",
+    tag = "incidents",
+    params(("id" = String, Path, description = "The incident")),
+    request_body = ReworkBody,
+    responses((status = 200, description = "The incident after it.", body = IncidentView))
+)]
 async fn rework(
     Operator(c): Operator,
     State(st): State<AppState>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ReworkBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IncidentView>, ApiError> {
     let reason = body.reason.unwrap_or_default().trim().to_owned();
     if reason.is_empty() {
         return Err(ApiError::Unprocessable("reason: required".into()));
@@ -353,20 +584,35 @@ async fn rework(
 }
 
 /// Body of `extension`: the verdict on the pending request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ExtensionBody {
+    /// Grant (true) or refuse (false); required.
     approve: Option<bool>,
+    /// Minutes granted, 1 to 10080 (default: those asked for).
     minutes: Option<u32>,
+    /// The operator's words.
     note: Option<String>,
 }
 
+/// The verdict on the pending extension request (延期).
+///
+/// Approved, the deadline moves later by `minutes` (default: those asked for). The worker
+/// is answered either way. None pending: 409.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/extension",
+    tag = "incidents",
+    params(("id" = String, Path, description = "The incident")),
+    request_body = ExtensionBody,
+    responses((status = 200, description = "The incident after it.", body = IncidentView))
+)]
 async fn extension(
     Operator(c): Operator,
     State(st): State<AppState>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ExtensionBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IncidentView>, ApiError> {
     let approve = body
         .approve
         .ok_or_else(|| ApiError::Unprocessable("approve: required (true or false)".into()))?;

@@ -10,20 +10,22 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use futures::{SinkExt, StreamExt};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Viewer;
-use super::error::ApiError;
+use super::error::{ApiError, Query};
 use super::AppState;
 use crate::live::{Event, Start, Subscription};
 use crate::metrics::Metrics;
+use crate::views;
 
 /// Longest one message may take to go out before the client counts as stuck.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,16 +33,79 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 pub const PING_EVERY: Duration = Duration::from_secs(30);
 
 /// Routes of this area.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/live", get(live))
+pub fn router() -> OpenApiRouter<AppState> {
+    let mut router = OpenApiRouter::new().routes(routes!(live));
+    // The events' `data` shapes, which no operation's body names: in the document's
+    // schemas, so clients can generate them as they do the answers.
+    let mut schemas = Vec::new();
+    event_schema::<views::IncidentView>(&mut schemas);
+    event_schema::<views::TaskEvent>(&mut schemas);
+    event_schema::<views::TimelineEvent>(&mut schemas);
+    event_schema::<views::ResponderEvent>(&mut schemas);
+    event_schema::<views::ResponderDeletedEvent>(&mut schemas);
+    event_schema::<views::CameraEvent>(&mut schemas);
+    let components = router
+        .get_openapi_mut()
+        .components
+        .get_or_insert_with(Default::default);
+    components.schemas.extend(schemas);
+    router
 }
 
-#[derive(Debug, Deserialize)]
+/// Adds `T`'s schema, and those it names, to `out`.
+fn event_schema<T: ToSchema>(out: &mut Vec<(String, RefOr<Schema>)>) {
+    out.push((T::name().into_owned(), T::schema()));
+    T::schemas(out);
+}
+
+/// `?since=` of the live feed.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LiveQuery {
-    /// The seq of the last event the client saw.
+    /// The seq of the last event the client applied: the events after it are sent first
+    /// (or `resync` when they are no longer all kept).
     since: Option<String>,
 }
 
+/// The first frames of a connection, before the events: `{"type": "hello"|"resync",
+/// "seq": N}`.
+#[derive(Debug, Serialize)]
+struct Greeting {
+    /// `hello`, or `resync` when `since` cannot be served.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// The newest event's seq at connect time.
+    seq: u64,
+}
+
+impl Greeting {
+    /// The text frame.
+    fn frame(kind: &'static str, seq: u64) -> Utf8Bytes {
+        // Two plain fields always serialise.
+        Utf8Bytes::from(serde_json::to_string(&Greeting { kind, seq }).unwrap_or_default())
+    }
+}
+
+/// The live feed, a WebSocket.
+///
+/// A GET with `Upgrade: websocket`; every committed change is pushed as a JSON text frame.
+/// First `{"type": "hello", "seq": N}` (N the newest event's seq); with a `since` the
+/// server no longer holds every event after, `{"type": "resync", "seq": N}` (reload over
+/// REST); then `{"seq": n, "type": T, "data": {…}}`, one per change after its commit,
+/// `seq` increasing by exactly 1. `T` and `data`: `incident` (`IncidentView`, as an item
+/// of `GET /api/v1/incidents`), `task` (`TaskEvent`: a task of `GET /api/v1/incidents/{id}`
+/// plus `incident_id`), `timeline` (`TimelineEvent`: `{incident_id, line}`), `responder`
+/// (`ResponderEvent`, or `ResponderDeletedEvent` `{id, deleted: true}`), `camera`
+/// (`CameraEvent`). A client that falls behind is closed with 1013 and reconnects with
+/// `since`; at shutdown the close code is 1001. Anything the client sends is ignored.
+/// Browsers authenticate with the session cookie (and must be of this site's origin).
+#[utoipa::path(
+    get,
+    path = "/api/v1/live",
+    tag = "live",
+    params(LiveQuery),
+    responses((status = 101, description = "Switching to the WebSocket protocol; the events follow as text frames."))
+)]
 async fn live(
     _: Viewer,
     State(st): State<AppState>,
@@ -87,14 +152,10 @@ async fn serve(
 ) -> End {
     let (mut tx, mut rx) = socket.split();
     let current = sub.current;
-    let mut first = vec![Utf8Bytes::from(
-        json!({ "type": "hello", "seq": current }).to_string(),
-    )];
+    let mut first = vec![Greeting::frame("hello", current)];
     match std::mem::replace(&mut sub.start, Start::Replay(Vec::new())) {
         Start::Replay(events) => first.extend(events.iter().filter_map(|e| frame(e))),
-        Start::Resync => first.push(Utf8Bytes::from(
-            json!({ "type": "resync", "seq": current }).to_string(),
-        )),
+        Start::Resync => first.push(Greeting::frame("resync", current)),
     }
     for text in first {
         if let Err(end) = send(&mut tx, Message::Text(text)).await {

@@ -158,6 +158,11 @@ async fn every_endpoint_needs_credentials_and_the_right_role() {
         // The API's description and its reference page: nothing in them is not public.
         (Method::GET, "/api/v1/openapi.json"),
         (Method::GET, "/api/docs"),
+        // Probes and scrapes by orchestrators and Prometheus (answered below).
+        (Method::GET, "/healthz"),
+        (Method::GET, "/readyz"),
+        (Method::GET, "/livez"),
+        (Method::GET, "/metrics"),
     ];
     // A phone's own MQTT login as HTTP Basic, and nothing else: no token, no session.
     let phone_only: &[(Method, &str)] = &[

@@ -409,7 +409,7 @@ impl Engine {
             return;
         };
         r.on_duty = on_duty;
-        let event = views::responder_event(&r);
+        let event = views::to_json(&views::responder_event(&r));
         self.responders.upsert(r);
         let mut change = Change::default();
         change.writes.push(Write::ResponderDuty {

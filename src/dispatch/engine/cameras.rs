@@ -100,9 +100,10 @@ impl Engine {
         // Only what an operator would notice; a report that merely confirms the status
         // (Frigate repeats them) is not worth an event.
         if reported.changed || reported.before.last_error != next.last_error {
-            change
-                .live
-                .push(("camera", views::camera_event(camera_id, &health)));
+            change.live.push((
+                "camera",
+                views::to_json(&views::camera_event(camera_id, &health)),
+            ));
         }
         change.writes.push(Write::CameraStatus(CameraStatusWrite {
             camera_id: camera_id.to_owned(),

@@ -134,16 +134,19 @@ impl Engine {
         let mut touched = Vec::new();
         for w in writes {
             match w {
-                Write::InsertIncident(i) | Write::UpdateIncident(i) => {
-                    self.live.announce("incident", views::incident(i))
-                }
+                Write::InsertIncident(i) | Write::UpdateIncident(i) => self
+                    .live
+                    .announce("incident", views::to_json(&views::incident(i))),
                 Write::InsertTask(t) | Write::UpdateTask(t) => {
-                    self.live.announce("task", views::task_event(t));
+                    self.live
+                        .announce("task", views::to_json(&views::task_event(t)));
                     if !touched.contains(&t.responder_id) {
                         touched.push(t.responder_id.clone());
                     }
                 }
-                Write::Timeline(l) => self.live.announce("timeline", views::timeline_event(l)),
+                Write::Timeline(l) => self
+                    .live
+                    .announce("timeline", views::to_json(&views::timeline_event(l))),
                 Write::InsertAlert(_)
                 | Write::CameraStatus(_)
                 | Write::ResponderDuty { .. }
@@ -161,7 +164,8 @@ impl Engine {
     /// Sends a responder's current state to the live feed.
     pub(super) fn publish_responder(&self, id: &str) {
         if let Some(r) = Ident::parse(id).ok().and_then(|i| self.responders.get(&i)) {
-            self.live.announce("responder", views::responder_event(r));
+            self.live
+                .announce("responder", views::to_json(&views::responder_event(r)));
         }
     }
 

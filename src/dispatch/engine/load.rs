@@ -290,8 +290,10 @@ impl Engine {
         let id = ident.as_str();
         self.responders.remove(ident);
         self.inspection.forget_responder(ident);
-        self.live
-            .announce("responder", views::responder_deleted_event(id));
+        self.live.announce(
+            "responder",
+            views::to_json(&views::responder_deleted_event(id)),
+        );
         // Clear the retained duty state of a responder that is gone.
         self.send(clear_duty(id));
         let theirs = self.offers.of_responder(id);
