@@ -27,8 +27,8 @@ use crate::mqtt::auth::StoreAuthenticator;
 use crate::mqtt::broker::topic::TopicLimits;
 use crate::mqtt::broker::{Broker, BrokerConfig};
 use crate::mqtt::client::ClientConfig;
-use crate::tls::{Alpn, ServerIdentity};
 use crate::store::Store;
+use crate::tls::{Alpn, ServerIdentity};
 use crate::video::snapshots::SnapshotService;
 use crate::views::SnapshotFiles;
 
@@ -381,8 +381,15 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let app = crate::http::router(state);
     let (http_cancel, http_limits) = (cancel.clone(), settings.http.limits.clone());
     supervise(&tracker, &cancel, "http", async move {
-        crate::http::serve::serve(listener, app, &http_limits, http_tls, http_metrics, http_cancel)
-            .await
+        crate::http::serve::serve(
+            listener,
+            app,
+            &http_limits,
+            http_tls,
+            http_metrics,
+            http_cancel,
+        )
+        .await
     });
 
     tracing::info!(http = %http_addr, https, mqtt = ?mqtt_addr, mqtt_ws = ?mqtt_ws_addr, mqtts = ?mqtt_tls_addr, mqtt_wss = ?mqtt_wss_addr, broker = %mqtt_url, "griddispatch running");

@@ -23,8 +23,8 @@ mod points;
 mod tls;
 mod values;
 pub use limits::{HttpLimits, MqttLimits};
-pub use tls::{HttpTls, MqttTls};
 pub use points::PointsSettings;
+pub use tls::{HttpTls, MqttTls};
 pub use values::{Backend, BaseUrl, BrokerUrl, DatabaseUrl};
 
 /// The defaults, identical to `config/default.toml`.
@@ -594,9 +594,11 @@ impl Settings {
         }
         self.mqtt.limits.validate()?;
         self.http.limits.validate()?;
-        self.http.tls.validate()?;
+        self.http.tls.validate(self.cluster.enabled)?;
         let url_tls = self.mqtt.url.as_ref().is_some_and(BrokerUrl::tls);
-        self.mqtt.tls.validate(self.mqtt.listen.is_some(), url_tls)?;
+        self.mqtt
+            .tls
+            .validate(self.mqtt.listen.is_some(), url_tls)?;
         if self.field.max_reports_per_hour == 0 {
             return bad("field.max_reports_per_hour", "must be at least 1");
         }

@@ -49,11 +49,7 @@ impl ServerIdentity {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad(cert_key, cert, format!("not a PEM certificate file ({e})")))?;
         if chain.is_empty() {
-            return Err(bad(
-                cert_key,
-                cert,
-                "holds no CERTIFICATE block".to_owned(),
-            ));
+            return Err(bad(cert_key, cert, "holds no CERTIFICATE block".to_owned()));
         }
         let pem = std::fs::read(key).map_err(|e| bad(key_key, key, e.to_string()))?;
         let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
@@ -137,7 +133,10 @@ mod tests {
         let e = ServerIdentity::load(&empty, &empty, "http.tls_cert", "http.tls_key")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("http.tls_cert") && e.contains("no CERTIFICATE"), "{e}");
+        assert!(
+            e.contains("http.tls_cert") && e.contains("no CERTIFICATE"),
+            "{e}"
+        );
         let e = read_ca_pem(&empty, "mqtt.ca_file").unwrap_err().to_string();
         assert!(e.starts_with("mqtt.ca_file "), "{e}");
     }

@@ -26,8 +26,22 @@ impl HttpTls {
         self.tls_cert.as_ref().zip(self.tls_key.as_ref())
     }
 
-    pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        both_or_neither(&self.tls_cert, &self.tls_key, "http.tls_cert", "http.tls_key")
+    /// `cluster`: whether `cluster.enabled` is set.
+    pub(super) fn validate(&self, cluster: bool) -> Result<(), ConfigError> {
+        both_or_neither(
+            &self.tls_cert,
+            &self.tls_key,
+            "http.tls_cert",
+            "http.tls_key",
+        )?;
+        if cluster && self.tls_cert.is_some() {
+            // Followers forward writes to the leader's `cluster.advertise_url` with a client
+            // built without TLS, which an HTTPS-only listener would refuse.
+            return Err(ConfigError(
+                "http.tls_cert: not with cluster.enabled yet (replicas forward to each other over plain http); terminate TLS at the reverse proxy in front of the replicas".to_owned(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -63,7 +77,12 @@ impl MqttTls {
     /// `mqtt.url` is `mqtts://`.
     pub(super) fn validate(&self, embedded: bool, url_tls: bool) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError(format!("{key}: {why}")));
-        both_or_neither(&self.tls_cert, &self.tls_key, "mqtt.tls_cert", "mqtt.tls_key")?;
+        both_or_neither(
+            &self.tls_cert,
+            &self.tls_key,
+            "mqtt.tls_cert",
+            "mqtt.tls_key",
+        )?;
         let listens = self.tls_listen.is_some() || self.wss_listen.is_some();
         for (key, set) in [
             ("mqtt.tls_listen", self.tls_listen.is_some()),
@@ -164,7 +183,10 @@ mod tests {
         let e = load(&[("GRIDDISPATCH__MQTT__TLS_KEY", "k.pem")]).unwrap_err();
         assert!(e.contains("mqtt.tls_cert"), "{e}");
         let e = load(&[("GRIDDISPATCH__MQTT__TLS_LISTEN", "0.0.0.0:8883")]).unwrap_err();
-        assert!(e.contains("mqtt.tls_listen") && e.contains("mqtt.tls_cert"), "{e}");
+        assert!(
+            e.contains("mqtt.tls_listen") && e.contains("mqtt.tls_cert"),
+            "{e}"
+        );
         let e = load(&[
             ("GRIDDISPATCH__MQTT__TLS_CERT", "c.pem"),
             ("GRIDDISPATCH__MQTT__TLS_KEY", "k.pem"),
@@ -179,7 +201,10 @@ mod tests {
             ("GRIDDISPATCH__MQTT__TLS_KEY", "k.pem"),
         ])
         .unwrap_err();
-        assert!(e.contains("mqtt.wss_listen") && e.contains("no embedded broker"), "{e}");
+        assert!(
+            e.contains("mqtt.wss_listen") && e.contains("no embedded broker"),
+            "{e}"
+        );
     }
 
     #[test]

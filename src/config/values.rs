@@ -133,11 +133,9 @@ impl BrokerUrl {
         let tls = match url.scheme() {
             "mqtt" | "tcp" => false,
             "mqtts" | "ssl" => true,
-            _ => {
-                return Err(format!(
-                    "MQTT URL {text:?} must start with mqtt:// or tcp://, or mqtts:// or ssl:// (TLS)"
-                ))
-            }
+            _ => return Err(format!(
+                "MQTT URL {text:?} must start with mqtt:// or tcp://, or mqtts:// or ssl:// (TLS)"
+            )),
         };
         let extra = !url.username().is_empty()
             || url.password().is_some()
@@ -333,11 +331,20 @@ mod tests {
             ("localhost".into(), 1884)
         );
         assert_eq!(broker("mqtt://[::1]:1884"), ("::1".into(), 1884));
-        assert_eq!(broker("mqtts://broker.local"), ("broker.local".into(), 8883));
-        assert_eq!(broker("ssl://broker.local:18883"), ("broker.local".into(), 18883));
+        assert_eq!(
+            broker("mqtts://broker.local"),
+            ("broker.local".into(), 8883)
+        );
+        assert_eq!(
+            broker("ssl://broker.local:18883"),
+            ("broker.local".into(), 18883)
+        );
         assert!(BrokerUrl::parse("mqtts://h").unwrap().tls());
         assert!(!BrokerUrl::parse("mqtt://h").unwrap().tls());
-        assert_eq!(BrokerUrl::parse("ssl://h").unwrap().to_string(), "mqtts://h:8883");
+        assert_eq!(
+            BrokerUrl::parse("ssl://h").unwrap().to_string(),
+            "mqtts://h:8883"
+        );
         assert_eq!(
             BrokerUrl::parse("mqtt://[::1]:1884").unwrap().to_string(),
             "mqtt://[::1]:1884"

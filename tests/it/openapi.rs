@@ -72,7 +72,10 @@ async fn the_document_describes_every_route() {
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let id = op["operationId"].as_str().unwrap_or_default();
-            assert!(ids.insert(id.to_owned()), "{method} {path}: operationId {id:?} twice");
+            assert!(
+                ids.insert(id.to_owned()),
+                "{method} {path}: operationId {id:?} twice"
+            );
             let Some(responses) = op.get("responses").and_then(Value::as_object) else {
                 continue;
             };
