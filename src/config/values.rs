@@ -133,9 +133,11 @@ impl BrokerUrl {
         let tls = match url.scheme() {
             "mqtt" | "tcp" => false,
             "mqtts" | "ssl" => true,
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "MQTT URL {text:?} must start with mqtt:// or tcp://, or mqtts:// or ssl:// (TLS)"
-            )),
+            ))
+            }
         };
         let extra = !url.username().is_empty()
             || url.password().is_some()

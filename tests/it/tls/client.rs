@@ -187,8 +187,7 @@ async fn the_dispatcher_works_through_a_broker_over_mqtts_and_refuses_a_foreign_
     );
     let e = griddispatch::app::start(&settings)
         .await
-        .err()
-        .expect("a junk CA file was taken");
+        .expect_err("a junk CA file was taken");
     assert!(format!("{e:#}").contains("mqtt.ca_file"), "{e:#}");
     common::drop_test_db(dir.path());
 }

@@ -239,8 +239,7 @@ async fn the_store_runs_on_postgresql_over_tls_and_checks_the_server() {
     // In clear the server refuses (pg_hba.conf), and the start fails naming the setting.
     let e = griddispatch::app::start(&settings(files.path(), &pg.url("sslmode=disable")))
         .await
-        .err()
-        .expect("a plain connection was accepted");
+        .expect_err("a plain connection was accepted");
     assert!(format!("{e:#}").contains("database.url"), "{e:#}");
 
     // verify-full with another CA refuses the server's certificate.
@@ -251,8 +250,7 @@ async fn the_store_runs_on_postgresql_over_tls_and_checks_the_server() {
     ));
     let e = griddispatch::app::start(&settings(files.path(), &foreign))
         .await
-        .err()
-        .expect("a certificate from a foreign CA was accepted");
+        .expect_err("a certificate from a foreign CA was accepted");
     let e = format!("{e:#}");
     assert!(e.contains("database.url"), "{e}");
     assert!(e.to_lowercase().contains("certificate"), "{e}");
