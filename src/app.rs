@@ -28,6 +28,7 @@ use crate::mqtt::broker::topic::TopicLimits;
 use crate::mqtt::broker::{Broker, BrokerConfig};
 use crate::mqtt::client::ClientConfig;
 use crate::store::Store;
+use crate::tls::{Alpn, ServerIdentity};
 use crate::video::snapshots::SnapshotService;
 use crate::views::SnapshotFiles;
 
@@ -43,6 +44,12 @@ pub struct Running {
     pub mqtt_addr: Option<SocketAddr>,
     /// Where the embedded broker takes MQTT over WebSocket, if it does.
     pub mqtt_ws_addr: Option<SocketAddr>,
+    /// Where the embedded broker takes MQTT over TLS (`mqtt.tls_listen`), if it does.
+    pub mqtt_tls_addr: Option<SocketAddr>,
+    /// Where the embedded broker takes MQTT over secure WebSocket (`mqtt.wss_listen`).
+    pub mqtt_wss_addr: Option<SocketAddr>,
+    /// Whether the HTTP listener speaks HTTPS (`http.tls_cert`).
+    pub https: bool,
     /// The broker the dispatcher uses, as `mqtt://host:port`.
     pub mqtt_url: String,
     /// The database.
@@ -109,8 +116,25 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             .await?;
     }
 
+    // Every certificate is read before anything listens, so a bad file stops the start.
+    let http_tls = match settings.http.tls.files() {
+        Some((cert, key)) => Some(
+            ServerIdentity::load(cert, key, "http.tls_cert", "http.tls_key")?
+                .acceptor(Alpn::Http1, "http.tls_cert, http.tls_key")?,
+        ),
+        None => None,
+    };
+    let mqtt_identity = match settings.mqtt.tls.files() {
+        Some((cert, key)) => Some(ServerIdentity::load(
+            cert,
+            key,
+            "mqtt.tls_cert",
+            "mqtt.tls_key",
+        )?),
+        None => None,
+    };
     let superuser_password = crate::store::new_secret();
-    let mut mqtt_ws_addr = None;
+    let (mut mqtt_ws_addr, mut mqtt_tls_addr, mut mqtt_wss_addr) = (None, None, None);
     let (broker, mqtt_addr) = if let Some(listen) = settings.mqtt.listen {
         let limits = &settings.mqtt.limits;
         let config = BrokerConfig {
@@ -151,6 +175,25 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
                 .with_context(|| format!("mqtt.ws_listen {ws_listen}: cannot listen"))?;
             mqtt_ws_addr = Some(ws);
         }
+        if let Some(identity) = &mqtt_identity {
+            const WHAT: &str = "mqtt.tls_cert, mqtt.tls_key";
+            if let Some(addr) = settings.mqtt.tls.tls_listen {
+                let acceptor = identity.acceptor(Alpn::None, WHAT)?;
+                let bound = broker
+                    .listen_tls(addr, acceptor)
+                    .await
+                    .with_context(|| format!("mqtt.tls_listen {addr}: cannot listen"))?;
+                mqtt_tls_addr = Some(bound);
+            }
+            if let Some(addr) = settings.mqtt.tls.wss_listen {
+                let acceptor = identity.acceptor(Alpn::Http1, WHAT)?;
+                let bound = broker
+                    .listen_wss(addr, acceptor)
+                    .await
+                    .with_context(|| format!("mqtt.wss_listen {addr}: cannot listen"))?;
+                mqtt_wss_addr = Some(bound);
+            }
+        }
         let addr = broker.local_addr();
         (Some((broker, socket)), Some(addr))
     } else {
@@ -166,6 +209,11 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             persistent_session: settings.mqtt.persistent_session,
             unix_socket: None,
             manual_acks: settings.mqtt.broker_redelivers(),
+            tls_ca: match (&settings.mqtt.tls.ca_file, url.tls()) {
+                (Some(ca), true) => Some(crate::tls::read_ca_pem(ca, "mqtt.ca_file")?),
+                // Settings refuse mqtts:// without a CA file.
+                _ => None,
+            },
         }
     } else {
         let addr = mqtt_addr.context("mqtt.url: empty, and there is no embedded broker")?;
@@ -188,9 +236,13 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             // writing. Acknowledging on receipt let the backlog pile up here, where a full
             // queue stopped the client's one event loop, and with it the tasks going out.
             manual_acks: true,
+            tls_ca: None,
         }
     };
-    let mqtt_url = crate::config::BrokerUrl::new(&client_cfg.host, client_cfg.port).to_string();
+    let mqtt_url = match &settings.mqtt.url {
+        Some(url) => url.to_string(),
+        None => crate::config::BrokerUrl::new(&client_cfg.host, client_cfg.port).to_string(),
+    };
 
     let listener = tokio::net::TcpListener::bind(settings.http.listen)
         .await
@@ -300,6 +352,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
 
     keep_report_months(&tracker, &cancel, store.clone(), &settings.reports);
 
+    let mut logins = crate::http::auth::Logins::new(settings);
+    // A cookie that came over HTTPS must never go back over plain HTTP.
+    logins.secure_cookie |= http_tls.is_some();
+    let https = http_tls.is_some();
     let state = AppState {
         store: store.clone(),
         dispatcher,
@@ -308,12 +364,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         broker_stats,
         ingest,
         snapshot_files: SnapshotFiles::from_settings(settings),
-        logins: Arc::new(crate::http::auth::Logins::new(settings)),
+        logins: Arc::new(logins),
         live,
         console: Arc::new(settings.console.clone()),
         reports: Arc::new(settings.reports.clone()),
         points: Arc::new(settings.points.clone()),
-        field: Arc::new(crate::http::field::FieldConfig::new(settings, mqtt_ws_addr)),
+        field: Arc::new(field_config(settings, https, mqtt_ws_addr, mqtt_wss_addr)),
         camera_import_max_rows: settings.video.camera_import_max_rows,
         cluster,
         http_limits: Arc::new(settings.http.limits.clone()),
@@ -325,14 +381,25 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let app = crate::http::router(state);
     let (http_cancel, http_limits) = (cancel.clone(), settings.http.limits.clone());
     supervise(&tracker, &cancel, "http", async move {
-        crate::http::serve::serve(listener, app, &http_limits, http_metrics, http_cancel).await
+        crate::http::serve::serve(
+            listener,
+            app,
+            &http_limits,
+            http_tls,
+            http_metrics,
+            http_cancel,
+        )
+        .await
     });
 
-    tracing::info!(http = %http_addr, mqtt = ?mqtt_addr, mqtt_ws = ?mqtt_ws_addr, broker = %mqtt_url, "griddispatch running");
+    tracing::info!(http = %http_addr, https, mqtt = ?mqtt_addr, mqtt_ws = ?mqtt_ws_addr, mqtts = ?mqtt_tls_addr, mqtt_wss = ?mqtt_wss_addr, broker = %mqtt_url, "griddispatch running");
     Ok(Running {
         http_addr,
         mqtt_addr,
         mqtt_ws_addr,
+        mqtt_tls_addr,
+        mqtt_wss_addr,
+        https,
         mqtt_url,
         store,
         cancel,
@@ -608,4 +675,28 @@ fn keep_report_months(
             }
         }
     });
+}
+
+/// What the field app is told about the broker's WebSocket. A page served over HTTPS may
+/// only open `wss:`, so with `http.tls_cert` the app is pointed at the WSS listener, and a
+/// derived `ws://` address (from a listen address) becomes `wss://`. (Kept here rather than
+/// in `http::field` while that file is being rewritten; it belongs there.)
+fn field_config(
+    settings: &Settings,
+    https: bool,
+    ws: Option<SocketAddr>,
+    wss: Option<SocketAddr>,
+) -> crate::http::field::FieldConfig {
+    if !https || wss.is_none() {
+        return crate::http::field::FieldConfig::new(settings, ws);
+    }
+    let mut field = crate::http::field::FieldConfig::new(settings, wss);
+    if settings.field.mqtt_ws_url.is_none() {
+        if let Some(url) = &mut field.mqtt_ws_url {
+            if let Some(rest) = url.strip_prefix("ws://") {
+                *url = format!("wss://{rest}");
+            }
+        }
+    }
+    field
 }

@@ -20,9 +20,11 @@ use crate::domain::{ResponderKind, TravelMode};
 
 mod limits;
 mod points;
+mod tls;
 mod values;
 pub use limits::{HttpLimits, MqttLimits};
 pub use points::PointsSettings;
+pub use tls::{HttpTls, MqttTls};
 pub use values::{Backend, BaseUrl, BrokerUrl, DatabaseUrl};
 
 /// The defaults, identical to `config/default.toml`.
@@ -172,6 +174,9 @@ pub struct HttpSettings {
     pub public_url: Option<BaseUrl>,
     /// What one client or request may take from the HTTP listener.
     pub limits: HttpLimits,
+    /// `tls_cert`, `tls_key`: HTTPS instead of HTTP.
+    #[serde(flatten)]
+    pub tls: HttpTls,
 }
 
 /// `[database]`
@@ -212,6 +217,9 @@ pub struct MqttSettings {
     pub ws_listen: Option<SocketAddr>,
     /// What one client or login may take from the embedded broker.
     pub limits: MqttLimits,
+    /// `tls_listen`, `wss_listen`, `tls_cert`, `tls_key`, `ca_file`.
+    #[serde(flatten)]
+    pub tls: MqttTls,
 }
 
 impl MqttSettings {
@@ -586,6 +594,11 @@ impl Settings {
         }
         self.mqtt.limits.validate()?;
         self.http.limits.validate()?;
+        self.http.tls.validate(self.cluster.enabled)?;
+        let url_tls = self.mqtt.url.as_ref().is_some_and(BrokerUrl::tls);
+        self.mqtt
+            .tls
+            .validate(self.mqtt.listen.is_some(), url_tls)?;
         if self.field.max_reports_per_hour == 0 {
             return bad("field.max_reports_per_hour", "must be at least 1");
         }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 /// layer (and itself). Modules on one line are side by side and may not name each other.
 /// The crate docs' `# Layout` describes the same order.
 const LAYERS: &[&[&str]] = &[
-    &["clock", "metrics", "conn_limit"],
+    &["clock", "metrics", "conn_limit", "tls"],
     &["domain"],
     &["config", "roads"],
     &["store"],

@@ -10,8 +10,8 @@
 //! `cargo test --lib layers`, which also refuses files of one module naming each other
 //! in a circle):
 //!
-//! 1. [`clock`], [`metrics`], [`conn_limit`]: time, Prometheus counters, and the bound on
-//!    connections each listener holds.
+//! 1. [`clock`], [`metrics`], [`conn_limit`], [`tls`]: time, Prometheus counters, the bound
+//!    on connections each listener holds, and the TLS acceptor of each secure listener.
 //! 2. [`domain`]: pure rules: identifiers, geometry and GeoJSON outlines, zones, ranking, the
 //!    incident and task state machines, the alert schema, camera health. No I/O.
 //! 3. [`config`]: settings, typed as they are read (addresses, URLs, secrets).
@@ -51,6 +51,7 @@ pub mod mqtt;
 pub mod roads;
 pub mod sim;
 pub mod store;
+pub mod tls;
 pub mod video;
 pub mod views;
 

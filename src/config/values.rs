@@ -96,23 +96,33 @@ impl<'de> Deserialize<'de> for DatabaseUrl {
 }
 
 /// An MQTT broker's address from `mqtt://host[:port]` or `tcp://host[:port]` (port 1883
-/// when not given): `mqtt.url`, and the simulator's `--mqtt-url`.
+/// when not given), or over TLS from `mqtts://host[:port]` or `ssl://host[:port]` (port
+/// 8883): `mqtt.url`, and the simulator's `--mqtt-url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerUrl {
     host: String,
     port: u16,
+    tls: bool,
 }
 
 impl BrokerUrl {
     /// The port when the URL names none.
     pub const DEFAULT_PORT: u16 = 1883;
+    /// The port of an `mqtts://` URL that names none.
+    pub const DEFAULT_TLS_PORT: u16 = 8883;
 
-    /// The broker at `host` (an IPv6 address without brackets) and `port`.
+    /// The plain-MQTT broker at `host` (an IPv6 address without brackets) and `port`.
     pub fn new(host: impl Into<String>, port: u16) -> BrokerUrl {
         BrokerUrl {
             host: host.into(),
             port,
+            tls: false,
         }
+    }
+
+    /// Whether the URL asks for TLS (`mqtts://`, `ssl://`).
+    pub fn tls(&self) -> bool {
+        self.tls
     }
 
     /// Parses a broker URL. Only a host and a port may follow the scheme (a trailing `/`
@@ -120,11 +130,15 @@ impl BrokerUrl {
     pub fn parse(text: &str) -> Result<BrokerUrl, String> {
         let text = text.trim();
         let url = Url::parse(text).map_err(|e| format!("MQTT URL {text:?}: {e}"))?;
-        if !matches!(url.scheme(), "mqtt" | "tcp") {
-            return Err(format!(
-                "MQTT URL {text:?} must start with mqtt:// or tcp://"
-            ));
-        }
+        let tls = match url.scheme() {
+            "mqtt" | "tcp" => false,
+            "mqtts" | "ssl" => true,
+            _ => {
+                return Err(format!(
+                "MQTT URL {text:?} must start with mqtt:// or tcp://, or mqtts:// or ssl:// (TLS)"
+            ))
+            }
+        };
         let extra = !url.username().is_empty()
             || url.password().is_some()
             || !matches!(url.path(), "" | "/")
@@ -142,11 +156,12 @@ impl BrokerUrl {
             _ => return Err(format!("MQTT URL {text:?}: missing host")),
         };
         let port = match url.port() {
+            None if tls => Self::DEFAULT_TLS_PORT,
             None => Self::DEFAULT_PORT,
             Some(0) => return Err(format!("MQTT URL {text:?}: invalid port 0")),
             Some(p) => p,
         };
-        Ok(BrokerUrl { host, port })
+        Ok(BrokerUrl { host, port, tls })
     }
 
     /// Host name or IP address (an IPv6 address without brackets).
@@ -160,13 +175,14 @@ impl BrokerUrl {
     }
 }
 
-/// `mqtt://host:port`, the IPv6 address in brackets.
+/// `mqtt://host:port` (`mqtts://` with TLS), the IPv6 address in brackets.
 impl fmt::Display for BrokerUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.tls { "mqtts" } else { "mqtt" };
         if self.host.contains(':') {
-            write!(f, "mqtt://[{}]:{}", self.host, self.port)
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
         } else {
-            write!(f, "mqtt://{}:{}", self.host, self.port)
+            write!(f, "{scheme}://{}:{}", self.host, self.port)
         }
     }
 }
@@ -317,6 +333,20 @@ mod tests {
             ("localhost".into(), 1884)
         );
         assert_eq!(broker("mqtt://[::1]:1884"), ("::1".into(), 1884));
+        assert_eq!(
+            broker("mqtts://broker.local"),
+            ("broker.local".into(), 8883)
+        );
+        assert_eq!(
+            broker("ssl://broker.local:18883"),
+            ("broker.local".into(), 18883)
+        );
+        assert!(BrokerUrl::parse("mqtts://h").unwrap().tls());
+        assert!(!BrokerUrl::parse("mqtt://h").unwrap().tls());
+        assert_eq!(
+            BrokerUrl::parse("ssl://h").unwrap().to_string(),
+            "mqtts://h:8883"
+        );
         assert_eq!(
             BrokerUrl::parse("mqtt://[::1]:1884").unwrap().to_string(),
             "mqtt://[::1]:1884"

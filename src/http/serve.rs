@@ -4,6 +4,11 @@
 //! dribble headers to hold connections open, are cut off. `axum::serve` offers neither
 //! (it sets no timer, so hyper's header timeout is off), hence hyper's own connection
 //! builder here.
+//!
+//! With `http.tls_cert` set the listener speaks only TLS: each connection's handshake runs
+//! in its own task under the same `header_read_timeout_secs`, with its connection slot
+//! already taken, so a client that stalls the handshake is cut off like one that stalls
+//! its headers.
 
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -22,23 +27,26 @@ use tokio_util::task::TaskTracker;
 use crate::config::HttpLimits;
 use crate::conn_limit::{ConnLimit, ConnPermit};
 use crate::metrics::Metrics;
+use crate::tls::TlsAcceptor;
 
 /// How long open connections get to finish their requests once the server stops.
 const DRAIN: Duration = Duration::from_secs(5);
 
 /// Serves `app` on `listener` until `cancel` fires, then lets open requests finish (at
-/// most [`DRAIN`]).
+/// most [`DRAIN`]). With `tls`, every connection must open with a TLS handshake.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: &HttpLimits,
+    tls: Option<TlsAcceptor>,
     metrics: Arc<Metrics>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let conns = ConnLimit::new(limits.max_connections, limits.max_connections_per_ip);
+    let head_timeout = Duration::from_secs(limits.header_read_timeout_secs);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(limits.header_read_timeout_secs));
+        .header_read_timeout(head_timeout);
     let tracker = TaskTracker::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -62,37 +70,71 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        // The peer's address, for handlers that take `ConnectInfo` (login limits).
-        let service = hyper::service::service_fn(move |mut req| {
-            req.extensions_mut().insert(ConnectInfo(peer));
-            tower::ServiceExt::oneshot(app.clone(), req)
-        });
         // The permit rides in the stream, so a WebSocket upgraded from this connection
         // keeps its place for as long as it is open.
-        let io = TokioIo::new(Counted {
+        let counted = Counted {
             stream,
             _permit: permit,
-        });
-        let conn = http.serve_connection(io, service).with_upgrades();
-        let cancel = cancel.clone();
+        };
+        let (http, cancel, tls) = (http.clone(), cancel.clone(), tls.clone());
         tracker.spawn(async move {
-            let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                result = conn.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::trace!(%peer, error = %e, "http connection ended");
+            let Some(tls) = tls else {
+                return serve_connection(&http, counted, app, peer, cancel).await;
+            };
+            let handshake = tokio::time::timeout(head_timeout, tls.accept(counted));
+            let stream = tokio::select! {
+                _ = cancel.cancelled() => return,
+                done = handshake => match done {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "https: TLS handshake failed");
+                        return;
                     }
-                    return;
-                }
-                _ = cancel.cancelled() => conn.as_mut().graceful_shutdown(),
-            }
-            let _ = tokio::time::timeout(DRAIN, conn).await;
+                    Err(_) => {
+                        tracing::debug!(%peer, "https: TLS handshake timed out");
+                        return;
+                    }
+                },
+            };
+            serve_connection(&http, stream, app, peer, cancel).await;
         });
     }
     drop(listener);
     tracker.close();
     let _ = tokio::time::timeout(DRAIN + Duration::from_secs(1), tracker.wait()).await;
     Ok(())
+}
+
+/// Serves HTTP/1 on one connection until it ends, or until `cancel` fires and its open
+/// requests have had [`DRAIN`] to finish.
+async fn serve_connection<S>(
+    http: &hyper::server::conn::http1::Builder,
+    stream: S,
+    app: Router,
+    peer: std::net::SocketAddr,
+    cancel: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // The peer's address, for handlers that take `ConnectInfo` (login limits).
+    let service = hyper::service::service_fn(move |mut req| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        tower::ServiceExt::oneshot(app.clone(), req)
+    });
+    let conn = http
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                tracing::trace!(%peer, error = %e, "http connection ended");
+            }
+            return;
+        }
+        _ = cancel.cancelled() => conn.as_mut().graceful_shutdown(),
+    }
+    let _ = tokio::time::timeout(DRAIN, conn).await;
 }
 
 /// A connection's stream with its place under the connection limit.

@@ -58,6 +58,9 @@ pub struct ClientConfig {
     /// external broker, which outlives this process. The embedded broker dies with it, so
     /// there the acknowledgement would protect nothing.
     pub manual_acks: bool,
+    /// Speak TLS to the broker, trusting the CA certificates of this PEM (`mqtt.ca_file`);
+    /// the broker's certificate must name `host`.
+    pub tls_ca: Option<Vec<u8>>,
 }
 
 /// Runs the connection until `cancel` fires, reconnecting after errors.
@@ -81,6 +84,16 @@ pub async fn run(
         }
         None => MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port),
     };
+    if let Some(ca) = &cfg.tls_ca {
+        // rumqttc checks the certificate against these CAs and the name against `host`.
+        opts.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Simple {
+                ca: ca.clone(),
+                alpn: None,
+                client_auth: None,
+            },
+        ));
+    }
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_clean_session(!cfg.persistent_session);
     opts.set_max_packet_size(1024 * 1024, 1024 * 1024);
@@ -224,7 +237,13 @@ pub async fn run(
                 failures = failures.saturating_add(1);
                 let wait = Duration::from_millis(200 * u64::from(failures.min(25)));
                 if failures == 1 || failures.is_multiple_of(30) {
-                    tracing::warn!(host = %cfg.host, port = cfg.port, error = %e, "MQTT connection lost; retrying");
+                    if let rumqttc::ConnectionError::Tls(tls) = &e {
+                        // Mostly a refused certificate, which retrying will not cure until the
+                        // CA file, the URL's host name or the broker's certificate changes.
+                        tracing::error!(host = %cfg.host, port = cfg.port, error = %tls, "MQTT over TLS failed: is the broker's certificate signed by a CA in mqtt.ca_file, and issued for the host in mqtt.url? retrying");
+                    } else {
+                        tracing::warn!(host = %cfg.host, port = cfg.port, error = %e, "MQTT connection lost; retrying");
+                    }
                 }
                 tokio::select! {
                     _ = cancel.cancelled() => break,

@@ -28,6 +28,12 @@ impl MqttEndpoint {
     /// Builds an endpoint from an `mqtt://` / `tcp://` URL.
     pub fn from_url(url: &str) -> anyhow::Result<Self> {
         let url = crate::config::BrokerUrl::parse(url).map_err(anyhow::Error::msg)?;
+        // The simulator's clients speak plain MQTT only; sending it in clear to a TLS
+        // listener would fail later and less clearly.
+        anyhow::ensure!(
+            !url.tls(),
+            "MQTT URL {url}: the simulator speaks plain MQTT only (mqtt://)"
+        );
         Ok(Self {
             host: url.host().to_owned(),
             port: url.port(),

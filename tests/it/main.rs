@@ -49,5 +49,6 @@ mod roads;
 mod schema;
 mod sim;
 mod snapshots;
+mod tls;
 mod verification;
 mod video;

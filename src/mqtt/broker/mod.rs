@@ -48,6 +48,7 @@ pub mod acl;
 mod connection;
 mod handshake;
 mod rate;
+mod secure;
 mod session;
 /// Locks a mutex, ignoring poisoning (see there); for the dispatcher's client too.
 pub(crate) use session::lock;
@@ -298,6 +299,10 @@ pub struct Broker {
     unix: Option<(tokio::net::UnixListener, std::path::PathBuf)>,
     /// Optional MQTT-over-WebSocket listener for browsers (see [`Broker::listen_ws`]).
     ws: Option<TcpListener>,
+    /// Optional MQTT-over-TLS listener (see [`Broker::listen_tls`]).
+    tls: Option<secure::SecureListener>,
+    /// Optional MQTT-over-secure-WebSocket listener (see [`Broker::listen_wss`]).
+    wss: Option<secure::SecureListener>,
     /// Address actually bound (resolves port 0).
     local_addr: SocketAddr,
     /// State shared with connection tasks.
@@ -325,6 +330,8 @@ impl Broker {
             listener,
             unix: None,
             ws: None,
+            tls: None,
+            wss: None,
             local_addr,
             shared: Arc::new(Shared {
                 rates: rate::Rates::new(config.max_messages_per_sec, config.message_burst),
@@ -359,6 +366,32 @@ impl Broker {
         let listener = TcpListener::bind(addr).await?;
         let bound = listener.local_addr()?;
         self.ws = Some(listener);
+        Ok(bound)
+    }
+
+    /// Also accepts MQTT over TLS (MQTTS) at `addr`, with the certificate of `acceptor`;
+    /// returns the bound address.
+    pub async fn listen_tls(
+        &mut self,
+        addr: impl tokio::net::ToSocketAddrs,
+        acceptor: crate::tls::TlsAcceptor,
+    ) -> std::io::Result<SocketAddr> {
+        let (listener, bound) =
+            secure::SecureListener::bind(addr, acceptor, secure::Inner::Mqtt).await?;
+        self.tls = Some(listener);
+        Ok(bound)
+    }
+
+    /// Also accepts MQTT over secure WebSocket (WSS) at `addr`, as [`Broker::listen_ws`]
+    /// inside TLS; returns the bound address.
+    pub async fn listen_wss(
+        &mut self,
+        addr: impl tokio::net::ToSocketAddrs,
+        acceptor: crate::tls::TlsAcceptor,
+    ) -> std::io::Result<SocketAddr> {
+        let (listener, bound) =
+            secure::SecureListener::bind(addr, acceptor, secure::Inner::WebSocket).await?;
+        self.wss = Some(listener);
         Ok(bound)
     }
 
@@ -424,6 +457,8 @@ impl Broker {
                         });
                     }
                 }
+                accepted = secure::accept(&self.tls) => self.spawn_secure(&self.tls, accepted, &tracker, &auth, &cancel).await,
+                accepted = secure::accept(&self.wss) => self.spawn_secure(&self.wss, accepted, &tracker, &auth, &cancel).await,
                 accepted = accept_unix(&self.unix) => match accepted {
                     Ok(stream) => {
                         tracker.spawn(connection::serve(
@@ -459,6 +494,36 @@ impl Broker {
 }
 
 impl Broker {
+    /// Admits a client accepted on a TLS listener and serves it in a task of `tracker`.
+    async fn spawn_secure(
+        &self,
+        listener: &Option<secure::SecureListener>,
+        accepted: std::io::Result<(tokio::net::TcpStream, SocketAddr)>,
+        tracker: &TaskTracker,
+        auth: &Arc<dyn Authenticator>,
+        cancel: &CancellationToken,
+    ) {
+        let Some(listener) = listener else { return };
+        let Some((stream, peer, permit)) = self.admit(accepted, listener.name()).await else {
+            return;
+        };
+        let serving = secure::serve(
+            stream,
+            peer,
+            listener.acceptor.clone(),
+            listener.inner,
+            Arc::clone(&self.shared),
+            Arc::clone(auth),
+            cancel.clone(),
+        );
+        let stats = Arc::clone(&self.shared.stats);
+        tracker.spawn(async move {
+            serving.await;
+            drop(permit);
+            stats.sockets_current.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+
     /// A client accepted on a TCP listener, with its place under the connection limits;
     /// None when it failed or is over a limit (then it is closed at once, before anything
     /// is read, so a flood of idle sockets costs the others nothing).

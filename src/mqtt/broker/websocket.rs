@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -52,13 +51,15 @@ fn negotiate(req: &Request, mut resp: Response) -> Result<Response, ErrorRespons
 
 /// Serves one WebSocket client: handshake, then MQTT through the connection task until
 /// either side closes or `cancel` fires.
-pub(super) async fn serve(
-    stream: TcpStream,
+pub(super) async fn serve<S>(
+    stream: S,
     peer: String,
     shared: Arc<Shared>,
     auth: Arc<dyn Authenticator>,
     cancel: CancellationToken,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let config = WebSocketConfig::default()
         .max_message_size(Some(shared.config.max_packet_size.saturating_add(16)))
         .max_frame_size(Some(shared.config.max_packet_size.saturating_add(16)));
