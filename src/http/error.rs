@@ -52,6 +52,9 @@ pub enum ApiError {
     /// 413: the body is over its route's limit (`http.limits`).
     #[error("{0}")]
     TooLarge(String),
+    /// 426: a WebSocket endpoint asked without the handshake.
+    #[error("this is a WebSocket endpoint: {0}")]
+    UpgradeRequired(String),
     /// 422: the request is well-formed JSON but its content is wrong.
     #[error("{0}")]
     Unprocessable(String),
@@ -110,6 +113,7 @@ impl IntoResponse for ApiError {
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UpgradeRequired(_) => StatusCode::UPGRADE_REQUIRED,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "internal error answering a request");

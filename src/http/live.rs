@@ -104,14 +104,20 @@ impl Greeting {
     path = "/api/v1/live",
     tag = "live",
     params(LiveQuery),
-    responses((status = 101, description = "Switching to the WebSocket protocol; the events follow as text frames."))
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol; the events follow as text frames."),
+        (status = 426, description = "Not a WebSocket handshake (a plain GET).",
+         body = super::openapi::ErrorBody),
+    )
 )]
 async fn live(
     _: Viewer,
     State(st): State<AppState>,
     Query(q): Query<LiveQuery>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    // A plain GET gets our error shape, not axum's plain-text 400.
+    let ws = ws.map_err(|e| ApiError::UpgradeRequired(e.body_text()))?;
     let since = match q.since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(s.parse::<u64>().map_err(|_| {

@@ -89,7 +89,7 @@ pub fn start() -> OpenApiRouter<AppState> {
 /// routes that serve it and its reference page.
 pub fn serve(mut doc: OpenApi) -> axum::Router<AppState> {
     finish(&mut doc);
-    let json = Bytes::from(doc.to_pretty_json().unwrap_or_else(|e| {
+    let json = Bytes::from(to_json(&doc).unwrap_or_else(|e| {
         // Only a schema type whose Serialize fails could do this; none does.
         tracing::error!(error = %e, "the OpenAPI document did not serialise");
         String::from("{}")
@@ -114,6 +114,45 @@ pub fn serve(mut doc: OpenApi) -> axum::Router<AppState> {
         .route(DOCS_PATH, get(docs_page))
 }
 
+/// The document as JSON. utoipa 5 writes a Link object's fields in snake case
+/// (`operation_id`), which no OpenAPI reader understands; they are renamed here.
+fn to_json(doc: &OpenApi) -> serde_json::Result<String> {
+    let mut value = serde_json::to_value(doc)?;
+    let responses = value
+        .get_mut("paths")
+        .and_then(serde_json::Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|op| op.get_mut("responses"))
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|responses| responses.values_mut());
+    for response in responses {
+        let Some(links) = response
+            .get_mut("links")
+            .and_then(serde_json::Value::as_object_mut)
+        else {
+            continue;
+        };
+        for link in links
+            .values_mut()
+            .filter_map(serde_json::Value::as_object_mut)
+        {
+            for (snake, camel) in [
+                ("operation_id", "operationId"),
+                ("operation_ref", "operationRef"),
+                ("request_body", "requestBody"),
+            ] {
+                if let Some(v) = link.remove(snake) {
+                    link.insert(camel.to_owned(), v);
+                }
+            }
+        }
+    }
+    serde_json::to_string_pretty(&value)
+}
+
 /// The reference page (`web/src/api-docs.html`), open to all like the document: neither
 /// holds anything that is not in the public contract.
 async fn docs_page() -> Response {
@@ -132,8 +171,10 @@ pub fn finish(doc: &mut OpenApi) {
     link_created_things(doc);
     let global = doc.security.clone().unwrap_or_default();
     for (path, item) in doc.paths.paths.iter_mut() {
-        let names_something = path.contains('{');
         for (method, op) in operations_mut(item) {
+            // A path parameter, or an id in the body (an award's responder), names
+            // something that may not exist.
+            let names_something = path.contains('{') || op.request_body.is_some();
             let security = op.security.as_ref().unwrap_or(&global);
             let public = security.is_empty() || security.contains(&SecurityRequirement::default());
             let mut add = |status: &str, why: &str| {

@@ -69,6 +69,7 @@ async fn the_document_describes_every_route() {
     // Every operation answers errors in the one documented shape, and has its own id
     // (client generators name functions after them).
     let mut ids = std::collections::HashSet::new();
+    let mut links = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let id = op["operationId"].as_str().unwrap_or_default();
@@ -88,7 +89,29 @@ async fn the_document_describes_every_route() {
                 responses.keys().any(|s| s.starts_with('2') || s == "101"),
                 "{method} {path} documents no success answer"
             );
+            for (name, link) in responses
+                .values()
+                .filter_map(|r| r.get("links").and_then(Value::as_object))
+                .flatten()
+            {
+                links.push((format!("{method} {path} → {name}"), link.clone()));
+            }
         }
+    }
+    // What a POST made leads to the operations on it (a client generator and the
+    // schema-driven attack run follow these).
+    assert!(
+        links
+            .iter()
+            .any(|(from, _)| from.starts_with("post /api/v1/zones")),
+        "{links:?}"
+    );
+    for (from, link) in &links {
+        let target = link["operationId"].as_str().unwrap_or_default();
+        assert!(
+            ids.contains(target),
+            "{from}: a link to {target:?} ({link})"
+        );
     }
 }
 
