@@ -249,7 +249,6 @@ pub struct CameraEvent {
     /// The camera.
     pub id: String,
     /// `online`, `offline` or `unknown`.
-    #[schema(value_type = String)]
     pub status: CameraStatus,
     /// When it took that status, Unix ms (null if never reported).
     pub status_since: Option<i64>,
