@@ -32,6 +32,175 @@ def like(samples, *needles):
     return [s for s in samples if any(n in s for n in needles)]
 
 
+# MQTT 3.1.1 packets (OASIS MQTT 3.1.1, section 3), for the broker's targets.
+def _varint(n):
+    out = bytearray()
+    while True:
+        b, n = n % 128, n // 128
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _str(s):
+    b = s.encode("utf-8") if isinstance(s, str) else s
+    return len(b).to_bytes(2, "big") + b
+
+
+def _packet(first, body):
+    return bytes([first]) + _varint(len(body)) + body
+
+
+def mqtt_connect(client_id, user=None, password=None, clean=True, keep_alive=60,
+                 will=None, level=4, name="MQTT", v5=False):
+    flags = (0x02 if clean else 0) | (0x80 if user is not None else 0)
+    flags |= 0x40 if password is not None else 0
+    if will:
+        topic, message, qos, retain = will
+        flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
+    body = _str(name) + bytes([level, flags]) + keep_alive.to_bytes(2, "big")
+    body += b"\x00" if v5 else b""  # MQTT 5: an empty property list
+    body += _str(client_id)
+    if will:
+        body += (b"\x00" if v5 else b"") + _str(topic) + _str(message)
+    if user is not None:
+        body += _str(user)
+    if password is not None:
+        body += _str(password)
+    return _packet(0x10, body)
+
+
+def mqtt_publish(topic, payload, qos=0, retain=False, pkid=1, dup=False):
+    first = 0x30 | (qos << 1) | (0x01 if retain else 0) | (0x08 if dup else 0)
+    body = _str(topic) + (pkid.to_bytes(2, "big") if qos else b"") + payload
+    return _packet(first, body)
+
+
+def mqtt_subscribe(pkid, *filters):
+    body = pkid.to_bytes(2, "big") + b"".join(_str(f) + bytes([q]) for f, q in filters)
+    return _packet(0x82, body)
+
+
+def mqtt_unsubscribe(pkid, *filters):
+    return _packet(0xA2, pkid.to_bytes(2, "big") + b"".join(_str(f) for f in filters))
+
+
+def mqtt_ack(kind, pkid):
+    first = {"puback": 0x40, "pubrec": 0x50, "pubrel": 0x62, "pubcomp": 0x70}[kind]
+    return _packet(first, pkid.to_bytes(2, "big"))
+
+
+PINGREQ = b"\xc0\x00"
+DISCONNECT = b"\xe0\x00"
+
+
+def mqtt_sessions():
+    """(login pick, packets after CONNECT) for the broker's targets: the picks are those of
+    src/fuzz.rs (1 superuser `dispatch`, 2 responder `w1`, 3 source `cam`)."""
+    task = b'{"status":"accepted","version":1}'
+    return [
+        (1, [mqtt_subscribe(1, ("#", 1), ("dispatch/+/tasks/#", 2)),
+             mqtt_publish("dispatch/w1/tasks/t1", b'{"task":"t1"}', qos=1, pkid=2),
+             mqtt_publish("alerts/cam", b'{"kind":"fire"}', qos=2, pkid=3, retain=True),
+             mqtt_ack("pubrel", 3), mqtt_ack("puback", 1), PINGREQ,
+             mqtt_unsubscribe(4, "#"), DISCONNECT]),
+        (2, [mqtt_subscribe(1, ("dispatch/w1/#", 1), ("owntracks/w1/+/cmd", 0),
+                            ("dispatch/w2/#", 1)),
+             mqtt_publish("dispatch/w1/tasks/t1/update", task, qos=1, pkid=2),
+             mqtt_publish("dispatch/w1/duty/set", b'{"on_duty":true}', qos=0),
+             mqtt_publish("owntracks/w1/phone", b'{"_type":"location","lat":39.5,"lon":106.7}',
+                          qos=1, pkid=3, retain=True),
+             mqtt_publish("dispatch/w2/tasks/t9/update", task, qos=2, pkid=4),
+             mqtt_ack("pubrel", 4), PINGREQ, DISCONNECT]),
+        (3, [mqtt_publish("alerts/cam", b'{"kind":"smoke","lat":39.5,"lon":106.7}', qos=1),
+             mqtt_publish("frigate/events", b'{"type":"new","after":{}}', qos=0, retain=True),
+             mqtt_subscribe(5, ("alerts/cam/#", 1), ("frigate/+/detect/state", 0)),
+             mqtt_publish("gb28181/alarm", b"<Notify/>", qos=2, pkid=6),
+             mqtt_publish("gb28181/alarm", b"<Notify/>", qos=2, pkid=6, dup=True),
+             mqtt_ack("pubrel", 6), PINGREQ]),
+        (1, [mqtt_publish("a/b", b"x" * 200, qos=1, pkid=n) for n in range(1, 12)]),
+    ]
+
+
+def mqtt_streams():
+    """Whole client streams, CONNECT included: each login of src/fuzz.rs, none, a wrong
+    password, a will, a kept session, and the CONNECTs the broker refuses (MQTT 5, MQTT 3.1,
+    the reserved flag, an empty client id on a kept session)."""
+    logins = {1: "dispatch", 2: "r:w1", 3: "s:cam"}
+    streams = [
+        mqtt_connect(f"c{pick}", logins[pick], "pw", clean=(n % 2 == 0)) + b"".join(rest)
+        for n, (pick, rest) in enumerate(mqtt_sessions())
+    ]
+    will = ("owntracks/w1/phone/event", b'{"_type":"transition"}', 1, True)
+    streams += [
+        mqtt_connect("anon") + PINGREQ + DISCONNECT,
+        mqtt_connect("w1", "r:w1", "wrong") + PINGREQ,
+        mqtt_connect("w1", "r:w1", "pw", will=will, keep_alive=0) + PINGREQ,
+        mqtt_connect("", "s:cam", "pw", clean=False),
+        mqtt_connect("", "s:cam", "pw") + PINGREQ + DISCONNECT,
+        mqtt_connect("v5", "dispatch", "pw", level=5, v5=True) + PINGREQ,
+        mqtt_connect("v31", "dispatch", "pw", level=3, name="MQIsdp") + PINGREQ,
+        bytearray(mqtt_connect("rsv", "dispatch", "pw")),
+        PINGREQ + mqtt_connect("late", "dispatch", "pw"),
+    ]
+    streams[-2][9] |= 0x01  # the reserved connect flag
+    return [bytes(s) for s in streams]
+
+
+# WebSocket (RFC 6455) as a browser's MQTT client sends it, for the `websocket` target.
+WS_UPGRADE = (
+    "GET /mqtt HTTP/1.1\r\nHost: localhost:8884\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+    "{protocol}\r\n"
+)
+
+
+def ws_upgrade(protocol="mqtt"):
+    line = f"Sec-WebSocket-Protocol: {protocol}\r\n" if protocol else ""
+    return WS_UPGRADE.format(key="c2VlZHMgZm9yIHRoZSBmdXp6", protocol=line).encode()
+
+
+def ws_frame(opcode, payload, fin=True, mask=b"\x9a\x03\x5c\xe1"):
+    head = bytes([(0x80 if fin else 0) | opcode])
+    n = len(payload)
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def ws_frames():
+    """Frame sequences after the upgrade: MQTT in binary frames (whole, fragmented, several
+    packets in one), pings, a text frame (refused), closes."""
+    connect = mqtt_connect("ws1", "r:w1", "pw")
+    sub = mqtt_subscribe(1, ("dispatch/w1/#", 1))
+    pub = mqtt_publish("dispatch/w1/tasks/t1/update", b'{"status":"accepted"}', qos=1)
+    close = ws_frame(0x8, (1000).to_bytes(2, "big") + b"bye")
+    return [
+        ws_frame(0x2, connect) + ws_frame(0x2, sub) + ws_frame(0x2, pub)
+        + ws_frame(0x9, b"ping") + ws_frame(0x2, PINGREQ) + close,
+        ws_frame(0x2, connect[:5], fin=False) + ws_frame(0x0, connect[5:], fin=False)
+        + ws_frame(0x9, b"") + ws_frame(0x0, b"", fin=True) + ws_frame(0x2, sub + pub),
+        ws_frame(0x2, connect) + ws_frame(0x1, "主题".encode()),
+        ws_frame(0x2, connect) + ws_frame(0xA, b"pong") + ws_frame(0x8, b""),
+        ws_frame(0x2, mqtt_connect("ws2", "dispatch", "pw") + mqtt_subscribe(2, ("#", 1)))
+        + ws_frame(0x2, mqtt_publish("alerts/cam", b"{}", qos=1, retain=True)),
+    ]
+
+
+def ws_pieces(packets):
+    """MQTT bytes cut into the length-prefixed pieces of the `websocket` target's third
+    form (a valid CONNECT is put first by the target itself)."""
+    data, out = b"".join(packets), b""
+    while data:
+        piece, data = data[:37], data[37:]
+        out += bytes([len(piece)]) + piece
+    return out
+
+
 def main():
     counts = {}
     counts["alert_json"] = write(
@@ -114,6 +283,17 @@ def main():
             '[points]\nearning_kinds = ["volunteer", "grid_worker"]\nmonthly_cap = 0\n',
             '[database]\nurl = "sqlite://griddispatch.db"\n[mqtt]\nlisten = ""\n',
         ],
+    )
+    counts["mqtt_broker"] = write("mqtt_broker", mqtt_streams(), b"\x00") + sum(
+        write("mqtt_broker", [b"".join(rest)], bytes([pick])) for pick, rest in mqtt_sessions()
+    )
+    frames = ws_frames()
+    counts["websocket"] = (
+        write("websocket", [ws_upgrade() + f for f in frames[:2]], b"\x00")
+        + write("websocket", [ws_upgrade(None) + frames[0], ws_upgrade("mqttv3.1, foo")
+                              + frames[3], ws_upgrade("wamp") + frames[0]], b"\x00")
+        + write("websocket", frames, b"\x01")
+        + write("websocket", [ws_pieces(rest) for _, rest in mqtt_sessions()[1:3]], b"\x02")
     )
     for target, n in sorted(counts.items()):
         print(f"{target}: {n} seeds")

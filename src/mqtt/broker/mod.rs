@@ -232,6 +232,21 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Empty broker state under `config`.
+    fn new(config: BrokerConfig) -> Shared {
+        Shared {
+            rates: rate::Rates::new(config.max_messages_per_sec, config.message_burst),
+            conns: crate::conn_limit::ConnLimit::new(
+                config.max_connections,
+                config.max_connections_per_ip,
+            ),
+            config,
+            stats: Arc::new(BrokerStats::default()),
+            router: Mutex::new(Router::default()),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
     /// Returns a fresh id for a session or connection.
     pub fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
@@ -290,6 +305,31 @@ impl Shared {
     }
 }
 
+/// Serves one client over `stream` (MQTT bytes, or a WebSocket client when `websocket`)
+/// with a broker state of its own under `config`, as the listeners do, for the fuzz
+/// targets (src/fuzz.rs). Returns the counters once the connection has ended.
+#[cfg(fuzzing)]
+pub async fn fuzz_serve<S>(
+    stream: S,
+    websocket: bool,
+    config: BrokerConfig,
+    auth: Arc<dyn Authenticator>,
+) -> Arc<BrokerStats>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let shared = Arc::new(Shared::new(config));
+    let stats = Arc::clone(&shared.stats);
+    let cancel = CancellationToken::new();
+    let peer = "fuzz".to_owned();
+    if websocket {
+        websocket::serve(stream, peer, shared, auth, cancel).await;
+    } else {
+        connection::serve(stream, peer, shared, auth, cancel).await;
+    }
+    stats
+}
+
 /// The broker: a bound listener plus shared state. Call [`Broker::run`].
 pub struct Broker {
     /// Listener bound in [`Broker::bind`].
@@ -333,17 +373,7 @@ impl Broker {
             tls: None,
             wss: None,
             local_addr,
-            shared: Arc::new(Shared {
-                rates: rate::Rates::new(config.max_messages_per_sec, config.message_burst),
-                conns: crate::conn_limit::ConnLimit::new(
-                    config.max_connections,
-                    config.max_connections_per_ip,
-                ),
-                config,
-                stats: Arc::new(BrokerStats::default()),
-                router: Mutex::new(Router::default()),
-                next_id: AtomicU64::new(1),
-            }),
+            shared: Arc::new(Shared::new(config)),
         })
     }
 
