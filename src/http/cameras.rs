@@ -250,8 +250,7 @@ async fn create(
     tag = "cameras",
     params(PageQuery),
     responses((status = 200, description = "A page of cameras (default and cap 5000).",
-               body = Vec<CameraView>,
-               headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+               body = Vec<CameraView>))
 )]
 async fn list(
     _: Viewer,
@@ -270,8 +269,7 @@ async fn list(
     tag = "cameras",
     params(("id" = String, Path, description = "Camera id"), PageQuery),
     responses((status = 200, description = "A page of status changes (default and cap 1000).",
-               body = Vec<CameraHistoryRow>,
-               headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+               body = Vec<CameraHistoryRow>))
 )]
 async fn history(
     _: Viewer,

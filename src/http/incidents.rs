@@ -115,9 +115,7 @@ struct ListQuery {
     path = "/api/v1/incidents",
     tag = "incidents",
     params(ListQuery),
-    responses((status = 200, description = "A page of incidents.", body = Vec<IncidentView>,
-        headers(("X-Next-Cursor" = String,
-                 description = "Where the next page starts; absent on the last page"))))
+    responses((status = 200, description = "A page of incidents.", body = Vec<IncidentView>))
 )]
 async fn list(
     _: Viewer,

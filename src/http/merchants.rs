@@ -314,8 +314,7 @@ async fn create(
     security(("token" = []), ("session" = []), ("phone" = [])),
     params(PageQuery),
     responses((status = 200, description = "A page of merchants (5000 a page).",
-        body = Vec<Merchant>,
-        headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+        body = Vec<Merchant>))
 )]
 async fn list(
     State(st): State<AppState>,
@@ -408,8 +407,7 @@ async fn remove(
     tag = "merchants",
     params(("id" = String, Path, description = "The merchant"), PageQuery),
     responses((status = 200, description = "A page of offers (5000 a page).",
-        body = Vec<Offer>,
-        headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+        body = Vec<Offer>))
 )]
 async fn list_offers(
     Anyone(caller): Anyone,

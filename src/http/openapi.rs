@@ -169,6 +169,7 @@ async fn docs_page() -> Response {
 pub fn finish(doc: &mut OpenApi) {
     name_operations(doc);
     link_created_things(doc);
+    name_next_pages(doc);
     let global = doc.security.clone().unwrap_or_default();
     for (path, item) in doc.paths.paths.iter_mut() {
         for (method, op) in operations_mut(item) {
@@ -217,6 +218,36 @@ pub fn finish(doc: &mut OpenApi) {
             add("429", "Too many requests or failed logins from this caller, or the password checks are busy; see Retry-After.");
             add("500", "An internal error, logged on the server.");
             add("503", "The server is stopping, the request passed its time limit, or the cluster's leader is away.");
+        }
+    }
+}
+
+/// Every paged list (an operation with a `cursor` query parameter, `page`) says in its
+/// 200 answer where the next page starts: the header, described once here.
+fn name_next_pages(doc: &mut OpenApi) {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    for item in doc.paths.paths.values_mut() {
+        for (_, op) in operations_mut(item) {
+            let paged = op
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| p.name == "cursor" && matches!(p.parameter_in, ParameterIn::Query));
+            let Some(utoipa::openapi::RefOr::T(ok)) = op.responses.responses.get_mut("200") else {
+                continue;
+            };
+            if paged && !ok.headers.contains_key("X-Next-Cursor") {
+                let header = HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::String))
+                    .description(Some(
+                        "Where the next page starts (pass it back as `?cursor=`); absent on \
+the last page.",
+                    ))
+                    .build();
+                ok.headers.insert("X-Next-Cursor".to_owned(), header);
+            }
         }
     }
 }

@@ -317,9 +317,7 @@ impl From<&DeadLetterRow> for DeadLetterView {
     path = "/api/v1/dead-letters",
     tag = "ops",
     params(Limit),
-    responses((status = 200, description = "A page of dead letters.", body = Vec<DeadLetterView>,
-        headers(("X-Next-Cursor" = String,
-                 description = "Where the next page starts; absent on the last page"))))
+    responses((status = 200, description = "A page of dead letters.", body = Vec<DeadLetterView>))
 )]
 async fn dead_letters(
     _: Viewer,

@@ -401,8 +401,7 @@ its own only (another's is 404)"),
         HistoryQuery
     ),
     responses((status = 200, description = "A page of the history.",
-        body = Vec<PointsHistoryLine>,
-        headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+        body = Vec<PointsHistoryLine>))
 )]
 async fn history(
     State(st): State<AppState>,
@@ -457,8 +456,7 @@ const KINDS: [MovementKind; 7] = [
     path = "/api/v1/points/ledger",
     tag = "points",
     params(LedgerParams),
-    responses((status = 200, description = "A page of movements.", body = Vec<LedgerLine>,
-        headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+    responses((status = 200, description = "A page of movements.", body = Vec<LedgerLine>))
 )]
 async fn ledger(
     State(st): State<AppState>,
@@ -605,8 +603,7 @@ struct AwardsQuery {
     path = "/api/v1/points/awards",
     tag = "points",
     params(AwardsQuery),
-    responses((status = 200, description = "A page of awards.", body = Vec<Award>,
-        headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+    responses((status = 200, description = "A page of awards.", body = Vec<Award>))
 )]
 async fn awards(
     State(st): State<AppState>,
@@ -640,8 +637,7 @@ async fn awards(
     tag = "points",
     params(PageQuery),
     responses((status = 200, description = "A page of accounts (5000 a page).",
-        body = Vec<PointsAccountLine>,
-        headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+        body = Vec<PointsAccountLine>))
 )]
 async fn accounts(
     State(st): State<AppState>,

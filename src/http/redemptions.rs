@@ -327,8 +327,7 @@ fn redemption_page(page: &Page, rows: Vec<RedemptionRow>) -> Response {
     path = "/api/v1/redemptions",
     tag = "redemptions",
     params(ListQuery),
-    responses((status = 200, description = "A page of redemptions.", body = Vec<Redemption>,
-        headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+    responses((status = 200, description = "A page of redemptions.", body = Vec<Redemption>))
 )]
 async fn list(
     State(st): State<AppState>,
@@ -357,8 +356,7 @@ async fn list(
 its own only (another's is 404)"),
         ListQuery
     ),
-    responses((status = 200, description = "A page of redemptions.", body = Vec<Redemption>,
-        headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+    responses((status = 200, description = "A page of redemptions.", body = Vec<Redemption>))
 )]
 async fn of_responder(
     State(st): State<AppState>,

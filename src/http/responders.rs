@@ -298,8 +298,7 @@ async fn create(
     tag = "responders",
     params(PageQuery),
     responses((status = 200, description = "A page of responders (default and cap 5000).",
-               body = Vec<ResponderView>,
-               headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+               body = Vec<ResponderView>))
 )]
 async fn list(
     _: Viewer,
@@ -473,8 +472,7 @@ async fn create_source(
     tag = "sources",
     params(PageQuery),
     responses((status = 200, description = "A page of sources (default and cap 5000).",
-               body = Vec<SourceRow>,
-               headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+               body = Vec<SourceRow>))
 )]
 async fn list_sources(
     _: Viewer,

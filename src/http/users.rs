@@ -64,8 +64,7 @@ impl From<UserError> for ApiError {
     tag = "users",
     params(PageQuery),
     responses((status = 200, description = "A page of users (default and cap 5000).",
-               body = Vec<UserRow>,
-               headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+               body = Vec<UserRow>))
 )]
 async fn list(
     _: Admin,

@@ -214,8 +214,7 @@ fn row_to_feature(z: &ZoneRow) -> ZoneFeature {
     tag = "zones",
     params(PageQuery),
     responses((status = 200, description = "A page of zones (default and cap 5000).",
-               body = ZoneCollection,
-               headers(("X-Next-Cursor" = String, description = "Where the next page starts; absent on the last page"))))
+               body = ZoneCollection))
 )]
 async fn list(
     _: Viewer,

@@ -89,6 +89,16 @@ async fn the_document_describes_every_route() {
                 responses.keys().any(|s| s.starts_with('2') || s == "101"),
                 "{method} {path} documents no success answer"
             );
+            let paged = op["parameters"].as_array().is_some_and(|ps| {
+                ps.iter()
+                    .any(|p| p["name"] == "cursor" && p["in"] == "query")
+            });
+            if paged {
+                assert!(
+                    responses["200"]["headers"].get("X-Next-Cursor").is_some(),
+                    "{method} {path}: a paged list whose answer does not name the next page"
+                );
+            }
             for (name, link) in responses
                 .values()
                 .filter_map(|r| r.get("links").and_then(Value::as_object))
