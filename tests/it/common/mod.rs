@@ -196,6 +196,16 @@ impl TestApp {
     }
 
     pub async fn spawn_with(dir: tempfile::TempDir, settings: Settings) -> TestApp {
+        Self::spawn_with_client(dir, settings, reqwest::Client::new()).await
+    }
+
+    /// [`TestApp::spawn_with`], its API reached with `http` (a client that trusts the
+    /// instance's CA when `http.tls_cert` is set) over `https` when it serves TLS.
+    pub async fn spawn_with_client(
+        dir: tempfile::TempDir,
+        settings: Settings,
+        http: reqwest::Client,
+    ) -> TestApp {
         let running = griddispatch::app::start(&settings)
             .await
             .expect("app starts");
@@ -212,11 +222,17 @@ impl TestApp {
             .expect("token");
         let broker = griddispatch::config::BrokerUrl::parse(&running.mqtt_url).expect("url");
         let (mqtt_host, mqtt_port) = (broker.host().to_owned(), broker.port());
+        // With TLS, the name on the test certificate, not the address bound.
+        let base = if running.https {
+            format!("https://localhost:{}", running.http_addr.port())
+        } else {
+            format!("http://{}", running.http_addr)
+        };
         let app = TestApp {
             api: Api {
-                base: format!("http://{}", running.http_addr),
+                base,
                 token,
-                http: reqwest::Client::new(),
+                http,
                 mqtt_host: mqtt_host.clone(),
                 mqtt_port,
             },

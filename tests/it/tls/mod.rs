@@ -18,7 +18,7 @@ use griddispatch::config::Settings;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 use tokio::sync::mpsc;
 
-use crate::common::{Api, TestApp, WAIT};
+use crate::common::{TestApp, WAIT};
 
 /// A CA and a server certificate it signed, as PEM files in a folder.
 pub struct Certs {
@@ -100,40 +100,7 @@ impl Certs {
 /// Starts an instance with `settings`, its API reached over `https` (with `http`, a
 /// client that trusts the instance's CA) when `http.tls_cert` is set.
 pub async fn spawn(dir: tempfile::TempDir, settings: Settings, http: reqwest::Client) -> TestApp {
-    let running = griddispatch::app::start(&settings)
-        .await
-        .expect("app starts");
-    let token = running
-        .store
-        .create_token("test-admin", griddispatch::domain::Role::Admin)
-        .await
-        .expect("token");
-    // The name on the certificate, not the address bound.
-    let base = if running.https {
-        format!("https://localhost:{}", running.http_addr.port())
-    } else {
-        format!("http://{}", running.http_addr)
-    };
-    let (mqtt_host, mqtt_port) = match running.mqtt_addr {
-        Some(addr) => (addr.ip().to_string(), addr.port()),
-        None => ("127.0.0.1".to_owned(), 0),
-    };
-    let app = TestApp {
-        api: Api {
-            base,
-            token,
-            http,
-            mqtt_host: mqtt_host.clone(),
-            mqtt_port,
-        },
-        running: Some(running),
-        mqtt_host,
-        mqtt_port,
-        db_url: settings.database.url.as_str().to_owned(),
-        dir,
-    };
-    app.wait_healthy().await;
-    app
+    TestApp::spawn_with_client(dir, settings, http).await
 }
 
 /// A small MQTT client over TLS (rumqttc with rustls), trusting `ca` and checking that the
