@@ -6,6 +6,8 @@
 //! any task ends, for whatever reason, the token fires and everything stops: a dispatcher
 //! that silently lost its MQTT client would be worse than one that exits and is restarted.
 
+mod audit;
+
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -351,6 +353,14 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     });
 
     keep_report_months(&tracker, &cancel, store.clone(), &settings.reports);
+    audit::record_start(&store, settings).await;
+    audit::keep_audit_log(
+        &tracker,
+        &cancel,
+        store.clone(),
+        settings.audit.clone(),
+        metrics.clone(),
+    );
 
     let mut logins = crate::http::auth::Logins::new(settings);
     // A cookie that came over HTTPS must never go back over plain HTTP.
@@ -376,6 +386,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         field_reports: Arc::new(crate::http::FieldReportQuota::new(
             settings.field.max_reports_per_hour,
         )),
+        trusted_proxies: Arc::new(settings.http.trusted_proxies.clone()),
+        audit_budget: Default::default(),
     };
     let http_metrics = state.metrics.clone();
     let app = crate::http::router(state);

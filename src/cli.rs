@@ -232,6 +232,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let store = open_store(config.as_deref()).await?;
             let token = store.create_token(&name, role).await?;
+            audit_cli(
+                &store,
+                "tokens.create",
+                "tokens",
+                &name,
+                serde_json::json!({ "name": name, "role": role }),
+            )
+            .await;
             store.close().await;
             #[allow(clippy::print_stdout)]
             {
@@ -327,6 +335,32 @@ fn password_from_stdin() -> anyhow::Result<String> {
     Ok(password)
 }
 
+/// Writes an audit log entry for a change made on the command line: the actor is
+/// `cli:<login user>`, from the address `local`. The change is already made when this
+/// runs, so a failure to write it is reported, not undone.
+async fn audit_cli(
+    store: &crate::store::Store,
+    action: &str,
+    kind: &str,
+    id: &str,
+    after: serde_json::Value,
+) {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let entry = crate::store::NewAuditEntry {
+        at: crate::clock::now_ms(),
+        actor: format!("cli:{user}"),
+        address: Some("local".into()),
+        action: action.into(),
+        target_kind: Some(kind.into()),
+        target_id: Some(id.into()),
+        after: Some(after.to_string()),
+        ..Default::default()
+    };
+    if let Err(e) = store.append_audit(&entry).await {
+        eprintln!("warning: the change is made, but the audit log could not record it: {e}");
+    }
+}
+
 async fn run_user(action: UserAction) -> anyhow::Result<()> {
     match action {
         UserAction::Add {
@@ -338,6 +372,10 @@ async fn run_user(action: UserAction) -> anyhow::Result<()> {
             let password = password_from_stdin()?;
             let store = open_store(config.as_deref()).await?;
             let made = store.create_user(&username, &password, role).await;
+            if made.is_ok() {
+                let after = serde_json::json!({ "username": username, "role": role });
+                audit_cli(&store, "users.create", "users", &username, after).await;
+            }
             store.close().await;
             made?;
             eprintln!("user {username} ({role}) created");
@@ -369,6 +407,10 @@ async fn run_user(action: UserAction) -> anyhow::Result<()> {
                     },
                 )
                 .await;
+            if changed.is_ok() {
+                let after = serde_json::json!({ "password": "changed" });
+                audit_cli(&store, "users.password", "users", &username, after).await;
+            }
             store.close().await;
             changed?;
             eprintln!("password of {username} changed; its sessions have ended");

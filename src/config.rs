@@ -18,10 +18,12 @@ use crate::domain::closed_loop::VerificationMode;
 use crate::domain::report::{GradeThresholds, ScoreWeights};
 use crate::domain::{ResponderKind, TravelMode};
 
+mod audit;
 mod limits;
 mod points;
 mod tls;
 mod values;
+pub use audit::AuditSettings;
 pub use limits::{HttpLimits, MqttLimits};
 pub use points::PointsSettings;
 pub use tls::{HttpTls, MqttTls};
@@ -65,6 +67,8 @@ pub struct Settings {
     pub reports: ReportSettings,
     /// Volunteer points (志愿服务积分).
     pub points: PointsSettings,
+    /// The audit log.
+    pub audit: AuditSettings,
 }
 
 /// `[reports]`
@@ -177,6 +181,10 @@ pub struct HttpSettings {
     /// `tls_cert`, `tls_key`: HTTPS instead of HTTP.
     #[serde(flatten)]
     pub tls: HttpTls,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (login limits, the audit
+    /// log); a request from anywhere else is from its peer address.
+    #[serde(deserialize_with = "values::ip_nets")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// `[database]`
@@ -745,7 +753,8 @@ impl Settings {
         if let Err(e) = r.grades.check() {
             return bad("reports.grades", &e.reason);
         }
-        self.points.validate()
+        self.points.validate()?;
+        self.audit.validate()
     }
 
     /// The folder for data that sits beside the database: `database.data_dir`, else the

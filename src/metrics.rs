@@ -62,6 +62,10 @@ metrics! {
         /// Dead letters deleted to keep the store within `dead_letters.max_rows` and
         /// `dead_letters.max_age_days`.
         dead_letters_pruned_total,
+        /// Audit log entries that could not be written (the database refused; see the log).
+        audit_write_failures_total,
+        /// Audit log entries deleted past `audit.retention_days`.
+        audit_pruned_total,
         /// HTTP connections closed as soon as accepted: `http.limits.max_connections` or
         /// `max_connections_per_ip` reached.
         http_connections_refused_total,

@@ -303,6 +303,22 @@ pub(super) fn optional_ws_url<'de, D: Deserializer<'de>>(
     optional(d, |text| BaseUrl::parse(text, &["ws", "wss"]))
 }
 
+/// Addresses or networks (`10.0.0.5`, `10.0.0.0/24`, `::1`): a bare address is one host.
+pub(super) fn ip_nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|text| {
+            text.parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{text:?}: expected an IP address or network, e.g. 10.0.0.5 or 10.0.0.0/24"
+                    ))
+                })
+        })
+        .collect()
+}
+
 /// A folder, or `""` for none.
 pub(super) fn optional_path<'de, D: Deserializer<'de>>(
     d: D,

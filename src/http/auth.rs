@@ -269,11 +269,13 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Api
             .token_role(token)
             .await?
             .ok_or(ApiError::Unauthorized)?;
-        return Ok(Caller {
+        let caller = Caller {
             name,
             role,
             merchant_id: None,
-        });
+        };
+        super::audit::Audit::of(parts).caller(&caller);
+        return Ok(caller);
     }
     let cookie = session_cookie(&parts.headers).ok_or(ApiError::Unauthorized)?;
     let user = state
@@ -281,14 +283,16 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Api
         .session_user(cookie, state.logins.session_ms)
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    if needs_origin(parts) && !state.logins.same_origin(&parts.headers) {
-        return Err(ApiError::CrossOrigin);
-    }
-    Ok(Caller {
+    let caller = Caller {
         name: user.username,
         role: user.role,
         merchant_id: user.merchant_id,
-    })
+    };
+    super::audit::Audit::of(parts).caller(&caller);
+    if needs_origin(parts) && !state.logins.same_origin(&parts.headers) {
+        return Err(ApiError::CrossOrigin);
+    }
+    Ok(caller)
 }
 
 /// [`authenticate`], then 403 unless the caller has at least the `need` role. For
@@ -463,14 +467,20 @@ pub async fn phone_login(parts: &Parts, state: &AppState) -> Result<Option<Ident
         }
         other => other?,
     };
+    let audit = super::audit::Audit::of(parts);
     match owner {
         Some(AccountOwner::Responder(rid)) => {
             state.logins.succeeded(&[keys[0].0.clone()]);
+            audit.phone(&rid);
             Ident::parse(&rid)
                 .map(Some)
                 .map_err(|_| ApiError::Unauthorized)
         }
-        Some(AccountOwner::Source(_)) | None => Err(ApiError::Unauthorized),
+        Some(AccountOwner::Source(_)) | None => {
+            audit.claimed(&username);
+            audit.action("phone.login_failed");
+            Err(ApiError::Unauthorized)
+        }
     }
 }
 

@@ -3,12 +3,13 @@
 //! memory) go to the leader's HTTP address; reads are answered from the database here.
 //! Single-process installs have no [`ClusterView`] and forward nothing.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -148,11 +149,24 @@ async fn forward(view: &ClusterView, base: &str, req: Request) -> Response {
         .request(parts.method.clone(), format!("{base}{path}"))
         .body(bytes);
     for (name, value) in &parts.headers {
-        if !hop_by_hop(name) {
+        if !hop_by_hop(name) && name.as_str() != "x-forwarded-for" {
             out = out.header(name, value);
         }
     }
     out = out.header(&FORWARDED, "1");
+    // The leader's audit log and login limits see the client, not this replica, when
+    // the replicas are among each other's `http.trusted_proxies`.
+    if let Some(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        let chain = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .chain(std::iter::once(peer.0.ip().to_string().as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        out = out.header("x-forwarded-for", chain);
+    }
     let answer = match out.send().await {
         Ok(a) => a,
         Err(e) => {

@@ -1,5 +1,6 @@
 //! The HTTP API: one `router()` per area, merged here.
 
+pub mod audit;
 pub mod auth;
 pub mod cameras;
 pub mod console;
@@ -73,6 +74,10 @@ pub struct AppState {
     pub http_limits: Arc<crate::config::HttpLimits>,
     /// Field reports each login sent in the last hour (`field.max_reports_per_hour`).
     pub field_reports: Arc<FieldReportQuota>,
+    /// `http.trusted_proxies`.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// Flood guard of the audit log's entries without credentials.
+    pub audit_budget: Arc<audit::AnonymousBudget>,
 }
 
 /// The whole API. Each area's routes come with their OpenAPI description (`openapi`);
@@ -95,11 +100,17 @@ pub fn router(state: AppState) -> Router {
         .merge(console::router())
         .merge(field::router())
         .merge(field_reports::router())
+        .merge(audit::router())
         .split_for_parts();
     routes
         .merge(openapi::serve(doc))
         // Body limits are `limits::body_limit`'s, by route and from the settings.
         .layer(axum::extract::DefaultBodyLimit::disable())
+        // Inside the forwarding: a follower's request is written once, by the leader.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::record,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             forward::to_leader,

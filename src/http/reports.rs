@@ -129,7 +129,9 @@ pub(super) fn attachment(content_type: &'static str, name: String, body: Vec<u8>
         .into_response()
 }
 
-/// A CSV download: a header row, then `rows`, as `name`.
+/// A CSV download: a header row, then `rows`, as `name`. A cell that a spreadsheet would
+/// run as a formula (text starting with `=`, `+`, `-`, `@`, tab or carriage return, and
+/// not a number) is written with a leading `'`: names and notes come from other people.
 pub(super) fn csv_attachment<R, C>(
     header: impl IntoIterator<Item = C>,
     rows: impl IntoIterator<Item = R>,
@@ -143,12 +145,23 @@ where
     let csv_err = |e: csv::Error| ApiError::Internal(anyhow::anyhow!("csv: {e}"));
     w.write_record(header).map_err(csv_err)?;
     for row in rows {
-        w.write_record(row).map_err(csv_err)?;
+        w.write_record(row.into_iter().map(inert_cell))
+            .map_err(csv_err)?;
     }
     let body = w
         .into_inner()
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("csv: {e}")))?;
     Ok(attachment("text/csv; charset=utf-8", name, body))
+}
+
+/// `cell`, with a leading `'` when a spreadsheet would take it for a formula.
+fn inert_cell(cell: String) -> String {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && cell.trim().parse::<f64>().is_err() {
+        format!("'{cell}")
+    } else {
+        cell
+    }
 }
 
 /// The report as CSV: a header row, one row per group, the total last; downloaded as

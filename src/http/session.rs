@@ -1,9 +1,7 @@
 //! Console login sessions: `POST /api/v1/session` (login), `GET` (who am I), `DELETE`
 //! (logout). The session lives in the `gd_session` cookie (HttpOnly, SameSite=Strict).
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
@@ -13,7 +11,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::{
-    session_cookie, Anyone, Logins, MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER, SESSION_COOKIE,
+    session_cookie, Anyone, Caller, Logins, MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER,
+    SESSION_COOKIE,
 };
 use super::error::{ApiError, JsonBody};
 use super::AppState;
@@ -68,10 +67,10 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
     if req.headers().contains_key(header::ORIGIN) && !state.logins.same_origin(req.headers()) {
         return Err(ApiError::CrossOrigin);
     }
-    let address = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let (parts, body) = req.into_parts();
+    let address = super::audit::request_address(&state, &parts);
+    let audit = super::audit::Audit::of(&parts);
+    let req = Request::from_parts(parts, body);
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -107,8 +106,16 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
     };
     let Some(user) = checked else {
         tracing::warn!(username = %body.username, address = ?address, "failed console login");
+        audit.claimed(&body.username);
+        audit.action("session.login_failed");
         return Err(ApiError::BadLogin);
     };
+    audit.caller(&Caller {
+        name: user.username.clone(),
+        role: user.role,
+        merchant_id: user.merchant_id.clone(),
+    });
+    audit.action("session.login");
     state.logins.succeeded(&names);
     let cookie = state
         .store
@@ -171,6 +178,21 @@ async fn logout(State(state): State<AppState>, req: Request) -> Result<Response,
     if let Some(cookie) = session_cookie(req.headers()) {
         if !state.logins.same_origin(req.headers()) {
             return Err(ApiError::CrossOrigin);
+        }
+        let audit = req.extensions().get::<super::audit::Audit>().cloned();
+        if let (Some(audit), Some(user)) = (
+            audit,
+            state
+                .store
+                .session_user(cookie, state.logins.session_ms)
+                .await?,
+        ) {
+            audit.caller(&Caller {
+                name: user.username,
+                role: user.role,
+                merchant_id: user.merchant_id,
+            });
+            audit.action("session.logout");
         }
         state.store.delete_session(cookie).await?;
     }

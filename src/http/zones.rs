@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::audit::Audit;
 use super::auth::{Admin, Viewer};
 use super::error::{ApiError, JsonBody, Path, Query};
 use super::page::PageQuery;
@@ -249,14 +250,18 @@ async fn list(
 async fn create(
     _: Admin,
     State(st): State<AppState>,
+    audit: Audit,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<(StatusCode, Json<ZoneFeature>), ApiError> {
     let row = feature_to_row(body, None)?;
+    audit.target(&row.id);
     st.store
         .put_zones(std::slice::from_ref(&row), false)
         .await?;
+    let zone = row_to_feature(&row);
+    audit.after(&zone);
     st.dispatcher.reload(Reload::Zones).await?;
-    Ok((StatusCode::CREATED, Json(row_to_feature(&row))))
+    Ok((StatusCode::CREATED, Json(zone)))
 }
 
 /// Replaces a zone's name, kind, geometry and properties.
@@ -273,13 +278,19 @@ async fn create(
 async fn replace(
     _: Admin,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<ZoneFeature>, ApiError> {
     let row = feature_to_row(body, Some(&id))?;
+    if let Some(old) = st.store.zone(&id).await? {
+        audit.before(&row_to_feature(&old));
+    }
     st.store.update_zone(&row).await?;
+    let zone = row_to_feature(&row);
+    audit.after(&zone);
     st.dispatcher.reload(Reload::Zones).await?;
-    Ok(Json(row_to_feature(&row)))
+    Ok(Json(zone))
 }
 
 /// Deletes a zone.
@@ -293,8 +304,12 @@ async fn replace(
 async fn remove(
     _: Admin,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    if let Some(old) = st.store.zone(&id).await? {
+        audit.before(&row_to_feature(&old));
+    }
     st.store.delete_zone(&id).await?;
     st.dispatcher.reload(Reload::Zones).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -314,6 +329,7 @@ async fn remove(
 async fn import(
     _: Admin,
     State(st): State<AppState>,
+    audit: Audit,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<ZonesImported>, ApiError> {
     let features = match body {
@@ -351,7 +367,18 @@ async fn import(
             shown.join("; ")
         )));
     }
+    let mut old: std::collections::HashMap<String, ZoneRow> = st
+        .store
+        .zones()
+        .await?
+        .into_iter()
+        .map(|z| (z.id.clone(), z))
+        .collect();
     st.store.put_zones(&rows, true).await?;
+    for row in &rows {
+        let before = old.remove(&row.id).map(|z| row_to_feature(&z));
+        audit.item(&row.id, before.as_ref(), Some(&row_to_feature(row)));
+    }
     st.dispatcher.reload(Reload::Zones).await?;
     Ok(Json(ZonesImported {
         imported: rows.len(),

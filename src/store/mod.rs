@@ -2,6 +2,7 @@
 //! operations; `Write` batches let the dispatcher commit one decision atomically.
 
 mod accounts;
+mod audit;
 mod camera_health;
 mod cameras;
 pub mod cluster;
@@ -31,6 +32,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, Decode, Executor, Type, ValueRef};
 
 pub use accounts::{source_username, AccountOwner, MqttAccountRow, MqttCredentials};
+pub use audit::{AuditFilter, AuditRow, NewAuditEntry};
 pub use camera_health::{
     CameraHealthRow, CameraHistoryRow, CameraStatusWrite, CameraStreamRow, CameraView,
 };

@@ -31,6 +31,16 @@ impl Store {
         decode_all(rows, "zones", "id")
     }
 
+    /// One zone, if it exists.
+    pub async fn zone(&self, id: &str) -> Result<Option<ZoneRow>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, name, kind, geometry, properties FROM zones WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(decode_all(row.into_iter().collect(), "zones", "id")?.pop())
+    }
+
     /// Whether a zone with this id exists.
     pub async fn zone_exists(&self, id: &str) -> Result<bool, StoreError> {
         Ok(sqlx::query("SELECT 1 FROM zones WHERE id = $1")

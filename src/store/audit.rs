@@ -1,0 +1,189 @@
+//! The audit log (docs/security.md, "Audit log"): appended to, read and pruned past its
+//! retention; nothing here updates or deletes an entry inside it, and the database's
+//! triggers refuse both (see the `audit_log` migration).
+
+use serde::Serialize;
+use sqlx::FromRow;
+
+use super::{Store, StoreError};
+
+/// One entry to append.
+#[derive(Debug, Clone, Default)]
+pub struct NewAuditEntry {
+    /// When, Unix ms.
+    pub at: i64,
+    /// Who: `<role>:<name>` of an authenticated caller, `anonymous:<claimed name>` of a
+    /// failed login, `cli:<user>` or `system`.
+    pub actor: String,
+    /// The caller's role, if known.
+    pub role: Option<String>,
+    /// The client's address.
+    pub address: Option<String>,
+    /// What: `<kind>.<verb>` such as `zones.replace` or `session.login_failed`.
+    pub action: String,
+    /// The kind of thing acted on (`zones`, `incidents`, …).
+    pub target_kind: Option<String>,
+    /// Its id.
+    pub target_id: Option<String>,
+    /// `METHOD /path` of the HTTP request.
+    pub request: Option<String>,
+    /// The HTTP status answered (0 when not an HTTP request).
+    pub status: i32,
+    /// The request's parameters, secrets removed (JSON).
+    pub detail: Option<String>,
+    /// The thing before (JSON), when it existed.
+    pub before: Option<String>,
+    /// The thing after (JSON), when it still exists.
+    pub after: Option<String>,
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct AuditRow {
+    /// Order of writing.
+    pub seq: i64,
+    /// When, Unix ms.
+    pub at: i64,
+    /// Who.
+    pub actor: String,
+    /// The caller's role.
+    pub role: Option<String>,
+    /// From where.
+    pub address: Option<String>,
+    /// What.
+    pub action: String,
+    /// The kind of thing acted on.
+    pub target_kind: Option<String>,
+    /// Its id.
+    pub target_id: Option<String>,
+    /// `METHOD /path`.
+    pub request: Option<String>,
+    /// The HTTP status answered.
+    pub status: i32,
+    /// The request's parameters (JSON).
+    pub detail: Option<String>,
+    /// Before (JSON).
+    pub before: Option<String>,
+    /// After (JSON).
+    pub after: Option<String>,
+}
+
+/// Which entries to read: every field that is set must match.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Exact actor (`admin:alice`).
+    pub actor: Option<String>,
+    /// Exact action, or a prefix ending in `.` (`zones.` for every zone action).
+    pub action: Option<String>,
+    /// Target kind.
+    pub target_kind: Option<String>,
+    /// Target id.
+    pub target_id: Option<String>,
+    /// Exact address.
+    pub address: Option<String>,
+    /// From (inclusive), Unix ms.
+    pub from: Option<i64>,
+    /// To (exclusive), Unix ms.
+    pub to: Option<i64>,
+    /// Only entries written before this `seq` (the page before's last).
+    pub before_seq: Option<i64>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+const COLUMNS: &str = "seq, at, actor, role, address, action, target_kind, target_id, \
+                       request, status, detail, before, after";
+
+impl Store {
+    /// Appends one entry.
+    pub async fn append_audit(&self, e: &NewAuditEntry) -> Result<(), StoreError> {
+        self.append_audit_all(std::slice::from_ref(e)).await
+    }
+
+    /// Appends many entries in one transaction (a bulk change's, one per thing).
+    pub async fn append_audit_all(&self, entries: &[NewAuditEntry]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for e in entries {
+            sqlx::query(
+                "INSERT INTO audit_log (at, actor, role, address, action, target_kind, \
+                 target_id, request, status, detail, before, after) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(e.at)
+            .bind(&e.actor)
+            .bind(&e.role)
+            .bind(&e.address)
+            .bind(&e.action)
+            .bind(&e.target_kind)
+            .bind(&e.target_id)
+            .bind(&e.request)
+            .bind(e.status)
+            .bind(&e.detail)
+            .bind(&e.before)
+            .bind(&e.after)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Entries matching `f`, newest first.
+    pub async fn audit_entries(&self, f: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
+        // `zones.` matches every action of that kind: a prefix, compared without LIKE so
+        // that `_` and `%` in a filter mean themselves.
+        let (action_exact, action_prefix) = match &f.action {
+            Some(a) if a.ends_with('.') => (None, Some(a.clone())),
+            other => (other.clone(), None),
+        };
+        let prefix_len = action_prefix
+            .as_ref()
+            .map_or(0, |p| i32::try_from(p.chars().count()).unwrap_or(i32::MAX));
+        Ok(sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM audit_log
+             WHERE seq < $1
+               AND ($2 IS NULL OR actor = $2)
+               AND ($3 IS NULL OR action = $3)
+               AND ($4 IS NULL OR substr(action, 1, $5) = $4)
+               AND ($6 IS NULL OR target_kind = $6)
+               AND ($7 IS NULL OR target_id = $7)
+               AND ($8 IS NULL OR address = $8)
+               AND ($9 IS NULL OR at >= $9)
+               AND ($10 IS NULL OR at < $10)
+             ORDER BY seq DESC LIMIT $11"
+        ))
+        .bind(f.before_seq.unwrap_or(i64::MAX))
+        .bind(&f.actor)
+        .bind(&action_exact)
+        .bind(&action_prefix)
+        .bind(prefix_len)
+        .bind(&f.target_kind)
+        .bind(&f.target_id)
+        .bind(&f.address)
+        .bind(f.from)
+        .bind(f.to)
+        .bind(f.limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The newest entry of `action`, if any (the settings seen at the last start).
+    pub async fn last_audit_of(&self, action: &str) -> Result<Option<AuditRow>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE action = $1 ORDER BY seq DESC LIMIT 1"
+        ))
+        .bind(action)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Deletes the entries written before `before_ms`, which must be at least 180 days
+    /// ago (the database refuses younger ones); returns how many went.
+    pub async fn prune_audit(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM audit_log WHERE at < $1")
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
