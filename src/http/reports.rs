@@ -261,3 +261,20 @@ async fn summary_xlsx(
         body,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::inert_cell;
+
+    #[test]
+    fn formulas_are_written_as_text_and_numbers_stay_numbers() {
+        assert_eq!(
+            inert_cell("=HYPERLINK(\"http://x\")".into()),
+            "'=HYPERLINK(\"http://x\")"
+        );
+        assert_eq!(inert_cell("@SUM(A1)".into()), "'@SUM(A1)");
+        assert_eq!(inert_cell("+86 138".into()), "'+86 138");
+        assert_eq!(inert_cell("-12.5".into()), "-12.5");
+        assert_eq!(inert_cell("乌达区".into()), "乌达区");
+    }
+}

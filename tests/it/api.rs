@@ -72,6 +72,8 @@ async fn every_endpoint_needs_credentials_and_the_right_role() {
         (Method::GET, "/api/v1/reports/summary", Role::Viewer),
         (Method::GET, "/api/v1/reports/summary.csv", Role::Viewer),
         (Method::GET, "/api/v1/reports/summary.xlsx", Role::Viewer),
+        (Method::GET, "/api/v1/audit", Role::Admin),
+        (Method::GET, "/api/v1/audit.csv", Role::Admin),
         (Method::GET, "/api/v1/points/accounts/r1", Role::Viewer),
         (
             Method::GET,

@@ -10,6 +10,7 @@
 mod common;
 
 mod api;
+mod audit;
 mod broker;
 mod camera_health;
 mod camera_probes;
