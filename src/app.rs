@@ -263,11 +263,13 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         SnapshotService::new(settings, store.clone(), dispatcher.clone(), metrics.clone())?;
 
     let broker_stats = broker.as_ref().map(|(b, _)| b.stats());
+    let audit_budget = Arc::new(crate::store::AuditBudget::default());
     if let Some((broker, _)) = broker {
         let auth = Arc::new(StoreAuthenticator {
             store: store.clone(),
             superuser: DISPATCHER_MQTT_USER.to_owned(),
             superuser_password,
+            audit_budget: audit_budget.clone(),
         });
         supervise(
             &tracker,
@@ -387,7 +389,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             settings.field.max_reports_per_hour,
         )),
         trusted_proxies: Arc::new(settings.http.trusted_proxies.clone()),
-        audit_budget: Default::default(),
+        audit_budget,
     };
     let http_metrics = state.metrics.clone();
     let app = crate::http::router(state);

@@ -13,7 +13,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
@@ -31,6 +30,7 @@ use super::error::{ApiError, Query};
 use super::page::{key_i64, Page};
 use super::AppState;
 use crate::domain::report::parse_bound;
+pub use crate::store::ANONYMOUS_PER_MINUTE;
 use crate::store::{AuditFilter, AuditRow, NewAuditEntry};
 
 /// Routes of this area.
@@ -40,8 +40,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(export))
 }
 
-/// Entries without credentials (failed logins) written per minute at most.
-pub const ANONYMOUS_PER_MINUTE: u32 = 600;
 /// Largest request body whose parameters an entry keeps, bytes: operator actions and
 /// settings are small JSON; imports are recorded by what they changed, not their file.
 const DETAIL_MAX_BYTES: usize = 16 * 1024;
@@ -207,41 +205,6 @@ pub fn redact(v: &mut Value) {
             }
             Value::Array(items) => stack.extend(items.iter_mut()),
             _ => {}
-        }
-    }
-}
-
-/// Flood guard for entries without credentials: [`ANONYMOUS_PER_MINUTE`] per minute, and
-/// a count of what was left out.
-#[derive(Debug)]
-pub struct AnonymousBudget {
-    state: Mutex<(Instant, u32, u64)>,
-}
-
-impl Default for AnonymousBudget {
-    fn default() -> Self {
-        AnonymousBudget {
-            state: Mutex::new((Instant::now(), 0, 0)),
-        }
-    }
-}
-
-impl AnonymousBudget {
-    /// Whether one more entry may be written now, and how many were left out in the
-    /// minute before this one, if any (to be written as one entry).
-    fn take(&self) -> (bool, u64) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let mut dropped_before = 0;
-        if s.0.elapsed() >= Duration::from_secs(60) {
-            dropped_before = s.2;
-            *s = (Instant::now(), 0, 0);
-        }
-        if s.1 < ANONYMOUS_PER_MINUTE {
-            s.1 += 1;
-            (true, dropped_before)
-        } else {
-            s.2 += 1;
-            (false, dropped_before)
         }
     }
 }
@@ -441,15 +404,8 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let anonymous = role.is_none();
     let at = crate::clock::now_ms();
     if anonymous {
-        let (admit, dropped) = state.audit_budget.take();
-        if dropped > 0 {
-            let summary = NewAuditEntry {
-                at,
-                actor: "system".into(),
-                action: "audit.suppressed".into(),
-                detail: Some(format!("{{\"entries_without_credentials\":{dropped}}}")),
-                ..NewAuditEntry::default()
-            };
+        let (admit, suppressed) = state.audit_budget.take();
+        if let Some(summary) = suppressed {
             write(&state, &summary).await;
         }
         if !admit {

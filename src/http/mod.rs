@@ -77,7 +77,7 @@ pub struct AppState {
     /// `http.trusted_proxies`.
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// Flood guard of the audit log's entries without credentials.
-    pub audit_budget: Arc<audit::AnonymousBudget>,
+    pub audit_budget: Arc<crate::store::AuditBudget>,
 }
 
 /// The whole API. Each area's routes come with their OpenAPI description (`openapi`);

@@ -6,7 +6,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 
 use super::broker::{Authenticator, Principal};
-use crate::store::{AccountOwner, Store};
+use crate::store::{AccountOwner, AuditBudget, NewAuditEntry, Store};
 
 /// Checks MQTT logins against the store.
 #[derive(Debug, Clone)]
@@ -17,6 +17,19 @@ pub struct StoreAuthenticator {
     pub superuser: String,
     /// The dispatcher's own password for this run.
     pub superuser_password: String,
+    /// Bounds the audit log's entries for refused logins (shared with the API's).
+    pub audit_budget: std::sync::Arc<AuditBudget>,
+}
+
+/// The IP address in a peer as the broker names it (`ws:1.2.3.4:5678`).
+fn peer_ip(peer: &str) -> Option<String> {
+    let mut rest = peer;
+    while let Some(r) = ["tls:", "ws:"].iter().find_map(|p| rest.strip_prefix(p)) {
+        rest = r;
+    }
+    rest.parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|a| a.ip().to_string())
 }
 
 impl Authenticator for StoreAuthenticator {
@@ -48,5 +61,42 @@ impl Authenticator for StoreAuthenticator {
             }
         }
         .boxed()
+    }
+
+    fn refused(&self, peer: &str, client_id: &str, username: &str) {
+        let (admit, suppressed) = self.audit_budget.take();
+        let entry = admit.then(|| NewAuditEntry {
+            at: crate::clock::now_ms(),
+            actor: format!(
+                "anonymous:{}",
+                username.chars().take(200).collect::<String>()
+            ),
+            address: peer_ip(peer),
+            action: "mqtt.login_failed".into(),
+            target_kind: Some("mqtt".into()),
+            detail: Some(
+                serde_json::json!({ "client_id": client_id.chars().take(200).collect::<String>() })
+                    .to_string(),
+            ),
+            ..NewAuditEntry::default()
+        });
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            for e in suppressed.iter().chain(entry.iter()) {
+                if let Err(err) = store.append_audit(e).await {
+                    tracing::error!(error = %err, "could not write a refused MQTT login to the audit log");
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_address_is_read_from_every_kind_of_peer() {
+        assert_eq!(super::peer_ip("10.1.2.3:5000").as_deref(), Some("10.1.2.3"));
+        assert_eq!(super::peer_ip("tls:ws:[::1]:80").as_deref(), Some("::1"));
+        assert_eq!(super::peer_ip("unix"), None);
     }
 }

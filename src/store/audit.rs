@@ -2,6 +2,9 @@
 //! retention; nothing here updates or deletes an entry inside it, and the database's
 //! triggers refuse both (see the `audit_log` migration).
 
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use serde::Serialize;
 use sqlx::FromRow;
 
@@ -89,6 +92,54 @@ pub struct AuditFilter {
     pub before_seq: Option<i64>,
     /// At most this many.
     pub limit: i64,
+}
+
+/// Entries without credentials (failed logins, on the API and the broker) written per
+/// minute at most.
+pub const ANONYMOUS_PER_MINUTE: u32 = 600;
+
+/// Flood guard for entries without credentials: at most [`ANONYMOUS_PER_MINUTE`] a minute,
+/// so that a flood of invented usernames cannot fill the database, and one entry that
+/// counts what was left out.
+#[derive(Debug)]
+pub struct AuditBudget {
+    /// Start of the current minute, entries written in it, entries left out of it.
+    state: Mutex<(Instant, u32, u64)>,
+}
+
+impl Default for AuditBudget {
+    fn default() -> Self {
+        AuditBudget {
+            state: Mutex::new((Instant::now(), 0, 0)),
+        }
+    }
+}
+
+impl AuditBudget {
+    /// Whether one more entry may be written now, and, once a minute has passed with
+    /// entries left out, the entry that says how many (to be written first).
+    pub fn take(&self) -> (bool, Option<NewAuditEntry>) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut left_out = 0;
+        if s.0.elapsed() >= Duration::from_secs(60) {
+            left_out = s.2;
+            *s = (Instant::now(), 0, 0);
+        }
+        let admit = s.1 < ANONYMOUS_PER_MINUTE;
+        if admit {
+            s.1 += 1;
+        } else {
+            s.2 += 1;
+        }
+        let summary = (left_out > 0).then(|| NewAuditEntry {
+            at: super::now_ms(),
+            actor: "system".into(),
+            action: "audit.suppressed".into(),
+            detail: Some(format!("{{\"entries_without_credentials\":{left_out}}}")),
+            ..NewAuditEntry::default()
+        });
+        (admit, summary)
+    }
 }
 
 const COLUMNS: &str = "seq, at, actor, role, address, action, target_kind, target_id, \

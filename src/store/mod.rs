@@ -32,7 +32,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, Decode, Executor, Type, ValueRef};
 
 pub use accounts::{source_username, AccountOwner, MqttAccountRow, MqttCredentials};
-pub use audit::{AuditFilter, AuditRow, NewAuditEntry};
+pub use audit::{AuditBudget, AuditFilter, AuditRow, NewAuditEntry, ANONYMOUS_PER_MINUTE};
 pub use camera_health::{
     CameraHealthRow, CameraHistoryRow, CameraStatusWrite, CameraStreamRow, CameraView,
 };

@@ -333,3 +333,34 @@ async fn the_database_keeps_the_log_append_only_and_prunes_only_past_retention()
         64
     );
 }
+
+#[tokio::test]
+async fn a_refused_broker_login_is_kept_with_its_address() {
+    let app = TestApp::spawn(&[]).await;
+    let mut c = crate::common::Client::try_connect(
+        &app.mqtt_host,
+        app.mqtt_port,
+        "stolen-phone",
+        "r-unknown",
+        "not-the-password",
+    )
+    .await;
+    let code = tokio::time::timeout(std::time::Duration::from_secs(5), c.connack.recv())
+        .await
+        .expect("a CONNACK")
+        .expect("a code");
+    assert_eq!(code, rumqttc::ConnectReturnCode::BadUserNamePassword);
+    // Written beside the refusal, not before it: wait for it.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let entry = loop {
+        if let Some(e) = audit(&app, "action=mqtt.login_failed").await.pop() {
+            break e;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no entry");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(entry["actor"], "anonymous:r-unknown");
+    assert_eq!(entry["address"], "127.0.0.1");
+    assert_eq!(entry["detail"]["client_id"], "stolen-phone");
+    assert!(!entry.to_string().contains("not-the-password"));
+}

@@ -165,6 +165,7 @@ where
     let Some(principal) = auth.authenticate(&client_id, &username, &password).await else {
         shared.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(%peer, %client_id, %username, "MQTT authentication failed");
+        auth.refused(peer, &client_id, &username);
         refuse(stream, ConnectReturnCode::BadUserNamePassword).await;
         return None;
     };

@@ -93,6 +93,11 @@ pub trait Authenticator: Send + Sync + 'static {
         username: &str,
         password: &str,
     ) -> BoxFuture<'static, Option<Principal>>;
+
+    /// Told of each CONNECT refused for its login (after [`Authenticator::authenticate`]
+    /// said no), with the peer as the broker names it (`1.2.3.4:5678`, `ws:…`, `tls:…`),
+    /// for the audit log. Must not block.
+    fn refused(&self, _peer: &str, _client_id: &str, _username: &str) {}
 }
 
 /// Tunables of the broker. All limits are per connection or session so one
