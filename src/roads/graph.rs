@@ -51,6 +51,22 @@ pub struct ModeGraph {
     /// Where points are snapped to nodes (built at load, not stored).
     #[serde(skip)]
     index: Option<RTree<GeomWithData<[f64; 2], usize>>>,
+    /// The search's working memory, kept between queries: made afresh, it is several
+    /// arrays as long as the graph, allocated and cleared for every route (a city's
+    /// million nodes made each query cost megabytes). One at a time: the engine routes
+    /// from one thread.
+    #[serde(skip)]
+    calculator: Calculator,
+}
+
+/// A reusable `fast_paths` search, made on first use.
+#[derive(Default)]
+struct Calculator(std::sync::Mutex<Option<fast_paths::PathCalculator>>);
+
+impl std::fmt::Debug for Calculator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Calculator")
+    }
 }
 
 /// Metres per degree of latitude (and of longitude at the equator).
@@ -170,6 +186,7 @@ impl ModeGraph {
             positions: kept_positions,
             fast,
             index: None,
+            calculator: Calculator::default(),
         };
         g.index_nodes();
         g
@@ -200,7 +217,11 @@ impl ModeGraph {
     /// The fastest route between two nodes, or `None` when one cannot reach the other
     /// (a one-way dead end).
     pub fn route_nodes(&self, from: usize, to: usize) -> Option<Route> {
-        let path = fast_paths::calc_path(&self.fast, from, to)?;
+        let path = {
+            let mut calc = self.calculator.0.lock().unwrap_or_else(|e| e.into_inner());
+            calc.get_or_insert_with(|| fast_paths::create_calculator(&self.fast))
+                .calc_path(&self.fast, from, to)?
+        };
         let nodes = path.get_nodes();
         let points: Vec<LatLon> = nodes
             .iter()
