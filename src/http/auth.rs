@@ -274,7 +274,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Api
             role,
             merchant_id: None,
         };
-        super::audit::Audit::of(parts).caller(&caller);
+        super::audit::handle::Audit::of(parts).caller(&caller.name, caller.role);
         return Ok(caller);
     }
     let cookie = session_cookie(&parts.headers).ok_or(ApiError::Unauthorized)?;
@@ -288,7 +288,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Api
         role: user.role,
         merchant_id: user.merchant_id,
     };
-    super::audit::Audit::of(parts).caller(&caller);
+    super::audit::handle::Audit::of(parts).caller(&caller.name, caller.role);
     if needs_origin(parts) && !state.logins.same_origin(&parts.headers) {
         return Err(ApiError::CrossOrigin);
     }
@@ -467,7 +467,7 @@ pub async fn phone_login(parts: &Parts, state: &AppState) -> Result<Option<Ident
         }
         other => other?,
     };
-    let audit = super::audit::Audit::of(parts);
+    let audit = super::audit::handle::Audit::of(parts);
     match owner {
         Some(AccountOwner::Responder(rid)) => {
             state.logins.succeeded(&[keys[0].0.clone()]);

@@ -11,8 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::{
-    session_cookie, Anyone, Caller, Logins, MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER,
-    SESSION_COOKIE,
+    session_cookie, Anyone, Logins, MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER, SESSION_COOKIE,
 };
 use super::error::{ApiError, JsonBody};
 use super::AppState;
@@ -68,8 +67,8 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
         return Err(ApiError::CrossOrigin);
     }
     let (parts, body) = req.into_parts();
-    let address = super::audit::request_address(&state, &parts);
-    let audit = super::audit::Audit::of(&parts);
+    let address = super::audit::handle::request_address(&state, &parts);
+    let audit = super::audit::handle::Audit::of(&parts);
     let req = Request::from_parts(parts, body);
     let is_form = req
         .headers()
@@ -110,11 +109,7 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
         audit.action("session.login_failed");
         return Err(ApiError::BadLogin);
     };
-    audit.caller(&Caller {
-        name: user.username.clone(),
-        role: user.role,
-        merchant_id: user.merchant_id.clone(),
-    });
+    audit.caller(&user.username, user.role);
     audit.action("session.login");
     state.logins.succeeded(&names);
     let cookie = state
@@ -179,7 +174,10 @@ async fn logout(State(state): State<AppState>, req: Request) -> Result<Response,
         if !state.logins.same_origin(req.headers()) {
             return Err(ApiError::CrossOrigin);
         }
-        let audit = req.extensions().get::<super::audit::Audit>().cloned();
+        let audit = req
+            .extensions()
+            .get::<super::audit::handle::Audit>()
+            .cloned();
         if let (Some(audit), Some(user)) = (
             audit,
             state
@@ -187,11 +185,7 @@ async fn logout(State(state): State<AppState>, req: Request) -> Result<Response,
                 .session_user(cookie, state.logins.session_ms)
                 .await?,
         ) {
-            audit.caller(&Caller {
-                name: user.username,
-                role: user.role,
-                merchant_id: user.merchant_id,
-            });
+            audit.caller(&user.username, user.role);
             audit.action("session.logout");
         }
         state.store.delete_session(cookie).await?;

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::audit::Audit;
+use super::audit::handle::Audit;
 use super::auth::{Admin, Viewer};
 use super::error::{ApiError, JsonBody, Path, Query};
 use super::page::PageQuery;
