@@ -1,9 +1,11 @@
 // The admin view: zones drawn and edited on the map (Leaflet-Geoman), GeoJSON import and
 // export; responders; cameras (with CSV/GeoJSON import); alert sources; users; 喜邻 merchants
-// (admin-merchants.js).
+// (admin-merchants.js); the audit log (admin-audit.js), which `#audit?…` in the address opens.
 import { api, apiAll, h, text, toast, requireSession, header, t, applyI18n, onLangChange, when } from './common.js';
 import { createMap, zoneStyle, fitTo } from './map.js';
 import { merchantsPane, fillPosition } from './admin-merchants.js';
+import { auditPane, showAudit } from './admin-audit.js';
+import { auditHash, filtersFromHash } from './audit-core.js';
 
 const L = window.L;
 const user = await requireSession();
@@ -20,10 +22,25 @@ let zones = { type: 'FeatureCollection', features: [] };
 let drawn = null; // the polygon drawn and not saved yet
 let tab = 'zones';
 
-const TABS = ['zones', 'responders', 'cameras', 'sources', 'users', 'merchants'];
+const TABS = ['zones', 'responders', 'cameras', 'sources', 'users', 'merchants', 'audit'];
 function tabs() {
-  document.getElementById('tabs').replaceChildren(...TABS.map((k) => h(`button${tab === k ? '.active' : ''}`, { dataset: { tab: k }, onclick: () => { tab = k; render(); } }, t(k))));
+  document.getElementById('tabs').replaceChildren(...TABS.map((k) => h(`button${tab === k ? '.active' : ''}`, { dataset: { tab: k }, onclick: () => {
+    tab = k;
+    // The address names the audit view's filters only while it is shown.
+    if (k !== 'audit' && location.hash) history.replaceState(null, '', location.pathname);
+    render();
+  } }, t(k))));
 }
+
+/** Opens the audit tab when the address is an `#audit?…` link (a zone's history). */
+function auditFromAddress() {
+  const filters = filtersFromHash(location.hash);
+  if (!filters) return false;
+  showAudit(filters);
+  tab = 'audit';
+  return true;
+}
+window.addEventListener('hashchange', () => { if (auditFromAddress()) render(); });
 
 async function loadZones() {
   zones = await apiAll('/api/v1/zones');
@@ -93,7 +110,8 @@ function zonesPane() {
             api('PUT', `/api/v1/zones/${encodeURIComponent(p.id)}`, featureOf(layer, p)).then(() => { toast(t('saved')); loadZones().then(render); }, (x) => toast(x.message, 'error'));
           } else { layer.pm.enable(); M.map.fitBounds(layer.getBounds()); e.target.textContent = t('finish_edit'); }
         } }, t('edit_shape')),
-        h('button.small.danger', { onclick: async () => { if (!confirm(t('confirm_delete', { what: p.id }))) return; try { await api('DELETE', `/api/v1/zones/${encodeURIComponent(p.id)}`); await loadZones(); render(); } catch (x) { toast(x.message, 'error'); } } }, t('delete'))));
+        h('button.small.danger', { onclick: async () => { if (!confirm(t('confirm_delete', { what: p.id }))) return; try { await api('DELETE', `/api/v1/zones/${encodeURIComponent(p.id)}`); await loadZones(); render(); } catch (x) { toast(x.message, 'error'); } } }, t('delete')),
+        h('a.small.history', { href: auditHash({ target_kind: 'zones', target_id: p.id }), title: t('au_history_of', { what: p.id }) }, t('au_history'))));
     }))),
   ];
 }
@@ -221,8 +239,13 @@ async function usersPane() {
 
 async function render() {
   tabs();
+  // The log's table wants width more than the map does.
+  if (document.body.classList.contains('audit-open') !== (tab === 'audit')) {
+    document.body.classList.toggle('audit-open', tab === 'audit');
+    M.map.invalidateSize();
+  }
   const pane = document.getElementById('pane');
-  const build = { zones: zonesPane, responders: respondersPane, cameras: camerasPane, sources: sourcesPane, users: usersPane, merchants: () => merchantsPane(render) }[tab];
+  const build = { zones: zonesPane, responders: respondersPane, cameras: camerasPane, sources: sourcesPane, users: usersPane, merchants: () => merchantsPane(render), audit: () => auditPane(render) }[tab];
   try { pane.replaceChildren(...[await build()].flat().filter(Boolean)); } catch (x) { pane.replaceChildren(h('p.error', {}, x.message)); }
   applyI18n();
 }
@@ -232,4 +255,5 @@ M.map.on('click', (e) => { if (tab === 'merchants') fillPosition(M.fromMap(e.lat
 onLangChange((l) => { M.map.pm.setLang(l.startsWith('zh') ? 'zh' : 'en'); render(); });
 await loadZones();
 fitTo(M.map, zonesLayer);
+auditFromAddress();
 render();

@@ -37,6 +37,11 @@ export async function apiAll(path) {
   return all;
 }
 
+/** One page of a list: `{data, next}`, `next` being the `X-Next-Cursor` for `?cursor=`, or null. */
+export async function apiPage(path) {
+  return request('GET', path);
+}
+
 /** One API call: its JSON (or text) and the next page's cursor, if any. */
 async function request(method, path, body, contentType) {
   const opts = { method, credentials: 'same-origin', headers: {} };

@@ -3,6 +3,7 @@
 import { MERCHANT_STRINGS } from './i18n-merchants.js';
 import { POINTS_STRINGS } from './i18n-points.js';
 import { REDEEM_STRINGS } from './i18n-redeem.js';
+import { AUDIT_STRINGS } from './i18n-audit.js';
 
 const STRINGS = {
   en: {
@@ -230,9 +231,9 @@ const STRINGS = {
 };
 
 /** Languages offered, with their own names. */
-// The merchants', the points area's and redemption's strings live in their own files
-// (i18n-merchants.js, i18n-points.js, i18n-redeem.js).
-for (const l of Object.keys(STRINGS)) Object.assign(STRINGS[l], MERCHANT_STRINGS[l], POINTS_STRINGS[l], REDEEM_STRINGS[l]);
+// The merchants', the points area's, redemption's and the audit view's strings live in their
+// own files (i18n-merchants.js, i18n-points.js, i18n-redeem.js, i18n-audit.js).
+for (const l of Object.keys(STRINGS)) Object.assign(STRINGS[l], MERCHANT_STRINGS[l], POINTS_STRINGS[l], REDEEM_STRINGS[l], AUDIT_STRINGS[l]);
 
 export const LANGUAGES = [['zh-CN', '中文'], ['en', 'English']];
 
