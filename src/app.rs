@@ -600,8 +600,8 @@ fn start_replica(
     view
 }
 
-/// This machine's name, for the default replica id.
-fn host_name() -> String {
+/// This machine's name, for the default replica id (and the `serve --https` certificate).
+pub fn host_name() -> String {
     std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|h| h.trim().to_owned())

@@ -28,6 +28,13 @@ pub enum Commands {
         /// Load the demo county (Wuda district, Wuhai) and drive it with simulated workers.
         #[arg(long)]
         demo: bool,
+        /// Serve HTTPS, and MQTT over secure WebSocket on the embedded broker (port 8084
+        /// unless mqtt.wss_listen is set), with a certificate for this machine made at start
+        /// by a local CA kept in the data folder (demo-tls/). For the demo and trials: the
+        /// field app on a phone gets a secure page. http.tls_cert / mqtt.tls_cert, when set,
+        /// are used instead.
+        #[arg(long)]
+        https: bool,
     },
     /// Manage API tokens.
     Token {
@@ -79,6 +86,10 @@ pub enum Commands {
         /// Seconds to run.
         #[arg(long, default_value_t = 60)]
         duration: u64,
+        /// For an https:// URL: the PEM file of the CA to trust, e.g. the
+        /// data/demo-tls/ca.pem of `serve --https` (no other CA is trusted).
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
     },
 }
 
@@ -215,10 +226,21 @@ impl clap::ValueEnum for Role {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Commands::Serve { config, demo } => {
-            let settings = Settings::load(config.as_deref())?;
+        Commands::Serve {
+            config,
+            demo,
+            https,
+        } => {
+            let mut settings = Settings::load(config.as_deref())?;
+            let made = match https {
+                true => Some(crate::demo::https::prepare(&mut settings)?),
+                false => None,
+            };
             let running = crate::app::start(&settings).await?;
             crate::app::stop_on_signals(running.cancel.clone());
+            if let Some(made) = &made {
+                crate::demo::https::announce(&running, &settings, made);
+            }
             if demo {
                 crate::demo::start(&running, &settings).await?;
             }
@@ -309,7 +331,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             workers,
             rate,
             duration,
-        } => crate::sim::simulate(url, token, mqtt_url, workers, rate, duration).await,
+            ca_file,
+        } => {
+            let trust = match ca_file {
+                Some(path) => Some(crate::tls::read_ca_pem(&path, "--ca-file")?),
+                None => None,
+            };
+            let run = crate::sim::SimRun {
+                workers,
+                rate,
+                duration,
+                trust,
+            };
+            crate::sim::simulate(url, token, mqtt_url, run).await
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 mod alerts;
 mod data;
 mod history;
+pub mod https;
 mod merchants;
 mod phone_reports;
 mod redemptions;
@@ -267,18 +268,16 @@ async fn load_county(api: &ApiClient, county: &DemoCounty) -> anyhow::Result<Dem
     Ok(DemoCredentials { responders, source })
 }
 
-/// Loads the county, then runs its workers and alert source until `cancel`.
+/// Loads the county through `api`, then runs its workers and alert source until `cancel`.
 /// `after_load` runs once the county is in (the month of history, whose closed cases
 /// credit the county's volunteers, needs them on record).
 pub async fn run(
-    url: &str,
-    token: &str,
+    api: ApiClient,
     mqtt_url: &str,
     cancel: CancellationToken,
     after_load: futures::future::BoxFuture<'static, anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
     let endpoint = MqttEndpoint::from_url(mqtt_url)?;
-    let api = ApiClient::new(url, token)?;
     let county = county();
     let creds = load_county(&api, &county).await?;
     after_load.await?;

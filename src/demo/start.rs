@@ -15,28 +15,39 @@ pub async fn start(running: &Running, settings: &Settings) -> anyhow::Result<()>
         .store
         .create_token("demo", crate::domain::Role::Admin)
         .await?;
-    let url = format!("http://{}", running.http_addr);
-    tracing::info!(
-        api = %url,
-        mqtt = %running.mqtt_url,
-        "demo: loading the Wuda county (乌达区) and starting simulated workers; try `curl -H 'Authorization: Bearer {token}' {url}/api/v1/incidents`"
-    );
-    // Console logins: new random passwords at every start, since the demo database is
-    // kept between runs and nobody should have to remember the last ones.
+    // The simulated workers use the local address; over HTTPS (`serve --https`,
+    // `http.tls_cert`) the API client trusts the certificates of `http.tls_cert`'s file,
+    // which for `--https` holds the local CA, rather than turning verification off.
     let mut console = running.http_addr;
     if console.ip().is_unspecified() {
         console.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
+    let scheme = if running.https { "https" } else { "http" };
+    let url = format!("{scheme}://{console}");
+    let trust = match (&settings.http.tls.tls_cert, running.https) {
+        (Some(cert), true) => {
+            Some(std::fs::read(cert).with_context(|| format!("http.tls_cert {}", cert.display()))?)
+        }
+        _ => None,
+    };
+    let api = crate::sim::api::ApiClient::trusting(&url, &token, trust.as_deref())?;
+    tracing::info!(
+        api = %url,
+        mqtt = %running.mqtt_url,
+        "demo: loading the Wuda county (乌达区) and starting simulated workers; try `curl -H 'Authorization: Bearer {token}' {url}/api/v1/incidents`{}",
+        if running.https { " (with --cacert, or -k)" } else { "" }
+    );
+    // Console logins: new random passwords at every start, since the demo database is
+    // kept between runs and nobody should have to remember the last ones.
     for (username, role) in [
         ("operator", crate::domain::Role::Operator),
         ("admin", crate::domain::Role::Admin),
     ] {
         let password = demo_user(&running.store, username, role).await?;
-        tracing::info!("console: http://{console}/  login: {username} / {password}");
+        tracing::info!("console: {url}/  login: {username} / {password}");
     }
     // The merchant page's login, for one 喜邻 station: the merchants are registered first
     // (the driver below finds them there), then it gets a fresh password like the users.
-    let api = crate::sim::api::ApiClient::new(&url, &token)?;
     super::merchants::load(&api)
         .await
         .context("loading the 喜邻 merchants")?;
@@ -51,15 +62,15 @@ pub async fn start(running: &Running, settings: &Settings) -> anyhow::Result<()>
         .update_user(&username, change)
         .await
         .with_context(|| format!("demo merchant user {username}"))?;
-    tracing::info!("merchant page: http://{console}/merchant  login: {username} / {password}");
-    tracing::info!("API reference: http://{console}/api/docs  (OpenAPI 3.1: /api/v1/openapi.json)");
+    tracing::info!("merchant page: {url}/merchant  login: {username} / {password}");
+    tracing::info!("API reference: {url}/api/docs  (OpenAPI 3.1: /api/v1/openapi.json)");
     let mqtt_url = running.mqtt_url.clone();
     let cancel = running.cancel.clone();
     let store = running.store.clone();
     let settings = settings.clone();
     let history = Box::pin(async move { seed(&store, &settings, crate::clock::now_ms()).await });
     running.spawn_side_task("demo", async move {
-        super::run(&url, &token, &mqtt_url, cancel, history).await
+        super::run(api, &mqtt_url, cancel, history).await
     });
     Ok(())
 }

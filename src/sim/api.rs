@@ -95,10 +95,27 @@ struct WithMqtt {
 impl ApiClient {
     /// Creates a client for `base` (e.g. `http://127.0.0.1:8080`) using `token`.
     pub fn new(base: &str, token: &str) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
+        Self::trusting(base, token, None)
+    }
+
+    /// Like [`ApiClient::new`]; an `https://` base is verified against the PEM certificates
+    /// in `roots` (a CA file, or a server's chain file), the only ones trusted: the servers
+    /// this talks to use their own CA (`serve --https`), not a public one.
+    pub fn trusting(base: &str, token: &str, roots: Option<&[u8]>) -> anyhow::Result<Self> {
+        let mut builder = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
-            .build()
-            .context("building HTTP client")?;
+            .use_rustls_tls();
+        if let Some(pem) = roots {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .context("the trusted certificates are not PEM")?;
+            if certs.is_empty() {
+                anyhow::bail!("the trusted certificates file holds no CERTIFICATE block");
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder.build().context("building HTTP client")?;
         Ok(Self {
             http,
             base: base.trim_end_matches('/').to_string(),

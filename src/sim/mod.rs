@@ -69,6 +69,8 @@ pub struct SimConfig {
     pub location_interval: Duration,
     /// Act as an operator and close incidents once a worker resolved them.
     pub close_resolved: bool,
+    /// For an https `url`: the PEM certificates trusted (a CA file); no others are.
+    pub trust: Option<Vec<u8>>,
 }
 
 impl Default for SimConfig {
@@ -90,6 +92,7 @@ impl Default for SimConfig {
             accept_probability: 0.85,
             location_interval: Duration::from_secs(5),
             close_resolved: false,
+            trust: None,
         }
     }
 }
@@ -240,7 +243,7 @@ pub(crate) fn run_id(prefix: &str) -> String {
 pub async fn run(cfg: SimConfig, cancel: CancellationToken) -> anyhow::Result<SimReport> {
     cfg.validate()?;
     let endpoint = MqttEndpoint::from_url(&cfg.mqtt_url)?;
-    let api = ApiClient::new(&cfg.url, &cfg.token)?;
+    let api = ApiClient::trusting(&cfg.url, &cfg.token, cfg.trust.as_deref())?;
 
     let source_creds = api
         .ensure_source(SIM_SOURCE_ID, "模拟告警源 / Simulator alert source")
@@ -310,14 +313,30 @@ pub async fn run(cfg: SimConfig, cancel: CancellationToken) -> anyhow::Result<Si
     Ok(stats.report())
 }
 
+/// `simulate`'s options besides the addresses and the token.
+#[derive(Debug, Clone)]
+pub struct SimRun {
+    /// Number of virtual workers.
+    pub workers: usize,
+    /// Alerts per second.
+    pub rate: f64,
+    /// Seconds to run.
+    pub duration: u64,
+    /// `--ca-file`'s certificates (PEM), for an https URL.
+    pub trust: Option<Vec<u8>>,
+}
+
 /// `griddispatch simulate`: drives virtual workers and an alert source against `url`.
 pub async fn simulate(
     url: String,
     token: String,
     mqtt_url: Option<String>,
-    workers: usize,
-    rate: f64,
-    duration: u64,
+    SimRun {
+        workers,
+        rate,
+        duration,
+        trust,
+    }: SimRun,
 ) -> anyhow::Result<()> {
     if !(rate.is_finite() && rate > 0.0) {
         anyhow::bail!("--rate must be a number of alerts per second > 0");
@@ -341,6 +360,7 @@ pub async fn simulate(
         rate,
         duration: Duration::from_secs(duration),
         close_resolved: true,
+        trust,
         ..SimConfig::default()
     };
     let cancel = CancellationToken::new();
