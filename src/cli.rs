@@ -231,11 +231,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             demo,
             https,
         } => {
-            let mut settings = Settings::load(config.as_deref())?;
-            let made = match https {
-                true => Some(crate::demo::https::prepare(&mut settings)?),
-                false => None,
-            };
+            // `--https` fills in the certificate before the settings are checked, so a
+            // `mqtt.wss_listen` without `mqtt.tls_cert` is fine with it.
+            let (settings, made) =
+                Settings::load_adjusted(config.as_deref(), |settings| -> anyhow::Result<_> {
+                    match https {
+                        true => crate::demo::https::prepare(settings).map(Some),
+                        false => Ok(None),
+                    }
+                })?;
             let running = crate::app::start(&settings).await?;
             crate::app::stop_on_signals(running.cancel.clone());
             if let Some(made) = &made {

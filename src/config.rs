@@ -497,11 +497,32 @@ impl Settings {
         Self::load_with_env(file, std::env::vars())
     }
 
+    /// As [`Settings::load`], with `adjust` run on the settings before they are checked:
+    /// for what the command line fills in (`serve --https` names the certificate it made,
+    /// which `mqtt.wss_listen` needs). Whatever `adjust` leaves is checked as a file would be.
+    pub fn load_adjusted<T, E: From<ConfigError>>(
+        file: Option<&Path>,
+        adjust: impl FnOnce(&mut Settings) -> Result<T, E>,
+    ) -> Result<(Settings, T), E> {
+        let mut settings = Self::parsed(Self::sources(file, std::env::vars())?)?;
+        let made = adjust(&mut settings)?;
+        settings.validate()?;
+        Ok((settings, made))
+    }
+
     /// As [`Settings::load`], with the environment given explicitly (for tests).
     pub fn load_with_env(
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Settings, ConfigError> {
+        Self::built(Self::sources(file, env)?)
+    }
+
+    /// The defaults, `file` and the `GRIDDISPATCH__` variables of `env`, in that order.
+    fn sources(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<config::ConfigBuilder<config::builder::DefaultState>, ConfigError> {
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(path) = file {
@@ -526,7 +547,7 @@ impl Settings {
                 .with_list_parse_key("points.earning_kinds")
                 .source(Some(env)),
         );
-        Self::built(builder)
+        Ok(builder)
     }
 
     /// The defaults, then `text` as a settings file, without the environment (the fuzz
@@ -542,6 +563,15 @@ impl Settings {
     fn built(
         builder: config::ConfigBuilder<config::builder::DefaultState>,
     ) -> Result<Settings, ConfigError> {
+        let settings = Self::parsed(builder)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The settings of `builder`'s sources, typed but not yet checked together.
+    fn parsed(
+        builder: config::ConfigBuilder<config::builder::DefaultState>,
+    ) -> Result<Settings, ConfigError> {
         let raw = builder.build().map_err(|e| ConfigError(e.to_string()))?;
         let settings: Settings = raw.try_deserialize().map_err(|e| match e {
             // A value our deserializers refused: "key: why", as the checks below say it.
@@ -552,7 +582,6 @@ impl Settings {
             } => ConfigError(format!("{key}: {error}")),
             e => ConfigError(e.to_string()),
         })?;
-        settings.validate()?;
         Ok(settings)
     }
 

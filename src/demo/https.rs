@@ -32,8 +32,11 @@ pub fn prepare(settings: &mut Settings) -> anyhow::Result<HttpsSetup> {
     if settings.cluster.enabled {
         anyhow::bail!("--https makes a certificate for this machine alone; replicas (cluster.enabled) share one: set http.tls_cert and http.tls_key instead");
     }
-    let http = settings.http.tls.files().is_none();
-    let mqtt = settings.mqtt.listen.is_some() && settings.mqtt.tls.files().is_none();
+    // Run before the settings are checked: half a pair set by the site is left for the
+    // check to report, not silently replaced.
+    let (h, m) = (&settings.http.tls, &settings.mqtt.tls);
+    let http = h.tls_cert.is_none() && h.tls_key.is_none();
+    let mqtt = settings.mqtt.listen.is_some() && m.tls_cert.is_none() && m.tls_key.is_none();
     if !http && !mqtt {
         return Ok(HttpsSetup {
             made: None,

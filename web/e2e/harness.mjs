@@ -1,7 +1,8 @@
 // End-to-end harness: starts the real `griddispatch serve` binary on free ports with a temp
 // database and embedded broker, and drives Debian's chromium through playwright-core.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -28,8 +29,37 @@ export function freePort() {
   });
 }
 
-/** A running instance: `url`, `mqttPort`, `adminToken`, `api()`, `cli()`, `stop()`. */
-export async function startApp(extraEnv = {}) {
+/**
+ * `fetch` for an https server whose certificate is signed by the CA in the PEM file `caFile`
+ * (read at each call, so it may appear after the server starts): node's own fetch trusts
+ * only the system's CAs. Returns what the callers here use of a Response.
+ */
+export function fetchTrusting(caFile) {
+  return (url, { method = 'GET', headers = {}, body } = {}) => new Promise((res, rej) => {
+    let ca;
+    try { ca = readFileSync(caFile); } catch (e) { rej(e); return; }
+    const req = httpsRequest(url, { method, headers, ca }, (r) => {
+      const chunks = [];
+      r.on('data', (c) => chunks.push(c));
+      r.on('error', rej);
+      r.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const h = new Headers();
+        for (const [k, v] of Object.entries(r.headers)) for (const x of [].concat(v)) h.append(k, x);
+        res({ status: r.statusCode, headers: h, text: async () => text, json: async () => JSON.parse(text) });
+      });
+    });
+    req.on('error', rej);
+    req.end(body);
+  });
+}
+
+/**
+ * A running instance: `url`, `mqttPort`, `adminToken`, `api()`, `cli()`, `stop()`.
+ * `args` go to `serve`; with `--https` among them the instance makes its certificate
+ * (`<dir>/demo-tls/`), `url` is https:// and `caFile` names the CA that the harness trusts.
+ */
+export async function startApp(extraEnv = {}, { args = [] } = {}) {
   if (!existsSync(BIN)) {
     throw new Error(`no griddispatch binary at ${BIN}: build it first (cargo build; scripts/test does), or set GRIDDISPATCH_BIN or CARGO_TARGET_DIR`);
   }
@@ -45,10 +75,13 @@ export async function startApp(extraEnv = {}) {
     RUST_LOG: process.env.RUST_LOG || 'warn',
     ...extraEnv,
   };
-  const child = spawn(BIN, ['serve'], { env, stdio: ['ignore', 'inherit', 'pipe'] });
+  const child = spawn(BIN, ['serve', ...args], { env, stdio: ['ignore', 'inherit', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; if (process.env.E2E_LOG) process.stderr.write(d); });
-  const url = `http://127.0.0.1:${httpPort}`;
+  const https = args.includes('--https');
+  const url = `${https ? 'https' : 'http'}://127.0.0.1:${httpPort}`;
+  const caFile = https ? join(dir, 'demo-tls', 'ca.pem') : undefined;
+  const fetch = https ? fetchTrusting(caFile) : globalThis.fetch;
   const deadline = Date.now() + 30000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`griddispatch exited (${child.exitCode}):\n${stderr}`);
@@ -56,10 +89,14 @@ export async function startApp(extraEnv = {}) {
     if (Date.now() > deadline) { child.kill(); throw new Error(`griddispatch did not come up in 30 s:\n${stderr}`); }
     await new Promise((r) => setTimeout(r, 100));
   }
-  const cli = (args, input) => execFileSync(BIN, args, { env, input, encoding: 'utf8' }).trim();
+  // The other commands are not `serve --https`: a broker TLS listener without its own
+  // certificate file is refused there, and they listen on nothing anyway.
+  const cliEnv = { ...env };
+  if (https) for (const k of ['GRIDDISPATCH__MQTT__WSS_LISTEN', 'GRIDDISPATCH__MQTT__TLS_LISTEN']) delete cliEnv[k];
+  const cli = (args, input) => execFileSync(BIN, args, { env: cliEnv, input, encoding: 'utf8' }).trim();
   const adminToken = cli(['token', 'create', '--role', 'admin', '--name', 'e2e']);
   const app = {
-    url, mqttPort, dir, env, adminToken, cli,
+    url, mqttPort, dir, env, adminToken, cli, caFile, fetch,
     /** Calls the API with a bearer token (the admin's unless given). */
     async api(method, path, body, token = adminToken) {
       const r = await fetch(url + path, {
@@ -100,7 +137,7 @@ export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor:
  * A fresh headless chromium with its own profile; `close()` removes the profile. `options`
  * go to playwright's context (viewport, geolocation, permissions, isMobile, …).
  */
-export async function browser({ locale = 'en-US', ...options } = {}) {
+export async function browser({ locale = 'en-US', args = [], ...options } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'gd-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -109,7 +146,7 @@ export async function browser({ locale = 'en-US', ...options } = {}) {
     viewport: { width: 1440, height: 900 },
     ...options,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'], // the fresh --user-data-dir is `profile`, passed by playwright
+      '--disable-component-update', '--disable-sync', ...args], // the fresh --user-data-dir is `profile`, passed by playwright
   });
   const page = context.pages()[0] || await context.newPage();
   page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
