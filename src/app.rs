@@ -324,7 +324,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             live.clone(),
             &tracker,
             &cancel,
-        ))
+        )?)
     } else {
         dispatching.start(&tracker, &cancel).await?;
         None
@@ -545,8 +545,20 @@ fn start_replica(
     live: crate::live::Live,
     tracker: &TaskTracker,
     cancel: &CancellationToken,
-) -> Arc<crate::http::forward::ClusterView> {
+) -> anyhow::Result<Arc<crate::http::forward::ClusterView>> {
     let url = settings.database.url.as_str().to_owned();
+    // Replicas that serve https forward to each other over https (docs/deploy.md,
+    // "Replicas"), trusting `cluster.ca_file`, or else the shared `http.tls_cert` file.
+    let https = settings.http.tls.files().is_some();
+    let roots = match (&settings.cluster.ca_file, &settings.http.tls.tls_cert) {
+        (Some(ca), _) => Some(crate::tls::read_ca_pem(ca, "cluster.ca_file")?),
+        (None, Some(cert)) => Some(crate::tls::read_ca_pem(cert, "http.tls_cert")?),
+        (None, None) => None,
+    };
+    let view = Arc::new(match roots {
+        Some(roots) => crate::http::forward::ClusterView::trusting(&roots)?,
+        None => crate::http::forward::ClusterView::default(),
+    });
     let me = crate::cluster::Replica {
         id: if settings.cluster.replica_id.is_empty() {
             format!("{}:{}", host_name(), http_addr.port())
@@ -555,11 +567,10 @@ fn start_replica(
         },
         http_url: match &settings.cluster.advertise_url {
             Some(url) => url.as_str().trim_end_matches('/').to_owned(),
-            None => format!("http://{http_addr}"),
+            None => format!("{}://{http_addr}", if https { "https" } else { "http" }),
         },
         mqtt_client_id: settings.mqtt.client_id.clone(),
     };
-    let view = Arc::new(crate::http::forward::ClusterView::default());
     supervise(
         tracker,
         cancel,
@@ -597,7 +608,7 @@ fn start_replica(
         }
         anyhow::bail!("lost the lead (the leader lock's database connection failed)")
     });
-    view
+    Ok(view)
 }
 
 /// This machine's name, for the default replica id (and the `serve --https` certificate).

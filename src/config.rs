@@ -103,6 +103,11 @@ pub struct ClusterSettings {
     /// `http.listen`, which must then not be a wildcard address.
     #[serde(deserialize_with = "values::optional_http_url")]
     pub advertise_url: Option<BaseUrl>,
+    /// PEM file of the CA(s) a replica trusts when it forwards to another over https; `""`
+    /// = the certificates in `http.tls_cert`'s file (replicas that share one certificate
+    /// chain trust each other with it).
+    #[serde(deserialize_with = "values::optional_path")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[field]`
@@ -612,6 +617,30 @@ impl Settings {
                 "http.listen is a wildcard address, so say where other replicas reach this one, e.g. http://10.0.0.5:8080",
             );
         }
+        // Replicas forward to each other's advertised URL, with TLS exactly when they
+        // serve it (`http.tls_cert`).
+        let https = self.http.tls.files().is_some();
+        match &self.cluster.advertise_url {
+            Some(url) if https && url.url().scheme() != "https" => {
+                return bad(
+                    "cluster.advertise_url",
+                    "http.tls_cert is set, so this replica speaks https only: advertise an https:// URL whose host its certificate names",
+                );
+            }
+            Some(url) if !https && url.url().scheme() == "https" => {
+                return bad(
+                    "cluster.advertise_url",
+                    "is https://, but http.tls_cert is empty: replicas reach each other directly, so set http.tls_cert (or advertise http://)",
+                );
+            }
+            _ => {}
+        }
+        if self.cluster.ca_file.is_some() && !https {
+            return bad(
+                "cluster.ca_file",
+                "is only used when the replicas serve https (http.tls_cert)",
+            );
+        }
         Ok(())
     }
 
@@ -631,7 +660,7 @@ impl Settings {
         }
         self.mqtt.limits.validate()?;
         self.http.limits.validate()?;
-        self.http.tls.validate(self.cluster.enabled)?;
+        self.http.tls.validate()?;
         let url_tls = self.mqtt.url.as_ref().is_some_and(BrokerUrl::tls);
         self.mqtt
             .tls

@@ -26,22 +26,13 @@ impl HttpTls {
         self.tls_cert.as_ref().zip(self.tls_key.as_ref())
     }
 
-    /// `cluster`: whether `cluster.enabled` is set.
-    pub(super) fn validate(&self, cluster: bool) -> Result<(), ConfigError> {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
         both_or_neither(
             &self.tls_cert,
             &self.tls_key,
             "http.tls_cert",
             "http.tls_key",
-        )?;
-        if cluster && self.tls_cert.is_some() {
-            // Followers forward writes to the leader's `cluster.advertise_url` with a client
-            // built without TLS, which an HTTPS-only listener would refuse.
-            return Err(ConfigError(
-                "http.tls_cert: not with cluster.enabled yet (replicas forward to each other over plain http); terminate TLS at the reverse proxy in front of the replicas".to_owned(),
-            ));
-        }
-        Ok(())
+        )
     }
 }
 
@@ -225,5 +216,49 @@ mod tests {
         ])
         .unwrap_err();
         assert!(e.contains("mqtt.ca_file") && e.contains("mqtts://"), "{e}");
+    }
+
+    #[test]
+    fn replicas_that_serve_https_advertise_https_and_may_name_their_ca() {
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = vec![
+                (
+                    "GRIDDISPATCH__DATABASE__URL",
+                    "postgres://gd@db.internal/gd",
+                ),
+                ("GRIDDISPATCH__MQTT__LISTEN", ""),
+                ("GRIDDISPATCH__MQTT__URL", "mqtt://10.0.0.2:1883"),
+                ("GRIDDISPATCH__MQTT__PERSISTENT_SESSION", "true"),
+                ("GRIDDISPATCH__CLUSTER__ENABLED", "true"),
+                ("GRIDDISPATCH__HTTP__LISTEN", "10.0.0.5:8443"),
+            ];
+            pairs.extend_from_slice(extra);
+            load(&pairs)
+        };
+        const TLS: [(&str, &str); 2] = [
+            ("GRIDDISPATCH__HTTP__TLS_CERT", "/etc/gd/replicas.pem"),
+            ("GRIDDISPATCH__HTTP__TLS_KEY", "/etc/gd/replicas.key"),
+        ];
+        let advertise = |url: &'static str| ("GRIDDISPATCH__CLUSTER__ADVERTISE_URL", url);
+        let ca = ("GRIDDISPATCH__CLUSTER__CA_FILE", "/etc/gd/ca.pem");
+        with(&TLS).unwrap();
+        with(&[TLS[0], TLS[1], advertise("https://gd-a.internal:8443")]).unwrap();
+        let s = with(&[TLS[0], TLS[1], ca]).unwrap();
+        assert_eq!(
+            s.cluster.ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/gd/ca.pem"))
+        );
+        let e = with(&[TLS[0], TLS[1], advertise("http://10.0.0.5:8443")]).unwrap_err();
+        assert!(
+            e.contains("cluster.advertise_url") && e.contains("https"),
+            "{e}"
+        );
+        let e = with(&[advertise("https://gd-a.internal:8443")]).unwrap_err();
+        assert!(
+            e.contains("cluster.advertise_url") && e.contains("http.tls_cert"),
+            "{e}"
+        );
+        let e = with(&[ca]).unwrap_err();
+        assert!(e.contains("cluster.ca_file"), "{e}");
     }
 }

@@ -40,16 +40,39 @@ pub struct ClusterView {
 
 impl Default for ClusterView {
     fn default() -> Self {
+        ClusterView::new(reqwest::Client::builder())
+            .unwrap_or_else(|_| ClusterView::new_with(reqwest::Client::new()))
+    }
+}
+
+impl ClusterView {
+    /// A view whose forwarding client is `builder` with this module's timeout and policy.
+    fn new(builder: reqwest::ClientBuilder) -> Result<Self, reqwest::Error> {
+        let http = builder
+            .timeout(TIMEOUT)
+            // Answers (redirects included) go back to the caller untouched.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(ClusterView::new_with(http))
+    }
+
+    fn new_with(http: reqwest::Client) -> Self {
         ClusterView {
             leading: AtomicBool::new(false),
             leader_url: RwLock::new(None),
-            http: reqwest::Client::builder()
-                .timeout(TIMEOUT)
-                // Answers (redirects included) go back to the caller untouched.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default(),
+            http,
         }
+    }
+
+    /// For replicas that serve https (`http.tls_cert`): the other replicas' certificates
+    /// are verified against the PEM certificates in `roots` (`cluster.ca_file`, or the
+    /// shared `http.tls_cert` file), and against nothing else.
+    pub fn trusting(roots: &[u8]) -> anyhow::Result<Self> {
+        let mut builder = reqwest::Client::builder().use_rustls_tls();
+        for cert in reqwest::Certificate::from_pem_bundle(roots)? {
+            builder = builder.add_root_certificate(cert);
+        }
+        Ok(ClusterView::new(builder)?)
     }
 }
 

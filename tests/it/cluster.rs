@@ -40,33 +40,45 @@ async fn try_replica(
     id: &str,
     client_id: &str,
 ) -> anyhow::Result<(Running, Api)> {
-    let settings = common::test_settings(
-        dir,
-        &[
-            ("GRIDDISPATCH__DATABASE__URL", db),
-            ("GRIDDISPATCH__MQTT__LISTEN", ""),
-            ("GRIDDISPATCH__MQTT__URL", "mqtt://127.0.0.1:1883"),
-            // One session for the cluster: whoever leads takes it over, with what the
-            // broker queued while nobody did.
-            ("GRIDDISPATCH__MQTT__CLIENT_ID", client_id),
-            ("GRIDDISPATCH__CLUSTER__ENABLED", "true"),
-            ("GRIDDISPATCH__CLUSTER__REPLICA_ID", id),
-            // Long enough that a worker's accept, sent at once, is never late on a machine
-            // busy with the whole suite (3 s once was, in CI's PostgreSQL pass).
-            ("GRIDDISPATCH__DISPATCH__ACK_TIMEOUT_SECS", "6"),
-            ("GRIDDISPATCH__VIDEO__PROBE_INTERVAL_SECS", "0"),
-        ],
-    );
+    try_replica_with(dir, db, id, client_id, &[], reqwest::Client::new()).await
+}
+
+/// [`try_replica`] with `extra` settings, its API called with `http`.
+async fn try_replica_with(
+    dir: &tempfile::TempDir,
+    db: &str,
+    id: &str,
+    client_id: &str,
+    extra: &[(&str, &str)],
+    http: reqwest::Client,
+) -> anyhow::Result<(Running, Api)> {
+    let mut env = vec![
+        ("GRIDDISPATCH__DATABASE__URL", db),
+        ("GRIDDISPATCH__MQTT__LISTEN", ""),
+        ("GRIDDISPATCH__MQTT__URL", "mqtt://127.0.0.1:1883"),
+        // One session for the cluster: whoever leads takes it over, with what the
+        // broker queued while nobody did.
+        ("GRIDDISPATCH__MQTT__CLIENT_ID", client_id),
+        ("GRIDDISPATCH__CLUSTER__ENABLED", "true"),
+        ("GRIDDISPATCH__CLUSTER__REPLICA_ID", id),
+        // Long enough that a worker's accept, sent at once, is never late on a machine
+        // busy with the whole suite (3 s once was, in CI's PostgreSQL pass).
+        ("GRIDDISPATCH__DISPATCH__ACK_TIMEOUT_SECS", "6"),
+        ("GRIDDISPATCH__VIDEO__PROBE_INTERVAL_SECS", "0"),
+    ];
+    env.extend_from_slice(extra);
+    let settings = common::test_settings(dir, &env);
     let running = griddispatch::app::start(&settings).await?;
     let token = running
         .store
         .create_token(&format!("test-{id}"), Role::Admin)
         .await
         .unwrap();
+    let scheme = if running.https { "https" } else { "http" };
     let api = Api {
-        base: format!("http://{}", running.http_addr),
+        base: format!("{scheme}://{}", running.http_addr),
         token,
-        http: reqwest::Client::new(),
+        http,
         mqtt_host: "127.0.0.1".into(),
         mqtt_port: 1883,
     };
@@ -225,5 +237,74 @@ async fn a_replica_with_another_client_id_than_the_leader_is_refused() {
     third.stop().await.unwrap();
     common::forget_session("127.0.0.1", 1883, &client_id).await;
     common::forget_session("127.0.0.1", 1883, &other).await;
+    common::drop_test_db(dir.path());
+}
+
+/// With `http.tls_cert` the replicas speak only https, to each other too: a write sent to
+/// the follower reaches the leader's engine over https, trusting the CA at the end of the
+/// certificate file they share; a follower told to trust another CA (`cluster.ca_file`)
+/// does not forward at all.
+#[tokio::test]
+async fn replicas_that_serve_https_forward_to_each_other_over_https() {
+    if !services_or_skip() {
+        return;
+    }
+    let _turn = common::SHARED_MOSQUITTO.lock().await;
+    let run = common::unique();
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::pg_db_url(dir.path());
+    let client_id = format!("gd-cluster-{run}");
+    let certs = crate::tls::Certs::make(dir.path(), "replicas");
+    // The one file every replica gets: the server's certificate, then its CA's.
+    let chain = dir.path().join("replicas-chain.pem");
+    let pem = [
+        std::fs::read(&certs.cert).unwrap(),
+        std::fs::read(&certs.ca).unwrap(),
+    ]
+    .concat();
+    std::fs::write(&chain, pem).unwrap();
+    let (chain, key) = (chain.to_str().unwrap(), certs.key.to_str().unwrap());
+    let tls = [
+        ("GRIDDISPATCH__HTTP__TLS_CERT", chain),
+        ("GRIDDISPATCH__HTTP__TLS_KEY", key),
+    ];
+
+    let (first, a) = try_replica_with(&dir, &db, "r1", &client_id, &tls, certs.https_client())
+        .await
+        .unwrap();
+    assert!(a.base.starts_with("https://"), "{}", a.base);
+    wait_role(&a, "leader", WAIT).await;
+    let (second, b) = try_replica_with(&dir, &db, "r2", &client_id, &tls, certs.https_client())
+        .await
+        .unwrap();
+    let v = wait_role(&b, "follower", WAIT).await;
+    assert_eq!(v["leader"], a.base, "{v}");
+    b.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70)).await;
+    let zones = a.get("/api/v1/zones").await;
+    assert!(zones.to_string().contains("\"g1\""), "{zones}");
+
+    let other = crate::tls::Certs::make(dir.path(), "other");
+    let wrong = [
+        tls[0],
+        tls[1],
+        ("GRIDDISPATCH__CLUSTER__CA_FILE", other.ca.to_str().unwrap()),
+    ];
+    let (third, c) = try_replica_with(&dir, &db, "r3", &client_id, &wrong, certs.https_client())
+        .await
+        .unwrap();
+    wait_role(&c, "follower", WAIT).await;
+    let (status, body) = c
+        .post(
+            "/api/v1/zones",
+            json!({"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[106.69,39.49],[106.7,39.49],[106.7,39.5],[106.69,39.49]]]},"properties":{"id":"g2","name":"g2","kind":"grid"}}),
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(!a.get("/api/v1/zones").await.to_string().contains("\"g2\""));
+
+    third.stop().await.unwrap();
+    second.stop().await.unwrap();
+    first.stop().await.unwrap();
+    common::forget_session("127.0.0.1", 1883, &client_id).await;
     common::drop_test_db(dir.path());
 }
