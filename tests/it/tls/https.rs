@@ -143,3 +143,36 @@ async fn a_stalled_handshake_is_cut_off_and_counts_against_the_limits() {
         .unwrap();
     assert_eq!(ok.status(), 200);
 }
+
+/// The simulator (and so the demo's simulated county) drives an https instance, trusting
+/// its CA and nothing else: with the CA it registers its workers and they get tasks; without
+/// it, the first call fails on the certificate instead of going ahead unverified.
+#[tokio::test]
+async fn the_simulator_drives_an_https_instance_trusting_only_its_ca() {
+    let (app, certs) = https_app(&[]).await;
+    let mqtt_url = app.running.as_ref().unwrap().mqtt_url.clone();
+    let cfg = |trust: Option<Vec<u8>>| griddispatch::sim::SimConfig {
+        url: app.base.clone(),
+        token: app.token.clone(),
+        mqtt_url: mqtt_url.clone(),
+        workers: 5,
+        rate: 3.0,
+        duration: Duration::from_secs(5),
+        pace: 300.0,
+        location_interval: Duration::from_secs(1),
+        trust,
+        ..griddispatch::sim::SimConfig::default()
+    };
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let err = griddispatch::sim::run(cfg(None), cancel.clone())
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("certificate"), "{err:#}");
+    let report = griddispatch::sim::run(cfg(Some(certs.ca_pem())), cancel)
+        .await
+        .unwrap();
+    assert!(
+        report.alerts_sent > 0 && report.tasks_received > 0,
+        "{report}"
+    );
+}
