@@ -432,3 +432,33 @@ fn points_default_to_volunteers_and_check_their_bounds() {
         assert!(err.contains(named), "{key}={value}: {err}");
     }
 }
+
+#[test]
+fn what_the_command_line_fills_in_is_checked_with_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gd.toml");
+    std::fs::write(&file, "[mqtt]\nwss_listen = \"127.0.0.1:8084\"\n").unwrap();
+    // Alone, a WSS listener without its certificate is refused…
+    let e = Settings::load(Some(&file)).unwrap_err().to_string();
+    assert!(e.contains("mqtt.wss_listen"), "{e}");
+    // …but `serve --https` names the certificate it made before the check.
+    let (s, made) = Settings::load_adjusted(Some(&file), |s| -> Result<_, ConfigError> {
+        s.mqtt.tls.tls_cert = Some("made/cert.pem".into());
+        s.mqtt.tls.tls_key = Some("made/key.pem".into());
+        Ok(42)
+    })
+    .unwrap();
+    assert_eq!(made, 42);
+    assert_eq!(
+        s.mqtt.tls.wss_listen,
+        Some("127.0.0.1:8084".parse().unwrap())
+    );
+    // What it leaves wrong is refused as a file's value would be.
+    let e = Settings::load_adjusted(Some(&file), |s| -> Result<_, ConfigError> {
+        s.mqtt.tls.tls_cert = Some("made/cert.pem".into());
+        Ok(())
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("mqtt.tls_key"), "{e}");
+}
