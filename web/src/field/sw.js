@@ -19,6 +19,7 @@ const SHELL = [
   '/assets/app/js/field-points.js',
   '/assets/app/js/i18n-redeem.js',
   '/assets/app/js/i18n-points.js',
+  '/assets/app/js/i18n-audit.js',
   '/assets/app/js/common.js',
   '/assets/app/js/i18n.js',
   '/assets/app/js/i18n-merchants.js',
