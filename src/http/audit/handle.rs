@@ -153,8 +153,9 @@ fn shrink(v: &mut Value) {
     }
 }
 
-/// Blanks every value whose key names a secret (`password`, `secret`, `token`), at any
-/// depth, so that no credential reaches the log.
+/// Blanks every value whose key names a secret (`password`, `secret`, `token`), and takes
+/// the login out of every URL (`rtsp://admin:secret@cam/…`, as camera streams are often
+/// given), at any depth, so that no credential reaches the log.
 pub fn redact(v: &mut Value) {
     let mut stack = vec![v];
     while let Some(v) = stack.pop() {
@@ -173,6 +174,9 @@ pub fn redact(v: &mut Value) {
                 }
             }
             Value::Array(items) => stack.extend(items.iter_mut()),
+            Value::String(text) if text.contains("://") => {
+                *text = crate::video::metadata::redact_uri(text);
+            }
             _ => {}
         }
     }
@@ -228,6 +232,19 @@ mod tests {
         let text = v.to_string();
         assert!(!text.contains("hunter2") && !text.contains("\"x\"") && !text.contains("\"t\""));
         assert!(text.contains("\"li\"") && text.contains("\"ok\""));
+    }
+
+    #[test]
+    fn logins_in_urls_never_reach_the_log() {
+        let mut v = serde_json::json!({
+            "stream_uri": "rtsp://admin:s3cr3t@10.0.0.5:554/main",
+            "cameras": [{"uri": "http://u:p@host/x?y=1"}],
+            "plain": "rtsp://10.0.0.6/main",
+        });
+        redact(&mut v);
+        assert_eq!(v["stream_uri"], "rtsp://…@10.0.0.5:554/main");
+        assert_eq!(v["cameras"][0]["uri"], "http://…@host/x?y=1");
+        assert_eq!(v["plain"], "rtsp://10.0.0.6/main");
     }
 
     #[test]
