@@ -53,7 +53,7 @@ pub async fn seed(store: &Store, valid_ms: i64, now: i64) -> Result<usize, Point
                     .confirm_redemption(&row.code, shop, &actor, at + 2 * 60_000)
                     .await?
                 {
-                    Confirmation::Confirmed(_) | Confirmation::AlreadyConfirmed(_) => {}
+                    Confirmation::Confirmed { .. } | Confirmation::AlreadyConfirmed(_) => {}
                     other => tracing::warn!(?other, "demo: a redemption was not confirmed"),
                 }
             }

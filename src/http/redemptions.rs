@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::audit::handle::Audit;
 use super::auth::{Anyone, Caller, Phone};
 use super::error::{ApiError, JsonBody, Path, Query};
 use super::page::{key_i64, key_str, Page};
@@ -139,6 +140,7 @@ its per-person limit; not enough points; or this `request_id` was used for anoth
 async fn redeem(
     State(st): State<AppState>,
     Phone(rid): Phone,
+    audit: Audit,
     JsonBody(body): JsonBody<RedeemRequest>,
 ) -> Result<(StatusCode, Json<Redemption>), ApiError> {
     let request_id = body.request_id.trim();
@@ -155,7 +157,10 @@ async fn redeem(
         valid_ms: valid_secs * 1000,
     };
     let (row, created) = st.store.redeem(&new, now_ms()).await?;
+    audit.target(row.id.as_str());
     if created {
+        // A resent request changed nothing: its entry names the redemption, no "after".
+        audit.after(&Redemption::of(&row));
         tracing::info!(redemption = %row.id, responder = %rid, offer = %row.offer_id, points = row.points, "points reserved for a redemption");
     }
     let status = if created {
@@ -199,6 +204,7 @@ Retry-After.", body = super::openapi::ErrorBody),
 async fn confirm(
     State(st): State<AppState>,
     Anyone(caller): Anyone,
+    audit: Audit,
     Path(code): Path<String>,
 ) -> Result<Json<ConfirmedRedemption>, ApiError> {
     let merchant = own_merchant(&caller)?.to_owned();
@@ -227,7 +233,10 @@ async fn confirm(
         st.logins.refund(&keys);
     }
     match outcome {
-        Confirmation::Confirmed(r) => {
+        Confirmation::Confirmed { before, after: r } => {
+            audit.target(r.id.as_str());
+            audit.before(&Redemption::of(&before));
+            audit.after(&Redemption::of(&r));
             tracing::info!(redemption = %r.id, %merchant, points = r.points, "redemption confirmed");
             Ok(Json(ConfirmedRedemption {
                 redemption: Redemption::of(&r),

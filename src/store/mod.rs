@@ -93,6 +93,17 @@ impl StoreError {
     }
 }
 
+/// `None` for a lookup that found nothing; other errors stay errors. For reads that only
+/// describe a change (the audit log's "before"), so that a missing thing still gets the
+/// answer the change itself gives.
+pub fn found<T>(r: Result<T, StoreError>) -> Result<Option<T>, StoreError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(StoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// `Ok` when a statement touched a row, else `NotFound(what)`: for updates and deletes
 /// by id.
 pub(crate) fn one_row(

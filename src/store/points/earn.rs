@@ -427,6 +427,18 @@ impl Store {
         Ok(Ok(row))
     }
 
+    /// One award.
+    pub async fn award(&self, id: &str) -> Result<AwardRow, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {AWARD_COLUMNS} FROM points_awards WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("award {id}")))?;
+        Ok(AwardRow::from_any(&row)?)
+    }
+
     /// Awards, newest first (at most `limit`, after `(proposed_at, id)` of the last one
     /// of the page before); only those in `state` when given.
     pub async fn awards(

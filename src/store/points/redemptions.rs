@@ -90,8 +90,14 @@ pub struct NewRedemption {
 /// How a confirmation at the shop ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirmation {
-    /// Points moved to the merchant now (200).
-    Confirmed(RedemptionRow),
+    /// Points moved to the merchant now (200): the redemption as it was (pending) and as
+    /// it is (confirmed).
+    Confirmed {
+        /// As read in the confirmation's transaction, before it.
+        before: Box<RedemptionRow>,
+        /// As confirmed.
+        after: RedemptionRow,
+    },
     /// Confirmed before: refused (409).
     AlreadyConfirmed(RedemptionRow),
     /// Lapsed (released now or before) or released: nothing moves (410).
@@ -340,7 +346,11 @@ impl Store {
                         return Ok(Confirmation::SoldOut(r));
                     }
                 }
-                Confirmation::Confirmed(by_id(&mut tx, &r.id).await?)
+                let after = by_id(&mut tx, &r.id).await?;
+                Confirmation::Confirmed {
+                    before: Box::new(r),
+                    after,
+                }
             }
             ConfirmOutcome::AlreadyConfirmed(_) => Confirmation::AlreadyConfirmed(r),
             ConfirmOutcome::Released(_) | ConfirmOutcome::Expired(_) => {
