@@ -22,6 +22,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::audit::handle::Audit;
 use super::auth::{Admin, Viewer};
 use super::error::{ApiError, JsonBody, Path, Query};
 use super::page::PageQuery;
@@ -30,7 +31,7 @@ use crate::dispatch::Reload;
 use crate::domain::zones::ZoneIndex;
 use crate::domain::{Ident, Invalid, LatLon};
 use crate::ingest::gb28181::is_device_id;
-use crate::store::{CameraHistoryRow, CameraRow, CameraView};
+use crate::store::{found, CameraHistoryRow, CameraRow, CameraView};
 
 /// Longest camera name accepted, in characters.
 const NAME_MAX_CHARS: usize = 200;
@@ -222,8 +223,10 @@ struct CreateCamera {
 async fn create(
     _: Admin,
     State(st): State<AppState>,
+    audit: Audit,
     JsonBody(body): JsonBody<CreateCamera>,
 ) -> Result<(StatusCode, Json<CameraRow>), ApiError> {
+    audit.target(body.id.as_str());
     let input = CameraInput {
         id: Some(body.id.to_string()),
         name: Some(body.name),
@@ -239,6 +242,7 @@ async fn create(
     let row =
         check(input, &Zones::load(&st).await?).map_err(|e| ApiError::Unprocessable(joined(&e)))?;
     st.store.create_camera(&row).await?;
+    audit.after(&row);
     st.dispatcher.reload(Reload::Cameras).await?;
     Ok((StatusCode::CREATED, Json(row)))
 }
@@ -348,10 +352,12 @@ struct PatchCamera {
 async fn patch(
     _: Admin,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<PatchCamera>,
 ) -> Result<Json<CameraRow>, ApiError> {
     let cur = st.store.camera(&id).await?;
+    audit.before(&cur);
     // Moving a camera without naming a zone keeps its zone: an administrator may have set
     // it on purpose. `zone_id: null` asks for the zone of the (new) position.
     let input = CameraInput {
@@ -372,6 +378,7 @@ async fn patch(
     let row =
         check(input, &Zones::load(&st).await?).map_err(|e| ApiError::Unprocessable(joined(&e)))?;
     st.store.update_camera(&row).await?;
+    audit.after(&row);
     st.dispatcher.reload(Reload::Cameras).await?;
     Ok(Json(row))
 }
@@ -387,8 +394,12 @@ async fn patch(
 async fn remove(
     _: Admin,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    if let Some(old) = found(st.store.camera(&id).await)? {
+        audit.before(&old);
+    }
     st.store.delete_camera(&id).await?;
     st.dispatcher.reload(Reload::Cameras).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::audit::handle::Audit;
 use super::auth::Phone;
 use super::error::{ApiError, JsonBody};
 use super::AppState;
@@ -152,6 +153,7 @@ oldest leaves the hour.", body = super::openapi::ErrorBody),
 async fn report(
     Phone(rid): Phone,
     State(st): State<AppState>,
+    audit: Audit,
     req: Request,
 ) -> Result<(StatusCode, Json<ReportAccepted>), ApiError> {
     // Counted before the body is read: a login past its quota costs no upload or decode.
@@ -204,6 +206,10 @@ async fn report(
         correlated: outcome.correlated,
         photo: picture.is_some(),
     };
+    // The report is the alert it became; the entry says which incident it opened or
+    // joined (its photo is not copied into the log).
+    audit.target(answer.alert_id.as_str());
+    audit.after(&answer);
     Ok((StatusCode::ACCEPTED, Json(answer)))
 }
 

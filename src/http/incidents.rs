@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::audit::handle::Audit;
 use super::auth::{authorize_parts, phone_login, Operator, Viewer};
 use super::error::{ApiError, JsonBody, Path, Query};
 use super::{rfc3339, AppState};
@@ -17,8 +18,10 @@ use crate::dispatch::{AlertOutcome, OperatorAction};
 use crate::domain::alert::{named_source, AlertPayload, NewAlert};
 use crate::domain::ranking::Ranked;
 use crate::domain::{Ident, IncidentState, LatLon, Role};
-use crate::store::{now_ms, AlertRow};
-use crate::views::{self, IncidentView, SnapshotView, TaskView, TimelineLine};
+use crate::store::{found, now_ms, AlertRow, IncidentRow};
+use crate::views::{
+    self, ExtensionRequestView, IncidentView, SnapshotView, TaskView, TimelineLine,
+};
 
 /// Routes of this area.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -385,10 +388,61 @@ struct ActionBody {
     note: Option<String>,
 }
 
+/// An incident as the audit log keeps it around an operator's action: where it stands,
+/// who has it and its deadline, not its whole story (the timeline holds that).
+#[derive(Debug, Serialize)]
+struct AuditedIncident {
+    id: String,
+    state: IncidentState,
+    /// Its open tasks: who it is offered to or taken by.
+    tasks: Vec<AuditedTask>,
+    due_at: Option<String>,
+    suspended_at: Option<String>,
+    rework_count: i64,
+    extension_count: i64,
+    suspension_count: i64,
+    extension_request: Option<ExtensionRequestView>,
+    updated_at: String,
+}
+
+/// An open task of an [`AuditedIncident`].
+#[derive(Debug, Serialize)]
+struct AuditedTask {
+    task_id: String,
+    responder_id: String,
+    status: crate::domain::TaskStatus,
+}
+
+async fn audited(st: &AppState, row: &IncidentRow) -> Result<AuditedIncident, ApiError> {
+    let tasks = st.store.tasks_of(&row.id).await?;
+    let v = views::incident(row);
+    Ok(AuditedIncident {
+        id: v.id,
+        state: v.state,
+        tasks: tasks
+            .into_iter()
+            .filter(|t| t.status.is_open())
+            .map(|t| AuditedTask {
+                task_id: t.id,
+                responder_id: t.responder_id,
+                status: t.status,
+            })
+            .collect(),
+        due_at: v.due_at,
+        suspended_at: v.suspended_at,
+        rework_count: v.rework_count,
+        extension_count: v.extension_count,
+        suspension_count: v.suspension_count,
+        extension_request: v.extension_request,
+        updated_at: v.updated_at,
+    })
+}
+
 async fn act(
     st: AppState,
     id: String,
     caller: crate::http::auth::Caller,
+    audit: Audit,
     action: OperatorAction,
     note: Option<String>,
 ) -> Result<Json<IncidentView>, ApiError> {
@@ -397,10 +451,15 @@ async fn act(
             "note: at most 2000 characters".into(),
         ));
     }
+    if let Some(before) = found(st.store.incident(&id).await)? {
+        audit.before(&audited(&st, &before).await?);
+    }
     st.dispatcher
         .operator(id.clone(), action, caller.actor(), note)
         .await?;
-    Ok(Json(views::incident(&st.store.incident(&id).await?)))
+    let after = st.store.incident(&id).await?;
+    audit.after(&audited(&st, &after).await?);
+    Ok(Json(views::incident(&after)))
 }
 
 /// Offers the incident to the responder an operator chose, withdrawing its current tasks.
@@ -415,13 +474,14 @@ async fn act(
 async fn assign(
     Operator(c): Operator,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ActionBody>,
 ) -> Result<Json<IncidentView>, ApiError> {
     let rid = body
         .responder_id
         .ok_or_else(|| ApiError::Unprocessable("responder_id: required".into()))?;
-    act(st, id, c, OperatorAction::Assign(rid), body.note).await
+    act(st, id, c, audit, OperatorAction::Assign(rid), body.note).await
 }
 
 /// The body of the noted actions is optional: none, `{}` or `{"note": …}`.
@@ -438,12 +498,13 @@ fn optional_body(bytes: &[u8]) -> Result<ActionBody, ApiError> {
 async fn noted(
     c: crate::http::auth::Caller,
     st: AppState,
+    audit: Audit,
     id: String,
     body: &[u8],
     action: OperatorAction,
 ) -> Result<Json<IncidentView>, ApiError> {
     let note = optional_body(body)?.note;
-    act(st, id, c, action, note).await
+    act(st, id, c, audit, action, note).await
 }
 
 /// Cancels an open incident: its tasks are withdrawn.
@@ -458,10 +519,11 @@ async fn noted(
 async fn cancel(
     Operator(c): Operator,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<IncidentView>, ApiError> {
-    noted(c, st, id, &body, OperatorAction::Cancel).await
+    noted(c, st, audit, id, &body, OperatorAction::Cancel).await
 }
 
 /// Closes an incident.
@@ -476,10 +538,11 @@ async fn cancel(
 async fn close(
     Operator(c): Operator,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<IncidentView>, ApiError> {
-    noted(c, st, id, &body, OperatorAction::Close).await
+    noted(c, st, audit, id, &body, OperatorAction::Close).await
 }
 
 /// Verifies a resolved incident, which becomes closed.
@@ -496,10 +559,11 @@ async fn close(
 async fn verify(
     Operator(c): Operator,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<IncidentView>, ApiError> {
-    noted(c, st, id, &body, OperatorAction::Verify).await
+    noted(c, st, audit, id, &body, OperatorAction::Verify).await
 }
 
 /// Suspends an incident (缓办).
@@ -517,10 +581,11 @@ async fn verify(
 async fn suspend(
     Operator(c): Operator,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<IncidentView>, ApiError> {
-    noted(c, st, id, &body, OperatorAction::Suspend).await
+    noted(c, st, audit, id, &body, OperatorAction::Suspend).await
 }
 
 /// Resumes a suspended incident.
@@ -538,10 +603,11 @@ async fn suspend(
 async fn resume(
     Operator(c): Operator,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<IncidentView>, ApiError> {
-    noted(c, st, id, &body, OperatorAction::Resume).await
+    noted(c, st, audit, id, &body, OperatorAction::Resume).await
 }
 
 /// Body of `rework`: why the work is sent back (required).
@@ -566,6 +632,7 @@ struct ReworkBody {
 async fn rework(
     Operator(c): Operator,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ReworkBody>,
 ) -> Result<Json<IncidentView>, ApiError> {
@@ -578,7 +645,7 @@ async fn rework(
             "reason: at most 2000 characters".into(),
         ));
     }
-    act(st, id, c, OperatorAction::Rework(reason), None).await
+    act(st, id, c, audit, OperatorAction::Rework(reason), None).await
 }
 
 /// Body of `extension`: the verdict on the pending request.
@@ -608,6 +675,7 @@ struct ExtensionBody {
 async fn extension(
     Operator(c): Operator,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ExtensionBody>,
 ) -> Result<Json<IncidentView>, ApiError> {
@@ -622,5 +690,5 @@ async fn extension(
         approve,
         minutes: body.minutes,
     };
-    act(st, id, c, action, body.note).await
+    act(st, id, c, audit, action, body.note).await
 }

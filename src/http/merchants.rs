@@ -16,6 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::audit::handle::Audit;
 use super::auth::{authenticate, phone_login, Admin, Anyone, Caller};
 use super::error::{ApiError, JsonBody, Path, Query};
 use super::page::PageQuery;
@@ -23,7 +24,7 @@ use super::{rfc3339, AppState};
 use crate::domain::merchants as rules;
 use crate::domain::{Ident, LatLon, Role};
 use crate::store::{
-    new_secret, now_ms, MerchantError, MerchantRow, NewMerchant, NewOffer, OfferRow,
+    found, new_secret, now_ms, MerchantError, MerchantRow, NewMerchant, NewOffer, OfferRow,
 };
 
 /// Routes of this area.
@@ -283,6 +284,7 @@ async fn viewer_or_worker(parts: &Parts, st: &AppState) -> Result<Option<Caller>
 async fn create(
     Admin(caller): Admin,
     State(st): State<AppState>,
+    audit: Audit,
     JsonBody(body): JsonBody<MerchantInput>,
 ) -> Result<(StatusCode, Json<MerchantCreated>), ApiError> {
     let id = body
@@ -290,15 +292,19 @@ async fn create(
         .clone()
         .ok_or_else(|| ApiError::Unprocessable("id: required".into()))?;
     let new = body.checked(id)?;
+    audit.target(new.id.as_str());
     // Ids may hold ':' and usernames may not.
     let username = format!("merchant.{}", new.id.replace(':', "_"));
     let password: String = new_secret().chars().take(PASSWORD_CHARS).collect();
     let row = st.store.create_merchant(&new, &username, &password).await?;
     tracing::info!(merchant = %row.id, %username, by = %caller.actor(), "merchant registered");
+    let merchant = Merchant::of(&row);
+    // The merchant alone: its login's password must not reach the log.
+    audit.after(&merchant);
     Ok((
         StatusCode::CREATED,
         Json(MerchantCreated {
-            merchant: Merchant::of(&row),
+            merchant,
             login: MerchantLogin { username, password },
         }),
     ))
@@ -369,14 +375,21 @@ async fn one(
 async fn update(
     Admin(caller): Admin,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<MerchantInput>,
 ) -> Result<Json<Merchant>, ApiError> {
     let id = path_id(&id)?;
     same_id(body.id.as_ref(), &id)?;
-    let row = st.store.update_merchant(&body.checked(id)?).await?;
+    let new = body.checked(id)?;
+    if let Some(old) = found(st.store.merchant(&new.id).await)? {
+        audit.before(&Merchant::of(&old));
+    }
+    let row = st.store.update_merchant(&new).await?;
     tracing::info!(merchant = %row.id, by = %caller.actor(), "merchant changed");
-    Ok(Json(Merchant::of(&row)))
+    let merchant = Merchant::of(&row);
+    audit.after(&merchant);
+    Ok(Json(merchant))
 }
 
 /// Deletes a merchant (admin).
@@ -393,8 +406,12 @@ async fn update(
 async fn remove(
     Admin(caller): Admin,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    if let Some(old) = found(st.store.merchant(&id).await)? {
+        audit.before(&Merchant::of(&old));
+    }
     st.store.delete_merchant(&id).await?;
     tracing::info!(merchant = %id, by = %caller.actor(), "merchant deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -459,6 +476,7 @@ async fn one_offer(
 async fn create_offer(
     Admin(caller): Admin,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<OfferInput>,
 ) -> Result<(StatusCode, Json<Offer>), ApiError> {
@@ -466,10 +484,13 @@ async fn create_offer(
         .id
         .clone()
         .ok_or_else(|| ApiError::Unprocessable("id: required".into()))?;
+    audit.target(offer_id.as_str());
     let new = body.checked(&id, offer_id)?;
     let row = st.store.create_offer(&new).await?;
     tracing::info!(merchant = %id, offer = %row.id, by = %caller.actor(), "offer added");
-    Ok((StatusCode::CREATED, Json(Offer::of(&row))))
+    let offer = Offer::of(&row);
+    audit.after(&offer);
+    Ok((StatusCode::CREATED, Json(offer)))
 }
 
 /// Changes an offer (admin).
@@ -487,14 +508,21 @@ async fn create_offer(
 async fn update_offer(
     Admin(caller): Admin,
     State(st): State<AppState>,
+    audit: Audit,
     Path((id, offer_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<OfferInput>,
 ) -> Result<Json<Offer>, ApiError> {
     let offer_id = path_id(&offer_id)?;
     same_id(body.id.as_ref(), &offer_id)?;
-    let row = st.store.update_offer(&body.checked(&id, offer_id)?).await?;
+    let new = body.checked(&id, offer_id)?;
+    if let Some(old) = found(st.store.offer(&id, &new.id).await)? {
+        audit.before(&Offer::of(&old));
+    }
+    let row = st.store.update_offer(&new).await?;
     tracing::info!(merchant = %id, offer = %row.id, by = %caller.actor(), "offer changed");
-    Ok(Json(Offer::of(&row)))
+    let offer = Offer::of(&row);
+    audit.after(&offer);
+    Ok(Json(offer))
 }
 
 /// Deletes an offer (admin).
@@ -511,8 +539,12 @@ async fn update_offer(
 async fn remove_offer(
     Admin(caller): Admin,
     State(st): State<AppState>,
+    audit: Audit,
     Path((id, offer_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    if let Some(old) = found(st.store.offer(&id, &offer_id).await)? {
+        audit.before(&Offer::of(&old));
+    }
     st.store.delete_offer(&id, &offer_id).await?;
     tracing::info!(merchant = %id, offer = %offer_id, by = %caller.actor(), "offer deleted");
     Ok(StatusCode::NO_CONTENT)

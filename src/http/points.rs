@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::audit::handle::Audit;
 use super::auth::{authorize_parts, phone_login, Admin, Viewer};
 use super::error::{ApiError, JsonBody, Path, Query};
 use super::page::{key_i64, key_str, Page, PageQuery};
@@ -21,6 +22,7 @@ use crate::clock::{now_ms, rfc3339};
 use crate::domain::points::{month_bounds, parse_month};
 use crate::domain::report::parse_bound;
 use crate::domain::{Ident, Role};
+use crate::store::found;
 use crate::store::points::{
     AccountLine, AwardRow, HistoryLine, LedgerQuery, MovementKind, MovementRow, MovementView,
     NewAward, MAX_ACCOUNTS,
@@ -527,6 +529,7 @@ struct AwardProposal {
 async fn propose(
     State(st): State<AppState>,
     Admin(caller): Admin,
+    audit: Audit,
     JsonBody(body): JsonBody<AwardProposal>,
 ) -> Result<(StatusCode, Json<Award>), ApiError> {
     if !(1..=MAX_AWARD).contains(&body.points) {
@@ -549,7 +552,10 @@ async fn propose(
         proposed_by: caller.actor(),
     };
     let row = st.store.propose_award(&award, &st.points, now_ms()).await?;
-    Ok((StatusCode::CREATED, Json(Award::of(&row))))
+    let award = Award::of(&row);
+    audit.target(award.id.as_str());
+    audit.after(&award);
+    Ok((StatusCode::CREATED, Json(award)))
 }
 
 /// Approves a pending award (an admin other than its proposer) and credits it.
@@ -568,14 +574,22 @@ async fn propose(
 async fn approve(
     State(st): State<AppState>,
     Admin(caller): Admin,
+    audit: Audit,
     Path(id): Path<String>,
 ) -> Result<Json<Award>, ApiError> {
+    if let Some(old) = found(st.store.award(&id).await)? {
+        audit.before(&Award::of(&old));
+    }
     match st
         .store
         .approve_award(&id, &caller.actor(), &st.points, now_ms())
         .await?
     {
-        Ok(row) => Ok(Json(Award::of(&row))),
+        Ok(row) => {
+            let award = Award::of(&row);
+            audit.after(&award);
+            Ok(Json(award))
+        }
         Err(_) => Err(ApiError::Refused(format!(
             "award {id} was proposed by you; another admin must approve it"
         ))),

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::audit::handle::Audit;
 use super::auth::{Admin, Viewer};
 use super::error::{ApiError, JsonBody, Path, Query};
 use super::page::PageQuery;
@@ -17,7 +18,7 @@ use super::AppState;
 use crate::dispatch::Reload;
 use crate::domain::alert::named_source;
 use crate::domain::{Ident, ResponderKind, TravelMode};
-use crate::store::{AccountOwner, MqttCredentials, NewResponder, ResponderRow, SourceRow};
+use crate::store::{found, AccountOwner, MqttCredentials, NewResponder, ResponderRow, SourceRow};
 
 /// Routes of this area.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -180,6 +181,25 @@ struct CreatedSource {
     mqtt: MqttCredentials,
 }
 
+/// What a password reset changed, for the audit log: the login, never the password.
+#[derive(Debug, Serialize)]
+struct CredentialChange<'a> {
+    /// The MQTT username whose password changed.
+    mqtt_username: &'a str,
+    /// `previous` before the reset, `reset` after it.
+    credential: &'static str,
+}
+
+/// Tells the log that `creds`' password was replaced (the new one is not written).
+fn audit_reset(audit: &Audit, creds: &MqttCredentials) {
+    let change = |credential| CredentialChange {
+        mqtt_username: &creds.username,
+        credential,
+    };
+    audit.before(&change("previous"));
+    audit.after(&change("reset"));
+}
+
 fn view(r: &ResponderRow) -> ResponderView {
     ResponderView {
         id: r.id.clone(),
@@ -255,8 +275,10 @@ async fn check_station(st: &AppState, station: Option<&Ident>) -> Result<(), Api
 async fn create(
     _: Admin,
     State(st): State<AppState>,
+    audit: Audit,
     JsonBody(body): JsonBody<CreateResponder>,
 ) -> Result<(StatusCode, Json<CreatedResponder>), ApiError> {
+    audit.target(body.id.as_str());
     check_zone(&st, body.zone_id.as_ref()).await?;
     let real_name = real_name_of(body.real_name.as_deref())?;
     let phone = phone_of(body.phone.as_deref())?;
@@ -282,6 +304,8 @@ async fn create(
         .reload(Reload::Responder(new.id.clone()))
         .await?;
     let responder = view(&st.store.responder(&new.id).await?);
+    // The view alone: the MQTT password shown with it must not reach the log.
+    audit.after(&responder);
     Ok((
         StatusCode::CREATED,
         Json(CreatedResponder {
@@ -337,10 +361,12 @@ async fn one(
 async fn patch(
     _: Admin,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<PatchResponder>,
 ) -> Result<Json<ResponderView>, ApiError> {
     let cur = st.store.responder(&id).await?;
+    audit.before(&view(&cur));
     if let Some(Some(z)) = &body.zone_id {
         check_zone(&st, Some(z)).await?;
     }
@@ -383,7 +409,9 @@ async fn patch(
             .await?;
     }
     st.dispatcher.reload(Reload::Responder(id.clone())).await?;
-    Ok(Json(view(&st.store.responder(&id).await?)))
+    let changed = view(&st.store.responder(&id).await?);
+    audit.after(&changed);
+    Ok(Json(changed))
 }
 
 /// Deletes a responder and its MQTT login.
@@ -397,8 +425,12 @@ async fn patch(
 async fn remove(
     _: Admin,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    if let Some(old) = found(st.store.responder(&id).await)? {
+        audit.before(&view(&old));
+    }
     st.store.delete_responder(&id).await?;
     st.dispatcher.reload(Reload::Responder(id)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -416,12 +448,14 @@ async fn remove(
 async fn reset_responder(
     _: Admin,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
 ) -> Result<Json<NewPassword>, ApiError> {
     let creds = st
         .store
         .reset_password(&AccountOwner::Responder(id))
         .await?;
+    audit_reset(&audit, &creds);
     Ok(Json(NewPassword { mqtt: creds }))
 }
 
@@ -450,11 +484,18 @@ struct CreateSource {
 async fn create_source(
     _: Admin,
     State(st): State<AppState>,
+    audit: Audit,
     JsonBody(body): JsonBody<CreateSource>,
 ) -> Result<(StatusCode, Json<CreatedSource>), ApiError> {
     let name = name_of(&body.name)?;
     let id = named_source("id", body.id)?;
+    audit.target(id.as_str());
     let creds = st.store.create_source(id.as_str(), &name).await?;
+    // As the list shows it; the MQTT password shown with it must not reach the log.
+    audit.after(&SourceRow {
+        id: id.to_string(),
+        name: name.clone(),
+    });
     Ok((
         StatusCode::CREATED,
         Json(CreatedSource {
@@ -499,8 +540,10 @@ async fn list_sources(
 async fn reset_source(
     _: Admin,
     State(st): State<AppState>,
+    audit: Audit,
     Path(id): Path<String>,
 ) -> Result<Json<NewPassword>, ApiError> {
     let creds = st.store.reset_password(&AccountOwner::Source(id)).await?;
+    audit_reset(&audit, &creds);
     Ok(Json(NewPassword { mqtt: creds }))
 }

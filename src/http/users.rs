@@ -4,17 +4,18 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::audit::handle::Audit;
 use super::auth::Admin;
 use super::error::{ApiError, JsonBody, Path, Query};
 use super::page::PageQuery;
 use super::AppState;
 use crate::domain::Role;
-use crate::store::{UserChange, UserError, UserRow};
+use crate::store::{found, UserChange, UserError, UserRow};
 
 /// Routes of this area.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -45,6 +46,17 @@ struct PatchUser {
     password: Option<String>,
     /// Disabled users cannot log in, and their sessions end.
     disabled: Option<bool>,
+}
+
+/// A user as the audit log keeps it: as the API shows it (never the hash), and whether
+/// the change set a new password.
+#[derive(Debug, Serialize)]
+struct AuditedUser<'a> {
+    #[serde(flatten)]
+    user: &'a UserRow,
+    /// `changed` when the request set a new password (the password itself is not kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credential: Option<&'static str>,
 }
 
 impl From<UserError> for ApiError {
@@ -106,12 +118,15 @@ async fn one(
 async fn create(
     Admin(caller): Admin,
     State(state): State<AppState>,
+    audit: Audit,
     JsonBody(body): JsonBody<CreateUser>,
 ) -> Result<(StatusCode, Json<UserRow>), ApiError> {
+    audit.target(body.username.as_str());
     let user = state
         .store
         .create_user(&body.username, &body.password, body.role)
         .await?;
+    audit.after(&user);
     tracing::info!(username = %user.username, role = %user.role, by = %caller.actor(), "user created");
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -133,15 +148,24 @@ async fn create(
 async fn patch(
     Admin(caller): Admin,
     State(state): State<AppState>,
+    audit: Audit,
     Path(username): Path<String>,
     JsonBody(body): JsonBody<PatchUser>,
 ) -> Result<Json<UserRow>, ApiError> {
+    if let Some(old) = found(state.store.user(&username).await)? {
+        audit.before(&old);
+    }
+    let credential = body.password.is_some().then_some("changed");
     let change = UserChange {
         role: body.role,
         password: body.password,
         disabled: body.disabled,
     };
     let user = state.store.update_user(&username, change).await?;
+    audit.after(&AuditedUser {
+        user: &user,
+        credential,
+    });
     tracing::info!(username = %user.username, role = %user.role, disabled = user.disabled, by = %caller.actor(), "user changed");
     Ok(Json(user))
 }
@@ -161,8 +185,12 @@ async fn patch(
 async fn remove(
     Admin(caller): Admin,
     State(state): State<AppState>,
+    audit: Audit,
     Path(username): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    if let Some(old) = found(state.store.user(&username).await)? {
+        audit.before(&old);
+    }
     state.store.delete_user(&username).await?;
     tracing::info!(%username, by = %caller.actor(), "user deleted");
     Ok(StatusCode::NO_CONTENT)

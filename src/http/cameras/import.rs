@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 
 use super::{check, joined, CameraInput, Zones};
 use crate::dispatch::Reload;
+use crate::http::audit::handle::Audit;
 use crate::http::auth::Admin;
 use crate::http::error::ApiError;
 use crate::http::zones::{CollectionTag, FeatureTag};
@@ -172,6 +173,7 @@ pub(super) struct CameraFeature {
 pub(super) async fn import(
     _: Admin,
     State(st): State<AppState>,
+    audit: Audit,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -193,11 +195,18 @@ pub(super) async fn import(
         Err(too_many) => return Ok(refused_whole(too_many)),
     };
     let zones = Zones::load(&st).await?;
-    let good = check_all(rows, &zones, &st.store.cameras().await?, &mut errors);
+    let stored = st.store.cameras().await?;
+    let good = check_all(rows, &zones, &stored, &mut errors);
     if !errors.is_empty() {
         return Ok(refused(errors));
     }
     let counts = st.store.import_cameras(&good).await?;
+    // One entry per camera, each with what it was (as read for the checks) and is now.
+    let mut before: HashMap<String, CameraRow> =
+        stored.into_iter().map(|c| (c.id.clone(), c)).collect();
+    for c in &good {
+        audit.item(&c.id, before.remove(&c.id).as_ref(), Some(c));
+    }
     st.dispatcher.reload(Reload::Cameras).await?;
     Ok(Json(Imported {
         imported: good.len(),
