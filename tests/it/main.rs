@@ -11,6 +11,7 @@ mod common;
 
 mod api;
 mod audit;
+mod audit_changes;
 mod broker;
 mod camera_health;
 mod camera_probes;
