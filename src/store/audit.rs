@@ -151,29 +151,42 @@ impl Store {
         self.append_audit_all(std::slice::from_ref(e)).await
     }
 
-    /// Appends many entries in one transaction (a bulk change's, one per thing).
+    /// Appends many entries in one transaction (a bulk change's, one per thing), in
+    /// multi-row inserts: one statement per entry made a 50,000-camera import on
+    /// PostgreSQL take 19 s instead of 11.
     pub async fn append_audit_all(&self, entries: &[NewAuditEntry]) -> Result<(), StoreError> {
+        /// Rows per statement: 12 parameters each stays far below both databases' limits.
+        const ROWS: usize = 200;
         let mut tx = self.pool.begin().await?;
-        for e in entries {
-            sqlx::query(
+        for chunk in entries.chunks(ROWS) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let p: Vec<String> = (1..=12).map(|c| format!("${}", r * 12 + c)).collect();
+                    format!("({})", p.join(", "))
+                })
+                .collect();
+            let sql = format!(
                 "INSERT INTO audit_log (at, actor, role, address, action, target_kind, \
-                 target_id, request, status, detail, before, after) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(e.at)
-            .bind(&e.actor)
-            .bind(&e.role)
-            .bind(&e.address)
-            .bind(&e.action)
-            .bind(&e.target_kind)
-            .bind(&e.target_id)
-            .bind(&e.request)
-            .bind(e.status)
-            .bind(&e.detail)
-            .bind(&e.before)
-            .bind(&e.after)
-            .execute(&mut *tx)
-            .await?;
+                 target_id, request, status, detail, before, after) VALUES {}",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = q
+                    .bind(e.at)
+                    .bind(&e.actor)
+                    .bind(&e.role)
+                    .bind(&e.address)
+                    .bind(&e.action)
+                    .bind(&e.target_kind)
+                    .bind(&e.target_id)
+                    .bind(&e.request)
+                    .bind(e.status)
+                    .bind(&e.detail)
+                    .bind(&e.before)
+                    .bind(&e.after);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
