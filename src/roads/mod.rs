@@ -167,5 +167,49 @@ impl Roads {
     }
 }
 
+/// Routes on every mode with searches of its own: the coverage map's thousands of queries
+/// run on a blocking thread and must not take turns with the engine's ranking for the
+/// graphs' shared searches.
+pub struct RoadSearch<'a> {
+    roads: &'a Roads,
+    /// One search per mode, in [`TravelMode::ALL`] order, made on first use.
+    calcs: Vec<Option<fast_paths::PathCalculator>>,
+}
+
+impl std::fmt::Debug for RoadSearch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoadSearch")
+            .field("source", &self.roads.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Roads {
+    /// A search of its own over these roads.
+    pub fn search(&self) -> RoadSearch<'_> {
+        RoadSearch {
+            roads: self,
+            calcs: TravelMode::ALL.iter().map(|_| None).collect(),
+        }
+    }
+}
+
+impl RoadSearch<'_> {
+    /// As [`Roads::route`].
+    pub fn route(
+        &mut self,
+        mode: TravelMode,
+        from: LatLon,
+        to: LatLon,
+        snap_m: f64,
+    ) -> Option<Route> {
+        let i = TravelMode::ALL.iter().position(|&m| m == mode).unwrap_or(0);
+        let g = self.roads.graph(mode);
+        let (a, _) = g.snap(from, snap_m)?;
+        let (b, _) = g.snap(to, snap_m)?;
+        g.route_nodes_with(self.calcs.get_mut(i)?, a, b)
+    }
+}
+
 #[cfg(test)]
 mod tests;
