@@ -99,7 +99,7 @@ pub struct CoverageMap {
     pub roads: bool,
     /// Free, on-duty responders with a fresh fix that were counted.
     pub responders: usize,
-    /// The cells whose centre is inside the zone, row by row from the south-west.
+    /// The cells that overlap the zone, row by row from the south-west.
     pub cells: Vec<CoverCell>,
 }
 

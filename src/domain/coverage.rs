@@ -8,7 +8,7 @@
 //! factor ÷ speed otherwise, and the fastest wins. The zone preference is left out: the
 //! map says how soon someone can be there, not whom the ranking would prefer.
 
-use geo::{BoundingRect, Contains, GeodesicArea, MultiPolygon, Point};
+use geo::{coord, BoundingRect, GeodesicArea, Intersects, MultiPolygon, Rect};
 use rstar::primitives::GeomWithData;
 use rstar::RTree;
 use serde::Serialize;
@@ -58,8 +58,9 @@ pub enum GridError {
     },
 }
 
-/// The cells of side `cell_m` metres whose centres lie inside `shape` (WGS-84, x = lon),
-/// row by row from the south-west. The grid is aligned on the zone's south-west corner.
+/// The cells of side `cell_m` metres that overlap `shape` (WGS-84, x = lon), row by row
+/// from the south-west: the zone is covered to its edges, and cells wholly outside it are
+/// left out. The grid is aligned on the zone's south-west corner.
 pub fn grid(shape: &MultiPolygon<f64>, cell_m: f64) -> Result<Vec<Cell>, GridError> {
     if !(CELL_M_MIN..=CELL_M_MAX).contains(&cell_m) {
         return Err(GridError::CellSize(cell_m));
@@ -84,7 +85,7 @@ pub fn grid(shape: &MultiPolygon<f64>, cell_m: f64) -> Result<Vec<Cell>, GridErr
     let cols = ((max.x - min.x) / dlon).ceil().max(1.0) as usize;
     // A thin diagonal zone has a large box around a small area: walking the box is bounded
     // too.
-    if rows.saturating_mul(cols) > MAX_CELLS * 64 {
+    if rows.saturating_mul(cols) > MAX_CELLS * 16 {
         return Err(GridError::TooMany {
             cells: estimate.max(MAX_CELLS + 1),
             cell_m,
@@ -99,7 +100,11 @@ pub fn grid(shape: &MultiPolygon<f64>, cell_m: f64) -> Result<Vec<Cell>, GridErr
                 lat: south + dlat / 2.0,
                 lon: west + dlon / 2.0,
             };
-            if !shape.contains(&Point::new(centre.lon, centre.lat)) {
+            let rect = Rect::new(
+                coord! { x: west, y: south },
+                coord! { x: west + dlon, y: south + dlat },
+            );
+            if !rect.intersects(shape) {
                 continue;
             }
             if cells.len() == MAX_CELLS {
@@ -334,14 +339,13 @@ mod tests {
     }
 
     #[test]
-    fn cells_whose_centre_is_outside_the_zone_are_left_out() {
+    fn cells_that_do_not_touch_the_zone_are_left_out() {
         let cells = grid(&triangle(), 250.0).unwrap();
-        // Of the 4 × 4 cells of the box, the 6 below the diagonal (row + column < 3).
-        assert_eq!(cells.len(), 6, "{cells:?}");
-        let shape = triangle();
-        assert!(cells
-            .iter()
-            .all(|c| shape.contains(&Point::new(c.centre.lon, c.centre.lat))));
+        // Of the 4 × 4 cells of the box, the 10 whose south-west corner is below the
+        // diagonal (row + column ≤ 3): the 6 inside and the 4 it crosses.
+        assert_eq!(cells.len(), 10, "{cells:?}");
+        let first_row: Vec<_> = cells.iter().filter(|c| c.sw.lat == 39.5).collect();
+        assert_eq!(first_row.len(), 4);
     }
 
     #[test]
