@@ -136,8 +136,8 @@ fn compute(q: &CoverageQuery, snap: &CoverageSnapshot) -> Result<CoverageMap, Di
     let cells = grid(&snap.shape, q.cell_m()).map_err(|e| DispatchError::Invalid(e.to_string()))?;
     let mut search = snap.roads.as_deref().map(Roads::search);
     let cells = cover(&cells, &snap.units, &snap.rules, |u, to| {
-        let r = search.as_mut()?.route(u.mode, u.at, to, snap.snap_m)?;
-        Some((r.time_ms as f64 / 1000.0, r.distance_m))
+        let (ms, metres) = search.as_mut()?.travel(u.mode, u.at, to, snap.snap_m)?;
+        Some((ms as f64 / 1000.0, metres))
     });
     Ok(CoverageMap {
         zone_id: q.zone.clone(),

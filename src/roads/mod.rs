@@ -174,6 +174,12 @@ pub struct RoadSearch<'a> {
     roads: &'a Roads,
     /// One search per mode, in [`TravelMode::ALL`] order, made on first use.
     calcs: Vec<Option<fast_paths::PathCalculator>>,
+    /// Travel already measured, by (mode, from node, to node): small cells snap to the
+    /// same road node many times over.
+    known: std::collections::HashMap<(usize, usize, usize), Option<(u64, f64)>>,
+    /// Points already snapped, by (mode, lat bits, lon bits): a responder is measured to
+    /// many cells, a cell from several responders.
+    snapped: std::collections::HashMap<(usize, u64, u64), Option<usize>>,
 }
 
 impl std::fmt::Debug for RoadSearch<'_> {
@@ -190,24 +196,39 @@ impl Roads {
         RoadSearch {
             roads: self,
             calcs: TravelMode::ALL.iter().map(|_| None).collect(),
+            known: std::collections::HashMap::new(),
+            snapped: std::collections::HashMap::new(),
         }
     }
 }
 
 impl RoadSearch<'_> {
-    /// As [`Roads::route`].
-    pub fn route(
+    /// As [`Roads::route`], the travel time (ms) and road distance (m) alone.
+    pub fn travel(
         &mut self,
         mode: TravelMode,
         from: LatLon,
         to: LatLon,
         snap_m: f64,
-    ) -> Option<Route> {
+    ) -> Option<(u64, f64)> {
         let i = TravelMode::ALL.iter().position(|&m| m == mode).unwrap_or(0);
         let g = self.roads.graph(mode);
-        let (a, _) = g.snap(from, snap_m)?;
-        let (b, _) = g.snap(to, snap_m)?;
-        g.route_nodes_with(self.calcs.get_mut(i)?, a, b)
+        let mut snap = |p: LatLon| {
+            *self
+                .snapped
+                .entry((i, p.lat.to_bits(), p.lon.to_bits()))
+                .or_insert_with(|| g.snap(p, snap_m).map(|(node, _)| node))
+        };
+        let a = snap(from)?;
+        let b = snap(to)?;
+        if let Some(known) = self.known.get(&(i, a, b)) {
+            return *known;
+        }
+        let found = g
+            .route_nodes_with(self.calcs.get_mut(i)?, a, b)
+            .map(|r| (r.time_ms, r.distance_m));
+        self.known.insert((i, a, b), found);
+        found
     }
 }
 
