@@ -98,6 +98,30 @@ async fn near_a_free_responder_times_are_short_far_away_long_and_busy_or_off_dut
     assert!(far["best_secs"].as_f64().unwrap() > 600.0, "{far}");
 }
 
+/// The answer is kept while nobody moves (past the first seconds the engine is only asked
+/// for its version), and made again once someone does.
+#[tokio::test]
+async fn a_map_is_kept_while_nobody_moves_and_made_again_when_someone_does() {
+    let app = TestApp::spawn(&[]).await;
+    app.zone("g1", "grid", (39.49, 106.69), (39.50, 106.70))
+        .await;
+    let (sw, ne) = ((39.4911, 106.6914), (39.4989, 106.6986));
+    let walker = worker(&app, "walker", "grid_worker", "foot", None, sw).await;
+    let first = coverage(&app, "zone=g1").await;
+    let fresh = griddispatch::dispatch::coverage::FRESH + std::time::Duration::from_millis(300);
+    tokio::time::sleep(fresh).await;
+    let unchanged = coverage(&app, "zone=g1").await;
+    assert_eq!(unchanged["computed_at_ms"], first["computed_at_ms"]);
+
+    walker.locate(&app, ne.0, ne.1).await;
+    tokio::time::sleep(fresh).await;
+    let moved = coverage(&app, "zone=g1").await;
+    assert_ne!(moved["computed_at_ms"], first["computed_at_ms"]);
+    // The walker is now within 200 m of the nearest cell's centre: under 4 minutes.
+    assert!(secs(cell_at(&moved, ne), "foot") < 240.0, "{moved}");
+    assert!(secs(cell_at(&moved, sw), "foot") > 600.0, "{moved}");
+}
+
 #[tokio::test]
 async fn bad_questions_get_clear_answers() {
     let app = TestApp::spawn(&[]).await;
