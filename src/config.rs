@@ -137,6 +137,8 @@ pub struct ConsoleSettings {
     pub tiles: TileSettings,
     /// Targets that turn the queue's timers amber and red.
     pub targets: TargetSettings,
+    /// Side of the coverage map's cells, metres (`GET /api/v1/coverage`).
+    pub coverage_cell_m: f64,
 }
 
 /// `[console.tiles]`
@@ -169,6 +171,10 @@ pub struct TargetSettings {
     pub accept_amber_secs: u64,
     /// From the accept: red.
     pub accept_red_secs: u64,
+    /// Coverage map: a cell the nearest free responder needs longer than this to reach.
+    pub travel_amber_secs: u64,
+    /// Coverage map: red.
+    pub travel_red_secs: u64,
 }
 
 /// `[http]`
@@ -754,6 +760,12 @@ impl Settings {
         if !(1..=24 * 366).contains(&self.console.session_hours) {
             return bad("console.session_hours", "must be 1 to 8784 (hours)");
         }
+        let cell = self.console.coverage_cell_m;
+        if !(crate::domain::coverage::CELL_M_MIN..=crate::domain::coverage::CELL_M_MAX)
+            .contains(&cell)
+        {
+            return bad("console.coverage_cell_m", "must be 25 to 5000 (metres)");
+        }
         let tiles = &self.console.tiles;
         if !matches!(tiles.crs.as_str(), "wgs84" | "gcj02") {
             return bad("console.tiles.crs", "must be \"wgs84\" or \"gcj02\"");
@@ -783,6 +795,11 @@ impl Settings {
                 "console.targets.accept_red_secs",
                 t.accept_amber_secs,
                 t.accept_red_secs,
+            ),
+            (
+                "console.targets.travel_red_secs",
+                t.travel_amber_secs,
+                t.travel_red_secs,
             ),
         ] {
             if amber == 0 || red < amber {

@@ -8,6 +8,7 @@
 //! reloads exactly what it had promised. The same commit is what the live feed announces
 //! (through [`Announce`]), without waiting for any of its clients.
 
+pub mod coverage;
 mod engine;
 pub(crate) use engine::zone_index;
 mod messages;
@@ -227,6 +228,18 @@ pub enum Command {
     },
     /// Configuration changed in the database; reload it.
     Reload(Reload),
+    /// What the coverage map of a zone needs (`dispatch::coverage`); `None` when the
+    /// engine's responders and zones are still at the `known` version.
+    Coverage {
+        /// The zone.
+        zone: Ident,
+        /// The incident kind whose allowed responder kinds count.
+        kind: Option<String>,
+        /// The version of the map already made.
+        known: Option<coverage::CoverageVersion>,
+        /// The snapshot.
+        reply: Reply<Option<Box<coverage::CoverageSnapshot>>>,
+    },
     /// The MQTT connection (re)started: publish every open task again.
     Republish,
     /// Answers once every command sent before it is committed (or refused): the MQTT client
@@ -264,6 +277,8 @@ pub struct Dispatcher {
     tx: mpsc::Sender<Command>,
     /// New alerts, in a lane of their own (see [`Inbox`]).
     alerts: mpsc::Sender<Command>,
+    /// Coverage maps already made.
+    coverage: Arc<coverage::Cache>,
 }
 
 /// What the engine reads: commands, and new alerts in a lane of their own.
@@ -303,6 +318,7 @@ impl Dispatcher {
             Dispatcher {
                 tx,
                 alerts: alerts_tx,
+                coverage: Arc::default(),
             },
             Inbox { commands, alerts },
         )

@@ -5,6 +5,7 @@
 pub mod alert;
 pub mod camera_health;
 pub mod closed_loop;
+pub mod coverage;
 pub mod geometry;
 pub mod merchants;
 pub mod nearby;

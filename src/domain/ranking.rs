@@ -126,6 +126,8 @@ pub struct ResponderIndex {
     trees: [ModeTree; 3],
     /// The same responders again, by their own zone, one tree per travel mode.
     zone_trees: HashMap<Ident, [ModeTree; 3]>,
+    /// Bumped by every change, so a coverage map knows when it is out of date.
+    version: u64,
 }
 
 impl ResponderIndex {
@@ -136,7 +138,13 @@ impl ResponderIndex {
             by_id: HashMap::new(),
             trees: Default::default(),
             zone_trees: HashMap::new(),
+            version: 0,
         }
+    }
+
+    /// Changes so far (moves, duty, busy): equal versions mean the same responders.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// Number of responders.
@@ -157,6 +165,7 @@ impl ResponderIndex {
     /// Adds or replaces a responder.
     pub fn upsert(&mut self, r: Responder) {
         self.remove(&r.id);
+        self.version += 1;
         if let Some(p) = r.position {
             let entry = GeomWithData::new(self.plane.project(p), r.id.clone());
             if let Some(z) = &r.zone_id {
@@ -171,6 +180,7 @@ impl ResponderIndex {
     /// Forgets a responder.
     pub fn remove(&mut self, id: &Ident) -> Option<Responder> {
         let old = self.by_id.remove(id)?;
+        self.version += 1;
         if let Some(p) = old.position {
             let entry = GeomWithData::new(self.plane.project(p), id.clone());
             if let Some(trees) = old
@@ -203,6 +213,9 @@ impl ResponderIndex {
     /// Marks a responder busy or free.
     pub fn set_busy(&mut self, id: &Ident, busy: bool) {
         if let Some(r) = self.by_id.get_mut(id) {
+            if r.busy != busy {
+                self.version += 1;
+            }
             r.busy = busy;
         }
     }

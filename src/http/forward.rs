@@ -100,11 +100,12 @@ impl ClusterView {
     }
 }
 
-/// Whether a request needs the engine: API writes, and candidates.
+/// Whether a request needs the engine: API writes, candidates and the coverage map.
 fn needs_engine(method: &Method, path: &str) -> bool {
     path.starts_with("/api/")
         && (!matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-            || path.ends_with("/candidates"))
+            || path.ends_with("/candidates")
+            || path == "/api/v1/coverage")
 }
 
 /// Headers that describe one hop, not the request (RFC 9110 §7.6.1), plus the length,
@@ -232,6 +233,7 @@ mod tests {
             &Method::GET,
             "/api/v1/incidents/i1/candidates"
         ));
+        assert!(needs_engine(&Method::GET, "/api/v1/coverage"));
         assert!(!needs_engine(&Method::GET, "/api/v1/incidents"));
         assert!(!needs_engine(&Method::GET, "/api/v1/live"));
         assert!(!needs_engine(&Method::POST, "/field"));

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod cameras;
 pub mod console;
+pub mod coverage;
 pub mod error;
 pub mod field;
 mod field_reports;
@@ -85,6 +86,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let (routes, doc) = openapi::start()
         .merge(zones::router())
+        .merge(coverage::router())
         .merge(responders::router())
         .merge(cameras::router())
         .merge(incidents::router())

@@ -217,11 +217,21 @@ impl ModeGraph {
     /// The fastest route between two nodes, or `None` when one cannot reach the other
     /// (a one-way dead end).
     pub fn route_nodes(&self, from: usize, to: usize) -> Option<Route> {
-        let path = {
-            let mut calc = self.calculator.0.lock().unwrap_or_else(|e| e.into_inner());
-            calc.get_or_insert_with(|| fast_paths::create_calculator(&self.fast))
-                .calc_path(&self.fast, from, to)?
-        };
+        let mut calc = self.calculator.0.lock().unwrap_or_else(|e| e.into_inner());
+        self.route_nodes_with(&mut calc, from, to)
+    }
+
+    /// As [`ModeGraph::route_nodes`] with the caller's own search (`None` until first use),
+    /// for a long run of queries that must not wait for the engine's, nor hold it up.
+    pub fn route_nodes_with(
+        &self,
+        calc: &mut Option<fast_paths::PathCalculator>,
+        from: usize,
+        to: usize,
+    ) -> Option<Route> {
+        let path = calc
+            .get_or_insert_with(|| fast_paths::create_calculator(&self.fast))
+            .calc_path(&self.fast, from, to)?;
         let nodes = path.get_nodes();
         let points: Vec<LatLon> = nodes
             .iter()

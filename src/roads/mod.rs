@@ -167,5 +167,70 @@ impl Roads {
     }
 }
 
+/// Routes on every mode with searches of its own: the coverage map's thousands of queries
+/// run on a blocking thread and must not take turns with the engine's ranking for the
+/// graphs' shared searches.
+pub struct RoadSearch<'a> {
+    roads: &'a Roads,
+    /// One search per mode, in [`TravelMode::ALL`] order, made on first use.
+    calcs: Vec<Option<fast_paths::PathCalculator>>,
+    /// Travel already measured, by (mode, from node, to node): small cells snap to the
+    /// same road node many times over.
+    known: std::collections::HashMap<(usize, usize, usize), Option<(u64, f64)>>,
+    /// Points already snapped, by (mode, lat bits, lon bits): a responder is measured to
+    /// many cells, a cell from several responders.
+    snapped: std::collections::HashMap<(usize, u64, u64), Option<usize>>,
+}
+
+impl std::fmt::Debug for RoadSearch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoadSearch")
+            .field("source", &self.roads.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Roads {
+    /// A search of its own over these roads.
+    pub fn search(&self) -> RoadSearch<'_> {
+        RoadSearch {
+            roads: self,
+            calcs: TravelMode::ALL.iter().map(|_| None).collect(),
+            known: std::collections::HashMap::new(),
+            snapped: std::collections::HashMap::new(),
+        }
+    }
+}
+
+impl RoadSearch<'_> {
+    /// As [`Roads::route`], the travel time (ms) and road distance (m) alone.
+    pub fn travel(
+        &mut self,
+        mode: TravelMode,
+        from: LatLon,
+        to: LatLon,
+        snap_m: f64,
+    ) -> Option<(u64, f64)> {
+        let i = TravelMode::ALL.iter().position(|&m| m == mode).unwrap_or(0);
+        let g = self.roads.graph(mode);
+        let mut snap = |p: LatLon| {
+            *self
+                .snapped
+                .entry((i, p.lat.to_bits(), p.lon.to_bits()))
+                .or_insert_with(|| g.snap(p, snap_m).map(|(node, _)| node))
+        };
+        let a = snap(from)?;
+        let b = snap(to)?;
+        if let Some(known) = self.known.get(&(i, a, b)) {
+            return *known;
+        }
+        let found = g
+            .route_nodes_with(self.calcs.get_mut(i)?, a, b)
+            .map(|r| (r.time_ms, r.distance_m));
+        self.known.insert((i, a, b), found);
+        found
+    }
+}
+
 #[cfg(test)]
 mod tests;

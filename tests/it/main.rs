@@ -21,6 +21,7 @@ mod cli;
 mod cluster;
 mod console;
 mod console_auth;
+mod coverage;
 mod deadlines;
 mod dispatch;
 mod duty;

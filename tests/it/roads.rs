@@ -13,7 +13,7 @@ use crate::common::{worker, TestApp};
 const DEG_M: f64 = 111_320.0;
 
 /// (lat, lon) of a grid point 100 m apart at 39.5° N.
-fn point(row: i32, col: i32) -> (f64, f64) {
+pub(crate) fn point(row: i32, col: i32) -> (f64, f64) {
     let lat0: f64 = 39.5;
     let lon_step = 100.0 / (DEG_M * lat0.to_radians().cos());
     (
@@ -24,7 +24,7 @@ fn point(row: i32, col: i32) -> (f64, f64) {
 
 /// The west bank's road 1–2, the east bank's 3–4 (100 m east), a bridge 2–4 a kilometre
 /// north, and a street 3–7 on the east bank.
-fn river() -> RawMap {
+pub(crate) fn river() -> RawMap {
     let nodes: HashMap<i64, (f64, f64)> = [
         (1, point(0, 0)),
         (2, point(10, 0)),

@@ -136,6 +136,7 @@ impl Engine {
             metrics,
             zones: ZoneIndex::default(),
             responders: ResponderIndex::new(39.5),
+            zones_epoch: 0,
             roads: load_roads(settings).await,
             cameras: CameraWatch::new(offline_after_ms),
             incidents: Incidents::new(39.5),
@@ -191,6 +192,7 @@ impl Engine {
 
     async fn load_zones(&mut self) -> Result<(), StoreError> {
         self.zones = zone_index(&self.store.zones().await?);
+        self.zones_epoch += 1;
         Ok(())
     }
 

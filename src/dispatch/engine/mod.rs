@@ -23,6 +23,7 @@ mod answers;
 mod camera_watch;
 mod cameras;
 mod commit;
+mod coverage;
 mod incident_book;
 mod inspection;
 mod load;
@@ -81,6 +82,8 @@ pub(super) struct Engine {
     zones: ZoneIndex,
     /// Responders with their positions.
     responders: ResponderIndex,
+    /// Bumped each time the zones are loaded: coverage maps of the old outlines are stale.
+    zones_epoch: u64,
     /// The imported roads, when there are any (`<data_dir>/roads.bin`).
     roads: Option<Arc<crate::roads::Roads>>,
     /// Cameras, their health and their offline incidents.
@@ -290,6 +293,12 @@ impl Engine {
                 camera_id,
                 result,
             } => self.on_snapshot(&incident_id, &camera_id, result),
+            Command::Coverage {
+                zone,
+                kind,
+                known,
+                reply,
+            } => self.on_coverage(&zone, kind.as_deref(), known, reply),
             Command::Republish => self.publish_inbox(),
             Command::Barrier(tx) => self.on_barrier(tx),
             Command::AuditRetained {

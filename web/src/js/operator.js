@@ -6,6 +6,7 @@ import { api, apiAll, h, text, age, when, toast, requireSession, header, ROLE_RA
 import { OPEN_STATES, actionsFor, etaParts, extensionRequest, incidentTitle, kindLabel, panIntoView, responderName } from './console-core.js';
 import { createMap, zoneStyle, fitTo } from './map.js';
 import { merchantsLayer } from './merchants-layer.js';
+import { coverageLayer } from './coverage-layer.js';
 import { startLive } from './live.js';
 import { isOverdue, msToDue } from './deadline.js';
 import { actorText, eventText } from './timeline.js';
@@ -28,6 +29,7 @@ header(user, 'operator');
 const cfg = await api('GET', '/api/v1/console/config');
 const M = createMap(document.getElementById('map'), cfg.tiles);
 const merchants = merchantsLayer(M, t);
+const coverage = coverageLayer(M, cfg.targets);
 const layers = {
   zones: L.geoJSON(null, { style: zoneStyle, onEachFeature: (f, l) => l.bindTooltip(text(`${f.properties.name || f.properties.id} (${f.properties.id})`), { sticky: true }) }),
   cameras: L.layerGroup(),
@@ -122,10 +124,12 @@ function onEvent(msg) {
       const owner = d.incident_id || [...incidents.values()].find((i) => (i.tasks || []).some((x) => x.task_id === d.task_id))?.id;
       if (owner) refreshDetail(owner);
       else scheduleReload();
+      coverage.poke(); // an offer or its end frees or binds a responder
       break;
     }
     case 'responder':
       if (d.id) responders.set(d.id, { ...(responders.get(d.id) || {}), ...d });
+      coverage.poke();
       break;
     case 'camera':
       if (d.id) cameras.set(d.id, { ...(cameras.get(d.id) || {}), ...d });
