@@ -264,12 +264,16 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
 
     let broker_stats = broker.as_ref().map(|(b, _)| b.stats());
     let audit_budget = Arc::new(crate::store::AuditBudget::default());
+    let (audit_queue, audit_rx) = crate::store::AuditQueue::new();
+    // Ends when the broker (its only sender) has stopped, so what it queued is written.
+    tracker.spawn(crate::store::AuditQueue::run(store.clone(), audit_rx));
     if let Some((broker, _)) = broker {
         let auth = Arc::new(StoreAuthenticator {
             store: store.clone(),
             superuser: DISPATCHER_MQTT_USER.to_owned(),
             superuser_password,
             audit_budget: audit_budget.clone(),
+            audit: audit_queue,
         });
         supervise(
             &tracker,

@@ -6,7 +6,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 
 use super::broker::{Authenticator, Principal};
-use crate::store::{AccountOwner, AuditBudget, NewAuditEntry, Store};
+use crate::store::{AccountOwner, AuditBudget, AuditQueue, NewAuditEntry, Store};
 
 /// Checks MQTT logins against the store.
 #[derive(Debug, Clone)]
@@ -19,6 +19,8 @@ pub struct StoreAuthenticator {
     pub superuser_password: String,
     /// Bounds the audit log's entries for refused logins (shared with the API's).
     pub audit_budget: std::sync::Arc<AuditBudget>,
+    /// Where refused logins are written from, in batches.
+    pub audit: AuditQueue,
 }
 
 /// The IP address in a peer as the broker names it (`ws:1.2.3.4:5678`).
@@ -80,14 +82,11 @@ impl Authenticator for StoreAuthenticator {
             ),
             ..NewAuditEntry::default()
         });
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            for e in suppressed.iter().chain(entry.iter()) {
-                if let Err(err) = store.append_audit(e).await {
-                    tracing::error!(error = %err, "could not write a refused MQTT login to the audit log");
-                }
+        for e in suppressed.into_iter().chain(entry) {
+            if !self.audit.push(e) {
+                tracing::warn!("audit log queue full: a refused MQTT login was not written");
             }
-        });
+        }
     }
 }
 

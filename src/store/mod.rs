@@ -32,7 +32,9 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, Decode, Executor, Type, ValueRef};
 
 pub use accounts::{source_username, AccountOwner, MqttAccountRow, MqttCredentials};
-pub use audit::{AuditBudget, AuditFilter, AuditRow, NewAuditEntry, ANONYMOUS_PER_MINUTE};
+pub use audit::{
+    AuditBudget, AuditFilter, AuditQueue, AuditRow, NewAuditEntry, ANONYMOUS_PER_MINUTE,
+};
 pub use camera_health::{
     CameraHealthRow, CameraHistoryRow, CameraStatusWrite, CameraStreamRow, CameraView,
 };
