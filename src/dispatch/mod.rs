@@ -13,6 +13,7 @@ mod engine;
 pub(crate) use engine::zone_index;
 mod messages;
 mod outgoing;
+pub mod task_routes;
 
 use std::sync::Arc;
 
@@ -239,6 +240,13 @@ pub enum Command {
         known: Option<coverage::CoverageVersion>,
         /// The snapshot.
         reply: Reply<Option<Box<coverage::CoverageSnapshot>>>,
+    },
+    /// What the routes of an open incident's live tasks need (`dispatch::task_routes`).
+    TaskRoutes {
+        /// The incident.
+        incident_id: String,
+        /// The snapshot.
+        reply: Reply<Box<task_routes::RoutesSnapshot>>,
     },
     /// The MQTT connection (re)started: publish every open task again.
     Republish,

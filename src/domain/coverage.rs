@@ -151,6 +151,15 @@ pub struct CoverRules {
     pub candidates: usize,
 }
 
+impl CoverRules {
+    /// The straight-line estimate, seconds: great-circle metres × detour factor ÷ the
+    /// mode's speed (the ranking's fallback when a pair has no road route).
+    pub fn straight_secs(&self, mode: TravelMode, distance_m: f64) -> f64 {
+        let slot = TravelMode::ALL.iter().position(|&m| m == mode).unwrap_or(0);
+        distance_m * self.detour_factor / self.speed_mps[slot]
+    }
+}
+
 /// How soon one responder could reach a cell's centre.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Reach {
@@ -218,11 +227,10 @@ pub fn cover(
             let origin = plane.project(cell.centre);
             let mut fastest: [Option<Reach>; 3] = Default::default();
             for (slot, (&mode, tree)) in TravelMode::ALL.iter().zip(&trees).enumerate() {
-                let speed = rules.speed_mps[slot];
                 fastest[slot] = tree
                     .nearest_neighbor_iter(&origin)
                     .take(k)
-                    .map(|e| measure(&units[e.data], cell.centre, mode, speed, rules, &mut road))
+                    .map(|e| measure(&units[e.data], cell.centre, mode, rules, &mut road))
                     .min_by(|a, b| {
                         a.eta_secs
                             .total_cmp(&b.eta_secs)
@@ -254,7 +262,6 @@ fn measure(
     u: &Unit,
     to: LatLon,
     mode: TravelMode,
-    speed: f64,
     rules: &CoverRules,
     road: &mut impl FnMut(&Unit, LatLon) -> Option<(f64, f64)>,
 ) -> Reach {
@@ -270,7 +277,7 @@ fn measure(
         },
         None => Reach {
             responder_id: u.id.clone(),
-            eta_secs: distance_m * rules.detour_factor / speed,
+            eta_secs: rules.straight_secs(mode, distance_m),
             distance_m,
             eta_source: EtaSource::Straight,
             road_distance_m: None,

@@ -100,11 +100,13 @@ impl ClusterView {
     }
 }
 
-/// Whether a request needs the engine: API writes, candidates and the coverage map.
+/// Whether a request needs the engine: API writes, candidates, task routes and the
+/// coverage map.
 fn needs_engine(method: &Method, path: &str) -> bool {
     path.starts_with("/api/")
         && (!matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
             || path.ends_with("/candidates")
+            || (path.starts_with("/api/v1/incidents/") && path.ends_with("/routes"))
             || path == "/api/v1/coverage")
 }
 
@@ -234,6 +236,7 @@ mod tests {
             "/api/v1/incidents/i1/candidates"
         ));
         assert!(needs_engine(&Method::GET, "/api/v1/coverage"));
+        assert!(needs_engine(&Method::GET, "/api/v1/incidents/i1/routes"));
         assert!(!needs_engine(&Method::GET, "/api/v1/incidents"));
         assert!(!needs_engine(&Method::GET, "/api/v1/live"));
         assert!(!needs_engine(&Method::POST, "/field"));

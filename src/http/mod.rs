@@ -23,6 +23,7 @@ pub mod reports;
 pub mod responders;
 pub mod serve;
 pub mod session;
+mod task_routes;
 pub mod users;
 pub mod zones;
 
@@ -90,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .merge(responders::router())
         .merge(cameras::router())
         .merge(incidents::router())
+        .merge(task_routes::router())
         .merge(ingest::router())
         .merge(ops::router())
         .merge(reports::router())

@@ -203,6 +203,22 @@ impl Roads {
 }
 
 impl RoadSearch<'_> {
+    /// As [`Roads::route`] (the points too), with this search's own state: a task's route
+    /// is drawn off the engine's task and must not wait for the engine's shared search.
+    pub fn route(
+        &mut self,
+        mode: TravelMode,
+        from: LatLon,
+        to: LatLon,
+        snap_m: f64,
+    ) -> Option<Route> {
+        let i = TravelMode::ALL.iter().position(|&m| m == mode).unwrap_or(0);
+        let g = self.roads.graph(mode);
+        let (a, _) = g.snap(from, snap_m)?;
+        let (b, _) = g.snap(to, snap_m)?;
+        g.route_nodes_with(self.calcs.get_mut(i)?, a, b)
+    }
+
     /// As [`Roads::route`], the travel time (ms) and road distance (m) alone.
     pub fn travel(
         &mut self,

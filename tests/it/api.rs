@@ -53,6 +53,7 @@ async fn every_endpoint_needs_credentials_and_the_right_role() {
         (Method::GET, "/api/v1/incidents/i1", Role::Viewer),
         (Method::GET, "/api/v1/incidents/i1/timeline", Role::Viewer),
         (Method::GET, "/api/v1/incidents/i1/candidates", Role::Viewer),
+        (Method::GET, "/api/v1/incidents/i1/routes", Role::Viewer),
         (
             Method::GET,
             "/api/v1/incidents/i1/snapshots/1.jpg",

@@ -52,6 +52,7 @@ mod roads;
 mod schema;
 mod sim;
 mod snapshots;
+mod task_routes;
 mod tls;
 mod verification;
 mod video;

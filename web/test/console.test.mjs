@@ -2,7 +2,7 @@
 // travel estimate, kinds and titles in words, and the pan that keeps an incident in view.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { actionsFor, canAct, etaParts, extensionRequest, incidentTitle, kindLabel, panIntoView, responderName, OPEN_STATES } from '../src/js/console-core.js';
+import { actionsFor, canAct, distanceText, etaParts, extensionRequest, incidentTitle, kindLabel, liveTasksKey, panIntoView, responderName, OPEN_STATES } from '../src/js/console-core.js';
 import { t, hasKey, setLang } from '../src/js/i18n.js';
 
 test('a viewer gets no action; an operator and an admin get those of the state', () => {
@@ -69,4 +69,21 @@ test('the map pans only when the incident is under the drawer or off the edge', 
   assert.deepEqual(panIntoView({ x: 100, y: -50 }, size, 460), [-190, -478]);
   // A map narrower than the drawer: nothing sensible to do.
   assert.deepEqual(panIntoView({ x: 300, y: 300 }, { x: 480, y: 600 }, 460), [0, 0]);
+});
+
+test('routes are fetched again when an incident\'s live tasks change, not otherwise', () => {
+  const offered = [{ task_id: 'b', status: 'offered' }, { task_id: 'a', status: 'rejected' }];
+  assert.equal(liveTasksKey(offered), 'b:offered');
+  assert.equal(liveTasksKey([...offered].reverse()), 'b:offered');
+  assert.equal(liveTasksKey([{ task_id: 'b', status: 'accepted' }]), 'b:accepted');
+  // On scene, the responder is there: no route to draw.
+  assert.equal(liveTasksKey([{ task_id: 'b', status: 'on_scene' }]), '');
+  assert.equal(liveTasksKey(undefined), '');
+});
+
+test('distances read in metres, then kilometres', () => {
+  assert.equal(distanceText(99.6), '100 m');
+  assert.equal(distanceText(2100), '2.1 km');
+  assert.equal(distanceText(null), '—');
+  assert.equal(distanceText(Number.NaN), '—');
 });

@@ -31,6 +31,7 @@ mod offer_book;
 mod offers;
 mod operators;
 mod replays;
+mod task_routes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -299,6 +300,7 @@ impl Engine {
                 known,
                 reply,
             } => self.on_coverage(&zone, kind.as_deref(), known, reply),
+            Command::TaskRoutes { incident_id, reply } => self.on_task_routes(&incident_id, reply),
             Command::Republish => self.publish_inbox(),
             Command::Barrier(tx) => self.on_barrier(tx),
             Command::AuditRetained {

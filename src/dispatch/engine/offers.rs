@@ -76,7 +76,7 @@ pub(super) fn rank_params(rules: &DispatchSettings, now: i64) -> RankParams {
 
 /// What to rank for an incident: responders go to its rendezvous when it has one, its
 /// zone is where the incident is, and those in `exclude` are not offered it again.
-fn rank_request<'a>(
+pub(super) fn rank_request<'a>(
     rules: &'a DispatchSettings,
     incident: &'a IncidentRow,
     exclude: &'a HashSet<Ident>,

@@ -93,3 +93,20 @@ export function panIntoView(point, size, drawerWidth, margin = 40) {
   if (inside || right < 2 * margin) return [0, 0];
   return [Math.round(point.x - right / 2), Math.round(point.y - size.y / 2)];
 }
+
+/** Task statuses whose responder may still be on the way: their route is drawn on the map. */
+export const LIVE_TASK = ['offered', 'accepted', 'en_route'];
+
+/**
+ * What an incident's drawn routes depend on: its live tasks and where they stand, as a key
+ * that changes when they do (then the routes are fetched again). '' when none is live.
+ */
+export function liveTasksKey(tasks) {
+  return (tasks || []).filter((x) => LIVE_TASK.includes(x.status)).map((x) => `${x.task_id}:${x.status}`).sort().join(' ');
+}
+
+/** A distance in metres for a table: "430 m", "2.1 km"; '—' when unknown. */
+export function distanceText(m) {
+  if (m === null || m === undefined || !Number.isFinite(m) || m < 0) return '—';
+  return m < 1000 ? `${Math.round(m)} m` : `${(m / 1000).toFixed(1)} km`;
+}

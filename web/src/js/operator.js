@@ -3,10 +3,11 @@
 // the incident drawer with actions, manual incidents, and
 // live updates over `/api/v1/live`.
 import { api, apiAll, h, text, age, when, toast, requireSession, header, ROLE_RANK, t, applyI18n, onLangChange, hasKey, clock } from './common.js';
-import { OPEN_STATES, actionsFor, etaParts, extensionRequest, incidentTitle, kindLabel, panIntoView, responderName } from './console-core.js';
+import { OPEN_STATES, actionsFor, distanceText, etaParts, extensionRequest, incidentTitle, kindLabel, panIntoView, responderName } from './console-core.js';
 import { createMap, zoneStyle, fitTo } from './map.js';
 import { merchantsLayer } from './merchants-layer.js';
 import { coverageLayer } from './coverage-layer.js';
+import { routesLayer } from './route-layer.js';
 import { startLive } from './live.js';
 import { isOverdue, msToDue } from './deadline.js';
 import { actorText, eventText } from './timeline.js';
@@ -30,11 +31,13 @@ const cfg = await api('GET', '/api/v1/console/config');
 const M = createMap(document.getElementById('map'), cfg.tiles);
 const merchants = merchantsLayer(M, t);
 const coverage = coverageLayer(M, cfg.targets);
+const routes = routesLayer(M, { t, eta, name: (id) => responderName(id, responders) });
 const layers = {
   zones: L.geoJSON(null, { style: zoneStyle, onEachFeature: (f, l) => l.bindTooltip(text(`${f.properties.name || f.properties.id} (${f.properties.id})`), { sticky: true }) }),
   cameras: L.layerGroup(),
   responders: L.layerGroup(),
   incidents: L.layerGroup(),
+  routes: routes.group,
   merchants: merchants.group,
 };
 for (const l of Object.values(layers)) l.addTo(M.map);
@@ -130,6 +133,7 @@ function onEvent(msg) {
     case 'responder':
       if (d.id) responders.set(d.id, { ...(responders.get(d.id) || {}), ...d });
       coverage.poke();
+      if (d.id) routes.poke(d.id);
       break;
     case 'camera':
       if (d.id) cameras.set(d.id, { ...(cameras.get(d.id) || {}), ...d });
@@ -291,7 +295,7 @@ function drawMap() {
   }
 }
 
-function drawAll() { drawQueue(); drawMap(); }
+function drawAll() { drawQueue(); drawMap(); routes.sync(incidents); }
 // Deadlines pass without an event: each second the queue is worked out again, and the map
 // when an incident has become overdue since it was drawn.
 setInterval(() => { drawQueue(); if (overdueKey(Date.now()) !== mapOverdue) drawMap(); }, 1000);
@@ -396,10 +400,13 @@ async function openDrawer(id) {
       h('div.btns', {},
         h('button.danger#cancel-incident', { onclick: () => { if (confirm(t('confirm_cancel', { id: d.id.slice(0, 8) }))) act(id, 'cancel', { note: note() }); } }, t('cancel_incident')),
         h('button.primary#close-incident', { onclick: () => act(id, 'close', { note: note() }) }, t('close_incident')))) : null,
-    open ? section('candidates', cands.length ? h('table.cands', {}, h('thead', {}, h('tr', {}, [t('responder'), h('span', { title: t('eta_help') }, t('eta_est')), t('distance'), t('in_zone'), ''].map((x) => h('th', {}, x)))),
-      h('tbody', {}, cands.map((c) => h('tr', { dataset: { responder: c.responder_id } },
+    open ? section('candidates', cands.length ? h('table.cands', {}, h('thead', {}, h('tr', {}, [t('responder'), h('span', { title: t('road_eta_help') }, t('road_eta')), t('straight_dist'), t('road_dist'), t('in_zone'), ''].map((x) => h('th', {}, x)))),
+      h('tbody', {}, cands.map((c) => h('tr', { dataset: { responder: c.responder_id, source: c.eta_source || 'straight' } },
         h('td', {}, responders.get(c.responder_id)?.name ? `${responders.get(c.responder_id).name} (${c.responder_id})` : c.responder_id),
-        h('td.eta', { title: t('eta_help') }, eta(c.eta_secs)), h('td', {}, `${Math.round(c.distance_m)} m`), h('td', {}, c.in_zone ? t('yes') : t('no')),
+        h('td.eta', { title: `${t('road_eta_help')} · ${t('eta_help')}` }, eta(c.eta_secs), ' ', h('small.muted.eta-src', {}, c.eta_source === 'road' ? t('eta_road') : t('eta_straight'))),
+        h('td.dist', {}, distanceText(c.distance_m)),
+        h('td.road-dist', {}, c.eta_source === 'road' ? distanceText(c.road_distance_m) : h('span.muted', {}, t('eta_straight'))),
+        h('td', {}, c.in_zone ? t('yes') : t('no')),
         h('td', {}, canAct ? h('button.small.assign', { dataset: { responder: c.responder_id }, onclick: () => act(id, 'assign', { responder_id: c.responder_id, note: note() }) }, hasTask ? t('reassign') : t('assign')) : null)))))
       : h('p.muted', {}, t('no_candidates'))) : null,
     section('tasks', (d.tasks || []).length ? h('table.tasks', {},
