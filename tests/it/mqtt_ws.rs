@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use crate::common::{Api, TestApp, Worker};
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -43,48 +42,14 @@ async fn open(
     Ok((stream, chosen))
 }
 
-/// A local TCP port whose connections are carried over WebSocket to the broker, so an
-/// ordinary MQTT client speaks to the broker the way a browser does.
+/// A local TCP port whose connections reach the broker over WebSocket (`common::ws`).
 async fn ws_proxy(ws: SocketAddr) -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (socket, chosen) = open(ws, "mqtt").await.unwrap();
-                assert_eq!(chosen.as_deref(), Some("mqtt"));
-                let (mut ws_tx, mut ws_rx) = socket.split();
-                let (mut tcp_rx, mut tcp_tx) = tcp.into_split();
-                let up = async {
-                    let mut buf = vec![0u8; 16 * 1024];
-                    loop {
-                        let n = match tcp_rx.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        if ws_tx
-                            .send(Message::Binary(buf[..n].to_vec().into()))
-                            .await
-                            .is_err()
-                        {
-                            break;
-                        }
-                    }
-                };
-                let down = async {
-                    while let Some(Ok(msg)) = ws_rx.next().await {
-                        if let Message::Binary(data) = msg {
-                            if tcp_tx.write_all(&data).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
-                };
-                tokio::select! { _ = up => {}, _ = down => {} }
-            });
-        }
-    });
-    port
+    common::ws::bridge(move || async move {
+        let (socket, chosen) = open(ws, "mqtt").await.unwrap();
+        assert_eq!(chosen.as_deref(), Some("mqtt"));
+        socket
+    })
+    .await
 }
 
 #[tokio::test]

@@ -4,69 +4,38 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use futures::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::{spawn, Certs, TlsClient};
 use crate::common::test_settings;
 
 /// A local TCP port whose connections are carried over WSS (TLS trusting `tls`, checking
 /// the name `localhost`) to the broker's `/mqtt`, so an ordinary MQTT client speaks to the
-/// broker the way the field app in an https page does.
+/// broker the way the field app in an https page does (`common::ws`).
 async fn wss_bridge(wss: SocketAddr, tls: Arc<rustls::ClientConfig>) -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let tls = tls.clone();
-            tokio::spawn(async move {
-                let socket = tokio::net::TcpStream::connect(wss).await.unwrap();
-                let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-                let secure = tokio_rustls::TlsConnector::from(tls)
-                    .connect(name, socket)
-                    .await
-                    .expect("TLS to the WSS listener");
-                let mut req = format!("wss://localhost:{}/mqtt", wss.port())
-                    .into_client_request()
-                    .unwrap();
-                req.headers_mut()
-                    .insert("sec-websocket-protocol", "mqtt".parse().unwrap());
-                let (ws, resp) = tokio_tungstenite::client_async(req, secure)
-                    .await
-                    .expect("WebSocket handshake over TLS");
-                assert_eq!(resp.headers()["sec-websocket-protocol"], "mqtt");
-                let (mut ws_tx, mut ws_rx) = ws.split();
-                let (mut tcp_rx, mut tcp_tx) = tcp.into_split();
-                let up = async {
-                    let mut buf = vec![0u8; 16 * 1024];
-                    loop {
-                        let n = match tcp_rx.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        let frame = Message::Binary(buf[..n].to_vec().into());
-                        if ws_tx.send(frame).await.is_err() {
-                            break;
-                        }
-                    }
-                };
-                let down = async {
-                    while let Some(Ok(msg)) = ws_rx.next().await {
-                        if let Message::Binary(data) = msg {
-                            if tcp_tx.write_all(&data).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
-                };
-                tokio::select! { _ = up => {}, _ = down => {} }
-            });
+    crate::common::ws::bridge(move || {
+        let tls = tls.clone();
+        async move {
+            let socket = tokio::net::TcpStream::connect(wss).await.unwrap();
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            let secure = tokio_rustls::TlsConnector::from(tls)
+                .connect(name, socket)
+                .await
+                .expect("TLS to the WSS listener");
+            let mut req = format!("wss://localhost:{}/mqtt", wss.port())
+                .into_client_request()
+                .unwrap();
+            req.headers_mut()
+                .insert("sec-websocket-protocol", "mqtt".parse().unwrap());
+            let (ws, resp) = tokio_tungstenite::client_async(req, secure)
+                .await
+                .expect("WebSocket handshake over TLS");
+            assert_eq!(resp.headers()["sec-websocket-protocol"], "mqtt");
+            ws
         }
-    });
-    port
+    })
+    .await
 }
 
 #[tokio::test]
