@@ -22,7 +22,7 @@ pub(super) async fn record_start(store: &Store, settings: &Settings) {
         "settings_sha256": fingerprint,
     });
     let before = match store.last_audit_of("service.start").await {
-        Ok(row) => row.and_then(|r| r.after),
+        Ok(row) => row.and_then(|r| r.entry.after),
         Err(e) => {
             tracing::warn!(error = %e, "could not read the last start from the audit log");
             None

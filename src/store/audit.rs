@@ -5,13 +5,12 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use sqlx::FromRow;
 
 use super::{Store, StoreError};
 
-/// One entry to append.
-#[derive(Debug, Clone, Default)]
+/// One entry: to append, or as read back ([`AuditRow`]).
+#[derive(Debug, Clone, Default, FromRow)]
 pub struct NewAuditEntry {
     /// When, Unix ms.
     pub at: i64,
@@ -41,34 +40,13 @@ pub struct NewAuditEntry {
 }
 
 /// A stored entry.
-#[derive(Debug, Clone, FromRow, Serialize)]
+#[derive(Debug, Clone, FromRow)]
 pub struct AuditRow {
     /// Order of writing.
     pub seq: i64,
-    /// When, Unix ms.
-    pub at: i64,
-    /// Who.
-    pub actor: String,
-    /// The caller's role.
-    pub role: Option<String>,
-    /// From where.
-    pub address: Option<String>,
-    /// What.
-    pub action: String,
-    /// The kind of thing acted on.
-    pub target_kind: Option<String>,
-    /// Its id.
-    pub target_id: Option<String>,
-    /// `METHOD /path`.
-    pub request: Option<String>,
-    /// The HTTP status answered.
-    pub status: i32,
-    /// The request's parameters (JSON).
-    pub detail: Option<String>,
-    /// Before (JSON).
-    pub before: Option<String>,
-    /// After (JSON).
-    pub after: Option<String>,
+    /// The entry.
+    #[sqlx(flatten)]
+    pub entry: NewAuditEntry,
 }
 
 /// Which entries to read: every field that is set must match.

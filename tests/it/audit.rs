@@ -124,30 +124,16 @@ async fn logins_failed_logins_and_logouts_are_kept_without_passwords() {
         .create_user("wangfang", "correct horse battery", Role::Operator)
         .await
         .unwrap();
-    let login = |password: &'static str| {
-        app.http
-            .post(format!("{}/api/v1/session", app.base))
-            .json(&json!({"username": "wangfang", "password": password}))
-            .send()
-    };
-    assert_eq!(login("guess-one-two").await.unwrap().status(), 401);
-    let ok = login("correct horse battery").await.unwrap();
-    assert_eq!(ok.status(), 200);
-    let cookie = ok.headers()[reqwest::header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let out = app
+    let wrong = app
         .http
-        .delete(format!("{}/api/v1/session", app.base))
-        .header(reqwest::header::COOKIE, &cookie)
-        .header(reqwest::header::ORIGIN, &app.base)
+        .post(format!("{}/api/v1/session", app.base))
+        .json(&json!({"username": "wangfang", "password": "guess-one-two"}))
         .send()
         .await
         .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let (cookie, _) = crate::merchants::login(&app, "wangfang", "correct horse battery").await;
+    let out = crate::common::logout(&app, &cookie).await;
     assert_eq!(out.status(), 204);
 
     let entries = audit(&app, "action=session.").await;

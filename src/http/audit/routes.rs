@@ -91,9 +91,10 @@ fn json_of(text: &Option<String>) -> Option<Value> {
 }
 
 impl AuditLine {
-    fn of(r: &AuditRow) -> AuditLine {
+    fn of(row: &AuditRow) -> AuditLine {
+        let r = &row.entry;
         AuditLine {
-            seq: r.seq,
+            seq: row.seq,
             at: crate::http::rfc3339(r.at),
             actor: r.actor.clone(),
             role: r.role.clone(),
@@ -207,10 +208,10 @@ async fn export(
         "before",
         "after",
     ];
-    let cells = rows.into_iter().map(|r| {
+    let cells = rows.into_iter().map(|AuditRow { seq, entry: r }| {
         let o = |v: Option<String>| v.unwrap_or_default();
         vec![
-            r.seq.to_string(),
+            seq.to_string(),
             crate::http::rfc3339(r.at),
             r.actor,
             o(r.role),

@@ -477,6 +477,18 @@ pub async fn forget_session(host: &str, port: u16, client_id: &str) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
+/// Logs the console session `cookie` (`gd_session=…`) out, as the console does (with
+/// this site's `Origin`).
+pub async fn logout(api: &Api, cookie: &str) -> reqwest::Response {
+    api.http
+        .delete(format!("{}/api/v1/session", api.base))
+        .header(reqwest::header::COOKIE, cookie)
+        .header(reqwest::header::ORIGIN, &api.base)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A TCP port nothing listens on now (for processes the test starts itself).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -84,14 +84,7 @@ async fn the_api_speaks_https_only_and_its_cookie_is_secure() {
     );
     // The console's same-origin rule holds for an https origin: logout with the cookie.
     let cookie = set.split(';').next().unwrap().to_owned();
-    let out = app
-        .http
-        .delete(format!("{}/api/v1/session", app.base))
-        .header(reqwest::header::COOKIE, &cookie)
-        .header(reqwest::header::ORIGIN, &app.base)
-        .send()
-        .await
-        .unwrap();
+    let out = crate::common::logout(&app, &cookie).await;
     assert_eq!(out.status(), 204);
 }
 
