@@ -31,7 +31,8 @@ async fn detail_of(req: Request) -> (Request, Option<String>) {
         .is_some_and(|v| v.starts_with("application/json"));
     let query = req.uri().query().map(str::to_owned);
     if !(small && json) {
-        let detail = query.map(|q| Value::from(format!("?{q}")).to_string());
+        // An object, as every detail is (the document says so): `{"query": "a=1&b=2"}`.
+        let detail = query.map(|q| serde_json::json!({ "query": q }).to_string());
         return (req, detail);
     }
     let (parts, body) = req.into_parts();

@@ -85,9 +85,14 @@ struct AuditLine {
     after: Option<Value>,
 }
 
+/// A stored JSON text as the object it holds; a text that is not a JSON object (none is
+/// written so, but the column is plain text) as `{"text": …}`, so the answer keeps the
+/// documented shape.
 fn json_of(text: &Option<String>) -> Option<Value> {
-    text.as_deref()
-        .map(|t| serde_json::from_str(t).unwrap_or_else(|_| Value::from(t)))
+    text.as_deref().map(|t| match serde_json::from_str(t) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => serde_json::json!({ "text": t }),
+    })
 }
 
 impl AuditLine {
