@@ -286,17 +286,14 @@ fn main() {
             "--nodes" => nodes = args.next().unwrap().parse().unwrap(),
             "--prep" => {
                 let mode = args.next().unwrap();
-                let mode = TravelMode::ALL
-                    .into_iter()
-                    .find(|m| m.as_str() == mode)
-                    .unwrap();
+                let mode = *TravelMode::ALL.iter().find(|m| m.as_str() == mode).unwrap();
                 prep = Some((mode, args.next().unwrap()));
             }
             _ => {}
         }
     }
     if let Some((mode, variant)) = prep {
-        prep_only(nodes, *mode, &variant);
+        prep_only(nodes, mode, &variant);
         return;
     }
     println!("| graph | what | figure |");
