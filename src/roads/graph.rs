@@ -193,7 +193,7 @@ pub fn kept_graph(
 /// for queries and for the car graph, whose preparation grows a little faster than
 /// linearly (25k nodes: 0.6 s; 250k: 11.8 s, 1.65 M shortcut edges, 8 routes p50 1.2 ms). It is NOT fast enough
 /// for the walking graph of that grid (uniform speed, two-way, diagonal footpaths):
-/// 25k nodes took 42 s and 100k did not finish in 300 s. Smaller witness-search limits
+/// 25k nodes took 42 s, 50k 178 s, and 100k did not finish in 300 s. Smaller witness-search limits
 /// (`Params` 0.1/50/10/50) and a deeper hierarchy factor (1.0) were slower still (73 s,
 /// 92 s at 25k); the nested-dissection order (`dissection_order`) prepared 25k in 7.3 s
 /// and 100k in 75 s, but with 4.9 M shortcut edges and 8 routes at p50 26 ms, far over
