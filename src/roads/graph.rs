@@ -139,51 +139,79 @@ pub fn edges_of(map: &RawMap, mode: TravelMode) -> Edges {
     }
 }
 
+/// `mode`'s graph in `map` cut to its largest connected part: the kept nodes' positions
+/// (by graph node id), the graph to prepare, and what was kept.
+pub fn kept_graph(
+    map: &RawMap,
+    mode: TravelMode,
+) -> (Vec<(f64, f64)>, fast_paths::InputGraph, GraphStats) {
+    let (positions, edges) = edges_of(map, mode);
+    let nodes_read = positions.len();
+    // The largest part joined by roads in either direction; the rest (islands, a
+    // car park's lone service road) would only catch snaps and route nowhere.
+    let mut parent: Vec<usize> = (0..nodes_read).collect();
+    for &(a, b) in edges.keys() {
+        let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+        if ra != rb {
+            parent[ra] = rb;
+        }
+    }
+    let mut size: HashMap<usize, usize> = HashMap::new();
+    for i in 0..nodes_read {
+        *size.entry(root(&mut parent, i)).or_default() += 1;
+    }
+    let largest = size.iter().max_by_key(|(r, n)| (**n, **r)).map(|(r, _)| *r);
+    let mut keep: Vec<Option<usize>> = vec![None; nodes_read];
+    let mut kept_positions = Vec::new();
+    for i in 0..nodes_read {
+        if Some(root(&mut parent, i)) == largest {
+            keep[i] = Some(kept_positions.len());
+            kept_positions.push(positions[i]);
+        }
+    }
+    let mut input = fast_paths::InputGraph::new();
+    let mut kept_edges = 0;
+    for (&(a, b), &ms) in &edges {
+        if let (Some(a), Some(b)) = (keep[a], keep[b]) {
+            input.add_edge(a, b, usize::try_from(ms).unwrap_or(usize::MAX));
+            kept_edges += 1;
+        }
+    }
+    input.freeze();
+    let stats = GraphStats {
+        nodes_read,
+        nodes: kept_positions.len(),
+        edges: kept_edges,
+    };
+    (kept_positions, input, stats)
+}
+
+/// Prepares `input` (nodes at `positions`) for fast queries.
+///
+/// fast_paths' own greedy order with its default parameters: of what was measured on the
+/// generated city (docs/benchmarks.md "Roads, preparation against size"), it is the best
+/// for queries and for the car graph, whose preparation grows a little faster than
+/// linearly (25k nodes: 0.6 s; 250k: 11.8 s, 1.65 M shortcut edges, 8 routes p50 1.2 ms). It is NOT fast enough
+/// for the walking graph of that grid (uniform speed, two-way, diagonal footpaths):
+/// 25k nodes took 42 s, 50k 178 s, and 100k did not finish in 300 s. Smaller witness-search limits
+/// (`Params` 0.1/50/10/50) and a deeper hierarchy factor (1.0) were slower still (73 s,
+/// 92 s at 25k); the nested-dissection order (`dissection_order`) prepared 25k in 7.3 s
+/// and 100k in 75 s, but with 4.9 M shortcut edges and 8 routes at p50 26 ms, far over
+/// the engine's 1 ms budget, so it is not used. `positions` is kept for an order that
+/// does better.
+pub fn prepare(input: &fast_paths::InputGraph, _positions: &[(f64, f64)]) -> fast_paths::FastGraph {
+    fast_paths::prepare(input)
+}
+
 impl ModeGraph {
     /// Builds `mode`'s graph from `map`.
     pub fn build(map: &RawMap, mode: TravelMode) -> ModeGraph {
-        let (positions, edges) = edges_of(map, mode);
-        let nodes_read = positions.len();
-        // The largest part joined by roads in either direction; the rest (islands, a
-        // car park's lone service road) would only catch snaps and route nowhere.
-        let mut parent: Vec<usize> = (0..nodes_read).collect();
-        for &(a, b) in edges.keys() {
-            let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
-            if ra != rb {
-                parent[ra] = rb;
-            }
-        }
-        let mut size: HashMap<usize, usize> = HashMap::new();
-        for i in 0..nodes_read {
-            *size.entry(root(&mut parent, i)).or_default() += 1;
-        }
-        let largest = size.iter().max_by_key(|(r, n)| (**n, **r)).map(|(r, _)| *r);
-        let mut keep: Vec<Option<usize>> = vec![None; nodes_read];
-        let mut kept_positions = Vec::new();
-        for i in 0..nodes_read {
-            if Some(root(&mut parent, i)) == largest {
-                keep[i] = Some(kept_positions.len());
-                kept_positions.push(positions[i]);
-            }
-        }
-        let mut input = fast_paths::InputGraph::new();
-        let mut kept_edges = 0;
-        for (&(a, b), &ms) in &edges {
-            if let (Some(a), Some(b)) = (keep[a], keep[b]) {
-                input.add_edge(a, b, usize::try_from(ms).unwrap_or(usize::MAX));
-                kept_edges += 1;
-            }
-        }
-        input.freeze();
-        let fast = fast_paths::prepare(&input);
+        let (positions, input, stats) = kept_graph(map, mode);
+        let fast = prepare(&input, &positions);
         let mut g = ModeGraph {
             mode,
-            stats: GraphStats {
-                nodes_read,
-                nodes: kept_positions.len(),
-                edges: kept_edges,
-            },
-            positions: kept_positions,
+            stats,
+            positions,
             fast,
             index: None,
             calculator: Calculator::default(),

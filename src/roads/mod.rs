@@ -12,6 +12,7 @@
 //! Travel times in milliseconds, distances in metres, positions in WGS-84 degrees.
 
 mod graph;
+mod order;
 mod osm;
 mod profile;
 
@@ -21,7 +22,8 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
-pub use graph::{edges_of, Edges, GraphStats, ModeGraph, Route};
+pub use graph::{edges_of, kept_graph, prepare, Edges, GraphStats, ModeGraph, Route};
+pub use order::dissection_order;
 pub use osm::{read_xml, RawMap, RawWay};
 pub use profile::{rule, WayRule};
 
