@@ -8,11 +8,20 @@ use super::Engine;
 use crate::dispatch::coverage::{CoverageSnapshot, CoverageVersion};
 use crate::dispatch::{DispatchError, Reply};
 use crate::domain::coverage::{CoverRules, Unit};
-use crate::domain::ranking::{RankRequest, ResponderIndex};
+use crate::domain::ranking::{RankParams, RankRequest, ResponderIndex};
 use crate::domain::{Ident, LatLon};
 use crate::store::now_ms;
 
 impl Engine {
+    /// The ranking's rules as the coverage map and the task routes time a responder.
+    pub(super) fn cover_rules(&self, params: &RankParams) -> CoverRules {
+        CoverRules {
+            detour_factor: self.rules.detour_factor,
+            speed_mps: params.speed_mps,
+            candidates: self.rules.road_candidates,
+        }
+    }
+
     /// Answers `None` when the state is still `known`, else a fresh snapshot.
     pub(super) fn on_coverage(
         &self,
@@ -69,11 +78,7 @@ impl Engine {
             units,
             valid_until_ms,
             roads: self.roads.clone(),
-            rules: CoverRules {
-                detour_factor: self.rules.detour_factor,
-                speed_mps: params.speed_mps,
-                candidates: self.rules.road_candidates,
-            },
+            rules: self.cover_rules(&params),
             snap_m: self.rules.road_snap_m,
         })))
     }

@@ -7,7 +7,6 @@ use super::offers::{rank_params, rank_request};
 use super::Engine;
 use crate::dispatch::task_routes::{is_live, LiveLeg, RoutesSnapshot, MAX_ROUTES};
 use crate::dispatch::{DispatchError, Reply};
-use crate::domain::coverage::CoverRules;
 use crate::domain::Ident;
 use crate::store::now_ms;
 
@@ -52,11 +51,7 @@ impl Engine {
             target,
             legs,
             roads: self.roads.clone(),
-            rules: CoverRules {
-                detour_factor: self.rules.detour_factor,
-                speed_mps: params.speed_mps,
-                candidates: self.rules.road_candidates,
-            },
+            rules: self.cover_rules(&params),
             snap_m: self.rules.road_snap_m,
         }))
     }
