@@ -82,8 +82,16 @@ test('a live task\'s road route is drawn over the bridge; the candidates show ro
     // It goes a kilometre north to the bridge and back: far above the incident, whose
     // responder is 100 m away by air.
     await b.page.click(`#queue li[data-id="${incidentId}"]`);
-    const box = await route.boundingBox();
-    const inc = await b.page.locator(`.inc-icon span[data-id="${incidentId}"]`).boundingBox();
+    // The map fits itself to the zones once its box has a size, which can come after the
+    // route is drawn: measure once the route and the incident stay put between two reads.
+    const incIcon = b.page.locator(`.inc-icon span[data-id="${incidentId}"]`);
+    let box; let inc;
+    await until('the map to settle', async () => {
+      const before = JSON.stringify([box, inc]);
+      box = await route.boundingBox();
+      inc = await incIcon.boundingBox();
+      return JSON.stringify([box, inc]) === before;
+    });
     assert.ok(box.height > 5 * box.width, `route box ${JSON.stringify(box)}`);
     assert.ok(inc.y - box.y > 0.8 * box.height, `the route rises from the incident (${inc.y}) to the bridge (${box.y})`);
     assert.equal(await b.page.locator('path.task-route.straight').count(), 0);
