@@ -14,12 +14,14 @@
 //!   (`prepare_with_order_with_params` on the nested-dissection order, limit C).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
+#[path = "common/city.rs"]
+mod city;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
 use griddispatch::domain::{LatLon, TravelMode};
-use griddispatch::roads::{dissection_order, kept_graph, prepare, RawMap, RawWay, Roads};
+use griddispatch::roads::{dissection_order, kept_graph, prepare, RawMap, Roads};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -118,80 +120,10 @@ fn first_differs(
     (differs, measured)
 }
 
-/// A city of about `n` nodes: a square grid of streets 100 m apart, every fifth street a
-/// two-way avenue, the others one-way alternating in direction, every third block's
-/// diagonal a footpath, and a river through the middle crossed by a bridge every 2 km.
+/// A city of about `n` nodes: [`city::generated_city`] at its first size, 100 m streets.
 fn generated_city(n: usize) -> RawMap {
-    let side = (n as f64).sqrt().ceil() as i64;
-    let lat0: f64 = 39.6;
-    let step_lat = 100.0 / 111_320.0;
-    let step_lon = 100.0 / (111_320.0 * lat0.to_radians().cos());
-    let id = |r: i64, c: i64| r * side + c;
-    let mut nodes = HashMap::with_capacity((side * side) as usize);
-    for r in 0..side {
-        for c in 0..side {
-            nodes.insert(
-                id(r, c),
-                (lat0 + r as f64 * step_lat, 106.7 + c as f64 * step_lon),
-            );
-        }
-    }
-    let river = side / 2;
-    let tags = |pairs: &[(&str, &str)]| {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<Vec<_>>()
-    };
-    let mut ways = Vec::new();
-    for r in 0..side {
-        // East-west streets: avenues two-way, others one-way alternately.
-        let t = if r % 5 == 0 {
-            tags(&[("highway", "secondary")])
-        } else if r % 2 == 0 {
-            tags(&[("highway", "residential"), ("oneway", "yes")])
-        } else {
-            tags(&[("highway", "residential"), ("oneway", "-1")])
-        };
-        ways.push(RawWay {
-            nodes: (0..side).map(|c| id(r, c)).collect(),
-            tags: t,
-        });
-    }
-    for c in 0..side {
-        // North-south streets, cut by the river except at the bridges.
-        let t = if c % 5 == 0 {
-            tags(&[("highway", "secondary")])
-        } else {
-            tags(&[("highway", "residential")])
-        };
-        if c % 20 == 0 {
-            ways.push(RawWay {
-                nodes: (0..side).map(|r| id(r, c)).collect(),
-                tags: t,
-            });
-        } else {
-            ways.push(RawWay {
-                nodes: (0..river).map(|r| id(r, c)).collect(),
-                tags: t.clone(),
-            });
-            ways.push(RawWay {
-                nodes: (river + 1..side).map(|r| id(r, c)).collect(),
-                tags: t,
-            });
-        }
-    }
-    for r in (0..side - 1).step_by(3) {
-        for c in (0..side - 1).step_by(3) {
-            if r != river && r + 1 != river {
-                ways.push(RawWay {
-                    nodes: vec![id(r, c), id(r + 1, c + 1)],
-                    tags: tags(&[("highway", "footway")]),
-                });
-            }
-        }
-    }
-    RawMap { nodes, ways }
+    let side = (n as f64).sqrt().ceil() as usize;
+    city::generated_city((39.6, 106.7), side, 100.0)
 }
 
 fn report(name: &str, roads: &Roads, bounds: [f64; 4], alerts: usize) {
@@ -209,9 +141,37 @@ fn report(name: &str, roads: &Roads, bounds: [f64; 4], alerts: usize) {
 fn prep_only(nodes: usize, mode: TravelMode, variant: &str) {
     let map = generated_city(nodes);
     let (positions, input, stats) = kept_graph(&map, mode);
+    // The car graph's contraction order, for `car-order`: prepared before the clock starts
+    // and reported on its own line.
+    let car_order = (variant == "car-order").then(|| {
+        let (car_positions, car_input, _) = kept_graph(&map, TravelMode::Car);
+        let t = Instant::now();
+        let car = fast_paths::prepare(&car_input);
+        eprintln!("car graph prepared in {:.1} s", t.elapsed().as_secs_f64());
+        let at: std::collections::HashMap<(u64, u64), usize> = positions
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ((p.0.to_bits(), p.1.to_bits()), i))
+            .collect();
+        // Nodes the car cannot reach come first (least important), then the car's order.
+        let mut placed = vec![false; positions.len()];
+        let mut ranked = Vec::with_capacity(positions.len());
+        for node in car.get_node_ordering() {
+            let p = car_positions[node];
+            if let Some(&i) = at.get(&(p.0.to_bits(), p.1.to_bits())) {
+                placed[i] = true;
+                ranked.push(i);
+            }
+        }
+        let mut order: Vec<usize> = (0..positions.len()).filter(|&i| !placed[i]).collect();
+        order.extend(ranked);
+        order
+    });
     drop(map);
     let t = Instant::now();
-    let fast = if variant == "chosen" {
+    let fast = if let Some(order) = &car_order {
+        fast_paths::prepare_with_order(&input, order).unwrap()
+    } else if variant == "chosen" {
         prepare(&input, &positions)
     } else if variant == "default" {
         fast_paths::prepare(&input)

@@ -240,6 +240,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         false => Ok(None),
                     }
                 })?;
+            if demo {
+                demo_streets(&settings).await;
+            }
             let running = crate::app::start(&settings).await?;
             crate::app::stop_on_signals(running.cancel.clone());
             if let Some(made) = &made {
@@ -456,6 +459,22 @@ async fn run_user(action: UserAction) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `serve --demo` without a roads file: the demo's street sketch is imported, so the demo
+/// ranks by road. Failing that, it ranks by straight line, as any county without roads.
+async fn demo_streets(settings: &Settings) {
+    let Some(dir) = settings.data_dir().map(std::path::Path::to_owned) else {
+        return;
+    };
+    match tokio::task::spawn_blocking(move || crate::demo::streets::prepare(&dir)).await {
+        Ok(Ok(true)) => println!(
+            "demo streets: a sketch of streets along the demo grids (not Wuda's real map) imported as the roads; `roads import` your region's extract to replace it (docs/roads.md)"
+        ),
+        Ok(Ok(false)) => {}
+        Ok(Err(e)) => eprintln!("demo streets not imported, ranking by straight line: {e:#}"),
+        Err(e) => eprintln!("demo streets not imported, ranking by straight line: {e}"),
+    }
 }
 
 /// `roads import`: reads the extract with a progress line, builds and writes the graphs,

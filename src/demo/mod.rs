@@ -13,6 +13,7 @@ mod merchants;
 mod phone_reports;
 mod redemptions;
 mod start;
+pub mod streets;
 
 use anyhow::Context;
 use geo::Polygon;

@@ -200,3 +200,46 @@ fn demo_alerts_are_plausible() {
     }
     assert!(with_rendezvous > 0);
 }
+
+#[test]
+fn the_street_sketch_reaches_everyone_and_its_park_is_for_walkers() {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string());
+    let Ok(dir) = dir else {
+        panic!("tempdir: {dir:?}");
+    };
+    assert_eq!(streets::prepare(dir.path()).ok(), Some(true));
+    // A roads file already there (an imported region) is never replaced.
+    assert_eq!(streets::prepare(dir.path()).ok(), Some(false));
+    let roads = crate::roads::Roads::load(&dir.path().join(crate::roads::FILE_NAME));
+    let Ok(roads) = roads else {
+        panic!("the sketch's roads file reads back");
+    };
+    let c = county();
+    for r in &c.responders {
+        for other in &c.responders {
+            let route = roads.route(r.travel, r.home, other.home, 200.0);
+            assert!(
+                route.is_some(),
+                "{} ({:?}) reaches {} by road",
+                r.id,
+                r.travel,
+                other.id
+            );
+        }
+    }
+    // Across the park: a walker takes the footpaths, a car the streets round it.
+    let sw = data::at(1, 1, 0.25, 0.25);
+    let ne = data::at(1, 1, 0.5, 0.5);
+    let walk = roads
+        .route(TravelMode::Foot, sw, ne, 200.0)
+        .map(|r| r.distance_m);
+    let drive = roads
+        .route(TravelMode::Car, sw, ne, 200.0)
+        .map(|r| r.distance_m);
+    let straight = sw.distance_m(ne);
+    assert!(
+        walk.is_some_and(|w| (w - straight).abs() < 1.0),
+        "walk {walk:?}, straight {straight}"
+    );
+    assert!(drive.is_some_and(|d| d > straight * 1.3), "drive {drive:?}");
+}

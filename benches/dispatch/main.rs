@@ -1,0 +1,163 @@
+//! Dispatch benchmark: candidate search on its own, then alert → task on a worker's phone
+//! against the real app (embedded broker, SQLite file) with thousands of MQTT workers.
+//!
+//! Run it with `scripts/bench` (or `cargo bench --bench dispatch -- [--quick]`); it prints
+//! a markdown table. Options:
+//!
+//! - `--quick`: small sizes and short runs, a smoke test (well under a minute).
+//! - `--rates 100,1000`: alert rates of the end-to-end runs, alerts per second.
+//! - `--secs 10`: how long each rate is held.
+//! - `--responders 10000`, `--workers 10000`: responders in the database, and how many of
+//!   them are connected as MQTT clients (only connected ones get a location fix, so only
+//!   they are candidates).
+//! - `--search-only`, `--e2e-only`: run one half.
+//! - `--roads`: run the end-to-end half twice, the second time with a generated road
+//!   network over the county loaded (`benches/common/city.rs`), so that each alert's
+//!   candidates are measured by road; `--road-step 250` sets its street spacing, metres.
+//! - `--alert-qos0`: publish alerts with QoS 0 instead of 1. A diagnostic: the dispatcher
+//!   then sends no PUBACK for the alert, which shows whether its next write (the task) was
+//!   held back by Nagle's algorithm waiting for that PUBACK's delayed TCP ACK.
+//!
+//! The worker phones run in a child process (this same binary, started with `--fleet`):
+//! each TCP connection costs one descriptor on each side, and `ulimit -n` (20,000 here)
+//! could not hold 10,000 client ends plus 10,000 broker ends in one process. Both processes
+//! stamp times with the same system clock, so the latencies are comparable.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../common/city.rs"]
+mod city;
+mod county;
+mod e2e;
+mod fleet;
+mod report;
+mod search;
+mod stats;
+
+use e2e::{bench_e2e, Options};
+use report::{loadavg, report};
+use search::bench_search;
+
+use std::time::Duration;
+
+use griddispatch::config::Settings;
+use rumqttc::QoS;
+
+// ---- main ----------------------------------------------------------------------------------
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+
+    if let Some(file) = value("--fleet") {
+        let addr = value("--mqtt").expect("--mqtt host:port");
+        let (host, port) = addr.rsplit_once(':').expect("host:port");
+        let max_secs = value("--max-secs")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(600);
+        runtime.block_on(fleet::fleet(file, host.to_owned(), port.parse()?, max_secs));
+        return Ok(());
+    }
+
+    // Quiet by default: the app logs every offer at info level. RUST_LOG overrides.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let quick = args.iter().any(|a| a == "--quick");
+    let default_n = if quick { 500 } else { 10_000 };
+    let opts = Options {
+        quick,
+        rates: value("--rates")
+            .map(|s| s.split(',').filter_map(|r| r.trim().parse().ok()).collect())
+            .unwrap_or_else(|| {
+                if quick {
+                    vec![50.0, 200.0]
+                } else {
+                    vec![100.0, 1000.0]
+                }
+            }),
+        secs: value("--secs")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(if quick { 3.0 } else { 10.0 }),
+        responders: value("--responders")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default_n),
+        workers: value("--workers")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default_n),
+        search: !args.iter().any(|a| a == "--e2e-only"),
+        e2e: !args.iter().any(|a| a == "--search-only"),
+        load_at_start: loadavg(),
+        alert_qos: if args.iter().any(|a| a == "--alert-qos0") {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        },
+        roads_step_m: args.iter().any(|a| a == "--roads").then(|| {
+            value("--road-step")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(250.0)
+        }),
+    };
+    anyhow::ensure!(
+        opts.rates.iter().all(|r| *r > 0.0) && opts.secs > 0.0,
+        "rates and --secs must be positive"
+    );
+    anyhow::ensure!(
+        opts.roads_step_m
+            .is_none_or(|s| (20.0..=5_000.0).contains(&s)),
+        "--road-step must be 20 to 5000 metres"
+    );
+
+    let settings = Settings::load_with_env(None, Vec::new())?;
+    let search = if opts.search {
+        let (sizes, queries): (&[usize], usize) = if quick {
+            (&[1_000, 10_000], 2_000)
+        } else {
+            (&[1_000, 10_000, 100_000], 20_000)
+        };
+        eprintln!("candidate search: {sizes:?} responders, {queries} queries each");
+        bench_search(sizes, queries, &settings)
+    } else {
+        Vec::new()
+    };
+    let mut e2e = Vec::new();
+    let passes: &[bool] = match (opts.e2e, opts.roads_step_m.is_some()) {
+        (false, _) => &[],
+        (true, false) => &[false],
+        (true, true) => &[false, true],
+    };
+    for &with_roads in passes {
+        eprintln!(
+            "alert → task{}: {} responders, {} workers, {:?} alerts/s for {} s each",
+            if with_roads { " with roads" } else { "" },
+            opts.responders,
+            opts.workers,
+            opts.rates,
+            opts.secs
+        );
+        // Bounded: set-up, each run and its drain all have their own time limits; this is
+        // the backstop (the roads' preparation included).
+        let limit = Duration::from_secs(900 + (opts.secs as u64 + 20) * opts.rates.len() as u64);
+        e2e.push(runtime.block_on(async {
+            tokio::time::timeout(limit, bench_e2e(&opts, with_roads))
+                .await
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("gave up after {limit:?}")))
+        }));
+    }
+    report(&opts, &search, &e2e);
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! The markdown report.
+
+use crate::e2e::{E2eResult, Options};
+use crate::search::SearchResult;
+
+/// The 1, 5 and 15 minute load averages: other work on the machine skews the numbers.
+pub(crate) fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+pub(crate) fn machine() -> (usize, String, String) {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown".to_owned(), |(_, m)| m.trim().to_owned());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or("unknown".to_owned(), |kb| {
+            format!("{:.1} GiB", kb / 1024.0 / 1024.0)
+        });
+    (cpus, model, mem)
+}
+
+pub(crate) fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "**pass**"
+    } else {
+        "**miss**"
+    }
+}
+
+/// The candidate-search target applies at 100,000 responders.
+pub(crate) const SEARCH_TARGET_US: f64 = 50.0;
+/// The latency target applies at 1,000 alerts/s.
+pub(crate) const LATENCY_TARGET_MS: f64 = 10.0;
+/// With roads loaded, the p99 at 1,000 alerts/s may be this much over the straight-line run.
+pub(crate) const ROADS_TARGET_MS: f64 = 1.0;
+
+pub(crate) fn report(opts: &Options, search: &[SearchResult], e2e: &[anyhow::Result<E2eResult>]) {
+    let (cpus, model, mem) = machine();
+    println!();
+    println!(
+        "## griddispatch dispatch benchmark{}",
+        if opts.quick { " (--quick)" } else { "" }
+    );
+    println!();
+    println!("| | |");
+    println!("|---|---|");
+    println!(
+        "| Date | {} |",
+        chrono::Local::now().format("%Y-%m-%d %H:%M %Z")
+    );
+    println!("| CPUs (nproc) | {cpus} |");
+    println!("| CPU model | {model} |");
+    println!("| Memory | {mem} |");
+    println!(
+        "| Load average at start (1/5/15 min) | {} |",
+        opts.load_at_start
+    );
+    println!(
+        "| Build | release (`cargo bench`), griddispatch {} |",
+        env!("CARGO_PKG_VERSION")
+    );
+    if !search.is_empty() {
+        println!();
+        println!("### 1. Candidate search (`ResponderIndex::rank`, limit 2)");
+        println!();
+        println!("40 × 40 km around 39.50 N 106.70 E, 16 grid zones, 60 % grid workers (foot/bike), 25 % patrol cars, 15 % volunteers on foot, 20 % busy; random targets.");
+        println!();
+        println!("| Responders | Queries | Mean µs | p50 µs | p99 µs | Max µs | Target |");
+        println!("|---:|---:|---:|---:|---:|---:|---|");
+        for r in search {
+            let s = &r.stats;
+            let target = if r.responders == 100_000 {
+                format!(
+                    "≤ {SEARCH_TARGET_US} µs: mean {}, p50 {}, p99 {}",
+                    verdict(s.mean <= SEARCH_TARGET_US),
+                    verdict(s.p50 <= SEARCH_TARGET_US),
+                    verdict(s.p99 <= SEARCH_TARGET_US)
+                )
+            } else {
+                "–".into()
+            };
+            println!(
+                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {target} |",
+                r.responders, s.n, s.mean, s.p50, s.p99, s.max
+            );
+        }
+    }
+    for (pass, e) in e2e.iter().enumerate() {
+        let title = match (pass, e2e.len()) {
+            (_, 1) => String::new(),
+            (0, _) => ", by straight line (no roads file)".to_owned(),
+            _ => ", with roads loaded".to_owned(),
+        };
+        let e = match e {
+            Err(e) => {
+                println!();
+                println!("### 2. Alert → task received by the worker's MQTT client{title}");
+                println!();
+                println!("**The end-to-end run failed:** {e:#}");
+                continue;
+            }
+            Ok(e) => e,
+        };
+        {
+            println!();
+            println!("### 2. Alert → task received by the worker's MQTT client{title}");
+            println!();
+            if let Some(roads) = &e.roads {
+                println!("Roads: {roads}.");
+                if let Some((asked, by_road)) = e.road_sample {
+                    println!(
+                        "Of the last {asked} incidents' first candidates (asked after the runs, from the responders' positions then), {by_road} were measured by road."
+                    );
+                }
+                println!();
+            }
+            println!("Real app in-process (embedded broker, SQLite WAL file in a temp dir); alerts published over MQTT on `alerts/<source>` at a steady rate, severity 2 (one offer each), correlation radius 0; each worker answers `accepted` then `resolved` at once. Latency = task received by the worker's client − alert handed to the source's client. Lost = no task within 5 s.");
+            println!();
+            println!("| Set-up | |");
+            println!("|---|---|");
+            println!(
+                "| Responders (created through the store before start) | {} in {:.1} s ({:.2} ms each) |",
+                e.responders,
+                e.create_store_secs,
+                e.create_store_secs * 1000.0 / e.responders.max(1) as f64
+            );
+            println!(
+                "| Creating through `POST /api/v1/responders` (sample of {}) | {:.2} ms each → ~{:.0} s for {} |",
+                e.http_sample,
+                e.http_ms_each,
+                e.http_ms_each * e.responders as f64 / 1000.0,
+                e.responders
+            );
+            println!(
+                "| Worker MQTT clients connected (child process) | {} of {} in {:.1} s |",
+                e.workers_connected, e.workers_asked, e.connect_secs
+            );
+            println!(
+                "| Location fixes applied by the dispatcher | {} |",
+                e.located
+            );
+            println!();
+            println!("| Alerts/s | Sent | Send time s | Worst send lag ms | Tasks in ≤ 5 s | Delivered/s | Lost (late) | p50 ms | p99 ms | max ms | Escalated | Broker drops | CPU s app / fleet | Target |");
+            println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|");
+            for r in &e.runs {
+                let (p50, p99, max, got) = match &r.latency {
+                    Some(s) => (
+                        format!("{:.2}", s.p50),
+                        format!("{:.2}", s.p99),
+                        format!("{:.1}", s.max),
+                        s.n,
+                    ),
+                    None => ("–".into(), "–".into(), "–".into(), 0),
+                };
+                let target = if (r.rate - 1000.0).abs() < 0.5 {
+                    let ok = r.lost == 0
+                        && r.latency
+                            .as_ref()
+                            .is_some_and(|s| s.p99 <= LATENCY_TARGET_MS);
+                    format!("p99 ≤ {LATENCY_TARGET_MS} ms: {}", verdict(ok))
+                } else {
+                    "–".into()
+                };
+                println!(
+                    "| {:.0} | {} | {:.2} | {:.1} | {} | {:.0} | {} ({}) | {p50} | {p99} | {max} | {} | {} | {:.1} / {:.1} | {target} |",
+                    r.rate, r.sent, r.send_secs, r.send_lag_ms, got, r.delivered_per_sec, r.lost, r.late,
+                    r.escalations, r.dropped, r.cpu_app, r.cpu_fleet
+                );
+                if r.dead_letters > 0 {
+                    println!();
+                    println!(
+                        "{} dead letters during the {:.0}/s run.",
+                        r.dead_letters, r.rate
+                    );
+                }
+            }
+            for n in &e.notes {
+                println!();
+                println!("Note: {n}");
+            }
+        }
+    }
+    if let [Ok(straight), Ok(road)] = e2e {
+        println!();
+        println!("### Roads against straight line, same run");
+        println!();
+        println!("| Alerts/s | p50 ms straight / roads | p99 ms straight / roads | p99 difference ms | Target |");
+        println!("|---:|---|---|---:|---|");
+        for (a, b) in straight.runs.iter().zip(&road.runs) {
+            let (Some(x), Some(y)) = (&a.latency, &b.latency) else {
+                continue;
+            };
+            let target = if (a.rate - 1000.0).abs() < 0.5 {
+                format!(
+                    "within {ROADS_TARGET_MS} ms: {}",
+                    verdict(y.p99 - x.p99 <= ROADS_TARGET_MS)
+                )
+            } else {
+                "–".into()
+            };
+            println!(
+                "| {:.0} | {:.2} / {:.2} | {:.2} / {:.2} | {:+.2} | {target} |",
+                a.rate,
+                x.p50,
+                y.p50,
+                x.p99,
+                y.p99,
+                y.p99 - x.p99
+            );
+        }
+    }
+}

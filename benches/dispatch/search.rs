@@ -1,0 +1,107 @@
+//! 1. Candidate search on its own, in process.
+
+use std::collections::HashSet;
+use std::hint::black_box;
+use std::time::Instant;
+
+use crate::county::{population, random_point, ring, zone_cells, CENTRE};
+use crate::stats::{summarize, Summary};
+use geo::{LineString, MultiPolygon, Polygon};
+use griddispatch::config::Settings;
+use griddispatch::domain::ranking::{RankParams, RankRequest, Responder, ResponderIndex};
+use griddispatch::domain::zones::{Zone, ZoneIndex};
+use griddispatch::domain::{Ident, LatLon, TravelMode, ZoneKind};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+// ---- 1. candidate search -------------------------------------------------------------------
+
+pub(crate) struct SearchResult {
+    pub(crate) responders: usize,
+    pub(crate) stats: Summary,
+}
+
+pub(crate) fn bench_search(
+    sizes: &[usize],
+    queries: usize,
+    settings: &Settings,
+) -> Vec<SearchResult> {
+    let zones = ZoneIndex::new(
+        zone_cells()
+            .into_iter()
+            .map(|(id, sw, ne)| Zone {
+                id: Ident::parse(&id).unwrap(),
+                name: id.clone(),
+                kind: ZoneKind::Grid,
+                shape: MultiPolygon(vec![Polygon::new(
+                    LineString::from(
+                        ring(sw, ne)
+                            .into_iter()
+                            .map(|[x, y]| (x, y))
+                            .collect::<Vec<_>>(),
+                    ),
+                    vec![],
+                )]),
+            })
+            .collect(),
+    );
+    let d = &settings.dispatch;
+    let now_ms = 1_800_000_000_000;
+    let params = RankParams {
+        detour_factor: d.detour_factor,
+        zone_preference_secs: d.zone_preference_secs,
+        speed_mps: [
+            d.speed_kmh.metres_per_sec(TravelMode::Foot),
+            d.speed_kmh.metres_per_sec(TravelMode::Bike),
+            d.speed_kmh.metres_per_sec(TravelMode::Car),
+        ],
+        location_max_age_ms: d.location_max_age_secs as i64 * 1000,
+        now_ms,
+    };
+    // An incident kind every responder kind may take, as most alerts are.
+    let allowed = settings.dispatch.allowed_for("medical");
+    let none = HashSet::new();
+    let mut results = Vec::new();
+    for &n in sizes {
+        let mut rng = StdRng::seed_from_u64(n as u64);
+        let mut index = ResponderIndex::new(CENTRE.0);
+        for p in population(n, 42) {
+            index.upsert(Responder {
+                id: Ident::parse(&p.id).unwrap(),
+                kind: p.kind,
+                travel: p.travel,
+                zone_id: p.zone_id.map(|z| Ident::parse(&z).unwrap()),
+                on_duty: true,
+                position: Some(p.at),
+                fix_at_ms: Some(now_ms - rng.gen_range(0..120_000)),
+                busy: rng.gen_bool(0.2),
+            });
+        }
+        let targets: Vec<LatLon> = (0..queries).map(|_| random_point(&mut rng)).collect();
+        let request = |target| RankRequest {
+            target,
+            incident: target,
+            allowed,
+            exclude: &none,
+            limit: 2,
+        };
+        // Warm the caches and the branch predictor so the first queries do not skew p99.
+        for t in targets.iter().take(1000) {
+            black_box(index.rank(&request(*t), &zones, &params));
+        }
+        let mut times = Vec::with_capacity(queries);
+        for t in &targets {
+            let start = Instant::now();
+            let found = index.rank(&request(*t), &zones, &params);
+            let took = start.elapsed();
+            assert!(!found.is_empty(), "no candidate found at {t:?}");
+            black_box(found);
+            times.push(took.as_secs_f64() * 1e6);
+        }
+        results.push(SearchResult {
+            responders: n,
+            stats: summarize(times).expect("queries"),
+        });
+    }
+    results
+}
