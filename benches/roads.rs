@@ -159,8 +159,10 @@ fn prep_only(nodes: usize, mode: TravelMode, variant: &str) {
         for node in car.get_node_ordering() {
             let p = car_positions[node];
             if let Some(&i) = at.get(&(p.0.to_bits(), p.1.to_bits())) {
-                placed[i] = true;
-                ranked.push(i);
+                if !placed[i] {
+                    placed[i] = true;
+                    ranked.push(i);
+                }
             }
         }
         let mut order: Vec<usize> = (0..positions.len()).filter(|&i| !placed[i]).collect();

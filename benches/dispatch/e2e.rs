@@ -236,6 +236,17 @@ pub(crate) async fn bench_e2e(opts: &Options, with_roads: bool) -> anyhow::Resul
                 "GRIDDISPATCH__MQTT__LIMITS__MAX_MESSAGES_PER_SEC",
                 "0".to_owned(),
             ),
+            // Every worker's phone and the source connect from 127.0.0.1: the broker's
+            // per-address cap (1,000 by default, against one host opening thousands) would
+            // refuse all past the thousandth, the source among them.
+            (
+                "GRIDDISPATCH__MQTT__LIMITS__MAX_CONNECTIONS",
+                (opts.workers + 100).max(10_000).to_string(),
+            ),
+            (
+                "GRIDDISPATCH__MQTT__LIMITS__MAX_CONNECTIONS_PER_IP",
+                (opts.workers + 100).max(10_000).to_string(),
+            ),
             // Fixes are sent once at set-up; keep them usable however long set-up takes.
             (
                 "GRIDDISPATCH__DISPATCH__LOCATION_MAX_AGE_SECS",
