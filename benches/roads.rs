@@ -154,6 +154,7 @@ fn generated_city(n: usize) -> RawMap {
             tags(&[("highway", "residential"), ("oneway", "-1")])
         };
         ways.push(RawWay {
+            id: ways.len() as i64,
             nodes: (0..side).map(|c| id(r, c)).collect(),
             tags: t,
         });
@@ -167,15 +168,18 @@ fn generated_city(n: usize) -> RawMap {
         };
         if c % 20 == 0 {
             ways.push(RawWay {
+                id: ways.len() as i64,
                 nodes: (0..side).map(|r| id(r, c)).collect(),
                 tags: t,
             });
         } else {
             ways.push(RawWay {
+                id: ways.len() as i64,
                 nodes: (0..river).map(|r| id(r, c)).collect(),
                 tags: t.clone(),
             });
             ways.push(RawWay {
+                id: ways.len() as i64,
                 nodes: (river + 1..side).map(|r| id(r, c)).collect(),
                 tags: t,
             });
@@ -185,13 +189,18 @@ fn generated_city(n: usize) -> RawMap {
         for c in (0..side - 1).step_by(3) {
             if r != river && r + 1 != river {
                 ways.push(RawWay {
+                    id: ways.len() as i64,
                     nodes: vec![id(r, c), id(r + 1, c + 1)],
                     tags: tags(&[("highway", "footway")]),
                 });
             }
         }
     }
-    RawMap { nodes, ways }
+    RawMap {
+        nodes,
+        ways,
+        restrictions: Vec::new(),
+    }
 }
 
 fn report(name: &str, roads: &Roads, bounds: [f64; 4], alerts: usize) {
