@@ -262,12 +262,76 @@ fn helsinki_routes_equal_an_independent_dijkstra() {
             let plain = petgraph::algo::dijkstra(&pg, ids[a], Some(ids[b]), |e| *e.weight())
                 .get(&ids[b])
                 .copied();
-            if plain != ours {
+            if plain != ours && mode == TravelMode::Car {
                 differs_from_plain += 1;
             }
             compared += 1;
         }
         assert!(compared >= 30, "{compared}");
     }
-    eprintln!("Helsinki: {differs_from_plain} of the compared routes changed by turn restrictions");
+    eprintln!(
+        "Helsinki: {differs_from_plain} of the compared car routes changed by turn restrictions"
+    );
+    assert!(differs_from_plain > 0);
+}
+
+#[test]
+fn helsinki_turn_restrictions_name_the_turns_they_say() {
+    let Some(path) = helsinki() else {
+        eprintln!(
+            "*** SKIPPED: helsinki_turn_restrictions_name_the_turns_they_say (no GRIDDISPATCH_OSM_DIR with Helsinki.osm.pbf; scripts/test fetches it) ***"
+        );
+        return;
+    };
+    let map = osm::read(&path, &mut |_| {}).expect("Helsinki read");
+    let mut one = RawMap {
+        nodes: map.nodes.clone(),
+        ways: map.ways.clone(),
+        restrictions: Vec::new(),
+    };
+    let mut checked = HashMap::<&str, usize>::new();
+    for r in &map.restrictions {
+        let value = r.tags.iter().find(|(k, _)| k == "restriction");
+        let Some(value) = value.map(|(_, v)| v.as_str()) else {
+            continue;
+        };
+        one.restrictions = vec![r.clone()];
+        let (turns, _) = super::turns::resolve(&one, TravelMode::Car);
+        for t in &turns {
+            // The turn read as the map draws it: the angle, degrees, from the way in to
+            // the way out, positive to the left.
+            let p = |n: i64| {
+                let (lat, lon) = map.nodes[&n];
+                (lon * lat.to_radians().cos(), lat)
+            };
+            let v = p(t.via);
+            for (&f, &to) in t.from.iter().zip(&t.to) {
+                let (pf, pt) = (p(f), p(to));
+                let (a, b) = ((v.0 - pf.0, v.1 - pf.1), (pt.0 - v.0, pt.1 - v.1));
+                let angle = (a.0 * b.1 - a.1 * b.0)
+                    .atan2(a.0 * b.0 + a.1 * b.1)
+                    .to_degrees();
+                let kind = value.trim_start_matches("no_").trim_start_matches("only_");
+                let ok = match kind {
+                    "left_turn" => angle > 20.0,
+                    "right_turn" => angle < -20.0,
+                    "straight_on" => angle.abs() < 45.0,
+                    // Back along the same way, or into its other carriageway.
+                    "u_turn" => f == to || angle.abs() > 90.0,
+                    _ => true,
+                };
+                assert!(ok, "relation {} {value}: {angle:.0}°", r.id);
+                *checked.entry(kind).or_default() += 1;
+            }
+        }
+    }
+    eprintln!("Helsinki: turn restrictions checked on the map: {checked:?}");
+    assert!(
+        checked.get("left_turn").is_some_and(|&n| n >= 5),
+        "{checked:?}"
+    );
+    assert!(
+        checked.get("straight_on").is_some_and(|&n| n >= 5),
+        "{checked:?}"
+    );
 }
