@@ -399,3 +399,38 @@ fn the_split_junctions_read_back_from_the_file_and_an_old_file_is_refused() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_restriction_in_an_osm_xml_extract_is_honoured_after_import() {
+    let map = block(Vec::new());
+    let mut xml = String::from("<?xml version=\"1.0\"?>\n<osm version=\"0.6\">\n");
+    let mut ids: Vec<_> = map.nodes.iter().collect();
+    ids.sort_by_key(|(id, _)| **id);
+    for (id, (lat, lon)) in ids {
+        xml += &format!("<node id=\"{id}\" lat=\"{lat}\" lon=\"{lon}\"/>\n");
+    }
+    for w in &map.ways {
+        xml += &format!("<way id=\"{}\">", w.id);
+        for n in &w.nodes {
+            xml += &format!("<nd ref=\"{n}\"/>");
+        }
+        for (k, v) in &w.tags {
+            xml += &format!("<tag k=\"{k}\" v=\"{v}\"/>");
+        }
+        xml += "</way>\n";
+    }
+    xml += r#"<relation id="7"><member type="way" ref="1" role="from"/><member type="node" ref="2" role="via"/><member type="way" ref="2" role="to"/><tag k="type" v="restriction"/><tag k="restriction" v="no_left_turn"/></relation>
+</osm>
+"#;
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("block.osm");
+    std::fs::write(&path, xml).expect("written");
+    let (roads, summary) = Roads::import(&path, &mut |_| {}).expect("imported");
+    let car = summary.modes.iter().find(|(m, _)| *m == TravelMode::Car);
+    assert!(
+        car.is_some_and(|(_, s)| s.turns.applied == 1),
+        "{summary:?}"
+    );
+    assert!(metres(&drive(&roads, &map, TravelMode::Car, 6, 3), 500.0));
+    assert!(metres(&drive(&roads, &map, TravelMode::Foot, 6, 3), 300.0));
+}
