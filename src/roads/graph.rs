@@ -365,6 +365,12 @@ impl ModeGraph {
         from: usize,
         to: usize,
     ) -> Option<Route> {
+        // fast_paths panics on a node it does not know (a node without roads past the
+        // last one with some).
+        let known = self.fast.get_num_nodes();
+        if from >= known || to >= known {
+            return None;
+        }
         let calc = calc.get_or_insert_with(|| fast_paths::create_calculator(&self.fast));
         // A junction split for its turn restrictions is reached at whichever copy the
         // route comes in by; a route from it starts at the junction itself, free to turn.
@@ -399,6 +405,13 @@ impl ModeGraph {
             distance_m,
             points,
         })
+    }
+
+    /// Whether the stored parts agree (every copy of a real node, every graph node a node
+    /// or a copy): a damaged file must be refused at load, not panic in a route.
+    pub fn is_consistent(&self) -> bool {
+        let n = self.positions.len();
+        self.copy_of.iter().all(|&v| v < n) && self.fast.get_num_nodes() <= n + self.copy_of.len()
     }
 
     /// Node count (without the junctions' copies).

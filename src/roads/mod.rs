@@ -159,6 +159,9 @@ impl Roads {
                 path.display()
             );
         }
+        if roads.graphs.iter().any(|g| !g.is_consistent()) {
+            bail!("{}: damaged; import the extract again", path.display());
+        }
         for g in &mut roads.graphs {
             g.index_nodes();
         }
