@@ -513,6 +513,26 @@ fn import_roads(file: &std::path::Path, out: &std::path::Path) -> anyhow::Result
             s.nodes_read
         );
     }
+    if let Some((_, car)) = summary
+        .modes
+        .iter()
+        .find(|(m, _)| *m == crate::domain::TravelMode::Car)
+    {
+        let t = car.turns;
+        eprintln!(
+            "turn restrictions: {} read, {} applied to cars ({} junction copies), {} skipped: {} not for cars, {} conditional, {} via a way, {} with members missing or not car roads, {} not at the ways' ends, {} of unknown kind; walkers and bikes ignore them",
+            t.read,
+            t.applied,
+            car.turn_copies,
+            t.skipped(),
+            t.not_for_mode,
+            t.conditional,
+            t.via_way,
+            t.missing,
+            t.not_at_end,
+            t.unknown
+        );
+    }
     eprintln!(
         "wrote {}; restart `serve` to rank by road (docs/roads.md)",
         out.display()

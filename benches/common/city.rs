@@ -47,6 +47,7 @@ pub fn generated_city(origin: (f64, f64), side: usize, step_m: f64) -> RawMap {
             tags(&[("highway", "residential"), ("oneway", "-1")])
         };
         ways.push(RawWay {
+            id: ways.len() as i64,
             nodes: (0..side).map(|c| id(r, c)).collect(),
             tags: t,
         });
@@ -60,15 +61,18 @@ pub fn generated_city(origin: (f64, f64), side: usize, step_m: f64) -> RawMap {
         };
         if c % bridge_every == 0 {
             ways.push(RawWay {
+                id: ways.len() as i64,
                 nodes: (0..side).map(|r| id(r, c)).collect(),
                 tags: t,
             });
         } else {
             ways.push(RawWay {
+                id: ways.len() as i64,
                 nodes: (0..river).map(|r| id(r, c)).collect(),
                 tags: t.clone(),
             });
             ways.push(RawWay {
+                id: ways.len() as i64,
                 nodes: (river + 1..side).map(|r| id(r, c)).collect(),
                 tags: t,
             });
@@ -78,11 +82,16 @@ pub fn generated_city(origin: (f64, f64), side: usize, step_m: f64) -> RawMap {
         for c in (0..side - 1).step_by(3) {
             if r != river && r + 1 != river {
                 ways.push(RawWay {
+                    id: ways.len() as i64,
                     nodes: vec![id(r, c), id(r + 1, c + 1)],
                     tags: tags(&[("highway", "footway")]),
                 });
             }
         }
     }
-    RawMap { nodes, ways }
+    RawMap {
+        nodes,
+        ways,
+        restrictions: Vec::new(),
+    }
 }

@@ -5,7 +5,7 @@
 //! # Units
 //! Travel times in milliseconds, distances in metres, positions in WGS-84 degrees.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rstar::primitives::GeomWithData;
 use rstar::RTree;
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::osm::RawMap;
 use super::profile;
+use super::turns::{self, TurnSummary};
 use crate::domain::{LatLon, TravelMode};
 
 /// What was kept of one mode's roads.
@@ -22,8 +23,12 @@ pub struct GraphStats {
     pub nodes_read: usize,
     /// Nodes kept (the largest connected part).
     pub nodes: usize,
-    /// Directed edges kept.
+    /// Directed edges kept (with those of the junctions' copies).
     pub edges: usize,
+    /// Extra nodes made by splitting junctions with turn restrictions.
+    pub turn_copies: usize,
+    /// What became of the extract's turn restrictions (all skipped but for cars).
+    pub turns: TurnSummary,
 }
 
 /// A route between two points on one mode's roads.
@@ -46,6 +51,13 @@ pub struct ModeGraph {
     pub stats: GraphStats,
     /// Node positions, by graph node id.
     positions: Vec<(f64, f64)>,
+    /// The graph's nodes past `positions` are copies of junctions with turn restrictions
+    /// ([`split_turns`]): copy `positions.len() + k` is of node `copy_of[k]`. They are
+    /// never snapped to; a route may end at any of a node's copies.
+    copy_of: Vec<usize>,
+    /// Each node's copies (built at load, not stored).
+    #[serde(skip)]
+    copies: HashMap<usize, Vec<usize>>,
     /// The prepared graph.
     fast: fast_paths::FastGraph,
     /// Where points are snapped to nodes (built at load, not stored).
@@ -91,61 +103,96 @@ fn root(parent: &mut [usize], mut i: usize) -> usize {
     i
 }
 
-/// The nodes `mode` can use (positions by dense id) and its directed edges with their
-/// travel times, ms: the fastest where two ways join the same nodes.
-pub type Edges = (Vec<(f64, f64)>, HashMap<(usize, usize), u64>);
+/// `mode`'s roads before anything is cut away.
+#[derive(Debug, Default)]
+pub struct Edges {
+    /// The nodes `mode` can use: positions by dense id.
+    pub positions: Vec<(f64, f64)>,
+    /// Directed edges with their travel times, ms: the fastest where two ways join the
+    /// same nodes.
+    pub times: HashMap<(usize, usize), u64>,
+    /// Turns (from, via, to) the mode may not take (cars: the turn restrictions).
+    pub banned: HashSet<(usize, usize, usize)>,
+    /// What became of the extract's turn restrictions.
+    pub turns: TurnSummary,
+}
 
-/// `mode`'s nodes and edges in `map`, before anything is cut away.
+/// `mode`'s nodes, edges and forbidden turns in `map`, before anything is cut away.
 pub fn edges_of(map: &RawMap, mode: TravelMode) -> Edges {
-    {
-        let mut ids: HashMap<i64, usize> = HashMap::new();
-        let mut positions: Vec<(f64, f64)> = Vec::new();
-        let mut edges: HashMap<(usize, usize), u64> = HashMap::new();
-        for way in &map.ways {
-            let Some(rule) = profile::rule(mode, way.tags.as_slice()) else {
+    let mut ids: HashMap<i64, usize> = HashMap::new();
+    let mut positions: Vec<(f64, f64)> = Vec::new();
+    let mut edges: HashMap<(usize, usize), u64> = HashMap::new();
+    for way in &map.ways {
+        let Some(rule) = profile::rule(mode, way.tags.as_slice()) else {
+            continue;
+        };
+        let metres_per_ms = rule.speed_kmh / 3_600.0;
+        for pair in way.nodes.windows(2) {
+            let (Some(&pa), Some(&pb)) = (map.nodes.get(&pair[0]), map.nodes.get(&pair[1])) else {
                 continue;
             };
-            let metres_per_ms = rule.speed_kmh / 3_600.0;
-            for pair in way.nodes.windows(2) {
-                let (Some(&pa), Some(&pb)) = (map.nodes.get(&pair[0]), map.nodes.get(&pair[1]))
-                else {
-                    continue;
-                };
-                let mut id = |osm: i64, pos: (f64, f64)| {
-                    *ids.entry(osm).or_insert_with(|| {
-                        positions.push(pos);
-                        positions.len() - 1
-                    })
-                };
-                let (a, b) = (id(pair[0], pa), id(pair[1], pb));
-                if a == b {
-                    continue;
-                }
-                // At least 1 ms: fast_paths ignores edges of weight 0.
-                let ms = ((distance(pa, pb) / metres_per_ms).round() as u64).max(1);
-                let mut add = |from: usize, to: usize| {
-                    let e = edges.entry((from, to)).or_insert(ms);
-                    *e = (*e).min(ms);
-                };
-                if rule.forward {
-                    add(a, b);
-                }
-                if rule.backward {
-                    add(b, a);
-                }
+            let mut id = |osm: i64, pos: (f64, f64)| {
+                *ids.entry(osm).or_insert_with(|| {
+                    positions.push(pos);
+                    positions.len() - 1
+                })
+            };
+            let (a, b) = (id(pair[0], pa), id(pair[1], pb));
+            if a == b {
+                continue;
+            }
+            // At least 1 ms: fast_paths ignores edges of weight 0.
+            let ms = ((distance(pa, pb) / metres_per_ms).round() as u64).max(1);
+            let mut add = |from: usize, to: usize| {
+                let e = edges.entry((from, to)).or_insert(ms);
+                *e = (*e).min(ms);
+            };
+            if rule.forward {
+                add(a, b);
+            }
+            if rule.backward {
+                add(b, a);
             }
         }
-        (positions, edges)
+    }
+    let (restrictions, turns) = turns::resolve(map, mode);
+    let banned = turns::banned(&restrictions, &ids, &edges);
+    Edges {
+        positions,
+        times: edges,
+        banned,
+        turns,
     }
 }
 
 /// `mode`'s graph in `map` cut to its largest connected part: the kept nodes' positions
-/// (by graph node id), the graph to prepare, and what was kept.
+/// (by graph node id), the graph to prepare, and what was kept. The graph's nodes past
+/// the positions are the copies of junctions made for turn restrictions ([`split_turns`]).
 pub fn kept_graph(
     map: &RawMap,
     mode: TravelMode,
 ) -> (Vec<(f64, f64)>, fast_paths::InputGraph, GraphStats) {
-    let (positions, edges) = edges_of(map, mode);
+    let (positions, input, stats, _) = kept_graph_with_copies(map, mode);
+    (positions, input, stats)
+}
+
+/// [`kept_graph`] and, for each copy of a junction made for its turn restrictions (graph
+/// node `positions.len() + k`), the node it is a copy of.
+fn kept_graph_with_copies(
+    map: &RawMap,
+    mode: TravelMode,
+) -> (
+    Vec<(f64, f64)>,
+    fast_paths::InputGraph,
+    GraphStats,
+    Vec<usize>,
+) {
+    let Edges {
+        positions,
+        times: edges,
+        banned,
+        turns,
+    } = edges_of(map, mode);
     let nodes_read = positions.len();
     // The largest part joined by roads in either direction; the rest (islands, a
     // car park's lone service road) would only catch snaps and route nowhere.
@@ -169,21 +216,73 @@ pub fn kept_graph(
             kept_positions.push(positions[i]);
         }
     }
-    let mut input = fast_paths::InputGraph::new();
-    let mut kept_edges = 0;
+    let mut kept: HashMap<(usize, usize), u64> = HashMap::new();
     for (&(a, b), &ms) in &edges {
         if let (Some(a), Some(b)) = (keep[a], keep[b]) {
-            input.add_edge(a, b, usize::try_from(ms).unwrap_or(usize::MAX));
-            kept_edges += 1;
+            kept.insert((a, b), ms);
         }
+    }
+    let banned: HashSet<(usize, usize, usize)> = banned
+        .iter()
+        .filter_map(|&(f, v, t)| Some((keep[f]?, keep[v]?, keep[t]?)))
+        .collect();
+    let (split, copy_of) = split_turns(kept_positions.len(), &kept, &banned);
+    let mut input = fast_paths::InputGraph::new();
+    for &(a, b, ms) in &split {
+        input.add_edge(a, b, usize::try_from(ms).unwrap_or(usize::MAX));
     }
     input.freeze();
     let stats = GraphStats {
         nodes_read,
         nodes: kept_positions.len(),
-        edges: kept_edges,
+        edges: split.len(),
+        turn_copies: copy_of.len(),
+        turns,
     };
-    (kept_positions, input, stats)
+    (kept_positions, input, stats, copy_of)
+}
+
+/// The graph of `n` nodes and `edges` with every junction that has forbidden turns split
+/// (fast_paths routes on nodes and knows no turns): a copy of junction `v` for each
+/// neighbour `u` with a turn forbidden from `u` through `v`, entered only from `u` and left
+/// only by the turns allowed from `u`; the junction itself keeps the other ways in and
+/// every way out. An edge into a split junction goes into the copy for where it comes
+/// from, so two restricted junctions next to each other work too. Returns the edges
+/// (from, to, ms) and, for copy `n + k`, the node it copies.
+pub fn split_turns(
+    n: usize,
+    edges: &HashMap<(usize, usize), u64>,
+    banned: &HashSet<(usize, usize, usize)>,
+) -> (Vec<(usize, usize, u64)>, Vec<usize>) {
+    // The copy for each (from, via) with a forbidden turn and a road from `from` to `via`.
+    let mut copy: HashMap<(usize, usize), usize> = HashMap::new();
+    let mut copy_of = Vec::new();
+    let mut copies: HashMap<usize, Vec<(usize, usize)>> = HashMap::new();
+    let mut pairs: Vec<(usize, usize)> = banned
+        .iter()
+        .map(|&(f, v, _)| (f, v))
+        .filter(|p| edges.contains_key(p))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    for (f, v) in pairs {
+        let c = n + copy_of.len();
+        copy_of.push(v);
+        copy.insert((f, v), c);
+        copies.entry(v).or_default().push((f, c));
+    }
+    let into = |a: usize, b: usize| copy.get(&(a, b)).copied().unwrap_or(b);
+    let mut out = Vec::with_capacity(edges.len() + copy_of.len() * 3);
+    for (&(a, b), &ms) in edges {
+        out.push((a, into(a, b), ms));
+        for &(f, c) in copies.get(&a).into_iter().flatten() {
+            if !banned.contains(&(f, a, b)) {
+                out.push((c, into(a, b), ms));
+            }
+        }
+    }
+    out.sort_unstable();
+    (out, copy_of)
 }
 
 /// Prepares `input` (nodes at `positions`) for fast queries.
@@ -206,12 +305,14 @@ pub fn prepare(input: &fast_paths::InputGraph, _positions: &[(f64, f64)]) -> fas
 impl ModeGraph {
     /// Builds `mode`'s graph from `map`.
     pub fn build(map: &RawMap, mode: TravelMode) -> ModeGraph {
-        let (positions, input, stats) = kept_graph(map, mode);
+        let (positions, input, stats, copy_of) = kept_graph_with_copies(map, mode);
         let fast = prepare(&input, &positions);
         let mut g = ModeGraph {
             mode,
             stats,
             positions,
+            copy_of,
+            copies: HashMap::new(),
             fast,
             index: None,
             calculator: Calculator::default(),
@@ -220,8 +321,15 @@ impl ModeGraph {
         g
     }
 
-    /// Builds the snapping index (after loading).
+    /// Builds the snapping index and the copies' lookup (after loading).
     pub fn index_nodes(&mut self) {
+        self.copies.clear();
+        for (k, &node) in self.copy_of.iter().enumerate() {
+            self.copies
+                .entry(node)
+                .or_default()
+                .push(self.positions.len() + k);
+        }
         let points = self
             .positions
             .iter()
@@ -257,21 +365,41 @@ impl ModeGraph {
         from: usize,
         to: usize,
     ) -> Option<Route> {
-        let path = calc
-            .get_or_insert_with(|| fast_paths::create_calculator(&self.fast))
-            .calc_path(&self.fast, from, to)?;
+        // fast_paths panics on a node it does not know (a node without roads past the
+        // last one with some).
+        let known = self.fast.get_num_nodes();
+        if from >= known || to >= known {
+            return None;
+        }
+        let calc = calc.get_or_insert_with(|| fast_paths::create_calculator(&self.fast));
+        // A junction split for its turn restrictions is reached at whichever copy the
+        // route comes in by; a route from it starts at the junction itself, free to turn.
+        let path = match self.copies.get(&to) {
+            None => calc.calc_path(&self.fast, from, to)?,
+            Some(copies) => {
+                let ends = std::iter::once(to).chain(copies.iter().copied());
+                calc.calc_path_multiple_sources_and_targets(
+                    &self.fast,
+                    vec![(from, 0)],
+                    ends.map(|n| (n, 0)).collect(),
+                )?
+            }
+        };
+        let at = |n: usize| {
+            let original = n
+                .checked_sub(self.positions.len())
+                .map_or(n, |k| self.copy_of[k]);
+            self.positions[original]
+        };
         let nodes = path.get_nodes();
         let points: Vec<LatLon> = nodes
             .iter()
             .map(|&n| LatLon {
-                lat: self.positions[n].0,
-                lon: self.positions[n].1,
+                lat: at(n).0,
+                lon: at(n).1,
             })
             .collect();
-        let distance_m = nodes
-            .windows(2)
-            .map(|w| distance(self.positions[w[0]], self.positions[w[1]]))
-            .sum();
+        let distance_m = nodes.windows(2).map(|w| distance(at(w[0]), at(w[1]))).sum();
         Some(Route {
             time_ms: u64::try_from(path.get_weight()).unwrap_or(u64::MAX),
             distance_m,
@@ -279,7 +407,14 @@ impl ModeGraph {
         })
     }
 
-    /// Node count.
+    /// Whether the stored parts agree (every copy of a real node, every graph node a node
+    /// or a copy): a damaged file must be refused at load, not panic in a route.
+    pub fn is_consistent(&self) -> bool {
+        let n = self.positions.len();
+        self.copy_of.iter().all(|&v| v < n) && self.fast.get_num_nodes() <= n + self.copy_of.len()
+    }
+
+    /// Node count (without the junctions' copies).
     pub fn len(&self) -> usize {
         self.positions.len()
     }

@@ -6,7 +6,9 @@
 //! # Layout
 //! - `osm`: reading `.osm.pbf` and `.osm` XML.
 //! - `profile`: which ways each mode may use, in which direction, how fast.
-//! - `graph`: one mode's graph, its largest connected part, routing and snapping.
+//! - `turns`: turn restrictions, as the turns a car may not take.
+//! - `graph`: one mode's graph, its largest connected part, junctions split for turn
+//!   restrictions, routing and snapping.
 //!
 //! # Units
 //! Travel times in milliseconds, distances in metres, positions in WGS-84 degrees.
@@ -15,6 +17,7 @@ mod graph;
 mod order;
 mod osm;
 mod profile;
+mod turns;
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -22,17 +25,19 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
-pub use graph::{edges_of, kept_graph, prepare, Edges, GraphStats, ModeGraph, Route};
+pub use graph::{edges_of, kept_graph, prepare, split_turns, Edges, GraphStats, ModeGraph, Route};
 pub use order::dissection_order;
-pub use osm::{read_xml, RawMap, RawWay};
+pub use osm::{read_xml, Member, MemberKind, RawMap, RawRestriction, RawWay};
 pub use profile::{rule, WayRule};
+pub use turns::TurnSummary;
 
 use crate::domain::{LatLon, TravelMode};
 
 /// The roads file's name under the data directory.
 pub const FILE_NAME: &str = "roads.bin";
-/// What the file starts with, and the layout's version after it.
-const MAGIC: &[u8; 8] = b"GDROADS1";
+/// What the file starts with, and the layout's version after it (2: junctions split for
+/// turn restrictions).
+const MAGIC: &[u8; 8] = b"GDROADS2";
 
 /// The imported roads: one graph per travel mode.
 #[derive(Debug, Serialize, Deserialize)]
@@ -127,6 +132,14 @@ impl Roads {
             .and_then(|mut f| f.read_to_end(&mut bytes))
             .with_context(|| format!("{}", path.display()))?;
         let Some(body) = bytes.strip_prefix(MAGIC) else {
+            if let Some(version) = bytes.get(..8).and_then(|m| m.strip_prefix(b"GDROADS")) {
+                bail!(
+                    "{}: a roads file of an older layout ({}; this version reads {}); import the extract again: griddispatch roads import FILE",
+                    path.display(),
+                    String::from_utf8_lossy(version),
+                    String::from_utf8_lossy(&MAGIC[7..]),
+                );
+            }
             bail!(
                 "{}: not a roads file of this version; import the extract again",
                 path.display()
@@ -145,6 +158,9 @@ impl Roads {
                 "{}: its travel modes are not this version's",
                 path.display()
             );
+        }
+        if roads.graphs.iter().any(|g| !g.is_consistent()) {
+            bail!("{}: damaged; import the extract again", path.display());
         }
         for g in &mut roads.graphs {
             g.index_nodes();
@@ -252,3 +268,5 @@ impl RoadSearch<'_> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod turn_tests;

@@ -1,6 +1,7 @@
 //! Reading an OpenStreetMap extract: `.osm.pbf` (osmpbf) or `.osm` XML (quick-xml,
-//! streamed), into the ways that have a `highway` tag and the positions of their nodes.
-//! Relations (turn restrictions) are not read yet.
+//! streamed), into the ways that have a `highway` tag, the positions of their nodes, and
+//! the turn restrictions (`type=restriction` relations; no other relation is kept, so the
+//! memory stays that of the roads). What a restriction means is `turns`' business.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -11,6 +12,8 @@ use anyhow::{bail, Context};
 /// One way with a `highway` tag.
 #[derive(Debug, Clone)]
 pub struct RawWay {
+    /// Its OSM id (what a turn restriction names it by).
+    pub id: i64,
     /// Its nodes, in order.
     pub nodes: Vec<i64>,
     /// Its tags.
@@ -24,6 +27,46 @@ pub struct RawMap {
     pub nodes: HashMap<i64, (f64, f64)>,
     /// The ways with a `highway` tag.
     pub ways: Vec<RawWay>,
+    /// The `type=restriction` relations.
+    pub restrictions: Vec<RawRestriction>,
+}
+
+/// A `type=restriction` relation as read: its tags and members, not yet interpreted.
+#[derive(Debug, Clone, Default)]
+pub struct RawRestriction {
+    /// Its OSM id.
+    pub id: i64,
+    /// Its tags (`restriction=no_left_turn`, `except=bicycle`, ...).
+    pub tags: Vec<(String, String)>,
+    /// Its members, in order.
+    pub members: Vec<Member>,
+}
+
+/// One member of a relation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// `from`, `via`, `to`, ...
+    pub role: String,
+    /// What it is.
+    pub kind: MemberKind,
+    /// Its OSM id.
+    pub id: i64,
+}
+
+/// What a relation's member is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberKind {
+    /// A node.
+    Node,
+    /// A way.
+    Way,
+    /// Another relation.
+    Relation,
+}
+
+/// Whether a relation with `tags` is a turn restriction, the only relations kept.
+fn is_restriction<'a>(mut tags: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
+    tags.any(|(k, v)| k == "type" && v == "restriction")
 }
 
 /// Reads `path` by its extension (`.pbf`, else XML), calling `progress` with the elements
@@ -64,6 +107,7 @@ fn read_pbf(path: &Path, progress: &mut dyn FnMut(u64)) -> anyhow::Result<RawMap
                 Element::Way(w) => {
                     if w.tags().any(|(k, _)| k == "highway") {
                         map.ways.push(RawWay {
+                            id: w.id(),
                             nodes: w.refs().collect(),
                             tags: w
                                 .tags()
@@ -72,7 +116,30 @@ fn read_pbf(path: &Path, progress: &mut dyn FnMut(u64)) -> anyhow::Result<RawMap
                         });
                     }
                 }
-                Element::Relation(_) => {}
+                Element::Relation(r) => {
+                    if is_restriction(r.tags()) {
+                        use osmpbf::RelMemberType;
+                        map.restrictions.push(RawRestriction {
+                            id: r.id(),
+                            tags: r
+                                .tags()
+                                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                                .collect(),
+                            members: r
+                                .members()
+                                .map(|m| Member {
+                                    role: m.role().unwrap_or_default().to_owned(),
+                                    kind: match m.member_type {
+                                        RelMemberType::Node => MemberKind::Node,
+                                        RelMemberType::Way => MemberKind::Way,
+                                        RelMemberType::Relation => MemberKind::Relation,
+                                    },
+                                    id: m.member_id,
+                                })
+                                .collect(),
+                        });
+                    }
+                }
             }
         })
         .with_context(|| format!("{}: not a readable .osm.pbf", path.display()))?;
@@ -87,6 +154,7 @@ pub fn read_xml(input: impl BufRead, progress: &mut dyn FnMut(u64)) -> anyhow::R
     let mut buf = Vec::new();
     let mut map = RawMap::default();
     let mut way: Option<RawWay> = None;
+    let mut relation: Option<RawRestriction> = None;
     let mut seen = 0u64;
     loop {
         let event = reader
@@ -100,6 +168,12 @@ pub fn read_xml(input: impl BufRead, progress: &mut dyn FnMut(u64)) -> anyhow::R
                     if let Some(w) = way.take() {
                         if w.tags.iter().any(|(k, _)| k == "highway") {
                             map.ways.push(w);
+                        }
+                    }
+                } else if e.name().as_ref() == "relation" {
+                    if let Some(r) = relation.take() {
+                        if is_restriction(r.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+                            map.restrictions.push(r);
                         }
                     }
                 }
@@ -138,6 +212,7 @@ pub fn read_xml(input: impl BufRead, progress: &mut dyn FnMut(u64)) -> anyhow::R
             "way" => {
                 seen += 1;
                 let w = RawWay {
+                    id: attr("id").and_then(|v| v.parse().ok()).unwrap_or_default(),
                     nodes: Vec::new(),
                     tags: Vec::new(),
                 };
@@ -154,9 +229,35 @@ pub fn read_xml(input: impl BufRead, progress: &mut dyn FnMut(u64)) -> anyhow::R
                     }
                 }
             }
+            "relation" => {
+                seen += 1;
+                if !empty {
+                    relation = Some(RawRestriction {
+                        id: attr("id").and_then(|v| v.parse().ok()).unwrap_or_default(),
+                        ..RawRestriction::default()
+                    });
+                }
+            }
+            "member" => {
+                let kind = match attr("type").as_deref() {
+                    Some("node") => Some(MemberKind::Node),
+                    Some("way") => Some(MemberKind::Way),
+                    Some("relation") => Some(MemberKind::Relation),
+                    _ => None,
+                };
+                let id = attr("ref").and_then(|v| v.parse().ok());
+                if let (Some(r), Some(kind), Some(id)) = (relation.as_mut(), kind, id) {
+                    let role = attr("role").unwrap_or_default();
+                    r.members.push(Member { role, kind, id });
+                }
+            }
             "tag" => {
-                if let (Some(w), Some(k), Some(v)) = (way.as_mut(), attr("k"), attr("v")) {
-                    w.tags.push((k, v));
+                if let (Some(k), Some(v)) = (attr("k"), attr("v")) {
+                    if let Some(w) = way.as_mut() {
+                        w.tags.push((k, v));
+                    } else if let Some(r) = relation.as_mut() {
+                        r.tags.push((k, v));
+                    }
                 }
             }
             _ => {}
@@ -179,6 +280,9 @@ mod tests {
   <node id="2" lat="39.51" lon="106.70"><tag k="highway" v="traffic_signals"/></node>
   <way id="10"><nd ref="1"/><nd ref="2"/><tag k="highway" v="residential"/><tag k="name" v="滨河路"/></way>
   <way id="11"><nd ref="1"/><nd ref="2"/><tag k="building" v="yes"/></way>
+  <relation id="20"><member type="way" ref="10" role="from"/><member type="node" ref="2" role="via"/>
+    <member type="way" ref="10" role="to"/><tag k="type" v="restriction"/><tag k="restriction" v="no_u_turn"/></relation>
+  <relation id="21"><member type="way" ref="10" role="outer"/><tag k="type" v="multipolygon"/></relation>
 </osm>"#;
         let map = read_xml(xml.as_bytes(), &mut |_| {}).map_err(|e| e.to_string());
         let map = map.unwrap_or_default();
@@ -186,6 +290,21 @@ mod tests {
         assert_eq!(map.nodes.get(&2), Some(&(39.51, 106.70)));
         assert_eq!(map.ways.len(), 1);
         assert_eq!(map.ways[0].nodes, vec![1, 2]);
+        assert_eq!(map.ways[0].id, 10);
+        // The turn restriction, not the multipolygon.
+        assert_eq!(map.restrictions.len(), 1);
+        let r = &map.restrictions[0];
+        assert_eq!(r.id, 20);
+        assert!(r
+            .tags
+            .contains(&("restriction".to_owned(), "no_u_turn".to_owned())));
+        let via = Member {
+            role: "via".to_owned(),
+            kind: MemberKind::Node,
+            id: 2,
+        };
+        assert_eq!(r.members.len(), 3);
+        assert_eq!(r.members[1], via);
         assert!(map.ways[0]
             .tags
             .contains(&("name".to_owned(), "滨河路".to_owned())));

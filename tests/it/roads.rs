@@ -35,6 +35,7 @@ pub(crate) fn river() -> RawMap {
     .into_iter()
     .collect();
     let way = |n: &[i64], highway: &str| RawWay {
+        id: n[0] * 100 + n[n.len() - 1],
         nodes: n.to_vec(),
         tags: vec![("highway".into(), highway.into())],
     };
@@ -46,6 +47,7 @@ pub(crate) fn river() -> RawMap {
             way(&[2, 4], "primary"),
             way(&[3, 7], "residential"),
         ],
+        restrictions: Vec::new(),
     }
 }
 
