@@ -191,7 +191,11 @@ fn generated_city(n: usize) -> RawMap {
             }
         }
     }
-    RawMap { nodes, ways }
+    RawMap {
+        nodes,
+        ways,
+        ..RawMap::default()
+    }
 }
 
 fn report(name: &str, roads: &Roads, bounds: [f64; 4], alerts: usize) {

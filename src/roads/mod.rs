@@ -7,10 +7,12 @@
 //! - `osm`: reading `.osm.pbf` and `.osm` XML.
 //! - `profile`: which ways each mode may use, in which direction, how fast.
 //! - `graph`: one mode's graph, its largest connected part, routing and snapping.
+//! - `basemap`: the offline base map kept from the same extract, cut into tiles.
 //!
 //! # Units
 //! Travel times in milliseconds, distances in metres, positions in WGS-84 degrees.
 
+pub mod basemap;
 mod graph;
 mod order;
 mod osm;
@@ -22,9 +24,10 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
+pub use basemap::{BaseMap, BaseMapSummary};
 pub use graph::{edges_of, kept_graph, prepare, Edges, GraphStats, ModeGraph, Route};
 pub use order::dissection_order;
-pub use osm::{read_xml, RawMap, RawWay};
+pub use osm::{read_xml, DrawnWay, RawMap, RawWay, WaterArea};
 pub use profile::{rule, WayRule};
 
 use crate::domain::{LatLon, TravelMode};
@@ -96,15 +99,19 @@ impl Roads {
         path: &Path,
         progress: &mut dyn FnMut(u64),
     ) -> anyhow::Result<(Roads, ImportSummary)> {
-        let map = osm::read(path, progress)?;
-        if map.ways.is_empty() {
-            bail!("{}: no roads (no way has a highway tag)", path.display());
-        }
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let (name, map) = read_roads(path, progress)?;
         Ok(Roads::build(&name, &map))
+    }
+
+    /// As [`Roads::import`], and keeps the base map from the same extract.
+    pub fn import_with_base_map(
+        path: &Path,
+        progress: &mut dyn FnMut(u64),
+    ) -> anyhow::Result<(Roads, ImportSummary, BaseMap)> {
+        let (name, map) = read_roads(path, progress)?;
+        let (roads, summary) = Roads::build(&name, &map);
+        let base = BaseMap::build(&name, &map);
+        Ok((roads, summary, base))
     }
 
     /// Writes the roads file to `path` (through a temporary file, so a crash leaves the
@@ -167,6 +174,19 @@ impl Roads {
         let (b, _) = g.snap(to, snap_m)?;
         g.route_nodes(a, b)
     }
+}
+
+/// Reads an extract that has roads; its file name, and what it holds.
+fn read_roads(path: &Path, progress: &mut dyn FnMut(u64)) -> anyhow::Result<(String, RawMap)> {
+    let map = osm::read(path, progress)?;
+    if map.ways.is_empty() {
+        bail!("{}: no roads (no way has a highway tag)", path.display());
+    }
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    Ok((name, map))
 }
 
 /// Routes on every mode with searches of its own: the coverage map's thousands of queries

@@ -37,6 +37,7 @@ fn grid_map(nodes: &[(i64, (i32, i32))], ways: &[DrawnWay]) -> RawMap {
                     .collect(),
             })
             .collect(),
+        ..RawMap::default()
     }
 }
 

@@ -46,6 +46,7 @@ pub(crate) fn river() -> RawMap {
             way(&[2, 4], "primary"),
             way(&[3, 7], "residential"),
         ],
+        ..RawMap::default()
     }
 }
 
