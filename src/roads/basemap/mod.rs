@@ -67,7 +67,7 @@ type Index = Vec<(u8, RTree<GeomWithData<Rectangle<Point>, u32>>)>;
 /// What the base map kept, to tell the admin.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BaseMapSummary {
-    /// Road lines.
+    /// Road lines (a named street's ways that meet end to end count as one).
     pub roads: usize,
     /// Water areas.
     pub water: usize,
@@ -130,6 +130,61 @@ fn rings(mut parts: Vec<Vec<i64>>) -> Vec<Vec<i64>> {
     out
 }
 
+/// Joins the named lines of one kind and name that meet end to end (OpenStreetMap cuts a
+/// street into many ways, at every bridge, tram stop or change of lanes), so that its name
+/// has room along it; the other features are kept as they are.
+fn join_named_lines(features: Vec<Feature>) -> Vec<Feature> {
+    let mut out = Vec::with_capacity(features.len());
+    let mut groups: std::collections::HashMap<(Kind, u32), Vec<Vec<Point>>> = Default::default();
+    for f in features {
+        if f.name == 0 || f.kind.is_area() {
+            out.push(f);
+        } else {
+            groups.entry((f.kind, f.name)).or_default().push(f.points);
+        }
+    }
+    let mut keys: Vec<(Kind, u32)> = groups.keys().copied().collect();
+    keys.sort_unstable();
+    for key in keys {
+        let mut lines = groups.remove(&key).unwrap_or_default();
+        while let Some(mut line) = lines.pop() {
+            loop {
+                let (Some(&first), Some(&end)) = (line.first(), line.last()) else {
+                    break;
+                };
+                if let Some(i) = lines
+                    .iter()
+                    .position(|p| p.first() == Some(&end) || p.last() == Some(&end))
+                {
+                    let mut next = lines.swap_remove(i);
+                    if next.first() != Some(&end) {
+                        next.reverse();
+                    }
+                    line.extend_from_slice(&next[1..]);
+                } else if let Some(i) = lines
+                    .iter()
+                    .position(|p| p.first() == Some(&first) || p.last() == Some(&first))
+                {
+                    let mut before = lines.swap_remove(i);
+                    if before.last() != Some(&first) {
+                        before.reverse();
+                    }
+                    before.extend_from_slice(&line[1..]);
+                    line = before;
+                } else {
+                    break;
+                }
+            }
+            out.push(Feature {
+                kind: key.0,
+                name: key.1,
+                points: line,
+            });
+        }
+    }
+    out
+}
+
 /// A degree position as stored.
 fn quantise((lat, lon): (f64, f64)) -> Point {
     [(lon * E7).round() as i32, (lat * E7).round() as i32]
@@ -187,7 +242,7 @@ impl BaseMap {
         let mut base = BaseMap {
             source: source.to_owned(),
             names,
-            features,
+            features: join_named_lines(features),
             index: Vec::new(),
             fingerprint: 0,
         };

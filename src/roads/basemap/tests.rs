@@ -184,6 +184,32 @@ fn tiles_show_more_as_they_zoom_in_and_the_file_keeps_it_all() {
 }
 
 #[test]
+fn a_named_street_cut_into_ways_becomes_one_line() {
+    let f = |name: u32, pts: &[[i32; 2]]| Feature {
+        kind: Kind::Street,
+        name,
+        points: pts.to_vec(),
+    };
+    let joined = join_named_lines(vec![
+        f(1, &[[2, 0], [3, 0]]),
+        f(1, &[[0, 0], [1, 0]]),
+        f(2, &[[3, 0], [4, 0]]),
+        f(1, &[[2, 0], [1, 0]]),
+        f(0, &[[3, 0], [4, 0]]),
+    ]);
+    let lines: Vec<(u32, Vec<[i32; 2]>)> = joined.into_iter().map(|f| (f.name, f.points)).collect();
+    assert_eq!(
+        lines,
+        vec![
+            (0, vec![[3, 0], [4, 0]]),
+            // One line, whichever way it runs: the base map draws no direction.
+            (1, vec![[3, 0], [2, 0], [1, 0], [0, 0]]),
+            (2, vec![[3, 0], [4, 0]]),
+        ]
+    );
+}
+
+#[test]
 fn tiles_are_checked() {
     assert_eq!(check_tile(0, 0, 0), Ok(0));
     assert_eq!(check_tile(20, (1 << 20) - 1, 5), Ok(20));
