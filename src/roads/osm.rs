@@ -245,19 +245,22 @@ pub fn read_xml(
     Ok(map)
 }
 
+/// The way or relation being read.
+struct Open {
+    is_way: bool,
+    id: i64,
+    nodes: Vec<i64>,
+    tags: Vec<(String, String)>,
+    /// Way members: id, role.
+    members: Vec<(i64, String)>,
+}
+
 /// Calls `on` with each node, way and relation of the XML in `input`.
 fn xml_elements(input: impl BufRead, on: &mut dyn FnMut(XmlElement)) -> anyhow::Result<()> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_reader(input);
     let mut buf = Vec::new();
-    // The way or relation being read: id, nodes, tags, members.
-    let mut open: Option<(
-        bool,
-        i64,
-        Vec<i64>,
-        Vec<(String, String)>,
-        Vec<(i64, String)>,
-    )> = None;
+    let mut open: Option<Open> = None;
     loop {
         let event = reader
             .read_event_into(&mut buf)
@@ -267,11 +270,11 @@ fn xml_elements(input: impl BufRead, on: &mut dyn FnMut(XmlElement)) -> anyhow::
             Event::Empty(e) => (e, true),
             Event::End(e) => {
                 if matches!(e.name().as_ref(), "way" | "relation") {
-                    if let Some((is_way, id, nodes, tags, members)) = open.take() {
-                        on(if is_way {
-                            XmlElement::Way(id, nodes, tags)
+                    if let Some(o) = open.take() {
+                        on(if o.is_way {
+                            XmlElement::Way(o.id, o.nodes, o.tags)
                         } else {
-                            XmlElement::Relation(tags, members)
+                            XmlElement::Relation(o.tags, o.members)
                         });
                     }
                 }
@@ -307,13 +310,19 @@ fn xml_elements(input: impl BufRead, on: &mut dyn FnMut(XmlElement)) -> anyhow::
                 let is_way = name == "way";
                 // An empty one has no nodes or members: nothing to draw or route.
                 if let (false, Some(id)) = (empty, id()) {
-                    open = Some((is_way, id, Vec::new(), Vec::new(), Vec::new()));
+                    open = Some(Open {
+                        is_way,
+                        id,
+                        nodes: Vec::new(),
+                        tags: Vec::new(),
+                        members: Vec::new(),
+                    });
                 }
             }
             "nd" => {
                 if let (Some(w), Some(r)) = (open.as_mut(), attr("ref")) {
                     if let Ok(r) = r.parse() {
-                        w.2.push(r);
+                        w.nodes.push(r);
                     }
                 }
             }
@@ -321,13 +330,13 @@ fn xml_elements(input: impl BufRead, on: &mut dyn FnMut(XmlElement)) -> anyhow::
                 let way_member = attr("type").as_deref() == Some("way");
                 if let (Some(rel), true, Some(r)) = (open.as_mut(), way_member, attr("ref")) {
                     if let Ok(r) = r.parse() {
-                        rel.4.push((r, attr("role").unwrap_or_default()));
+                        rel.members.push((r, attr("role").unwrap_or_default()));
                     }
                 }
             }
             "tag" => {
                 if let (Some(w), Some(k), Some(v)) = (open.as_mut(), attr("k"), attr("v")) {
-                    w.3.push((k, v));
+                    w.tags.push((k, v));
                 }
             }
             _ => {}

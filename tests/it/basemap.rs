@@ -74,7 +74,7 @@ async fn the_helsinki_base_map_shows_named_streets_water_and_buildings() {
             .iter()
             .map(|v| v.as_i64().unwrap())
             .collect();
-        assert!(g.len() >= 4 && g.len() % 2 == 0, "{f}");
+        assert!(g.len() >= 4 && g.len().is_multiple_of(2), "{f}");
         let meets = |axis: usize| {
             let v: Vec<i64> = g.iter().skip(axis).step_by(2).copied().collect();
             v.iter().max().is_some_and(|&m| m >= -128)

@@ -106,10 +106,7 @@ impl std::fmt::Debug for BaseMap {
 fn rings(mut parts: Vec<Vec<i64>>) -> Vec<Vec<i64>> {
     let mut out = Vec::new();
     while let Some(mut ring) = parts.pop() {
-        loop {
-            let (Some(&first), Some(&end)) = (ring.first(), ring.last()) else {
-                break;
-            };
+        while let (Some(&first), Some(&end)) = (ring.first(), ring.last()) {
             if ring.len() >= 4 && first == end {
                 out.push(ring);
                 break;
@@ -148,10 +145,7 @@ fn join_named_lines(features: Vec<Feature>) -> Vec<Feature> {
     for key in keys {
         let mut lines = groups.remove(&key).unwrap_or_default();
         while let Some(mut line) = lines.pop() {
-            loop {
-                let (Some(&first), Some(&end)) = (line.first(), line.last()) else {
-                    break;
-                };
+            while let (Some(&first), Some(&end)) = (line.first(), line.last()) {
                 if let Some(i) = lines
                     .iter()
                     .position(|p| p.first() == Some(&end) || p.last() == Some(&end))
