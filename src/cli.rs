@@ -500,8 +500,8 @@ fn import_roads(file: &std::path::Path, out: &std::path::Path) -> anyhow::Result
     }
     let b = base.summary();
     eprintln!(
-        "base map: {} roads ({} named), {} water areas, {} waterways, {} railways, {} buildings",
-        b.roads, b.named_roads, b.water, b.waterways, b.railways, b.buildings
+        "base map: {} roads ({} named), {} water areas, {} islands, {} waterways, {} railways, {} buildings",
+        b.roads, b.named_roads, b.water, b.islands, b.waterways, b.railways, b.buildings
     );
     eprintln!(
         "wrote {} and {}; restart `serve` to rank by road and draw the base map (docs/roads.md)",

@@ -1,7 +1,7 @@
 //! Reading an OpenStreetMap extract: `.osm.pbf` (osmpbf) or `.osm` XML (quick-xml,
 //! streamed), into the ways that have a `highway` tag and the positions of their nodes,
 //! and what else the base map draws (docs/roads.md, "Base map"): water, waterways,
-//! railways and buildings, and the outer ways of water multipolygons. An extract is read
+//! railways and buildings, and the outer and inner ways of water multipolygons. An extract is read
 //! twice: first its relations (which ways are the outlines of water), then its nodes and
 //! ways. Turn restrictions are not read yet.
 
@@ -34,14 +34,16 @@ pub struct DrawnWay {
     pub nodes: Vec<i64>,
 }
 
-/// A water multipolygon: its outer member ways, each as its nodes (a ring may take
-/// several ways, joined when the base map is built).
+/// A water multipolygon: its member ways, each as its nodes (a ring may take several
+/// ways, joined when the base map is built).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WaterArea {
     /// Its name, if it has one.
     pub name: Option<String>,
     /// The outer member ways' nodes that the extract holds.
     pub outer: Vec<Vec<i64>>,
+    /// The inner member ways' (islands').
+    pub inner: Vec<Vec<i64>>,
 }
 
 /// What an extract holds for routing and for the base map.
@@ -60,8 +62,8 @@ pub struct RawMap {
 /// The first pass's finding: the water multipolygons and the ways they need.
 #[derive(Debug, Default)]
 struct Relations {
-    /// Each water relation's name and outer member way ids.
-    areas: Vec<(Option<String>, Vec<i64>)>,
+    /// Each water relation's name, outer and inner member way ids.
+    areas: Vec<(Option<String>, Vec<i64>, Vec<i64>)>,
     /// Every way id above.
     wanted: HashSet<i64>,
     /// The wanted ways' nodes, filled by the second pass.
@@ -79,12 +81,16 @@ impl Relations {
         if !water_relation(tags) {
             return;
         }
-        let outer: Vec<i64> = members
-            .filter(|(_, role)| matches!(*role, "outer" | ""))
-            .map(|(id, _)| id)
-            .collect();
-        self.wanted.extend(outer.iter().copied());
-        self.areas.push((name_of(tags), outer));
+        let (mut outer, mut inner) = (Vec::new(), Vec::new());
+        for (id, role) in members {
+            match role {
+                "outer" | "" => outer.push(id),
+                "inner" => inner.push(id),
+                _ => continue,
+            }
+            self.wanted.insert(id);
+        }
+        self.areas.push((name_of(tags), outer, inner));
     }
 
     /// The water areas, with their member ways' nodes.
@@ -92,9 +98,15 @@ impl Relations {
         let found = self.found;
         self.areas
             .into_iter()
-            .map(|(name, ids)| WaterArea {
-                name,
-                outer: ids.iter().filter_map(|id| found.get(id).cloned()).collect(),
+            .map(|(name, outer, inner)| {
+                let ways = |ids: Vec<i64>| -> Vec<Vec<i64>> {
+                    ids.iter().filter_map(|id| found.get(id).cloned()).collect()
+                };
+                WaterArea {
+                    name,
+                    outer: ways(outer),
+                    inner: ways(inner),
+                }
             })
             .filter(|a| !a.outer.is_empty())
             .collect()

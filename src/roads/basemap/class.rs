@@ -31,13 +31,15 @@ pub enum Kind {
     Stream,
     /// A water area: `natural=water`, `waterway=riverbank`, `landuse=reservoir|basin`.
     Water,
+    /// Land inside water: an inner ring of a water multipolygon, drawn over the water.
+    Island,
     /// A building's outline.
     Building,
 }
 
 impl Kind {
     /// Every kind, in the order above.
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Motorway,
         Kind::Trunk,
         Kind::Primary,
@@ -50,6 +52,7 @@ impl Kind {
         Kind::River,
         Kind::Stream,
         Kind::Water,
+        Kind::Island,
         Kind::Building,
     ];
 
@@ -68,20 +71,21 @@ impl Kind {
             Kind::River => "river",
             Kind::Stream => "stream",
             Kind::Water => "water",
+            Kind::Island => "island",
             Kind::Building => "building",
         }
     }
 
     /// A closed outline (filled), not a line.
     pub fn is_area(self) -> bool {
-        matches!(self, Kind::Water | Kind::Building)
+        matches!(self, Kind::Water | Kind::Island | Kind::Building)
     }
 
     /// The lowest zoom it is drawn at: major roads and water from a region's view, every
     /// street from a district's, buildings from a block's.
     pub fn min_zoom(self) -> u8 {
         match self {
-            Kind::Motorway | Kind::Trunk | Kind::Water => 8,
+            Kind::Motorway | Kind::Trunk | Kind::Water | Kind::Island => 8,
             Kind::River | Kind::Rail => 10,
             Kind::Primary => 11,
             Kind::Secondary => 12,
@@ -97,7 +101,7 @@ impl Kind {
             Kind::Motorway | Kind::Trunk | Kind::Primary | Kind::Secondary => Some(14),
             Kind::Tertiary | Kind::Street | Kind::River => Some(15),
             Kind::Service | Kind::Path | Kind::Stream | Kind::Water => Some(16),
-            Kind::Rail | Kind::Building => None,
+            Kind::Rail | Kind::Island | Kind::Building => None,
         }
     }
 }

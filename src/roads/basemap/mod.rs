@@ -71,6 +71,8 @@ pub struct BaseMapSummary {
     pub roads: usize,
     /// Water areas.
     pub water: usize,
+    /// Islands cut out of water areas.
+    pub islands: usize,
     /// River, canal and stream lines.
     pub waterways: usize,
     /// Railway lines.
@@ -232,6 +234,9 @@ impl BaseMap {
             for ring in rings(area.outer.clone()) {
                 add(Kind::Water, area.name.clone(), &ring);
             }
+            for ring in rings(area.inner.clone()) {
+                add(Kind::Island, None, &ring);
+            }
         }
         let mut base = BaseMap {
             source: source.to_owned(),
@@ -251,6 +256,7 @@ impl BaseMap {
         for f in &self.features {
             match f.kind {
                 Kind::Water => s.water += 1,
+                Kind::Island => s.islands += 1,
                 Kind::River | Kind::Stream => s.waterways += 1,
                 Kind::Rail => s.railways += 1,
                 Kind::Building => s.buildings += 1,

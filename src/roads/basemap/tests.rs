@@ -15,7 +15,7 @@ fn node(id: i64, north_m: f64, east_m: f64) -> String {
 }
 
 /// A street, a pond (closed way), a lake drawn as a multipolygon whose outline is two
-/// ways, a river line, a railway, a building, and things not drawn: an open "water"
+/// ways, with an island, a river line, a railway, a building, and things not drawn: an open "water"
 /// way, a bus stop and a park.
 fn town() -> String {
     let mut x = String::from("<?xml version=\"1.0\"?>\n<osm version=\"0.6\">\n");
@@ -32,6 +32,11 @@ fn town() -> String {
         (21, -300.0, 300.0),
         (22, -100.0, 300.0),
         (23, -100.0, -300.0),
+        // an island in the lake
+        (24, -250.0, -50.0),
+        (25, -250.0, 50.0),
+        (26, -150.0, 50.0),
+        (27, -150.0, -50.0),
         // the river, the railway
         (30, 300.0, -400.0),
         (31, 300.0, 400.0),
@@ -76,7 +81,8 @@ fn town() -> String {
     x += &way(107, &[10, 11, 12], &[("natural", "water")]);
     x += &way(108, &[1, 2], &[("highway", "bus_stop")]);
     x += &way(109, &[50, 51, 52, 53, 50], &[("leisure", "park")]);
-    x += r#"<relation id="200"><member type="way" ref="102" role="outer"/><member type="way" ref="103" role="outer"/><member type="node" ref="1" role=""/><tag k="type" v="multipolygon"/><tag k="natural" v="water"/><tag k="name" v="Testijärvi"/></relation>
+    x += &way(110, &[24, 25, 26, 27, 24], &[]);
+    x += r#"<relation id="200"><member type="way" ref="102" role="outer"/><member type="way" ref="103" role="outer"/><member type="way" ref="110" role="inner"/><member type="node" ref="1" role=""/><tag k="type" v="multipolygon"/><tag k="natural" v="water"/><tag k="name" v="Testijärvi"/></relation>
 <relation id="201"><member type="way" ref="100" role="outer"/><tag k="type" v="multipolygon"/><tag k="landuse" v="grass"/></relation>
 </osm>
 "#;
@@ -112,6 +118,7 @@ fn xml_water_waterways_railways_and_buildings_are_read() {
     assert_eq!(map.water.len(), 1);
     assert_eq!(map.water[0].name.as_deref(), Some("Testijärvi"));
     assert_eq!(map.water[0].outer, vec![vec![20, 21, 22], vec![22, 23, 20]]);
+    assert_eq!(map.water[0].inner, vec![vec![24, 25, 26, 27, 24]]);
 }
 
 #[test]
@@ -128,6 +135,7 @@ fn a_multipolygon_cut_into_ways_is_joined_into_one_ring() {
         BaseMapSummary {
             roads: 1,
             water: 2,
+            islands: 1,
             waterways: 1,
             railways: 1,
             buildings: 1,
@@ -164,7 +172,10 @@ fn tiles_show_more_as_they_zoom_in_and_the_file_keeps_it_all() {
     // A district's: every line and the water, no buildings yet, names of major roads
     // only.
     let t = tile_at(&base, 14);
-    assert_eq!(kinds(&t), vec!["street", "rail", "river", "water"]);
+    assert_eq!(
+        kinds(&t),
+        vec!["street", "rail", "river", "water", "island"]
+    );
     assert!(t.features.iter().all(|f| f.n.is_none()));
     // A block's: the street with its name, the buildings.
     let t = tile_at(&base, 16);

@@ -46,7 +46,8 @@ pub struct BaseTile {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TileFeature {
     /// Kind: motorway, trunk, primary, secondary, tertiary, street, service, path, rail,
-    /// river, stream (lines); water, building (closed outlines, filled).
+    /// river, stream (lines); water, island (land inside water, drawn over it), building
+    /// (closed outlines, filled).
     pub k: &'static str,
     /// Its name, from the zoom its kind is labelled at.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -7,6 +7,7 @@
 /** How each kind is drawn, at zoom 15: line width (px), colour, dash; areas fill. */
 export const STYLE = {
   water: { fill: '#1d4f7a' },
+  island: { fill: '#17212b' },
   building: { fill: '#4b5767', stroke: '#5d6a7b' },
   stream: { color: '#2f6fa8', width: 1.2 },
   river: { color: '#2f6fa8', width: 4 },
@@ -20,8 +21,10 @@ export const STYLE = {
   trunk: { color: '#ec9a4a', width: 7.5 },
   motorway: { color: '#ee7d4a', width: 8.5 },
 };
-/** Drawing order, bottom first: areas, then water lines and rails, then roads minor to major. */
-export const ORDER = ['water', 'building', 'stream', 'river', 'rail', 'path', 'service', 'street', 'tertiary', 'secondary', 'primary', 'trunk', 'motorway'];
+/** Drawing order, bottom first: water, the land of its islands over it (the map's own
+ * background colour, as in the CSS), buildings, then water lines and rails, then roads
+ * minor to major. */
+export const ORDER = ['water', 'island', 'building', 'stream', 'river', 'rail', 'path', 'service', 'street', 'tertiary', 'secondary', 'primary', 'trunk', 'motorway'];
 /** Kinds whose features are roads (for the tile's `data-roads`). */
 const ROADS = new Set(['path', 'service', 'street', 'tertiary', 'secondary', 'primary', 'trunk', 'motorway']);
 
