@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 /// One kind of drawn feature, from the most important (kept first when a tile is full)
-/// to the least.
+/// to the least. The order is also the base map file's: changing it changes the format
+/// (a new `MAGIC` in `basemap/mod.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Kind {
     /// `highway=motorway` and its links.
