@@ -260,3 +260,27 @@ fn outlines_are_clipped_to_the_tile_and_lines_cut() {
         vec![vec![(-8000.0, 10.0), (100.0, 10.0), (9000.0, 10.0)]]
     );
 }
+
+/// The real extract's water ways, buildings, railways and a stream are read from the .pbf (it
+/// has no water multipolygons: those are read as in the XML test above, through the same
+/// `Relations`).
+#[test]
+fn helsinki_pbf_water_buildings_railways_and_a_stream_are_read() {
+    let path = std::env::var_os("GRIDDISPATCH_OSM_DIR")
+        .map(|dir| std::path::Path::new(&dir).join("Helsinki.osm.pbf"))
+        .filter(|p| p.exists());
+    let Some(path) = path else {
+        eprintln!("*** SKIPPED: helsinki_pbf_water_buildings_railways_and_a_stream_are_read (no GRIDDISPATCH_OSM_DIR with Helsinki.osm.pbf; scripts/test fetches it) ***");
+        return;
+    };
+    let map = crate::roads::osm::read(&path, &mut |_| {}).unwrap_or_else(|e| panic!("{e:#}"));
+    let count = |k: Kind| map.drawn.iter().filter(|w| w.kind == k).count();
+    assert_eq!(count(Kind::Water), 14);
+    assert_eq!(count(Kind::River) + count(Kind::Stream), 1);
+    assert!(count(Kind::Building) > 400, "{}", count(Kind::Building));
+    assert!(count(Kind::Rail) > 100, "{}", count(Kind::Rail));
+    assert!(map.water.is_empty());
+    let base = BaseMap::build("Helsinki.osm.pbf", &map);
+    let s = base.summary();
+    assert!(s.named_roads > 100 && s.roads > 1_000, "{s:?}");
+}
