@@ -34,6 +34,19 @@ fn tile_of(z: u32, at: (f64, f64)) -> String {
     format!("/api/v1/basemap/{z}/{x}/{y}")
 }
 
+/// Whether a request that does not ask for gzip gets plain JSON.
+async fn resp_plain_is_not_encoded(app: &TestApp, url: &str) -> bool {
+    let resp = app
+        .http
+        .get(url)
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    !resp.headers().contains_key("content-encoding")
+        && resp.headers()["content-type"] == "application/json"
+}
+
 async fn status(app: &TestApp, path: &str) -> (u16, Value) {
     app.call(reqwest::Method::GET, path, Some(&app.token), None)
         .await
@@ -113,6 +126,30 @@ async fn the_helsinki_base_map_shows_named_streets_water_and_buildings() {
         .await
         .unwrap();
     assert_eq!(again.status(), 304);
+    // Compressed for a client that takes gzip: the same tile, under a tag of its own.
+    let plain = app.get(&tile_of(15, STATION)).await;
+    let zipped = app
+        .http
+        .get(&url)
+        .bearer_auth(&app.token)
+        .header("accept-encoding", "gzip, deflate")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "accept-encoding");
+    assert_ne!(zipped.headers()["etag"].to_str().unwrap(), etag);
+    let bytes = zipped.bytes().await.unwrap();
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut json).unwrap();
+    assert!(
+        bytes.len() * 2 < json.len(),
+        "{} → {}",
+        json.len(),
+        bytes.len()
+    );
+    assert_eq!(serde_json::from_slice::<Value>(&json).unwrap(), plain);
+    assert!(resp_plain_is_not_encoded(&app, &url).await);
 
     // A phone with its MQTT login reads it too; no credentials, no map.
     let pw = app.responder("w1", "patrol", "foot", None).await;
