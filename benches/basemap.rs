@@ -7,24 +7,15 @@
 //! - `--tiles T`: random tiles cut per zoom (default 300).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::time::Instant;
 
+use common::peak_mib;
 use griddispatch::roads::{BaseMap, DrawnWay, RawMap, RawWay, WaterArea};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-/// Peak resident memory of this process so far, MiB (`VmHWM`).
-fn peak_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
 
 const LAT0: f64 = 39.6;
 const LON0: f64 = 106.7;

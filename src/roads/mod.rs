@@ -8,17 +8,18 @@
 //! - `profile`: which ways each mode may use, in which direction, how fast.
 //! - `graph`: one mode's graph, its largest connected part, routing and snapping.
 //! - `basemap`: the offline base map kept from the same extract, cut into tiles.
+//! - `file`: how both are written and read back.
 //!
 //! # Units
 //! Travel times in milliseconds, distances in metres, positions in WGS-84 degrees.
 
 pub mod basemap;
+mod file;
 mod graph;
 mod order;
 mod osm;
 mod profile;
 
-use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context};
@@ -118,28 +119,13 @@ impl Roads {
     /// old one).
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         let body = postcard::to_stdvec(self).context("encoding the roads")?;
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("{}", tmp.display()))?;
-        f.write_all(MAGIC)?;
-        f.write_all(&body)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))?;
-        Ok(())
+        file::write(path, MAGIC, &body)
     }
 
     /// Reads a roads file written by [`Roads::save`].
     pub fn load(path: &Path) -> anyhow::Result<Roads> {
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .with_context(|| format!("{}", path.display()))?;
-        let Some(body) = bytes.strip_prefix(MAGIC) else {
-            bail!(
-                "{}: not a roads file of this version; import the extract again",
-                path.display()
-            );
-        };
-        let mut roads: Roads = postcard::from_bytes(body)
+        let body = file::read(path, MAGIC, "roads")?;
+        let mut roads: Roads = postcard::from_bytes(&body)
             .with_context(|| format!("{}: damaged; import the extract again", path.display()))?;
         if roads.graphs.len() != TravelMode::ALL.len()
             || roads

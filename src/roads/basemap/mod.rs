@@ -11,7 +11,6 @@
 pub mod class;
 mod tile;
 
-use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context};
@@ -333,30 +332,14 @@ impl BaseMap {
     /// Writes the base map file to `path` (through a temporary file, so a crash leaves
     /// the old one).
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        let body = self.encode()?;
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("{}", tmp.display()))?;
-        f.write_all(MAGIC)?;
-        f.write_all(&body)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))?;
-        Ok(())
+        super::file::write(path, MAGIC, &self.encode()?)
     }
 
     /// Reads a base map file written by [`BaseMap::save`].
     pub fn load(path: &Path) -> anyhow::Result<BaseMap> {
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .with_context(|| format!("{}", path.display()))?;
-        let Some(body) = bytes.strip_prefix(MAGIC) else {
-            bail!(
-                "{}: not a base map file of this version; import the extract again",
-                path.display()
-            );
-        };
+        let body = super::file::read(path, MAGIC, "base map")?;
         let damaged = || format!("{}: damaged; import the extract again", path.display());
-        let stored: Body = postcard::from_bytes(body).with_context(damaged)?;
+        let stored: Body = postcard::from_bytes(&body).with_context(damaged)?;
         let mut features = Vec::with_capacity(stored.features.len());
         for s in stored.features {
             if s.steps.len() % 2 != 0 || s.name as usize > stored.names.len() {
@@ -385,7 +368,7 @@ impl BaseMap {
             names: stored.names,
             features,
             index: Vec::new(),
-            fingerprint: fnv(body),
+            fingerprint: fnv(&body),
         };
         base.index_features();
         Ok(base)
