@@ -16,10 +16,12 @@
 
 #[path = "common/city.rs"]
 mod city;
+mod common;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
+use common::peak_mib;
 use griddispatch::domain::{LatLon, TravelMode};
 use griddispatch::roads::{dissection_order, kept_graph, prepare, RawMap, Roads};
 use rand::rngs::StdRng;
@@ -28,18 +30,6 @@ use rand::{Rng, SeedableRng};
 /// Candidates measured per alert (the default `dispatch.road_candidates`).
 const K: usize = 8;
 const SNAP_M: f64 = 200.0;
-
-/// Peak resident memory of this process so far, MiB (`VmHWM`).
-fn peak_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;

@@ -372,6 +372,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     // A cookie that came over HTTPS must never go back over plain HTTP.
     logins.secure_cookie |= http_tls.is_some();
     let https = http_tls.is_some();
+    let basemap = crate::http::basemap::load(settings).await;
+    let mut field = field_config(settings, https, mqtt_ws_addr, mqtt_wss_addr);
+    field.basemap = basemap.is_some();
     let state = AppState {
         store: store.clone(),
         dispatcher,
@@ -385,7 +388,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         console: Arc::new(settings.console.clone()),
         reports: Arc::new(settings.reports.clone()),
         points: Arc::new(settings.points.clone()),
-        field: Arc::new(field_config(settings, https, mqtt_ws_addr, mqtt_wss_addr)),
+        field: Arc::new(field),
+        basemap,
         camera_import_max_rows: settings.video.camera_import_max_rows,
         cluster,
         http_limits: Arc::new(settings.http.limits.clone()),

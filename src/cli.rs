@@ -97,14 +97,16 @@ pub enum Commands {
 #[derive(Debug, Subcommand)]
 pub enum RoadsAction {
     /// Read an OpenStreetMap extract (.osm.pbf or .osm) into one routable graph per travel
-    /// mode, written to `roads.bin` in the data directory, which `serve` loads at start.
+    /// mode, written to `roads.bin` in the data directory, and the offline base map (roads,
+    /// water, railways, buildings) to `basemap.bin` beside it; `serve` loads both at start.
     Import {
         /// The extract, e.g. a region downloaded once from an OSM extract site.
         file: PathBuf,
         /// A TOML file layered over the defaults (for `database.data_dir`).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Where to write the graphs instead of `<data_dir>/roads.bin`.
+        /// Where to write the graphs instead of `<data_dir>/roads.bin` (the base map goes
+        /// beside it, as `basemap.bin`).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -483,7 +485,7 @@ fn import_roads(file: &std::path::Path, out: &std::path::Path) -> anyhow::Result
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_message(format!("reading {}", file.display()));
     let started = std::time::Instant::now();
-    let (roads, summary) = crate::roads::Roads::import(file, &mut |n| {
+    let (roads, summary, base) = crate::roads::Roads::import_with_base_map(file, &mut |n| {
         bar.set_message(format!("reading {}: {n} elements", file.display()));
         bar.tick();
     })?;
@@ -492,6 +494,8 @@ fn import_roads(file: &std::path::Path, out: &std::path::Path) -> anyhow::Result
         std::fs::create_dir_all(dir)?;
     }
     roads.save(out)?;
+    let base_out = out.with_file_name(crate::roads::basemap::FILE_NAME);
+    base.save(&base_out)?;
     eprintln!(
         "read {} nodes and {} roads covering {:.1} km² in {:.1} s",
         summary.nodes_read,
@@ -533,9 +537,15 @@ fn import_roads(file: &std::path::Path, out: &std::path::Path) -> anyhow::Result
             t.unknown
         );
     }
+    let b = base.summary();
     eprintln!(
-        "wrote {}; restart `serve` to rank by road (docs/roads.md)",
-        out.display()
+        "base map: {} roads ({} named), {} water areas, {} islands, {} waterways, {} railways, {} buildings",
+        b.roads, b.named_roads, b.water, b.islands, b.waterways, b.railways, b.buildings
+    );
+    eprintln!(
+        "wrote {} and {}; restart `serve` to rank by road and draw the base map (docs/roads.md)",
+        out.display(),
+        base_out.display()
     );
     Ok(())
 }

@@ -92,6 +92,6 @@ pub fn generated_city(origin: (f64, f64), side: usize, step_m: f64) -> RawMap {
     RawMap {
         nodes,
         ways,
-        restrictions: Vec::new(),
+        ..RawMap::default()
     }
 }

@@ -160,7 +160,7 @@ pub(super) fn sketch_xml() -> String {
 }
 
 /// Writes the sketch into `data_dir` as `demo-streets.osm` and imports it into the roads
-/// file there, unless a roads file exists. Answers whether it did.
+/// and base map files there, unless a roads file exists. Answers whether it did.
 pub fn prepare(data_dir: &Path) -> anyhow::Result<bool> {
     let out = data_dir.join(crate::roads::FILE_NAME);
     if out.exists() {
@@ -169,7 +169,8 @@ pub fn prepare(data_dir: &Path) -> anyhow::Result<bool> {
     std::fs::create_dir_all(data_dir)?;
     let osm = data_dir.join("demo-streets.osm");
     std::fs::write(&osm, sketch_xml())?;
-    let (roads, _) = crate::roads::Roads::import(&osm, &mut |_| {})?;
+    let (roads, _, base) = crate::roads::Roads::import_with_base_map(&osm, &mut |_| {})?;
     roads.save(&out)?;
+    base.save(&data_dir.join(crate::roads::basemap::FILE_NAME))?;
     Ok(true)
 }

@@ -177,6 +177,9 @@ struct ConsoleConfig {
     session_hours: u64,
     /// The base map (`console.tiles`).
     tiles: TileSettings,
+    /// Whether the server has an offline base map (`GET /api/v1/basemap/{z}/{x}/{y}`,
+    /// docs/roads.md), drawn when `tiles.url` is empty.
+    basemap: bool,
     /// When the queue's timers turn amber and red (`console.targets`).
     targets: TargetSettings,
 }
@@ -192,6 +195,7 @@ async fn config(_: Viewer, State(st): State<AppState>) -> Json<ConsoleConfig> {
     Json(ConsoleConfig {
         session_hours: st.console.session_hours,
         tiles: st.console.tiles.clone(),
+        basemap: st.basemap.is_some(),
         targets: st.console.targets.clone(),
     })
 }

@@ -28,6 +28,9 @@ pub struct FieldConfig {
     /// The base map of the task's small map: the console's (`console.tiles`). Public, like
     /// the tiles themselves, which every phone fetches.
     pub tiles: TileSettings,
+    /// Whether the server has an offline base map (`GET /api/v1/basemap/{z}/{x}/{y}`,
+    /// docs/roads.md), drawn when `tiles.url` is empty.
+    pub basemap: bool,
     /// Seconds between position reports while on duty (`field.location_interval_secs`).
     pub location_interval_secs: u64,
     /// Full WebSocket URL of the broker: `field.mqtt_ws_url` when set (a reverse proxy, or
@@ -76,6 +79,7 @@ impl FieldConfig {
         });
         FieldConfig {
             tiles: settings.console.tiles.clone(),
+            basemap: false,
             location_interval_secs: settings.field.location_interval_secs,
             mqtt_ws_url,
             mqtt_ws_port: listen.map(|a| a.port()),

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod basemap;
 pub mod cameras;
 pub mod console;
 pub mod coverage;
@@ -80,6 +81,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// Flood guard of the audit log's entries without credentials.
     pub audit_budget: Arc<crate::store::AuditBudget>,
+    /// The offline base map (`basemap.bin` in the data directory), if one was imported.
+    pub basemap: Option<Arc<crate::roads::BaseMap>>,
 }
 
 /// The whole API. Each area's routes come with their OpenAPI description (`openapi`);
@@ -88,6 +91,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, doc) = openapi::start()
         .merge(zones::router())
         .merge(coverage::router())
+        .merge(basemap::router())
         .merge(responders::router())
         .merge(cameras::router())
         .merge(incidents::router())

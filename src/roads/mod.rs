@@ -9,25 +9,29 @@
 //! - `turns`: turn restrictions, as the turns a car may not take.
 //! - `graph`: one mode's graph, its largest connected part, junctions split for turn
 //!   restrictions, routing and snapping.
+//! - `basemap`: the offline base map kept from the same extract, cut into tiles.
+//! - `file`: how both are written and read back.
 //!
 //! # Units
 //! Travel times in milliseconds, distances in metres, positions in WGS-84 degrees.
 
+pub mod basemap;
+mod file;
 mod graph;
 mod order;
 mod osm;
 mod profile;
 mod turns;
 
-use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
+pub use basemap::{BaseMap, BaseMapSummary};
 pub use graph::{edges_of, kept_graph, prepare, split_turns, Edges, GraphStats, ModeGraph, Route};
 pub use order::dissection_order;
-pub use osm::{read_xml, Member, MemberKind, RawMap, RawRestriction, RawWay};
+pub use osm::{read_xml, DrawnWay, Member, MemberKind, RawMap, RawRestriction, RawWay, WaterArea};
 pub use profile::{rule, WayRule};
 pub use turns::TurnSummary;
 
@@ -101,51 +105,32 @@ impl Roads {
         path: &Path,
         progress: &mut dyn FnMut(u64),
     ) -> anyhow::Result<(Roads, ImportSummary)> {
-        let map = osm::read(path, progress)?;
-        if map.ways.is_empty() {
-            bail!("{}: no roads (no way has a highway tag)", path.display());
-        }
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let (name, map) = read_roads(path, progress)?;
         Ok(Roads::build(&name, &map))
+    }
+
+    /// As [`Roads::import`], and keeps the base map from the same extract.
+    pub fn import_with_base_map(
+        path: &Path,
+        progress: &mut dyn FnMut(u64),
+    ) -> anyhow::Result<(Roads, ImportSummary, BaseMap)> {
+        let (name, map) = read_roads(path, progress)?;
+        let (roads, summary) = Roads::build(&name, &map);
+        let base = BaseMap::build(&name, &map);
+        Ok((roads, summary, base))
     }
 
     /// Writes the roads file to `path` (through a temporary file, so a crash leaves the
     /// old one).
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         let body = postcard::to_stdvec(self).context("encoding the roads")?;
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("{}", tmp.display()))?;
-        f.write_all(MAGIC)?;
-        f.write_all(&body)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))?;
-        Ok(())
+        file::write(path, MAGIC, &body)
     }
 
     /// Reads a roads file written by [`Roads::save`].
     pub fn load(path: &Path) -> anyhow::Result<Roads> {
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .with_context(|| format!("{}", path.display()))?;
-        let Some(body) = bytes.strip_prefix(MAGIC) else {
-            if let Some(version) = bytes.get(..8).and_then(|m| m.strip_prefix(b"GDROADS")) {
-                bail!(
-                    "{}: a roads file of an older layout ({}; this version reads {}); import the extract again: griddispatch roads import FILE",
-                    path.display(),
-                    String::from_utf8_lossy(version),
-                    String::from_utf8_lossy(&MAGIC[7..]),
-                );
-            }
-            bail!(
-                "{}: not a roads file of this version; import the extract again",
-                path.display()
-            );
-        };
-        let mut roads: Roads = postcard::from_bytes(body)
+        let body = file::read(path, MAGIC, "roads")?;
+        let mut roads: Roads = postcard::from_bytes(&body)
             .with_context(|| format!("{}: damaged; import the extract again", path.display()))?;
         if roads.graphs.len() != TravelMode::ALL.len()
             || roads
@@ -183,6 +168,19 @@ impl Roads {
         let (b, _) = g.snap(to, snap_m)?;
         g.route_nodes(a, b)
     }
+}
+
+/// Reads an extract that has roads; its file name, and what it holds.
+fn read_roads(path: &Path, progress: &mut dyn FnMut(u64)) -> anyhow::Result<(String, RawMap)> {
+    let map = osm::read(path, progress)?;
+    if map.ways.is_empty() {
+        bail!("{}: no roads (no way has a highway tag)", path.display());
+    }
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    Ok((name, map))
 }
 
 /// Routes on every mode with searches of its own: the coverage map's thousands of queries

@@ -40,7 +40,7 @@ pub(super) fn grid_map(nodes: &[(i64, (i32, i32))], ways: &[DrawnWay]) -> RawMap
                     .collect(),
             })
             .collect(),
-        restrictions: Vec::new(),
+        ..RawMap::default()
     }
 }
 
@@ -287,7 +287,7 @@ fn helsinki_turn_restrictions_name_the_turns_they_say() {
     let mut one = RawMap {
         nodes: map.nodes.clone(),
         ways: map.ways.clone(),
-        restrictions: Vec::new(),
+        ..RawMap::default()
     };
     let mut checked = HashMap::<&str, usize>::new();
     for r in &map.restrictions {

@@ -49,6 +49,7 @@ async fn every_endpoint_needs_credentials_and_the_right_role() {
         (Method::GET, "/api/v1/live", Role::Viewer),
         (Method::GET, "/api/v1/console/config", Role::Viewer),
         (Method::GET, "/api/v1/coverage", Role::Viewer),
+        (Method::GET, "/api/v1/basemap/15/0/0", Role::Viewer),
         (Method::GET, "/api/v1/incidents", Role::Viewer),
         (Method::GET, "/api/v1/incidents/i1", Role::Viewer),
         (Method::GET, "/api/v1/incidents/i1/timeline", Role::Viewer),

@@ -12,6 +12,7 @@ mod common;
 mod api;
 mod audit;
 mod audit_changes;
+mod basemap;
 mod broker;
 mod camera_health;
 mod camera_probes;

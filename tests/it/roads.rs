@@ -47,7 +47,7 @@ pub(crate) fn river() -> RawMap {
             way(&[2, 4], "primary"),
             way(&[3, 7], "residential"),
         ],
-        restrictions: Vec::new(),
+        ..RawMap::default()
     }
 }
 

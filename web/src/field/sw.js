@@ -1,10 +1,15 @@
 // The field app's service worker: keeps the app shell (page, scripts, styles, the broker
 // settings) so the app opens with no network, e.g. in a basement or a lift. Tasks come over
-// MQTT and answers wait in the page's outbox, so only the shell needs caching here.
+// MQTT and answers wait in the page's outbox, so only the shell needs caching here, and the
+// offline base map's tiles the small map has shown (the last BASEMAP_TILES of them).
 //
 // Network first: a worker online always gets the build the server runs now; the cache is
 // the fallback, filled on install and refreshed by every successful fetch.
-const CACHE = 'griddispatch-field-v2';
+const CACHE = 'griddispatch-field-v3';
+/** The base map tiles' own cache, kept across new builds. */
+const BASEMAP_CACHE = 'griddispatch-field-basemap';
+/** Most base map tiles kept (a few hundred KB). */
+const BASEMAP_TILES = 300;
 const SHELL = [
   '/field',
   '/field/manifest.webmanifest',
@@ -26,6 +31,7 @@ const SHELL = [
   '/assets/app/js/merchants-core.js',
   '/assets/app/js/field-merchants.js',
   '/assets/app/js/map.js',
+  '/assets/app/js/basemap-layer.js',
   '/assets/app/js/gcj02.js',
   '/assets/app/field/icon.svg',
   '/assets/app/field/icon-192.png',
@@ -44,7 +50,7 @@ self.addEventListener('install', (event) => {
 
 self.addEventListener('activate', (event) => {
   event.waitUntil((async () => {
-    for (const key of await caches.keys()) if (key !== CACHE) await caches.delete(key);
+    for (const key of await caches.keys()) if (key !== CACHE && key !== BASEMAP_CACHE) await caches.delete(key);
     await self.clients.claim();
   })());
 });
@@ -80,8 +86,31 @@ async function networkFirst(request) {
   }
 }
 
+/** A base map tile: from the network, kept; from the cache when there is none. */
+async function basemapTile(request) {
+  const cache = await caches.open(BASEMAP_CACHE);
+  const key = new URL(request.url).pathname;
+  try {
+    const resp = await fetch(request);
+    if (resp.ok) {
+      await cache.put(key, resp.clone());
+      const keys = await cache.keys();
+      for (const old of keys.slice(0, Math.max(0, keys.length - BASEMAP_TILES))) await cache.delete(old);
+    }
+    return resp;
+  } catch (e) {
+    const cached = await cache.match(key);
+    if (cached) return cached;
+    throw e;
+  }
+}
+
 self.addEventListener('fetch', (event) => {
+  const url = new URL(event.request.url);
   if (inShell(event.request)) event.respondWith(networkFirst(event.request));
+  else if (event.request.method === 'GET' && url.origin === self.location.origin && url.pathname.startsWith('/api/v1/basemap/')) {
+    event.respondWith(basemapTile(event.request));
+  }
 });
 
 // A tap on a task notification brings the app forward (or opens it).

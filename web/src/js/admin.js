@@ -12,7 +12,7 @@ const user = await requireSession();
 if (user.role !== 'admin') location.assign('/');
 header(user, 'admin');
 const cfg = await api('GET', '/api/v1/console/config');
-const M = createMap(document.getElementById('map'), cfg.tiles);
+const M = createMap(document.getElementById('map'), cfg.tiles, { basemap: cfg.basemap });
 M.map.pm.setLang(document.documentElement.lang.startsWith('zh') ? 'zh' : 'en');
 M.map.pm.addControls({ position: 'topleft', drawMarker: false, drawCircleMarker: false, drawPolyline: false, drawCircle: false, drawText: false, cutPolygon: false, rotateMode: false });
 const zonesLayer = L.geoJSON(null, { style: zoneStyle });

@@ -300,7 +300,10 @@ function drawMiniMap(el, task) {
   if (state.detailMap) { state.detailMap.remove(); state.detailMap = null; }
   if (!window.L) return;
   const tiles = state.cfg?.tiles || { url: '', crs: 'wgs84', max_zoom: 19 };
-  const m = createMap(el, tiles);
+  // The offline base map's tiles are read with the worker's login, as the other API reads.
+  const login = state.login;
+  const headers = login ? { Authorization: `Basic ${btoa(unescape(encodeURIComponent(`${login.username}:${login.password}`)))}` } : {};
+  const m = createMap(el, tiles, { basemap: Boolean(state.cfg?.basemap && login), headers });
   state.detailMap = m.map;
   const pts = [m.toMap(task.location.lat, task.location.lon)];
   // Each dot says what it is: a bare dot is read as "me" as often as "the incident".

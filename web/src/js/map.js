@@ -1,15 +1,29 @@
-// The map both views share: Leaflet, the configured base map (or a plain background), and
-// the display projection (GCJ-02 for Chinese tile services; the API is always WGS-84).
+// The map both views share: Leaflet, the configured base map (the tile server; else the
+// offline base map drawn from the imported roads, docs/roads.md; else a plain background),
+// and the display projection (GCJ-02 for Chinese tile services; the API is always WGS-84).
 import { projectionFor } from './gcj02.js';
+import { basemapLayer } from './basemap-layer.js';
 
 const L = window.L;
 
-/** Creates the map in `el` from `/api/v1/console/config`'s `tiles`. */
-export function createMap(el, tiles) {
-  const proj = projectionFor(tiles.crs);
+/**
+ * Creates the map in `el` from the config's `tiles`. With no tile server and `basemap`
+ * (the config says the server has one) the offline base map is drawn instead, its tile
+ * requests carrying `headers` (the field app's login).
+ */
+export function createMap(el, tiles, { basemap = false, headers } = {}) {
+  const offline = !tiles.url && basemap;
+  // The offline base map is WGS-84 like the API: nothing to shift.
+  const crs = offline ? 'wgs84' : tiles.crs;
+  const proj = projectionFor(crs);
   const map = L.map(el, { zoomControl: true, preferCanvas: false, attributionControl: true, maxZoom: tiles.max_zoom || 19 });
   if (tiles.url) {
     L.tileLayer(tiles.url, { attribution: escapeText(tiles.attribution || ''), maxZoom: tiles.max_zoom || 19, subdomains: '1234' }).addTo(map);
+  } else if (offline) {
+    el.classList.add('basemap');
+    el.dataset.basemap = 'on';
+    basemapLayer({ headers }).addTo(map);
+    map.attributionControl.setPrefix('griddispatch');
   } else {
     el.classList.add('no-tiles');
     map.attributionControl.setPrefix('griddispatch');
@@ -23,7 +37,7 @@ export function createMap(el, tiles) {
   const geoToMap = (geojson) => mapCoords(geojson, (lon, lat) => { const p = proj.toMap(lat, lon); return [p[1], p[0]]; });
   /** Back from the map's system to WGS-84. */
   const geoFromMap = (geojson) => mapCoords(geojson, (lon, lat) => { const p = proj.fromMap(lat, lon); return [p[1], p[0]]; });
-  return { map, toMap, fromMap, geoToMap, geoFromMap, crs: tiles.crs };
+  return { map, toMap, fromMap, geoToMap, geoFromMap, crs };
 }
 
 function escapeText(s) {

@@ -28,7 +28,7 @@ const user = await requireSession();
 const canAct = ROLE_RANK[user.role] >= ROLE_RANK.operator;
 header(user, 'operator');
 const cfg = await api('GET', '/api/v1/console/config');
-const M = createMap(document.getElementById('map'), cfg.tiles);
+const M = createMap(document.getElementById('map'), cfg.tiles, { basemap: cfg.basemap });
 const merchants = merchantsLayer(M, t);
 const coverage = coverageLayer(M, cfg.targets);
 const routes = routesLayer(M, { t, eta, name: (id) => responderName(id, responders) });
