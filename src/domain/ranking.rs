@@ -275,33 +275,65 @@ impl ResponderIndex {
 
     /// `found` ranked again by road: each candidate whose route `road` knows (its travel
     /// mode, from its position to `req.target`: seconds and metres) takes that travel time,
-    /// the others keep the straight-line one. Best first.
+    /// the others keep the straight-line one. Best first, the best `keep` at least.
+    ///
+    /// Routes are asked in order of each candidate's best possible road time
+    /// (`best_secs`: no route of its mode between the two points can be faster; less any
+    /// zone preference), and
+    /// no more are asked once the next one's best cannot beat the `keep`-th found: those
+    /// left out are dropped, since their road time is unknown and could only rank them
+    /// below the `keep` returned. A route costs far more than the rest of the ranking, and
+    /// one offer rarely needs more than two or three of them.
     pub fn rerank_by_road(
         &self,
-        mut found: Vec<Ranked>,
+        found: Vec<Ranked>,
         req: &RankRequest<'_>,
         params: &RankParams,
+        keep: usize,
+        best_secs: impl Fn(TravelMode, LatLon, LatLon) -> f64,
         road: impl Fn(TravelMode, LatLon, LatLon) -> Option<(f64, f64)>,
     ) -> Vec<Ranked> {
-        for c in &mut found {
-            let Some(r) = self.by_id.get(&c.responder_id) else {
-                continue;
-            };
-            let Some((secs, metres)) = r.position.and_then(|p| road(r.travel, p, req.target))
-            else {
-                continue;
-            };
-            c.eta_secs = secs;
-            c.score = if c.in_zone {
-                secs - params.zone_preference_secs
+        let preference = |c: &Ranked| {
+            if c.in_zone {
+                params.zone_preference_secs
             } else {
-                secs
-            };
-            c.eta_source = EtaSource::Road;
-            c.road_distance_m = Some(metres);
+                0.0
+            }
+        };
+        let mut bounded: Vec<(f64, Ranked)> = found
+            .into_iter()
+            .map(|c| {
+                let best = self
+                    .by_id
+                    .get(&c.responder_id)
+                    .and_then(|r| r.position.map(|p| best_secs(r.travel, p, req.target)))
+                    .unwrap_or(0.0);
+                (best - preference(&c), c)
+            })
+            .collect();
+        bounded.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut scores: Vec<f64> = Vec::with_capacity(bounded.len());
+        let mut out = Vec::with_capacity(bounded.len());
+        for (best, mut c) in bounded {
+            if keep > 0 && scores.len() >= keep && best >= scores[keep - 1] {
+                break;
+            }
+            let position = self
+                .by_id
+                .get(&c.responder_id)
+                .and_then(|r| r.position.map(|p| (r.travel, p)));
+            if let Some((secs, metres)) = position.and_then(|(mode, p)| road(mode, p, req.target)) {
+                c.eta_secs = secs;
+                c.score = secs - preference(&c);
+                c.eta_source = EtaSource::Road;
+                c.road_distance_m = Some(metres);
+            }
+            let at = scores.partition_point(|s| *s <= c.score);
+            scores.insert(at, c.score);
+            out.push(c);
         }
-        found.sort_by(order);
-        found
+        out.sort_by(order);
+        out
     }
 
     /// The best `req.limit` candidates, best first.
@@ -493,6 +525,54 @@ mod tests {
             exclude,
             limit: 5,
         }
+    }
+
+    #[test]
+    fn by_road_only_as_many_routes_as_can_change_the_first() {
+        let mut idx = ResponderIndex::new(39.5);
+        let incident = LatLon::new(39.5, 106.7).unwrap();
+        // Walkers due north at 100, 200, 400 and 800 m; the nearest is across water.
+        for (id, m) in [
+            ("w100", 100.0),
+            ("w200", 200.0),
+            ("w400", 400.0),
+            ("w800", 800.0),
+        ] {
+            idx.upsert(resp(
+                id,
+                ResponderKind::Volunteer,
+                TravelMode::Foot,
+                None,
+                (39.5 + m / 111_195.0, 106.7),
+            ));
+        }
+        let walk = 5.0 / 3.6;
+        let best = |_: TravelMode, from: LatLon, to: LatLon| from.distance_m(to) / walk;
+        let asked = std::cell::Cell::new(0);
+        let road = |_: TravelMode, from: LatLon, to: LatLon| {
+            asked.set(asked.get() + 1);
+            let straight = from.distance_m(to);
+            let metres = if straight < 150.0 {
+                1_000.0
+            } else {
+                straight * 1.2
+            };
+            Some((metres / walk, metres))
+        };
+        let none = HashSet::new();
+        let req = request(incident, &none);
+        let found = idx.rank(&req, &zones(), &params());
+        assert_eq!(ids(&found), ["w100", "w200", "w400", "w800"]);
+        // One wanted: after w100 (1 km round) and w200 (240 m), nobody farther can beat w200.
+        let one = idx.rerank_by_road(found.clone(), &req, &params(), 1, best, road);
+        assert_eq!(ids(&one), ["w200", "w100"]);
+        assert_eq!(asked.get(), 2);
+        assert!(one.iter().all(|c| c.eta_source == EtaSource::Road));
+        // All wanted: all measured, ranked by road.
+        asked.set(0);
+        let all = idx.rerank_by_road(found, &req, &params(), 4, best, road);
+        assert_eq!(ids(&all), ["w200", "w400", "w800", "w100"]);
+        assert_eq!(asked.get(), 4);
     }
 
     #[test]

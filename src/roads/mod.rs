@@ -32,7 +32,7 @@ pub use basemap::{BaseMap, BaseMapSummary};
 pub use graph::{edges_of, kept_graph, prepare, split_turns, Edges, GraphStats, ModeGraph, Route};
 pub use order::dissection_order;
 pub use osm::{read_xml, DrawnWay, Member, MemberKind, RawMap, RawRestriction, RawWay, WaterArea};
-pub use profile::{rule, WayRule};
+pub use profile::{fastest_kmh, rule, WayRule};
 pub use turns::TurnSummary;
 
 use crate::domain::{LatLon, TravelMode};
@@ -167,6 +167,21 @@ impl Roads {
         let (a, _) = g.snap(from, snap_m)?;
         let (b, _) = g.snap(to, snap_m)?;
         g.route_nodes(a, b)
+    }
+
+    /// A time no route by `mode` from `from` to `to` can beat, seconds: the straight line
+    /// between the road nodes they snap to, at the mode's top speed; 0 when either point
+    /// is off the roads (its route is then not found, at no cost).
+    pub fn fastest_secs(&self, mode: TravelMode, from: LatLon, to: LatLon, snap_m: f64) -> f64 {
+        let g = self.graph(mode);
+        let (Some((a, _)), Some((b, _))) = (g.snap(from, snap_m), g.snap(to, snap_m)) else {
+            return 0.0;
+        };
+        match (g.position(a), g.position(b)) {
+            // 1 % under: edge times are whole milliseconds, rounded.
+            (Some(a), Some(b)) => 0.99 * a.distance_m(b) / (fastest_kmh(mode) / 3.6),
+            _ => 0.0,
+        }
     }
 }
 

@@ -33,6 +33,16 @@ const FOOT_KMH: f64 = 5.0;
 /// Cycling speed, km/h (an e-bike in town).
 const BIKE_KMH: f64 = 15.0;
 
+/// The fastest `mode` goes on any road, km/h: no route can take less time than the
+/// straight line at this speed.
+pub fn fastest_kmh(mode: TravelMode) -> f64 {
+    match mode {
+        TravelMode::Foot => FOOT_KMH,
+        TravelMode::Bike => BIKE_KMH,
+        TravelMode::Car => car_kmh("motorway").unwrap_or(90.0),
+    }
+}
+
 /// Car speed by highway class, km/h: typical urban speeds, not limits, since a
 /// responder drives through town.
 fn car_kmh(highway: &str) -> Option<f64> {

@@ -148,7 +148,7 @@ impl Engine {
         let req = rank_request(&self.rules, incident, &exclude, wider);
         let params = rank_params(&self.rules, now_ms());
         let found = self.responders.rank(&req, &self.zones, &params);
-        let mut ranked = self.by_road(found, &req, &params);
+        let mut ranked = self.by_road(found, &req, &params, limit);
         ranked.truncate(limit);
         ranked
     }
@@ -159,17 +159,24 @@ impl Engine {
         found: Vec<Ranked>,
         req: &RankRequest<'_>,
         params: &RankParams,
+        keep: usize,
     ) -> Vec<Ranked> {
         let Some(roads) = &self.roads else {
             return found;
         };
         let snap = self.rules.road_snap_m;
-        self.responders
-            .rerank_by_road(found, req, params, |mode, from, to| {
+        self.responders.rerank_by_road(
+            found,
+            req,
+            params,
+            keep,
+            |mode, from, to| roads.fastest_secs(mode, from, to, snap),
+            |mode, from, to| {
                 roads
                     .route(mode, from, to, snap)
                     .map(|r| (r.time_ms as f64 / 1000.0, r.distance_m))
-            })
+            },
+        )
     }
 
     /// The estimate for one responder an operator chose, eligible or not.
@@ -181,7 +188,7 @@ impl Engine {
         let one = self
             .responders
             .estimate(responder, &req, &self.zones, &params)?;
-        self.by_road(vec![one], &req, &params).pop()
+        self.by_road(vec![one], &req, &params, 1).pop()
     }
 
     /// Answers with the engine's own ranking for an open incident.
