@@ -49,6 +49,33 @@ pub(super) fn at(map: &RawMap, id: i64) -> LatLon {
     LatLon { lat, lon }
 }
 
+/// At Wuhai's longitude a point snaps to the node beside it: the snapping plane once
+/// scaled longitude by each point's own latitude, which at 106.7° E moved a point 100 m
+/// north about 90 m sideways, to the next node along an east-west street or off it.
+#[test]
+fn points_snap_to_the_node_beside_them_far_east_of_greenwich() {
+    // A street 2 km long running east, nodes every 100 m.
+    let nodes: Vec<(i64, (i32, i32))> = (0..21).map(|c| (i64::from(c) + 1, (0, c))).collect();
+    let ids: Vec<i64> = nodes.iter().map(|n| n.0).collect();
+    let map = grid_map(&nodes, &[(&ids, &[("highway", "residential")])]);
+    let (roads, _) = Roads::build("street", &map);
+    let g = roads.graph(TravelMode::Foot);
+    for id in [2, 6, 11, 16, 20] {
+        let node = at(&map, id);
+        for north_m in [-80.0, -40.0, 40.0, 80.0] {
+            let p = LatLon {
+                lat: node.lat + north_m / DEG_M,
+                lon: node.lon,
+            };
+            let snapped = g.snap(p, 150.0).and_then(|(n, _)| g.position(n));
+            assert!(
+                snapped.is_some_and(|s| s.distance_m(node) < 1.0),
+                "{north_m} m north of node {id} snaps to {snapped:?}"
+            );
+        }
+    }
+}
+
 /// A block: 1 → 2 one-way east along the south side; the way back north, west, south.
 ///
 /// ```text
