@@ -1,4 +1,4 @@
-//! Base map benchmark (docs/benchmarks.md, "Base map"): building, writing and loading the
+//! Base map benchmark (docs/benchmarks/roads.md, "Base map"): building, writing and loading the
 //! offline base map of a generated city, and cutting tiles of it at each zoom.
 //!
 //! `cargo bench --bench basemap --locked -- [--side N] [--tiles T]`:

@@ -1,4 +1,4 @@
-//! Roads benchmark (issue 18, docs/benchmarks.md): importing a real extract, road travel
+//! Roads benchmark (issue 18, docs/benchmarks/roads.md): importing a real extract, road travel
 //! times for the K candidates of an alert, how often ranking by road picks another first
 //! responder than the straight line, and the same on a generated city-size graph.
 //!

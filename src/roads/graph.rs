@@ -295,7 +295,7 @@ pub fn split_turns(
 /// Prepares `input` (nodes at `positions`) for fast queries.
 ///
 /// fast_paths' own greedy order with its default parameters: of what was measured on the
-/// generated city (docs/benchmarks.md "Roads, preparation against size"), it is the best
+/// generated city (docs/benchmarks/roads.md "Roads, preparation against size"), it is the best
 /// for queries and for the car graph, whose preparation grows a little faster than
 /// linearly (25k nodes: 0.6 s; 250k: 11.8 s, 1.65 M shortcut edges, 8 routes p50 1.2 ms). It is NOT fast enough
 /// for the walking graph of that grid (uniform speed, two-way, diagonal footpaths):

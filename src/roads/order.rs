@@ -4,7 +4,7 @@
 //! separator) are contracted after both halves. Finding the order costs O(n log n)
 //! whatever the roads look like, which is why it was tried against fast_paths' greedy
 //! order on the generated city's walking graph, where the greedy order grows far worse
-//! than linearly. Measured (docs/benchmarks.md "Roads, preparation against size") it
+//! than linearly. Measured (docs/benchmarks/roads.md "Roads, preparation against size") it
 //! prepares faster but leaves several times the shortcuts and queries 5-25 times slower,
 //! so the import does not use it (`graph::prepare`); the roads bench keeps it as a
 //! variant (`--prep foot order:100`) so the comparison can be repeated.
