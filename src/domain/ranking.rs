@@ -279,10 +279,9 @@ impl ResponderIndex {
     ///
     /// Routes are asked in order of each candidate's best possible road time
     /// (`best_secs`: no route of its mode between the two points can be faster; less any
-    /// zone preference), and
-    /// no more are asked once the next one's best cannot beat the `keep`-th found: those
-    /// left out are dropped, since their road time is unknown and could only rank them
-    /// below the `keep` returned. A route costs far more than the rest of the ranking, and
+    /// zone preference), and no more are asked once the next one's best is worse than the
+    /// `keep`-th found: those left out are dropped, since their road time is unknown and
+    /// could only rank them below the `keep` returned. A route costs far more than the rest of the ranking, and
     /// one offer rarely needs more than two or three of them.
     pub fn rerank_by_road(
         &self,
@@ -315,7 +314,7 @@ impl ResponderIndex {
         let mut scores: Vec<f64> = Vec::with_capacity(bounded.len());
         let mut out = Vec::with_capacity(bounded.len());
         for (best, mut c) in bounded {
-            if keep > 0 && scores.len() >= keep && best >= scores[keep - 1] {
+            if keep > 0 && scores.len() >= keep && best > scores[keep - 1] {
                 break;
             }
             let position = self

@@ -280,6 +280,8 @@ impl RoadSearch<'_> {
 }
 
 #[cfg(test)]
+mod test_maps;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod turn_tests;

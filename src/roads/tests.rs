@@ -6,48 +6,8 @@
 
 use std::collections::HashMap;
 
+use super::test_maps::{at, grid_map, TurnGraph, DEG_M};
 use super::*;
-
-/// Metres per degree of latitude, roughly.
-const DEG_M: f64 = 111_320.0;
-
-/// A way drawn by hand: its node ids and tags.
-pub(super) type DrawnWay<'a> = (&'a [i64], &'a [(&'a str, &'a str)]);
-
-/// A map from nodes on a grid (id → (row, col), 100 m apart at 39.5° N) and ways (node
-/// ids, tags); the ways' ids are 1, 2, ... in the order given.
-pub(super) fn grid_map(nodes: &[(i64, (i32, i32))], ways: &[DrawnWay]) -> RawMap {
-    let lat0: f64 = 39.5;
-    let lon_step = 100.0 / (DEG_M * lat0.to_radians().cos());
-    RawMap {
-        nodes: nodes
-            .iter()
-            .map(|&(id, (r, c))| {
-                let lat = lat0 + f64::from(r) * 100.0 / DEG_M;
-                let lon = 106.7 + f64::from(c) * lon_step;
-                (id, (lat, lon))
-            })
-            .collect::<HashMap<_, _>>(),
-        ways: ways
-            .iter()
-            .enumerate()
-            .map(|(i, (n, t))| RawWay {
-                id: i as i64 + 1,
-                nodes: n.to_vec(),
-                tags: t
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
-            })
-            .collect(),
-        ..RawMap::default()
-    }
-}
-
-pub(super) fn at(map: &RawMap, id: i64) -> LatLon {
-    let (lat, lon) = map.nodes[&id];
-    LatLon { lat, lon }
-}
 
 /// At Wuhai's longitude a point snaps to the node beside it: the snapping plane once
 /// scaled longitude by each point's own latitude, which at 106.7° E moved a point 100 m
@@ -258,7 +218,7 @@ fn helsinki_routes_equal_an_independent_dijkstra() {
         let edges = edges_of(&map, mode);
         // The independent check: Dijkstra on the turn-expanded graph (a node per road
         // edge), where the forbidden turns are simply missing arcs.
-        let check = super::turn_tests::TurnGraph::new(&edges);
+        let check = TurnGraph::new(&edges);
         let mut pg = petgraph::graph::DiGraph::<(), u64>::new();
         let ids: Vec<_> = (0..edges.positions.len())
             .map(|_| pg.add_node(()))

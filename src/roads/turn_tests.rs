@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use super::tests::{at, grid_map, DrawnWay};
+use super::test_maps::{at, grid_map, DrawnWay, TurnGraph};
 use super::*;
 
 /// A restriction relation: `tags`, and members (role, kind, id).
@@ -41,52 +41,6 @@ fn simple(value: &str, from: i64, via: i64, to: i64) -> RawRestriction {
             ("to", MemberKind::Way, to),
         ],
     )
-}
-
-/// The turn-expanded graph of `edges` for an independent check: a node per directed
-/// road edge, joined where the turn is allowed; a start node per road node, into its
-/// edges out; an end node per road node, from its edges in.
-pub(super) struct TurnGraph {
-    pg: DiGraph<(), u64>,
-    start: Vec<NodeIndex>,
-    end: Vec<NodeIndex>,
-}
-
-impl TurnGraph {
-    pub(super) fn new(edges: &Edges) -> TurnGraph {
-        let mut pg = DiGraph::new();
-        let n = edges.positions.len();
-        let start: Vec<_> = (0..n).map(|_| pg.add_node(())).collect();
-        let end: Vec<_> = (0..n).map(|_| pg.add_node(())).collect();
-        let mut out: HashMap<usize, Vec<(usize, NodeIndex, u64)>> = HashMap::new();
-        let mut arcs = Vec::new();
-        for (&(a, b), &ms) in &edges.times {
-            let e = pg.add_node(());
-            pg.add_edge(start[a], e, ms);
-            pg.add_edge(e, end[b], 0);
-            out.entry(a).or_default().push((b, e, ms));
-            arcs.push((a, b, e));
-        }
-        for (a, b, e) in arcs {
-            for &(c, next, ms) in out.get(&b).into_iter().flatten() {
-                if !edges.banned.contains(&(a, b, c)) {
-                    pg.add_edge(e, next, ms);
-                }
-            }
-        }
-        TurnGraph { pg, start, end }
-    }
-
-    /// The fastest time, ms, from road node `a` to road node `b`.
-    pub(super) fn time(&self, a: usize, b: usize) -> Option<u64> {
-        if a == b {
-            return Some(0);
-        }
-        let goal = self.end[b];
-        petgraph::algo::dijkstra(&self.pg, self.start[a], Some(goal), |e| *e.weight())
-            .get(&goal)
-            .copied()
-    }
 }
 
 /// ```text
