@@ -485,17 +485,12 @@ fn import_roads(file: &std::path::Path, out: &std::path::Path) -> anyhow::Result
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_message(format!("reading {}", file.display()));
     let started = std::time::Instant::now();
-    let (roads, summary, base) = crate::roads::Roads::import_with_base_map(file, &mut |n| {
+    let (summary, b) = crate::roads::Roads::import_into(file, out, &mut |n| {
         bar.set_message(format!("reading {}: {n} elements", file.display()));
         bar.tick();
     })?;
     bar.finish_and_clear();
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    roads.save(out)?;
     let base_out = out.with_file_name(crate::roads::basemap::FILE_NAME);
-    base.save(&base_out)?;
     eprintln!(
         "read {} nodes and {} roads covering {:.1} km² in {:.1} s",
         summary.nodes_read,
@@ -537,7 +532,6 @@ fn import_roads(file: &std::path::Path, out: &std::path::Path) -> anyhow::Result
             t.unknown
         );
     }
-    let b = base.summary();
     eprintln!(
         "base map: {} roads ({} named), {} water areas, {} islands, {} waterways, {} railways, {} buildings",
         b.roads, b.named_roads, b.water, b.islands, b.waterways, b.railways, b.buildings

@@ -63,8 +63,8 @@ fn node_id(i: usize, j: usize) -> usize {
     1 + j * (COLS * SPLIT + 1) + i
 }
 
-/// Highway class of a street line: the lattice's borders are the main roads, the middle
-/// of each cell a secondary street, the rest lanes.
+/// Highway class of a street line: the lattice's inner lines are the main roads, its
+/// outer ring secondary, the middle of each cell tertiary, the rest lanes.
 fn class(line: usize, last: usize) -> &'static str {
     if line == 0 || line == last {
         "secondary"
@@ -169,8 +169,6 @@ pub fn prepare(data_dir: &Path) -> anyhow::Result<bool> {
     std::fs::create_dir_all(data_dir)?;
     let osm = data_dir.join("demo-streets.osm");
     std::fs::write(&osm, sketch_xml())?;
-    let (roads, _, base) = crate::roads::Roads::import_with_base_map(&osm, &mut |_| {})?;
-    roads.save(&out)?;
-    base.save(&data_dir.join(crate::roads::basemap::FILE_NAME))?;
+    crate::roads::Roads::import_into(&osm, &out, &mut |_| {})?;
     Ok(true)
 }

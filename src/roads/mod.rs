@@ -120,6 +120,23 @@ impl Roads {
         Ok((roads, summary, base))
     }
 
+    /// Imports the extract at `path` into the roads file `out` and the base map beside it
+    /// (`basemap.bin`), making `out`'s folder when missing: what `roads import` and the
+    /// demo's street sketch do. Answers what was kept.
+    pub fn import_into(
+        path: &Path,
+        out: &Path,
+        progress: &mut dyn FnMut(u64),
+    ) -> anyhow::Result<(ImportSummary, BaseMapSummary)> {
+        let (roads, summary, base) = Roads::import_with_base_map(path, progress)?;
+        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+        }
+        roads.save(out)?;
+        base.save(&out.with_file_name(basemap::FILE_NAME))?;
+        Ok((summary, base.summary()))
+    }
+
     /// Writes the roads file to `path` (through a temporary file, so a crash leaves the
     /// old one).
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {

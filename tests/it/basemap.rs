@@ -61,9 +61,7 @@ async fn the_helsinki_base_map_shows_named_streets_water_and_buildings() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (roads, _, base) = Roads::import_with_base_map(&pbf, &mut |_| {}).unwrap();
-    roads.save(&dir.path().join(FILE_NAME)).unwrap();
-    base.save(&dir.path().join(basemap::FILE_NAME)).unwrap();
+    Roads::import_into(&pbf, &dir.path().join(FILE_NAME), &mut |_| {}).unwrap();
     let data_dir = dir.path().display().to_string();
     let app = TestApp::spawn(&[("GRIDDISPATCH__DATABASE__DATA_DIR", data_dir.as_str())]).await;
     assert_eq!(app.get("/api/v1/console/config").await["basemap"], true);
