@@ -281,8 +281,8 @@ impl ResponderIndex {
     /// (`best_secs`: no route of its mode between the two points can be faster; less any
     /// zone preference), and no more are asked once the next one's best is worse than the
     /// `keep`-th found: those left out are dropped, since their road time is unknown and
-    /// could only rank them below the `keep` returned. A route costs far more than the rest of the ranking, and
-    /// one offer rarely needs more than two or three of them.
+    /// could only rank them below the `keep` returned. A route costs far more than the rest
+    /// of the ranking, and one offer rarely needs more than two or three of them.
     pub fn rerank_by_road(
         &self,
         found: Vec<Ranked>,
@@ -299,29 +299,27 @@ impl ResponderIndex {
                 0.0
             }
         };
-        let mut bounded: Vec<(f64, Ranked)> = found
+        // Each candidate with its best possible score and, when it has a position, its mode
+        // and where it is.
+        let mut bounded: Vec<_> = found
             .into_iter()
             .map(|c| {
-                let best = self
+                let from = self
                     .by_id
                     .get(&c.responder_id)
-                    .and_then(|r| r.position.map(|p| best_secs(r.travel, p, req.target)))
-                    .unwrap_or(0.0);
-                (best - preference(&c), c)
+                    .and_then(|r| r.position.map(|p| (r.travel, p)));
+                let best = from.map_or(0.0, |(mode, p)| best_secs(mode, p, req.target));
+                (best - preference(&c), from, c)
             })
             .collect();
         bounded.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut scores: Vec<f64> = Vec::with_capacity(bounded.len());
         let mut out = Vec::with_capacity(bounded.len());
-        for (best, mut c) in bounded {
+        for (best, from, mut c) in bounded {
             if keep > 0 && scores.len() >= keep && best > scores[keep - 1] {
                 break;
             }
-            let position = self
-                .by_id
-                .get(&c.responder_id)
-                .and_then(|r| r.position.map(|p| (r.travel, p)));
-            if let Some((secs, metres)) = position.and_then(|(mode, p)| road(mode, p, req.target)) {
+            if let Some((secs, metres)) = from.and_then(|(mode, p)| road(mode, p, req.target)) {
                 c.eta_secs = secs;
                 c.score = secs - preference(&c);
                 c.eta_source = EtaSource::Road;
