@@ -43,19 +43,45 @@ fn random_point(rng: &mut StdRng, b: [f64; 4]) -> LatLon {
     }
 }
 
+/// Where the K candidates of an alert come from.
+#[derive(Clone, Copy)]
+enum Candidates {
+    /// The K nearest by air of this many responders spread at random over the map, as
+    /// the engine's straight-line search picks them.
+    Nearest(usize),
+    /// K random points anywhere on the map: the longest routes the graph has, far longer
+    /// than a real alert's.
+    Anywhere,
+}
+
 /// K road ETAs per alert: latency of the K queries together, µs, p50 and p99.
 fn query_times(
     roads: &Roads,
     mode: TravelMode,
     bounds: [f64; 4],
     alerts: usize,
+    candidates: Candidates,
 ) -> (f64, f64, usize) {
     let mut rng = StdRng::seed_from_u64(18);
+    let fleet: Vec<LatLon> = match candidates {
+        Candidates::Nearest(n) => (0..n).map(|_| random_point(&mut rng, bounds)).collect(),
+        Candidates::Anywhere => Vec::new(),
+    };
     let mut us = Vec::with_capacity(alerts);
     let mut found = 0;
     for _ in 0..alerts {
         let target = random_point(&mut rng, bounds);
-        let from: Vec<LatLon> = (0..K).map(|_| random_point(&mut rng, bounds)).collect();
+        let from: Vec<LatLon> = match candidates {
+            Candidates::Nearest(_) => {
+                let mut near = fleet.clone();
+                near.select_nth_unstable_by(K, |a, b| {
+                    a.distance_m(target).total_cmp(&b.distance_m(target))
+                });
+                near.truncate(K);
+                near
+            }
+            Candidates::Anywhere => (0..K).map(|_| random_point(&mut rng, bounds)).collect(),
+        };
         let t = Instant::now();
         for f in &from {
             if roads.route(mode, *f, target, SNAP_M).is_some() {
@@ -116,11 +142,25 @@ fn generated_city(n: usize) -> RawMap {
     city::generated_city((39.6, 106.7), side, 100.0)
 }
 
-fn report(name: &str, roads: &Roads, bounds: [f64; 4], alerts: usize) {
-    for mode in [TravelMode::Car, TravelMode::Foot] {
-        let (p50, p99, found) = query_times(roads, mode, bounds, alerts);
+/// Query rows: each mode's K nearest of `responders`, and cars' K from anywhere.
+fn report(name: &str, roads: &Roads, bounds: [f64; 4], alerts: usize, responders: usize) {
+    let runs = TravelMode::ALL
+        .iter()
+        .map(|&m| (m, Candidates::Nearest(responders)))
+        .chain([(TravelMode::Car, Candidates::Anywhere)]);
+    for (mode, candidates) in runs {
+        let (p50, p99, found) = query_times(roads, mode, bounds, alerts, candidates);
+        let which = match candidates {
+            Candidates::Nearest(n) => format!("the {K} nearest by air of {n} responders"),
+            Candidates::Anywhere => format!("{K} random points anywhere"),
+        };
+        let search = if roads.graph(mode).is_contracted() {
+            "contracted"
+        } else {
+            "A*"
+        };
         println!(
-            "| {name} | {} | {K} road ETAs per alert | p50 {p50:.0} µs, p99 {p99:.0} µs ({found} of {} routes found) |",
+            "| {name} | {} ({search}) | road ETAs from {which} | p50 {p50:.0} µs, p99 {p99:.0} µs ({found} of {} routes found) |",
             mode.as_str(),
             alerts * K
         );
@@ -262,7 +302,7 @@ fn main() {
             t.elapsed().as_secs_f64(),
             peak_mib()
         );
-        report(&roads.source.clone(), &roads, roads.bounds, 10_000);
+        report(&roads.source.clone(), &roads, roads.bounds, 10_000, 30);
         let (differs, measured) = first_differs(&roads, TravelMode::Car, roads.bounds, 10_000, 30);
         println!(
             "| {} | car, 30 responders, 10,000 random incidents: first by road ≠ first by air | {differs} of {measured} ({:.1} %) |",
@@ -293,5 +333,7 @@ fn main() {
             s.edges
         );
     }
-    report("generated city", &roads, roads.bounds, 2_000);
+    // One responder per km² of the generated city: a county's grid workers and patrols.
+    let km2 = summary.area_km2.max(1.0);
+    report("generated city", &roads, roads.bounds, 2_000, km2 as usize);
 }

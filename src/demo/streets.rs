@@ -160,14 +160,20 @@ pub(super) fn sketch_xml() -> String {
 }
 
 /// Writes the sketch into `data_dir` as `demo-streets.osm` and imports it into the roads
-/// and base map files there, unless a roads file exists. Answers whether it did.
+/// and base map files there, unless a roads file exists. A roads file of an older layout
+/// that the sketch wrote (the demo ran before an upgrade) is imported again, the old file
+/// kept beside it as `roads.bin.old`, so the demo does not lose its streets. Answers
+/// whether it imported.
 pub fn prepare(data_dir: &Path) -> anyhow::Result<bool> {
     let out = data_dir.join(crate::roads::FILE_NAME);
+    let osm = data_dir.join("demo-streets.osm");
     if out.exists() {
-        return Ok(false);
+        if crate::roads::Roads::is_current_layout(&out) || !osm.exists() {
+            return Ok(false);
+        }
+        std::fs::rename(&out, out.with_extension("bin.old"))?;
     }
     std::fs::create_dir_all(data_dir)?;
-    let osm = data_dir.join("demo-streets.osm");
     std::fs::write(&osm, sketch_xml())?;
     crate::roads::Roads::import_into(&osm, &out, &mut |_| {})?;
     Ok(true)

@@ -243,3 +243,34 @@ fn the_street_sketch_reaches_everyone_and_its_park_is_for_walkers() {
     );
     assert!(drive.is_some_and(|d| d > straight * 1.3), "drive {drive:?}");
 }
+
+#[test]
+fn a_sketch_of_an_older_layout_is_imported_again_and_the_old_file_kept() {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string());
+    let Ok(dir) = dir else {
+        panic!("tempdir: {dir:?}");
+    };
+    let out = dir.path().join(crate::roads::FILE_NAME);
+    assert_eq!(streets::prepare(dir.path()).ok(), Some(true));
+    // As if written by the version before: same kind of file, older layout.
+    std::fs::write(&out, b"GDROADS1 an older body").unwrap_or_default();
+    assert_eq!(streets::prepare(dir.path()).ok(), Some(true));
+    assert!(
+        crate::roads::Roads::load(&out).is_ok(),
+        "the new sketch loads"
+    );
+    let kept = std::fs::read(out.with_extension("bin.old")).unwrap_or_default();
+    assert_eq!(kept, b"GDROADS1 an older body");
+    // Without the sketch's extract beside it, an older file is someone's import: left.
+    let other = tempfile::tempdir().map_err(|e| e.to_string());
+    let Ok(other) = other else {
+        panic!("tempdir: {other:?}");
+    };
+    let theirs = other.path().join(crate::roads::FILE_NAME);
+    std::fs::write(&theirs, b"GDROADS1 a region").unwrap_or_default();
+    assert_eq!(streets::prepare(other.path()).ok(), Some(false));
+    assert_eq!(
+        std::fs::read(&theirs).unwrap_or_default(),
+        b"GDROADS1 a region"
+    );
+}

@@ -18,6 +18,15 @@ pub fn write(path: &Path, magic: &[u8; 8], body: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether the file at `path` starts with `magic` (is of this version's layout); false
+/// when it cannot be read.
+pub fn is_current(path: &Path, magic: &[u8; 8]) -> bool {
+    let mut head = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head == magic)
+}
+
 /// The body of the file at `path`, which must start with `magic`; `what` names the kind
 /// of file in the error ("roads", "base map").
 pub fn read(path: &Path, magic: &[u8; 8], what: &str) -> anyhow::Result<Vec<u8>> {

@@ -1,6 +1,7 @@
 //! One travel mode's road graph: built from the ways the mode may use, cut to its
-//! largest connected part, prepared as contraction hierarchies (fast_paths), and queried
-//! for the travel time and road distance between two points.
+//! largest connected part, prepared as contraction hierarchies (fast_paths) for cars or
+//! kept plain for an A* search ([`super::plain`]) for walking and cycling, and queried for
+//! the travel time and road distance between two points.
 //!
 //! # Units
 //! Travel times in milliseconds, distances in metres, positions in WGS-84 degrees.
@@ -12,6 +13,7 @@ use rstar::RTree;
 use serde::{Deserialize, Serialize};
 
 use super::osm::RawMap;
+use super::plain::{self, PlainGraph};
 use super::profile;
 use super::turns::{self, TurnSummary};
 use crate::domain::{LatLon, TravelMode};
@@ -58,8 +60,8 @@ pub struct ModeGraph {
     /// Each node's copies (built at load, not stored).
     #[serde(skip)]
     copies: HashMap<usize, Vec<usize>>,
-    /// The prepared graph.
-    fast: fast_paths::FastGraph,
+    /// The graph, ready to search.
+    prepared: Prepared,
     /// Where points are snapped to nodes (built at load, not stored).
     #[serde(skip)]
     index: Option<RTree<GeomWithData<[f64; 2], usize>>>,
@@ -74,9 +76,42 @@ pub struct ModeGraph {
     calculator: Calculator,
 }
 
-/// A reusable `fast_paths` search, made on first use.
+/// A graph ready to search: contracted, or as it is.
+#[derive(Debug, Serialize, Deserialize)]
+enum Prepared {
+    /// Contraction hierarchies (cars): long routes in well under a millisecond, at the
+    /// cost of a preparation that grows fast with the graph.
+    Hierarchy(fast_paths::FastGraph),
+    /// The edges as they are, searched with A* (walking, cycling): no preparation, and
+    /// quick for the near candidates those modes have.
+    Plain(PlainGraph),
+}
+
+/// Whether `mode`'s graph is contracted; the others are searched plain. Measured on the
+/// generated city (docs/benchmarks/roads.md): fast_paths prepares the car graph of
+/// 1,000,000 nodes in 80 s, but the walking graph of 100,000 did not finish in 300 s.
+fn contracted(mode: TravelMode) -> bool {
+    mode == TravelMode::Car
+}
+
+/// A search's working memory for one graph, kept from query to query (made afresh, it is
+/// several arrays as long as the graph).
+pub struct Searcher(SearchState);
+
+enum SearchState {
+    Hierarchy(fast_paths::PathCalculator),
+    Plain(plain::Search),
+}
+
+impl std::fmt::Debug for Searcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Searcher")
+    }
+}
+
+/// The graph's own search, made on first use.
 #[derive(Default)]
-struct Calculator(std::sync::Mutex<Option<fast_paths::PathCalculator>>);
+struct Calculator(std::sync::Mutex<Option<Searcher>>);
 
 impl std::fmt::Debug for Calculator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -313,14 +348,25 @@ impl ModeGraph {
     /// Builds `mode`'s graph from `map`.
     pub fn build(map: &RawMap, mode: TravelMode) -> ModeGraph {
         let (positions, input, stats, copy_of) = kept_graph_with_copies(map, mode);
-        let fast = prepare(&input, &positions);
+        let prepared = if contracted(mode) {
+            Prepared::Hierarchy(prepare(&input, &positions))
+        } else {
+            let at = |n: usize| positions[n.checked_sub(positions.len()).map_or(n, |k| copy_of[k])];
+            let edges: Vec<(usize, usize, u64)> = input
+                .get_edges()
+                .iter()
+                .map(|e| (e.from, e.to, e.weight as u64))
+                .collect();
+            let n = positions.len() + copy_of.len();
+            Prepared::Plain(PlainGraph::new(n, &edges, |a, b| distance(at(a), at(b))))
+        };
         let mut g = ModeGraph {
             mode,
             stats,
             positions,
             copy_of,
             copies: HashMap::new(),
-            fast,
+            prepared,
             index: None,
             cos_ref: 1.0,
             calculator: Calculator::default(),
@@ -381,37 +427,51 @@ impl ModeGraph {
     /// for a long run of queries that must not wait for the engine's, nor hold it up.
     pub fn route_nodes_with(
         &self,
-        calc: &mut Option<fast_paths::PathCalculator>,
+        calc: &mut Option<Searcher>,
         from: usize,
         to: usize,
     ) -> Option<Route> {
         // fast_paths panics on a node it does not know (a node without roads past the
         // last one with some).
-        let known = self.fast.get_num_nodes();
+        let known = self.node_count();
         if from >= known || to >= known {
             return None;
         }
-        let calc = calc.get_or_insert_with(|| fast_paths::create_calculator(&self.fast));
-        // A junction split for its turn restrictions is reached at whichever copy the
-        // route comes in by; a route from it starts at the junction itself, free to turn.
-        let path = match self.copies.get(&to) {
-            None => calc.calc_path(&self.fast, from, to)?,
-            Some(copies) => {
-                let ends = std::iter::once(to).chain(copies.iter().copied());
-                calc.calc_path_multiple_sources_and_targets(
-                    &self.fast,
-                    vec![(from, 0)],
-                    ends.map(|n| (n, 0)).collect(),
-                )?
-            }
-        };
         let at = |n: usize| {
             let original = n
                 .checked_sub(self.positions.len())
                 .map_or(n, |k| self.copy_of[k]);
             self.positions[original]
         };
-        let nodes = path.get_nodes();
+        // A junction split for its turn restrictions is reached at whichever copy the
+        // route comes in by; a route from it starts at the junction itself, free to turn.
+        let copies = self.copies.get(&to);
+        let search = calc.get_or_insert_with(|| self.searcher());
+        let (weight, nodes) = match (&self.prepared, &mut search.0) {
+            (Prepared::Hierarchy(fast), SearchState::Hierarchy(calc)) => {
+                let path = match copies {
+                    None => calc.calc_path(fast, from, to)?,
+                    Some(copies) => {
+                        let ends = std::iter::once(to).chain(copies.iter().copied());
+                        calc.calc_path_multiple_sources_and_targets(
+                            fast,
+                            vec![(from, 0)],
+                            ends.map(|n| (n, 0)).collect(),
+                        )?
+                    }
+                };
+                (path.get_weight() as u64, path.get_nodes().clone())
+            }
+            (Prepared::Plain(graph), SearchState::Plain(search)) => {
+                let ends: Vec<usize> = std::iter::once(to)
+                    .chain(copies.into_iter().flatten().copied())
+                    .collect();
+                let end = at(to);
+                graph.route(search, from, &ends, |n| distance(at(n), end))?
+            }
+            // A search made for another graph: not one of this graph's own.
+            _ => return None,
+        };
         let points: Vec<LatLon> = nodes
             .iter()
             .map(|&n| LatLon {
@@ -421,17 +481,46 @@ impl ModeGraph {
             .collect();
         let distance_m = nodes.windows(2).map(|w| distance(at(w[0]), at(w[1]))).sum();
         Some(Route {
-            time_ms: u64::try_from(path.get_weight()).unwrap_or(u64::MAX),
+            time_ms: weight,
             distance_m,
             points,
         })
+    }
+
+    /// A search of its own over this graph, for [`ModeGraph::route_nodes_with`].
+    pub fn searcher(&self) -> Searcher {
+        Searcher(match &self.prepared {
+            Prepared::Hierarchy(fast) => {
+                SearchState::Hierarchy(fast_paths::create_calculator(fast))
+            }
+            Prepared::Plain(graph) => SearchState::Plain(graph.search()),
+        })
+    }
+
+    /// Nodes in the searched graph, the junctions' copies among them.
+    fn node_count(&self) -> usize {
+        match &self.prepared {
+            Prepared::Hierarchy(fast) => fast.get_num_nodes(),
+            Prepared::Plain(graph) => graph.len(),
+        }
+    }
+
+    /// Whether the graph is contracted (cars) rather than searched plain.
+    pub fn is_contracted(&self) -> bool {
+        matches!(self.prepared, Prepared::Hierarchy(_))
     }
 
     /// Whether the stored parts agree (every copy of a real node, every graph node a node
     /// or a copy): a damaged file must be refused at load, not panic in a route.
     pub fn is_consistent(&self) -> bool {
         let n = self.positions.len();
-        self.copy_of.iter().all(|&v| v < n) && self.fast.get_num_nodes() <= n + self.copy_of.len()
+        let plain_ok = match &self.prepared {
+            Prepared::Hierarchy(_) => true,
+            Prepared::Plain(graph) => graph.is_consistent(),
+        };
+        self.copy_of.iter().all(|&v| v < n)
+            && self.node_count() <= n + self.copy_of.len()
+            && plain_ok
     }
 
     /// Node count (without the junctions' copies).

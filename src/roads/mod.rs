@@ -20,6 +20,7 @@ mod file;
 mod graph;
 mod order;
 mod osm;
+mod plain;
 mod profile;
 mod turns;
 
@@ -29,9 +30,12 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
 pub use basemap::{BaseMap, BaseMapSummary};
-pub use graph::{edges_of, kept_graph, prepare, split_turns, Edges, GraphStats, ModeGraph, Route};
+pub use graph::{
+    edges_of, kept_graph, prepare, split_turns, Edges, GraphStats, ModeGraph, Route, Searcher,
+};
 pub use order::dissection_order;
 pub use osm::{read_xml, DrawnWay, Member, MemberKind, RawMap, RawRestriction, RawWay, WaterArea};
+pub use plain::PlainGraph;
 pub use profile::{fastest_kmh, rule, WayRule};
 pub use turns::TurnSummary;
 
@@ -41,7 +45,7 @@ use crate::domain::{LatLon, TravelMode};
 pub const FILE_NAME: &str = "roads.bin";
 /// What the file starts with, and the layout's version after it (2: junctions split for
 /// turn restrictions).
-const MAGIC: &[u8; 8] = b"GDROADS2";
+const MAGIC: &[u8; 8] = b"GDROADS3";
 
 /// The imported roads: one graph per travel mode.
 #[derive(Debug, Serialize, Deserialize)]
@@ -144,6 +148,12 @@ impl Roads {
         file::write(path, MAGIC, &body)
     }
 
+    /// Whether the roads file at `path` is of this version's layout, so [`Roads::load`]
+    /// can read it (found from its first bytes, without reading the rest).
+    pub fn is_current_layout(path: &Path) -> bool {
+        file::is_current(path, MAGIC)
+    }
+
     /// Reads a roads file written by [`Roads::save`].
     pub fn load(path: &Path) -> anyhow::Result<Roads> {
         let body = file::read(path, MAGIC, "roads")?;
@@ -221,7 +231,7 @@ fn read_roads(path: &Path, progress: &mut dyn FnMut(u64)) -> anyhow::Result<(Str
 pub struct RoadSearch<'a> {
     roads: &'a Roads,
     /// One search per mode, in [`TravelMode::ALL`] order, made on first use.
-    calcs: Vec<Option<fast_paths::PathCalculator>>,
+    calcs: Vec<Option<graph::Searcher>>,
     /// Travel already measured, by (mode, from node, to node): small cells snap to the
     /// same road node many times over.
     known: std::collections::HashMap<(usize, usize, usize), Option<(u64, f64)>>,

@@ -214,7 +214,10 @@ fn helsinki_routes_equal_an_independent_dijkstra() {
     assert_eq!(car.turns.applied + car.turns.skipped(), car.turns.read);
     assert!(car.turn_copies > 0, "{car:?}");
     let mut differs_from_plain = 0;
-    for mode in [TravelMode::Car, TravelMode::Foot] {
+    for mode in [TravelMode::Car, TravelMode::Foot, TravelMode::Bike] {
+        // Cars go by contraction hierarchies, walkers and bikes by A* on the plain graph:
+        // both are checked against the same independent Dijkstra.
+        assert_eq!(roads.graph(mode).is_contracted(), mode == TravelMode::Car);
         let edges = edges_of(&map, mode);
         // The independent check: Dijkstra on the turn-expanded graph (a node per road
         // edge), where the forbidden turns are simply missing arcs.
