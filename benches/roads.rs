@@ -23,7 +23,9 @@ use std::time::Instant;
 
 use common::peak_mib;
 use griddispatch::domain::{LatLon, TravelMode};
-use griddispatch::roads::{dissection_order, kept_graph, prepare, RawMap, Roads};
+use griddispatch::roads::{
+    dissection_order, kept_graph, prepare, ModeGraph, Preparation, RawMap, Roads,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -56,8 +58,7 @@ enum Candidates {
 
 /// K road ETAs per alert: latency of the K queries together, µs, p50 and p99.
 fn query_times(
-    roads: &Roads,
-    mode: TravelMode,
+    g: &ModeGraph,
     bounds: [f64; 4],
     alerts: usize,
     candidates: Candidates,
@@ -84,7 +85,11 @@ fn query_times(
         };
         let t = Instant::now();
         for f in &from {
-            if roads.route(mode, *f, target, SNAP_M).is_some() {
+            let route = g
+                .snap(*f, SNAP_M)
+                .zip(g.snap(target, SNAP_M))
+                .and_then(|((a, _), (b, _))| g.route_nodes(a, b));
+            if route.is_some() {
                 found += 1;
             }
         }
@@ -142,19 +147,29 @@ fn generated_city(n: usize) -> RawMap {
     city::generated_city((39.6, 106.7), side, 100.0)
 }
 
-/// Query rows: each mode's K nearest of `responders`, and cars' K from anywhere.
-fn report(name: &str, roads: &Roads, bounds: [f64; 4], alerts: usize, responders: usize) {
+/// Query rows: each mode's K nearest of `responders`, and cars' K from anywhere; then the
+/// same for the `also` graphs (the small walking and cycling graphs searched plain).
+fn report(
+    name: &str,
+    roads: &Roads,
+    also: &[ModeGraph],
+    bounds: [f64; 4],
+    alerts: usize,
+    responders: usize,
+) {
     let runs = TravelMode::ALL
         .iter()
-        .map(|&m| (m, Candidates::Nearest(responders)))
-        .chain([(TravelMode::Car, Candidates::Anywhere)]);
-    for (mode, candidates) in runs {
-        let (p50, p99, found) = query_times(roads, mode, bounds, alerts, candidates);
+        .map(|&m| (roads.graph(m), Candidates::Nearest(responders)))
+        .chain([(roads.graph(TravelMode::Car), Candidates::Anywhere)])
+        .chain(also.iter().map(|g| (g, Candidates::Nearest(responders))));
+    for (g, candidates) in runs {
+        let mode = g.mode;
+        let (p50, p99, found) = query_times(g, bounds, alerts, candidates);
         let which = match candidates {
             Candidates::Nearest(n) => format!("the {K} nearest by air of {n} responders"),
             Candidates::Anywhere => format!("{K} random points anywhere"),
         };
-        let search = if roads.graph(mode).is_contracted() {
+        let search = if g.is_contracted() {
             "contracted"
         } else {
             "A*"
@@ -302,7 +317,21 @@ fn main() {
             t.elapsed().as_secs_f64(),
             peak_mib()
         );
-        report(&roads.source.clone(), &roads, roads.bounds, 10_000, 30);
+        // Helsinki's walking and cycling graphs are small enough to be contracted; the same
+        // searched plain, as a county's are, beside them.
+        let map = griddispatch::roads::read_extract(&path, &mut |_| {}).unwrap();
+        let plain: Vec<ModeGraph> = [TravelMode::Foot, TravelMode::Bike]
+            .into_iter()
+            .map(|m| ModeGraph::build_as(&map, m, Preparation::Plain))
+            .collect();
+        report(
+            &roads.source.clone(),
+            &roads,
+            &plain,
+            roads.bounds,
+            10_000,
+            30,
+        );
         let (differs, measured) = first_differs(&roads, TravelMode::Car, roads.bounds, 10_000, 30);
         println!(
             "| {} | car, 30 responders, 10,000 random incidents: first by road ≠ first by air | {differs} of {measured} ({:.1} %) |",
@@ -335,5 +364,12 @@ fn main() {
     }
     // One responder per km² of the generated city: a county's grid workers and patrols.
     let km2 = summary.area_km2.max(1.0);
-    report("generated city", &roads, roads.bounds, 2_000, km2 as usize);
+    report(
+        "generated city",
+        &roads,
+        &[],
+        roads.bounds,
+        2_000,
+        km2 as usize,
+    );
 }

@@ -87,11 +87,29 @@ enum Prepared {
     Plain(PlainGraph),
 }
 
-/// Whether `mode`'s graph is contracted; the others are searched plain. Measured on the
-/// generated city (docs/benchmarks/roads.md): fast_paths prepares the car graph of
-/// 1,000,000 nodes in 80 s, but the walking graph of 100,000 did not finish in 300 s.
-fn contracted(mode: TravelMode) -> bool {
-    mode == TravelMode::Car
+/// Walking and cycling graphs up to this many nodes are contracted too: they prepare in
+/// seconds (the generated city's uniform walking grid, the worst case measured: 25,000
+/// nodes in 42 s; Helsinki's 5,790 in a few milliseconds), and a contracted search does
+/// not pay for a detour round a river or a railway the way A* does (docs/benchmarks/roads.md).
+const CONTRACT_SLOW_MODES_UP_TO: usize = 20_000;
+
+/// Whether `mode`'s graph of `nodes` nodes is contracted; the others are searched plain.
+/// Measured on the generated city (docs/benchmarks/roads.md): fast_paths prepares the car
+/// graph of 1,000,000 nodes in 80 s, but the walking graph of 100,000 did not finish in
+/// 300 s.
+fn contracted(mode: TravelMode, nodes: usize) -> bool {
+    mode == TravelMode::Car || nodes <= CONTRACT_SLOW_MODES_UP_TO
+}
+
+/// How a graph is made ready to search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preparation {
+    /// As the import does: contracted for cars and small graphs, else plain.
+    Chosen,
+    /// Contraction hierarchies, whatever the size.
+    Contracted,
+    /// Plain, searched with A*, whatever the size.
+    Plain,
 }
 
 /// A search's working memory for one graph, kept from query to query (made afresh, it is
@@ -183,8 +201,12 @@ pub fn edges_of(map: &RawMap, mode: TravelMode) -> Edges {
             if a == b {
                 continue;
             }
-            // At least 1 ms: fast_paths ignores edges of weight 0.
-            let ms = ((distance(pa, pb) / metres_per_ms).round() as u64).max(1);
+            // Rounded up, never down: then no edge is faster than the mode's speed, and
+            // the straight line at that speed is a tight guide for the A* search of the
+            // plain graphs (rounded to nearest, a 2 m footway took 1 ms for its 1.44, and
+            // the guide had to be a third weaker). At least 1 ms: fast_paths ignores
+            // edges of weight 0.
+            let ms = ((distance(pa, pb) / metres_per_ms).ceil() as u64).max(1);
             let mut add = |from: usize, to: usize| {
                 let e = edges.entry((from, to)).or_insert(ms);
                 *e = (*e).min(ms);
@@ -347,8 +369,19 @@ pub fn prepare(input: &fast_paths::InputGraph, _positions: &[(f64, f64)]) -> fas
 impl ModeGraph {
     /// Builds `mode`'s graph from `map`.
     pub fn build(map: &RawMap, mode: TravelMode) -> ModeGraph {
+        Self::build_as(map, mode, Preparation::Chosen)
+    }
+
+    /// Builds `mode`'s graph from `map`, prepared as `how` (tests and benchmarks compare
+    /// the two searches on one graph).
+    pub fn build_as(map: &RawMap, mode: TravelMode, how: Preparation) -> ModeGraph {
         let (positions, input, stats, copy_of) = kept_graph_with_copies(map, mode);
-        let prepared = if contracted(mode) {
+        let contract = match how {
+            Preparation::Chosen => contracted(mode, positions.len()),
+            Preparation::Contracted => true,
+            Preparation::Plain => false,
+        };
+        let prepared = if contract {
             Prepared::Hierarchy(prepare(&input, &positions))
         } else {
             let at = |n: usize| positions[n.checked_sub(positions.len()).map_or(n, |k| copy_of[k])];

@@ -31,10 +31,14 @@ use serde::{Deserialize, Serialize};
 
 pub use basemap::{BaseMap, BaseMapSummary};
 pub use graph::{
-    edges_of, kept_graph, prepare, split_turns, Edges, GraphStats, ModeGraph, Route, Searcher,
+    edges_of, kept_graph, prepare, split_turns, Edges, GraphStats, ModeGraph, Preparation, Route,
+    Searcher,
 };
 pub use order::dissection_order;
-pub use osm::{read_xml, DrawnWay, Member, MemberKind, RawMap, RawRestriction, RawWay, WaterArea};
+pub use osm::{
+    read as read_extract, read_xml, DrawnWay, Member, MemberKind, RawMap, RawRestriction, RawWay,
+    WaterArea,
+};
 pub use plain::PlainGraph;
 pub use profile::{fastest_kmh, rule, WayRule};
 pub use turns::TurnSummary;
