@@ -70,9 +70,7 @@ pub(super) fn keep_audit_log(
             {
                 Ok(0) => {}
                 Ok(n) => {
-                    metrics
-                        .audit_pruned_total
-                        .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                    metrics.audit_pruned_total.inc_by(n);
                     tracing::info!(
                         entries = n,
                         "audit log entries past their retention deleted"

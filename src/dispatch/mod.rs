@@ -128,8 +128,8 @@ type Reply<T> = oneshot::Sender<Result<T, DispatchError>>;
 /// Inputs of the dispatcher.
 #[derive(Debug)]
 pub enum Command {
-    /// A validated alert.
-    Alert(NewAlert, Reply<AlertOutcome>),
+    /// A validated alert, and when it arrived (for `griddispatch_alert_to_offer_seconds`).
+    Alert(NewAlert, std::time::Instant, Reply<AlertOutcome>),
     /// A worker's task update.
     TaskUpdate {
         /// From the topic.
@@ -382,7 +382,17 @@ impl Dispatcher {
 
     /// Takes in an alert; answers once it is stored and the first offer is out.
     pub async fn alert(&self, alert: NewAlert) -> Result<AlertOutcome, DispatchError> {
-        Self::ask_on(&self.alerts, |r| Command::Alert(alert, r)).await
+        self.alert_since(alert, std::time::Instant::now()).await
+    }
+
+    /// As [`Dispatcher::alert`], for an alert that arrived at `arrived` (its MQTT message
+    /// came in then; it may have waited for its turn since).
+    pub async fn alert_since(
+        &self,
+        alert: NewAlert,
+        arrived: std::time::Instant,
+    ) -> Result<AlertOutcome, DispatchError> {
+        Self::ask_on(&self.alerts, |r| Command::Alert(alert, arrived, r)).await
     }
 
     /// Applies an operator action.

@@ -65,7 +65,7 @@ impl SnapshotRequests {
         match self.tx.try_send(req) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(req)) => {
-                Metrics::inc(&self.metrics.snapshots_dropped_total);
+                self.metrics.snapshots_dropped_total.inc();
                 tracing::warn!(incident = %req.incident_id, camera = %req.camera_id, "snapshot queue full; snapshot dropped");
             }
             Err(mpsc::error::TrySendError::Closed(req)) => {

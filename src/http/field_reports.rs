@@ -6,7 +6,6 @@
 //! The phone signs in with its MQTT login as HTTP Basic, as it does for snapshots.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
 use axum::extract::{FromRequest, Request, State};
@@ -160,9 +159,7 @@ async fn report(
     // A report sent again after a lost answer counts again; the quota is far above what a
     // worker sends.
     if let Err(secs) = st.field_reports.take(rid.as_str(), now_ms()) {
-        st.metrics
-            .field_reports_limited_total
-            .fetch_add(1, Ordering::Relaxed);
+        st.metrics.field_reports_limited_total.inc();
         return Err(ApiError::TooManyRequests(
             format!(
                 "at most {} field reports an hour (field.max_reports_per_hour)",

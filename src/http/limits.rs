@@ -1,7 +1,6 @@
 //! Limits every request is held to (`[http.limits]`): the size of its body, by route, and
 //! how long it may take. Connections are bounded where they are accepted (`serve`).
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -67,9 +66,7 @@ pub async fn body_limit(State(st): State<AppState>, req: Request, next: Next) ->
 }
 
 fn too_large(st: &AppState, limit: usize, key: &str) -> Response {
-    st.metrics
-        .http_bodies_too_large_total
-        .fetch_add(1, Ordering::Relaxed);
+    st.metrics.http_bodies_too_large_total.inc();
     let mut resp = (
         StatusCode::PAYLOAD_TOO_LARGE,
         Json(json!({ "error": format!("request body over {limit} bytes (http.limits.{key})") })),
@@ -95,9 +92,7 @@ pub async fn timeout(State(st): State<AppState>, req: Request, next: Next) -> Re
     match tokio::time::timeout(Duration::from_secs(secs), next.run(req)).await {
         Ok(resp) => resp,
         Err(_) => {
-            st.metrics
-                .http_requests_timed_out_total
-                .fetch_add(1, Ordering::Relaxed);
+            st.metrics.http_requests_timed_out_total.inc();
             let mut resp = (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(json!({ "error": format!("no answer within {secs} s; the service is overloaded or its database is slow: try again shortly, and check first whether a change was made") })),

@@ -6,7 +6,6 @@
 //! behind, or one send takes longer than [`SEND_TIMEOUT`], it is closed with a reason and
 //! catches up by reconnecting with `?since=`.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -24,7 +23,6 @@ use super::auth::Viewer;
 use super::error::{ApiError, Query};
 use super::AppState;
 use crate::live::{Event, Start, Subscription};
-use crate::metrics::Metrics;
 use crate::views;
 
 /// Longest one message may take to go out before the client counts as stuck.
@@ -132,11 +130,11 @@ async fn live(
             // Subscribing once the socket is up: nothing is buffered for a handshake that
             // fails, and the replay starts from the freshest ring.
             let sub = live.subscribe(since);
-            metrics.live_clients.fetch_add(1, Ordering::Relaxed);
+            metrics.live_clients.inc();
             if serve(socket, sub, live.stopping()).await == End::TooSlow {
-                Metrics::inc(&metrics.live_slow_disconnects_total);
+                metrics.live_slow_disconnects_total.inc();
             }
-            metrics.live_clients.fetch_sub(1, Ordering::Relaxed);
+            metrics.live_clients.dec();
         }))
 }
 

@@ -21,6 +21,7 @@ pub mod page;
 pub mod points;
 pub mod redemptions;
 pub mod reports;
+mod request_metrics;
 pub mod responders;
 pub mod serve;
 pub mod session;
@@ -132,6 +133,12 @@ pub fn router(state: AppState) -> Router {
             limits::timeout,
         ))
         .layer(axum::middleware::from_fn(safety_headers))
+        // Outermost, so the time counts every layer above; on the router, so each route's
+        // pattern is known (`request_metrics`).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_metrics::observe,
+        ))
         .with_state(state)
 }
 

@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 use super::auth::Viewer;
 use super::error::{ApiError, Query};
 use super::{rfc3339, AppState};
+use crate::metrics::{gauge_value, Scrape, CONTENT_TYPE};
 use crate::store::DeadLetterRow;
 
 /// Routes of this area.
@@ -143,7 +144,7 @@ async fn livez() -> Json<Alive> {
     Json(Alive { status: "ok" })
 }
 
-/// Counters and gauges in the Prometheus text format.
+/// Counters, gauges and histograms in the Prometheus text format, each with its `# HELP`.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -153,117 +154,48 @@ async fn livez() -> Json<Alive> {
         content_type = "text/plain", body = String))
 )]
 async fn metrics(State(st): State<AppState>) -> Response {
-    let mut out = String::new();
-    st.metrics.render(&mut out);
-    out.push_str("# TYPE griddispatch_mqtt_connected gauge\n");
-    out.push_str(&format!(
-        "griddispatch_mqtt_connected {}\n",
-        u8::from(st.mqtt_connected.load(Ordering::Relaxed))
-    ));
+    let mut scrape = Scrape::default();
+    let connected = u8::from(st.mqtt_connected.load(Ordering::Relaxed));
+    scrape.gauge(
+        "mqtt_connected",
+        "Whether the dispatcher's own MQTT connection is up (1) or not (0)",
+        i64::from(connected),
+    );
     // Counted at scrape time, since an incident becomes overdue as time passes, not on a
     // change; a database that does not answer leaves the metric out rather than say 0.
     match st.store.count_overdue(crate::clock::now_ms()).await {
-        Ok(n) => out.push_str(&format!(
-            "# TYPE griddispatch_incidents_overdue gauge\ngriddispatch_incidents_overdue {n}\n"
-        )),
+        Ok(n) => scrape.gauge(
+            "incidents_overdue",
+            "Open incidents past their due time (counted in the database when scraped)",
+            gauge_value(n),
+        ),
         Err(e) => tracing::warn!(error = %e, "metrics: could not count overdue incidents"),
     }
     // Kept by the store, which bounds them (console logins' argon2 checks).
     let checks = st.store.password_checks();
-    for (name, v) in [
-        ("password_checks_total", checks.checked()),
-        ("password_checks_busy_total", checks.busy()),
-    ] {
-        out.push_str(&format!(
-            "# TYPE griddispatch_{name} counter\ngriddispatch_{name} {v}\n"
-        ));
-    }
+    scrape.counter(
+        "password_checks_total",
+        "Console password verifications started",
+        checks.checked(),
+    );
+    scrape.counter(
+        "password_checks_busy_total",
+        "Console password verifications refused because too many were running",
+        checks.busy(),
+    );
     if let Some(view) = st.cluster.as_deref() {
         // Each replica serves its own numbers; this says which one decides.
-        out.push_str("# TYPE griddispatch_cluster_leading gauge\n");
-        out.push_str(&format!(
-            "griddispatch_cluster_leading {}\n",
-            u8::from(view.leading())
-        ));
+        scrape.gauge(
+            "cluster_leading",
+            "Whether this replica leads and dispatches (1) or follows (0)",
+            i64::from(u8::from(view.leading())),
+        );
     }
     if let Some(b) = &st.broker_stats {
-        let gauges = [
-            (
-                "broker_connections",
-                b.connections_current.load(Ordering::Relaxed),
-            ),
-            ("broker_sockets", b.sockets_current.load(Ordering::Relaxed)),
-            (
-                "broker_sessions",
-                b.sessions_current.load(Ordering::Relaxed),
-            ),
-            (
-                "broker_retained_messages",
-                b.retained_current.load(Ordering::Relaxed),
-            ),
-        ];
-        let counters = [
-            (
-                "broker_connections_total",
-                b.connections_total.load(Ordering::Relaxed),
-            ),
-            (
-                "broker_auth_failures_total",
-                b.auth_failures.load(Ordering::Relaxed),
-            ),
-            (
-                "broker_publishes_in_total",
-                b.publishes_in.load(Ordering::Relaxed),
-            ),
-            (
-                "broker_publishes_denied_total",
-                b.publishes_denied.load(Ordering::Relaxed),
-            ),
-            (
-                "broker_subscribes_denied_total",
-                b.subscribes_denied.load(Ordering::Relaxed),
-            ),
-            (
-                "broker_messages_dropped_total",
-                b.messages_dropped.load(Ordering::Relaxed),
-            ),
-            (
-                "broker_connects_refused_total",
-                b.connects_refused.load(Ordering::Relaxed),
-            ),
-            (
-                "broker_retained_refused_total",
-                b.retained_refused.load(Ordering::Relaxed),
-            ),
-            (
-                "broker_sessions_expired_total",
-                b.sessions_expired.load(Ordering::Relaxed),
-            ),
-            (
-                "broker_publisher_waits_total",
-                b.publisher_waits.load(Ordering::Relaxed),
-            ),
-            (
-                "broker_throttled_total",
-                b.throttled.load(Ordering::Relaxed),
-            ),
-            (
-                "broker_connections_over_limit_total",
-                b.connections_over_limit.load(Ordering::Relaxed),
-            ),
-        ];
-        for (name, v) in gauges {
-            out.push_str(&format!(
-                "# TYPE griddispatch_{name} gauge\ngriddispatch_{name} {v}\n"
-            ));
-        }
-        for (name, v) in counters {
-            out.push_str(&format!(
-                "# TYPE griddispatch_{name} counter\ngriddispatch_{name} {v}\n"
-            ));
-        }
+        b.export(&mut scrape);
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+    let text = st.metrics.render(&scrape);
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response()
 }
 
 /// `?limit=&cursor=` of the dead letters.

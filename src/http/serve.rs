@@ -11,7 +11,6 @@
 //! its headers.
 
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -62,9 +61,7 @@ pub async fn serve(
             },
         };
         let Some(permit) = conns.admit(peer.ip()) else {
-            metrics
-                .http_connections_refused_total
-                .fetch_add(1, Ordering::Relaxed);
+            metrics.http_connections_refused_total.inc();
             tracing::debug!(%peer, "http: connection limit reached; closed");
             continue;
         };

@@ -143,7 +143,7 @@ impl Ingest {
                 _ = cancel.cancelled() => break,
                 m = rx.recv() => match m { Some(m) => m, None => break },
             };
-            Metrics::inc(&self.metrics.mqtt_messages_in_total);
+            self.metrics.mqtt_messages_in_total.inc();
             self.handle(msg).await;
         }
         Ok(())
@@ -161,7 +161,8 @@ impl Ingest {
                 let this = self.clone();
                 tokio::spawn(async move {
                     let _slot = slot;
-                    this.submit_alert(&msg.topic, &msg.payload, alert).await;
+                    this.submit_alert(&msg.topic, &msg.payload, alert, msg.arrived)
+                        .await;
                     // Named so the block owns the guard: an async block captures only the
                     // fields it uses, and a guard left behind in `msg` would be dropped
                     // (the message acknowledged) before the alert was even stored.
@@ -178,7 +179,8 @@ impl Ingest {
         }
     }
 
-    /// Hands `alert` to the dispatcher and waits until it is stored. One the dispatcher
+    /// Hands `alert`, which arrived at `arrived`, to the dispatcher and waits until it is
+    /// stored. One the dispatcher
     /// refuses as invalid (e.g. an unknown camera) becomes a dead letter of `payload` under
     /// `topic`, the way in it came. The outcome, if stored.
     ///
@@ -193,13 +195,14 @@ impl Ingest {
         topic: &str,
         payload: &[u8],
         alert: NewAlert,
+        arrived: std::time::Instant,
     ) -> Option<AlertOutcome> {
         let started = std::time::Instant::now();
         let mut wait = std::time::Duration::from_millis(100);
         let mut attempts: u32 = 0;
         loop {
             attempts += 1;
-            match self.dispatcher.alert(alert.clone()).await {
+            match self.dispatcher.alert_since(alert.clone(), arrived).await {
                 Ok(outcome) => {
                     if attempts > 1 {
                         tracing::info!(topic, attempts, alert = %alert.external_id, "alert stored after retrying");
@@ -211,7 +214,7 @@ impl Ingest {
                     return None;
                 }
                 Err(DispatchError::Store(e)) => {
-                    Metrics::inc(&self.metrics.alert_store_retries_total);
+                    self.metrics.alert_store_retries_total.inc();
                     if started.elapsed() >= GIVE_UP_AFTER {
                         let reason = format!("could not be stored after {attempts} attempts: {e}");
                         if self.try_dead_letter(topic, payload, &reason).await {
@@ -246,7 +249,7 @@ impl Ingest {
 
     /// [`Ingest::record_dead_letter`], saying whether the dead letter was stored.
     async fn try_dead_letter(&self, topic: &str, payload: &[u8], reason: &str) -> bool {
-        Metrics::inc(&self.metrics.dead_letters_total);
+        self.metrics.dead_letters_total.inc();
         tracing::warn!(
             topic,
             bytes = payload.len(),
@@ -287,9 +290,7 @@ impl Ingest {
         {
             Ok(0) => {}
             Ok(n) => {
-                self.metrics
-                    .dead_letters_pruned_total
-                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                self.metrics.dead_letters_pruned_total.inc_by(n);
                 tracing::debug!(pruned = n, "old dead letters deleted");
             }
             Err(e) => tracing::warn!(error = %e, "could not prune dead letters"),
@@ -472,6 +473,19 @@ mod tests {
     use super::*;
     use crate::mqtt::acks::Acks;
 
+    /// `griddispatch_mqtt_messages_total` tells each subscription's messages apart.
+    #[test]
+    fn every_subscribed_topic_has_a_message_kind_of_its_own() {
+        let mut seen = Vec::new();
+        for filter in SUBSCRIPTIONS {
+            let kind = crate::mqtt::kinds::inbound(&filter.replace('+', "x1"));
+            assert_ne!(kind, "other", "{filter}");
+            assert!(crate::mqtt::kinds::INBOUND.contains(&kind), "{kind}");
+            assert!(!seen.contains(&kind), "{filter}: {kind} twice");
+            seen.push(kind);
+        }
+    }
+
     /// The broker may only hear an alert's PUBACK once the alert is stored: its guard must
     /// live until the engine has answered, not just until the alert is handed on.
     #[tokio::test]
@@ -499,12 +513,13 @@ mod tests {
                 br#"{"id":"a1","kind":"medical","severity":2,"lat":39.5,"lon":106.7}"#,
             ),
             ack: Some(acks.guard(7)),
+            arrived: std::time::Instant::now(),
         };
         ingest.handle(msg).await;
 
         let cmd =
             tokio::time::timeout(std::time::Duration::from_secs(5), engine.alerts.recv()).await;
-        let Ok(Some(Command::Alert(alert, reply))) = cmd else {
+        let Ok(Some(Command::Alert(alert, _, reply))) = cmd else {
             panic!("the engine got no alert but {cmd:?}");
         };
         assert_eq!(alert.external_id, "a1");

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::acks::AckGuard;
 use super::broker::lock;
 use crate::dispatch::{Command, Dispatcher};
-use crate::metrics::Metrics;
+use crate::metrics::{MessageLabels, Metrics};
 use crate::store::Outgoing;
 
 /// How to reach the broker.
@@ -36,6 +36,8 @@ pub struct Inbound {
     /// Its acknowledgement to the broker, sent once its handling is committed (`None`: no
     /// acknowledgement owed, e.g. the embedded broker or QoS 0).
     pub ack: Option<AckGuard>,
+    /// When it came in (the start of `griddispatch_alert_to_offer_seconds` for an alert).
+    pub arrived: Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -127,7 +129,25 @@ pub async fn run(
     let tracker = Arc::new(std::sync::Mutex::new(super::outbox::Tracker::default()));
     let (settled_tx, settled_rx) = mpsc::unbounded_channel();
     tokio::spawn(settle(store, settled_rx, cancel.clone()));
+    // Every kind is exported from the start (as 0), so a dashboard's rate has a series.
+    for kind in super::kinds::INBOUND {
+        metrics
+            .mqtt_messages_total
+            .get_or_create_owned(&MessageLabels {
+                direction: "in",
+                kind,
+            });
+    }
+    for kind in super::kinds::OUTBOUND {
+        metrics
+            .mqtt_messages_total
+            .get_or_create_owned(&MessageLabels {
+                direction: "out",
+                kind,
+            });
+    }
     let sender = {
+        let metrics = metrics.clone();
         let client = client.clone();
         let cancel = cancel.clone();
         let tracker = tracker.clone();
@@ -138,6 +158,8 @@ pub async fn run(
                     m = outgoing.recv() => match m { Some(m) => m, None => break },
                 };
                 lock(&tracker).queue(msg.outbox_seq);
+                let kind = super::kinds::outbound(&msg.topic, msg.payload.is_empty());
+                metrics.mqtt_message("out", kind);
                 if let Err(e) = client
                     .publish(msg.topic, QoS::AtLeastOnce, msg.retain, msg.payload)
                     .await
@@ -156,7 +178,7 @@ pub async fn run(
             _ = cancel.cancelled() => break,
             _ = redeliver.notified() => {
                 connected.store(false, Ordering::Relaxed);
-                Metrics::inc(&metrics.mqtt_redeliveries_total);
+                metrics.mqtt_redeliveries_total.inc();
                 events.clean();
                 // A moment for the database to come back before the messages do.
                 tokio::select! {
@@ -191,6 +213,8 @@ pub async fn run(
                 let _ = dispatcher.send(Command::Republish).await;
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
+                let arrived = Instant::now();
+                metrics.mqtt_message("in", super::kinds::inbound(&p.topic));
                 tracing::trace!(topic = %p.topic, pkid = p.pkid, dup = p.dup, retain = p.retain, "publish in");
                 // Dropped (acknowledged) wherever the message's handling ends.
                 let ack = match acks.as_mut() {
@@ -216,6 +240,7 @@ pub async fn run(
                     topic: p.topic,
                     payload: p.payload,
                     ack,
+                    arrived,
                 };
                 if inbound.send(msg).await.is_err() {
                     break;

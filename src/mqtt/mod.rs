@@ -4,5 +4,6 @@ pub mod acks;
 pub mod auth;
 pub mod broker;
 pub mod client;
+pub mod kinds;
 pub mod mosquitto;
 pub mod outbox;

@@ -290,7 +290,7 @@ impl DeadLetterLimit {
 
 /// One camera's session, reconnecting with backoff, until `stop` fires.
 async fn camera_session(shared: Arc<Shared>, camera: Ident, uri: String, stop: CancellationToken) {
-    Metrics::inc(&shared.metrics.onvif_sessions);
+    shared.metrics.onvif_sessions.inc();
     tracing::info!(camera = %camera, stream = %redact_uri(&uri), "starting ONVIF metadata session");
     let origin = format!("onvif-metadata/{camera}");
     let mut backoff = INITIAL_BACKOFF;
@@ -330,7 +330,7 @@ async fn camera_session(shared: Arc<Shared>, camera: Ident, uri: String, stop: C
         }
     }
     tracing::debug!(camera = %camera, "ONVIF metadata session stopped");
-    Metrics::dec(&shared.metrics.onvif_sessions);
+    shared.metrics.onvif_sessions.dec();
 }
 
 /// One connection: a thread reads the stream, this task turns what it finds into alerts.
@@ -363,7 +363,7 @@ async fn run_once(
                         Err(reason) => Found::Malformed { document, reason },
                     },
                     SessionEvent::Lost(reason) => {
-                        Metrics::inc(&metrics.onvif_documents_lost_total);
+                        metrics.onvif_documents_lost_total.inc();
                         tracing::debug!(%reason, "ONVIF metadata document lost");
                         return true;
                     }
@@ -401,12 +401,15 @@ async fn run_once(
                         .unwrap_or_else(|e| e.into_inner())
                         .admit(camera.as_str(), d.rule_key(), now);
                     if !admitted {
-                        Metrics::inc(&shared.metrics.onvif_detections_suppressed_total);
+                        shared.metrics.onvif_detections_suppressed_total.inc();
                         continue;
                     }
                     match to_alert(camera, &d, now) {
                         Ok(alert) => {
-                            shared.ingest.submit_alert(origin, &document, alert).await;
+                            shared
+                                .ingest
+                                .submit_alert(origin, &document, alert, std::time::Instant::now())
+                                .await;
                         }
                         Err(reason) => {
                             shared
@@ -446,11 +449,11 @@ async fn run_once(
 
 /// Parses one document and keeps the detections worth an alert; counts it.
 fn examine(document: &[u8], metrics: &Metrics) -> Result<Vec<Detection>, String> {
-    Metrics::inc(&metrics.onvif_documents_total);
+    metrics.onvif_documents_total.inc();
     match parse_metadata(document) {
         Ok(events) => Ok(events.iter().filter_map(classify).collect()),
         Err(reason) => {
-            Metrics::inc(&metrics.onvif_documents_malformed_total);
+            metrics.onvif_documents_malformed_total.inc();
             Err(reason)
         }
     }

@@ -7,7 +7,6 @@
 //! threads or memory. Rounds never overlap: a round that takes longer than the interval is
 //! followed at once by the next.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,9 +56,9 @@ impl Prober {
                     Ok(cameras) => {
                         let ms = started.elapsed().as_millis();
                         tracing::debug!(cameras, ms, "camera probe round done");
-                        self.metrics.camera_probe_round_ms.store(ms as u64, Ordering::Relaxed);
-                        self.metrics.camera_probe_round_cameras.store(cameras as u64, Ordering::Relaxed);
-                        Metrics::inc(&self.metrics.camera_probe_rounds_total);
+                        self.metrics.camera_probe_round_ms.set(crate::metrics::gauge_value(ms));
+                        self.metrics.camera_probe_round_cameras.set(crate::metrics::gauge_value(cameras));
+                        self.metrics.camera_probe_rounds_total.inc();
                         if started.elapsed() > self.interval {
                             tracing::warn!(cameras, ms, interval_ms = self.interval.as_millis(),
                                 "a camera probe round took longer than video.probe_interval_secs; \
@@ -109,7 +108,7 @@ impl Prober {
         camera_id: String,
         result: Result<crate::domain::camera_health::StreamFacts, StreamError>,
     ) {
-        Metrics::inc(&self.metrics.camera_probes_total);
+        self.metrics.camera_probes_total.inc();
         let cmd = match result {
             Ok(facts) => Command::CameraStatus {
                 camera_id,
@@ -119,7 +118,7 @@ impl Prober {
                 stream: Some(facts),
             },
             Err(e) => {
-                Metrics::inc(&self.metrics.camera_probe_failures_total);
+                self.metrics.camera_probe_failures_total.inc();
                 tracing::debug!(camera = %camera_id, error = %e, "camera probe failed");
                 Command::CameraStatus {
                     camera_id,

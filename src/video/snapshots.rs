@@ -227,7 +227,7 @@ impl SnapshotService {
                 req = rx.recv() => {
                     let Some(req) = req else { break };
                     if pending >= MAX_PENDING {
-                        Metrics::inc(&self.metrics.snapshots_dropped_total);
+                        self.metrics.snapshots_dropped_total.inc();
                         tracing::warn!(incident = %req.incident_id, camera = %req.camera_id, pending, "too many snapshots waiting; snapshot dropped");
                         continue;
                     }
@@ -353,14 +353,14 @@ impl SnapshotService {
         };
         match &result {
             Ok(row) => {
-                Metrics::inc(&self.metrics.snapshots_total);
+                self.metrics.snapshots_total.inc();
                 if source == "frigate" {
                     self.limiter.finished(&req.incident_id, &key);
                 }
                 tracing::info!(incident = %req.incident_id, camera = %req.camera_id, n = row.n, source, bytes = row.bytes, "snapshot stored");
             }
             Err(why) => {
-                Metrics::inc(&self.metrics.snapshots_failed_total);
+                self.metrics.snapshots_failed_total.inc();
                 tracing::warn!(incident = %req.incident_id, camera = %req.camera_id, source, reason = %why, "snapshot failed");
             }
         }

@@ -23,6 +23,7 @@ mod cluster;
 mod console;
 mod console_auth;
 mod coverage;
+mod dashboard;
 mod deadlines;
 mod dispatch;
 mod duty;

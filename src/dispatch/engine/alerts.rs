@@ -82,24 +82,36 @@ fn wanted_snapshot(
 
 /// Counts a stored alert.
 fn count_alert(metrics: &Metrics, outcome: &AlertOutcome) {
-    Metrics::inc(&metrics.alerts_total);
+    metrics.alerts_total.inc();
     if outcome.correlated {
-        Metrics::inc(&metrics.alerts_correlated_total);
+        metrics.alerts_correlated_total.inc();
     } else {
-        Metrics::inc(&metrics.incidents_opened_total);
+        metrics.incidents_opened_total.inc();
     }
 }
 
 impl Engine {
-    /// An alert from a source: decided now, answered once stored.
-    pub(super) async fn on_alert_command(&mut self, alert: NewAlert, reply: Reply<AlertOutcome>) {
+    /// An alert from a source, which arrived at `arrived`: decided now, answered once
+    /// stored.
+    pub(super) async fn on_alert_command(
+        &mut self,
+        alert: NewAlert,
+        arrived: std::time::Instant,
+        reply: Reply<AlertOutcome>,
+    ) {
         let source = alert.snapshot.clone();
         let camera_id = match source {
             SnapshotSource::Photo(_) => Some(alert.source_id.to_string()),
             _ => alert.camera_id.as_ref().map(|c| c.to_string()),
         };
         match self.on_alert(alert).await {
-            Ok((change, outcome)) => {
+            Ok((mut change, outcome)) => {
+                // Its incident's first offer, when it opened one and offered it at once.
+                if let Some(c) = change.as_mut().filter(|_| !outcome.correlated) {
+                    if c.writes.iter().any(|w| matches!(w, Write::InsertTask(_))) {
+                        c.first_offer_of = Some(arrived);
+                    }
+                }
                 if let Some(req) = wanted_snapshot(camera_id, source, &outcome) {
                     self.batch.snapshots.push(req);
                 }
@@ -165,7 +177,7 @@ impl Engine {
                 .map(|old| (old.id, old.incident_id)),
         };
         if let Some((alert_id, incident_id)) = earlier {
-            Metrics::inc(&self.metrics.alerts_duplicate_total);
+            self.metrics.alerts_duplicate_total.inc();
             let outcome = AlertOutcome {
                 alert_id,
                 incident_id,

@@ -11,7 +11,6 @@ use crate::domain::closed_loop::{
 };
 use crate::domain::timeline::Event;
 use crate::domain::{Ident, IncidentState, LatLon, TaskStatus};
-use crate::metrics::Metrics;
 use crate::store::{now_ms, TaskRow, Write};
 use crate::views;
 
@@ -113,7 +112,7 @@ impl Engine {
                 });
             }
             Err(refused) => {
-                Metrics::inc(&self.metrics.task_updates_refused_total);
+                self.metrics.task_updates_refused_total.inc();
                 tracing::info!(task = %task_id, responder = %responder_id, reason = ?refused.reason, "task update refused");
                 self.send(answer_outgoing(rid, &task_id, &refused));
             }
@@ -142,7 +141,7 @@ impl Engine {
                     a
                 }
                 None => {
-                    Metrics::inc(&metrics.task_updates_refused_total);
+                    metrics.task_updates_refused_total.inc();
                     match check_update(None, &responder_id, &task_id, &update) {
                         Err(refused) => refused,
                         Ok(_) => return,
@@ -184,7 +183,8 @@ impl Engine {
             TaskStatus::Rejected => {
                 let why = note.as_deref().or(Some("rejected"));
                 self.end_task(task_id, TaskStatus::Rejected, why, &mut change, now);
-                Metrics::inc(&self.metrics.offers_rejected_total);
+                self.metrics.offers_rejected_total.inc();
+                self.count_answer(&task, "rejected", now);
                 let line = Event::Rejected {
                     responder: rid.to_string(),
                     note: note.clone(),
@@ -216,7 +216,8 @@ impl Engine {
                     "the incident is no longer looking for a responder".into(),
                 ));
             }
-            Metrics::inc(&self.metrics.offers_accepted_total);
+            self.metrics.offers_accepted_total.inc();
+            self.count_answer(&task, "accepted", now);
             self.set_state(
                 &incident_id,
                 IncidentState::Assigned,
@@ -384,7 +385,7 @@ impl Engine {
         // Not part of any transaction (the store write below is fire-and-forget), so the
         // feed hears of the fix right away.
         self.publish_responder(rid.as_str());
-        Metrics::inc(&self.metrics.locations_total);
+        self.metrics.locations_total.inc();
         // The fix only feeds ranking; storing it must not hold up decisions, and the
         // store ignores a fix older than the stored one, so write order does not matter.
         let store = self.store.clone();
@@ -422,6 +423,13 @@ impl Engine {
             .publish
             .push(duty_outgoing(rid.as_str(), on_duty, at_ms));
         self.stage(change, |_| {});
+    }
+
+    /// Records how long an offered task waited for its `answer` (`accepted`, `rejected`).
+    fn count_answer(&self, task: &TaskRow, answer: &'static str, now: i64) {
+        let waited_ms = u64::try_from(now - task.offered_at).unwrap_or(0);
+        let waited = std::time::Duration::from_millis(waited_ms);
+        self.metrics.offer_answered(answer, waited);
     }
 }
 

@@ -2,14 +2,15 @@
 //! and only then published (MQTT messages, snapshot requests, live events) and answered.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use tokio::sync::oneshot;
 
 use super::{Change, Engine};
 use crate::dispatch::messages::{clear_task, task_outgoing};
 use crate::dispatch::{Outgoing, SnapshotRequest};
-use crate::domain::Ident;
-use crate::metrics::Metrics;
+use crate::domain::{Ident, IncidentState};
+use crate::metrics::gauge_value;
 use crate::store::{StoreError, Write};
 use crate::views;
 
@@ -31,6 +32,8 @@ pub(super) struct Batch {
     pub(super) snapshots: Vec<SnapshotRequest>,
     /// Live events that are not a row write (camera status changes), sent after the commit.
     live: Vec<(&'static str, serde_json::Value)>,
+    /// When the alerts whose first offers are in this batch arrived.
+    first_offers: Vec<Instant>,
 }
 
 impl Engine {
@@ -39,6 +42,7 @@ impl Engine {
         self.batch.writes.extend(change.writes);
         self.batch.publish.extend(change.publish);
         self.batch.live.extend(change.live);
+        self.batch.first_offers.extend(change.first_offer_of);
         self.batch.done.push(Box::new(done));
     }
 
@@ -78,7 +82,11 @@ impl Engine {
         let stored = if batch.writes.is_empty() {
             true
         } else {
-            match self.store.apply(&batch.writes, &mut batch.publish).await {
+            let started = Instant::now();
+            let applied = self.store.apply(&batch.writes, &mut batch.publish).await;
+            let took = started.elapsed().as_secs_f64();
+            self.metrics.commit_duration_seconds.observe(took);
+            match applied {
                 Ok(()) => true,
                 Err(StoreError::Fenced(why)) => {
                     tracing::error!(%why, decisions = batch.done.len(), "commit refused: this replica no longer leads");
@@ -86,7 +94,7 @@ impl Engine {
                     false
                 }
                 Err(e) => {
-                    Metrics::inc(&self.metrics.dispatch_store_failures_total);
+                    self.metrics.dispatch_store_failures_total.inc();
                     tracing::error!(error = %e, decisions = batch.done.len(), "could not store dispatch decisions; reloading state from the database");
                     if let Err(e) = self.reload_all().await {
                         tracing::error!(error = %e, "reload after a failed write also failed; dispatching waits until a reload succeeds");
@@ -109,6 +117,10 @@ impl Engine {
             for msg in batch.publish {
                 let _ = self.out.send(msg);
             }
+            for arrived in batch.first_offers {
+                let took = arrived.elapsed().as_secs_f64();
+                self.metrics.alert_to_offer_seconds.observe(took);
+            }
             for req in batch.snapshots {
                 self.snapshot_requests.request(req);
             }
@@ -117,13 +129,19 @@ impl Engine {
         for done in batch.done {
             done(stored);
         }
-        let gauge = |g: &std::sync::atomic::AtomicU64, v: usize| {
-            g.store(v as u64, std::sync::atomic::Ordering::Relaxed)
-        };
+        self.update_gauges();
+    }
+
+    /// The gauges of what is open now.
+    fn update_gauges(&self) {
+        let m = &self.metrics;
         let (tasks, offers) = (self.offers.len(), self.offers.outstanding());
-        gauge(&self.metrics.incidents_open, self.incidents.len());
-        gauge(&self.metrics.offers_outstanding, offers);
-        gauge(&self.metrics.tasks_active, tasks - offers.min(tasks));
+        m.incidents_open.set(gauge_value(self.incidents.len()));
+        m.offers_outstanding.set(gauge_value(offers));
+        m.tasks_active.set(gauge_value(tasks - offers.min(tasks)));
+        for &state in IncidentState::ALL.iter().filter(|s| s.is_open()) {
+            m.incidents_in_state(state.as_str(), self.incidents.count_in(state));
+        }
     }
 
     /// Tells the live feed what a committed batch changed, in write order: incidents,

@@ -22,6 +22,9 @@ pub(super) struct Incidents {
     joinable: PointIndex,
     /// Open incident id → its snapshots, in order.
     snapshots: HashMap<String, Vec<SnapshotRow>>,
+    /// How many open incidents are in each state, kept with every change so the gauges
+    /// never walk the whole book.
+    in_state: HashMap<IncidentState, usize>,
 }
 
 /// What became of a requested state change.
@@ -49,6 +52,7 @@ impl Incidents {
             by_id: HashMap::new(),
             joinable: PointIndex::new(ref_lat),
             snapshots: HashMap::new(),
+            in_state: HashMap::new(),
         }
     }
 
@@ -63,6 +67,7 @@ impl Incidents {
             if i.state != IncidentState::Resolved {
                 book.joinable.insert(&i.id, position(&i));
             }
+            *book.in_state.entry(i.state).or_default() += 1;
             book.by_id.insert(i.id.clone(), i);
         }
         for snap in snapshots {
@@ -77,6 +82,7 @@ impl Incidents {
     /// A new incident (state `new`), joinable at once.
     pub(super) fn open(&mut self, incident: IncidentRow) {
         self.joinable.insert(&incident.id, position(&incident));
+        *self.in_state.entry(incident.state).or_default() += 1;
         self.by_id.insert(incident.id.clone(), incident);
     }
 
@@ -182,6 +188,12 @@ impl Incidents {
         }
         incident.state = to;
         incident.updated_at = now;
+        if let Some(n) = self.in_state.get_mut(&from) {
+            *n = n.saturating_sub(1);
+        }
+        if !to.is_terminal() {
+            *self.in_state.entry(to).or_default() += 1;
+        }
         reached(&mut incident.milestones, from, to, now);
         let row = incident.clone();
         if to.is_terminal() || to == IncidentState::Resolved {
@@ -195,6 +207,11 @@ impl Incidents {
             self.snapshots.remove(id);
         }
         Transition::Moved(from, Box::new(row))
+    }
+
+    /// How many open incidents are in `state`.
+    pub(super) fn count_in(&self, state: IncidentState) -> usize {
+        self.in_state.get(&state).copied().unwrap_or(0)
     }
 
     /// Adds a stored snapshot (once; kept in order of `n`). False when the incident is not
@@ -367,6 +384,31 @@ mod tests {
             book.transition("i1", IncidentState::Dispatching, 3),
             Transition::Missing
         ));
+    }
+
+    #[test]
+    fn the_count_by_state_follows_openings_changes_and_closings() {
+        let mut book = Incidents::load(
+            30.5,
+            [IncidentRow {
+                state: IncidentState::Escalated,
+                ..incident("old", "fire", 30.5, 114.3, 0)
+            }],
+            [],
+        );
+        book.open(incident("i1", "fire", 30.5, 114.3, 0));
+        book.open(incident("i2", "flood", 30.6, 114.3, 0));
+        book.transition("i1", IncidentState::Dispatching, 1);
+        // Refused: nothing moves.
+        book.transition("i2", IncidentState::Resolved, 1);
+        book.transition("old", IncidentState::Cancelled, 2);
+        let count = |s| book.count_in(s);
+        assert_eq!(count(IncidentState::New), 1);
+        assert_eq!(count(IncidentState::Dispatching), 1);
+        assert_eq!(count(IncidentState::Escalated), 0);
+        assert_eq!(count(IncidentState::Cancelled), 0);
+        let open: usize = IncidentState::ALL.iter().map(|&s| count(s)).sum();
+        assert_eq!(open, book.len());
     }
 
     #[test]

@@ -143,6 +143,9 @@ struct Change {
     publish: Vec<Outgoing>,
     /// Live events beyond those the writes imply, sent after the commit.
     live: Vec<(&'static str, serde_json::Value)>,
+    /// When the alert whose first offer this change makes arrived (for
+    /// `griddispatch_alert_to_offer_seconds`, observed once the offer is sent).
+    first_offer_of: Option<std::time::Instant>,
 }
 
 impl Engine {
@@ -214,13 +217,16 @@ impl Engine {
             };
             if let Some(cmd) = cmd {
                 self.handle(cmd).await;
+                let mut handled = 1;
                 // Whatever else is already queued joins the same transaction.
-                for _ in 1..MAX_BATCH {
+                while handled < MAX_BATCH {
                     match inbox.try_next() {
                         Some(cmd) => self.handle(cmd).await,
                         None => break,
                     }
+                    handled += 1;
                 }
+                self.metrics.engine_batch_size.observe(handled as f64);
                 self.flush().await;
             } else if inbox.commands.is_closed() && inbox.alerts.is_closed() {
                 break;
@@ -237,7 +243,9 @@ impl Engine {
     /// One command, to the room that handles it.
     async fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::Alert(alert, reply) => self.on_alert_command(alert, reply).await,
+            Command::Alert(alert, arrived, reply) => {
+                self.on_alert_command(alert, arrived, reply).await
+            }
             Command::TaskUpdate {
                 responder_id,
                 task_id,

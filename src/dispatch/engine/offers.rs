@@ -13,7 +13,6 @@ use crate::domain::closed_loop::TaskPurpose;
 use crate::domain::ranking::{RankParams, RankRequest, Ranked};
 use crate::domain::timeline::Event;
 use crate::domain::{Ident, IncidentState, LatLon, TaskStatus};
-use crate::metrics::Metrics;
 use crate::store::{now_ms, IncidentRow, TaskRow, Write};
 
 /// What an incident that needs a responder gets next.
@@ -272,7 +271,7 @@ impl Engine {
         let snapshots = self.incidents.snapshots(incident_id);
         let message = task_outgoing(&task, &incident, snapshots, &self.snapshot_files);
         change.publish.push(message);
-        Metrics::inc(&self.metrics.offers_total);
+        self.metrics.offers_total.inc();
         tracing::info!(incident = incident_id, responder = %responder, task = %task.id, "offer sent");
         self.responders.set_busy(responder, true);
         self.offers.add_offer(task);
@@ -294,7 +293,7 @@ impl Engine {
             change,
             now,
         ) {
-            Metrics::inc(&self.metrics.escalations_total);
+            self.metrics.escalations_total.inc();
             tracing::warn!(incident = incident_id, reason = %why, "incident escalated to operators");
         }
     }
@@ -381,9 +380,7 @@ impl Engine {
             &mut change,
             now,
         );
-        self.metrics
-            .offers_expired_total
-            .fetch_add(expired as u64, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.offers_expired_total.inc_by(expired as u64);
         self.stage(change, |_| {});
     }
 }

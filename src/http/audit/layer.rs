@@ -131,7 +131,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     write(&state, &entry).await;
     if !items.is_empty() {
         if let Err(e) = state.store.append_audit_all(&items).await {
-            crate::metrics::Metrics::inc(&state.metrics.audit_write_failures_total);
+            state.metrics.audit_write_failures_total.inc();
             tracing::error!(error = %e, action = %entry.action, entries = items.len(),
                 "could not write a bulk change's audit log entries");
         }
@@ -143,7 +143,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
 /// (what it changed is already changed).
 pub async fn write(state: &AppState, entry: &NewAuditEntry) {
     if let Err(e) = state.store.append_audit(entry).await {
-        crate::metrics::Metrics::inc(&state.metrics.audit_write_failures_total);
+        state.metrics.audit_write_failures_total.inc();
         tracing::error!(error = %e, action = %entry.action, actor = %entry.actor,
             "could not write an audit log entry");
     }

@@ -219,6 +219,55 @@ pub struct BrokerStats {
     pub sockets_current: AtomicU64,
 }
 
+impl BrokerStats {
+    /// Adds these counters to a scrape of `/metrics`, as `griddispatch_broker_*`.
+    pub fn export(&self, scrape: &mut crate::metrics::Scrape) {
+        let get = |v: &AtomicU64| v.load(std::sync::atomic::Ordering::Relaxed);
+        let gauges = [
+            (
+                "broker_connections",
+                "Embedded broker: clients connected now (after a successful CONNACK)",
+                &self.connections_current,
+            ),
+            (
+                "broker_sockets",
+                "Embedded broker: TCP and WebSocket connections held now, logged in or not yet",
+                &self.sockets_current,
+            ),
+            (
+                "broker_sessions",
+                "Embedded broker: sessions now, connected or kept",
+                &self.sessions_current,
+            ),
+            (
+                "broker_retained_messages",
+                "Embedded broker: retained messages held now",
+                &self.retained_current,
+            ),
+        ];
+        for (name, help, v) in gauges {
+            scrape.gauge(name, help, crate::metrics::gauge_value(get(v)));
+        }
+        let counters = [
+            ("broker_connections_total", "Embedded broker: successful connections since start", &self.connections_total),
+            ("broker_auth_failures_total", "Embedded broker: CONNECTs refused by the authenticator", &self.auth_failures),
+            ("broker_publishes_in_total", "Embedded broker: PUBLISH packets received from clients, allowed or not", &self.publishes_in),
+            ("broker_publishes_denied_total", "Embedded broker: PUBLISH packets and wills dropped by the ACL or topic validation", &self.publishes_denied),
+            ("broker_subscribes_denied_total", "Embedded broker: subscription filters refused (ACL or invalid filter)", &self.subscribes_denied),
+            ("broker_messages_dropped_total", "Embedded broker: messages lost to a full per-session queue", &self.messages_dropped),
+            ("broker_connects_refused_total", "Embedded broker: CONNECTs refused after authentication (client id of another login, too many sessions, malformed)", &self.connects_refused),
+            ("broker_retained_refused_total", "Embedded broker: retained messages not kept because their login was at its limit", &self.retained_refused),
+            ("broker_sessions_expired_total", "Embedded broker: kept sessions ended after being offline for session_expiry", &self.sessions_expired),
+            ("broker_publisher_waits_total", "Embedded broker: times a publisher waited for a full lossless (dispatcher) queue", &self.publisher_waits),
+            ("broker_throttled_total", "Embedded broker: times a connection was paused because its login sent faster than allowed", &self.throttled),
+            ("broker_connections_over_limit_total", "Embedded broker: connections closed as soon as accepted (max_connections or max_connections_per_ip reached)", &self.connections_over_limit),
+        ];
+        for (name, help, v) in counters {
+            scrape.counter(name, help, get(v));
+        }
+    }
+}
+
 /// State shared by the accept loop and all connection tasks.
 #[derive(Debug)]
 pub(crate) struct Shared {
