@@ -46,6 +46,17 @@ ensure_toolchain() {
 # port_open HOST PORT: true when something accepts TCP connections there.
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
+# start_local_postgres: starts this machine's newest Debian PostgreSQL cluster when nothing
+# listens on 127.0.0.1:5432 and one exists; true when something listens there afterwards.
+start_local_postgres() {
+  if ! port_open 127.0.0.1 5432 && command -v pg_ctlcluster >/dev/null && [ -n "$(ls /etc/postgresql 2>/dev/null)" ]; then
+    log "starting PostgreSQL on 127.0.0.1:5432"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start || true
+    for _ in $(seq 50); do port_open 127.0.0.1 5432 && break; sleep 0.1; done
+  fi
+  port_open 127.0.0.1 5432
+}
+
 # GStreamer, which griddispatch links against for camera probes and snapshots: the
 # development files, the plugin sets that open RTSP/HTTP/file streams, and libav for the
 # H.264/H.265 that most cameras send. Tests also serve RTSP themselves (gst-rtsp-server).

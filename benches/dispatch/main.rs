@@ -11,6 +11,10 @@
 //!   them are connected as MQTT clients (only connected ones get a location fix, so only
 //!   they are candidates).
 //! - `--search-only`, `--e2e-only`: run one half.
+//! - `--pg postgres://user@host:port`: the PostgreSQL server of the PostGIS comparison
+//!   beside the candidate search (default `postgres://postgres@127.0.0.1:5432`; it creates
+//!   and drops the database `griddispatch_bench_knn`); `--no-postgis` leaves it out. When
+//!   the server or its postgis extension is missing, the comparison is SKIPPED, loudly.
 //! - `--roads`: run the end-to-end half twice, the second time with a generated road
 //!   network over the county loaded (`benches/common/city.rs`), so that each alert's
 //!   candidates are measured by road; `--road-step 250` sets its street spacing, metres.
@@ -29,6 +33,7 @@ mod city;
 mod county;
 mod e2e;
 mod fleet;
+mod postgis;
 mod report;
 mod search;
 mod stats;
@@ -133,6 +138,26 @@ fn main() -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
+    // PostGIS on the largest size searched, with the same points and targets.
+    let knn = match search.last() {
+        Some(largest) if !args.iter().any(|a| a == "--no-postgis") => {
+            let pg = value("--pg").unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".into());
+            let n = largest.responders;
+            let queries = if quick { 500 } else { largest.stats.n };
+            eprintln!("PostGIS KNN: {n} responders, {queries} queries ({pg})");
+            let limit = Duration::from_secs(600);
+            let knn = runtime.block_on(async {
+                tokio::time::timeout(limit, postgis::bench_knn(&pg, n, queries))
+                    .await
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("gave up after {limit:?}")))
+            });
+            if let Err(e) = &knn {
+                eprintln!("*** SKIPPED: the PostGIS comparison: {e:#} ***");
+            }
+            Some(knn)
+        }
+        _ => None,
+    };
     let mut e2e = Vec::new();
     let passes: &[bool] = match (opts.e2e, opts.roads_step_m.is_some()) {
         (false, _) => &[],
@@ -157,7 +182,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("gave up after {limit:?}")))
         }));
     }
-    report(&opts, &search, &e2e);
+    report(&opts, &search, knn.as_ref(), &e2e);
     runtime.shutdown_timeout(Duration::from_secs(5));
     Ok(())
 }

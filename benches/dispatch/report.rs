@@ -1,7 +1,8 @@
 //! The markdown report.
 
 use crate::e2e::{E2eResult, Options};
-use crate::search::SearchResult;
+use crate::postgis::KnnResult;
+use crate::search::{SearchResult, BUSY_SHARE, LIMIT};
 
 /// The 1, 5 and 15 minute load averages: other work on the machine skews the numbers.
 pub(crate) fn loadavg() -> String {
@@ -44,8 +45,15 @@ pub(crate) const SEARCH_TARGET_US: f64 = 50.0;
 pub(crate) const LATENCY_TARGET_MS: f64 = 10.0;
 /// With roads loaded, the p99 at 1,000 alerts/s may be this much over the straight-line run.
 pub(crate) const ROADS_TARGET_MS: f64 = 1.0;
+/// At 100,000 responders our search should beat the PostGIS round trip by this factor.
+pub(crate) const KNN_RATIO_TARGET: f64 = 50.0;
 
-pub(crate) fn report(opts: &Options, search: &[SearchResult], e2e: &[anyhow::Result<E2eResult>]) {
+pub(crate) fn report(
+    opts: &Options,
+    search: &[SearchResult],
+    knn: Option<&anyhow::Result<KnnResult>>,
+    e2e: &[anyhow::Result<E2eResult>],
+) {
     let (cpus, model, mem) = machine();
     println!();
     println!(
@@ -95,6 +103,9 @@ pub(crate) fn report(opts: &Options, search: &[SearchResult], e2e: &[anyhow::Res
                 r.responders, s.n, s.mean, s.p50, s.p99, s.max
             );
         }
+    }
+    if let Some(knn) = knn {
+        report_knn(search, knn);
     }
     for (pass, e) in e2e.iter().enumerate() {
         let title = match (pass, e2e.len()) {
@@ -220,4 +231,70 @@ pub(crate) fn report(opts: &Options, search: &[SearchResult], e2e: &[anyhow::Res
             );
         }
     }
+}
+
+/// Our search beside PostGIS KNN on the same points and targets.
+fn report_knn(search: &[SearchResult], knn: &anyhow::Result<KnnResult>) {
+    println!();
+    println!("### 1b. The same search in PostGIS (`ORDER BY geom <-> p LIMIT {LIMIT}`, GiST)");
+    println!();
+    let k = match knn {
+        Err(e) => {
+            println!("**SKIPPED:** {e:#}");
+            return;
+        }
+        Ok(k) => k,
+    };
+    let Some(ours) = search.iter().find(|r| r.responders == k.responders) else {
+        return;
+    };
+    println!(
+        "PostgreSQL {}, PostGIS {}, on this machine over loopback. The same {} points ({:.0} % busy) and the first {} targets; planar metres on the same local plane as ours, a partial GiST index on the free ones ({:.1} s to load and index). Plan: `{}`. Round trip: one prepared statement (sqlx) at a time from the bench process. Inside the server: a PL/pgSQL loop over the targets timed with `clock_timestamp()` (mean = the whole loop ÷ N; p50/p99 from each query stamped in a second pass). Ratio = PostGIS ÷ ours.",
+        k.server,
+        k.postgis,
+        k.responders,
+        BUSY_SHARE * 100.0,
+        k.round_trip.n,
+        k.load_secs,
+        k.plan
+    );
+    println!();
+    println!("| {} responders, {LIMIT} nearest free | Queries | Mean µs | p50 µs | p99 µs | Max µs | Ratio mean / p99 | Target |", k.responders);
+    println!("|---|---:|---:|---:|---:|---:|---|---|");
+    let o = &ours.stats;
+    println!(
+        "| ours: `ResponderIndex::rank` | {} | {:.2} | {:.2} | {:.2} | {:.1} | 1 | – |",
+        o.n, o.mean, o.p50, o.p99, o.max
+    );
+    let r = &k.round_trip;
+    let ratio = r.mean / o.mean;
+    let target = if k.responders == 100_000 {
+        format!(
+            "≥ {KNN_RATIO_TARGET}× on the round trip: {}",
+            verdict(ratio >= KNN_RATIO_TARGET)
+        )
+    } else {
+        "–".into()
+    };
+    println!(
+        "| PostGIS round trip | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1}× / {:.1}× | {target} |",
+        r.n,
+        r.mean,
+        r.p50,
+        r.p99,
+        r.max,
+        ratio,
+        r.p99 / o.p99
+    );
+    let s = &k.in_server;
+    println!(
+        "| PostGIS inside the server | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1}× / {:.1}× | – |",
+        s.n,
+        k.in_server_mean,
+        s.p50,
+        s.p99,
+        s.max,
+        k.in_server_mean / o.mean,
+        s.p99 / o.p99
+    );
 }

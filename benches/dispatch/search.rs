@@ -16,6 +16,42 @@ use rand::{Rng, SeedableRng};
 
 // ---- 1. candidate search -------------------------------------------------------------------
 
+/// The clock of the search runs, Unix milliseconds: fixes are up to two minutes older.
+pub(crate) const NOW_MS: i64 = 1_800_000_000_000;
+/// Candidates asked of each search (an offer goes to the first, the second is next in line).
+pub(crate) const LIMIT: usize = 2;
+/// Share of responders busy with a task, who are not candidates.
+pub(crate) const BUSY_SHARE: f64 = 0.2;
+
+/// The responders and random targets of one size. The seeds depend only on `n`, so the
+/// PostGIS comparison (postgis.rs) gets exactly the points and targets searched here.
+pub(crate) struct Sample {
+    pub(crate) responders: Vec<Responder>,
+    pub(crate) targets: Vec<LatLon>,
+}
+
+pub(crate) fn sample(n: usize, queries: usize) -> Sample {
+    let mut rng = StdRng::seed_from_u64(n as u64);
+    let responders = population(n, 42)
+        .into_iter()
+        .map(|p| Responder {
+            id: Ident::parse(&p.id).unwrap(),
+            kind: p.kind,
+            travel: p.travel,
+            zone_id: p.zone_id.map(|z| Ident::parse(&z).unwrap()),
+            on_duty: true,
+            position: Some(p.at),
+            fix_at_ms: Some(NOW_MS - rng.gen_range(0..120_000)),
+            busy: rng.gen_bool(BUSY_SHARE),
+        })
+        .collect();
+    let targets = (0..queries).map(|_| random_point(&mut rng)).collect();
+    Sample {
+        responders,
+        targets,
+    }
+}
+
 pub(crate) struct SearchResult {
     pub(crate) responders: usize,
     pub(crate) stats: Summary,
@@ -46,7 +82,6 @@ pub(crate) fn bench_search(
             .collect(),
     );
     let d = &settings.dispatch;
-    let now_ms = 1_800_000_000_000;
     let params = RankParams {
         detour_factor: d.detour_factor,
         zone_preference_secs: d.zone_preference_secs,
@@ -56,34 +91,27 @@ pub(crate) fn bench_search(
             d.speed_kmh.metres_per_sec(TravelMode::Car),
         ],
         location_max_age_ms: d.location_max_age_secs as i64 * 1000,
-        now_ms,
+        now_ms: NOW_MS,
     };
     // An incident kind every responder kind may take, as most alerts are.
     let allowed = settings.dispatch.allowed_for("medical");
     let none = HashSet::new();
     let mut results = Vec::new();
     for &n in sizes {
-        let mut rng = StdRng::seed_from_u64(n as u64);
+        let Sample {
+            responders,
+            targets,
+        } = sample(n, queries);
         let mut index = ResponderIndex::new(CENTRE.0);
-        for p in population(n, 42) {
-            index.upsert(Responder {
-                id: Ident::parse(&p.id).unwrap(),
-                kind: p.kind,
-                travel: p.travel,
-                zone_id: p.zone_id.map(|z| Ident::parse(&z).unwrap()),
-                on_duty: true,
-                position: Some(p.at),
-                fix_at_ms: Some(now_ms - rng.gen_range(0..120_000)),
-                busy: rng.gen_bool(0.2),
-            });
+        for r in responders {
+            index.upsert(r);
         }
-        let targets: Vec<LatLon> = (0..queries).map(|_| random_point(&mut rng)).collect();
         let request = |target| RankRequest {
             target,
             incident: target,
             allowed,
             exclude: &none,
-            limit: 2,
+            limit: LIMIT,
         };
         // Warm the caches and the branch predictor so the first queries do not skew p99.
         for t in targets.iter().take(1000) {
