@@ -21,6 +21,7 @@ pub mod page;
 pub mod points;
 pub mod redemptions;
 pub mod reports;
+mod request_id;
 mod request_metrics;
 pub mod responders;
 pub mod serve;
@@ -139,6 +140,25 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             request_metrics::observe,
         ))
+        // Around everything: the caller's id bounded, or one made; every log line while
+        // the request is handled in its span; the id answered (`request_id`).
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(request_id::bound))
+                .layer(tower_http::request_id::SetRequestIdLayer::new(
+                    request_id::HEADER,
+                    tower_http::request_id::MakeRequestUuid,
+                ))
+                .layer(
+                    tower_http::trace::TraceLayer::new_for_http()
+                        .make_span_with(request_id::span)
+                        // Handlers log their own failures, once, with what went wrong.
+                        .on_failure(()),
+                )
+                .layer(tower_http::request_id::PropagateRequestIdLayer::new(
+                    request_id::HEADER,
+                )),
+        )
         .with_state(state)
 }
 

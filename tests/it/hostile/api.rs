@@ -450,3 +450,46 @@ async fn alerts_keep_being_taken_while_a_full_size_camera_import_runs() {
     }
     eprintln!("{} alerts taken during the import", answers.len());
 }
+
+/// Every answer names its request (`x-request-id`), so an operator can find its log lines:
+/// a caller's short plain id is kept, anything else (too long, spaces, quotes that would
+/// forge a log field) is replaced by a fresh one, and errors carry one too.
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_a_callers_id_is_bounded() {
+    let app = TestApp::spawn(&[]).await;
+    let get = |id: Option<&str>, token: Option<&str>| {
+        let mut req = app.http.get(format!("{}/api/v1/zones", app.base));
+        if let Some(id) = id {
+            req = req.header("x-request-id", id);
+        }
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let id = resp
+                .headers()
+                .get("x-request-id")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (resp.status().as_u16(), id)
+        }
+    };
+    let (s, first) = get(None, Some(&app.token)).await;
+    assert_eq!(s, 200);
+    let first = first.expect("an id was made");
+    assert_eq!(first.len(), 36, "a UUID: {first}");
+    let (_, second) = get(None, Some(&app.token)).await;
+    assert_ne!(Some(first), second, "each request its own");
+    let (_, kept) = get(Some("console:42.7"), Some(&app.token)).await;
+    assert_eq!(kept.as_deref(), Some("console:42.7"));
+    for hostile in ["a b", "x\" level=error msg=\"forged", &"a".repeat(65)] {
+        let (s, id) = get(Some(hostile), Some(&app.token)).await;
+        assert_eq!(s, 200, "the request itself is served");
+        let id = id.expect("an id was made");
+        assert_ne!(id, hostile);
+        assert_eq!(id.len(), 36, "{id}");
+    }
+    let (s, id) = get(Some("failed-login-1"), None).await;
+    assert_eq!(s, 401);
+    assert_eq!(id.as_deref(), Some("failed-login-1"));
+}
