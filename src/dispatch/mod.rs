@@ -128,8 +128,15 @@ type Reply<T> = oneshot::Sender<Result<T, DispatchError>>;
 /// Inputs of the dispatcher.
 #[derive(Debug)]
 pub enum Command {
-    /// A validated alert, and when it arrived (for `griddispatch_alert_to_offer_seconds`).
-    Alert(NewAlert, std::time::Instant, Reply<AlertOutcome>),
+    /// A validated alert, when it arrived (for `griddispatch_alert_to_offer_seconds`), and
+    /// the span it came in under (its ingest, or its HTTP request), so the engine's log
+    /// lines about it, to its first offer sent, are in that span.
+    Alert(
+        NewAlert,
+        std::time::Instant,
+        tracing::Span,
+        Reply<AlertOutcome>,
+    ),
     /// A worker's task update.
     TaskUpdate {
         /// From the topic.
@@ -392,7 +399,8 @@ impl Dispatcher {
         alert: NewAlert,
         arrived: std::time::Instant,
     ) -> Result<AlertOutcome, DispatchError> {
-        Self::ask_on(&self.alerts, |r| Command::Alert(alert, arrived, r)).await
+        let span = tracing::Span::current();
+        Self::ask_on(&self.alerts, |r| Command::Alert(alert, arrived, span, r)).await
     }
 
     /// Applies an operator action.

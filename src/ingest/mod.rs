@@ -159,9 +159,17 @@ impl Ingest {
                     return; // never closed
                 };
                 let this = self.clone();
+                // Every log line about this alert, here and in the engine, in one span.
+                let span = tracing::info_span!(
+                    "alert",
+                    source = %alert.source_id,
+                    id = ?alert.external_id
+                );
                 tokio::spawn(async move {
+                    use tracing::Instrument as _;
                     let _slot = slot;
                     this.submit_alert(&msg.topic, &msg.payload, alert, msg.arrived)
+                        .instrument(span)
                         .await;
                     // Named so the block owns the guard: an async block captures only the
                     // fields it uses, and a guard left behind in `msg` would be dropped
@@ -519,7 +527,7 @@ mod tests {
 
         let cmd =
             tokio::time::timeout(std::time::Duration::from_secs(5), engine.alerts.recv()).await;
-        let Ok(Some(Command::Alert(alert, _, reply))) = cmd else {
+        let Ok(Some(Command::Alert(alert, _, _, reply))) = cmd else {
             panic!("the engine got no alert but {cmd:?}");
         };
         assert_eq!(alert.external_id, "a1");

@@ -109,7 +109,7 @@ impl Engine {
                 // Its incident's first offer, when it opened one and offered it at once.
                 if let Some(c) = change.as_mut().filter(|_| !outcome.correlated) {
                     if c.writes.iter().any(|w| matches!(w, Write::InsertTask(_))) {
-                        c.first_offer_of = Some(arrived);
+                        c.first_offer_of = Some((arrived, tracing::Span::current()));
                     }
                 }
                 if let Some(req) = wanted_snapshot(camera_id, source, &outcome) {

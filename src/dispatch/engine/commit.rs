@@ -32,8 +32,8 @@ pub(super) struct Batch {
     pub(super) snapshots: Vec<SnapshotRequest>,
     /// Live events that are not a row write (camera status changes), sent after the commit.
     live: Vec<(&'static str, serde_json::Value)>,
-    /// When the alerts whose first offers are in this batch arrived.
-    first_offers: Vec<Instant>,
+    /// When the alerts whose first offers are in this batch arrived, and their spans.
+    first_offers: Vec<(Instant, tracing::Span)>,
 }
 
 impl Engine {
@@ -117,9 +117,10 @@ impl Engine {
             for msg in batch.publish {
                 let _ = self.out.send(msg);
             }
-            for arrived in batch.first_offers {
+            for (arrived, span) in batch.first_offers {
                 let took = arrived.elapsed().as_secs_f64();
                 self.metrics.alert_to_offer_seconds.observe(took);
+                tracing::debug!(parent: &span, ms = took * 1000.0, "first offer committed and sent");
             }
             for req in batch.snapshots {
                 self.snapshot_requests.request(req);

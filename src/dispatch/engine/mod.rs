@@ -143,9 +143,10 @@ struct Change {
     publish: Vec<Outgoing>,
     /// Live events beyond those the writes imply, sent after the commit.
     live: Vec<(&'static str, serde_json::Value)>,
-    /// When the alert whose first offer this change makes arrived (for
-    /// `griddispatch_alert_to_offer_seconds`, observed once the offer is sent).
-    first_offer_of: Option<std::time::Instant>,
+    /// When the alert whose first offer this change makes arrived, and its span (for
+    /// `griddispatch_alert_to_offer_seconds`, observed once the offer is sent, and a
+    /// debug line in the alert's span).
+    first_offer_of: Option<(std::time::Instant, tracing::Span)>,
 }
 
 impl Engine {
@@ -243,8 +244,11 @@ impl Engine {
     /// One command, to the room that handles it.
     async fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::Alert(alert, arrived, reply) => {
-                self.on_alert_command(alert, arrived, reply).await
+            Command::Alert(alert, arrived, span, reply) => {
+                use tracing::Instrument as _;
+                self.on_alert_command(alert, arrived, reply)
+                    .instrument(span)
+                    .await
             }
             Command::TaskUpdate {
                 responder_id,
