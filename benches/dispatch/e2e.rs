@@ -53,6 +53,10 @@ pub(crate) struct RunResult {
     pub(crate) escalations: u64,
     pub(crate) dropped: u64,
     pub(crate) dead_letters: u64,
+    /// The app's own `griddispatch_alert_to_offer_seconds` over the run: p50 and p99, ms,
+    /// estimated from its buckets as Prometheus' `histogram_quantile` does, and how many
+    /// alerts it counted.
+    pub(crate) server_alert_to_offer: Option<(f64, f64, u64)>,
     /// CPU seconds used during the run by the app process and by the fleet process.
     pub(crate) cpu_app: f64,
     pub(crate) cpu_fleet: f64,
@@ -100,6 +104,51 @@ pub(crate) async fn metrics(
             Some((k.to_owned(), v.trim().parse().ok()?))
         })
         .collect()
+}
+
+/// Quantiles `qs` (0–1), ms, of the histogram `name` (seconds) over the counts that grew
+/// from `before` to `after`: linear within the bucket the quantile falls in, as
+/// Prometheus' `histogram_quantile`; with the count observed. `None` when nothing was.
+pub(crate) fn histogram_quantiles(
+    before: &std::collections::HashMap<String, u64>,
+    after: &std::collections::HashMap<String, u64>,
+    name: &str,
+    qs: &[f64],
+) -> Option<(Vec<f64>, u64)> {
+    let prefix = format!("griddispatch_{name}_bucket{{le=\"");
+    let mut buckets: Vec<(f64, u64)> = after
+        .iter()
+        .filter_map(|(k, &v)| {
+            let le = k.strip_prefix(&prefix)?.strip_suffix("\"}")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, v.saturating_sub(before.get(k).copied().unwrap_or(0))))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last()?.1;
+    if total == 0 {
+        return None;
+    }
+    let at = |q: f64| {
+        let rank = q * total as f64;
+        let mut lower = (0.0, 0u64);
+        for &(le, count) in &buckets {
+            if count as f64 >= rank {
+                if le.is_infinite() {
+                    return lower.0 * 1000.0;
+                }
+                let within = (rank - lower.1 as f64) / (count - lower.1).max(1) as f64;
+                return (lower.0 + (le - lower.0) * within) * 1000.0;
+            }
+            lower = (le, count);
+        }
+        lower.0 * 1000.0
+    };
+    Some((qs.iter().map(|&q| at(q)).collect(), total))
 }
 
 pub(crate) fn metric(m: &std::collections::HashMap<String, u64>, name: &str) -> u64 {
@@ -495,6 +544,13 @@ pub(crate) async fn bench_e2e(opts: &Options, with_roads: bool) -> anyhow::Resul
             escalations: delta("escalations_total"),
             dropped: delta("broker_messages_dropped_total"),
             dead_letters: delta("dead_letters_total"),
+            server_alert_to_offer: histogram_quantiles(
+                &before,
+                &after,
+                "alert_to_offer_seconds",
+                &[0.5, 0.99],
+            )
+            .map(|(q, n)| (q[0], q[1], n)),
             cpu_app,
             cpu_fleet,
         });

@@ -196,6 +196,24 @@ pub(crate) fn report(
                     );
                 }
             }
+            println!();
+            println!("The app's own histogram `griddispatch_alert_to_offer_seconds` over each run (alert message reaching the dispatcher → its first offer handed to the MQTT connection after the commit; quantiles estimated from the buckets as `histogram_quantile` does), beside the client's alert → task. The difference is what the histogram cannot see: the alert's hop through the broker to the dispatcher, and the task's hop out to the worker's client.");
+            println!();
+            println!("| Alerts/s | Histogram count | Histogram p50 / p99 ms | Client p50 / p99 ms | Client − histogram, p50 / p99 ms |");
+            println!("|---:|---:|---|---|---|");
+            for r in &e.runs {
+                match (&r.server_alert_to_offer, &r.latency) {
+                    (Some((h50, h99, n)), Some(c)) => println!(
+                        "| {:.0} | {n} | {h50:.2} / {h99:.2} | {:.2} / {:.2} | {:.2} / {:.2} |",
+                        r.rate,
+                        c.p50,
+                        c.p99,
+                        c.p50 - h50,
+                        c.p99 - h99
+                    ),
+                    _ => println!("| {:.0} | – | – | – | – |", r.rate),
+                }
+            }
             for n in &e.notes {
                 println!();
                 println!("Note: {n}");
