@@ -21,11 +21,13 @@
 //!   `postgres://postgres@127.0.0.1:5432`; a scratch database `gd_scale_<pid>`, dropped after).
 //! - `--no-memory`, `--no-start`: skip a part.
 //! - `--app PATH`: the binary to start (default: the `griddispatch` this build made; give a
-//!   copy when other builds share the target folder and may replace it meanwhile).
+//!   copy when other builds share the target folder and may replace it meanwhile). Given
+//!   twice or more, the starts are timed with each binary in turn (before and after a
+//!   change); the memory is measured with the first.
 //!
 //! The SQLite history fixture is kept under the target folder
-//! (`release/scale-fixture/history-<N>.db`) and reused while it holds the right number of
-//! incidents: writing it takes minutes.
+//! (`release/scale-fixture/history-<N>-<responders>/history.db`) and reused while it holds the
+//! right number of incidents and responders: writing it takes minutes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
