@@ -198,6 +198,19 @@ impl TimelineRow {
     }
 }
 
+/// The open states as an SQL list (`'new', 'dispatching', …`), for `state IN (…)`: unlike
+/// `state NOT IN ('closed', 'cancelled')` it is answered from the state index, so start-up
+/// reads the open incidents alone however much history the table holds. The names are
+/// our own constants, never input.
+pub(super) fn open_states_sql() -> String {
+    IncidentState::ALL
+        .iter()
+        .filter(|s| s.is_open())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(super) const INCIDENT_COLUMNS: &str = "id, kind, severity, state, lat, lon, zone_id, title, description, address, rendezvous, offers_made, manual, created_at, updated_at, last_alert_at, due_at, first_offer_at, accepted_at, on_scene_at, resolved_at, ended_at, source_id, resolver_id, escalation_count, rework_count, extension_count, suspension_count, suspended_at, extension_request";
 pub(super) const TASK_COLUMNS: &str =
     "id, incident_id, responder_id, status, version, status_version, offered_at, respond_by, eta_secs, distance_m, note, updated_at, accepted_at, purpose, purpose_note";
@@ -273,7 +286,8 @@ impl Store {
     /// Every incident not closed or cancelled (for the dispatcher's start-up).
     pub async fn open_incidents(&self) -> Result<Vec<IncidentRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE state NOT IN ('closed', 'cancelled') ORDER BY created_at"
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE state IN ({}) ORDER BY created_at",
+            open_states_sql()
         ))
         .fetch_all(&self.pool)
         .await?;
@@ -305,7 +319,8 @@ impl Store {
     pub async fn tasks_of_open_incidents(&self) -> Result<Vec<TaskRow>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE incident_id IN
-             (SELECT id FROM incidents WHERE state NOT IN ('closed', 'cancelled')) ORDER BY offered_at"
+             (SELECT id FROM incidents WHERE state IN ({})) ORDER BY offered_at",
+            open_states_sql()
         ))
         .fetch_all(&self.pool)
         .await?;
@@ -359,13 +374,122 @@ impl Store {
         &self,
         source: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT a.camera_id, a.incident_id FROM alerts a JOIN incidents i ON i.id = a.incident_id
-             WHERE a.source_id = $1 AND a.camera_id IS NOT NULL AND i.state NOT IN ('closed', 'cancelled')
+        // CROSS JOIN: SQLite then walks the open incidents (by the state index) and their
+        // alerts, rather than every alert the source ever sent; PostgreSQL plans it as any
+        // inner join.
+        Ok(sqlx::query_as(&format!(
+            "SELECT a.camera_id, a.incident_id FROM incidents i CROSS JOIN alerts a
+             WHERE a.incident_id = i.id AND i.state IN ({}) AND a.source_id = $1
+               AND a.camera_id IS NOT NULL
              ORDER BY a.received_at",
-        )
+            open_states_sql()
+        ))
         .bind(source)
         .fetch_all(&self.pool)
         .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::super::{Store, Write};
+    use super::*;
+
+    /// Start-up reads open incidents by naming the open states; an incident in any state
+    /// not ended must still be found, and an ended one never.
+    #[tokio::test]
+    async fn start_up_reads_every_open_state_and_no_ended_incident() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("t.db").display());
+        let s = Store::connect(&url, 1).await.unwrap();
+        let mut writes = Vec::new();
+        for (n, state) in IncidentState::ALL.iter().enumerate() {
+            let id = format!("inc-{}", state.as_str());
+            writes.push(Write::InsertIncident(IncidentRow {
+                id: id.clone(),
+                kind: "camera_offline".into(),
+                severity: 4,
+                state: *state,
+                lat: 30.5,
+                lon: 114.3,
+                zone_id: None,
+                title: "camera offline".into(),
+                description: None,
+                address: None,
+                rendezvous: None,
+                offers_made: 1,
+                manual: false,
+                created_at: n as i64,
+                updated_at: n as i64,
+                last_alert_at: n as i64,
+                milestones: Default::default(),
+            }));
+            writes.push(Write::InsertAlert(AlertRow {
+                id: format!("alert-{n}"),
+                source_id: crate::domain::camera_health::SOURCE.into(),
+                external_id: id.clone(),
+                incident_id: id.clone(),
+                kind: "camera_offline".into(),
+                severity: 4,
+                lat: 30.5,
+                lon: 114.3,
+                camera_id: Some(format!("cam-{n}")),
+                time: n as i64,
+                received_at: n as i64,
+                description: None,
+                address: None,
+            }));
+            writes.push(Write::InsertTask(TaskRow {
+                id: format!("task-{n}"),
+                incident_id: id,
+                responder_id: format!("w{n}"),
+                status: TaskStatus::Rejected,
+                version: 1,
+                status_version: 1,
+                offered_at: n as i64,
+                respond_by: n as i64 + 60_000,
+                eta_secs: None,
+                distance_m: None,
+                note: None,
+                updated_at: n as i64,
+                accepted_at: None,
+                purpose: TaskPurpose::Respond,
+                purpose_note: None,
+            }));
+        }
+        s.apply(&writes, &mut []).await.unwrap();
+        let open: Vec<String> = IncidentState::ALL
+            .iter()
+            .filter(|st| st.is_open())
+            .map(|st| format!("inc-{}", st.as_str()))
+            .collect();
+        assert_eq!(open.len(), IncidentState::ALL.len() - 2);
+        let ids: Vec<String> = s
+            .open_incidents()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(ids, open);
+        let task_of: Vec<String> = s
+            .tasks_of_open_incidents()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.incident_id)
+            .collect();
+        assert_eq!(task_of, open);
+        let by_camera: Vec<String> = s
+            .open_incidents_by_camera(crate::domain::camera_health::SOURCE)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, incident)| incident)
+            .collect();
+        assert_eq!(by_camera, open);
+        assert!(s.snapshots_of_open_incidents().await.unwrap().is_empty());
     }
 }

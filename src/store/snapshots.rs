@@ -91,8 +91,9 @@ impl Store {
     pub async fn snapshots_of_open_incidents(&self) -> Result<Vec<SnapshotRow>, StoreError> {
         Ok(sqlx::query_as(&format!(
             "SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE incident_id IN
-             (SELECT id FROM incidents WHERE state NOT IN ('closed', 'cancelled'))
-             ORDER BY incident_id, n"
+             (SELECT id FROM incidents WHERE state IN ({}))
+             ORDER BY incident_id, n",
+            super::incidents::open_states_sql()
         ))
         .fetch_all(&self.pool)
         .await?)
