@@ -283,8 +283,11 @@ impl Store {
         decode_all(rows, "incidents", "id")
     }
 
-    /// Every incident not closed or cancelled (for the dispatcher's start-up).
+    /// Every incident not closed or cancelled (for the dispatcher's start-up). An incident
+    /// whose state this version does not know (written by a newer one, or damaged) is an
+    /// error that names it, as anywhere else, not an incident silently left behind.
     pub async fn open_incidents(&self) -> Result<Vec<IncidentRow>, StoreError> {
+        self.refuse_unknown_states().await?;
         let rows = sqlx::query(&format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE state IN ({}) ORDER BY created_at",
             open_states_sql()
@@ -292,6 +295,38 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         decode_all(rows, "incidents", "id")
+    }
+
+    /// Fails, naming the incident, when any incident has a state this version does not
+    /// know. The states present are read by a loose index scan (each next state is one
+    /// lookup in the state index past the last), so this costs a few lookups however many
+    /// incidents have ended; the database orders the states itself, whatever its collation.
+    async fn refuse_unknown_states(&self) -> Result<(), StoreError> {
+        let states: Vec<(Option<String>,)> = sqlx::query_as(
+            "WITH RECURSIVE s(state) AS (
+                 SELECT MIN(state) FROM incidents
+                 UNION ALL
+                 SELECT (SELECT MIN(state) FROM incidents WHERE state > s.state) FROM s
+                 WHERE s.state IS NOT NULL)
+             SELECT state FROM s WHERE state IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for (state,) in states.into_iter() {
+            let Some(state) = state else { continue };
+            if IncidentState::ALL.iter().any(|k| k.as_str() == state) {
+                continue;
+            }
+            let row = sqlx::query(&format!(
+                "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE state = $1 LIMIT 1"
+            ))
+            .bind(&state)
+            .fetch_all(&self.pool)
+            .await?;
+            // Decoding the row is what names it and its state.
+            decode_all::<IncidentRow>(row, "incidents", "id")?;
+        }
+        Ok(())
     }
 
     /// Open incidents (not closed or cancelled) past their due time at `now` (Unix ms), as
