@@ -13,7 +13,7 @@ use rstar::RTree;
 use serde::{Deserialize, Serialize};
 
 use super::osm::RawMap;
-use super::plain::{self, PlainGraph};
+use super::plain::{self, Chords, PlainGraph};
 use super::profile;
 use super::turns::{self, TurnSummary};
 use crate::domain::{LatLon, TravelMode};
@@ -68,6 +68,10 @@ pub struct ModeGraph {
     /// The cosine of the graph's middle latitude, for the index's plane (set with it).
     #[serde(skip)]
     cos_ref: f64,
+    /// The nodes on the unit sphere, the A* guide of a plain graph (set with the index;
+    /// empty for a contracted one).
+    #[serde(skip)]
+    chords: Chords,
     /// The search's working memory, kept between queries: made afresh, it is several
     /// arrays as long as the graph, allocated and cleared for every route (a city's
     /// million nodes made each query cost megabytes). One at a time: the engine routes
@@ -402,6 +406,7 @@ impl ModeGraph {
             prepared,
             index: None,
             cos_ref: 1.0,
+            chords: Chords::default(),
             calculator: Calculator::default(),
         };
         g.index_nodes();
@@ -436,6 +441,9 @@ impl ModeGraph {
             .map(|(i, &(lat, lon))| GeomWithData::new(plane(cos_ref, lat, lon), i))
             .collect();
         self.index = Some(RTree::bulk_load(points));
+        if !self.is_contracted() {
+            self.chords = Chords::new(&self.positions);
+        }
     }
 
     /// The node nearest to `p` and how far it is, m, if one is within `max_m`.
@@ -499,8 +507,14 @@ impl ModeGraph {
                 let ends: Vec<usize> = std::iter::once(to)
                     .chain(copies.into_iter().flatten().copied())
                     .collect();
-                let end = at(to);
-                graph.route(search, from, &ends, |n| distance(at(n), end))?
+                let original = |n: usize| {
+                    n.checked_sub(self.positions.len())
+                        .map_or(n, |k| self.copy_of[k])
+                };
+                let end = self.chords.of(original(to));
+                graph.route(search, from, &ends, |n| {
+                    self.chords.lower_bound_m(original(n), end)
+                })?
             }
             // A search made for another graph: not one of this graph's own.
             _ => return None,

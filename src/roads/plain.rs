@@ -35,6 +35,56 @@ pub struct PlainGraph {
     ms_per_m: f64,
 }
 
+/// Mean Earth radius, m, as the haversine distance ([`crate::domain::LatLon::distance_m`]).
+const EARTH_M: f64 = 6_371_008.8;
+
+/// What [`Chords::lower_bound_m`] takes off, m: the stored points are `f32`, each within
+/// about 0.7 m of its place, and the radius may differ from the haversine's by a part in a
+/// million.
+const CHORD_MARGIN_M: f64 = 3.0;
+
+/// Nodes as points on the unit sphere, for a guide that costs a square root instead of the
+/// haversine's trigonometry: the chord between two points is never longer than the
+/// great-circle arc, so it bounds the distance from below.
+#[derive(Debug, Default)]
+pub struct Chords {
+    unit: Vec<[f32; 3]>,
+}
+
+impl Chords {
+    /// The chords of nodes at `positions` (lat, lon degrees).
+    pub fn new(positions: &[(f64, f64)]) -> Chords {
+        Chords {
+            unit: positions.iter().map(|&(lat, lon)| unit(lat, lon)).collect(),
+        }
+    }
+
+    /// Node `n` on the unit sphere (the origin for a node not known).
+    pub fn of(&self, n: usize) -> [f32; 3] {
+        self.unit.get(n).copied().unwrap_or_default()
+    }
+
+    /// Metres from node `n` to `to` (from [`Chords::of`] or [`unit`]), never more than the
+    /// great-circle distance between them.
+    pub fn lower_bound_m(&self, n: usize, to: [f32; 3]) -> f64 {
+        let a = self.of(n);
+        let d2: f64 = (0..3)
+            .map(|i| (f64::from(a[i]) - f64::from(to[i])).powi(2))
+            .sum();
+        (d2.sqrt() * EARTH_M - CHORD_MARGIN_M).max(0.0)
+    }
+}
+
+/// A position (degrees) on the unit sphere.
+pub fn unit(lat: f64, lon: f64) -> [f32; 3] {
+    let (lat, lon) = (lat.to_radians(), lon.to_radians());
+    [
+        (lat.cos() * lon.cos()) as f32,
+        (lat.cos() * lon.sin()) as f32,
+        lat.sin() as f32,
+    ]
+}
+
 /// A search's working memory, as long as the graph, reused from query to query: entries
 /// are valid only when stamped with the current query's number, so nothing is cleared.
 #[derive(Debug)]
@@ -123,8 +173,10 @@ impl PlainGraph {
         }
     }
 
-    /// The fastest route from `from` to any of `targets` (all at one place, `distance_to`
-    /// metres in a straight line from each node): its time, ms, and its nodes from `from`.
+    /// The fastest route from `from` to any of `targets` (all at one place; `distance_to(v)`
+    /// is how far node `v` is from them, m, never more than the great-circle distance, or
+    /// the guide could overestimate and a slower route be taken): its time, ms, and its
+    /// nodes from `from`.
     /// `None` when no target can be reached or a node is not in the graph.
     pub fn route(
         &self,
@@ -274,6 +326,38 @@ mod tests {
             }
         }
         assert!(compared > 1_000, "{compared}");
+    }
+
+    #[test]
+    fn chords_never_exceed_the_great_circle_and_stay_close_to_it() {
+        use crate::domain::LatLon;
+        let mut rng = 0x9e37_79b9_u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % 1_000_000) as f64 / 1_000_000.0
+        };
+        for _ in 0..20_000 {
+            // Wuhai and anywhere else, from half a metre to 50 km apart.
+            let lat = -80.0 + 160.0 * next();
+            let lon = -180.0 + 360.0 * next();
+            let span = 10f64.powf(-5.3 + 5.0 * next());
+            let (lat2, lon2) = (lat + span * (next() - 0.5), lon + span * (next() - 0.5));
+            let a = LatLon { lat, lon };
+            let b = LatLon {
+                lat: lat2,
+                lon: lon2,
+            };
+            let chords = Chords::new(&[(lat, lon)]);
+            let bound = chords.lower_bound_m(0, unit(lat2, lon2));
+            let true_m = a.distance_m(b);
+            assert!(bound <= true_m, "{a:?} {b:?}: {bound} > {true_m}");
+            assert!(
+                bound >= true_m - 2.0 * CHORD_MARGIN_M,
+                "{a:?} {b:?}: {bound} ≪ {true_m}"
+            );
+        }
     }
 
     #[test]
