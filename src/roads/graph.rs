@@ -478,12 +478,7 @@ impl ModeGraph {
         if from >= known || to >= known {
             return None;
         }
-        let at = |n: usize| {
-            let original = n
-                .checked_sub(self.positions.len())
-                .map_or(n, |k| self.copy_of[k]);
-            self.positions[original]
-        };
+        let at = |n: usize| self.positions[self.original(n)];
         // A junction split for its turn restrictions is reached at whichever copy the
         // route comes in by; a route from it starts at the junction itself, free to turn.
         let copies = self.copies.get(&to);
@@ -507,13 +502,9 @@ impl ModeGraph {
                 let ends: Vec<usize> = std::iter::once(to)
                     .chain(copies.into_iter().flatten().copied())
                     .collect();
-                let original = |n: usize| {
-                    n.checked_sub(self.positions.len())
-                        .map_or(n, |k| self.copy_of[k])
-                };
-                let end = self.chords.of(original(to));
+                let end = self.chords.of(self.original(to));
                 graph.route(search, from, &ends, |n| {
-                    self.chords.lower_bound_m(original(n), end)
+                    self.chords.lower_bound_m(self.original(n), end)
                 })?
             }
             // A search made for another graph: not one of this graph's own.
@@ -542,6 +533,12 @@ impl ModeGraph {
             }
             Prepared::Plain(graph) => SearchState::Plain(graph.search()),
         })
+    }
+
+    /// The node a graph node stands for: itself, or the junction a copy was made of.
+    fn original(&self, n: usize) -> usize {
+        n.checked_sub(self.positions.len())
+            .map_or(n, |k| self.copy_of[k])
     }
 
     /// Nodes in the searched graph, the junctions' copies among them.
