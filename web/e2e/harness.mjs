@@ -59,7 +59,21 @@ export function fetchTrusting(caFile) {
  * `args` go to `serve`; with `--https` among them the instance makes its certificate
  * (`<dir>/demo-tls/`), `url` is https:// and `caFile` names the CA that the harness trusts.
  */
-export async function startApp(extraEnv = {}, { args = [] } = {}) {
+export async function startApp(extraEnv = {}, opts = {}) {
+  // A free port is free only until someone else takes it: another test file running beside
+  // this one may bind the port between `freePort()` and the app's own bind. That is the
+  // harness's race, not the app's, so try again on fresh ports (and say so).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startAppOnce(extraEnv, opts);
+    } catch (e) {
+      if (attempt >= 3 || !/Address already in use/.test(String(e.message))) throw e;
+      console.log(`# a port the harness picked was taken before the app bound it; trying fresh ports (attempt ${attempt + 1})`);
+    }
+  }
+}
+
+async function startAppOnce(extraEnv, { args = [] }) {
   if (!existsSync(BIN)) {
     throw new Error(`no griddispatch binary at ${BIN}: build it first (cargo build; scripts/test does), or set GRIDDISPATCH_BIN or CARGO_TARGET_DIR`);
   }
@@ -84,7 +98,7 @@ export async function startApp(extraEnv = {}, { args = [] } = {}) {
   const fetch = https ? fetchTrusting(caFile) : globalThis.fetch;
   const deadline = Date.now() + 30000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`griddispatch exited (${child.exitCode}):\n${stderr}`);
+    if (child.exitCode !== null) { rmSync(dir, { recursive: true, force: true }); throw new Error(`griddispatch exited (${child.exitCode}):\n${stderr}`); }
     try { const r = await fetch(`${url}/healthz`); if (r.status < 500) break; } catch { /* not up yet */ }
     if (Date.now() > deadline) { child.kill(); throw new Error(`griddispatch did not come up in 30 s:\n${stderr}`); }
     await new Promise((r) => setTimeout(r, 100));
