@@ -33,6 +33,40 @@ pub(crate) struct Options {
     /// `--roads`: run the end-to-end half a second time with a generated road network
     /// over the county loaded, street spacing in metres.
     pub(crate) roads_step_m: Option<f64>,
+    /// `--e2e-pg URL`: the app's database is a scratch PostgreSQL database on that server
+    /// (created, and dropped afterwards) instead of a SQLite file.
+    pub(crate) e2e_pg: Option<String>,
+}
+
+/// The scratch database of `--e2e-pg`, made anew for each pass.
+const E2E_PG_DB: &str = "griddispatch_bench_e2e";
+
+/// Drops and creates [`E2E_PG_DB`] on the server at `pg_url`; returns its URL.
+async fn fresh_pg_database(pg_url: &str) -> anyhow::Result<String> {
+    use sqlx::Connection as _;
+    let mut admin = sqlx::PgConnection::connect(&format!("{pg_url}/postgres")).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {E2E_PG_DB} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {E2E_PG_DB}"))
+        .execute(&mut admin)
+        .await?;
+    Ok(format!("{pg_url}/{E2E_PG_DB}"))
+}
+
+/// Drops [`E2E_PG_DB`]; a failure is only reported (the figures stand).
+async fn drop_pg_database(pg_url: &str) {
+    use sqlx::Connection as _;
+    let dropped = async {
+        let mut admin = sqlx::PgConnection::connect(&format!("{pg_url}/postgres")).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {E2E_PG_DB} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+    }
+    .await;
+    if let Err(e) = dropped {
+        eprintln!("could not drop the scratch database {E2E_PG_DB}: {e}");
+    }
 }
 
 /// What one rate run measured.
@@ -57,6 +91,10 @@ pub(crate) struct RunResult {
     /// estimated from its buckets as Prometheus' `histogram_quantile` does, and how many
     /// alerts it counted.
     pub(crate) server_alert_to_offer: Option<(f64, f64, u64)>,
+    /// The app's `griddispatch_commit_duration_seconds` over the run: p50, p99 (ms), count.
+    pub(crate) server_commit: Option<(f64, f64, u64)>,
+    /// The app's `griddispatch_engine_batch_size` over the run: p50, p99 (commands), count.
+    pub(crate) server_batch: Option<(f64, f64, u64)>,
     /// CPU seconds used during the run by the app process and by the fleet process.
     pub(crate) cpu_app: f64,
     pub(crate) cpu_fleet: f64,
@@ -106,7 +144,7 @@ pub(crate) async fn metrics(
         .collect()
 }
 
-/// Quantiles `qs` (0–1), ms, of the histogram `name` (seconds) over the counts that grew
+/// Quantiles `qs` (0–1), in the histogram's own unit, of the histogram `name` over the counts that grew
 /// from `before` to `after`: linear within the bucket the quantile falls in, as
 /// Prometheus' `histogram_quantile`; with the count observed. `None` when nothing was.
 pub(crate) fn histogram_quantiles(
@@ -139,14 +177,14 @@ pub(crate) fn histogram_quantiles(
         for &(le, count) in &buckets {
             if count as f64 >= rank {
                 if le.is_infinite() {
-                    return lower.0 * 1000.0;
+                    return lower.0;
                 }
                 let within = (rank - lower.1 as f64) / (count - lower.1).max(1) as f64;
-                return (lower.0 + (le - lower.0) * within) * 1000.0;
+                return lower.0 + (le - lower.0) * within;
             }
             lower = (le, count);
         }
-        lower.0 * 1000.0
+        lower.0
     };
     Some((qs.iter().map(|&q| at(q)).collect(), total))
 }
@@ -227,7 +265,10 @@ async fn road_sample(http: &reqwest::Client, base: &str, token: &str, n: usize) 
 
 pub(crate) async fn bench_e2e(opts: &Options, with_roads: bool) -> anyhow::Result<E2eResult> {
     let dir = tempfile::tempdir()?;
-    let db_url = format!("sqlite://{}/bench.db", dir.path().display());
+    let db_url = match &opts.e2e_pg {
+        Some(pg) => fresh_pg_database(pg).await?,
+        None => format!("sqlite://{}/bench.db", dir.path().display()),
+    };
     let mut notes = Vec::new();
 
     // Responders go straight into the database before start-up: the dispatcher loads them
@@ -509,6 +550,10 @@ pub(crate) async fn bench_e2e(opts: &Options, with_roads: bool) -> anyhow::Resul
         tokio::time::sleep(Duration::from_secs(2)).await;
         let after = metrics(&http, &base).await;
         let delta = |k: &str| metric(&after, k).saturating_sub(metric(&before, k));
+        let quantiles = |name: &str, scale: f64| {
+            histogram_quantiles(&before, &after, name, &[0.5, 0.99])
+                .map(|(q, n)| (q[0] * scale, q[1] * scale, n))
+        };
         let got = received.lock().expect("lock")[run].clone();
         let last = got.iter().flatten().max().copied();
         let delivered = got.iter().flatten().count();
@@ -544,13 +589,9 @@ pub(crate) async fn bench_e2e(opts: &Options, with_roads: bool) -> anyhow::Resul
             escalations: delta("escalations_total"),
             dropped: delta("broker_messages_dropped_total"),
             dead_letters: delta("dead_letters_total"),
-            server_alert_to_offer: histogram_quantiles(
-                &before,
-                &after,
-                "alert_to_offer_seconds",
-                &[0.5, 0.99],
-            )
-            .map(|(q, n)| (q[0], q[1], n)),
+            server_alert_to_offer: quantiles("alert_to_offer_seconds", 1000.0),
+            server_commit: quantiles("commit_duration_seconds", 1000.0),
+            server_batch: quantiles("engine_batch_size", 1.0),
             cpu_app,
             cpu_fleet,
         });
@@ -575,6 +616,9 @@ pub(crate) async fn bench_e2e(opts: &Options, with_roads: bool) -> anyhow::Resul
         .is_err()
     {
         notes.push("the app did not stop within 20 s".into());
+    }
+    if let Some(pg) = &opts.e2e_pg {
+        drop_pg_database(pg).await;
     }
     Ok(E2eResult {
         responders: people.len(),

@@ -18,6 +18,9 @@
 //! - `--roads`: run the end-to-end half twice, the second time with a generated road
 //!   network over the county loaded (`benches/common/city.rs`), so that each alert's
 //!   candidates are measured by road; `--road-step 250` sets its street spacing, metres.
+//! - `--e2e-pg postgres://user@host:port`: the end-to-end app stores on a scratch database
+//!   `griddispatch_bench_e2e` on that PostgreSQL server (created, then dropped) instead of
+//!   a SQLite file.
 //! - `--alert-qos0`: publish alerts with QoS 0 instead of 1. A diagnostic: the dispatcher
 //!   then sends no PUBACK for the alert, which shows whether its next write (the task) was
 //!   held back by Nagle's algorithm waiting for that PUBACK's delayed TCP ACK.
@@ -110,6 +113,7 @@ fn main() -> anyhow::Result<()> {
         } else {
             QoS::AtLeastOnce
         },
+        e2e_pg: value("--e2e-pg"),
         roads_step_m: args.iter().any(|a| a == "--roads").then(|| {
             value("--road-step")
                 .and_then(|s| s.parse().ok())

@@ -136,7 +136,12 @@ pub(crate) fn report(
                 }
                 println!();
             }
-            println!("Real app in-process (embedded broker, SQLite WAL file in a temp dir); alerts published over MQTT on `alerts/<source>` at a steady rate, severity 2 (one offer each), correlation radius 0; each worker answers `accepted` then `resolved` at once. Latency = task received by the worker's client − alert handed to the source's client. Lost = no task within 5 s.");
+            let db = if opts.e2e_pg.is_some() {
+                "PostgreSQL scratch database"
+            } else {
+                "SQLite WAL file in a temp dir"
+            };
+            println!("Real app in-process (embedded broker, {db}); alerts published over MQTT on `alerts/<source>` at a steady rate, severity 2 (one offer each), correlation radius 0; each worker answers `accepted` then `resolved` at once. Latency = task received by the worker's client − alert handed to the source's client. Lost = no task within 5 s.");
             println!();
             println!("| Set-up | |");
             println!("|---|---|");
@@ -213,6 +218,21 @@ pub(crate) fn report(
                     ),
                     _ => println!("| {:.0} | – | – | – | – |", r.rate),
                 }
+            }
+            println!();
+            println!("Inside the engine, from its histograms over the same runs (commits that wrote something; every loop turn's batch):");
+            println!();
+            println!(
+                "| Alerts/s | Commits | Commit p50 / p99 ms | Batches | Batch p50 / p99 commands |"
+            );
+            println!("|---:|---:|---|---:|---|");
+            for r in &e.runs {
+                let cell = |h: &Option<(f64, f64, u64)>| match h {
+                    Some((p50, p99, n)) => (n.to_string(), format!("{p50:.2} / {p99:.2}")),
+                    None => ("–".into(), "–".into()),
+                };
+                let ((cn, c), (bn, b)) = (cell(&r.server_commit), cell(&r.server_batch));
+                println!("| {:.0} | {cn} | {c} | {bn} | {b} |", r.rate);
             }
             for n in &e.notes {
                 println!();
