@@ -18,9 +18,10 @@
 //!   incidents from the last eight hours into its database, which it loads at start-up as a
 //!   county's backlog (default 0). Of every ten: four `assigned`, two `en_route`, two
 //!   `on_scene`, each with its responder's open task, one `escalated`, one `suspended`
-//!   (`seed.rs`). The tasks are held by responders the fleet does not connect, so give
-//!   `--responders` more than `--workers`. The report gives the open incidents the app
-//!   counted (`griddispatch_incidents_by_state`) before the first run.
+//!   (`seed.rs`). Each task is held by its own responder among those the fleet does not
+//!   connect (`--responders` minus `--workers`); past them, those incidents are
+//!   `escalated` instead. The report gives the open incidents the app counted
+//!   (`griddispatch_incidents_by_state`) before the first run.
 //! - `--search-only`, `--e2e-only`: run one half.
 //! - `--pg postgres://user@host:port`: the PostgreSQL server of the PostGIS comparison
 //!   beside the candidate search (default `postgres://postgres@127.0.0.1:5432`; it creates

@@ -154,7 +154,7 @@ pub(crate) fn report(
             );
             match &e.backlog {
                 Some(b) => println!(
-                    "| Open incidents seeded before start (`--open-incidents`) | {} in {:.1} s; {} with an open task, held by {} responders not connected |",
+                    "| Open incidents seeded before start (`--open-incidents`) | {} in {:.1} s; {} with an open task, each held by one of the {} responders not connected |",
                     b.incidents, b.secs, b.with_task, b.holders
                 ),
                 None => println!("| Open incidents seeded before start (`--open-incidents`) | 0 |"),
