@@ -5,11 +5,12 @@ use std::time::{Duration, Instant};
 
 use crate::city;
 use crate::county::{population, random_point, ring, zone_cells, CENTRE, HALF_LAT, HALF_LON};
+use crate::seed::{self, Backlog};
 use crate::stats::{summarize, unix_ns, Summary};
 use griddispatch::config::Settings;
 use griddispatch::domain::Role;
 use griddispatch::roads::Roads;
-use griddispatch::store::{NewResponder, Store, ZoneRow};
+use griddispatch::store::{Store, ZoneRow};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
@@ -36,6 +37,8 @@ pub(crate) struct Options {
     /// `--e2e-pg URL`: the app's database is a scratch PostgreSQL database on that server
     /// (created, and dropped afterwards) instead of a SQLite file.
     pub(crate) e2e_pg: Option<String>,
+    /// `--open-incidents N`: open incidents written before start-up (see `seed.rs`).
+    pub(crate) open_incidents: usize,
 }
 
 /// The scratch database of `--e2e-pg`, made anew for each pass.
@@ -102,7 +105,13 @@ pub(crate) struct RunResult {
 
 pub(crate) struct E2eResult {
     pub(crate) responders: usize,
+    /// Seconds the batch insert of the responders (and the fleet's logins) took.
     pub(crate) create_store_secs: f64,
+    /// The backlog of open incidents written before start-up, if any was asked for.
+    pub(crate) backlog: Option<Backlog>,
+    /// Open incidents the app reported (`griddispatch_incidents_by_state`, summed) once
+    /// the fleet was located, with the count in each state.
+    pub(crate) open_at_start: (u64, String),
     pub(crate) http_sample: usize,
     pub(crate) http_ms_each: f64,
     pub(crate) workers_asked: usize,
@@ -191,6 +200,24 @@ pub(crate) fn histogram_quantiles(
 
 pub(crate) fn metric(m: &std::collections::HashMap<String, u64>, name: &str) -> u64 {
     m.get(&format!("griddispatch_{name}")).copied().unwrap_or(0)
+}
+
+/// Open incidents by `griddispatch_incidents_by_state`: their sum, and `state n` for each
+/// state holding any, largest first.
+pub(crate) fn open_by_state(m: &std::collections::HashMap<String, u64>) -> (u64, String) {
+    let mut states: Vec<(&str, u64)> = m
+        .iter()
+        .filter_map(|(k, &v)| {
+            let state = k
+                .strip_prefix("griddispatch_incidents_by_state{state=\"")?
+                .strip_suffix("\"}")?;
+            (v > 0).then_some((state, v))
+        })
+        .collect();
+    states.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let total = states.iter().map(|s| s.1).sum();
+    let each: Vec<String> = states.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    (total, each.join(", "))
 }
 
 /// utime + stime of a process, seconds (clock ticks are 100 Hz on Linux).
@@ -287,23 +314,16 @@ pub(crate) async fn bench_e2e(opts: &Options, with_roads: bool) -> anyhow::Resul
         .collect();
     store.put_zones(&zones, false).await?;
     let started = Instant::now();
-    let mut passwords = Vec::with_capacity(people.len());
-    for p in &people {
-        let creds = store
-            .create_responder(&NewResponder {
-                id: p.id.clone(),
-                name: p.id.clone(),
-                kind: p.kind,
-                travel: p.travel,
-                zone_id: p.zone_id.clone(),
-                skills: "[]".into(),
-                on_duty: true,
-                station_id: None,
-            })
-            .await?;
-        passwords.push(creds.password);
-    }
+    let passwords = seed::responders(&db_url, &people, opts.workers).await?;
     let create_store_secs = started.elapsed().as_secs_f64();
+    // The backlog's tasks are held by the responders the fleet does not connect.
+    let backlog = if opts.open_incidents > 0 {
+        let defaults = Settings::load_with_env(None, Vec::<(String, String)>::new())?;
+        let holders = &people[opts.workers.min(people.len())..];
+        Some(seed::open_incidents(&store, &defaults, opts.open_incidents, holders).await?)
+    } else {
+        None
+    };
     store.close().await;
     let roads = match (with_roads, opts.roads_step_m) {
         (true, Some(step)) => {
@@ -455,6 +475,7 @@ pub(crate) async fn bench_e2e(opts: &Options, with_roads: bool) -> anyhow::Resul
     }
     // Let the fixes' database writes (spawned, not awaited by the dispatcher) finish.
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let open_at_start = open_by_state(&metrics(&http, &base).await);
 
     // Collect the fleet's receive times for all runs.
     let received: Received = Arc::new(Mutex::new(vec![Vec::new(); opts.rates.len()]));
@@ -623,6 +644,8 @@ pub(crate) async fn bench_e2e(opts: &Options, with_roads: bool) -> anyhow::Resul
     Ok(E2eResult {
         responders: people.len(),
         create_store_secs,
+        backlog,
+        open_at_start,
         http_sample,
         http_ms_each,
         workers_asked,

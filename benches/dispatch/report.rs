@@ -84,8 +84,8 @@ pub(crate) fn report(
         println!();
         println!("40 × 40 km around 39.50 N 106.70 E, 16 grid zones, 60 % grid workers (foot/bike), 25 % patrol cars, 15 % volunteers on foot, 20 % busy; random targets.");
         println!();
-        println!("| Responders | Queries | Mean µs | p50 µs | p99 µs | Max µs | Target |");
-        println!("|---:|---:|---:|---:|---:|---:|---|");
+        println!("| Responders | Queries | Mean µs | p50 µs | p99 µs | Max µs | Generate / index s | Target |");
+        println!("|---:|---:|---:|---:|---:|---:|---|---|");
         for r in search {
             let s = &r.stats;
             let target = if r.responders == 100_000 {
@@ -99,8 +99,8 @@ pub(crate) fn report(
                 "–".into()
             };
             println!(
-                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {target} |",
-                r.responders, s.n, s.mean, s.p50, s.p99, s.max
+                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} / {:.1} | {target} |",
+                r.responders, s.n, s.mean, s.p50, s.p99, s.max, r.generate_secs, r.index_secs
             );
         }
     }
@@ -127,6 +127,11 @@ pub(crate) fn report(
             println!();
             println!("### 2. Alert → task received by the worker's MQTT client{title}");
             println!();
+            println!(
+                "**{} responders in the database, {} workers connected, {} open incidents at start.**",
+                e.responders, e.workers_connected, e.open_at_start.0
+            );
+            println!();
             if let Some(roads) = &e.roads {
                 println!("Roads: {roads}.");
                 if let Some((asked, by_road)) = e.road_sample {
@@ -146,10 +151,23 @@ pub(crate) fn report(
             println!("| Set-up | |");
             println!("|---|---|");
             println!(
-                "| Responders (created through the store before start) | {} in {:.1} s ({:.2} ms each) |",
+                "| Responders (batch inserts before start; MQTT logins for the {} the fleet connects) | {} in {:.1} s ({:.3} ms each) |",
+                e.workers_asked,
                 e.responders,
                 e.create_store_secs,
                 e.create_store_secs * 1000.0 / e.responders.max(1) as f64
+            );
+            match &e.backlog {
+                Some(b) => println!(
+                    "| Open incidents seeded before start (`--open-incidents`) | {} in {:.1} s; {} with an open task, each held by one of the {} responders not connected |",
+                    b.incidents, b.secs, b.with_task, b.holders
+                ),
+                None => println!("| Open incidents seeded before start (`--open-incidents`) | 0 |"),
+            }
+            println!(
+                "| Open incidents in the app before the first run (`griddispatch_incidents_by_state`) | {} ({}) |",
+                e.open_at_start.0,
+                if e.open_at_start.1.is_empty() { "none" } else { &e.open_at_start.1 }
             );
             println!(
                 "| Creating through `POST /api/v1/responders` (sample of {}) | {:.2} ms each → ~{:.0} s for {} |",

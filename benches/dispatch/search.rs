@@ -55,6 +55,9 @@ pub(crate) fn sample(n: usize, queries: usize) -> Sample {
 pub(crate) struct SearchResult {
     pub(crate) responders: usize,
     pub(crate) stats: Summary,
+    /// Seconds to generate the responders and targets, and to build the index.
+    pub(crate) generate_secs: f64,
+    pub(crate) index_secs: f64,
 }
 
 pub(crate) fn bench_search(
@@ -98,14 +101,18 @@ pub(crate) fn bench_search(
     let none = HashSet::new();
     let mut results = Vec::new();
     for &n in sizes {
+        let started = Instant::now();
         let Sample {
             responders,
             targets,
         } = sample(n, queries);
+        let generate_secs = started.elapsed().as_secs_f64();
+        let started = Instant::now();
         let mut index = ResponderIndex::new(CENTRE.0);
         for r in responders {
             index.upsert(r);
         }
+        let index_secs = started.elapsed().as_secs_f64();
         let request = |target| RankRequest {
             target,
             incident: target,
@@ -129,6 +136,8 @@ pub(crate) fn bench_search(
         results.push(SearchResult {
             responders: n,
             stats: summarize(times).expect("queries"),
+            generate_secs,
+            index_secs,
         });
     }
     results
