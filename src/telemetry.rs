@@ -171,5 +171,7 @@ mod tests {
         let settings = crate::config::Settings::load_with_env(None, Vec::new()).expect("defaults");
         let (logs, _subscriber) = Logs::new();
         assert!(logs.export(&settings.telemetry).expect("export").is_none());
+        // No layer was plugged in: no span goes anywhere but the log.
+        assert_eq!(logs.slot.with_current(Option::is_none).ok(), Some(true));
     }
 }
