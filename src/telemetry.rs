@@ -44,18 +44,20 @@ const DEFAULT_FILTER: &str = "info,sqlx=warn";
 type OtelLayer = tracing_opentelemetry::OpenTelemetryLayer<Registry, SdkTracer>;
 
 /// The slot the exporter is plugged into; empty until [`Logs::export`].
-type Slot = reload::Handle<Option<OtelLayer>, Registry>;
-
-/// The installed subscriber's handle: where an exporter is plugged in.
 #[derive(Clone)]
-pub struct Logs {
-    slot: Slot,
+struct Slot(reload::Handle<Option<OtelLayer>, Registry>);
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plugged = self.0.with_current(Option::is_some).unwrap_or(false);
+        f.debug_struct("Slot").field("exporting", &plugged).finish()
+    }
 }
 
-impl std::fmt::Debug for Logs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Logs").finish_non_exhaustive()
-    }
+/// The installed subscriber's handle: where an exporter is plugged in.
+#[derive(Debug, Clone)]
+pub struct Logs {
+    slot: Slot,
 }
 
 impl Logs {
@@ -68,7 +70,7 @@ impl Logs {
             .with(slot)
             .with(filter)
             .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
-        (Logs { slot: handle }, subscriber)
+        (Logs { slot: Slot(handle) }, subscriber)
     }
 
     /// Installs the subscriber as the process's own (and `log` records into it).
@@ -117,6 +119,7 @@ impl Logs {
             // Which worker thread ran a task says nothing about it.
             .with_threads(false);
         self.slot
+            .0
             .reload(Some(layer))
             .context("telemetry: the log subscriber is gone")?;
         tracing::info!(%url, "exporting spans over OTLP/HTTP");
@@ -128,17 +131,10 @@ impl Logs {
 }
 
 /// Spans being exported; [`Export::shutdown`] sends the last ones.
+#[derive(Debug)]
 pub struct Export {
     provider: SdkTracerProvider,
     slot: Slot,
-}
-
-impl std::fmt::Debug for Export {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Export")
-            .field("provider", &self.provider)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Export {
@@ -146,7 +142,7 @@ impl Export {
     /// the collector). Call it once the app has stopped, still inside the runtime.
     pub async fn shutdown(self) {
         // Spans closing from here on are no longer exported; then the queue is emptied.
-        if self.slot.reload(None).is_err() {
+        if self.slot.0.reload(None).is_err() {
             tracing::debug!("telemetry: the log subscriber is gone");
         }
         let provider = self.provider;
@@ -172,6 +168,6 @@ mod tests {
         let (logs, _subscriber) = Logs::new();
         assert!(logs.export(&settings.telemetry).expect("export").is_none());
         // No layer was plugged in: no span goes anywhere but the log.
-        assert_eq!(logs.slot.with_current(Option::is_none).ok(), Some(true));
+        assert_eq!(logs.slot.0.with_current(Option::is_none).ok(), Some(true));
     }
 }

@@ -155,13 +155,17 @@ fn attributes(list: Vec<KeyValue>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Installs the log subscriber as `serve` does, at the default log level (the spans a
-/// stricter `RUST_LOG` hides are not exported).
-fn logs() -> Logs {
+/// In the test process: runs the test `name` alone in a child process, and gives `None`.
+/// In that child: installs the log subscriber as `serve` does, at the default log level
+/// (spans a stricter `RUST_LOG` hides are not exported), and gives its handle.
+fn alone(name: &str) -> Option<Logs> {
+    if !common::run_alone(module_path!(), name) {
+        return None;
+    }
     // Safe enough here: this child process runs this one test, and nothing else reads the
     // environment while the subscriber is made.
     std::env::remove_var("RUST_LOG");
-    Logs::init()
+    Some(Logs::init())
 }
 
 /// An instance exporting to `collector` (`http://…`), and its exporter.
@@ -210,13 +214,11 @@ async fn alert(app: &TestApp, src: &Client, id: &str, lat: f64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_and_alert_spans_reach_the_collector_and_the_last_ones_are_sent_at_shutdown() {
-    if !common::run_alone(
-        module_path!(),
-        "request_and_alert_spans_reach_the_collector_and_the_last_ones_are_sent_at_shutdown",
-    ) {
+    let Some(logs) =
+        alone("request_and_alert_spans_reach_the_collector_and_the_last_ones_are_sent_at_shutdown")
+    else {
         return;
-    }
-    let logs = logs();
+    };
     let collector = Collector::start(SocketAddr::from(([127, 0, 0, 1], 0))).await;
     let (mut app, export) = spawn(&logs, &collector.url).await;
     let (user, pass) = app.source("s1").await;
@@ -259,13 +261,10 @@ async fn request_and_alert_spans_reach_the_collector_and_the_last_ones_are_sent_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_works_while_the_collector_is_down_and_exports_once_it_is_back() {
-    if !common::run_alone(
-        module_path!(),
-        "the_app_works_while_the_collector_is_down_and_exports_once_it_is_back",
-    ) {
+    let Some(logs) = alone("the_app_works_while_the_collector_is_down_and_exports_once_it_is_back")
+    else {
         return;
-    }
-    let logs = logs();
+    };
     // A collector that is down: it takes each connection and drops it unanswered.
     let down = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = down.local_addr().unwrap();
