@@ -225,8 +225,8 @@ impl clap::ValueEnum for Role {
     }
 }
 
-/// Runs a parsed command line.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs a parsed command line; `logs` takes the span exporter `serve` may start.
+pub async fn run(cli: Cli, logs: &crate::telemetry::Logs) -> anyhow::Result<()> {
     match cli.command {
         Commands::Serve {
             config,
@@ -242,18 +242,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         false => Ok(None),
                     }
                 })?;
-            if demo {
-                demo_streets(&settings).await;
+            let export = logs.export(&settings.telemetry)?;
+            let served = serve(&settings, demo, made.as_ref()).await;
+            if let Some(export) = export {
+                export.shutdown().await;
             }
-            let running = crate::app::start(&settings).await?;
-            crate::app::stop_on_signals(running.cancel.clone());
-            if let Some(made) = &made {
-                crate::demo::https::announce(&running, &settings, made);
-            }
-            if demo {
-                crate::demo::start(&running, &settings).await?;
-            }
-            running.wait().await
+            served
         }
         Commands::Token {
             action: TokenAction::Create { role, name, config },
@@ -355,6 +349,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::sim::simulate(url, token, mqtt_url, run).await
         }
     }
+}
+
+/// `serve` with its settings loaded: runs until a signal or a failed task stops it.
+async fn serve(
+    settings: &Settings,
+    demo: bool,
+    https: Option<&crate::demo::https::HttpsSetup>,
+) -> anyhow::Result<()> {
+    if demo {
+        demo_streets(settings).await;
+    }
+    let running = crate::app::start(settings).await?;
+    crate::app::stop_on_signals(running.cancel.clone());
+    if let Some(made) = https {
+        crate::demo::https::announce(&running, settings, made);
+    }
+    if demo {
+        crate::demo::start(&running, settings).await?;
+    }
+    running.wait().await
 }
 
 /// Opens the database named by a config file, for commands that work on it directly.

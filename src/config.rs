@@ -22,12 +22,14 @@ mod audit;
 mod console;
 mod limits;
 mod points;
+mod telemetry;
 mod tls;
 mod values;
 pub use audit::AuditSettings;
 pub use console::{ConsoleSettings, TargetSettings, TileSettings};
 pub use limits::{HttpLimits, MqttLimits};
 pub use points::PointsSettings;
+pub use telemetry::TelemetrySettings;
 pub use tls::{HttpTls, MqttTls};
 pub use values::{Backend, BaseUrl, BrokerUrl, DatabaseUrl};
 
@@ -71,6 +73,8 @@ pub struct Settings {
     pub points: PointsSettings,
     /// The audit log.
     pub audit: AuditSettings,
+    /// Export of the tracing spans to an OpenTelemetry collector (off by default).
+    pub telemetry: TelemetrySettings,
 }
 
 /// `[reports]`
@@ -724,7 +728,8 @@ impl Settings {
             return bad("reports.grades", &e.reason);
         }
         self.points.validate()?;
-        self.audit.validate()
+        self.audit.validate()?;
+        self.telemetry.validate()
     }
 
     /// The folder for data that sits beside the database: `database.data_dir`, else the

@@ -25,7 +25,7 @@ const LAYERS: &[&[&str]] = &[
     &["video", "live"],
     &["http"],
     &["cluster"],
-    &["app"],
+    &["app", "telemetry"],
     &["sim"],
     &["demo", "admin"],
     &["cli", "fuzz"],

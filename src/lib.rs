@@ -24,7 +24,8 @@
 //!    export), then [`ingest`] (one adapter per incoming format), then [`video`]
 //!    (GStreamer probes, snapshots, ONVIF metadata) and [`live`] (the numbered change feed).
 //! 8. [`http`]: the JSON API, one router per area, the console and the field app.
-//! 9. [`cluster`] (replicas on one PostgreSQL), [`app`] (start-up, supervision, shutdown),
+//! 9. [`cluster`] (replicas on one PostgreSQL), [`app`] (start-up, supervision, shutdown)
+//!    beside [`telemetry`] (the log subscriber and the optional OTLP export of its spans),
 //!    then [`sim`], [`demo`] and [`admin`], and [`cli`] on top.
 //!
 //! Where things go: a new incident state in `domain/state.rs` (the engine's rooms then say
@@ -51,6 +52,7 @@ pub mod mqtt;
 pub mod roads;
 pub mod sim;
 pub mod store;
+pub mod telemetry;
 pub mod tls;
 pub mod video;
 pub mod views;

@@ -462,3 +462,56 @@ fn what_the_command_line_fills_in_is_checked_with_the_rest() {
     .to_string();
     assert!(e.contains("mqtt.tls_key"), "{e}");
 }
+
+#[test]
+fn telemetry_is_off_unless_an_endpoint_is_set() {
+    let s = Settings::load_with_env(None, env(&[])).unwrap();
+    assert!(s.telemetry.otlp_endpoint.is_none());
+    assert_eq!(s.telemetry.traces_url(), None);
+    assert_eq!(s.telemetry.service_name, "griddispatch");
+    assert_eq!(s.telemetry.sample_ratio, 1.0);
+    let traces = |endpoint: &str| {
+        Settings::load_with_env(
+            None,
+            env(&[("GRIDDISPATCH__TELEMETRY__OTLP_ENDPOINT", endpoint)]),
+        )
+        .unwrap()
+        .telemetry
+        .traces_url()
+    };
+    // The collector's address, as OTEL_EXPORTER_OTLP_ENDPOINT takes it; or the full URL.
+    for (endpoint, url) in [
+        ("http://127.0.0.1:4318", "http://127.0.0.1:4318/v1/traces"),
+        ("http://otel:4318/", "http://otel:4318/v1/traces"),
+        ("http://proxy/otlp", "http://proxy/otlp/v1/traces"),
+        ("http://otel:4318/v1/traces", "http://otel:4318/v1/traces"),
+    ] {
+        assert_eq!(traces(endpoint).as_deref(), Some(url), "{endpoint}");
+    }
+}
+
+#[test]
+fn a_bad_telemetry_setting_is_refused_naming_its_key() {
+    for (key, value) in [
+        ("GRIDDISPATCH__TELEMETRY__OTLP_ENDPOINT", "127.0.0.1:4318"),
+        ("GRIDDISPATCH__TELEMETRY__OTLP_ENDPOINT", "not a url"),
+        // Our HTTP client has no built-in roots: https would fail at every export.
+        (
+            "GRIDDISPATCH__TELEMETRY__OTLP_ENDPOINT",
+            "https://otel:4318",
+        ),
+        ("GRIDDISPATCH__TELEMETRY__OTLP_ENDPOINT", "grpc://otel:4317"),
+        ("GRIDDISPATCH__TELEMETRY__SAMPLE_RATIO", "1.5"),
+        ("GRIDDISPATCH__TELEMETRY__SAMPLE_RATIO", "-0.1"),
+        ("GRIDDISPATCH__TELEMETRY__SERVICE_NAME", " "),
+    ] {
+        let err = Settings::load_with_env(None, env(&[(key, value)]))
+            .unwrap_err()
+            .to_string();
+        let setting = key
+            .trim_start_matches("GRIDDISPATCH__")
+            .replace("__", ".")
+            .to_lowercase();
+        assert!(err.contains(&setting), "{key}={value}: {err}");
+    }
+}

@@ -55,6 +55,7 @@ mod schema;
 mod sim;
 mod snapshots;
 mod task_routes;
+mod telemetry;
 mod tls;
 mod verification;
 mod video;
