@@ -339,6 +339,12 @@ pub(crate) async fn bench_e2e(opts: &Options, with_roads: bool) -> anyhow::Resul
             ("GRIDDISPATCH__HTTP__LISTEN", "127.0.0.1:0".to_owned()),
             ("GRIDDISPATCH__MQTT__LISTEN", "127.0.0.1:0".to_owned()),
             ("GRIDDISPATCH__DATABASE__URL", db_url.clone()),
+            // The broker's socket and the roads live here (on PostgreSQL there is no
+            // database file beside which they would go).
+            (
+                "GRIDDISPATCH__DATABASE__DATA_DIR",
+                dir.path().display().to_string(),
+            ),
             // Every alert must open its own incident, or alerts would merge and get no task.
             ("GRIDDISPATCH__CORRELATION__RADIUS_M", "0".to_owned()),
             // One source login offers every alert: its rate is what is being measured.

@@ -6,7 +6,11 @@
 //! - a deadline `(respond_by, id)` exists exactly for each open task whose status is
 //!   `offered`;
 //! - an exclusion is recorded whenever a task ends `rejected` or `expired`, and is
-//!   forgotten only with its incident.
+//!   forgotten only with its incident;
+//! - each open task is listed once under its incident and once under its responder, and
+//!   nothing else is: the questions asked on every alert and every answer ("which tasks
+//!   has this incident?", "is this responder busy?") cost the few tasks asked about, not
+//!   a walk over every open task in the county.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -22,6 +26,28 @@ pub(super) struct Offers {
     deadlines: BTreeSet<(i64, String)>,
     /// Incident id → responders who already lost an offer for it.
     excluded: HashMap<String, HashSet<Ident>>,
+    /// Incident id → ids of its open tasks.
+    by_incident: HashMap<String, Vec<String>>,
+    /// Responder id → ids of their open tasks.
+    by_responder: HashMap<String, Vec<String>>,
+}
+
+/// Files `task_id` under `key`.
+fn list(index: &mut HashMap<String, Vec<String>>, key: &str, task_id: &str) {
+    index
+        .entry(key.to_owned())
+        .or_default()
+        .push(task_id.to_owned());
+}
+
+/// Takes `task_id` from under `key`; a key left with nothing goes.
+fn unlist(index: &mut HashMap<String, Vec<String>>, key: &str, task_id: &str) {
+    if let Some(ids) = index.get_mut(key) {
+        ids.retain(|id| id != task_id);
+        if ids.is_empty() {
+            index.remove(key);
+        }
+    }
 }
 
 /// No exclusions (for incidents without any).
@@ -53,6 +79,13 @@ impl Offers {
         if task.status == TaskStatus::Offered {
             self.deadlines.insert((task.respond_by, task.id.clone()));
         }
+        if let Some(old) = self.tasks.remove(&task.id) {
+            // The same task held again (a reload's row): file it once, under its new keys.
+            unlist(&mut self.by_incident, &old.incident_id, &old.id);
+            unlist(&mut self.by_responder, &old.responder_id, &old.id);
+        }
+        list(&mut self.by_incident, &task.incident_id, &task.id);
+        list(&mut self.by_responder, &task.responder_id, &task.id);
         self.tasks.insert(task.id.clone(), task);
     }
 
@@ -83,6 +116,8 @@ impl Offers {
     ) -> Option<TaskRow> {
         let mut task = self.tasks.remove(task_id)?;
         self.deadlines.remove(&(task.respond_by, task.id.clone()));
+        unlist(&mut self.by_incident, &task.incident_id, task_id);
+        unlist(&mut self.by_responder, &task.responder_id, task_id);
         task.status = status;
         task.version += 1;
         task.status_version = task.version;
@@ -125,15 +160,16 @@ impl Offers {
     /// A new version of every open task of an incident whose message gained something (a
     /// snapshot link); the status stays, so `status_version` does too.
     pub(super) fn touch_incident(&mut self, incident_id: &str, now: i64) -> Vec<TaskRow> {
-        self.tasks
-            .values_mut()
-            .filter(|t| t.incident_id == incident_id)
-            .map(|t| {
+        let ids = self.by_incident.get(incident_id).map_or(&[][..], Vec::as_slice);
+        let mut touched = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(t) = self.tasks.get_mut(id) {
                 t.version += 1;
                 t.updated_at = now;
-                t.clone()
-            })
-            .collect()
+                touched.push(t.clone());
+            }
+        }
+        touched
     }
 
     /// The incident is over: its exclusions go with it.
@@ -172,39 +208,48 @@ impl Offers {
 
     /// Ids of the open tasks of an incident.
     pub(super) fn of_incident(&self, incident_id: &str) -> Vec<String> {
-        self.ids(|t| t.incident_id == incident_id)
-    }
-
-    /// Ids of the open tasks of a responder.
-    pub(super) fn of_responder(&self, responder_id: &str) -> Vec<String> {
-        self.ids(|t| t.responder_id == responder_id)
-    }
-
-    /// Ids of the other outstanding offers for an incident than `task_id`.
-    pub(super) fn rival_offers(&self, incident_id: &str, task_id: &str) -> Vec<String> {
-        self.ids(|t| {
-            t.incident_id == incident_id && t.id != task_id && t.status == TaskStatus::Offered
-        })
-    }
-
-    fn ids(&self, keep: impl Fn(&TaskRow) -> bool) -> Vec<String> {
-        self.tasks
-            .values()
-            .filter(|t| keep(t))
+        self.of(&self.by_incident, incident_id)
             .map(|t| t.id.clone())
             .collect()
     }
 
+    /// Ids of the open tasks of a responder.
+    pub(super) fn of_responder(&self, responder_id: &str) -> Vec<String> {
+        self.of(&self.by_responder, responder_id)
+            .map(|t| t.id.clone())
+            .collect()
+    }
+
+    /// Ids of the other outstanding offers for an incident than `task_id`.
+    pub(super) fn rival_offers(&self, incident_id: &str, task_id: &str) -> Vec<String> {
+        self.of(&self.by_incident, incident_id)
+            .filter(|t| t.id != task_id && t.status == TaskStatus::Offered)
+            .map(|t| t.id.clone())
+            .collect()
+    }
+
+    /// The open tasks filed under `key` in `index`.
+    fn of<'a>(
+        &'a self,
+        index: &'a HashMap<String, Vec<String>>,
+        key: &str,
+    ) -> impl Iterator<Item = &'a TaskRow> {
+        index
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.tasks.get(id))
+    }
+
     /// An offer for the incident waits for its answer.
     pub(super) fn has_outstanding_offer(&self, incident_id: &str) -> bool {
-        self.tasks
-            .values()
-            .any(|t| t.incident_id == incident_id && t.status == TaskStatus::Offered)
+        self.of(&self.by_incident, incident_id)
+            .any(|t| t.status == TaskStatus::Offered)
     }
 
     /// The responder holds an open task (an offer or accepted work): busy.
     pub(super) fn holds_task(&self, responder_id: &str) -> bool {
-        self.tasks.values().any(|t| t.responder_id == responder_id)
+        self.by_responder.contains_key(responder_id)
     }
 
     /// Open tasks.
@@ -323,6 +368,94 @@ mod tests {
         assert!(book.excluded("i2").is_empty());
         assert_eq!(book.rival_offers("i1", "tX"), vec!["t2".to_owned()]);
         assert!(book.rival_offers("i1", "t2").is_empty());
+    }
+
+    /// Every question the indexes answer, asked by walking all open tasks instead.
+    fn agrees_with_a_walk(book: &Offers, incidents: &[String], responders: &[String]) {
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        let walk = |keep: &dyn Fn(&TaskRow) -> bool| {
+            sorted(
+                book.iter()
+                    .filter(|t| keep(t))
+                    .map(|t| t.id.clone())
+                    .collect(),
+            )
+        };
+        for i in incidents {
+            assert_eq!(sorted(book.of_incident(i)), walk(&|t| &t.incident_id == i));
+            let offered = |t: &TaskRow| &t.incident_id == i && t.status == TaskStatus::Offered;
+            assert_eq!(book.has_outstanding_offer(i), !walk(&offered).is_empty());
+            for rival in ["t0", "t7", "none"] {
+                assert_eq!(
+                    sorted(book.rival_offers(i, rival)),
+                    walk(&|t| offered(t) && t.id != rival)
+                );
+            }
+        }
+        for r in responders {
+            assert_eq!(
+                sorted(book.of_responder(r)),
+                walk(&|t| &t.responder_id == r)
+            );
+            assert_eq!(
+                book.holds_task(r),
+                !walk(&|t| &t.responder_id == r).is_empty()
+            );
+        }
+        let touched: usize = incidents.iter().map(|i| book.of_incident(i).len()).sum();
+        assert_eq!(
+            touched,
+            book.len(),
+            "every open task is filed under its incident"
+        );
+    }
+
+    #[test]
+    fn the_lookups_by_incident_and_responder_agree_with_every_open_task() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(19);
+        let incidents: Vec<String> = (0..6).map(|i| format!("i{i}")).collect();
+        let responders: Vec<String> = (0..5).map(|r| format!("w{r}")).collect();
+        let mut book = Offers::default();
+        for step in 0..3_000 {
+            let id = format!("t{}", rng.gen_range(0..40));
+            let status = [
+                TaskStatus::Offered,
+                TaskStatus::Accepted,
+                TaskStatus::Rejected,
+                TaskStatus::Expired,
+                TaskStatus::Resolved,
+                TaskStatus::Withdrawn,
+            ][rng.gen_range(0..6)];
+            match rng.gen_range(0..5) {
+                0 | 1 if book.get(&id).is_none() => book.add_offer(task(
+                    &id,
+                    &incidents[rng.gen_range(0..incidents.len())],
+                    &responders[rng.gen_range(0..responders.len())],
+                    TaskStatus::Offered,
+                    step,
+                )),
+                2 if status.is_open() => {
+                    book.advance(&id, status, None, step);
+                }
+                3 => {
+                    book.touch_incident(&incidents[rng.gen_range(0..incidents.len())], step);
+                }
+                _ => {
+                    book.end(&id, status, None, step);
+                }
+            }
+            agrees_with_a_walk(&book, &incidents, &responders);
+        }
+        // A reload holds the stored rows again: each task stays filed once.
+        let rows: Vec<TaskRow> = book.iter().cloned().collect();
+        for t in rows {
+            book.hold(t);
+        }
+        agrees_with_a_walk(&book, &incidents, &responders);
     }
 
     #[test]
