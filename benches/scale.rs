@@ -31,13 +31,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use app::{cpu_model, free_port, load_average, mib, start_app, status_kib};
 use fixture::{add_cameras, add_history, add_responders, count, fill, zones};
 use griddispatch::store::Store;
 use sqlx::Connection;
 
+#[path = "common/app.rs"]
+mod app;
 #[path = "scale/fixture.rs"]
 mod fixture;
 
@@ -96,130 +98,12 @@ fn options() -> Options {
     o
 }
 
-// ---- the app as a child process --------------------------------------------------------
-
-/// A port nobody listens on now (bound, then released).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-/// A line of `/proc/PID/status`, in kB.
-fn status_kib(pid: u32, field: &str) -> Option<f64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-}
-
-fn mib(kib: Option<f64>) -> f64 {
-    kib.map_or(f64::NAN, |k| k / 1024.0)
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
 /// What every start needs.
 struct Cx {
     /// The `griddispatch` binaries: the memory is measured with the first, starts are
     /// timed with each in turn.
     apps: Vec<PathBuf>,
     http: reqwest::Client,
-}
-
-/// A running `griddispatch serve`.
-struct App {
-    child: tokio::process::Child,
-    pid: u32,
-    base: String,
-    /// From spawning the process until `/readyz` answered 200.
-    ready_after: Duration,
-}
-
-/// Starts `serve` on `db_url` (files beside it in `data_dir`) with `extra` settings and
-/// waits for `/readyz`.
-async fn start_app(
-    app: &Path,
-    db_url: &str,
-    data_dir: &Path,
-    extra: &[(&str, String)],
-    cx: &Cx,
-) -> anyhow::Result<App> {
-    let (http_port, mqtt_port) = (free_port(), free_port());
-    let log = std::fs::File::create(data_dir.join("serve.log"))?;
-    let mut cmd = tokio::process::Command::new(app);
-    cmd.arg("serve")
-        .env(
-            "GRIDDISPATCH__HTTP__LISTEN",
-            format!("127.0.0.1:{http_port}"),
-        )
-        .env(
-            "GRIDDISPATCH__MQTT__LISTEN",
-            format!("127.0.0.1:{mqtt_port}"),
-        )
-        .env("GRIDDISPATCH__DATABASE__URL", db_url)
-        .env("GRIDDISPATCH__DATABASE__DATA_DIR", data_dir)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .kill_on_drop(true);
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    let base = format!("http://127.0.0.1:{http_port}");
-    let spawned = Instant::now();
-    let mut child = cmd.spawn()?;
-    let pid = child.id().unwrap_or(0);
-    loop {
-        let ok = cx
-            .http
-            .get(format!("{base}/readyz"))
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().as_u16() == 200);
-        if ok {
-            break;
-        }
-        if let Some(status) = child.try_wait()? {
-            anyhow::bail!(
-                "serve exited ({status}) before /readyz; see {}",
-                data_dir.join("serve.log").display()
-            );
-        }
-        anyhow::ensure!(
-            spawned.elapsed() < Duration::from_secs(900),
-            "/readyz never answered 200"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    Ok(App {
-        ready_after: spawned.elapsed(),
-        child,
-        pid,
-        base,
-    })
-}
-
-impl App {
-    /// SIGTERM (a clean stop), then SIGKILL if it has not ended within 20 s.
-    async fn stop(mut self) -> anyhow::Result<()> {
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status();
-        if tokio::time::timeout(Duration::from_secs(20), self.child.wait())
-            .await
-            .is_err()
-        {
-            eprintln!("serve {} did not stop on SIGTERM; killed", self.pid);
-            self.child.kill().await?;
-        }
-        Ok(())
-    }
 }
 
 // ---- the two measurements --------------------------------------------------------------
@@ -243,7 +127,7 @@ async fn measure_memory(
     settle: u64,
     cx: &Cx,
 ) -> anyhow::Result<(f64, f64, f64, f64)> {
-    let app = start_app(&cx.apps[0], url, dir, extra, cx).await?;
+    let app = start_app(&cx.apps[0], url, dir, extra, &cx.http).await?;
     let mut max_rss: f64 = 0.0;
     for _ in 0..settle {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -338,7 +222,7 @@ async fn time_starts(
     let mut rss_mib = vec![f64::NAN; cx.apps.len()];
     for _ in 0..starts {
         for (i, path) in cx.apps.iter().enumerate() {
-            let app = start_app(path, url, dir, &[], cx).await?;
+            let app = start_app(path, url, dir, &[], &cx.http).await?;
             secs[i].push(app.ready_after.as_secs_f64());
             rss_mib[i] = mib(status_kib(app.pid, "VmRSS:"));
             app.stop().await?;
@@ -468,18 +352,6 @@ async fn starts_pg(o: &Options, cx: &Cx) -> anyhow::Result<Vec<StartRow>> {
         .execute(&mut admin)
         .await?;
     result
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }
 
 fn thousands(n: usize) -> String {
