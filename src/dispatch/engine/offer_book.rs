@@ -160,7 +160,10 @@ impl Offers {
     /// A new version of every open task of an incident whose message gained something (a
     /// snapshot link); the status stays, so `status_version` does too.
     pub(super) fn touch_incident(&mut self, incident_id: &str, now: i64) -> Vec<TaskRow> {
-        let ids = self.by_incident.get(incident_id).map_or(&[][..], Vec::as_slice);
+        let ids = self
+            .by_incident
+            .get(incident_id)
+            .map_or(&[][..], Vec::as_slice);
         let mut touched = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(t) = self.tasks.get_mut(id) {
