@@ -48,27 +48,16 @@ const E2E_PG_DB: &str = "griddispatch_bench_e2e";
 async fn fresh_pg_database(pg_url: &str) -> anyhow::Result<String> {
     use sqlx::Connection as _;
     let mut admin = sqlx::PgConnection::connect(&format!("{pg_url}/postgres")).await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {E2E_PG_DB} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await?;
-    sqlx::query(&format!("CREATE DATABASE {E2E_PG_DB}"))
-        .execute(&mut admin)
-        .await?;
+    crate::postgis::recreate_database(&mut admin, E2E_PG_DB).await?;
     Ok(format!("{pg_url}/{E2E_PG_DB}"))
 }
 
 /// Drops [`E2E_PG_DB`]; a failure is only reported (the figures stand).
 async fn drop_pg_database(pg_url: &str) {
     use sqlx::Connection as _;
-    let dropped = async {
-        let mut admin = sqlx::PgConnection::connect(&format!("{pg_url}/postgres")).await?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {E2E_PG_DB} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await
-    }
-    .await;
-    if let Err(e) = dropped {
-        eprintln!("could not drop the scratch database {E2E_PG_DB}: {e}");
+    match sqlx::PgConnection::connect(&format!("{pg_url}/postgres")).await {
+        Ok(mut admin) => crate::postgis::drop_database(&mut admin, E2E_PG_DB).await,
+        Err(e) => eprintln!("could not drop the scratch database {E2E_PG_DB}: {e}"),
     }
 }
 

@@ -69,12 +69,7 @@ pub(crate) async fn bench_knn(pg_url: &str, n: usize, queries: usize) -> anyhow:
     let server: String = sqlx::query_scalar("SHOW server_version")
         .fetch_one(&mut admin)
         .await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {DB}"))
-        .execute(&mut admin)
-        .await?;
-    sqlx::query(&format!("CREATE DATABASE {DB}"))
-        .execute(&mut admin)
-        .await?;
+    recreate_database(&mut admin, DB).await?;
     let result = async {
         let mut c = PgConnection::connect(&format!("{pg_url}/{DB}")).await?;
         if let Err(e) = sqlx::query("CREATE EXTENSION IF NOT EXISTS postgis")
@@ -107,15 +102,31 @@ pub(crate) async fn bench_knn(pg_url: &str, n: usize, queries: usize) -> anyhow:
         })
     }
     .await;
-    // Leave nothing behind on a shared server; a failure here does not spoil the figures.
-    // FORCE: after an error our own connection may not have gone yet (PostgreSQL 13+).
-    if let Err(e) = sqlx::query(&format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"))
-        .execute(&mut admin)
+    drop_database(&mut admin, DB).await;
+    result
+}
+
+/// Drops the scratch database `db` if it is there and creates it empty.
+pub(crate) async fn recreate_database(admin: &mut PgConnection, db: &str) -> sqlx::Result<()> {
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .execute(&mut *admin)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(admin)
+        .await?;
+    Ok(())
+}
+
+/// Leaves nothing behind on a shared server; a failure is only reported, since it does not
+/// spoil the figures. FORCE: after an error our own connection may not have gone yet
+/// (PostgreSQL 13+).
+pub(crate) async fn drop_database(admin: &mut PgConnection, db: &str) {
+    if let Err(e) = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .execute(admin)
         .await
     {
-        eprintln!("could not drop the scratch database {DB}: {e}");
+        eprintln!("could not drop the scratch database {db}: {e}");
     }
-    result
 }
 
 /// The table, its partial GiST index on the free responders, fresh statistics, and the
