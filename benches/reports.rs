@@ -109,23 +109,15 @@ fn task(
     ended: i64,
     accepted: Option<i64>,
 ) -> TaskRow {
-    TaskRow {
+    griddispatch::demo::past_task(
         id,
-        incident_id: incident.to_owned(),
-        responder_id: responder,
+        incident,
+        responder,
         status,
-        version: 2,
-        status_version: 2,
-        offered_at: offered,
-        respond_by: offered + 2 * MIN,
-        eta_secs: None,
-        distance_m: None,
-        note: None,
-        updated_at: ended,
-        accepted_at: accepted,
         purpose,
-        purpose_note: None,
-    }
+        (offered, ended),
+        accepted,
+    )
 }
 
 /// The writes of incident `n` of `total` (spread evenly over the year), and its three

@@ -5,11 +5,10 @@
 use std::time::{Duration, Instant};
 
 use griddispatch::config::Settings;
+use griddispatch::demo::past_task;
 use griddispatch::domain::closed_loop::TaskPurpose;
 use griddispatch::domain::{IncidentState, TaskStatus, ZoneKind};
-use griddispatch::store::{
-    AlertRow, CameraRow, IncidentRow, Milestones, Store, TaskRow, Write, ZoneRow,
-};
+use griddispatch::store::{AlertRow, CameraRow, IncidentRow, Milestones, Store, Write, ZoneRow};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sqlx::Connection;
@@ -156,34 +155,6 @@ pub(crate) async fn add_cameras(
     Ok(())
 }
 
-fn task(
-    id: String,
-    incident: &str,
-    responder: String,
-    status: TaskStatus,
-    purpose: TaskPurpose,
-    (offered, ended): (i64, i64),
-    accepted: Option<i64>,
-) -> Write {
-    Write::InsertTask(TaskRow {
-        id,
-        incident_id: incident.to_owned(),
-        responder_id: responder,
-        status,
-        version: 2,
-        status_version: 2,
-        offered_at: offered,
-        respond_by: offered + 2 * MIN,
-        eta_secs: None,
-        distance_m: None,
-        note: None,
-        updated_at: ended,
-        accepted_at: accepted,
-        purpose,
-        purpose_note: None,
-    })
-}
-
 /// Closed incident `n` of `total` (spread evenly over the history), its alert and its three
 /// tasks: an offer a colleague turned down, the worker's own, and the verification (all
 /// withdrawn for the 5 % cancelled). 3 % come from the camera health source, as a
@@ -230,7 +201,7 @@ fn closed_incident(
         description: None,
         address: None,
     }));
-    let t0 = task(
+    let t0 = past_task(
         format!("{id}-t0"),
         &id,
         other,
@@ -246,7 +217,7 @@ fn closed_incident(
         state = IncidentState::Cancelled;
         let withdrawn = |t, r| {
             let (s, p) = (TaskStatus::Withdrawn, TaskPurpose::Respond);
-            task(format!("{id}-{t}"), &id, r, s, p, (offered, end), None)
+            past_task(format!("{id}-{t}"), &id, r, s, p, (offered, end), None)
         };
         (t1, t2) = (withdrawn("t1", worker), withdrawn("t2", checker));
     } else {
@@ -259,7 +230,7 @@ fn closed_incident(
         m.resolver_id = Some(worker.clone());
         m.ended_at = Some(verify + 20 * MIN);
         state = IncidentState::Closed;
-        t1 = task(
+        t1 = past_task(
             format!("{id}-t1"),
             &id,
             worker,
@@ -268,7 +239,7 @@ fn closed_incident(
             (offered, resolved),
             Some(accepted),
         );
-        t2 = task(
+        t2 = past_task(
             format!("{id}-t2"),
             &id,
             checker,
@@ -300,7 +271,8 @@ fn closed_incident(
     // The incident first: the alert and the tasks refer to it.
     let incident = out.pop().expect("just pushed");
     let alert = out.pop().expect("pushed above");
-    out.extend([incident, alert, t0, t1, t2]);
+    out.extend([incident, alert]);
+    out.extend([t0, t1, t2].map(Write::InsertTask));
 }
 
 /// Writes `total` closed incidents through the store, [`CHUNK`] writes per transaction.

@@ -370,10 +370,32 @@ fn task(
     ended: i64,
     accepted: Option<i64>,
 ) -> TaskRow {
+    past_task(
+        format!("{incident}-t{n}"),
+        incident,
+        responder.to_owned(),
+        status,
+        TaskPurpose::Respond,
+        (offered, ended),
+        accepted,
+    )
+}
+
+/// A task of the past, as the demo's history and the benchmarks' fixtures write it: offered
+/// at `offered` with two minutes to answer, last changed at `ended`, no ETA and no note.
+pub fn past_task(
+    id: String,
+    incident: &str,
+    responder: String,
+    status: TaskStatus,
+    purpose: TaskPurpose,
+    (offered, ended): (i64, i64),
+    accepted: Option<i64>,
+) -> TaskRow {
     TaskRow {
-        id: format!("{incident}-t{n}"),
+        id,
         incident_id: incident.to_owned(),
-        responder_id: responder.to_owned(),
+        responder_id: responder,
         status,
         version: 2,
         status_version: 2,
@@ -384,7 +406,7 @@ fn task(
         note: None,
         updated_at: ended,
         accepted_at: accepted,
-        purpose: TaskPurpose::Respond,
+        purpose,
         purpose_note: None,
     }
 }

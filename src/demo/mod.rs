@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::alerts::DemoAlerts;
 pub use self::data::BEAT_ID;
+pub use self::history::past_task;
 pub use self::merchants::DEMO_MERCHANT;
 pub use self::start::{demo_user, seed, start};
 
