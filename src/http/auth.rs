@@ -49,6 +49,8 @@ pub struct Caller {
     pub role: Role,
     /// The merchant a `merchant`-role user is bound to (`None` for any other caller).
     pub merchant_id: Option<String>,
+    /// Signed in on the console (a person at a keyboard), not a bearer token (a system).
+    pub session: bool,
 }
 
 impl Caller {
@@ -273,6 +275,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Api
             name,
             role,
             merchant_id: None,
+            session: false,
         };
         super::audit::handle::Audit::of(parts).caller(&caller.name, caller.role);
         return Ok(caller);
@@ -287,6 +290,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Api
         name: user.username,
         role: user.role,
         merchant_id: user.merchant_id,
+        session: true,
     };
     super::audit::handle::Audit::of(parts).caller(&caller.name, caller.role);
     if needs_origin(parts) && !state.logins.same_origin(&parts.headers) {

@@ -88,8 +88,9 @@ impl From<AlertOutcome> for AlertAccepted {
     responses((status = 202, description = "Taken; dispatching goes on.", body = AlertAccepted))
 )]
 async fn post_alert(
-    _: Operator,
+    Operator(caller): Operator,
     State(st): State<AppState>,
+    audit: Audit,
     JsonBody(body): JsonBody<HttpAlert>,
 ) -> Result<(StatusCode, Json<AlertAccepted>), ApiError> {
     let source = Ident::parse(body.source_id.as_deref().unwrap_or("api"))
@@ -97,6 +98,16 @@ async fn post_alert(
         .map_err(|e| ApiError::Unprocessable(format!("source_id: {}", e.reason)))?;
     let alert = NewAlert::from_payload(source, body.alert, now_ms())?;
     let outcome = st.dispatcher.alert(alert).await?;
+    // An incident an operator typed in on the console is an operator's action: kept in
+    // the audit log with the incident as it then stands. A system's alerts (a token) are
+    // not: the incident's timeline is their record, at rates the log must not carry.
+    if caller.session && !outcome.duplicate {
+        audit.action("incidents.report");
+        audit.thing("incidents", outcome.incident_id.clone());
+        if let Some(row) = found(st.store.incident(&outcome.incident_id).await)? {
+            audit.after(&audited(&st, &row).await?);
+        }
+    }
     Ok((StatusCode::ACCEPTED, Json(outcome.into())))
 }
 

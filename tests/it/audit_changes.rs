@@ -315,3 +315,48 @@ async fn an_operator_action_shows_who_had_the_incident_before_and_after() {
     assert_eq!(refused["before"]["state"], "cancelled");
     assert!(refused["after"].is_null());
 }
+
+/// An incident an operator types in on the console (`POST /api/v1/alerts` with a session)
+/// is an operator's action: kept, with who, from where and the incident it opened. A
+/// system's alert (a bearer token) is not: the incident's timeline is its record.
+#[tokio::test]
+async fn an_incident_an_operator_types_in_is_kept_and_a_systems_alert_is_not() {
+    let app = TestApp::spawn(&[]).await;
+    let store = &app.running.as_ref().unwrap().store;
+    store
+        .create_user("lina", "desk-pass-2026", Role::Operator)
+        .await
+        .unwrap();
+    let (cookie, _) = crate::merchants::login(&app, "lina", "desk-pass-2026").await;
+    let typed = json!({"id": "call-0412", "kind": "medical", "severity": 1,
+        "lat": 39.4951, "lon": 106.6951, "text": "老人摔倒，3号楼2单元"});
+    let (s, v) =
+        crate::merchants::by_cookie(&app, Method::POST, "/api/v1/alerts", &cookie, Some(typed))
+            .await;
+    assert_eq!(s, 202, "{v}");
+    let id = v["incident_id"].as_str().unwrap().to_owned();
+    let kept = entry(&app, "incidents", &id, "incidents.report").await;
+    assert_eq!(kept["actor"], "operator:lina", "{kept}");
+    assert_eq!(kept["address"], "127.0.0.1", "{kept}");
+    assert_eq!(kept["status"], 202, "{kept}");
+    assert_eq!(kept["request"], "POST /api/v1/alerts", "{kept}");
+    assert_eq!(kept["after"]["id"], id.as_str(), "{kept}");
+    assert!(kept["after"]["state"].is_string(), "{kept}");
+
+    // The same alert again is a duplicate: nothing new happened, nothing new is kept.
+    let again = json!({"id": "call-0412", "kind": "medical", "severity": 1,
+        "lat": 39.4951, "lon": 106.6951});
+    let (s, v) =
+        crate::merchants::by_cookie(&app, Method::POST, "/api/v1/alerts", &cookie, Some(again))
+            .await;
+    assert_eq!((s, v["duplicate"].as_bool()), (202, Some(true)), "{v}");
+    assert_eq!(entries(&app, "incidents", &id).await.len(), 1);
+
+    // A system posting with its token: the incident opens, the log has nothing of it.
+    let by_token = app
+        .alert(json!({"id": "smoke-7", "kind": "fire", "severity": 2, "lat": 39.51, "lon": 106.71}))
+        .await;
+    assert!(entries(&app, "incidents", &by_token).await.is_empty());
+    let log = app.get("/api/v1/audit?action=incidents.report").await;
+    assert_eq!(log.as_array().map(Vec::len), Some(1), "{log}");
+}

@@ -120,3 +120,47 @@ fn token_create_prints_the_token_alone() {
     assert!(!ok);
     assert!(err.contains("king"), "{err}");
 }
+
+/// A token made on the command line is in the audit log: `tokens.create` by
+/// `cli:<login user>` from `local`, with its name and role and never the token itself.
+#[tokio::test]
+async fn a_token_made_on_the_command_line_is_in_the_audit_log() {
+    let app = common::TestApp::spawn(&[]).await;
+    let data_dir = app.dir.path().display().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_griddispatch"))
+        .args([
+            "token",
+            "create",
+            "--role",
+            "operator",
+            "--name",
+            "call desk 2",
+        ])
+        .env("GRIDDISPATCH__DATABASE__URL", &app.db_url)
+        .env("GRIDDISPATCH__DATABASE__DATA_DIR", &data_dir)
+        .env("USER", "zhaolei")
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let log = app.get("/api/v1/audit?action=tokens.create").await;
+    let entries = log.as_array().expect("a list");
+    assert_eq!(entries.len(), 1, "{log}");
+    let e = &entries[0];
+    assert_eq!(e["actor"], "cli:zhaolei");
+    assert_eq!(e["address"], "local");
+    assert_eq!(
+        (e["target_kind"].as_str(), e["target_id"].as_str()),
+        (Some("tokens"), Some("call desk 2"))
+    );
+    assert_eq!(e["after"]["role"], "operator", "{e}");
+    assert!(
+        !log.to_string().contains(&token),
+        "the token itself is in the log"
+    );
+}

@@ -26,6 +26,8 @@ pub(super) struct Draft {
     pub(super) claimed: Option<String>,
     /// An action more precise than the route's (`session.login_failed`).
     pub(super) action: Option<String>,
+    /// The target's kind, when the route names another (an alert that opened an incident).
+    pub(super) target_kind: Option<String>,
     /// The target's id, when the route does not hold it (a create).
     pub(super) target_id: Option<String>,
     /// The thing before.
@@ -85,6 +87,16 @@ impl Audit {
     pub fn target(&self, id: impl Into<String>) {
         let id = id.into();
         self.with(|d| d.target_id = Some(id));
+    }
+
+    /// The thing acted on, kind and id, when the route names neither (`POST /api/v1/alerts`
+    /// opens or joins incident `id`).
+    pub fn thing(&self, kind: &str, id: impl Into<String>) {
+        let (kind, id) = (kind.to_owned(), id.into());
+        self.with(|d| {
+            d.target_kind = Some(kind);
+            d.target_id = Some(id);
+        });
     }
 
     /// The thing before the change (secrets removed, see [`redact`]).

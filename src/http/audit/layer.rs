@@ -109,7 +109,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         role,
         address: address.map(|a| a.to_string()),
         action: draft.action.unwrap_or(d.action),
-        target_kind: d.target_kind,
+        target_kind: draft.target_kind.or(d.target_kind),
         target_id: draft.target_id.or(d.target_id),
         request: Some(format!("{method} {path}")),
         status: i32::from(response.status().as_u16()),
