@@ -51,6 +51,7 @@ mod report_months;
 mod reports;
 mod restart;
 mod roads;
+mod roads_helsinki;
 mod schema;
 mod sim;
 mod snapshots;
