@@ -354,3 +354,112 @@ async fn a_refused_broker_login_is_kept_with_its_address() {
     assert_eq!(entry["detail"]["client_id"], "stolen-phone");
     assert!(!entry.to_string().contains("not-the-password"));
 }
+
+/// "Who changed zone X last Tuesday?" for a change that really was made last Tuesday: the
+/// county's day (+08:00) from its first to its last millisecond, not the UTC day, and
+/// nothing from the Monday night or the Wednesday morning beside it. The entries are
+/// written into the store as the layer would have written them then.
+#[tokio::test]
+async fn last_tuesdays_zone_changes_are_that_days_in_the_countys_calendar() {
+    use chrono::{Datelike, Duration, FixedOffset, NaiveTime, TimeZone, Utc};
+    let app = TestApp::spawn(&[]).await;
+    let store = &app.running.as_ref().unwrap().store;
+    let county = FixedOffset::east_opt(8 * 3600).unwrap();
+    let today = Utc::now().with_timezone(&county).date_naive();
+    let back = (today.weekday().num_days_from_monday() + 7 - 1) % 7;
+    let tuesday = today - Duration::days(i64::from(if back == 0 { 7 } else { back }));
+    let at = |day: chrono::NaiveDate, h: u32, m: u32, s: u32, ms: i64| {
+        let t = NaiveTime::from_hms_opt(h, m, s).unwrap();
+        county
+            .from_local_datetime(&day.and_time(t))
+            .unwrap()
+            .timestamp_millis()
+            + ms
+    };
+    let monday = tuesday - Duration::days(1);
+    let wednesday = tuesday + Duration::days(1);
+    let change = |when: i64, who: &str, from: &str, name_before: &str, name_after: &str| {
+        griddispatch::store::NewAuditEntry {
+            at: when,
+            actor: who.into(),
+            role: Some("admin".into()),
+            address: Some(from.into()),
+            action: "zones.replace".into(),
+            target_kind: Some("zones".into()),
+            target_id: Some("g-07".into()),
+            request: Some("PUT /api/v1/zones/g-07".into()),
+            status: 200,
+            before: Some(zone_body("g-07", name_before)["properties"].to_string()),
+            after: Some(zone_body("g-07", name_after)["properties"].to_string()),
+            ..Default::default()
+        }
+    };
+    for e in [
+        change(
+            at(monday, 23, 59, 59, 999),
+            "admin:liu",
+            "10.20.0.5",
+            "一网格",
+            "二网格",
+        ),
+        change(
+            at(tuesday, 0, 0, 0, 0),
+            "admin:chen",
+            "10.20.0.7",
+            "二网格",
+            "三网格",
+        ),
+        change(
+            at(tuesday, 16, 5, 0, 0),
+            "admin:zhou",
+            "10.20.3.41",
+            "三网格",
+            "滨河网格",
+        ),
+        change(
+            at(tuesday, 23, 59, 59, 999),
+            "admin:chen",
+            "10.20.0.7",
+            "滨河网格",
+            "滨河社区网格",
+        ),
+        change(
+            at(wednesday, 0, 0, 0, 0),
+            "admin:liu",
+            "10.20.0.5",
+            "滨河社区网格",
+            "四网格",
+        ),
+    ] {
+        store.append_audit(&e).await.unwrap();
+    }
+    let day = tuesday.format("%Y-%m-%d");
+    let entries = audit(
+        &app,
+        &format!("target_kind=zones&target_id=g-07&from={day}&to={day}"),
+    )
+    .await;
+    let seen: Vec<(&str, &str, &str, &str)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap(),
+                e["address"].as_str().unwrap(),
+                e["before"]["name"].as_str().unwrap(),
+                e["after"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("admin:chen", "10.20.0.7", "滨河网格", "滨河社区网格"),
+            ("admin:zhou", "10.20.3.41", "三网格", "滨河网格"),
+            ("admin:chen", "10.20.0.7", "二网格", "三网格"),
+        ],
+        "{entries:#?}"
+    );
+    // The day's first entry is shown at 16:00 UTC the day before: the county's midnight.
+    let first = entries[2]["at"].as_str().unwrap();
+    assert!(first.ends_with("T16:00:00.000Z"), "{first}");
+}
