@@ -126,28 +126,15 @@ fn token_create_prints_the_token_alone() {
 #[tokio::test]
 async fn a_token_made_on_the_command_line_is_in_the_audit_log() {
     let app = common::TestApp::spawn(&[]).await;
-    let data_dir = app.dir.path().display().to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_griddispatch"))
-        .args([
-            "token",
-            "create",
-            "--role",
-            "operator",
-            "--name",
-            "call desk 2",
-        ])
-        .env("GRIDDISPATCH__DATABASE__URL", &app.db_url)
-        .env("GRIDDISPATCH__DATABASE__DATA_DIR", &data_dir)
-        .env("USER", "zhaolei")
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let env = [
+        ("GRIDDISPATCH__DATABASE__URL".to_owned(), app.db_url.clone()),
+        (
+            "GRIDDISPATCH__DATABASE__DATA_DIR".to_owned(),
+            app.dir.path().display().to_string(),
+        ),
+        ("USER".to_owned(), "zhaolei".to_owned()),
+    ];
+    let token = common::cli_token_create(&env, "operator", "call desk 2");
     let log = app.get("/api/v1/audit?action=tokens.create").await;
     let entries = log.as_array().expect("a list");
     assert_eq!(entries.len(), 1, "{log}");

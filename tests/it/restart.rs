@@ -57,25 +57,7 @@ async fn kill_9_with_a_pending_offer_resumes_where_it_was() {
     let dir = tempfile::tempdir().unwrap();
     let (http, mqtt) = (common::free_port(), common::free_port());
     let env = env(dir.path(), http, mqtt);
-    let out = Command::new(env!("CARGO_BIN_EXE_griddispatch"))
-        .args([
-            "token",
-            "create",
-            "--role",
-            "admin",
-            "--name",
-            "restart-test",
-        ])
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    assert!(token.starts_with("gd_") && !token.contains('\n'));
+    let token = crate::common::cli_token_create(&env, "admin", "restart-test");
 
     let api = Api {
         base: format!("http://127.0.0.1:{http}"),

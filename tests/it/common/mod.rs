@@ -603,3 +603,22 @@ pub async fn rename_table(db_url: &str, from: &str, to: &str) {
         .expect("renaming a table");
     db.close().await;
 }
+
+/// Runs `griddispatch token create --role ROLE --name NAME` with `env` and answers the
+/// token it printed (one `gd_…` line).
+pub fn cli_token_create(env: &[(String, String)], role: &str, name: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_griddispatch"))
+        .args(["token", "create", "--role", role, "--name", name])
+        .envs(env.iter().cloned())
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(token.starts_with("gd_") && !token.contains('\n'), "{token}");
+    token
+}
