@@ -9,6 +9,7 @@ pub mod coverage;
 pub mod geometry;
 pub mod merchants;
 pub mod nearby;
+pub mod personal;
 pub mod points;
 pub mod ranking;
 pub mod report;

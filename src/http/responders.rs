@@ -17,7 +17,8 @@ use super::page::PageQuery;
 use super::AppState;
 use crate::dispatch::Reload;
 use crate::domain::alert::named_source;
-use crate::domain::{Ident, ResponderKind, TravelMode};
+use crate::domain::personal::Contact;
+use crate::domain::{Ident, ResponderKind, Role, TravelMode};
 use crate::store::{found, AccountOwner, MqttCredentials, NewResponder, ResponderRow, SourceRow};
 
 /// Routes of this area.
@@ -146,9 +147,14 @@ struct ResponderView {
     accuracy_m: Option<f64>,
     /// Battery percent reported with the last fix.
     battery: Option<i64>,
-    /// Real name, if given.
+    /// Real name, if given. Personal information: whole for operators and admins; for
+    /// the roles below (`viewer`) masked to its first character and one `*` for each
+    /// further character (`张*`, `王**`).
     real_name: Option<String>,
-    /// Phone number, if given.
+    /// Phone number, if given. Personal information: whole for operators and admins; for
+    /// the roles below (`viewer`) masked digit by digit, the first 3 and last 4 digits
+    /// kept (`138****5678`; a leading `+86` kept and not counted), a number of under 11
+    /// digits all but its last 2 (`******78`). A masked value contains `*`.
     phone: Option<String>,
     /// The grid station (a merchant that is one) this responder is based at.
     station_id: Option<String>,
@@ -200,7 +206,14 @@ fn audit_reset(audit: &Audit, creds: &MqttCredentials) {
     audit.after(&change("reset"));
 }
 
-fn view(r: &ResponderRow) -> ResponderView {
+/// `r` as `role` may see it: its real name and phone masked below operator
+/// ([`Contact::seen_by`]).
+fn view(r: &ResponderRow, role: Role) -> ResponderView {
+    let contact = Contact {
+        real_name: r.real_name.clone(),
+        phone: r.phone.clone(),
+    }
+    .seen_by(role);
     ResponderView {
         id: r.id.clone(),
         name: r.name.clone(),
@@ -215,8 +228,8 @@ fn view(r: &ResponderRow) -> ResponderView {
         fix_at: r.fix_at.map(super::rfc3339),
         accuracy_m: r.accuracy_m,
         battery: r.battery,
-        real_name: r.real_name.clone(),
-        phone: r.phone.clone(),
+        real_name: contact.real_name,
+        phone: contact.phone,
         station_id: r.station_id.clone(),
     }
 }
@@ -273,7 +286,7 @@ async fn check_station(st: &AppState, station: Option<&Ident>) -> Result<(), Api
     )
 )]
 async fn create(
-    _: Admin,
+    Admin(caller): Admin,
     State(st): State<AppState>,
     audit: Audit,
     JsonBody(body): JsonBody<CreateResponder>,
@@ -303,7 +316,7 @@ async fn create(
     st.dispatcher
         .reload(Reload::Responder(new.id.clone()))
         .await?;
-    let responder = view(&st.store.responder(&new.id).await?);
+    let responder = view(&st.store.responder(&new.id).await?, caller.role);
     // The view alone: the MQTT password shown with it must not reach the log.
     audit.after(&responder);
     Ok((
@@ -315,7 +328,8 @@ async fn create(
     ))
 }
 
-/// Lists the responders, by id.
+/// Lists the responders, by id. Below `operator` (a viewer), real names and phone
+/// numbers come masked (`王**`, `138****5678`).
 #[utoipa::path(
     get,
     path = "/api/v1/responders",
@@ -325,15 +339,20 @@ async fn create(
                body = Vec<ResponderView>))
 )]
 async fn list(
-    _: Viewer,
+    Viewer(caller): Viewer,
     State(st): State<AppState>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     let page = q.whole_list()?;
-    page.answer_sorted(st.store.responders().await?, |r| r.id.as_str(), view)
+    page.answer_sorted(
+        st.store.responders().await?,
+        |r| r.id.as_str(),
+        |r| view(r, caller.role),
+    )
 }
 
-/// One responder.
+/// One responder. Below `operator` (a viewer), its real name and phone number come
+/// masked (`王**`, `138****5678`).
 #[utoipa::path(
     get,
     path = "/api/v1/responders/{id}",
@@ -342,11 +361,11 @@ async fn list(
     responses((status = 200, description = "The responder.", body = ResponderView))
 )]
 async fn one(
-    _: Viewer,
+    Viewer(caller): Viewer,
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<ResponderView>, ApiError> {
-    Ok(Json(view(&st.store.responder(&id).await?)))
+    Ok(Json(view(&st.store.responder(&id).await?, caller.role)))
 }
 
 /// Changes a responder: only the fields given change.
@@ -359,14 +378,14 @@ async fn one(
     responses((status = 200, description = "The responder as changed.", body = ResponderView))
 )]
 async fn patch(
-    _: Admin,
+    Admin(caller): Admin,
     State(st): State<AppState>,
     audit: Audit,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<PatchResponder>,
 ) -> Result<Json<ResponderView>, ApiError> {
     let cur = st.store.responder(&id).await?;
-    audit.before(&view(&cur));
+    audit.before(&view(&cur, caller.role));
     if let Some(Some(z)) = &body.zone_id {
         check_zone(&st, Some(z)).await?;
     }
@@ -409,7 +428,7 @@ async fn patch(
             .await?;
     }
     st.dispatcher.reload(Reload::Responder(id.clone())).await?;
-    let changed = view(&st.store.responder(&id).await?);
+    let changed = view(&st.store.responder(&id).await?, caller.role);
     audit.after(&changed);
     Ok(Json(changed))
 }
@@ -423,13 +442,13 @@ async fn patch(
     responses((status = 204, description = "Deleted."))
 )]
 async fn remove(
-    _: Admin,
+    Admin(caller): Admin,
     State(st): State<AppState>,
     audit: Audit,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     if let Some(old) = found(st.store.responder(&id).await)? {
-        audit.before(&view(&old));
+        audit.before(&view(&old, caller.role));
     }
     st.store.delete_responder(&id).await?;
     st.dispatcher.reload(Reload::Responder(id)).await?;

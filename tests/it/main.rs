@@ -41,6 +41,7 @@ mod mqtt_ws;
 mod onvif;
 mod openapi;
 mod pagination;
+mod personal;
 mod points;
 mod points_honour;
 mod points_ledger;
