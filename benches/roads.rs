@@ -1,6 +1,8 @@
 //! Roads benchmark (issue 18, docs/benchmarks/roads.md): importing a real extract, road travel
 //! times for the K candidates of an alert, how often ranking by road picks another first
-//! responder than the straight line, and the same on a generated city-size graph.
+//! responder than the straight line, and the same on a generated city-size graph; last, a
+//! table for choosing K (`dispatch.road_candidates`): for K = 1 to 64 and each mode, how
+//! often the best by road is among the first K by air, and what missing it costs.
 //!
 //! `cargo bench --bench roads --locked -- [--osm FILE] [--nodes N]`:
 //! - `--osm FILE`: the extract (default `$GRIDDISPATCH_OSM_DIR/Helsinki.osm.pbf`, which
@@ -31,6 +33,10 @@ use rand::{Rng, SeedableRng};
 
 /// Candidates measured per alert (the default `dispatch.road_candidates`).
 const K: usize = 8;
+/// The K measured for choosing `dispatch.road_candidates`.
+const KS: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
+/// Responders measured by road per incident when choosing K: the nearest this many by air.
+const RANKED: usize = 128;
 const SNAP_M: f64 = 200.0;
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -56,12 +62,14 @@ enum Candidates {
     Anywhere,
 }
 
-/// K road ETAs per alert: latency of the K queries together, µs, p50 and p99.
+/// `k` road ETAs per alert: latency of the `k` queries together, µs, p50 and p99 (`k` at
+/// most the fleet).
 fn query_times(
     g: &ModeGraph,
     bounds: [f64; 4],
     alerts: usize,
     candidates: Candidates,
+    k: usize,
 ) -> (f64, f64, usize) {
     let mut rng = StdRng::seed_from_u64(18);
     let fleet: Vec<LatLon> = match candidates {
@@ -73,15 +81,8 @@ fn query_times(
     for _ in 0..alerts {
         let target = random_point(&mut rng, bounds);
         let from: Vec<LatLon> = match candidates {
-            Candidates::Nearest(_) => {
-                let mut near = fleet.clone();
-                near.select_nth_unstable_by(K, |a, b| {
-                    a.distance_m(target).total_cmp(&b.distance_m(target))
-                });
-                near.truncate(K);
-                near
-            }
-            Candidates::Anywhere => (0..K).map(|_| random_point(&mut rng, bounds)).collect(),
+            Candidates::Nearest(_) => nearest(fleet.clone(), target, k),
+            Candidates::Anywhere => (0..k).map(|_| random_point(&mut rng, bounds)).collect(),
         };
         let t = Instant::now();
         for f in &from {
@@ -99,46 +100,126 @@ fn query_times(
     (pct(&us, 0.5), pct(&us, 0.99), found)
 }
 
-/// Over `n` random incidents with `responders` random responders of `mode`: how often the
-/// first by road (among the K nearest by air) is not the first by air.
-fn first_differs(
-    roads: &Roads,
-    mode: TravelMode,
-    bounds: [f64; 4],
-    n: usize,
-    responders: usize,
-) -> (usize, usize) {
+/// The `k` of `people` nearest `target` by air, nearest first.
+fn nearest(mut people: Vec<LatLon>, target: LatLon, k: usize) -> Vec<LatLon> {
+    let by_air = |a: &LatLon, b: &LatLon| a.distance_m(target).total_cmp(&b.distance_m(target));
+    if k < people.len() {
+        people.select_nth_unstable_by(k, by_air);
+        people.truncate(k);
+    }
+    people.sort_by(by_air);
+    people
+}
+
+/// One responder measured by road: its travel time (ms; `None` without a route) and the
+/// least its route could take ([`Roads::fastest_secs`], ms).
+type Measured = (Option<f64>, f64);
+
+/// Over `n` random incidents, each with `responders` random responders of `mode`: the
+/// nearest [`RANKED`] of them by air (all, when fewer), nearest first, measured by road.
+/// Incidents no one has a route to (off the mode's roads) are left out.
+fn by_air_rank(roads: &Roads, mode: TravelMode, n: usize, responders: usize) -> Vec<Vec<Measured>> {
     let mut rng = StdRng::seed_from_u64(1800);
-    let (mut differs, mut measured) = (0, 0);
-    for _ in 0..n {
-        let target = random_point(&mut rng, bounds);
-        let mut people: Vec<LatLon> = (0..responders)
-            .map(|_| random_point(&mut rng, bounds))
-            .collect();
-        people.sort_by(|a, b| a.distance_m(target).total_cmp(&b.distance_m(target)));
-        people.truncate(K);
-        let by_road: Vec<(usize, f64)> = people
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| {
-                roads
-                    .route(mode, *p, target, SNAP_M)
-                    .map(|r| (i, r.time_ms as f64))
-            })
-            .collect();
-        if by_road.len() < 2 || roads.route(mode, people[0], target, SNAP_M).is_none() {
-            continue;
-        }
-        measured += 1;
-        let best = by_road
-            .iter()
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|b| b.0);
-        if best != Some(0) {
-            differs += 1;
+    let bounds = roads.bounds;
+    (0..n)
+        .filter_map(|_| {
+            let target = random_point(&mut rng, bounds);
+            let people = (0..responders)
+                .map(|_| random_point(&mut rng, bounds))
+                .collect();
+            let ranked: Vec<Measured> = nearest(people, target, RANKED)
+                .iter()
+                .map(|p| {
+                    let time = roads.route(mode, *p, target, SNAP_M);
+                    let least = roads.fastest_secs(mode, *p, target, SNAP_M);
+                    (time.map(|r| r.time_ms as f64), 1000.0 * least)
+                })
+                .collect();
+            ranked.iter().any(|r| r.0.is_some()).then_some(ranked)
+        })
+        .collect()
+}
+
+/// The first of `ranked` with the shortest road travel time.
+fn best(ranked: &[Measured]) -> Option<usize> {
+    ranked
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.0.map(|t| (i, t)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|b| b.0)
+}
+
+/// Of the incidents whose nearest by air and at least one more of the first K have a
+/// route: how many have another first by road than by air, and how many there are.
+fn first_differs(samples: &[Vec<Measured>]) -> (usize, usize) {
+    let measured: Vec<&[Measured]> = samples
+        .iter()
+        .map(|s| &s[..K.min(s.len())])
+        .filter(|s| s[0].0.is_some() && s.iter().filter(|r| r.0.is_some()).count() >= 2)
+        .collect();
+    let differs = measured.iter().filter(|s| best(s) != Some(0)).count();
+    (differs, measured.len())
+}
+
+/// How many of `first` the engine asks a route for with one responder wanted
+/// (`rerank_by_road`): in order of the least each could take, until that least is worse than
+/// the best time found. (The engine gives one without a route its straight-line estimate,
+/// which may stop it sooner; here it counts as never.)
+fn asked(first: &[Measured]) -> usize {
+    let mut order = first.to_vec();
+    order.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let mut found = f64::INFINITY;
+    order
+        .iter()
+        .take_while(|(time, least)| {
+            let go = *least <= found;
+            found = found.min(time.filter(|_| go).unwrap_or(f64::INFINITY));
+            go
+        })
+        .count()
+}
+
+/// The rows choosing K (`dispatch.road_candidates`): for each mode, over `n` random incidents
+/// each with `responders` random responders, how often the best by road is among the first
+/// K by air; when it is not, how much later the best of those K arrives; how many routes the
+/// engine asks of the K; and the time of K road ETAs over `alerts` alerts.
+fn choose_k(name: &str, roads: &Roads, n: usize, responders: usize, alerts: usize) {
+    for &mode in TravelMode::ALL {
+        let samples = by_air_rank(roads, mode, n, responders);
+        for k in KS {
+            let (mut within, mut later, mut no_route, mut routes) = (0, Vec::new(), 0, Vec::new());
+            for s in &samples {
+                let first = &s[..k.min(s.len())];
+                routes.push(asked(first) as f64);
+                match (best(s), best(first)) {
+                    (Some(b), _) if b < k => within += 1,
+                    (Some(b), Some(p)) => later.push((s[p].0.unwrap() - s[b].0.unwrap()) / 1000.0),
+                    _ => no_route += 1,
+                }
+            }
+            later.sort_by(f64::total_cmp);
+            routes.sort_by(f64::total_cmp);
+            let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+            let later = if later.is_empty() {
+                "–".to_owned()
+            } else {
+                format!("{:.0} / {:.0} s", mean(&later), pct(&later, 0.99))
+            };
+            let asks = k.min(responders);
+            let candidates = Candidates::Nearest(responders);
+            let (p50, p99, _) =
+                query_times(roads.graph(mode), roads.bounds, alerts, candidates, asks);
+            println!(
+                "| {name} | {} | {responders} | {k} | {:.2} % | {later} ({} missed, {no_route} with no route in the K) | {:.1} / {:.0} | {asks}: p50 {p50:.0} µs, p99 {p99:.0} µs |",
+                mode.as_str(),
+                100.0 * within as f64 / samples.len().max(1) as f64,
+                samples.len() - within,
+                mean(&routes),
+                pct(&routes, 0.99),
+            );
         }
     }
-    (differs, measured)
 }
 
 /// A city of about `n` nodes: [`city::generated_city`] at its first size, 100 m streets.
@@ -164,7 +245,7 @@ fn report(
         .chain(also.iter().map(|g| (g, Candidates::Nearest(responders))));
     for (g, candidates) in runs {
         let mode = g.mode;
-        let (p50, p99, found) = query_times(g, bounds, alerts, candidates);
+        let (p50, p99, found) = query_times(g, bounds, alerts, candidates, K);
         let which = match candidates {
             Candidates::Nearest(n) => format!("the {K} nearest by air of {n} responders"),
             Candidates::Anywhere => format!("{K} random points anywhere"),
@@ -305,7 +386,7 @@ fn main() {
     }
     println!("| graph | what | figure |");
     println!("|---|---|---|");
-    if let Some(path) = osm.filter(|p| p.exists()) {
+    let real = osm.filter(|p| p.exists()).map(|path| {
         let t = Instant::now();
         let (roads, summary) = Roads::import(&path, &mut |_| {}).unwrap();
         println!(
@@ -332,13 +413,15 @@ fn main() {
             10_000,
             30,
         );
-        let (differs, measured) = first_differs(&roads, TravelMode::Car, roads.bounds, 10_000, 30);
+        let (differs, measured) = first_differs(&by_air_rank(&roads, TravelMode::Car, 10_000, 30));
         println!(
             "| {} | car, 30 responders, 10,000 random incidents: first by road ≠ first by air | {differs} of {measured} ({:.1} %) |",
             roads.source,
             100.0 * differs as f64 / measured.max(1) as f64
         );
-    } else {
+        roads
+    });
+    if real.is_none() {
         eprintln!("no extract (set GRIDDISPATCH_OSM_DIR or --osm): the real-map rows are skipped");
     }
     let t = Instant::now();
@@ -372,4 +455,13 @@ fn main() {
         2_000,
         km2 as usize,
     );
+    println!();
+    println!("| graph | mode | responders | K | best by road within the first K by air | when not: the best of the K arrives later by, mean / p99 | routes the engine asks (one wanted), mean / p99 | K road ETAs per alert |");
+    println!("|---|---|---|---|---|---|---|---|");
+    if let Some(real) = &real {
+        for responders in [30, 100] {
+            choose_k(&real.source, real, 10_000, responders, 10_000);
+        }
+    }
+    choose_k("generated city", &roads, 10_000, km2 as usize, 2_000);
 }
