@@ -32,7 +32,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 /// Candidates measured per alert (the default `dispatch.road_candidates`).
-const K: usize = 8;
+const K: usize = 16;
 /// The K measured for choosing `dispatch.road_candidates`.
 const KS: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
 /// Responders measured by road per incident when choosing K: the nearest this many by air.

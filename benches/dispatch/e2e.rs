@@ -34,6 +34,9 @@ pub(crate) struct Options {
     /// `--roads`: run the end-to-end half a second time with a generated road network
     /// over the county loaded, street spacing in metres.
     pub(crate) roads_step_m: Option<f64>,
+    /// `--roads-first`: the pass with roads runs first, to tell the roads' cost from the
+    /// second pass's (a warmer machine, the first app's leftovers).
+    pub(crate) roads_first: bool,
     /// `--e2e-pg URL`: the app's database is a scratch PostgreSQL database on that server
     /// (created, and dropped afterwards) instead of a SQLite file.
     pub(crate) e2e_pg: Option<String>,

@@ -31,7 +31,8 @@
 //!   the server or its postgis extension is missing, the comparison is SKIPPED, loudly.
 //! - `--roads`: run the end-to-end half twice, the second time with a generated road
 //!   network over the county loaded (`benches/common/city.rs`), so that each alert's
-//!   candidates are measured by road; `--road-step 250` sets its street spacing, metres.
+//!   candidates are measured by road; `--road-step 250` sets its street spacing, metres;
+//!   `--roads-first` runs the pass with roads first.
 //! - `--e2e-pg postgres://user@host:port`: the end-to-end app stores on a scratch database
 //!   `griddispatch_bench_e2e` on that PostgreSQL server (created, then dropped) instead of
 //!   a SQLite file.
@@ -134,6 +135,7 @@ fn main() -> anyhow::Result<()> {
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(250.0)
         }),
+        roads_first: args.iter().any(|a| a == "--roads-first"),
         open_incidents: match value("--open-incidents") {
             Some(n) => n
                 .parse()
@@ -195,10 +197,11 @@ fn main() -> anyhow::Result<()> {
         _ => None,
     };
     let mut e2e = Vec::new();
-    let passes: &[bool] = match (opts.e2e, opts.roads_step_m.is_some()) {
-        (false, _) => &[],
-        (true, false) => &[false],
-        (true, true) => &[false, true],
+    let passes: &[bool] = match (opts.e2e, opts.roads_step_m.is_some(), opts.roads_first) {
+        (false, _, _) => &[],
+        (true, false, _) => &[false],
+        (true, true, false) => &[false, true],
+        (true, true, true) => &[true, false],
     };
     for &with_roads in passes {
         eprintln!(

@@ -108,10 +108,10 @@ pub(crate) fn report(
         report_knn(search, knn);
     }
     for (pass, e) in e2e.iter().enumerate() {
-        let title = match (pass, e2e.len()) {
-            (_, 1) => String::new(),
-            (0, _) => ", by straight line (no roads file)".to_owned(),
-            _ => ", with roads loaded".to_owned(),
+        let title = match (e2e.len(), (pass == 1) != opts.roads_first) {
+            (1, _) => String::new(),
+            (_, false) => ", by straight line (no roads file)".to_owned(),
+            (_, true) => ", with roads loaded".to_owned(),
         };
         let e = match e {
             Err(e) => {
@@ -258,9 +258,18 @@ pub(crate) fn report(
             }
         }
     }
-    if let [Ok(straight), Ok(road)] = e2e {
+    if let [Ok(a), Ok(b)] = e2e {
+        // In the order they ran (`--roads-first` swaps them), named by what they had.
+        let (straight, road) = if a.roads.is_some() { (b, a) } else { (a, b) };
         println!();
-        println!("### Roads against straight line, same run");
+        println!(
+            "### Roads against straight line, same run ({} first)",
+            if a.roads.is_some() {
+                "roads"
+            } else {
+                "straight line"
+            }
+        );
         println!();
         println!("| Alerts/s | p50 ms straight / roads | p99 ms straight / roads | p99 difference ms | Target |");
         println!("|---:|---|---|---:|---|");
