@@ -204,15 +204,32 @@ impl Roads {
     /// between the road nodes they snap to, at the mode's top speed; 0 when either point
     /// is off the roads (its route is then not found, at no cost).
     pub fn fastest_secs(&self, mode: TravelMode, from: LatLon, to: LatLon, snap_m: f64) -> f64 {
+        match (self.snap(mode, from, snap_m), self.snap(mode, to, snap_m)) {
+            (Some(a), Some(b)) => self.fastest_secs_between(mode, a, b),
+            _ => 0.0,
+        }
+    }
+
+    /// The road node of `mode`'s graph nearest `p` within `snap_m` metres.
+    pub fn snap(&self, mode: TravelMode, p: LatLon, snap_m: f64) -> Option<usize> {
+        self.graph(mode).snap(p, snap_m).map(|(node, _)| node)
+    }
+
+    /// As [`Roads::fastest_secs`], between two nodes already snapped to.
+    pub fn fastest_secs_between(&self, mode: TravelMode, a: usize, b: usize) -> f64 {
         let g = self.graph(mode);
-        let (Some((a, _)), Some((b, _))) = (g.snap(from, snap_m), g.snap(to, snap_m)) else {
-            return 0.0;
-        };
         match (g.position(a), g.position(b)) {
             // 1 % under: edge times are whole milliseconds, rounded.
             (Some(a), Some(b)) => 0.99 * a.distance_m(b) / (fastest_kmh(mode) / 3.6),
             _ => 0.0,
         }
+    }
+
+    /// The fastest route by `mode` between two nodes already snapped to: its travel time,
+    /// seconds, and its length, metres.
+    pub fn travel_between(&self, mode: TravelMode, a: usize, b: usize) -> Option<(f64, f64)> {
+        let route = self.graph(mode).route_nodes(a, b)?;
+        Some((route.time_ms as f64 / 1000.0, route.distance_m))
     }
 }
 

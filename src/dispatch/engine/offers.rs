@@ -2,7 +2,8 @@
 //! to the operators, and ending tasks.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 use super::{new_id, Change, Engine, DISPATCHER};
 use crate::config::DispatchSettings;
@@ -12,7 +13,7 @@ use crate::domain::alert::{field_reporter, Rendezvous};
 use crate::domain::closed_loop::TaskPurpose;
 use crate::domain::ranking::{RankParams, RankRequest, Ranked};
 use crate::domain::timeline::Event;
-use crate::domain::{Ident, IncidentState, LatLon, TaskStatus};
+use crate::domain::{Ident, IncidentState, LatLon, TaskStatus, TravelMode};
 use crate::store::{now_ms, IncidentRow, TaskRow, Write};
 
 /// What an incident that needs a responder gets next.
@@ -163,18 +164,27 @@ impl Engine {
         let Some(roads) = &self.roads else {
             return found;
         };
-        let snap = self.rules.road_snap_m;
+        let snap_m = self.rules.road_snap_m;
+        // Each point is snapped once: the target once per mode rather than once per
+        // candidate, and a candidate once for both its bound and its route. Snapping was
+        // the largest part of the ranking's road cost (docs/benchmarks/roads.md).
+        let snapped: RefCell<HashMap<(TravelMode, u64, u64), Option<usize>>> = RefCell::default();
+        let node = |mode: TravelMode, p: LatLon| {
+            *snapped
+                .borrow_mut()
+                .entry((mode, p.lat.to_bits(), p.lon.to_bits()))
+                .or_insert_with(|| roads.snap(mode, p, snap_m))
+        };
         self.responders.rerank_by_road(
             found,
             req,
             params,
             keep,
-            |mode, from, to| roads.fastest_secs(mode, from, to, snap),
-            |mode, from, to| {
-                roads
-                    .route(mode, from, to, snap)
-                    .map(|r| (r.time_ms as f64 / 1000.0, r.distance_m))
+            |mode, from, to| match (node(mode, from), node(mode, to)) {
+                (Some(a), Some(b)) => roads.fastest_secs_between(mode, a, b),
+                _ => 0.0,
             },
+            |mode, from, to| roads.travel_between(mode, node(mode, from)?, node(mode, to)?),
         )
     }
 
